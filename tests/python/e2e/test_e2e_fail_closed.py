@@ -1,0 +1,171 @@
+"""Envoy fails closed when the authorization service is unreachable, hung or gone.
+
+The first two tests need only Envoy (nothing or a black hole stands where the service
+should be); the last two stop and restart the real service behind a running Envoy.
+Each test has its own Envoy, so nothing here disturbs the shared stack.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+from support import http
+from support.envoy import EnvoyProxy
+from support.procs import free_port, wait_until
+from support.service import AuthzService
+from support.upstream import EchoServer
+
+from .conftest import Minter, main_policy
+
+
+def _assert_outage_answer(r: http.Response) -> None:
+    # status_on_error in deploy/envoy/envoy.yaml: an outage is 503, never a pass-through.
+    assert r.status == 503, r.describe()
+    assert r.header("x-upstream") is None, "the upstream answered: Envoy failed open"
+
+
+def test_nothing_listening_is_503_not_pass_through(envoy_bin: Path, tmp_path: Path, upstream: EchoServer) -> None:
+    with EnvoyProxy(envoy_bin, tmp_path, authz_port=free_port(), upstream_port=upstream.port) as envoy:
+        before = upstream.count()
+        r = http.request(envoy.listen_port, "/health")
+        _assert_outage_answer(r)
+        assert upstream.count() == before
+
+
+class BlackHole:
+    """Accepts TCP connections and never answers: a hung authorization service."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._accept, daemon=True)
+        self._t.start()
+
+    def _accept(self) -> None:
+        self.sock.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+                self.conns.append(c)
+            except OSError:
+                continue
+
+    def close(self) -> None:
+        self._stop.set()
+        self._t.join(timeout=2)
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+def test_hung_service_times_out_into_503(envoy_bin: Path, tmp_path: Path, upstream: EchoServer) -> None:
+    hole = BlackHole()
+    try:
+        with EnvoyProxy(envoy_bin, tmp_path, authz_port=hole.port, upstream_port=upstream.port) as envoy:
+            before = upstream.count()
+            started = time.monotonic()
+            r = http.request(envoy.listen_port, "/health", timeout=10)
+            took = time.monotonic() - started
+            _assert_outage_answer(r)
+            assert upstream.count() == before
+            # The ext_authz timeout (0.5 s) bounds what a hung service costs a request.
+            assert took < 3.0, f"took {took:.2f}s: the ext_authz timeout is not in force"
+    finally:
+        hole.close()
+
+
+def test_service_stopped_denies_then_recovers_on_restart(
+    authz_bin: Path, envoy_bin: Path, tmp_path: Path, keys, upstream: EchoServer, mint: Minter
+) -> None:
+    """Stop the service: Envoy answers 503. Start it again on the same port: traffic
+    recovers through the same Envoy process (its HTTP/2 pool reconnects), no Envoy restart."""
+    token = mint.access("files/read")
+    svc = AuthzService(authz_bin, tmp_path, main_policy(keys), name="restart-authz")
+    try:
+        with EnvoyProxy(envoy_bin, tmp_path, authz_port=svc.grpc_port, upstream_port=upstream.port) as envoy:
+            envoy_pid = envoy.process.pid
+            assert http.request(envoy.listen_port, "/files/a", token=token).status == 200
+
+            assert svc.stop() == 0, svc.log_tail()  # SIGTERM; AUTHZ_DRAIN_SECONDS=0
+            before = upstream.count()
+            for path, tok in (("/files/a", token), ("/health", None), ("/nope", None)):
+                _assert_outage_answer(http.request(envoy.listen_port, path, token=tok))
+            assert upstream.count() == before
+
+            svc.start()  # same ports, new process
+            wait_until(
+                lambda: http.request(envoy.listen_port, "/files/a", token=token).status == 200,
+                15,
+                "traffic to recover after the service restarted",
+                interval=0.2,
+                on_timeout=svc.log_tail,
+            )
+            assert envoy.process.alive() and envoy.process.pid == envoy_pid
+            # Denials are the service's again, not outage answers.
+            assert http.request(envoy.listen_port, "/files/a").status == 401
+    finally:
+        svc.stop()
+
+
+def test_grpc_health_check_sees_the_service(
+    authz_bin: Path, envoy_bin: Path, tmp_path: Path, keys, upstream: EchoServer
+) -> None:
+    """Envoy's grpc_health_check (service "envoy.service.auth.v3.Authorization") passes
+    against the service, and fails once it is gone."""
+    svc = AuthzService(authz_bin, tmp_path, main_policy(keys), name="hc-authz")
+    try:
+        with EnvoyProxy(envoy_bin, tmp_path, authz_port=svc.grpc_port, upstream_port=upstream.port) as envoy:
+            # The first check runs as Envoy starts; /clusters shows its verdict.
+            wait_until(
+                lambda: envoy.authz_health_flags() == "healthy",
+                10,
+                "Envoy's health check to mark the service healthy",
+                on_timeout=lambda: envoy.admin_get("/clusters") + svc.log_tail(),
+            )
+            assert (envoy.stat("cluster.cognito_ext_authz.health_check.success") or 0) >= 1
+            svc.stop()
+            # interval 3 s x unhealthy_threshold 2: marked down within ~6 s (+ jitter).
+            wait_until(
+                lambda: "failed_active_hc" in envoy.authz_health_flags(),
+                15,
+                "Envoy's health check to mark the stopped service unhealthy",
+                interval=0.2,
+            )
+    finally:
+        svc.stop()
+
+
+def test_drain_on_sigterm_keeps_answering_then_exits_zero(
+    authz_bin: Path, envoy_bin: Path, tmp_path: Path, keys, upstream: EchoServer, mint: Minter
+) -> None:
+    """SIGTERM: /readyz turns 503 and health NOT_SERVING, yet checks arriving through
+    Envoy's open connection are still answered for AUTHZ_DRAIN_SECONDS, then exit 0."""
+    token = mint.access("files/read")
+    svc = AuthzService(
+        authz_bin, tmp_path, main_policy(keys), name="drain-authz", env={"AUTHZ_DRAIN_SECONDS": "3"}
+    )
+    try:
+        with EnvoyProxy(envoy_bin, tmp_path, authz_port=svc.grpc_port, upstream_port=upstream.port) as envoy:
+            assert http.request(envoy.listen_port, "/files/a", token=token).status == 200
+            svc.terminate()
+            started = time.monotonic()
+            wait_until(lambda: svc.readyz() == 503, 2, "/readyz to turn 503 after SIGTERM", on_timeout=svc.log_tail)
+            statuses = []
+            while time.monotonic() - started < 1.5:
+                statuses.append(http.request(envoy.listen_port, "/files/a", token=token).status)
+                statuses.append(http.request(envoy.listen_port, "/files/a").status)
+                time.sleep(0.1)
+            assert set(statuses) == {200, 401}, f"answers while draining: {statuses}\n{svc.log_tail()}"
+            code = svc.process.wait_exit(10)
+            assert code == 0, f"exit code {code} after drain\n{svc.log_tail()}"
+            assert time.monotonic() - started >= 2.5, "exited before the drain period"
+    finally:
+        svc.stop()

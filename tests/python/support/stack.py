@@ -1,0 +1,62 @@
+"""The whole path on loopback: client -> Envoy -> (ext_authz) cognito-ext-authz -> upstream.
+
+`Stack` starts the service with a policy, then Envoy in front of it and of an echo
+upstream, and stops them in reverse order. The key server and the upstream are passed in
+(they outlive a stack in the tests: several stacks share them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import http
+from .envoy import EnvoyProxy
+from .service import AuthzService
+from .upstream import EchoServer
+
+
+class Stack:
+    def __init__(
+        self,
+        *,
+        authz_bin: Path,
+        envoy_bin: Path,
+        workdir: Path,
+        policy: dict | str,
+        upstream: EchoServer,
+        service_env: dict[str, str] | None = None,
+        name: str = "stack",
+    ) -> None:
+        self.upstream = upstream
+        self.service = AuthzService(authz_bin, workdir, policy, env=service_env, name=f"{name}-authz")
+        try:
+            self.envoy = EnvoyProxy(
+                envoy_bin,
+                workdir,
+                authz_port=self.service.grpc_port,
+                upstream_port=upstream.port,
+                name=f"{name}-envoy",
+            )
+        except BaseException:
+            self.service.stop()
+            raise
+
+    def request(self, path: str, **kw: Any) -> http.Response:
+        """One request through Envoy (see support.http.request for the options)."""
+        return http.request(self.envoy.listen_port, path, **kw)
+
+    def logs(self) -> str:
+        return f"{self.service.log_tail()}\n{self.envoy.process.log_tail(15)}"
+
+    def stop(self) -> None:
+        try:
+            self.envoy.stop()
+        finally:
+            self.service.stop()
+
+    def __enter__(self) -> "Stack":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
