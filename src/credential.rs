@@ -1,0 +1,139 @@
+//! Reading the access token out of the configured request header.
+//!
+//! Like API Gateway's identity source: the header holds either the bare JWT or
+//! `Bearer <jwt>` (scheme case-insensitive). Anything ambiguous (the header sent twice,
+//! another scheme, extra words) is treated as no token at all, never guessed at.
+
+use thiserror::Error;
+
+/// Why no token could be read from the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum NoToken {
+    #[error("token header is missing")]
+    Missing,
+    #[error("token header is empty")]
+    Empty,
+    #[error("token header has several values")]
+    Several,
+    #[error("token header uses a scheme other than Bearer")]
+    OtherScheme,
+    #[error("token header is not valid text")]
+    NotText,
+}
+
+impl NoToken {
+    /// A short stable label for logs and metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            NoToken::Missing => "missing",
+            NoToken::Empty => "empty",
+            NoToken::Several => "several_values",
+            NoToken::OtherScheme => "other_scheme",
+            NoToken::NotText => "not_text",
+        }
+    }
+}
+
+/// The request headers as Envoy sent them.
+#[derive(Debug, Clone)]
+pub enum Headers {
+    /// `attributes.request.http.headers`: lowercase names, repeated headers joined by `,`.
+    Joined(std::collections::HashMap<String, String>),
+    /// `header_map` (Envoy's `encode_raw_headers: true`): one entry per header line.
+    Raw(Vec<(String, Vec<u8>)>),
+}
+
+impl Default for Headers {
+    fn default() -> Self {
+        Headers::Joined(Default::default())
+    }
+}
+
+impl Headers {
+    /// Every value of header `name` (lowercase), as raw bytes.
+    fn values<'a>(&'a self, name: &'a str) -> Box<dyn Iterator<Item = &'a [u8]> + 'a> {
+        match self {
+            Headers::Joined(map) => Box::new(map.get(name).map(|v| v.as_bytes()).into_iter()),
+            Headers::Raw(list) => Box::new(
+                list.iter()
+                    .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.as_slice()),
+            ),
+        }
+    }
+}
+
+/// The token carried by header `name` (lowercase).
+pub fn bearer_token<'a>(headers: &'a Headers, name: &'a str) -> Result<&'a str, NoToken> {
+    let mut values = headers.values(name);
+    let value = values.next().ok_or(NoToken::Missing)?;
+    if values.next().is_some() {
+        return Err(NoToken::Several);
+    }
+    let value = std::str::from_utf8(value).map_err(|_| NoToken::NotText)?;
+    let value = value.trim_matches([' ', '\t']);
+    if value.is_empty() {
+        return Err(NoToken::Empty);
+    }
+    // Envoy joins repeated headers with ','; a JWT never contains one.
+    if value.contains(',') {
+        return Err(NoToken::Several);
+    }
+    let mut words = value.split([' ', '\t']).filter(|w| !w.is_empty());
+    match (words.next(), words.next(), words.next()) {
+        (Some(scheme), None, None) if scheme.eq_ignore_ascii_case("bearer") => Err(NoToken::Empty),
+        (Some(token), None, None) => Ok(token),
+        (Some(scheme), Some(token), None) if scheme.eq_ignore_ascii_case("bearer") => Ok(token),
+        _ => Err(NoToken::OtherScheme),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn joined(pairs: &[(&str, &str)]) -> Headers {
+        Headers::Joined(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn reads_bare_and_bearer_tokens() {
+        for value in ["a.b.c", "Bearer a.b.c", "bearer a.b.c", "BEARER  a.b.c", " a.b.c "] {
+            let h = joined(&[("authorization", value)]);
+            assert_eq!(bearer_token(&h, "authorization"), Ok("a.b.c"), "{value:?}");
+        }
+        let raw = Headers::Raw(vec![("Authorization".into(), b"Bearer a.b.c".to_vec())]);
+        assert_eq!(bearer_token(&raw, "authorization"), Ok("a.b.c"));
+        let custom = joined(&[("x-token", "a.b.c")]);
+        assert_eq!(bearer_token(&custom, "x-token"), Ok("a.b.c"));
+        assert_eq!(bearer_token(&custom, "authorization"), Err(NoToken::Missing));
+    }
+
+    #[test]
+    fn anything_ambiguous_is_no_token() {
+        let cases = [
+            ("", NoToken::Empty),
+            ("   ", NoToken::Empty),
+            ("Bearer", NoToken::Empty),
+            ("Basic dXNlcjpwYXNz", NoToken::OtherScheme),
+            ("Bearer a.b.c extra", NoToken::OtherScheme),
+            ("Bearer a.b.c,Bearer d.e.f", NoToken::Several),
+        ];
+        for (value, want) in cases {
+            let h = joined(&[("authorization", value)]);
+            assert_eq!(bearer_token(&h, "authorization"), Err(want), "{value:?}");
+        }
+        let twice = Headers::Raw(vec![
+            ("authorization".into(), b"a.b.c".to_vec()),
+            ("authorization".into(), b"d.e.f".to_vec()),
+        ]);
+        assert_eq!(bearer_token(&twice, "authorization"), Err(NoToken::Several));
+        let binary = Headers::Raw(vec![("authorization".into(), vec![0xff, 0xfe])]);
+        assert_eq!(bearer_token(&binary, "authorization"), Err(NoToken::NotText));
+    }
+}

@@ -1,0 +1,111 @@
+//! Decision logs and Prometheus metrics.
+//!
+//! Every check produces one structured log line and a few counter and histogram updates.
+//! Nothing here ever sees a token: the log line holds the path without its query string and
+//! the verified `sub` and `client_id`, nothing else from the request.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::decide::{Decision, Request};
+use crate::path::without_query;
+
+pub const DECISIONS: &str = "cognito_ext_authz_decisions_total";
+pub const CHECK_DURATION: &str = "cognito_ext_authz_check_duration_seconds";
+pub const KEY_FETCHES: &str = "cognito_ext_authz_key_fetches_total";
+pub const POLICY_RELOADS: &str = "cognito_ext_authz_policy_reloads_total";
+pub const CACHE_HITS: &str = "cognito_ext_authz_token_cache_hits_total";
+pub const CACHE_MISSES: &str = "cognito_ext_authz_token_cache_misses_total";
+
+/// Check latency buckets, in seconds: 25 µs to 250 ms.
+const LATENCY_BUCKETS: [f64; 13] = [
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
+    0.1, 0.25,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide Prometheus recorder (once) and returns its handle.
+pub fn install() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(CHECK_DURATION.to_owned()),
+                    &LATENCY_BUCKETS,
+                )
+                .expect("static buckets are valid")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder is installed; then ours just renders nothing.
+            let _ = metrics::set_global_recorder(recorder);
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    metrics::describe_counter!(DECISIONS, "Check decisions by result, reason and route.");
+    metrics::describe_histogram!(
+        CHECK_DURATION,
+        metrics::Unit::Seconds,
+        "Time to decide one check."
+    );
+    metrics::describe_counter!(KEY_FETCHES, "User pool key set fetches by pool and result.");
+    metrics::describe_counter!(POLICY_RELOADS, "Policy (re)loads by result.");
+    metrics::describe_counter!(CACHE_HITS, "Verified-token cache hits.");
+    metrics::describe_counter!(CACHE_MISSES, "Verified-token cache misses.");
+}
+
+/// Logs and counts one decision.
+pub fn record_decision(decision: &Decision, request: &Request, elapsed: Duration) {
+    let route = decision.route().unwrap_or("").to_owned();
+    metrics::counter!(DECISIONS,
+        "result" => decision.result(),
+        "reason" => decision.reason(),
+        "route" => route,
+    )
+    .increment(1);
+    metrics::histogram!(CHECK_DURATION).record(elapsed.as_secs_f64());
+
+    let token = decision.token();
+    let detail = match decision {
+        Decision::Deny { reason, .. } => reason.detail(),
+        Decision::Allow { .. } => String::new(),
+    };
+    tracing::info!(
+        target: "decision",
+        decision = decision.result(),
+        reason = decision.reason(),
+        detail = %detail,
+        route = decision.route().unwrap_or(""),
+        method = %request.method,
+        host = %request.host,
+        path = %without_query(&request.path),
+        sub = token.map(|t| t.sub.as_str()).unwrap_or(""),
+        client_id = token.map(|t| t.client_id.as_str()).unwrap_or(""),
+        latency_us = elapsed.as_micros() as u64,
+    );
+}
+
+/// Counts one key set fetch.
+pub fn key_fetch(pool: &str, result: &'static str) {
+    metrics::counter!(KEY_FETCHES, "pool" => pool.to_owned(), "result" => result).increment(1);
+}
+
+/// Counts one policy load or reload.
+pub fn policy_reload(result: &'static str) {
+    metrics::counter!(POLICY_RELOADS, "result" => result).increment(1);
+}
+
+/// Counts one verified-token cache lookup.
+pub fn token_cache(hit: bool) {
+    if hit {
+        metrics::counter!(CACHE_HITS).increment(1);
+    } else {
+        metrics::counter!(CACHE_MISSES).increment(1);
+    }
+}

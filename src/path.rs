@@ -1,0 +1,191 @@
+//! Turning the request's `:path` into segments that are safe to match.
+//!
+//! Envoy hands us the path with its query string and exactly as the client sent it. The
+//! upstream will percent-decode it, so we match on the decoded segments; and anything whose
+//! meaning could differ between us and the upstream (dot segments, encoded `/` or `\`,
+//! broken percent-encoding, control characters, empty segments) is refused outright with 400
+//! rather than guessed at, so a path can never be matched one way here and served another.
+
+use std::borrow::Cow;
+use thiserror::Error;
+
+/// The most segments a matchable path may have; longer paths are refused.
+const MAX_SEGMENTS: usize = 128;
+
+/// Why a path cannot be matched safely (answered with 400 Bad Request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum UnsafePath {
+    #[error("path does not start with '/'")]
+    NotAbsolute,
+    #[error("path has a '.' or '..' segment")]
+    DotSegment,
+    #[error("path has an encoded '/' or '\\'")]
+    EncodedSeparator,
+    #[error("path has a backslash")]
+    Backslash,
+    #[error("path has invalid percent-encoding")]
+    BadEncoding,
+    #[error("path decodes to invalid UTF-8")]
+    NotUtf8,
+    #[error("path has a control character")]
+    ControlCharacter,
+    #[error("path has an empty segment ('//')")]
+    EmptySegment,
+    #[error("path has too many segments")]
+    TooLong,
+}
+
+impl UnsafePath {
+    /// A short stable label for logs and metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            UnsafePath::NotAbsolute => "not_absolute",
+            UnsafePath::DotSegment => "dot_segment",
+            UnsafePath::EncodedSeparator => "encoded_separator",
+            UnsafePath::Backslash => "backslash",
+            UnsafePath::BadEncoding => "bad_encoding",
+            UnsafePath::NotUtf8 => "not_utf8",
+            UnsafePath::ControlCharacter => "control_character",
+            UnsafePath::EmptySegment => "empty_segment",
+            UnsafePath::TooLong => "too_long",
+        }
+    }
+}
+
+/// The part of a request target before any query string or fragment.
+pub fn without_query(raw: &str) -> &str {
+    let end = raw.find(['?', '#']).unwrap_or(raw.len());
+    &raw[..end]
+}
+
+/// Splits a request path (query string allowed) into decoded segments.
+///
+/// `/` gives no segments; one trailing slash is ignored (`/users/` is `/users`), as most
+/// upstream frameworks do, so a route can not be sidestepped by adding one.
+pub fn segments(raw: &str) -> Result<Vec<Cow<'_, str>>, UnsafePath> {
+    let path = without_query(raw);
+    let rest = path.strip_prefix('/').ok_or(UnsafePath::NotAbsolute)?;
+    if path.contains('\\') {
+        return Err(UnsafePath::Backslash);
+    }
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::with_capacity(8);
+    for raw_segment in rest.split('/') {
+        if out.len() == MAX_SEGMENTS {
+            return Err(UnsafePath::TooLong);
+        }
+        if raw_segment.is_empty() {
+            return Err(UnsafePath::EmptySegment);
+        }
+        let segment = decode(raw_segment)?;
+        if segment == "." || segment == ".." {
+            return Err(UnsafePath::DotSegment);
+        }
+        out.push(segment);
+    }
+    Ok(out)
+}
+
+/// Percent-decodes one segment, refusing what could change the path's structure.
+fn decode(segment: &str) -> Result<Cow<'_, str>, UnsafePath> {
+    if segment.bytes().any(|b| b.is_ascii_control()) {
+        return Err(UnsafePath::ControlCharacter);
+    }
+    if !segment.contains('%') {
+        return Ok(Cow::Borrowed(segment));
+    }
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hi = bytes.get(i + 1).and_then(|b| hex(*b));
+            let lo = bytes.get(i + 2).and_then(|b| hex(*b));
+            let (Some(hi), Some(lo)) = (hi, lo) else {
+                return Err(UnsafePath::BadEncoding);
+            };
+            let byte = hi << 4 | lo;
+            match byte {
+                b'/' | b'\\' => return Err(UnsafePath::EncodedSeparator),
+                b if b.is_ascii_control() => return Err(UnsafePath::ControlCharacter),
+                b => out.push(b),
+            }
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|_| UnsafePath::NotUtf8)
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(raw: &str) -> Vec<String> {
+        segments(raw)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn splits_and_decodes() {
+        assert_eq!(ok("/"), Vec::<String>::new());
+        assert_eq!(ok("/users/42"), ["users", "42"]);
+        assert_eq!(ok("/users/42/"), ["users", "42"]);
+        assert_eq!(ok("/us%65rs/a%20b"), ["users", "a b"]);
+        assert_eq!(ok("/caf%C3%A9"), ["café"]);
+        assert_eq!(ok("/users?x=/../y#frag"), ["users"]);
+        assert_eq!(ok("/a.b/..c/.d"), ["a.b", "..c", ".d"]);
+    }
+
+    #[test]
+    fn refuses_unsafe_paths() {
+        let cases = [
+            ("users", UnsafePath::NotAbsolute),
+            ("", UnsafePath::NotAbsolute),
+            ("*", UnsafePath::NotAbsolute),
+            ("/a/../admin", UnsafePath::DotSegment),
+            ("/a/./b", UnsafePath::DotSegment),
+            ("/..", UnsafePath::DotSegment),
+            ("/a/%2e%2E/b", UnsafePath::DotSegment),
+            ("/a/%2E", UnsafePath::DotSegment),
+            ("/a%2Fb", UnsafePath::EncodedSeparator),
+            ("/a%2fb", UnsafePath::EncodedSeparator),
+            ("/a%5Cb", UnsafePath::EncodedSeparator),
+            ("/a\\b", UnsafePath::Backslash),
+            ("/a%zzb", UnsafePath::BadEncoding),
+            ("/a%2", UnsafePath::BadEncoding),
+            ("/a%", UnsafePath::BadEncoding),
+            ("/a%ff", UnsafePath::NotUtf8),
+            ("/a%00b", UnsafePath::ControlCharacter),
+            ("/a%0d%0a", UnsafePath::ControlCharacter),
+            ("/a\tb", UnsafePath::ControlCharacter),
+            ("//users", UnsafePath::EmptySegment),
+            ("/a//b", UnsafePath::EmptySegment),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(segments(raw), Err(want), "{raw:?}");
+        }
+        let long = "/a".repeat(MAX_SEGMENTS + 1);
+        assert_eq!(segments(&long), Err(UnsafePath::TooLong));
+        assert_eq!(ok(&"/a".repeat(MAX_SEGMENTS)).len(), MAX_SEGMENTS);
+    }
+}

@@ -1,0 +1,129 @@
+//! The policy file as operators write it (the ConfigMap's `policy.yaml`).
+//!
+//! These types mirror the YAML one to one: camelCase keys, unknown keys refused so that a
+//! typo can never silently weaken a policy. They carry no behaviour; `table.rs` compiles a
+//! checked [`PolicyFile`] into the [`RouteTable`](super::table::RouteTable) the hot path
+//! uses, and `import/` produces them from API Gateway definitions.
+
+use serde::{Deserialize, Serialize};
+
+/// The whole policy file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicyFile {
+    /// The Cognito user pools whose access tokens are accepted (API Gateway's `providerARNs`).
+    pub user_pools: Vec<UserPool>,
+    /// Where the token is read from; `authorization` by default.
+    #[serde(default, skip_serializing_if = "TokenSource::is_default")]
+    pub token_source: TokenSource,
+    /// What happens to a request that no route matches.
+    #[serde(default, skip_serializing_if = "DefaultAction::is_deny")]
+    pub default_action: DefaultAction,
+    /// HTTP status for a valid token that lacks every required scope or group: 401 (API
+    /// Gateway's behaviour, the default) or 403.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insufficient_scope_status: Option<u16>,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leeway_seconds: Option<u64>,
+    /// The routes, in any order: precedence comes from specificity, not position.
+    #[serde(default)]
+    pub routes: Vec<Route>,
+}
+
+/// One Cognito user pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserPool {
+    /// Pool id, `REGION_SUFFIX`, e.g. `ap-south-1_abcdefghi`.
+    pub id: String,
+    /// Accepted app client ids (`client_id` claim); omitted means any client of the pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_clients: Option<Vec<String>>,
+    /// Key set URL; default `{issuer}/.well-known/jwks.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// Expected `iss`; default `https://cognito-idp.{region}.amazonaws.com/{id}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+}
+
+/// Where the access token is read from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenSource {
+    /// Request header carrying the token, bare or as `Bearer <jwt>`.
+    #[serde(default = "TokenSource::default_header")]
+    pub header: String,
+}
+
+impl TokenSource {
+    fn default_header() -> String {
+        "authorization".to_owned()
+    }
+
+    fn is_default(&self) -> bool {
+        self.header.eq_ignore_ascii_case("authorization")
+    }
+}
+
+impl Default for TokenSource {
+    fn default() -> Self {
+        Self {
+            header: Self::default_header(),
+        }
+    }
+}
+
+/// What happens to requests that no route matches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DefaultAction {
+    /// 403 `{"message":"Forbidden"}`, as API Gateway answers for an unknown resource.
+    #[default]
+    Deny,
+    /// Let the request through without any identity.
+    Allow,
+}
+
+impl DefaultAction {
+    fn is_deny(&self) -> bool {
+        *self == DefaultAction::Deny
+    }
+}
+
+/// One route: which requests it covers and what they need.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Route {
+    /// Shows in logs, metrics and the `x-cognito-route` header; defaults to `METHODS PATH`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Host names (`api.example.com`) or suffix wildcards (`*.example.com`); default any host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<Vec<String>>,
+    /// HTTP methods; default (or `ANY`) any method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<String>>,
+    /// API Gateway resource path: literal segments, `{name}`, and a final `{name+}`.
+    pub path: String,
+    /// Any one of these OAuth scopes suffices (API Gateway's `AuthorizationScopes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// Any one of these `cognito:groups` suffices (checked in addition to scopes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
+    /// `none` makes the route public; default `required`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthMode>,
+}
+
+/// Whether a route needs a token at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AuthMode {
+    /// A valid access token is required (the default).
+    Required,
+    /// Public: no token needed, none inspected.
+    None,
+}

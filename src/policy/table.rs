@@ -1,0 +1,310 @@
+//! The compiled route matcher: a segment trie with API Gateway's precedence.
+//!
+//! Built once per policy and shared read-only by every check. Matching walks the trie
+//! preferring, at each segment, a literal child over a `{name}` child over a `{name+}`
+//! leaf, and backtracks when a branch has no route for the request's method and host; each
+//! trie node is visited at most once, so a match costs at most the size of the trie and
+//! nothing like regex backtracking can blow up. At the node a path lands on, routes are
+//! ordered by method (a named method before "any") and then host (exact, then the longest
+//! `*.suffix`, then any host).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::template::{PathTemplate, Segment};
+
+/// What a matched route requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Name for logs, metrics and `x-cognito-route`.
+    pub name: Arc<str>,
+    /// The template, as written in the policy.
+    pub template: String,
+    /// Public route: no token needed, none inspected.
+    pub public: bool,
+    /// Any one of these scopes suffices; empty means no scope is required.
+    pub scopes: Vec<String>,
+    /// Any one of these groups suffices; empty means no group is required.
+    pub groups: Vec<String>,
+}
+
+/// Which hosts a route entry applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostPattern {
+    /// Any host.
+    Any,
+    /// Exactly this host (lowercase, no port).
+    Exact(String),
+    /// `*.example.com`: stored as `.example.com`; matches any host ending with it.
+    Suffix(String),
+}
+
+impl HostPattern {
+    /// Parses `api.example.com` or `*.example.com`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let host = raw.trim().to_ascii_lowercase();
+        let (wild, name) = match host.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, host.as_str()),
+        };
+        let valid_label = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        };
+        if name.is_empty() || !name.split('.').all(valid_label) {
+            return Err(format!(
+                "host {raw:?} must be a host name (api.example.com) or a suffix wildcard (*.example.com), without port"
+            ));
+        }
+        Ok(if wild {
+            HostPattern::Suffix(format!(".{name}"))
+        } else {
+            HostPattern::Exact(name.to_owned())
+        })
+    }
+
+    fn matches(&self, host: &str) -> bool {
+        match self {
+            HostPattern::Any => true,
+            HostPattern::Exact(h) => h == host,
+            HostPattern::Suffix(s) => host.len() > s.len() && host.ends_with(s.as_str()),
+        }
+    }
+
+    /// Lower ranks first: exact, then longer suffixes, then any.
+    fn rank(&self) -> (u8, usize) {
+        match self {
+            HostPattern::Exact(_) => (0, 0),
+            HostPattern::Suffix(s) => (1, usize::MAX - s.len()),
+            HostPattern::Any => (2, 0),
+        }
+    }
+}
+
+/// One (route, host pattern, method) combination at a trie node.
+#[derive(Debug, Clone)]
+struct Entry {
+    route: usize,
+    host: HostPattern,
+    /// `None` is any method.
+    method: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    literals: HashMap<String, Node>,
+    param: Option<Box<Node>>,
+    /// Routes ending here.
+    entries: Vec<Entry>,
+    /// Routes whose template ends with `{name+}` right below this node.
+    greedy: Vec<Entry>,
+}
+
+/// A route definition ready to be inserted into a [`RouteTable`].
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    pub route: Route,
+    pub template: PathTemplate,
+    pub hosts: Vec<HostPattern>,
+    /// Upper-case methods; empty is any method.
+    pub methods: Vec<String>,
+}
+
+/// The compiled routes of one policy.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    routes: Vec<Route>,
+    root: Node,
+}
+
+impl RouteTable {
+    /// Builds the table. Callers have already refused duplicate (shape, host, method)
+    /// combinations, so at most one entry can win at any node.
+    pub fn new(specs: Vec<RouteSpec>) -> Self {
+        let mut table = RouteTable::default();
+        for spec in specs {
+            let index = table.routes.len();
+            table.routes.push(spec.route);
+            let mut node = &mut table.root;
+            let mut greedy = false;
+            for segment in spec.template.segments() {
+                match segment {
+                    Segment::Literal(s) => node = node.literals.entry(s.clone()).or_default(),
+                    Segment::Param(_) => node = node.param.get_or_insert_with(Default::default),
+                    Segment::Greedy(_) => greedy = true,
+                }
+            }
+            let list = if greedy {
+                &mut node.greedy
+            } else {
+                &mut node.entries
+            };
+            let methods: Vec<Option<String>> = if spec.methods.is_empty() {
+                vec![None]
+            } else {
+                spec.methods.into_iter().map(Some).collect()
+            };
+            for host in &spec.hosts {
+                for method in &methods {
+                    list.push(Entry {
+                        route: index,
+                        host: host.clone(),
+                        method: method.clone(),
+                    });
+                }
+            }
+        }
+        sort_entries(&mut table.root);
+        table
+    }
+
+    /// Every route, in policy order.
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    /// The most specific route for a request: `segments` are the decoded path segments,
+    /// `method` upper case, `host` lower case without port.
+    pub fn find(&self, segments: &[impl AsRef<str>], method: &str, host: &str) -> Option<&Route> {
+        walk(&self.root, segments, method, host).map(|i| &self.routes[i])
+    }
+}
+
+fn sort_entries(node: &mut Node) {
+    let key = |e: &Entry| (e.method.is_none(), e.host.rank());
+    node.entries.sort_by_key(key);
+    node.greedy.sort_by_key(key);
+    for child in node.literals.values_mut() {
+        sort_entries(child);
+    }
+    if let Some(child) = node.param.as_deref_mut() {
+        sort_entries(child);
+    }
+}
+
+fn walk(node: &Node, segments: &[impl AsRef<str>], method: &str, host: &str) -> Option<usize> {
+    let Some((first, rest)) = segments.split_first() else {
+        return pick(&node.entries, method, host);
+    };
+    if let Some(child) = node.literals.get(first.as_ref())
+        && let Some(found) = walk(child, rest, method, host)
+    {
+        return Some(found);
+    }
+    if let Some(child) = node.param.as_deref()
+        && let Some(found) = walk(child, rest, method, host)
+    {
+        return Some(found);
+    }
+    pick(&node.greedy, method, host)
+}
+
+fn pick(entries: &[Entry], method: &str, host: &str) -> Option<usize> {
+    entries
+        .iter()
+        .find(|e| e.method.as_deref().is_none_or(|m| m == method) && e.host.matches(host))
+        .map(|e| e.route)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, path: &str, methods: &[&str], hosts: &[&str]) -> RouteSpec {
+        RouteSpec {
+            route: Route {
+                name: name.into(),
+                template: path.into(),
+                public: false,
+                scopes: vec![],
+                groups: vec![],
+            },
+            template: PathTemplate::parse(path).unwrap(),
+            hosts: if hosts.is_empty() {
+                vec![HostPattern::Any]
+            } else {
+                hosts.iter().map(|h| HostPattern::parse(h).unwrap()).collect()
+            },
+            methods: methods.iter().map(|m| m.to_string()).collect(),
+        }
+    }
+
+    fn find<'a>(table: &'a RouteTable, method: &str, host: &str, path: &str) -> Option<&'a str> {
+        let segments = crate::path::segments(path).unwrap();
+        table.find(&segments, method, host).map(|r| &*r.name)
+    }
+
+    #[test]
+    fn literal_beats_param_beats_greedy() {
+        let table = RouteTable::new(vec![
+            spec("greedy", "/users/{proxy+}", &[], &[]),
+            spec("param", "/users/{id}", &[], &[]),
+            spec("literal", "/users/me", &[], &[]),
+            spec("root", "/", &[], &[]),
+        ]);
+        assert_eq!(find(&table, "GET", "h", "/users/me"), Some("literal"));
+        assert_eq!(find(&table, "GET", "h", "/users/42"), Some("param"));
+        assert_eq!(find(&table, "GET", "h", "/users/42/x"), Some("greedy"));
+        assert_eq!(find(&table, "GET", "h", "/users"), None);
+        assert_eq!(find(&table, "GET", "h", "/"), Some("root"));
+        assert_eq!(find(&table, "GET", "h", "/other"), None);
+    }
+
+    #[test]
+    fn specificity_is_decided_segment_by_segment() {
+        let table = RouteTable::new(vec![
+            spec("a", "/{x}/b", &[], &[]),
+            spec("b", "/a/{y}", &[], &[]),
+        ]);
+        // The first segment decides: literal `a` beats `{x}`.
+        assert_eq!(find(&table, "GET", "h", "/a/b"), Some("b"));
+        assert_eq!(find(&table, "GET", "h", "/z/b"), Some("a"));
+    }
+
+    #[test]
+    fn method_specific_beats_any_and_backtracks_to_broader_routes() {
+        let table = RouteTable::new(vec![
+            spec("any-item", "/items/{id}", &[], &[]),
+            spec("get-item", "/items/{id}", &["GET"], &[]),
+            spec("public-post", "/admin/public", &["POST"], &[]),
+            spec("admin", "/admin/{proxy+}", &[], &[]),
+        ]);
+        assert_eq!(find(&table, "GET", "h", "/items/1"), Some("get-item"));
+        assert_eq!(find(&table, "DELETE", "h", "/items/1"), Some("any-item"));
+        assert_eq!(find(&table, "POST", "h", "/admin/public"), Some("public-post"));
+        // No GET on the literal route: the request falls back to the greedy one rather
+        // than escaping every route.
+        assert_eq!(find(&table, "GET", "h", "/admin/public"), Some("admin"));
+    }
+
+    #[test]
+    fn hosts_narrow_routes() {
+        let table = RouteTable::new(vec![
+            spec("exact", "/x", &[], &["api.example.com"]),
+            spec("wild", "/x", &[], &["*.example.com"]),
+            spec("deeper-wild", "/x", &[], &["*.eu.example.com"]),
+            spec("any", "/x", &[], &[]),
+            spec("only-other", "/y", &[], &["other.com"]),
+        ]);
+        assert_eq!(find(&table, "GET", "api.example.com", "/x"), Some("exact"));
+        assert_eq!(find(&table, "GET", "a.example.com", "/x"), Some("wild"));
+        assert_eq!(find(&table, "GET", "a.b.example.com", "/x"), Some("wild"));
+        assert_eq!(find(&table, "GET", "a.eu.example.com", "/x"), Some("deeper-wild"));
+        assert_eq!(find(&table, "GET", "example.com", "/x"), Some("any"));
+        assert_eq!(find(&table, "GET", "evil-example.com", "/x"), Some("any"));
+        assert_eq!(find(&table, "GET", "other.com", "/y"), Some("only-other"));
+        assert_eq!(find(&table, "GET", "else.com", "/y"), None);
+    }
+
+    #[test]
+    fn host_patterns_are_validated() {
+        assert_eq!(
+            HostPattern::parse("API.Example.com"),
+            Ok(HostPattern::Exact("api.example.com".into()))
+        );
+        for bad in ["", "*", "*.", "a..b", "api.example.com:443", "a b", "a.*.com", "https://x"] {
+            assert!(HostPattern::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! `serve`: wiring the gRPC service, health, the admin HTTP port, key maintenance, policy
+//! reloads and graceful shutdown.
+//!
+//! Start-up: load the policy (a bad one stops the process with every error listed), bind
+//! both ports, report NOT_SERVING, fetch every pool's keys, then report SERVING. On SIGTERM
+//! health goes NOT_SERVING while checks are still answered for the drain period; then the
+//! listeners close, in-flight checks finish and the process exits 0.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::active::ActivePolicy;
+use crate::decide::Authorizer;
+use crate::grpc::AuthorizationService;
+use crate::policy::{Policy, read_policy_text, watch};
+use crate::proto::envoy::service::auth::v3::authorization_server::AuthorizationServer;
+use crate::settings::Settings;
+use crate::shutdown::{Lifecycle, Phase, signal};
+use crate::token::keys::{KeyFetcher, KeyStore, PoolKeys};
+
+/// The gRPC service name health is reported for (besides the empty "whole server" name).
+const SERVICE_NAME: &str = "envoy.service.auth.v3.Authorization";
+
+/// Longest wait between two attempts to fetch a key set that has never loaded.
+const MAX_RETRY: Duration = Duration::from_secs(30);
+
+/// Runs the service until SIGTERM/SIGINT; `Ok` after a clean drain.
+pub async fn serve(settings: Settings) -> Result<(), String> {
+    let metrics = crate::metrics::install();
+    let text = read_policy_text(&settings.policy_path).map_err(|e| e.to_string())?;
+    let policy = Policy::parse(&text).map_err(|e| {
+        crate::metrics::policy_reload("failure");
+        format!("{}: {e}", settings.policy_path.display())
+    })?;
+    crate::metrics::policy_reload("success");
+    tracing::info!(path = %settings.policy_path.display(), summary = %policy.summary(), "policy loaded");
+
+    let fetcher = KeyFetcher::new(settings.jwks_timeout).map_err(|e| e.to_string())?;
+    let store = Arc::new(KeyStore::new(fetcher, settings.jwks_cooldown));
+    let keys = store.for_policy(&policy);
+    let authorizer = Arc::new(Authorizer::new(
+        ActivePolicy {
+            policy,
+            keys,
+            generation: 1,
+        },
+        settings.token_cache_entries,
+    ));
+
+    let grpc_listener = tokio::net::TcpListener::bind(settings.listen_addr)
+        .await
+        .map_err(|e| format!("cannot listen on {} (AUTHZ_LISTEN_ADDR): {e}", settings.listen_addr))?;
+    let admin_listener = tokio::net::TcpListener::bind(settings.admin_addr)
+        .await
+        .map_err(|e| format!("cannot listen on {} (AUTHZ_ADMIN_ADDR): {e}", settings.admin_addr))?;
+
+    let lifecycle = Lifecycle::new();
+    let ready = Arc::new(AtomicBool::new(false));
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    set_health(&reporter, ServingStatus::NotServing).await;
+
+    tokio::spawn(maintain_keys(
+        authorizer.clone(),
+        settings.jwks_refresh,
+        reporter.clone(),
+        ready.clone(),
+        lifecycle.clone(),
+    ));
+    let updates = watch::spawn(
+        settings.policy_path.clone(),
+        watch::text_digest(&text),
+        settings.policy_poll,
+    )?;
+    tokio::spawn(apply_policies(
+        updates,
+        authorizer.clone(),
+        store,
+        settings.jwks_timeout,
+    ));
+    tokio::spawn(drain_on_signal(
+        lifecycle.clone(),
+        reporter.clone(),
+        ready.clone(),
+        settings.drain,
+    ));
+
+    let admin = axum::Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move { metrics.render() }
+            }),
+        )
+        .with_state(ready.clone());
+    let admin_stop = lifecycle.clone();
+    let admin_task = tokio::spawn(async move {
+        axum::serve(admin_listener, admin)
+            .with_graceful_shutdown(async move { admin_stop.reached(Phase::Stopping).await })
+            .await
+    });
+
+    tracing::info!(grpc = %settings.listen_addr, admin = %settings.admin_addr, "listening");
+    let grpc_stop = lifecycle.clone();
+    tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .initial_stream_window_size(1024 * 1024)
+        .initial_connection_window_size(8 * 1024 * 1024)
+        .max_concurrent_streams(1024)
+        .add_service(health_service)
+        .add_service(AuthorizationServer::new(AuthorizationService::new(
+            authorizer,
+        )))
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
+            async move { grpc_stop.reached(Phase::Stopping).await },
+        )
+        .await
+        .map_err(|e| format!("gRPC server failed: {e}"))?;
+    let _ = admin_task.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn readyz(State(ready): State<Arc<AtomicBool>>) -> (StatusCode, &'static str) {
+    if ready.load(Ordering::Acquire) {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    }
+}
+
+async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
+    reporter.set_service_status("", status).await;
+    reporter.set_service_status(SERVICE_NAME, status).await;
+}
+
+/// Waits for SIGTERM/SIGINT, reports NOT_SERVING, keeps answering for `drain`, then stops.
+async fn drain_on_signal(
+    lifecycle: Lifecycle,
+    reporter: HealthReporter,
+    ready: Arc<AtomicBool>,
+    drain: Duration,
+) {
+    let name = signal().await;
+    tracing::info!(signal = name, drain_seconds = drain.as_secs(), "draining");
+    lifecycle.advance(Phase::Draining);
+    ready.store(false, Ordering::Release);
+    set_health(&reporter, ServingStatus::NotServing).await;
+    tokio::select! {
+        _ = tokio::time::sleep(drain) => {}
+        other = signal() => tracing::info!(signal = other, "second signal; stopping now"),
+    }
+    lifecycle.advance(Phase::Stopping);
+}
+
+/// Fetches key sets that never loaded (with backoff) and refreshes loaded ones every
+/// `refresh`; reports SERVING once every pool of the policy in force has keys.
+async fn maintain_keys(
+    authorizer: Arc<Authorizer>,
+    refresh: Duration,
+    reporter: HealthReporter,
+    ready: Arc<AtomicBool>,
+    lifecycle: Lifecycle,
+) {
+    // Per key set: when to try next and the current retry delay.
+    let mut retry: HashMap<(String, String), (Instant, Duration)> = HashMap::new();
+    let mut serving = false;
+    loop {
+        let active = authorizer.active();
+        let due: Vec<Arc<PoolKeys>> = active
+            .keys
+            .iter()
+            .filter(|k| {
+                if k.is_loaded() {
+                    k.since_last_success().is_none_or(|d| d >= refresh)
+                } else {
+                    retry
+                        .get(&key_of(k))
+                        .is_none_or(|(at, _)| Instant::now() >= *at)
+                }
+            })
+            .cloned()
+            .collect();
+        let results = futures_join(due.iter().map(|k| k.refresh())).await;
+        for (keys, result) in due.iter().zip(results) {
+            let entry = retry
+                .entry(key_of(keys))
+                .or_insert((Instant::now(), Duration::from_millis(500)));
+            if result.is_ok() {
+                retry.remove(&key_of(keys));
+            } else {
+                entry.1 = (entry.1 * 2).min(MAX_RETRY);
+                entry.0 = Instant::now() + entry.1;
+            }
+        }
+        if !serving && active.keys_loaded() && lifecycle.phase() == Phase::Running {
+            serving = true;
+            ready.store(true, Ordering::Release);
+            set_health(&reporter, ServingStatus::Serving).await;
+            tracing::info!("every user pool's keys are loaded; serving");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = lifecycle.reached(Phase::Draining) => return,
+        }
+    }
+}
+
+fn key_of(keys: &PoolKeys) -> (String, String) {
+    (keys.pool_id().to_owned(), keys.uri().to_owned())
+}
+
+async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let handles: Vec<_> = futures.collect();
+    let mut out = Vec::with_capacity(handles.len());
+    // Key sets are few; fetching them one after another keeps this simple and bounded by
+    // the fetch timeout each.
+    for f in handles {
+        out.push(f.await);
+    }
+    out
+}
+
+/// Puts each new valid policy in force, after trying to fetch keys for pools it adds.
+async fn apply_policies(
+    mut updates: tokio::sync::mpsc::Receiver<Policy>,
+    authorizer: Arc<Authorizer>,
+    store: Arc<KeyStore>,
+    timeout: Duration,
+) {
+    while let Some(policy) = updates.recv().await {
+        let keys = store.for_policy(&policy);
+        for k in keys.iter().filter(|k| !k.is_loaded()) {
+            let _ = tokio::time::timeout(timeout, k.refresh()).await;
+        }
+        let generation = authorizer.active().generation + 1;
+        let summary = policy.summary();
+        authorizer.replace(ActivePolicy {
+            policy,
+            keys,
+            generation,
+        });
+        crate::metrics::policy_reload("success");
+        tracing::info!(generation, summary = %summary, "policy reloaded");
+    }
+}

@@ -1,0 +1,82 @@
+//! The cache of verified tokens.
+//!
+//! Keyed by the SHA-256 of the token (so the cache never holds a token, and an entry costs
+//! the same whatever the token's size), bounded in entries, each entry expiring at the
+//! token's own `exp`. An entry also records the policy generation it was verified under:
+//! after a reload it no longer counts, so a removed pool or app client takes effect at once.
+//! The caller re-checks that the signing key is still in the pool's key set.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moka::sync::Cache;
+use sha2::{Digest, Sha256};
+
+use super::verify::{AccessToken, now_unix};
+
+type Key = [u8; 32];
+
+#[derive(Clone)]
+struct Entry {
+    generation: u64,
+    token: Arc<AccessToken>,
+}
+
+struct UntilExp;
+
+impl moka::Expiry<Key, Entry> for UntilExp {
+    fn expire_after_create(&self, _key: &Key, value: &Entry, _now: Instant) -> Option<Duration> {
+        Some(Duration::from_secs(value.token.exp.saturating_sub(now_unix())))
+    }
+}
+
+/// Verified tokens by digest.
+pub struct TokenCache {
+    cache: Option<Cache<Key, Entry>>,
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("entries", &self.cache.as_ref().map(|c| c.entry_count()))
+            .finish()
+    }
+}
+
+impl TokenCache {
+    /// A cache of at most `entries` tokens; 0 disables caching.
+    pub fn new(entries: u64) -> Self {
+        let cache = (entries > 0).then(|| {
+            Cache::builder()
+                .max_capacity(entries)
+                .expire_after(UntilExp)
+                .build()
+        });
+        Self { cache }
+    }
+
+    /// The cache key of a token.
+    pub fn digest(token: &str) -> Key {
+        Sha256::digest(token.as_bytes()).into()
+    }
+
+    /// The verified token for this digest, if cached under this policy generation.
+    pub fn get(&self, key: &Key, generation: u64) -> Option<Arc<AccessToken>> {
+        let cache = self.cache.as_ref()?;
+        let hit = cache
+            .get(key)
+            .filter(|e| e.generation == generation)
+            .map(|e| e.token);
+        crate::metrics::token_cache(hit.is_some());
+        hit
+    }
+
+    /// Remembers a verified token until its `exp`.
+    pub fn insert(&self, key: Key, generation: u64, token: Arc<AccessToken>, now: u64) {
+        if let Some(cache) = &self.cache
+            && token.exp > now
+        {
+            cache.insert(key, Entry { generation, token });
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! The RSA key set of each user pool: fetched, refreshed, and refetched on an unknown `kid`.
+//!
+//! Keys always come from the URL in the policy, never from the token. The hot path only
+//! reads the current key map (an `ArcSwap`, no lock); fetching happens beside it. A token
+//! with an unknown `kid` may trigger at most one refetch per pool per cooldown, and
+//! concurrent misses wait for that one fetch instead of starting their own. A failed fetch
+//! keeps the last good keys.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::DecodingKey;
+use serde::Deserialize;
+use thiserror::Error;
+use tokio::sync::Mutex;
+
+/// A key set document larger than this is refused.
+pub const MAX_JWKS_BYTES: usize = 256 * 1024;
+
+/// Why a key set could not be fetched or used.
+#[derive(Debug, Error)]
+pub enum KeyError {
+    #[error("request failed: {0}")]
+    Http(String),
+    #[error("HTTP status {0}")]
+    Status(u16),
+    #[error("key set larger than {MAX_JWKS_BYTES} bytes")]
+    TooLarge,
+    #[error("not a JWKS document: {0}")]
+    NotJwks(String),
+    #[error("no usable RS256 signing key in the key set")]
+    NoUsableKey,
+}
+
+/// `kid` -> verification key.
+pub type KeyMap = HashMap<String, Arc<DecodingKey>>;
+
+/// Fetches key sets over HTTP(S) with timeouts and a size limit.
+#[derive(Debug, Clone)]
+pub struct KeyFetcher {
+    client: reqwest::Client,
+}
+
+impl KeyFetcher {
+    /// A fetcher whose requests give up after `timeout` (connecting included).
+    pub fn new(timeout: Duration) -> Result<Self, KeyError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("cognito-ext-authz/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| KeyError::Http(e.to_string()))?;
+        Ok(Self { client })
+    }
+
+    async fn fetch(&self, uri: &str) -> Result<KeyMap, KeyError> {
+        let mut response = self
+            .client
+            .get(uri)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| KeyError::Http(error_chain(&e)))?;
+        if response.status() != reqwest::StatusCode::OK {
+            return Err(KeyError::Status(response.status().as_u16()));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
+        {
+            return Err(KeyError::TooLarge);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| KeyError::Http(error_chain(&e)))?
+        {
+            if body.len() + chunk.len() > MAX_JWKS_BYTES {
+                return Err(KeyError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        parse_jwks(&body)
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct Jwks {
+    keys: Vec<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct RsaJwk {
+    kty: String,
+    kid: Option<String>,
+    #[serde(rename = "use")]
+    use_: Option<String>,
+    alg: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+}
+
+/// Parses a JWKS document, keeping only RSA signing keys usable with RS256 (2048 to 8192
+/// bits). Other keys are skipped; a document with none usable is an error.
+pub fn parse_jwks(body: &[u8]) -> Result<KeyMap, KeyError> {
+    let jwks: Jwks = serde_json::from_slice(body).map_err(|e| KeyError::NotJwks(e.to_string()))?;
+    let mut keys = KeyMap::new();
+    for value in jwks.keys {
+        let Ok(jwk) = serde_json::from_value::<RsaJwk>(value) else {
+            continue;
+        };
+        if jwk.kty != "RSA"
+            || jwk.use_.as_deref().is_some_and(|u| u != "sig")
+            || jwk.alg.as_deref().is_some_and(|a| a != "RS256")
+        {
+            continue;
+        }
+        let (Some(kid), Some(n), Some(e)) = (jwk.kid, jwk.n, jwk.e) else {
+            continue;
+        };
+        let (Ok(n), Ok(e)) = (URL_SAFE_NO_PAD.decode(n), URL_SAFE_NO_PAD.decode(e)) else {
+            continue;
+        };
+        let bits = modulus_bits(&n);
+        if !(2048..=8192).contains(&bits) || e.is_empty() || e.len() > 8 || kid.is_empty() {
+            continue;
+        }
+        keys.entry(kid)
+            .or_insert_with(|| Arc::new(DecodingKey::from_rsa_raw_components(&n, &e)));
+    }
+    if keys.is_empty() {
+        return Err(KeyError::NoUsableKey);
+    }
+    Ok(keys)
+}
+
+fn modulus_bits(n: &[u8]) -> usize {
+    let n = match n.iter().position(|b| *b != 0) {
+        Some(i) => &n[i..],
+        None => return 0,
+    };
+    n.len() * 8 - n[0].leading_zeros() as usize
+}
+
+/// The key set of one user pool.
+pub struct PoolKeys {
+    pool_id: String,
+    uri: String,
+    keys: ArcSwap<KeyMap>,
+    loaded: AtomicBool,
+    /// `None` for a fixed key set (offline `check --jwks`): nothing is ever fetched.
+    fetcher: Option<KeyFetcher>,
+    cooldown: Duration,
+    /// Held while a refetch for an unknown `kid` runs; holds the time of the last one.
+    refetch: Mutex<Option<Instant>>,
+    last_success: std::sync::Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for PoolKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolKeys")
+            .field("pool_id", &self.pool_id)
+            .field("uri", &self.uri)
+            .field("kids", &self.keys.load().keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl PoolKeys {
+    /// An empty key set, filled by [`PoolKeys::refresh`].
+    pub fn remote(pool_id: &str, uri: &str, fetcher: KeyFetcher, cooldown: Duration) -> Self {
+        Self {
+            pool_id: pool_id.to_owned(),
+            uri: uri.to_owned(),
+            keys: ArcSwap::from_pointee(KeyMap::new()),
+            loaded: AtomicBool::new(false),
+            fetcher: Some(fetcher),
+            cooldown,
+            refetch: Mutex::new(None),
+            last_success: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// A key set that never changes (offline checks).
+    pub fn fixed(pool_id: &str, keys: KeyMap) -> Self {
+        Self {
+            pool_id: pool_id.to_owned(),
+            uri: String::new(),
+            keys: ArcSwap::from_pointee(keys),
+            loaded: AtomicBool::new(true),
+            fetcher: None,
+            cooldown: Duration::MAX,
+            refetch: Mutex::new(None),
+            last_success: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The pool this key set belongs to.
+    pub fn pool_id(&self) -> &str {
+        &self.pool_id
+    }
+
+    /// The key set URL.
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// Whether keys were fetched successfully at least once.
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
+    /// Time since the last successful fetch, if any.
+    pub fn since_last_success(&self) -> Option<Duration> {
+        self.last_success
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map(|t| t.elapsed())
+    }
+
+    /// The key with this `kid`, if the current key set has it.
+    pub fn get(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+        self.keys.load().get(kid).cloned()
+    }
+
+    /// Whether the current key set still has this `kid`.
+    pub fn contains(&self, kid: &str) -> bool {
+        self.keys.load().contains_key(kid)
+    }
+
+    /// The key with this `kid`, refetching the key set first if it is unknown and the
+    /// cooldown since the last such refetch has passed. Concurrent callers share one fetch.
+    pub async fn get_or_refetch(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+        if let Some(key) = self.get(kid) {
+            return Some(key);
+        }
+        self.fetcher.as_ref()?;
+        let mut last = self.refetch.lock().await;
+        if let Some(key) = self.get(kid) {
+            return Some(key);
+        }
+        if last.is_some_and(|t| t.elapsed() < self.cooldown) {
+            return None;
+        }
+        *last = Some(Instant::now());
+        tracing::info!(pool = %self.pool_id, "unknown key id; refetching the key set");
+        // Failures are logged and counted inside; the last good keys stay.
+        let _ = self.refresh().await;
+        self.get(kid)
+    }
+
+    /// Fetches the key set now; on failure the last good keys stay in force.
+    pub async fn refresh(&self) -> Result<usize, KeyError> {
+        let Some(fetcher) = &self.fetcher else {
+            return Ok(self.keys.load().len());
+        };
+        let result = fetcher.fetch(&self.uri).await;
+        let outcome = if result.is_ok() { "success" } else { "failure" };
+        crate::metrics::key_fetch(&self.pool_id, outcome);
+        match result {
+            Ok(keys) => {
+                let count = keys.len();
+                let mut kids: Vec<&String> = keys.keys().collect();
+                kids.sort();
+                tracing::info!(pool = %self.pool_id, uri = %self.uri, keys = count, kids = ?kids, "key set fetched");
+                self.keys.store(Arc::new(keys));
+                self.loaded.store(true, Ordering::Release);
+                *self
+                    .last_success
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+                Ok(count)
+            }
+            Err(e) => {
+                tracing::warn!(pool = %self.pool_id, uri = %self.uri, error = %e, "key set fetch failed; keeping the last good keys");
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Every pool's key set, shared across policy reloads so keys survive a reload.
+pub struct KeyStore {
+    fetcher: KeyFetcher,
+    cooldown: Duration,
+    sets: std::sync::Mutex<HashMap<(String, String), Arc<PoolKeys>>>,
+}
+
+impl KeyStore {
+    /// An empty store; key sets are created as policies name them.
+    pub fn new(fetcher: KeyFetcher, cooldown: Duration) -> Self {
+        Self {
+            fetcher,
+            cooldown,
+            sets: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The key set for each pool of `policy`, reusing the ones already known; key sets of
+    /// pools no longer in the policy are forgotten.
+    pub fn for_policy(&self, policy: &crate::policy::Policy) -> Vec<Arc<PoolKeys>> {
+        let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
+        let wanted: Vec<(String, String)> = policy
+            .pools
+            .iter()
+            .map(|p| (p.id.clone(), p.jwks_uri.clone()))
+            .collect();
+        sets.retain(|k, _| wanted.contains(k));
+        wanted
+            .into_iter()
+            .map(|key| {
+                sets.entry(key.clone())
+                    .or_insert_with(|| {
+                        Arc::new(PoolKeys::remote(
+                            &key.0,
+                            &key.1,
+                            self.fetcher.clone(),
+                            self.cooldown,
+                        ))
+                    })
+                    .clone()
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn modulus(bits: usize) -> String {
+        let mut n = vec![0u8; bits / 8];
+        n[0] = 0xc1;
+        *n.last_mut().unwrap() = 1;
+        URL_SAFE_NO_PAD.encode(n)
+    }
+
+    #[test]
+    fn keeps_only_rs256_signing_keys() {
+        let good = modulus(2048);
+        let doc = serde_json::json!({"keys": [
+            {"kty": "RSA", "kid": "a", "alg": "RS256", "use": "sig", "n": good, "e": "AQAB"},
+            {"kty": "RSA", "kid": "b", "n": good, "e": "AQAB"},
+            {"kty": "RSA", "kid": "enc", "use": "enc", "n": good, "e": "AQAB"},
+            {"kty": "RSA", "kid": "ps", "alg": "PS256", "n": good, "e": "AQAB"},
+            {"kty": "RSA", "kid": "small", "n": modulus(1024), "e": "AQAB"},
+            {"kty": "EC", "kid": "ec", "crv": "P-256", "x": "AA", "y": "AA"},
+            {"kty": "RSA", "n": good, "e": "AQAB"},
+            {"kty": "RSA", "kid": "bad-b64", "n": "***", "e": "AQAB"},
+            "not an object"
+        ]});
+        let keys = parse_jwks(doc.to_string().as_bytes()).unwrap();
+        let mut kids: Vec<&str> = keys.keys().map(|k| k.as_str()).collect();
+        kids.sort();
+        assert_eq!(kids, ["a", "b"]);
+    }
+
+    #[test]
+    fn refuses_documents_without_usable_keys() {
+        assert!(matches!(parse_jwks(b"{\"keys\": []}"), Err(KeyError::NoUsableKey)));
+        assert!(matches!(parse_jwks(b"<html>"), Err(KeyError::NotJwks(_))));
+        assert!(matches!(parse_jwks(b"{\"nokeys\": 1}"), Err(KeyError::NotJwks(_))));
+    }
+
+    #[test]
+    fn measures_modulus_bits() {
+        assert_eq!(modulus_bits(&[0, 0x80, 0]), 16);
+        assert_eq!(modulus_bits(&[0x01, 0]), 9);
+        assert_eq!(modulus_bits(&[0, 0]), 0);
+    }
+}

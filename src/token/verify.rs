@@ -1,0 +1,241 @@
+//! Verifying a Cognito access token, in the order that leaks nothing and trusts nothing.
+//!
+//! 1. Shape: three base64url parts, bounded size.
+//! 2. Header: `alg` must be exactly `RS256` (so `none`, `HS*` and the rest are refused before
+//!    any key is touched); `kid` is required. `jku`, `x5u` and `jwk` are never read.
+//! 3. Issuer: the (not yet trusted) `iss` must be a configured pool's issuer; that pool's
+//!    configured key set is the only place the key can come from.
+//! 4. Signature, with the pool's key for `kid` (refetching the key set once per cooldown
+//!    when the `kid` is unknown).
+//! 5. Claims, now trusted: `token_use` is `access`, `exp` present and in the future,
+//!    `nbf`/`iat` not in the future (with the policy's leeway), `client_id` allowed.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
+use serde::Deserialize;
+use thiserror::Error;
+
+use super::cache::TokenCache;
+use crate::active::ActivePolicy;
+
+/// Tokens longer than this are refused unread.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// A verified Cognito access token: the claims the policy and the upstream use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    pub sub: String,
+    pub client_id: String,
+    pub username: Option<String>,
+    pub scopes: Vec<String>,
+    pub groups: Vec<String>,
+    /// Expiry, seconds since the epoch.
+    pub exp: u64,
+    /// Index of the issuing pool in the policy.
+    pub pool: usize,
+    /// The key that signed it.
+    pub kid: String,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TokenError {
+    #[error("malformed token: {0}")]
+    Malformed(&'static str),
+    #[error("algorithm {0:?} is not allowed (RS256 only)")]
+    Algorithm(String),
+    #[error("issuer is not a configured user pool")]
+    UnknownIssuer,
+    #[error("no key with this kid in the pool's key set")]
+    UnknownKey,
+    #[error("signature does not verify")]
+    BadSignature,
+    #[error("token has expired")]
+    Expired,
+    #[error("token is not valid yet (nbf)")]
+    NotYetValid,
+    #[error("token was issued in the future (iat)")]
+    IssuedInFuture,
+    #[error("not an access token (token_use {0:?})")]
+    NotAccessToken(String),
+    #[error("app client is not allowed")]
+    ClientNotAllowed,
+}
+
+impl TokenError {
+    /// A short stable label for logs and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            TokenError::Malformed(_) => "malformed",
+            TokenError::Algorithm(_) => "algorithm",
+            TokenError::UnknownIssuer => "unknown_issuer",
+            TokenError::UnknownKey => "unknown_key",
+            TokenError::BadSignature => "bad_signature",
+            TokenError::Expired => "expired",
+            TokenError::NotYetValid => "not_yet_valid",
+            TokenError::IssuedInFuture => "issued_in_future",
+            TokenError::NotAccessToken(_) => "not_access_token",
+            TokenError::ClientNotAllowed => "client_not_allowed",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: Option<String>,
+    kid: Option<String>,
+}
+
+/// The claims we read. Unknown claims are ignored; a claim of the wrong type makes the
+/// token malformed.
+#[derive(Deserialize)]
+struct Claims {
+    iss: Option<String>,
+    sub: Option<String>,
+    token_use: Option<String>,
+    client_id: Option<String>,
+    username: Option<String>,
+    scope: Option<String>,
+    #[serde(rename = "cognito:groups")]
+    groups: Option<Vec<String>>,
+    exp: Option<u64>,
+    nbf: Option<u64>,
+    iat: Option<u64>,
+}
+
+/// Seconds since the epoch.
+pub fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Verifies tokens against the policy in force, through the cache of verified tokens.
+#[derive(Debug)]
+pub struct Verifier {
+    cache: TokenCache,
+}
+
+impl Verifier {
+    /// A verifier caching up to `cache_entries` verified tokens (0 disables the cache).
+    pub fn new(cache_entries: u64) -> Self {
+        Self {
+            cache: TokenCache::new(cache_entries),
+        }
+    }
+
+    /// Verifies `token` under `active`.
+    pub async fn verify(
+        &self,
+        active: &ActivePolicy,
+        token: &str,
+    ) -> Result<Arc<AccessToken>, TokenError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::Malformed("too long"));
+        }
+        let now = now_unix();
+        let digest = TokenCache::digest(token);
+        if let Some(hit) = self.cache.get(&digest, active.generation)
+            && hit.exp > now
+            && active.keys[hit.pool].contains(&hit.kid)
+        {
+            return Ok(hit);
+        }
+        let verified = Arc::new(verify_uncached(active, token, now).await?);
+        self.cache
+            .insert(digest, active.generation, verified.clone(), now);
+        Ok(verified)
+    }
+}
+
+async fn verify_uncached(
+    active: &ActivePolicy,
+    token: &str,
+    now: u64,
+) -> Result<AccessToken, TokenError> {
+    let mut parts = token.split('.');
+    let (Some(header_b64), Some(claims_b64), Some(signature_b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenError::Malformed("not three dot-separated parts"));
+    };
+    let header: Header = decode_json(header_b64).ok_or(TokenError::Malformed("header"))?;
+    match header.alg.as_deref() {
+        Some("RS256") => {}
+        Some(other) => return Err(TokenError::Algorithm(other.to_owned())),
+        None => return Err(TokenError::Malformed("header has no alg")),
+    }
+    let kid = header
+        .kid
+        .filter(|k| !k.is_empty())
+        .ok_or(TokenError::Malformed("header has no kid"))?;
+    let claims: Claims = decode_json(claims_b64).ok_or(TokenError::Malformed("claims"))?;
+
+    let policy = &active.policy;
+    let iss = claims.iss.as_deref().ok_or(TokenError::UnknownIssuer)?;
+    let pool_index = policy
+        .pool_for_issuer(iss)
+        .ok_or(TokenError::UnknownIssuer)?;
+    let key = active.keys[pool_index]
+        .get_or_refetch(&kid)
+        .await
+        .ok_or(TokenError::UnknownKey)?;
+    let message_len = header_b64.len() + 1 + claims_b64.len();
+    let signed = &token.as_bytes()[..message_len];
+    match jsonwebtoken::crypto::verify(signature_b64, signed, &key, Algorithm::RS256) {
+        Ok(true) => {}
+        Ok(false) | Err(_) => return Err(TokenError::BadSignature),
+    }
+
+    // From here on the claims are the issuer's own.
+    let leeway = policy.leeway_seconds;
+    let exp = claims.exp.ok_or(TokenError::Malformed("no exp claim"))?;
+    if now >= exp.saturating_add(leeway) {
+        return Err(TokenError::Expired);
+    }
+    if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+        return Err(TokenError::NotYetValid);
+    }
+    if claims.iat.is_some_and(|iat| iat > now.saturating_add(leeway)) {
+        return Err(TokenError::IssuedInFuture);
+    }
+    match claims.token_use.as_deref() {
+        Some("access") => {}
+        other => return Err(TokenError::NotAccessToken(other.unwrap_or("").to_owned())),
+    }
+    let client_id = claims
+        .client_id
+        .ok_or(TokenError::Malformed("no client_id claim"))?;
+    if let Some(allowed) = &policy.pools[pool_index].app_clients
+        && !allowed.contains(&client_id)
+    {
+        return Err(TokenError::ClientNotAllowed);
+    }
+    let sub = claims.sub.ok_or(TokenError::Malformed("no sub claim"))?;
+    Ok(AccessToken {
+        sub,
+        client_id,
+        username: claims.username,
+        scopes: claims
+            .scope
+            .as_deref()
+            .unwrap_or("")
+            .split_ascii_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        groups: claims.groups.unwrap_or_default(),
+        exp,
+        pool: pool_index,
+        kid,
+    })
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Option<T> {
+    let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
