@@ -1,0 +1,71 @@
+"""Policy options that change the answers: `insufficientScopeStatus: 403` and
+`defaultAction: allow`, through their own stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from support import tokens
+from support.keyserver import KeyServer
+from support.stack import Stack
+from support.upstream import EchoServer
+
+from .conftest import POOL, Minter
+from .test_e2e_decisions import FORGED, assert_denied, assert_invalid_token, assert_unauthorized_no_token, identity, upstream_saw
+
+
+@pytest.fixture(scope="module")
+def lenient(authz_bin: Path, envoy_bin: Path, tmp_path_factory: pytest.TempPathFactory, keys: KeyServer, upstream: EchoServer):
+    policy = f"""\
+userPools:
+  - id: {POOL}
+    jwksUri: {keys.jwks_uri(POOL)}
+defaultAction: allow
+insufficientScopeStatus: 403
+routes:
+  - name: orders
+    path: /orders/{{id}}
+    scopes: [orders/read]
+  - name: ops
+    path: /ops
+    scopes: [ops/admin]
+    groups: [operators]
+"""
+    with Stack(
+        authz_bin=authz_bin,
+        envoy_bin=envoy_bin,
+        workdir=tmp_path_factory.mktemp("lenient"),
+        policy=policy,
+        upstream=upstream,
+        name="lenient",
+    ) as s:
+        yield s
+
+
+def test_insufficient_scope_is_403_with_challenge(lenient: Stack, mint: Minter) -> None:
+    r = lenient.request("/orders/1", token=mint.access("orders/write"))
+    assert_denied(r, 403, "Forbidden")
+    challenge = r.header("www-authenticate") or ""
+    assert challenge.startswith("Bearer") and 'error="insufficient_scope"' in challenge, r.describe()
+
+
+def test_missing_group_is_403_too(lenient: Stack, mint: Minter) -> None:
+    r = lenient.request("/ops", token=mint.access("ops/admin", groups=["developers"]))
+    assert_denied(r, 403, "Forbidden")
+    upstream_saw(lenient.request("/ops", token=mint.access("ops/admin", groups=["operators"])))
+
+
+def test_authentication_failures_stay_401(lenient: Stack, mint: Minter) -> None:
+    # Only the scope/group answer changes; no token and bad tokens are still 401.
+    assert_unauthorized_no_token(lenient.request("/orders/1"))
+    wrong_issuer = tokens.access_token(mint.key(), "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Elsewhere", scope="orders/read")
+    assert_invalid_token(lenient.request("/orders/1", token=wrong_issuer))
+
+
+def test_default_allow_passes_unmatched_requests_without_identity(lenient: Stack, mint: Minter) -> None:
+    seen = upstream_saw(lenient.request("/anything/else", headers=FORGED))
+    assert seen["path"] == "/anything/else"
+    forged_left = {k: v for k, v in identity(seen).items() if v == ["forged-by-client"]}
+    assert forged_left == {}, f"client-forged identity headers reached the upstream: {forged_left}"
