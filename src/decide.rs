@@ -101,7 +101,7 @@ impl DenyReason {
         match self {
             DenyReason::UnsafePath(p) => p.label().to_owned(),
             DenyReason::NoToken(n) => n.label().to_owned(),
-            DenyReason::InvalidToken(t) => t.to_string(),
+            DenyReason::InvalidToken(t) => format!("{}: {t}", t.label()),
             _ => String::new(),
         }
     }
