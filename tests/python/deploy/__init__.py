@@ -1,0 +1,1 @@
+"""Deployment checks: the Helm chart, the Istio manifests and the container image."""

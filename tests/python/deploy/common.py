@@ -1,0 +1,44 @@
+"""Paths, names and the missing-tool rule shared by the deployment checks."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+CHART_DIR = REPO / "deploy" / "helm" / "cognito-ext-authz"
+ISTIO_DIR = REPO / "deploy" / "istio"
+VALUES_DIR = Path(__file__).resolve().parent / "values"
+SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
+
+# The documented install: `helm install cognito-ext-authz ... --namespace cognito-ext-authz`.
+RELEASE = "cognito-ext-authz"
+NAMESPACE = "cognito-ext-authz"
+# The oldest Kubernetes the manifests are validated against.
+KUBE_VERSION = "1.30.0"
+
+VALUES_FILES = sorted(p.stem for p in VALUES_DIR.glob("*.yaml"))
+
+
+def missing_tool(what: str, hint: str = "run scripts/setup.sh") -> None:
+    """Fail under CI, skip loudly elsewhere: a suite that passes because nothing ran is a defect."""
+    message = f"MISSING TOOL: {what} ({hint})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message, pytrace=False)
+    warnings.warn(message, stacklevel=2)
+    print(f"\n*** {message}: skipping ***", file=sys.stderr)
+    pytest.skip(message)
+
+
+def require_module(module: str, package: str) -> ModuleType:
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        missing_tool(f"Python package {package!r} cannot be imported: {error}")
+        raise  # unreachable: missing_tool fails or skips

