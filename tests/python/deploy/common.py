@@ -42,3 +42,17 @@ def require_module(module: str, package: str) -> ModuleType:
     except ImportError as error:  # pragma: no cover - depends on the environment
         missing_tool(f"Python package {package!r} cannot be imported: {error}")
         raise  # unreachable: missing_tool fails or skips
+
+
+def service_binary() -> Path:
+    """The cognito-ext-authz binary: $AUTHZ_BIN, else the release build, else the debug build."""
+    candidates = [Path(os.environ["AUTHZ_BIN"])] if os.environ.get("AUTHZ_BIN") else [
+        REPO / "target" / "release" / "cognito-ext-authz",
+        REPO / "target" / "debug" / "cognito-ext-authz",
+    ]
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    missing_tool("the cognito-ext-authz binary",
+                 "cargo build --release --bin cognito-ext-authz")
+    raise AssertionError("unreachable")

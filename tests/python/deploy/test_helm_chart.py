@@ -27,6 +27,7 @@ from .common import (
     SCHEMAS_DIR,
     VALUES_FILES,
     missing_tool,
+    service_binary,
 )
 
 POLICY_DIR = "/etc/cognito-ext-authz"
@@ -44,7 +45,8 @@ SETTINGS_KEYS = {
 }
 # Kinds kubernetes-validate cannot know (CRDs), each with the schema used instead.
 CRD_SCHEMAS = {
-    ("monitoring.coreos.com/v1", "ServiceMonitor"): SCHEMAS_DIR / "servicemonitor-monitoring-v1.json",
+    ("monitoring.coreos.com/v1", "ServiceMonitor"):
+        SCHEMAS_DIR / "servicemonitor-monitoring-v1.json",
 }
 
 
@@ -106,7 +108,8 @@ def test_every_object_is_valid_for_kubernetes(rendered, kubernetes_validate, jso
             kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
         except kubernetes_validate.utils.ValidationError as error:
             path = ".".join(str(p) for p in error.path)
-            pytest.fail(f"{label} is invalid for Kubernetes {KUBE_VERSION}: {path}: {error.message}")
+            pytest.fail(f"{label} is invalid for Kubernetes {KUBE_VERSION}: "
+                        f"{path}: {error.message}")
         except kubernetes_validate.utils.SchemaNotFoundError as error:
             pytest.fail(f"{label}: no Kubernetes schema and no CRD schema here: {error.message}")
 
@@ -290,7 +293,8 @@ def test_writable_tmp_for_a_read_only_root(rendered):
 
 def test_policy_configmap_holds_exactly_the_values_policy(rendered, yaml):
     if rendered.merged.get("existingPolicyConfigMap"):
-        assert not [c for c in rendered.of_kind("ConfigMap") if c["metadata"]["name"].endswith("-policy")]
+        names = [c["metadata"]["name"] for c in rendered.of_kind("ConfigMap")]
+        assert not [n for n in names if n.endswith("-policy")], names
         return
     configmap = rendered.one("ConfigMap", f"{RELEASE}-policy")
     assert set(configmap["data"]) == {"policy.yaml"}
@@ -328,7 +332,8 @@ def test_settings_configmap_feeds_the_environment(rendered):
     assert data["AUTHZ_TOKEN_CACHE_ENTRIES"] == str(settings["tokenCacheEntries"])
     assert data["AUTHZ_LISTEN_ADDR"].endswith(":9000")
     assert data["AUTHZ_ADMIN_ADDR"].endswith(":9090")
-    assert rendered.container["envFrom"] == [{"configMapRef": {"name": configmap["metadata"]["name"]}}]
+    settings_ref = {"configMapRef": {"name": configmap["metadata"]["name"]}}
+    assert rendered.container["envFrom"] == [settings_ref]
 
 
 def test_extra_env_and_args(production):
@@ -369,7 +374,8 @@ def test_a_settings_change_rolls_the_pods(render, change):
 @pytest.mark.parametrize("change", [
     {"policy": {"defaultAction": "allow"}},
     {"policy": {"userPools": [{"id": "eu-west-1_Other123"}],
-                "routes": [{"path": "/orders/{id}", "methods": ["GET"], "scopes": ["orders/read"]}]}},
+                "routes": [{"path": "/orders/{id}", "methods": ["GET"],
+                            "scopes": ["orders/read"]}]}},
     {"policy": {"insufficientScopeStatus": 403, "leewaySeconds": 30}},
 ])
 def test_a_policy_change_is_hot_reloaded_not_rolled(render, change):
@@ -572,8 +578,10 @@ def test_schema_accepts_the_values_files(chart, load_values, values_name):
     "us-east-1_abc", "ap-south-1_abcdefghi", "eu-central-1_Zyx987Wvu", "us-gov-west-1_AbC1",
     "ap-southeast-2_0aZ",
 ])
-def test_schema_accepts_pool_ids(chart, pool_id):
+def test_schema_accepts_pool_ids(chart, yaml, tmp_path, pool_id):
     chart.validate_schema({"policy": {"userPools": [{"id": pool_id}]}})
+    result = service_validate({"userPools": [{"id": pool_id}]}, yaml, tmp_path)
+    assert result.returncode == 0, result.stderr
 
 
 BAD_VALUES = {
@@ -610,8 +618,10 @@ BAD_VALUES = {
     "pool id bad suffix": {"policy": {"userPools": [{"id": "us-east-1_abc-def"}]}},
     "pool id as a number": {"policy": {"userPools": [{"id": 12345}]}},
     "unknown pool key": {"policy": {"userPools": [{"id": "us-east-1_abc", "appClient": ["x"]}]}},
-    "app clients as a string": {"policy": {"userPools": [{"id": "us-east-1_abc", "appClients": "x"}]}},
-    "jwks uri not a URL": {"policy": {"userPools": [{"id": "us-east-1_abc", "jwksUri": "keys.json"}]}},
+    "app clients as a string": {"policy": {"userPools": [{"id": "us-east-1_abc",
+                                                          "appClients": "x"}]}},
+    "jwks uri not a URL": {"policy": {"userPools": [{"id": "us-east-1_abc",
+                                                     "jwksUri": "keys.json"}]}},
     "bad default action": {"policy": {"defaultAction": "permit"}},
     "bad insufficient scope status": {"policy": {"insufficientScopeStatus": 404}},
     "negative leeway": {"policy": {"leewaySeconds": -5}},
@@ -627,6 +637,11 @@ BAD_VALUES = {
     "public route with scopes": {"policy": {"routes": [{"path": "/x", "auth": "none",
                                                         "scopes": ["a/b"]}]}},
     "bad host": {"policy": {"routes": [{"path": "/x", "hosts": ["https://api.example.com"]}]}},
+    "host with a port": {"policy": {"routes": [{"path": "/x", "hosts": ["api.example.com:8443"]}]}},
+    "method the service does not know": {"policy": {"routes": [{"path": "/x",
+                                                                "methods": ["TRACE"]}]}},
+    "empty app clients": {"policy": {"userPools": [{"id": "us-east-1_abc", "appClients": []}]}},
+    "bad token header": {"policy": {"tokenSource": {"header": "x token"}}},
 }
 
 
@@ -645,6 +660,39 @@ def test_python_jsonschema_agrees_with_helm(chart, jsonschema):
     for name, bad in BAD_VALUES.items():
         merged = chart.merge_values(copy.deepcopy(bad))
         assert list(validator.iter_errors(merged)), name
+
+
+# --- the schema and the service agree -------------------------------------------------
+
+
+def service_validate(policy: dict, yaml, tmp_path: Path) -> subprocess.CompletedProcess:
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    return subprocess.run([str(service_binary()), "validate", str(path)],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("values_name", [v for v in VALUES_FILES if v != "existing-configmap"])
+def test_the_service_accepts_every_rendered_policy(render, load_values, yaml, tmp_path,
+                                                   values_name):
+    """What the chart renders, `cognito-ext-authz validate` (the service's own loader) accepts."""
+    r = render(load_values(values_name))
+    policy = yaml.safe_load(r.one("ConfigMap", f"{RELEASE}-policy")["data"]["policy.yaml"])
+    result = service_validate(policy, yaml, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+POLICY_CASES = {k: v for k, v in BAD_VALUES.items()
+                if isinstance(v.get("policy"), dict) and len(v) == 1}
+
+
+@pytest.mark.parametrize("bad", POLICY_CASES.values(), ids=POLICY_CASES.keys())
+def test_the_service_refuses_what_the_schema_refuses(chart, yaml, tmp_path, bad):
+    """The schema is no stricter than the service on these cases, so no valid policy is refused."""
+    policy = chart.merge_values(copy.deepcopy(bad))["policy"]
+    result = service_validate(policy, yaml, tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "error" in result.stderr
 
 
 # --- values.yaml documentation ----------------------------------------------------------
