@@ -132,13 +132,15 @@ def test_grpc_health_check_sees_the_service(
             )
             assert (envoy.stat("cluster.cognito_ext_authz.health_check.success") or 0) >= 1
             svc.stop()
-            # interval 3 s x unhealthy_threshold 2: marked down within ~6 s (+ jitter).
-            wait_until(
-                lambda: "failed_active_hc" in envoy.authz_health_flags(),
-                15,
-                "Envoy's health check to mark the stopped service unhealthy",
-                interval=0.2,
-            )
+
+            def marked_down() -> bool:
+                # Keep traffic flowing (each request a 503): a cluster with traffic is
+                # checked every `interval` (3 s) rather than `no_traffic_interval` (10 s),
+                # so 2 failed checks (unhealthy_threshold) take ~6 s plus jitter.
+                http.request(envoy.listen_port, "/health")
+                return "failed_active_hc" in envoy.authz_health_flags()
+
+            wait_until(marked_down, 25, "Envoy's health check to mark the stopped service unhealthy", interval=0.3)
     finally:
         svc.stop()
 

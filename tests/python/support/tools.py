@@ -63,9 +63,9 @@ HOW_TO_GET = {
 }
 
 
-def missing_message(tool: str) -> str:
+def missing_message(tool: str, consequence: str = "end-to-end tests that need it did not run") -> str:
     return (
-        f"*** {tool} NOT FOUND: end-to-end tests that need it did not run. "
+        f"*** {tool} NOT FOUND: {consequence}. "
         f"To get it: {HOW_TO_GET.get(tool, 'install it')}. ***"
     )
 
