@@ -506,6 +506,7 @@ def test_notes_explain_istio_and_envoy_wiring(rendered):
     notes = rendered.notes
     assert "cognito-ext-authz.cognito-ext-authz.svc.cluster.local:9000" in notes
     for text in ("extensionProviders", "envoyExtAuthzGrpc", "failOpen: false", "timeout: 0.5s",
+                 'statusOnError: "503"',
                  "action: CUSTOM", "security.istio.io/v1", "failure_mode_allow: false",
                  "http2_protocol_options", "grpc_health_check"):
         assert text in notes, text
