@@ -209,11 +209,7 @@ impl Authorizer {
             Err(e) => return deny(DenyReason::UnsafePath(e), None),
         };
         let host = normalize_host(&request.host);
-        let Some(route) = active
-            .policy
-            .routes
-            .find(&segments, &request.method, &host)
-        else {
+        let Some(route) = active.policy.routes.find(&segments, &request.method, &host) else {
             return match active.policy.default_action {
                 DefaultAction::Deny => deny(DenyReason::NoRoute, None),
                 DefaultAction::Allow => Decision::Allow {
@@ -285,7 +281,10 @@ mod tests {
     #[test]
     fn denials_answer_like_api_gateway() {
         let r = DenyReason::NoToken(NoToken::Missing).response(401);
-        assert_eq!((r.status, r.www_authenticate, r.body), (401, Some("Bearer"), UNAUTHORIZED));
+        assert_eq!(
+            (r.status, r.www_authenticate, r.body),
+            (401, Some("Bearer"), UNAUTHORIZED)
+        );
         let r = DenyReason::InvalidToken(TokenError::Expired).response(401);
         assert_eq!(r.body, EXPIRED);
         let r = DenyReason::InvalidToken(TokenError::BadSignature).response(401);
@@ -295,7 +294,9 @@ mod tests {
         assert_eq!((r.status, r.body), (403, FORBIDDEN));
         assert_eq!(DenyReason::NoRoute.response(401).status, 403);
         assert_eq!(
-            DenyReason::UnsafePath(UnsafePath::DotSegment).response(401).status,
+            DenyReason::UnsafePath(UnsafePath::DotSegment)
+                .response(401)
+                .status,
             400
         );
     }

@@ -159,7 +159,13 @@ fn addr(name: &str, value: Option<String>, default: &str) -> Result<SocketAddr, 
     })
 }
 
-fn number(name: &str, value: Option<String>, default: u64, min: u64, max: u64) -> Result<u64, String> {
+fn number(
+    name: &str,
+    value: Option<String>,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, String> {
     let Some(value) = value else {
         return Ok(default);
     };
@@ -171,7 +177,13 @@ fn number(name: &str, value: Option<String>, default: u64, min: u64, max: u64) -
     }
 }
 
-fn seconds(name: &str, value: Option<String>, default: u64, min: u64, max: u64) -> Result<Duration, String> {
+fn seconds(
+    name: &str,
+    value: Option<String>,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<Duration, String> {
     number(name, value, default, min, max).map(Duration::from_secs)
 }
 
@@ -184,18 +196,28 @@ mod tests {
         let s = Settings::from_raw(Raw::default()).unwrap();
         assert_eq!(s.listen_addr, "0.0.0.0:9000".parse().unwrap());
         assert_eq!(s.admin_addr, "0.0.0.0:9090".parse().unwrap());
-        assert_eq!(s.policy_path, PathBuf::from("/etc/cognito-ext-authz/policy.yaml"));
+        assert_eq!(
+            s.policy_path,
+            PathBuf::from("/etc/cognito-ext-authz/policy.yaml")
+        );
         assert_eq!(s.log_format, LogFormat::Json);
         assert_eq!(s.jwks_cooldown, Duration::from_secs(10));
     }
 
     #[test]
     fn bad_values_name_the_variable() {
-        let cases: [(fn(&mut Raw), &str); 4] = [
+        type Setter = fn(&mut Raw);
+        let cases: [(Setter, &str); 4] = [
             (|r| r.listen_addr = Some("9000".into()), "AUTHZ_LISTEN_ADDR"),
             (|r| r.log_format = Some("xml".into()), "AUTHZ_LOG_FORMAT"),
-            (|r| r.drain_seconds = Some("-1".into()), "AUTHZ_DRAIN_SECONDS"),
-            (|r| r.token_cache_entries = Some("lots".into()), "AUTHZ_TOKEN_CACHE_ENTRIES"),
+            (
+                |r| r.drain_seconds = Some("-1".into()),
+                "AUTHZ_DRAIN_SECONDS",
+            ),
+            (
+                |r| r.token_cache_entries = Some("lots".into()),
+                "AUTHZ_TOKEN_CACHE_ENTRIES",
+            ),
         ];
         for (set, name) in cases {
             let mut raw = Raw::default();

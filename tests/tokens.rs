@@ -38,22 +38,39 @@ async fn a_token_with_the_scope_is_allowed_with_identity_headers() {
     let mut client = service.client().await;
     let token = key(0).sign(&access_claims("openid user_management_lambdas/api email"));
 
-    for value in [format!("Bearer {token}"), token.clone(), format!("bearer   {token}")] {
+    for value in [
+        format!("Bearer {token}"),
+        token.clone(),
+        format!("bearer   {token}"),
+    ] {
         let forged = [
             ("authorization", value.as_str()),
             ("x-cognito-sub", "forged-sub"),
             ("x-cognito-client-id", "forged-client"),
             ("x-cognito-route", "forged-route"),
         ];
-        let a = check(&mut client, request("POST", "api.example.com", "/users/42?x=1", &forged)).await;
+        let a = check(
+            &mut client,
+            request("POST", "api.example.com", "/users/42?x=1", &forged),
+        )
+        .await;
         assert_eq!(a.status, 200, "{value:.10}… {a:?}");
-        assert_eq!(a.headers["x-cognito-sub"], "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
+        assert_eq!(
+            a.headers["x-cognito-sub"],
+            "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+        );
         assert_eq!(a.headers["x-cognito-client-id"], CLIENT);
         assert_eq!(a.headers["x-cognito-username"], "alice");
-        assert_eq!(a.headers["x-cognito-scope"], "openid user_management_lambdas/api email");
+        assert_eq!(
+            a.headers["x-cognito-scope"],
+            "openid user_management_lambdas/api email"
+        );
         assert_eq!(a.headers["x-cognito-groups"], "admins");
         assert_eq!(a.headers["x-cognito-route"], "create-user");
-        assert!(a.overwrites, "identity headers must overwrite what the client sent");
+        assert!(
+            a.overwrites,
+            "identity headers must overwrite what the client sent"
+        );
         assert!(a.removed.is_empty(), "{:?}", a.removed);
         assert_eq!(a.metadata["sub"], "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
         assert_eq!(a.metadata["client_id"], CLIENT);
@@ -86,7 +103,12 @@ async fn a_token_with_the_scope_is_allowed_with_identity_headers() {
     let bearer = format!("Bearer {token}");
     let a = check(
         &mut client,
-        raw_request("POST", "h", "/users/1", &[("authorization", bearer.as_bytes())]),
+        raw_request(
+            "POST",
+            "h",
+            "/users/1",
+            &[("authorization", bearer.as_bytes())],
+        ),
     )
     .await;
     assert_eq!(a.status, 200);
@@ -119,7 +141,10 @@ async fn every_bad_token_is_a_401_with_the_right_body() {
     let mut bad_sig = s.as_bytes().to_vec();
     bad_sig[10] = if bad_sig[10] == b'A' { b'B' } else { b'A' };
     let bad_signature = format!("{h}.{c}.{}", String::from_utf8(bad_sig).unwrap());
-    let none = format!("{}.{c}.", b64_json(&json!({"alg": "none", "kid": key(0).kid})));
+    let none = format!(
+        "{}.{c}.",
+        b64_json(&json!({"alg": "none", "kid": key(0).kid}))
+    );
     let hs256 = {
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
         header.kid = Some(key(0).kid.clone());
@@ -139,18 +164,44 @@ async fn every_bad_token_is_a_401_with_the_right_body() {
     let cases: Vec<(&str, String, &str)> = vec![
         ("bad signature", bad_signature, UNAUTHORIZED),
         ("tampered claims", tampered, UNAUTHORIZED),
-        ("expired", sign(&|c| {
-            c["exp"] = json!(now() - 10);
-            c["iat"] = json!(now() - 3610);
-        }), EXPIRED),
-        ("wrong issuer", sign(&|c| c["iss"] = json!(issuer("eu-west-1_zzzzzzzzz"))), UNAUTHORIZED),
-        ("issuer with trailing slash", sign(&|c| c["iss"] = json!(format!("{}/", issuer(POOL)))), UNAUTHORIZED),
-        ("ID token", sign(&|c| {
-            c["token_use"] = json!("id");
-            c["aud"] = json!(CLIENT);
-        }), UNAUTHORIZED),
-        ("no token_use", sign(&|c| { c.as_object_mut().unwrap().remove("token_use"); }), UNAUTHORIZED),
-        ("other app client", sign(&|c| c["client_id"] = json!("1otherclient234567890")), UNAUTHORIZED),
+        (
+            "expired",
+            sign(&|c| {
+                c["exp"] = json!(now() - 10);
+                c["iat"] = json!(now() - 3610);
+            }),
+            EXPIRED,
+        ),
+        (
+            "wrong issuer",
+            sign(&|c| c["iss"] = json!(issuer("eu-west-1_zzzzzzzzz"))),
+            UNAUTHORIZED,
+        ),
+        (
+            "issuer with trailing slash",
+            sign(&|c| c["iss"] = json!(format!("{}/", issuer(POOL)))),
+            UNAUTHORIZED,
+        ),
+        (
+            "ID token",
+            sign(&|c| {
+                c["token_use"] = json!("id");
+                c["aud"] = json!(CLIENT);
+            }),
+            UNAUTHORIZED,
+        ),
+        (
+            "no token_use",
+            sign(&|c| {
+                c.as_object_mut().unwrap().remove("token_use");
+            }),
+            UNAUTHORIZED,
+        ),
+        (
+            "other app client",
+            sign(&|c| c["client_id"] = json!("1otherclient234567890")),
+            UNAUTHORIZED,
+        ),
         ("alg none", none, UNAUTHORIZED),
         ("HS256 signed with the public key", hs256, UNAUTHORIZED),
         ("key the pool does not have", unknown_key, UNAUTHORIZED),
@@ -158,10 +209,28 @@ async fn every_bad_token_is_a_401_with_the_right_body() {
         ("unknown kid", rs256_unknown_kid, UNAUTHORIZED),
         ("no kid", no_kid, UNAUTHORIZED),
         ("alg PS256", ps256, UNAUTHORIZED),
-        ("no exp", sign(&|c| { c.as_object_mut().unwrap().remove("exp"); }), UNAUTHORIZED),
-        ("exp as a string", sign(&|c| c["exp"] = json!("9999999999")), UNAUTHORIZED),
-        ("nbf in the future", sign(&|c| c["nbf"] = json!(now() + 600)), UNAUTHORIZED),
-        ("iat in the future", sign(&|c| c["iat"] = json!(now() + 600)), UNAUTHORIZED),
+        (
+            "no exp",
+            sign(&|c| {
+                c.as_object_mut().unwrap().remove("exp");
+            }),
+            UNAUTHORIZED,
+        ),
+        (
+            "exp as a string",
+            sign(&|c| c["exp"] = json!("9999999999")),
+            UNAUTHORIZED,
+        ),
+        (
+            "nbf in the future",
+            sign(&|c| c["nbf"] = json!(now() + 600)),
+            UNAUTHORIZED,
+        ),
+        (
+            "iat in the future",
+            sign(&|c| c["iat"] = json!(now() + 600)),
+            UNAUTHORIZED,
+        ),
         ("garbage", "not-a-jwt".into(), UNAUTHORIZED),
         ("two parts", format!("{h}.{c}"), UNAUTHORIZED),
         ("four parts", format!("{valid}.x"), UNAUTHORIZED),
@@ -171,7 +240,12 @@ async fn every_bad_token_is_a_401_with_the_right_body() {
     for (name, token, body) in cases {
         let a = check(
             &mut client,
-            request("POST", "h", "/users/1", &[("authorization", &format!("Bearer {token}"))]),
+            request(
+                "POST",
+                "h",
+                "/users/1",
+                &[("authorization", &format!("Bearer {token}"))],
+            ),
         )
         .await;
         assert_eq!(a.status, 401, "{name}: {a:?}");
@@ -201,7 +275,10 @@ async fn every_bad_token_is_a_401_with_the_right_body() {
             "POST",
             "h",
             "/users/1",
-            &[("authorization", twice.as_bytes()), ("authorization", twice.as_bytes())],
+            &[
+                ("authorization", twice.as_bytes()),
+                ("authorization", twice.as_bytes()),
+            ],
         ),
     )
     .await;
@@ -209,8 +286,18 @@ async fn every_bad_token_is_a_401_with_the_right_body() {
     assert_eq!(a.headers["www-authenticate"], "Bearer");
 
     let logs = service.logs();
-    for reason in ["bad_signature", "expired", "unknown_issuer", "not_access_token", "client_not_allowed", "algorithm", "no exp claim"] {
-        let found = logs.lines().any(|l| l.contains(r#""decision":"deny""#) && l.contains(reason));
+    for reason in [
+        "bad_signature",
+        "expired",
+        "unknown_issuer",
+        "not_access_token",
+        "client_not_allowed",
+        "algorithm",
+        "no exp claim",
+    ] {
+        let found = logs
+            .lines()
+            .any(|l| l.contains(r#""decision":"deny""#) && l.contains(reason));
         assert!(found, "no denial logged with {reason}");
     }
 }
@@ -222,18 +309,36 @@ async fn scopes_and_groups_are_any_of() {
     let mut client = service.client().await;
     let call = |scope: &str, path: &str| {
         let token = key(0).sign(&access_claims(scope));
-        (request("POST", "h", path, &[("authorization", &format!("Bearer {token}"))]), ())
+        (
+            request(
+                "POST",
+                "h",
+                path,
+                &[("authorization", &format!("Bearer {token}"))],
+            ),
+            (),
+        )
     };
 
     let (r, _) = call("openid email", "/users/1");
     let a = check(&mut client, r).await;
     assert_eq!((a.status, a.body.as_str()), (401, UNAUTHORIZED));
-    assert_eq!(a.headers["www-authenticate"], r#"Bearer error="insufficient_scope""#);
+    assert_eq!(
+        a.headers["www-authenticate"],
+        r#"Bearer error="insufficient_scope""#
+    );
     // Scope names are matched whole, never as prefixes or substrings.
-    let (r, _) = call("user_management_lambdas/api2 user_management_lambdas", "/users/1");
+    let (r, _) = call(
+        "user_management_lambdas/api2 user_management_lambdas",
+        "/users/1",
+    );
     assert_eq!(check(&mut client, r).await.status, 401);
     let (r, _) = call("", "/me");
-    assert_eq!(check(&mut client, r).await.status, 200, "no scopes: any valid token");
+    assert_eq!(
+        check(&mut client, r).await.status,
+        200,
+        "no scopes: any valid token"
+    );
     let (r, _) = call("", "/admin");
     assert_eq!(check(&mut client, r).await.status, 200, "in group admins");
     let (r, _) = call(SCOPE, "/ops");
@@ -250,12 +355,20 @@ async fn insufficient_scope_can_answer_403() {
     let token = key(0).sign(&access_claims("openid"));
     let a = check(
         &mut client,
-        request("POST", "h", "/users/1", &[("authorization", &format!("Bearer {token}"))]),
+        request(
+            "POST",
+            "h",
+            "/users/1",
+            &[("authorization", &format!("Bearer {token}"))],
+        ),
     )
     .await;
     assert_eq!(a.status, 403);
     assert_eq!(a.body, r#"{"message":"Forbidden"}"#);
-    assert_eq!(a.headers["www-authenticate"], r#"Bearer error="insufficient_scope""#);
+    assert_eq!(
+        a.headers["www-authenticate"],
+        r#"Bearer error="insufficient_scope""#
+    );
     // Other denials keep their API Gateway status.
     let a = check(&mut client, request("POST", "h", "/users/1", &[])).await;
     assert_eq!(a.status, 401);
@@ -272,7 +385,12 @@ async fn leeway_tolerates_small_clock_skew() {
     let token = key(0).sign(&claims);
     let a = check(
         &mut client,
-        request("POST", "h", "/users/1", &[("authorization", &format!("Bearer {token}"))]),
+        request(
+            "POST",
+            "h",
+            "/users/1",
+            &[("authorization", &format!("Bearer {token}"))],
+        ),
     )
     .await;
     assert_eq!(a.status, 200, "{a:?}");
@@ -280,7 +398,12 @@ async fn leeway_tolerates_small_clock_skew() {
     let token = key(0).sign(&claims);
     let a = check(
         &mut client,
-        request("POST", "h", "/users/1", &[("authorization", &format!("Bearer {token}"))]),
+        request(
+            "POST",
+            "h",
+            "/users/1",
+            &[("authorization", &format!("Bearer {token}"))],
+        ),
     )
     .await;
     assert_eq!(a.body, EXPIRED);

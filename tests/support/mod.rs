@@ -161,7 +161,10 @@ impl KeyServer {
     pub async fn start() -> KeyServer {
         let state = Arc::new(KeyState::default());
         let app = axum::Router::new()
-            .route("/{pool}/.well-known/jwks.json", axum::routing::get(serve_jwks))
+            .route(
+                "/{pool}/.well-known/jwks.json",
+                axum::routing::get(serve_jwks),
+            )
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -247,6 +250,11 @@ pub struct Service {
 
 impl Service {
     pub fn start(policy_yaml: &str, env: &[(&str, &str)]) -> Service {
+        Self::start_in(policy_yaml, env, true)
+    }
+
+    /// With `kubelet` false the policy is a plain file in the folder.
+    pub fn start_in(policy_yaml: &str, env: &[(&str, &str)], kubelet: bool) -> Service {
         let dir = tempfile::tempdir().unwrap();
         let mut service = Service {
             child: None,
@@ -256,8 +264,12 @@ impl Service {
             dir,
             versions: 0,
         };
-        service.swap_policy(policy_yaml);
-        std::os::unix::fs::symlink("..data/policy.yaml", service.policy_path()).unwrap();
+        if kubelet {
+            service.swap_policy(policy_yaml);
+            std::os::unix::fs::symlink("..data/policy.yaml", service.policy_path()).unwrap();
+        } else {
+            std::fs::write(service.policy_path(), policy_yaml).unwrap();
+        }
         service.spawn(env);
         service
     }
@@ -296,13 +308,45 @@ impl Service {
     pub fn swap_policy(&mut self, yaml: &str) {
         self.versions += 1;
         let root = self.dir.path();
-        let version = format!("..2026_11_26_00_00_{:02}.{}", self.versions, std::process::id());
+        let version = format!(
+            "..2026_11_26_00_00_{:02}.{}",
+            self.versions,
+            std::process::id()
+        );
         std::fs::create_dir(root.join(&version)).unwrap();
         std::fs::write(root.join(&version).join("policy.yaml"), yaml).unwrap();
         let tmp = root.join("..data_tmp");
         let _ = std::fs::remove_file(&tmp);
         std::os::unix::fs::symlink(&version, &tmp).unwrap();
         std::fs::rename(&tmp, root.join("..data")).unwrap();
+    }
+
+    /// The service's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("http://{}/metrics", self.admin))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// gRPC health status for a service name (1 SERVING, 2 NOT_SERVING).
+    pub async fn health(&self, service: &str) -> i32 {
+        let channel = Channel::from_shared(format!("http://{}", self.grpc))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
+        client
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status
     }
 
     pub fn logs(&self) -> String {
@@ -338,7 +382,11 @@ impl Service {
             match AuthorizationClient::connect(format!("http://{}", self.grpc)).await {
                 Ok(c) => return c,
                 Err(e) => {
-                    assert!(Instant::now() < deadline, "cannot connect: {e}\n{}", self.logs());
+                    assert!(
+                        Instant::now() < deadline,
+                        "cannot connect: {e}\n{}",
+                        self.logs()
+                    );
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
@@ -362,7 +410,11 @@ impl Service {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 return status.code();
             }
-            assert!(Instant::now() < deadline, "service did not exit:\n{}", self.logs());
+            assert!(
+                Instant::now() < deadline,
+                "service did not exit:\n{}",
+                self.logs()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -405,7 +457,12 @@ pub fn request(method: &str, host: &str, path: &str, headers: &[(&str, &str)]) -
 }
 
 /// The same request with Envoy's `encode_raw_headers: true` (header_map, raw bytes).
-pub fn raw_request(method: &str, host: &str, path: &str, headers: &[(&str, &[u8])]) -> CheckRequest {
+pub fn raw_request(
+    method: &str,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &[u8])],
+) -> CheckRequest {
     let mut req = request(method, host, path, &[]);
     let http = req
         .attributes

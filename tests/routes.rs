@@ -1,0 +1,214 @@
+//! Route matching (SPEC 3) and path safety, through the real service over gRPC.
+
+mod support;
+
+use support::*;
+
+const ROUTES: &str = r#"routes:
+  - name: me
+    path: /users/me
+    scopes: [users/me]
+  - name: user
+    path: /users/{id}
+    scopes: [users/read]
+  - name: user-delete
+    methods: [DELETE]
+    path: /users/{id}
+    scopes: [users/admin]
+  - name: users-anything
+    path: /users/{proxy+}
+    scopes: [users/all]
+  - name: health
+    path: /health
+    auth: none
+  - name: eu-only
+    hosts: ["*.eu.example.com"]
+    path: /region
+    scopes: [region/eu]
+  - name: any-region
+    path: /region
+    scopes: [region/any]
+"#;
+
+/// The route name and status for a request made with a token holding every scope above.
+async fn route_of(
+    client: &mut cognito_ext_authz::proto::envoy::service::auth::v3::authorization_client::AuthorizationClient<tonic::transport::Channel>,
+    method: &str,
+    host: &str,
+    path: &str,
+) -> (u16, String) {
+    let token = key(0).sign(&access_claims(
+        "users/me users/read users/admin users/all region/eu region/any",
+    ));
+    let a = check(
+        client,
+        request(
+            method,
+            host,
+            path,
+            &[("authorization", &format!("Bearer {token}"))],
+        ),
+    )
+    .await;
+    (
+        a.status,
+        a.headers
+            .get("x-cognito-route")
+            .cloned()
+            .unwrap_or_default(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_most_specific_route_wins() {
+    let keys = KeyServer::start().await;
+    keys.publish(POOL, key(0));
+    let mut service = Service::start(&policy(&keys, ROUTES), &[]);
+    service.wait_ready().await;
+    let mut client = service.client().await;
+
+    let cases = [
+        ("GET", "api.example.com", "/users/me", "me"),
+        ("GET", "api.example.com", "/users/42", "user"),
+        ("DELETE", "api.example.com", "/users/42", "user-delete"),
+        (
+            "GET",
+            "api.example.com",
+            "/users/42/files/a",
+            "users-anything",
+        ),
+        ("GET", "api.example.com", "/users/me/x", "users-anything"),
+        (
+            "GET",
+            "api.example.com",
+            "/users/42?view=full&x=/../y",
+            "user",
+        ),
+        ("GET", "api.example.com", "/users/42/", "user"),
+        ("GET", "api.example.com", "/us%65rs/me", "me"),
+        ("get", "api.example.com", "/users/42", "user"),
+        ("GET", "x.eu.example.com", "/region", "eu-only"),
+        ("GET", "X.EU.Example.com:8443", "/region", "eu-only"),
+        ("GET", "us.example.com", "/region", "any-region"),
+    ];
+    for (method, host, path, want) in cases {
+        assert_eq!(
+            route_of(&mut client, method, host, path).await,
+            (200, want.to_owned()),
+            "{method} {host} {path}"
+        );
+    }
+
+    // Each route really requires its own scope: `me` is not satisfied by users/read.
+    let token = key(0).sign(&access_claims("users/read"));
+    let bearer = format!("Bearer {token}");
+    let a = check(
+        &mut client,
+        request("GET", "h", "/users/me", &[("authorization", &bearer)]),
+    )
+    .await;
+    assert_eq!(a.status, 401);
+    let a = check(
+        &mut client,
+        request("GET", "h", "/users/7", &[("authorization", &bearer)]),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    let a = check(
+        &mut client,
+        request("DELETE", "h", "/users/7", &[("authorization", &bearer)]),
+    )
+    .await;
+    assert_eq!(a.status, 401, "DELETE needs users/admin");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn public_routes_default_deny_and_unsafe_paths() {
+    let keys = KeyServer::start().await;
+    keys.publish(POOL, key(0));
+    let mut service = Service::start(&policy(&keys, ROUTES), &[]);
+    service.wait_ready().await;
+    let mut client = service.client().await;
+
+    // Public: no token needed, and a bad one is not even looked at; identity headers are
+    // still stripped so the upstream cannot be fooled.
+    for headers in [
+        vec![],
+        vec![("authorization", "Bearer garbage")],
+        vec![("x-cognito-sub", "forged")],
+    ] {
+        let a = check(
+            &mut client,
+            request("GET", "h", "/health?probe=1", &headers),
+        )
+        .await;
+        assert_eq!(a.status, 200, "{headers:?}");
+        assert_eq!(a.headers["x-cognito-route"], "health");
+        assert!(a.removed.contains(&"x-cognito-sub".to_owned()));
+    }
+
+    // No route: 403 Forbidden, like API Gateway's missing resource.
+    for path in ["/", "/users", "/other", "/healthz", "/Health"] {
+        let a = check(&mut client, request("GET", "h", path, &[])).await;
+        assert_eq!(a.status, 403, "{path}");
+        assert_eq!(a.body, r#"{"message":"Forbidden"}"#);
+        assert_eq!(a.grpc_code, 7, "PERMISSION_DENIED");
+    }
+
+    // Paths that could be read differently upstream: 400, before any route is considered,
+    // public ones included.
+    for path in [
+        "/health/../users/me",
+        "/users/./me",
+        "/users/%2e%2e/health",
+        "/users%2Fme",
+        "/users%5cme",
+        "/users\\me",
+        "/users/%zz",
+        "/users/%ff",
+        "/users/a%00b",
+        "//users/me",
+        "users/me",
+    ] {
+        let a = check(&mut client, request("GET", "h", path, &[])).await;
+        assert_eq!(a.status, 400, "{path}");
+        assert_eq!(a.body, r#"{"message":"Bad Request"}"#);
+        assert!(!a.headers.contains_key("www-authenticate"));
+    }
+
+    // A check without HTTP attributes (not from the HTTP filter) is refused, not an error.
+    let a = check(
+        &mut client,
+        cognito_ext_authz::proto::envoy::service::auth::v3::CheckRequest { attributes: None },
+    )
+    .await;
+    assert_eq!(a.status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn default_allow_lets_unmatched_requests_through_without_identity() {
+    let keys = KeyServer::start().await;
+    keys.publish(POOL, key(0));
+    let mut service = Service::start(
+        &policy(&keys, &format!("defaultAction: allow\n{ROUTES}")),
+        &[],
+    );
+    service.wait_ready().await;
+    let mut client = service.client().await;
+    let a = check(
+        &mut client,
+        request("GET", "h", "/unlisted", &[("x-cognito-sub", "forged")]),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        a.removed.len(),
+        6,
+        "every identity header is stripped: {:?}",
+        a.removed
+    );
+    assert_eq!(a.metadata["reason"], "default_allow");
+    // Matched routes are still enforced.
+    let a = check(&mut client, request("GET", "h", "/users/1", &[])).await;
+    assert_eq!(a.status, 401);
+}
