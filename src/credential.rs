@@ -103,7 +103,13 @@ mod tests {
 
     #[test]
     fn reads_bare_and_bearer_tokens() {
-        for value in ["a.b.c", "Bearer a.b.c", "bearer a.b.c", "BEARER  a.b.c", " a.b.c "] {
+        for value in [
+            "a.b.c",
+            "Bearer a.b.c",
+            "bearer a.b.c",
+            "BEARER  a.b.c",
+            " a.b.c ",
+        ] {
             let h = joined(&[("authorization", value)]);
             assert_eq!(bearer_token(&h, "authorization"), Ok("a.b.c"), "{value:?}");
         }
@@ -111,7 +117,10 @@ mod tests {
         assert_eq!(bearer_token(&raw, "authorization"), Ok("a.b.c"));
         let custom = joined(&[("x-token", "a.b.c")]);
         assert_eq!(bearer_token(&custom, "x-token"), Ok("a.b.c"));
-        assert_eq!(bearer_token(&custom, "authorization"), Err(NoToken::Missing));
+        assert_eq!(
+            bearer_token(&custom, "authorization"),
+            Err(NoToken::Missing)
+        );
     }
 
     #[test]
@@ -134,6 +143,9 @@ mod tests {
         ]);
         assert_eq!(bearer_token(&twice, "authorization"), Err(NoToken::Several));
         let binary = Headers::Raw(vec![("authorization".into(), vec![0xff, 0xfe])]);
-        assert_eq!(bearer_token(&binary, "authorization"), Err(NoToken::NotText));
+        assert_eq!(
+            bearer_token(&binary, "authorization"),
+            Err(NoToken::NotText)
+        );
     }
 }

@@ -17,11 +17,11 @@ use crate::decide::{Authorizer, Decision, DenyReason, Request};
 use crate::proto::envoy::config::core::v3::{
     HeaderValue, HeaderValueOption, header_value_option::HeaderAppendAction,
 };
-use crate::proto::envoy::r#type::v3::{HttpStatus, StatusCode};
 use crate::proto::envoy::service::auth::v3::{
     CheckRequest, CheckResponse, DeniedHttpResponse, OkHttpResponse, authorization_server,
     check_response::HttpResponse,
 };
+use crate::proto::envoy::r#type::v3::{HttpStatus, StatusCode};
 use crate::proto::google::rpc;
 
 /// Identity headers set on allowed requests; any the token does not supply are removed.

@@ -67,7 +67,10 @@ fn serve(
     for w in warnings {
         tracing::warn!("{w}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -95,7 +98,8 @@ fn validate(path: &std::path::Path) -> ExitCode {
                 } else {
                     let mut needs = "valid access token".to_owned();
                     if !route.scopes.is_empty() {
-                        needs.push_str(&format!(" with any scope of [{}]", route.scopes.join(", ")));
+                        needs
+                            .push_str(&format!(" with any scope of [{}]", route.scopes.join(", ")));
                     }
                     if !route.groups.is_empty() {
                         needs.push_str(&format!(" and any group of [{}]", route.groups.join(", ")));
@@ -123,7 +127,11 @@ fn init_logging(format: LogFormat) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
         LogFormat::Text => builder.init(),
     }
 }

@@ -21,8 +21,8 @@ pub const CACHE_MISSES: &str = "cognito_ext_authz_token_cache_misses_total";
 
 /// Check latency buckets, in seconds: 25 µs to 250 ms.
 const LATENCY_BUCKETS: [f64; 13] = [
-    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
-    0.1, 0.25,
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+    0.25,
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();

@@ -58,10 +58,20 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
 
     let grpc_listener = tokio::net::TcpListener::bind(settings.listen_addr)
         .await
-        .map_err(|e| format!("cannot listen on {} (AUTHZ_LISTEN_ADDR): {e}", settings.listen_addr))?;
+        .map_err(|e| {
+            format!(
+                "cannot listen on {} (AUTHZ_LISTEN_ADDR): {e}",
+                settings.listen_addr
+            )
+        })?;
     let admin_listener = tokio::net::TcpListener::bind(settings.admin_addr)
         .await
-        .map_err(|e| format!("cannot listen on {} (AUTHZ_ADMIN_ADDR): {e}", settings.admin_addr))?;
+        .map_err(|e| {
+            format!(
+                "cannot listen on {} (AUTHZ_ADMIN_ADDR): {e}",
+                settings.admin_addr
+            )
+        })?;
 
     let lifecycle = Lifecycle::new();
     let ready = Arc::new(AtomicBool::new(false));

@@ -194,9 +194,7 @@ pub fn pool_region(id: &str) -> Option<&str> {
         && parts[..parts.len() - 1]
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1]
-            .bytes()
-            .all(|b| b.is_ascii_digit())
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty();
     let suffix_ok = !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_alphanumeric());
     (region_ok && suffix_ok).then_some(region)
@@ -245,15 +243,17 @@ fn compile_pools(file: &PolicyFile, errors: &mut Vec<String>) -> Vec<Pool> {
         if !seen.insert(pool.id.clone()) {
             errors.push(format!("{at}.id: {:?} is listed twice", pool.id));
         }
-        let issuer = pool.issuer.clone().unwrap_or_else(|| {
-            format!("https://cognito-idp.{region}.amazonaws.com/{}", pool.id)
-        });
+        let issuer = pool
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("https://cognito-idp.{region}.amazonaws.com/{}", pool.id));
         if let Err(e) = check_issuer(&issuer) {
             errors.push(format!("{at}.issuer: {e}"));
         }
-        let jwks_uri = pool.jwks_uri.clone().unwrap_or_else(|| {
-            format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/'))
-        });
+        let jwks_uri = pool
+            .jwks_uri
+            .clone()
+            .unwrap_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')));
         if let Err(e) = check_fetch_url(&jwks_uri) {
             errors.push(format!("{at}.jwksUri: {e}"));
         }
@@ -405,7 +405,9 @@ fn compile_methods(methods: Option<&[String]>, at: &str, errors: &mut Vec<String
         let upper = m.trim().to_ascii_uppercase();
         if upper == "ANY" || upper == "*" {
             if list.len() > 1 {
-                errors.push(format!("{at}.methods: ANY cannot be combined with other methods"));
+                errors.push(format!(
+                    "{at}.methods: ANY cannot be combined with other methods"
+                ));
             }
             return Vec::new();
         }
@@ -439,7 +441,9 @@ fn compile_names(
     }
     for s in list {
         if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            errors.push(format!("{at}.{field}: {s:?} is not a valid name (no spaces)"));
+            errors.push(format!(
+                "{at}.{field}: {s:?} is not a valid name (no spaces)"
+            ));
         }
     }
     list.to_vec()
@@ -562,19 +566,34 @@ routes:
     #[test]
     fn pool_ids_follow_cognito_shapes() {
         assert_eq!(pool_region("ap-south-1_abcdefghi"), Some("ap-south-1"));
-        assert_eq!(pool_region("us-gov-west-1_AbCdEfGhI"), Some("us-gov-west-1"));
+        assert_eq!(
+            pool_region("us-gov-west-1_AbCdEfGhI"),
+            Some("us-gov-west-1")
+        );
         assert_eq!(
             pool_region("us-east-1_0123456789abcdef0123456789abcdef"),
             Some("us-east-1")
         );
-        for bad in ["", "ap-south-1", "ap-south-1_", "_abc", "apsouth1_abc", "AP-south-1_x", "ap-south-x_abc", "ap-south-1_a/b"] {
+        for bad in [
+            "",
+            "ap-south-1",
+            "ap-south-1_",
+            "_abc",
+            "apsouth1_abc",
+            "AP-south-1_x",
+            "ap-south-x_abc",
+            "ap-south-1_a/b",
+        ] {
             assert_eq!(pool_region(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn key_urls_must_be_https_or_loopback() {
-        assert!(check_fetch_url("https://cognito-idp.us-east-1.amazonaws.com/x/.well-known/jwks.json").is_ok());
+        assert!(
+            check_fetch_url("https://cognito-idp.us-east-1.amazonaws.com/x/.well-known/jwks.json")
+                .is_ok()
+        );
         assert!(check_fetch_url("http://127.0.0.1:9/jwks.json").is_ok());
         assert!(check_fetch_url("http://localhost:9/jwks.json").is_ok());
         assert!(check_fetch_url("http://[::1]:9/jwks.json").is_ok());

@@ -224,7 +224,10 @@ mod tests {
             hosts: if hosts.is_empty() {
                 vec![HostPattern::Any]
             } else {
-                hosts.iter().map(|h| HostPattern::parse(h).unwrap()).collect()
+                hosts
+                    .iter()
+                    .map(|h| HostPattern::parse(h).unwrap())
+                    .collect()
             },
             methods: methods.iter().map(|m| m.to_string()).collect(),
         }
@@ -272,7 +275,10 @@ mod tests {
         ]);
         assert_eq!(find(&table, "GET", "h", "/items/1"), Some("get-item"));
         assert_eq!(find(&table, "DELETE", "h", "/items/1"), Some("any-item"));
-        assert_eq!(find(&table, "POST", "h", "/admin/public"), Some("public-post"));
+        assert_eq!(
+            find(&table, "POST", "h", "/admin/public"),
+            Some("public-post")
+        );
         // No GET on the literal route: the request falls back to the greedy one rather
         // than escaping every route.
         assert_eq!(find(&table, "GET", "h", "/admin/public"), Some("admin"));
@@ -290,7 +296,10 @@ mod tests {
         assert_eq!(find(&table, "GET", "api.example.com", "/x"), Some("exact"));
         assert_eq!(find(&table, "GET", "a.example.com", "/x"), Some("wild"));
         assert_eq!(find(&table, "GET", "a.b.example.com", "/x"), Some("wild"));
-        assert_eq!(find(&table, "GET", "a.eu.example.com", "/x"), Some("deeper-wild"));
+        assert_eq!(
+            find(&table, "GET", "a.eu.example.com", "/x"),
+            Some("deeper-wild")
+        );
         assert_eq!(find(&table, "GET", "example.com", "/x"), Some("any"));
         assert_eq!(find(&table, "GET", "evil-example.com", "/x"), Some("any"));
         assert_eq!(find(&table, "GET", "other.com", "/y"), Some("only-other"));
@@ -303,7 +312,16 @@ mod tests {
             HostPattern::parse("API.Example.com"),
             Ok(HostPattern::Exact("api.example.com".into()))
         );
-        for bad in ["", "*", "*.", "a..b", "api.example.com:443", "a b", "a.*.com", "https://x"] {
+        for bad in [
+            "",
+            "*",
+            "*.",
+            "a..b",
+            "api.example.com:443",
+            "a b",
+            "a.*.com",
+            "https://x",
+        ] {
             assert!(HostPattern::parse(bad).is_err(), "{bad}");
         }
     }

@@ -26,7 +26,9 @@ struct UntilExp;
 
 impl moka::Expiry<Key, Entry> for UntilExp {
     fn expire_after_create(&self, _key: &Key, value: &Entry, _now: Instant) -> Option<Duration> {
-        Some(Duration::from_secs(value.token.exp.saturating_sub(now_unix())))
+        Some(Duration::from_secs(
+            value.token.exp.saturating_sub(now_unix()),
+        ))
     }
 }
 

@@ -283,10 +283,7 @@ impl PoolKeys {
                 tracing::info!(pool = %self.pool_id, uri = %self.uri, keys = count, kids = ?kids, "key set fetched");
                 self.keys.store(Arc::new(keys));
                 self.loaded.store(true, Ordering::Release);
-                *self
-                    .last_success
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+                *self.last_success.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
                 Ok(count)
             }
             Err(e) => {
@@ -375,9 +372,15 @@ mod tests {
 
     #[test]
     fn refuses_documents_without_usable_keys() {
-        assert!(matches!(parse_jwks(b"{\"keys\": []}"), Err(KeyError::NoUsableKey)));
+        assert!(matches!(
+            parse_jwks(b"{\"keys\": []}"),
+            Err(KeyError::NoUsableKey)
+        ));
         assert!(matches!(parse_jwks(b"<html>"), Err(KeyError::NotJwks(_))));
-        assert!(matches!(parse_jwks(b"{\"nokeys\": 1}"), Err(KeyError::NotJwks(_))));
+        assert!(matches!(
+            parse_jwks(b"{\"nokeys\": 1}"),
+            Err(KeyError::NotJwks(_))
+        ));
     }
 
     #[test]

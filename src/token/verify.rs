@@ -198,10 +198,16 @@ async fn verify_uncached(
     if now >= exp.saturating_add(leeway) {
         return Err(TokenError::Expired);
     }
-    if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+    if claims
+        .nbf
+        .is_some_and(|nbf| nbf > now.saturating_add(leeway))
+    {
         return Err(TokenError::NotYetValid);
     }
-    if claims.iat.is_some_and(|iat| iat > now.saturating_add(leeway)) {
+    if claims
+        .iat
+        .is_some_and(|iat| iat > now.saturating_add(leeway))
+    {
         return Err(TokenError::IssuedInFuture);
     }
     match claims.token_use.as_deref() {
