@@ -186,7 +186,7 @@ async fn maintain_keys(
     ready: Arc<AtomicBool>,
     lifecycle: Lifecycle,
 ) {
-    // Per key set: when to try next and the current retry delay.
+    // Per key set whose last fetch failed: when to try next and the current retry delay.
     let mut retry: HashMap<(String, String), (Instant, Duration)> = HashMap::new();
     let mut serving = false;
     loop {
@@ -195,26 +195,24 @@ async fn maintain_keys(
             .keys
             .iter()
             .filter(|k| {
-                if k.is_loaded() {
-                    k.since_last_success().is_none_or(|d| d >= refresh)
-                } else {
-                    retry
-                        .get(&key_of(k))
-                        .is_none_or(|(at, _)| Instant::now() >= *at)
-                }
+                let stale = !k.is_loaded() || k.since_last_success().is_none_or(|d| d >= refresh);
+                let backed_off = retry
+                    .get(&key_of(k))
+                    .is_some_and(|(at, _)| Instant::now() < *at);
+                stale && !backed_off
             })
             .cloned()
             .collect();
-        let results = futures_join(due.iter().map(|k| k.refresh())).await;
-        for (keys, result) in due.iter().zip(results) {
-            let entry = retry
-                .entry(key_of(keys))
-                .or_insert((Instant::now(), Duration::from_millis(500)));
-            if result.is_ok() {
-                retry.remove(&key_of(keys));
+        // Key sets are few; fetching them one after another keeps this simple, each fetch
+        // bounded by its timeout.
+        for keys in due {
+            if keys.refresh().await.is_ok() {
+                retry.remove(&key_of(&keys));
             } else {
-                entry.1 = (entry.1 * 2).min(MAX_RETRY);
-                entry.0 = Instant::now() + entry.1;
+                let delay = retry
+                    .get(&key_of(&keys))
+                    .map_or(Duration::from_secs(1), |(_, d)| (*d * 2).min(MAX_RETRY));
+                retry.insert(key_of(&keys), (Instant::now() + delay, delay));
             }
         }
         if !serving && active.keys_loaded() && lifecycle.phase() == Phase::Running {
@@ -232,17 +230,6 @@ async fn maintain_keys(
 
 fn key_of(keys: &PoolKeys) -> (String, String) {
     (keys.pool_id().to_owned(), keys.uri().to_owned())
-}
-
-async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let handles: Vec<_> = futures.collect();
-    let mut out = Vec::with_capacity(handles.len());
-    // Key sets are few; fetching them one after another keeps this simple and bounded by
-    // the fetch timeout each.
-    for f in handles {
-        out.push(f.await);
-    }
-    out
 }
 
 /// Puts each new valid policy in force, after trying to fetch keys for pools it adds.
