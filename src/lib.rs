@@ -11,6 +11,7 @@ pub mod active;
 pub mod credential;
 pub mod decide;
 pub mod grpc;
+pub mod import;
 pub mod metrics;
 pub mod path;
 pub mod policy;

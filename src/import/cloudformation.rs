@@ -1,0 +1,457 @@
+//! CloudFormation and SAM templates (JSON or YAML, short or long intrinsic forms).
+//!
+//! Plain CloudFormation: `AWS::ApiGateway::Authorizer` (Cognito: `ProviderARNs`,
+//! `IdentitySource`), `AWS::ApiGateway::Method` (`AuthorizationType`, `AuthorizerId`,
+//! `AuthorizationScopes`, `HttpMethod`), and the `AWS::ApiGateway::Resource` tree
+//! (`ParentId` / `PathPart` up to the RestApi's `RootResourceId`) for the paths; a RestApi's
+//! inline OpenAPI `Body` is read like an export. SAM: `AWS::Serverless::Api` `Auth`
+//! (`Authorizers` with `UserPoolArn`, `DefaultAuthorizer`) and the `Api` events of
+//! `AWS::Serverless::Function`, including those of the implicit API (`Globals.Api.Auth`).
+
+use serde_json::{Map, Value};
+
+use super::api::{Access, Api, Authorizer, Method};
+use super::intrinsic::{Resolve, Template};
+use super::openapi;
+use super::report::NoteKind;
+use super::text::Text;
+
+/// How deep a resource tree may go (API Gateway allows far less).
+const MAX_DEPTH: usize = 64;
+
+/// SAM's name for the API it creates for events without `RestApiId`.
+const IMPLICIT_API: &str = "ServerlessRestApi";
+
+/// An `AWS::ApiGateway::Authorizer`, classified.
+pub(crate) enum AuthorizerKind {
+    Cognito(Authorizer),
+    /// Not Cognito: what it is.
+    Other(String),
+}
+
+/// Classifies the `AWS::ApiGateway::Authorizer` with logical id `id`, if there is one.
+pub(crate) fn api_gateway_authorizer(t: &Template, id: &str) -> Option<AuthorizerKind> {
+    if t.type_of(id)? != "AWS::ApiGateway::Authorizer" {
+        return None;
+    }
+    let props = t.resource(id)?.get("Properties").unwrap_or(&Value::Null);
+    let kind = props.get("Type").map(|v| t.text(v));
+    Some(match kind.as_ref().and_then(Text::as_known).as_deref() {
+        Some("COGNITO_USER_POOLS") => AuthorizerKind::Cognito(Authorizer {
+            name: id.to_owned(),
+            at: format!("Resources.{id}"),
+            provider_arns: props
+                .get("ProviderARNs")
+                .map(|v| t.list(v))
+                .unwrap_or_default(),
+            identity_source: props.get("IdentitySource").map(|v| t.text(v)),
+        }),
+        Some(other) => AuthorizerKind::Other(format!("the Lambda authorizer {id} (Type {other})")),
+        None => AuthorizerKind::Other(format!(
+            "the authorizer {id}, whose Type depends on {}",
+            kind.map_or_else(
+                || "nothing (it has none)".to_owned(),
+                |k| k.unknowns().join(", ")
+            )
+        )),
+    })
+}
+
+/// Reads a CloudFormation or SAM template.
+pub(crate) fn read(doc: &Value) -> Api {
+    let t = Template::new(doc);
+    let mut api = Api::default();
+    let mut rest_apis = 0;
+    for (id, resource) in t.resources() {
+        let at = format!("Resources.{id}");
+        let props = resource.get("Properties").unwrap_or(&Value::Null);
+        match resource.get("Type").and_then(Value::as_str).unwrap_or("") {
+            "AWS::ApiGateway::RestApi" => {
+                rest_apis += 1;
+                body(&mut api, &t, props, "Body", "BodyS3Location", &at);
+            }
+            "AWS::ApiGateway::Method" => {
+                let method = method(&mut api, &t, id, props);
+                api.methods.push(method);
+            }
+            "AWS::Serverless::Api" => {
+                rest_apis += 1;
+                body(&mut api, &t, props, "DefinitionBody", "DefinitionUri", &at);
+            }
+            "AWS::Serverless::Function" => sam_function(&mut api, &t, doc, id, props),
+            kind @ ("AWS::ApiGatewayV2::Api" | "AWS::Serverless::HttpApi") => api.note(
+                NoteKind::NotTranslated,
+                &at,
+                format!("{kind} is an HTTP API (JWT authorizers), not a REST API with a Cognito authorizer; not translated"),
+            ),
+            _ => {}
+        }
+    }
+    let implicit = api.methods.iter().any(|m| m.at.contains("(implicit API)"));
+    if rest_apis + usize::from(implicit) > 1 {
+        api.note(
+            NoteKind::Changed,
+            "Resources",
+            format!(
+                "the template defines {} REST APIs; their routes are merged into one policy (add `hosts` to routes if the APIs are served on different hosts)",
+                rest_apis + usize::from(implicit)
+            ),
+        );
+    }
+    api
+}
+
+/// An inline OpenAPI definition, read like an export with the template's intrinsics.
+fn body(api: &mut Api, t: &Template, props: &Value, inline: &str, external: &str, at: &str) {
+    match props.get(inline) {
+        Some(Value::Object(o)) if o.contains_key("Fn::Transform") => api.note(
+            NoteKind::NotTranslated,
+            format!("{at}.Properties.{inline}"),
+            "an included definition (Fn::Transform AWS::Include) cannot be read; import the OpenAPI file itself",
+        ),
+        Some(body @ Value::Object(_)) => {
+            let read = openapi::read(body, t, &format!("{at}.Properties.{inline}."));
+            api.absorb(read);
+        }
+        _ => {}
+    }
+    if props.get(external).is_some() {
+        api.note(
+            NoteKind::NotTranslated,
+            format!("{at}.Properties.{external}"),
+            "the API definition is in another file; import that OpenAPI file too",
+        );
+    }
+}
+
+/// An `AWS::ApiGateway::Method`.
+fn method(api: &mut Api, t: &Template, id: &str, props: &Value) -> Method {
+    let at = format!("Resources.{id}");
+    let path = match props.get("ResourceId") {
+        Some(r) => resource_path(t, r, 0),
+        None => Text::unknown("a ResourceId (the method has none)"),
+    };
+    let verb = props.get("HttpMethod").map_or_else(
+        || Text::unknown("an HttpMethod (the method has none)"),
+        |v| t.text(v),
+    );
+    let api_key = props
+        .get("ApiKeyRequired")
+        .is_some_and(|v| t.text(v).as_known().as_deref() == Some("true"));
+    let authorization = props.get("AuthorizationType").map(|v| t.text(v));
+    let mut access = match authorization.as_ref().map(|a| a.as_known()) {
+        None => Access::Public,
+        Some(None) => Access::Unknown(
+            authorization
+                .as_ref()
+                .map(|a| a.unknowns().join(", "))
+                .unwrap_or_default(),
+        ),
+        Some(Some(kind)) => match kind.to_ascii_uppercase().as_str() {
+            "NONE" => Access::Public,
+            "AWS_IAM" => Access::NotEnforceable("AWS_IAM authorization (SigV4)".to_owned()),
+            "CUSTOM" => Access::NotEnforceable(format!(
+                "a Lambda authorizer ({})",
+                props
+                    .get("AuthorizerId")
+                    .map_or_else(|| "unnamed".to_owned(), |v| t.text(v).to_string())
+            )),
+            "COGNITO_USER_POOLS" => {
+                let scopes = props
+                    .get("AuthorizationScopes")
+                    .map(|v| t.list(v))
+                    .unwrap_or_default();
+                match cognito_authorizer(api, t, props.get("AuthorizerId")) {
+                    Ok(authorizer) => Access::Cognito { authorizer, scopes },
+                    Err(other) => Access::NotEnforceable(other),
+                }
+            }
+            other => Access::NotEnforceable(format!("AuthorizationType {other}")),
+        },
+    };
+    let mut extras = Vec::new();
+    if api_key {
+        if matches!(access, Access::Public) {
+            access = Access::NotEnforceable(
+                "an API key alone (ApiKeyRequired), without an authorizer".to_owned(),
+            );
+        } else {
+            extras.push("an API key (ApiKeyRequired)".to_owned());
+        }
+    }
+    Method {
+        at,
+        name: id.to_owned(),
+        path,
+        method: verb,
+        access,
+        unenforced_extras: extras,
+    }
+}
+
+/// The authorizer a method's `AuthorizerId` names: its index, or what it is if not Cognito.
+fn cognito_authorizer(api: &mut Api, t: &Template, id: Option<&Value>) -> Result<usize, String> {
+    let Some(id) = id else {
+        return Ok(api.authorizer(unknown_authorizer(
+            "(none)",
+            "the method names no AuthorizerId",
+        )));
+    };
+    if let Some(logical) = t.ref_resource(id) {
+        return match api_gateway_authorizer(t, logical) {
+            Some(AuthorizerKind::Cognito(a)) => Ok(api.authorizer(a)),
+            Some(AuthorizerKind::Other(what)) => Err(what),
+            None => Ok(api.authorizer(unknown_authorizer(
+                logical,
+                &format!("!Ref {logical}, which is not an AWS::ApiGateway::Authorizer"),
+            ))),
+        };
+    }
+    let shown = t.text(id).to_string();
+    Ok(api.authorizer(unknown_authorizer(
+        &shown,
+        &format!("the authorizer {shown}, defined outside this template"),
+    )))
+}
+
+/// A Cognito authorizer whose pools the file does not state.
+pub(crate) fn unknown_authorizer(name: &str, what: &str) -> Authorizer {
+    Authorizer {
+        name: name.to_owned(),
+        at: format!("authorizer {name}"),
+        provider_arns: vec![Text::unknown(format!("the provider ARNs of {what}"))],
+        identity_source: None,
+    }
+}
+
+/// The path of the resource `reference` points at: `!GetAtt Api.RootResourceId` is `/`,
+/// `!Ref Resource` is its parent's path plus its `PathPart`.
+fn resource_path(t: &Template, reference: &Value, depth: usize) -> Text {
+    if depth > MAX_DEPTH {
+        return Text::unknown("a resource tree deeper than import follows (a ParentId cycle?)");
+    }
+    if let Some((_, "RootResourceId")) = t.get_att(reference) {
+        return Text::known("/");
+    }
+    let Some(id) = t.ref_resource(reference) else {
+        return Text::unknown(format!("the resource {}", t.text(reference)));
+    };
+    if t.type_of(id) != Some("AWS::ApiGateway::Resource") {
+        return Text::unknown(format!("{id}, which is not an AWS::ApiGateway::Resource"));
+    }
+    let props = t
+        .resource(id)
+        .and_then(|r| r.get("Properties"))
+        .unwrap_or(&Value::Null);
+    let mut path = match props.get("ParentId") {
+        Some(parent) => resource_path(t, parent, depth + 1),
+        None => Text::unknown(format!("the parent of {id} (it has no ParentId)")),
+    };
+    if path.as_known().as_deref() != Some("/") {
+        path.push(Text::known("/"));
+    }
+    match props.get("PathPart") {
+        Some(part) => path.push(t.text(part)),
+        None => path.push(Text::unknown(format!("the PathPart of {id} (it has none)"))),
+    }
+    path
+}
+
+/// The `Auth` of a SAM API: the resource's own, else `Globals.Api.Auth`.
+fn sam_auth<'a>(t: &Template<'a>, doc: &'a Value, api_id: &str) -> Option<&'a Map<String, Value>> {
+    let own = t
+        .resource(api_id)
+        .filter(|_| t.type_of(api_id) == Some("AWS::Serverless::Api"))
+        .and_then(|r| r.get("Properties"))
+        .and_then(|p| p.get("Auth"));
+    own.or_else(|| doc.get("Globals")?.get("Api")?.get("Auth"))
+        .and_then(Value::as_object)
+}
+
+/// The `Api` events of an `AWS::Serverless::Function`.
+fn sam_function(api: &mut Api, t: &Template, doc: &Value, id: &str, props: &Value) {
+    for (event, def) in props
+        .get("Events")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let at = format!("Resources.{id}.Properties.Events.{event}");
+        let eprops = def.get("Properties").unwrap_or(&Value::Null);
+        match def.get("Type").and_then(Value::as_str) {
+            Some("Api") => {}
+            Some("HttpApi") => {
+                api.note(
+                    NoteKind::NotTranslated,
+                    &at,
+                    "an HttpApi event (HTTP API, JWT authorizers) is not a REST API method; not translated",
+                );
+                continue;
+            }
+            _ => continue,
+        }
+        let (api_id, label) = match eprops.get("RestApiId") {
+            None => (IMPLICIT_API.to_owned(), format!("{at} (implicit API)")),
+            Some(r) => match t.ref_resource(r) {
+                Some(api_id) => (api_id.to_owned(), at.clone()),
+                None => (t.text(r).to_string(), at.clone()),
+            },
+        };
+        let auth = sam_auth(t, doc, &api_id);
+        let path = eprops.get("Path").map_or_else(
+            || Text::unknown("a Path (the event has none)"),
+            |v| t.text(v),
+        );
+        let verb = eprops.get("Method").map_or_else(
+            || Text::unknown("a Method (the event has none)"),
+            |v| t.text(v),
+        );
+        let event_auth = eprops.get("Auth");
+        let access = sam_access(api, t, &api_id, auth, event_auth);
+        let api_key = [
+            event_auth.and_then(|a| a.get("ApiKeyRequired")),
+            auth.and_then(|a| a.get("ApiKeyRequired")),
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+        .is_some_and(|v| t.text(v).as_known().as_deref() == Some("true"));
+        let (access, extras) = match (access, api_key) {
+            (Access::Public, true) => (
+                Access::NotEnforceable(
+                    "an API key alone (ApiKeyRequired), without an authorizer".to_owned(),
+                ),
+                vec![],
+            ),
+            (access, true) => (access, vec!["an API key (ApiKeyRequired)".to_owned()]),
+            (access, false) => (access, vec![]),
+        };
+        api.methods.push(Method {
+            at: label,
+            name: id.to_owned(),
+            path,
+            method: verb,
+            access,
+            unenforced_extras: extras,
+        });
+    }
+}
+
+fn sam_access(
+    api: &mut Api,
+    t: &Template,
+    api_id: &str,
+    auth: Option<&Map<String, Value>>,
+    event_auth: Option<&Value>,
+) -> Access {
+    let chosen = event_auth
+        .and_then(|a| a.get("Authorizer"))
+        .or_else(|| auth.and_then(|a| a.get("DefaultAuthorizer")));
+    let Some(chosen) = chosen else {
+        return Access::Public;
+    };
+    let Some(name) = t.text(chosen).as_known() else {
+        return Access::Unknown(t.text(chosen).unknowns().join(", "));
+    };
+    match name.as_str() {
+        "NONE" => return Access::Public,
+        "AWS_IAM" => return Access::NotEnforceable("AWS_IAM authorization (SigV4)".to_owned()),
+        _ => {}
+    }
+    let Some(def) = auth
+        .and_then(|a| a.get("Authorizers"))
+        .and_then(|a| a.get(&name))
+    else {
+        return Access::Unknown(format!(
+            "the authorizer {name}, which API {api_id} does not define"
+        ));
+    };
+    if let Some(pool) = def.get("UserPoolArn") {
+        let scopes = event_auth
+            .and_then(|a| a.get("AuthorizationScopes"))
+            .or_else(|| def.get("AuthorizationScopes"))
+            .map(|v| t.list(v))
+            .unwrap_or_default();
+        let authorizer = api.authorizer(Authorizer {
+            name: format!("{api_id}.{name}"),
+            at: format!("Resources.{api_id}.Properties.Auth.Authorizers.{name}"),
+            provider_arns: t.list(pool),
+            identity_source: def
+                .get("Identity")
+                .and_then(|i| i.get("Header"))
+                .map(|h| t.text(h)),
+        });
+        return Access::Cognito { authorizer, scopes };
+    }
+    if def.get("FunctionArn").is_some() {
+        return Access::NotEnforceable(format!("the Lambda authorizer {name}"));
+    }
+    Access::NotEnforceable(format!("the authorizer {name}, neither Cognito nor Lambda"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn path_of(doc: &Value, method: &str) -> String {
+        let api = read(doc);
+        api.methods
+            .iter()
+            .find(|m| m.name == method)
+            .map(|m| m.path.to_string())
+            .unwrap()
+    }
+
+    #[test]
+    fn rebuilds_paths_from_the_resource_tree() {
+        let doc = json!({"Resources": {
+            "Api": {"Type": "AWS::ApiGateway::RestApi"},
+            "Users": {"Type": "AWS::ApiGateway::Resource", "Properties": {
+                "ParentId": {"Fn::GetAtt": ["Api", "RootResourceId"]}, "PathPart": "users"}},
+            "User": {"Type": "AWS::ApiGateway::Resource", "Properties": {
+                "ParentId": {"Ref": "Users"}, "PathPart": "{id}"}},
+            "Loop": {"Type": "AWS::ApiGateway::Resource", "Properties": {
+                "ParentId": {"Ref": "Loop"}, "PathPart": "x"}},
+            "GetUser": {"Type": "AWS::ApiGateway::Method", "Properties": {"ResourceId": {"Ref": "User"}, "HttpMethod": "GET"}},
+            "Root": {"Type": "AWS::ApiGateway::Method", "Properties": {"ResourceId": {"Fn::GetAtt": ["Api", "RootResourceId"]}, "HttpMethod": "GET"}},
+            "Looping": {"Type": "AWS::ApiGateway::Method", "Properties": {"ResourceId": {"Ref": "Loop"}, "HttpMethod": "GET"}},
+            "Outside": {"Type": "AWS::ApiGateway::Method", "Properties": {"ResourceId": "abc123", "HttpMethod": "GET"}}
+        }});
+        assert_eq!(path_of(&doc, "GetUser"), "/users/{id}");
+        assert_eq!(path_of(&doc, "Root"), "/");
+        assert!(path_of(&doc, "Looping").contains("deeper"));
+        assert_eq!(path_of(&doc, "Outside"), "<the resource abc123>");
+    }
+
+    #[test]
+    fn classifies_method_authorization() {
+        let doc = json!({"Resources": {
+            "Cog": {"Type": "AWS::ApiGateway::Authorizer", "Properties": {"Type": "COGNITO_USER_POOLS",
+                "ProviderARNs": ["arn:aws:cognito-idp:eu-west-1:1:userpool/eu-west-1_AbC"]}},
+            "Fn": {"Type": "AWS::ApiGateway::Authorizer", "Properties": {"Type": "TOKEN"}},
+            "A": {"Type": "AWS::ApiGateway::Method", "Properties": {"AuthorizationType": "COGNITO_USER_POOLS",
+                "AuthorizerId": {"Ref": "Cog"}, "AuthorizationScopes": ["a/b"]}},
+            "B": {"Type": "AWS::ApiGateway::Method", "Properties": {"AuthorizationType": "CUSTOM", "AuthorizerId": {"Ref": "Fn"}}},
+            "C": {"Type": "AWS::ApiGateway::Method", "Properties": {"AuthorizationType": "AWS_IAM"}},
+            "D": {"Type": "AWS::ApiGateway::Method", "Properties": {"AuthorizationType": "NONE", "ApiKeyRequired": true}},
+            "E": {"Type": "AWS::ApiGateway::Method", "Properties": {"AuthorizationType": {"Ref": "AuthType"}}},
+            "F": {"Type": "AWS::ApiGateway::Method", "Properties": {"AuthorizationType": "COGNITO_USER_POOLS", "AuthorizerId": "x1y2z3"}}
+        }});
+        let api = read(&doc);
+        let access = |name: &str| &api.methods.iter().find(|m| m.name == name).unwrap().access;
+        assert!(matches!(access("A"), Access::Cognito { scopes, .. } if scopes.len() == 1));
+        assert!(matches!(access("B"), Access::NotEnforceable(w) if w.contains("Lambda")));
+        assert!(matches!(access("C"), Access::NotEnforceable(w) if w.contains("AWS_IAM")));
+        assert!(matches!(access("D"), Access::NotEnforceable(w) if w.contains("API key")));
+        assert!(matches!(access("E"), Access::Unknown(_)));
+        let Access::Cognito { authorizer, .. } = access("F") else {
+            panic!()
+        };
+        assert!(
+            api.authorizers[*authorizer].provider_arns[0]
+                .to_string()
+                .contains("outside this template")
+        );
+    }
+}

@@ -1,0 +1,495 @@
+//! Serverless Framework `serverless.yml`: the `http` events of functions (API Gateway REST).
+//!
+//! An event is `http: 'post my_path'` (no authorizer: public) or the long form with
+//! `path`, `method` and `authorizer`. A Cognito authorizer is `type: COGNITO_USER_POOLS`
+//! with either an inline user pool `arn` or an `authorizerId` referring to an
+//! `AWS::ApiGateway::Authorizer` in `resources.Resources`, and `scopes`. Serverless paths
+//! have no leading slash. `${self:...}` variables are resolved within the file; the others
+//! (`${opt:...}`, `${env:...}`, `${ssm:...}`, `${cf:...}`, ...) only deployment knows.
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use super::api::{Access, Api, Authorizer, Method};
+use super::cloudformation::{AuthorizerKind, api_gateway_authorizer, unknown_authorizer};
+use super::intrinsic::{Resolve, Template};
+use super::report::NoteKind;
+use super::text::Text;
+
+/// How many variables deep a value may refer (`${self:a}` → `${self:b}` → ...).
+const MAX_VARIABLE_DEPTH: usize = 16;
+
+/// Resolves Serverless variables, and CloudFormation intrinsics via `resources`.
+struct Serverless<'a> {
+    doc: &'a Value,
+    resources: Template<'a>,
+}
+
+impl<'a> Serverless<'a> {
+    /// The value itself, or what a whole-value `${self:...}` refers to (a list of scopes
+    /// kept in `custom`, say).
+    fn value(&self, v: &'a Value) -> Cow<'a, Value> {
+        let mut current = Cow::Borrowed(v);
+        for _ in 0..MAX_VARIABLE_DEPTH {
+            let Some(s) = current.as_str() else { break };
+            let s = s.trim();
+            let Some(expr) = s.strip_prefix("${").and_then(|r| r.strip_suffix('}')) else {
+                break;
+            };
+            if expr.contains("${") {
+                break;
+            }
+            match self.lookup(expr) {
+                Some(Ok(found)) => current = Cow::Owned(found),
+                _ => break,
+            }
+        }
+        current
+    }
+
+    /// `Some(Ok(value))`: resolved; `Some(Err(what))`: only deployment knows; `None`: a
+    /// `self:` address the file does not have and no fallback.
+    fn lookup(&self, expr: &str) -> Option<Result<Value, String>> {
+        for alternative in split_top_level(expr) {
+            let alt = alternative.trim();
+            if let Some(quoted) = alt
+                .strip_prefix('\'')
+                .and_then(|a| a.strip_suffix('\''))
+                .or_else(|| alt.strip_prefix('"').and_then(|a| a.strip_suffix('"')))
+            {
+                return Some(Ok(Value::String(quoted.to_owned())));
+            }
+            if let Ok(n) = alt.parse::<i64>() {
+                return Some(Ok(Value::from(n)));
+            }
+            if let Some(address) = alt.strip_prefix("self:") {
+                let mut node = self.doc;
+                let mut found = true;
+                for key in address.split('.').filter(|k| !k.is_empty()) {
+                    match node.get(key) {
+                        Some(next) => node = next,
+                        None => {
+                            found = false;
+                            break;
+                        }
+                    }
+                }
+                if found {
+                    return Some(Ok(node.clone()));
+                }
+                continue;
+            }
+            return Some(Err(format!("the Serverless variable ${{{expr}}}")));
+        }
+        None
+    }
+
+    fn interpolate(&self, s: &str, depth: usize) -> Text {
+        if depth > MAX_VARIABLE_DEPTH {
+            return Text::unknown(format!("{s:?} (variables nested too deep)"));
+        }
+        let mut out = Text::default();
+        let mut rest = s;
+        while let Some(start) = rest.find("${") {
+            out.push(Text::known(&rest[..start]));
+            let Some(len) = closing_brace(&rest[start + 2..]) else {
+                out.push(Text::known(&rest[start..]));
+                return out;
+            };
+            let inner = self.interpolate(&rest[start + 2..start + 2 + len], depth + 1);
+            let resolved = match inner.as_known() {
+                None => Text::unknown(format!("the Serverless variable ${{{inner}}}")),
+                Some(expr) => match self.lookup(&expr) {
+                    Some(Ok(Value::String(s))) => self.interpolate(&s, depth + 1),
+                    Some(Ok(Value::Number(n))) => Text::known(n.to_string()),
+                    Some(Ok(Value::Bool(b))) => Text::known(b.to_string()),
+                    Some(Ok(other)) => {
+                        Text::unknown(format!("${{{expr}}}, which is {other}, not a string"))
+                    }
+                    Some(Err(what)) => Text::unknown(what),
+                    None => Text::unknown(format!("${{{expr}}}, which the file does not define")),
+                },
+            };
+            out.push(resolved);
+            rest = &rest[start + 2 + len + 1..];
+        }
+        out.push(Text::known(rest));
+        out
+    }
+}
+
+/// Splits `a, b, 'c, d'` on top-level commas (not inside quotes or nested `${}`).
+fn split_top_level(expr: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut quote, mut start) = (0usize, None, 0);
+    for (i, c) in expr.char_indices() {
+        match (c, quote) {
+            ('\'' | '"', None) => quote = Some(c),
+            (c, Some(q)) if c == q => quote = None,
+            ('{', None) => depth += 1,
+            ('}', None) => depth = depth.saturating_sub(1),
+            (',', None) if depth == 0 => {
+                parts.push(&expr[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&expr[start..]);
+    parts
+}
+
+/// Length up to the `}` closing a `${` whose content starts `s`.
+fn closing_brace(s: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, c) in s.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => return Some(i),
+            '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+impl Resolve for Serverless<'_> {
+    fn text(&self, value: &Value) -> Text {
+        match value {
+            Value::String(s) => self.interpolate(s, 0),
+            Value::Object(_) => self.resources.text(value),
+            Value::Number(n) => Text::known(n.to_string()),
+            Value::Bool(b) => Text::known(b.to_string()),
+            other => Text::unknown(format!("the value {other}")),
+        }
+    }
+
+    fn list(&self, value: &Value) -> Vec<Text> {
+        match self.value(value).as_ref() {
+            Value::Array(items) => items.iter().map(|v| self.text(v)).collect(),
+            Value::Null => Vec::new(),
+            other => vec![self.text(other)],
+        }
+    }
+}
+
+/// Reads a `serverless.yml`.
+pub(crate) fn read(doc: &Value) -> Api {
+    static NULL: Value = Value::Null;
+    let sls = Serverless {
+        doc,
+        resources: Template::new(doc.get("resources").unwrap_or(&NULL)),
+    };
+    let mut api = Api::default();
+    let functions: Vec<(&String, &Value)> = match doc.get("functions") {
+        Some(Value::Object(map)) => map.iter().collect(),
+        // Older files list functions as a sequence of one-entry maps.
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(Value::as_object)
+            .flat_map(|m| m.iter())
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (name, function) in functions {
+        let events = function.get("events").map(|e| sls.value(e));
+        let Some(Value::Array(events)) = events.as_deref() else {
+            continue;
+        };
+        for (i, event) in events.iter().enumerate() {
+            let at = format!("functions.{name}.events[{i}]");
+            if let Some(http) = event.get("http") {
+                let method = http_event(
+                    &sls,
+                    &mut api,
+                    name,
+                    &sls.value(http),
+                    &format!("{at}.http"),
+                );
+                api.methods.push(method);
+            }
+            for (kind, what) in [
+                ("httpApi", "an HTTP API event (JWT authorizers)"),
+                ("websocket", "a WebSocket API event"),
+                ("alb", "an Application Load Balancer event"),
+            ] {
+                if event.get(kind).is_some() {
+                    api.note(
+                        NoteKind::NotTranslated,
+                        format!("{at}.{kind}"),
+                        format!("{what} is not a REST API method; not translated"),
+                    );
+                }
+            }
+        }
+    }
+    api
+}
+
+fn http_event(sls: &Serverless, api: &mut Api, function: &str, http: &Value, at: &str) -> Method {
+    let (verb, path, access, extras) = match http {
+        Value::String(short) => {
+            let text = sls.interpolate(short, 0);
+            let (verb, path) = match text.as_known() {
+                Some(s) => {
+                    let mut words = s.split_whitespace();
+                    (
+                        Text::known(words.next().unwrap_or("")),
+                        Text::known(words.next().unwrap_or("")),
+                    )
+                }
+                None => (text.clone(), text),
+            };
+            (verb, path, Access::Public, Vec::new())
+        }
+        Value::Object(def) => {
+            let field = |k: &str| def.get(k).map(|v| sls.text(&sls.value(v)));
+            let verb =
+                field("method").unwrap_or_else(|| Text::unknown("a method (the event has none)"));
+            let path =
+                field("path").unwrap_or_else(|| Text::unknown("a path (the event has none)"));
+            let mut access = match def.get("authorizer") {
+                None | Some(Value::Null) => Access::Public,
+                Some(a) => authorizer(sls, api, &sls.value(a), at),
+            };
+            let mut extras = Vec::new();
+            if def
+                .get("private")
+                .is_some_and(|p| sls.text(p).as_known().as_deref() == Some("true"))
+            {
+                if matches!(access, Access::Public) {
+                    access = Access::NotEnforceable(
+                        "an API key alone (private: true), without an authorizer".to_owned(),
+                    );
+                } else {
+                    extras.push("an API key (private: true)".to_owned());
+                }
+            }
+            if def
+                .get("cors")
+                .is_some_and(|c| !matches!(c, Value::Bool(false) | Value::Null))
+            {
+                api.note(
+                    NoteKind::NotTranslated,
+                    format!("{at}.cors"),
+                    format!(
+                        "cors: API Gateway answers the OPTIONS preflight of {} itself, without authorization; no route is written for it (let Envoy's CORS filter answer preflights, or add an `auth: none` OPTIONS route)",
+                        path
+                    ),
+                );
+            }
+            (verb, path, access, extras)
+        }
+        other => (
+            Text::unknown(format!("an http event of the form {other}")),
+            Text::unknown(format!("an http event of the form {other}")),
+            Access::Unknown("an unreadable http event".to_owned()),
+            Vec::new(),
+        ),
+    };
+    Method {
+        at: at.to_owned(),
+        name: function.to_owned(),
+        path: absolute(path),
+        method: verb,
+        access,
+        unenforced_extras: extras,
+    }
+}
+
+/// Serverless paths have no leading slash (`my_path`, `users/{id}`); an empty one is `/`.
+fn absolute(path: Text) -> Text {
+    match path.as_known() {
+        Some(p) => Text::known(format!("/{}", p.trim().trim_start_matches('/'))),
+        None => {
+            let mut t = Text::known("/");
+            t.push(path);
+            t
+        }
+    }
+}
+
+/// The access an event's `authorizer` gives.
+fn authorizer(sls: &Serverless, api: &mut Api, auth: &Value, at: &str) -> Access {
+    let lower = |t: &Text| t.as_known().map(|s| s.to_ascii_lowercase());
+    let is_cognito_arn = |t: &Text| {
+        let (flat, _) = t.with_holes('\0');
+        flat.contains(":cognito-idp:")
+    };
+    match auth {
+        Value::String(_) => {
+            let text = sls.text(auth);
+            let Some(s) = text.as_known() else {
+                return Access::Unknown(text.unknowns().join(", "));
+            };
+            if s.eq_ignore_ascii_case("aws_iam") {
+                Access::NotEnforceable("AWS_IAM authorization (SigV4)".to_owned())
+            } else if is_cognito_arn(&text) {
+                let index = api.authorizer(Authorizer {
+                    name: s.clone(),
+                    at: format!("{at}.authorizer"),
+                    provider_arns: vec![text],
+                    identity_source: None,
+                });
+                Access::Cognito {
+                    authorizer: index,
+                    scopes: Vec::new(),
+                }
+            } else {
+                Access::NotEnforceable(format!("the Lambda authorizer {s}"))
+            }
+        }
+        Value::Object(def) => {
+            let field = |k: &str| def.get(k).map(|v| sls.text(&sls.value(v)));
+            let kind = field("type");
+            let arn = field("arn");
+            let cognito = kind.as_ref().and_then(lower).as_deref() == Some("cognito_user_pools")
+                || arn.as_ref().is_some_and(is_cognito_arn);
+            if kind.as_ref().and_then(lower).as_deref() == Some("aws_iam") {
+                return Access::NotEnforceable("AWS_IAM authorization (SigV4)".to_owned());
+            }
+            if !cognito {
+                return match &kind {
+                    Some(k) if k.as_known().is_none() => Access::Unknown(k.unknowns().join(", ")),
+                    _ => Access::NotEnforceable(format!(
+                        "the Lambda authorizer {}",
+                        field("name")
+                            .or(arn)
+                            .map_or_else(|| "(unnamed)".to_owned(), |t| t.to_string())
+                    )),
+                };
+            }
+            let scopes = def.get("scopes").map(|s| sls.list(s)).unwrap_or_default();
+            let index = if let Some(id) = def.get("authorizerId") {
+                match sls
+                    .resources
+                    .ref_resource(id)
+                    .map(|r| (r, api_gateway_authorizer(&sls.resources, r)))
+                {
+                    Some((_, Some(AuthorizerKind::Cognito(mut a)))) => {
+                        a.at = format!("resources.Resources.{}", a.name);
+                        api.authorizer(a)
+                    }
+                    Some((_, Some(AuthorizerKind::Other(what)))) => {
+                        return Access::NotEnforceable(what);
+                    }
+                    Some((r, None)) => api.authorizer(unknown_authorizer(
+                        r,
+                        &format!("!Ref {r}, which is not an AWS::ApiGateway::Authorizer"),
+                    )),
+                    None => {
+                        let shown = sls.text(id).to_string();
+                        api.authorizer(unknown_authorizer(
+                            &shown,
+                            &format!("the authorizer {shown}, which is not defined in this file"),
+                        ))
+                    }
+                }
+            } else if let Some(arn) = arn {
+                api.authorizer(Authorizer {
+                    name: field("name").map_or_else(|| arn.to_string(), |n| n.to_string()),
+                    at: format!("{at}.authorizer"),
+                    provider_arns: vec![arn],
+                    identity_source: field("identitySource"),
+                })
+            } else {
+                let shown = field("name").map_or_else(|| "(unnamed)".to_owned(), |n| n.to_string());
+                api.authorizer(unknown_authorizer(
+                    &shown,
+                    &format!(
+                        "the Cognito authorizer {shown}, which names neither arn nor authorizerId"
+                    ),
+                ))
+            };
+            Access::Cognito {
+                authorizer: index,
+                scopes,
+            }
+        }
+        other => Access::Unknown(format!("an authorizer of the form {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::document;
+
+    #[test]
+    fn resolves_self_variables_and_names_the_rest() {
+        let doc = document::parse(
+            "custom:\n  pool: eu-west-1_AbC\n  scopes: [a/b, c/d]\n  alias: ${self:custom.pool}\nprovider:\n  stage: ${opt:stage, 'dev'}\n",
+        )
+        .unwrap();
+        let sls = Serverless {
+            doc: &doc,
+            resources: Template::new(&Value::Null),
+        };
+        assert_eq!(
+            sls.interpolate("userpool/${self:custom.alias}", 0)
+                .as_known()
+                .as_deref(),
+            Some("userpool/eu-west-1_AbC")
+        );
+        assert_eq!(
+            sls.interpolate("${self:custom.missing, 'fallback'}", 0)
+                .as_known()
+                .as_deref(),
+            Some("fallback")
+        );
+        let stage = sls.interpolate("x-${self:provider.stage}", 0);
+        assert_eq!(
+            stage.unknowns(),
+            ["the Serverless variable ${opt:stage, 'dev'}"]
+        );
+        let scopes = sls.list(&Value::String("${self:custom.scopes}".into()));
+        assert_eq!(scopes, [Text::known("a/b"), Text::known("c/d")]);
+        assert!(
+            sls.interpolate("${self:custom.nope}", 0)
+                .as_known()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn reads_short_and_long_http_events() {
+        let doc = document::parse(
+            r#"
+service: s
+functions:
+  a:
+    events:
+      - http: 'post my_path'
+      - http: {path: "/users/{id}", method: any, authorizer: aws_iam}
+      - http: {path: x, method: get, authorizer: {arn: "arn:aws:cognito-idp:eu-west-1:1:userpool/eu-west-1_AbC", scopes: [s/x]}, private: true}
+      - http: {path: y, method: get, authorizer: {name: fn, type: token}}
+      - httpApi: 'GET /z'
+"#,
+        )
+        .unwrap();
+        let api = read(&doc);
+        let got: Vec<(String, String)> = api
+            .methods
+            .iter()
+            .map(|m| (m.method.to_string(), m.path.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("post".to_owned(), "/my_path".to_owned()),
+                ("any".to_owned(), "/users/{id}".to_owned()),
+                ("get".to_owned(), "/x".to_owned()),
+                ("get".to_owned(), "/y".to_owned()),
+            ]
+        );
+        assert!(matches!(api.methods[0].access, Access::Public));
+        assert!(matches!(api.methods[1].access, Access::NotEnforceable(_)));
+        assert!(
+            matches!(&api.methods[2].access, Access::Cognito { scopes, .. } if scopes.len() == 1)
+        );
+        assert_eq!(api.methods[2].unenforced_extras.len(), 1);
+        assert!(matches!(api.methods[3].access, Access::NotEnforceable(_)));
+        assert_eq!(api.notes.len(), 1);
+    }
+}

@@ -1,0 +1,109 @@
+//! Strings from a source file, with the parts that only deployment would know.
+//!
+//! A provider ARN written `!Sub arn:aws:cognito-idp:${AWS::Region}:${AWS::AccountId}:userpool/${PoolId}`
+//! is partly known now and partly not. Keeping the unknown parts as named holes (instead of
+//! failing, or worse, guessing) lets the importer use what is known (here: nothing of the
+//! pool id, so a placeholder) and say precisely what is not.
+
+use std::fmt;
+
+/// One piece of a [`Text`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Known(String),
+    /// What the value depends on, for the report: `parameter PoolArn`, `AWS::Region`, ...
+    Unknown(String),
+}
+
+/// A string whose parts may be unknown until deployment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Text(Vec<Part>);
+
+impl Text {
+    /// A fully known string.
+    pub(crate) fn known(s: impl Into<String>) -> Self {
+        Text(vec![Part::Known(s.into())])
+    }
+
+    /// A value known only at deployment; `what` names what it depends on.
+    pub(crate) fn unknown(what: impl Into<String>) -> Self {
+        Text(vec![Part::Unknown(what.into())])
+    }
+
+    /// Appends `other`.
+    pub(crate) fn push(&mut self, other: Text) {
+        for part in other.0 {
+            match (self.0.last_mut(), part) {
+                (Some(Part::Known(a)), Part::Known(b)) => a.push_str(&b),
+                (_, part) => self.0.push(part),
+            }
+        }
+    }
+
+    /// The string, when every part of it is known.
+    pub(crate) fn as_known(&self) -> Option<String> {
+        let mut out = String::new();
+        for part in &self.0 {
+            match part {
+                Part::Known(s) => out.push_str(s),
+                Part::Unknown(_) => return None,
+            }
+        }
+        Some(out)
+    }
+
+    /// What the unknown parts depend on, in order.
+    pub(crate) fn unknowns(&self) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter_map(|p| match p {
+                Part::Unknown(w) => Some(w.as_str()),
+                Part::Known(_) => None,
+            })
+            .collect()
+    }
+
+    /// The known text with each unknown part replaced by `hole`, and the unknowns in order:
+    /// lets callers parse structure (an ARN's fields) around the holes.
+    pub(crate) fn with_holes(&self, hole: char) -> (String, Vec<&str>) {
+        let mut out = String::new();
+        for part in &self.0 {
+            match part {
+                Part::Known(s) => out.push_str(s),
+                Part::Unknown(_) => out.push(hole),
+            }
+        }
+        (out, self.unknowns())
+    }
+}
+
+impl fmt::Display for Text {
+    /// Known parts as written, unknown ones as `<what>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for part in &self.0 {
+            match part {
+                Part::Known(s) => f.write_str(s)?,
+                Part::Unknown(w) => write!(f, "<{w}>")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_known_parts_and_keeps_holes() {
+        let mut t = Text::known("arn:");
+        t.push(Text::known("aws:"));
+        t.push(Text::unknown("AWS::Region"));
+        t.push(Text::known(":x"));
+        assert_eq!(t.as_known(), None);
+        assert_eq!(t.unknowns(), ["AWS::Region"]);
+        assert_eq!(t.to_string(), "arn:aws:<AWS::Region>:x");
+        assert_eq!(t.with_holes('\0').0, "arn:aws:\0:x");
+        assert_eq!(Text::known("a").as_known().as_deref(), Some("a"));
+    }
+}
