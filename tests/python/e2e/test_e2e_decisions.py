@@ -345,3 +345,53 @@ def test_method_not_in_route_is_default_deny(stack: Stack, mint: Minter) -> None
 def test_greedy_route_does_not_match_its_bare_prefix(stack: Stack, mint: Minter) -> None:
     # API Gateway's {proxy+} needs at least one segment: /files alone is not under it.
     assert_denied(stack.request("/files", token=mint.access("files/read")), 403, "Forbidden")
+
+
+# --- identity in the logs, cache and odd claims --------------------------------------
+
+
+def test_cached_token_is_refused_once_expired(stack: Stack, mint: Minter) -> None:
+    """Verified tokens may be cached, but never past `exp` (SPEC 4)."""
+    token = mint.access("files/read", lifetime=2)
+    upstream_saw(stack.request("/files/x", token=token))
+    upstream_saw(stack.request("/files/x", token=token))  # now surely cached
+    time.sleep(max(0.0, tokens.claims_of(token)["exp"] - time.time()) + 1.1)
+    assert_invalid_token(stack.request("/files/x", token=token), "The incoming token has expired")
+
+
+def test_identity_reaches_envoy_access_log_without_the_token(stack: Stack, mint: Minter) -> None:
+    """CheckResponse.dynamic_metadata shows up in the reference config's JSON access log
+    (%DYNAMIC_METADATA(envoy.filters.http.ext_authz)%); the token itself never does."""
+    sub = f"log-check-{time.time_ns()}"
+    token = mint.access("files/read", sub=sub)
+    path = f"/files/{sub}"
+    upstream_saw(stack.request(path, token=token))
+    log = stack.envoy.process.log_path
+
+    def logged() -> dict | None:
+        for line in log.read_text(errors="replace").splitlines():
+            if line.startswith("{") and f'"{path}"' in line:
+                return json.loads(line)
+        return None
+
+    from support.procs import wait_until
+
+    wait_until(lambda: logged() is not None, 10, "the access log line (Envoy flushes it within ~1 s)")
+    entry = logged()
+    assert entry["status"] == "200" or entry["status"] == 200
+    assert sub in json.dumps(entry["authz"]), entry
+    assert token.split(".")[2] not in log.read_text(errors="replace")
+
+
+@pytest.mark.parametrize("bad", ["ev\r\nx-injected: 1", "a\nb", "a\x00b"], ids=["crlf", "lf", "nul"])
+def test_claim_unfit_for_a_header_does_not_let_a_forged_one_through(stack: Stack, mint: Minter, bad: str) -> None:
+    """A username that cannot be an HTTP header value is dropped, and the client's own
+    x-cognito-username is still removed: it never reaches the application."""
+    token = mint.access("files/read", username=bad)
+    r = stack.request("/files/x", token=token, headers={"x-cognito-username": "forged-by-client"})
+    if r.status == 200:
+        seen = upstream_saw(r)
+        assert seen["headers"].get("x-cognito-username") in (None, []), identity(seen)
+        assert "x-injected" not in seen["headers"]
+    else:  # refusing such a token outright is fine too
+        assert r.status == 401 and r.header("x-upstream") is None, r.describe()

@@ -66,7 +66,9 @@ def _find(node: object, key: str) -> list:
 def test_reference_config_settings() -> None:
     """The settings the docs and the failure tests depend on are really in the file."""
     cfg = yaml.safe_load(envoy_cfg.render())
-    hcm = _find(cfg, "typed_config")[0]
+    (listener,) = cfg["static_resources"]["listeners"]
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    assert hcm["@type"].endswith("HttpConnectionManager")
     assert hcm["normalize_path"] is True
     assert hcm["merge_slashes"] is True
     assert hcm["path_with_escaped_slashes_action"] == "REJECT_REQUEST"
@@ -89,3 +91,5 @@ def test_reference_config_settings() -> None:
     assert ext["connect_timeout"] == "0.25s"
     (hc,) = ext["health_checks"]
     assert hc["grpc_health_check"]["service_name"] == "envoy.service.auth.v3.Authorization"
+    # Nothing else in the file may turn failing open back on.
+    assert _find(cfg, "failure_mode_allow") == [False]

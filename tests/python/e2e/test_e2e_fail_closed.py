@@ -131,12 +131,13 @@ def test_grpc_health_check_sees_the_service(
                 on_timeout=lambda: envoy.admin_get("/clusters") + svc.log_tail(),
             )
             assert (envoy.stat("cluster.cognito_ext_authz.health_check.success") or 0) >= 1
+            assert http.request(envoy.listen_port, "/health").status == 200  # the cluster has traffic
             svc.stop()
 
             def marked_down() -> bool:
-                # Keep traffic flowing (each request a 503): a cluster with traffic is
-                # checked every `interval` (3 s) rather than `no_traffic_interval` (10 s),
-                # so 2 failed checks (unhealthy_threshold) take ~6 s plus jitter.
+                # Keep traffic flowing (each request a 503). The check scheduled before
+                # the cluster had traffic runs after `no_traffic_interval` (5 s), later
+                # ones every `interval` (3 s): 2 failures (unhealthy_threshold) in ~8 s.
                 http.request(envoy.listen_port, "/health")
                 return "failed_active_hc" in envoy.authz_health_flags()
 

@@ -36,7 +36,10 @@ class AuthzService:
         name: str = "authz",
         ready_timeout: float = 20.0,
         wait_ready: bool = True,
+        policy_path: Path | None = None,
     ) -> None:
+        """`policy` is written to a file in `workdir`, unless `policy_path` is given: then
+        the caller owns that file (e.g. a ConfigMap-style folder) and `policy` is unused."""
         self.binary = binary
         self.workdir = workdir
         self.name = name
@@ -44,8 +47,10 @@ class AuthzService:
         self.admin_port = admin_port or free_port()
         self.ready_timeout = ready_timeout
         workdir.mkdir(parents=True, exist_ok=True)
-        self.policy_path = workdir / f"{name}-policy.yaml"
-        self.policy_path.write_text(policy_yaml(policy))
+        if policy_path is None:
+            policy_path = workdir / f"{name}-policy.yaml"
+            policy_path.write_text(policy_yaml(policy))
+        self.policy_path = policy_path
         self.env = {
             "AUTHZ_LISTEN_ADDR": f"127.0.0.1:{self.grpc_port}",
             "AUTHZ_ADMIN_ADDR": f"127.0.0.1:{self.admin_port}",

@@ -26,10 +26,13 @@ class Stack:
         policy: dict | str,
         upstream: EchoServer,
         service_env: dict[str, str] | None = None,
+        policy_path: Path | None = None,
         name: str = "stack",
     ) -> None:
         self.upstream = upstream
-        self.service = AuthzService(authz_bin, workdir, policy, env=service_env, name=f"{name}-authz")
+        self.service = AuthzService(
+            authz_bin, workdir, policy, env=service_env, policy_path=policy_path, name=f"{name}-authz"
+        )
         try:
             self.envoy = EnvoyProxy(
                 envoy_bin,
