@@ -10,6 +10,7 @@
 pub mod active;
 pub mod credential;
 pub mod decide;
+pub mod explain;
 pub mod grpc;
 pub mod import;
 pub mod metrics;

@@ -29,22 +29,27 @@ pub(crate) enum AuthorizerKind {
     Other(String),
 }
 
-/// Classifies the `AWS::ApiGateway::Authorizer` with logical id `id`, if there is one.
-pub(crate) fn api_gateway_authorizer(t: &Template, id: &str) -> Option<AuthorizerKind> {
+/// Classifies the `AWS::ApiGateway::Authorizer` with logical id `id`, if there is one;
+/// `values` resolves its properties (a Serverless file's variables reach into `resources`).
+pub(crate) fn api_gateway_authorizer(
+    t: &Template,
+    values: &dyn Resolve,
+    id: &str,
+) -> Option<AuthorizerKind> {
     if t.type_of(id)? != "AWS::ApiGateway::Authorizer" {
         return None;
     }
     let props = t.resource(id)?.get("Properties").unwrap_or(&Value::Null);
-    let kind = props.get("Type").map(|v| t.text(v));
+    let kind = props.get("Type").map(|v| values.text(v));
     Some(match kind.as_ref().and_then(Text::as_known).as_deref() {
         Some("COGNITO_USER_POOLS") => AuthorizerKind::Cognito(Authorizer {
             name: id.to_owned(),
             at: format!("Resources.{id}"),
             provider_arns: props
                 .get("ProviderARNs")
-                .map(|v| t.list(v))
+                .map(|v| values.list(v))
                 .unwrap_or_default(),
-            identity_source: props.get("IdentitySource").map(|v| t.text(v)),
+            identity_source: props.get("IdentitySource").map(|v| values.text(v)),
         }),
         Some(other) => AuthorizerKind::Other(format!("the Lambda authorizer {id} (Type {other})")),
         None => AuthorizerKind::Other(format!(
@@ -198,7 +203,7 @@ fn cognito_authorizer(api: &mut Api, t: &Template, id: Option<&Value>) -> Result
         )));
     };
     if let Some(logical) = t.ref_resource(id) {
-        return match api_gateway_authorizer(t, logical) {
+        return match api_gateway_authorizer(t, t, logical) {
             Some(AuthorizerKind::Cognito(a)) => Ok(api.authorizer(a)),
             Some(AuthorizerKind::Other(what)) => Err(what),
             None => Ok(api.authorizer(unknown_authorizer(
@@ -257,15 +262,38 @@ fn resource_path(t: &Template, reference: &Value, depth: usize) -> Text {
     path
 }
 
-/// The `Auth` of a SAM API: the resource's own, else `Globals.Api.Auth`.
-fn sam_auth<'a>(t: &Template<'a>, doc: &'a Value, api_id: &str) -> Option<&'a Map<String, Value>> {
+/// The `Auth` of a SAM API: `Globals.Api.Auth` merged under the resource's own (SAM
+/// merges maps, the resource's keys winning).
+fn sam_auth(t: &Template, doc: &Value, api_id: &str) -> Option<Map<String, Value>> {
     let own = t
         .resource(api_id)
         .filter(|_| t.type_of(api_id) == Some("AWS::Serverless::Api"))
         .and_then(|r| r.get("Properties"))
-        .and_then(|p| p.get("Auth"));
-    own.or_else(|| doc.get("Globals")?.get("Api")?.get("Auth"))
-        .and_then(Value::as_object)
+        .and_then(|p| p.get("Auth"))
+        .and_then(Value::as_object);
+    let global = doc
+        .get("Globals")
+        .and_then(|g| g.get("Api"))
+        .and_then(|a| a.get("Auth"))
+        .and_then(Value::as_object);
+    match (global, own) {
+        (None, None) => None,
+        (Some(g), None) => Some(g.clone()),
+        (None, Some(o)) => Some(o.clone()),
+        (Some(g), Some(o)) => Some(merge(g, o)),
+    }
+}
+
+fn merge(base: &Map<String, Value>, over: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = base.clone();
+    for (k, v) in over {
+        let merged = match (out.get(k), v) {
+            (Some(Value::Object(a)), Value::Object(b)) => Value::Object(merge(a, b)),
+            _ => v.clone(),
+        };
+        out.insert(k.clone(), merged);
+    }
+    out
 }
 
 /// The `Api` events of an `AWS::Serverless::Function`.
@@ -298,6 +326,7 @@ fn sam_function(api: &mut Api, t: &Template, doc: &Value, id: &str, props: &Valu
             },
         };
         let auth = sam_auth(t, doc, &api_id);
+        let auth = auth.as_ref();
         let path = eprops.get("Path").map_or_else(
             || Text::unknown("a Path (the event has none)"),
             |v| t.text(v),
@@ -328,7 +357,7 @@ fn sam_function(api: &mut Api, t: &Template, doc: &Value, id: &str, props: &Valu
         };
         api.methods.push(Method {
             at: label,
-            name: id.to_owned(),
+            name: event.clone(),
             path,
             method: verb,
             access,

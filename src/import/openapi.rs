@@ -149,7 +149,7 @@ fn read_scheme(
     }
     let authtype = lower(scheme.get("x-amazon-apigateway-authtype"));
     if authtype.as_deref() == Some("awssigv4") {
-        return Scheme::Other(format!("AWS_IAM authorization ({name}, SigV4)"));
+        return Scheme::Other(format!("AWS_IAM authorization (SigV4, scheme {name})"));
     }
     if lower(scheme.get("type")).as_deref() == Some("apikey")
         && lower(scheme.get("name")).as_deref() == Some("x-api-key")

@@ -327,7 +327,7 @@ fn authorizer(sls: &Serverless, api: &mut Api, auth: &Value, at: &str) -> Access
                 Access::NotEnforceable("AWS_IAM authorization (SigV4)".to_owned())
             } else if is_cognito_arn(&text) {
                 let index = api.authorizer(Authorizer {
-                    name: s.clone(),
+                    name: format!("{at}.authorizer"),
                     at: format!("{at}.authorizer"),
                     provider_arns: vec![text],
                     identity_source: None,
@@ -365,7 +365,7 @@ fn authorizer(sls: &Serverless, api: &mut Api, auth: &Value, at: &str) -> Access
                 match sls
                     .resources
                     .ref_resource(id)
-                    .map(|r| (r, api_gateway_authorizer(&sls.resources, r)))
+                    .map(|r| (r, api_gateway_authorizer(&sls.resources, sls, r)))
                 {
                     Some((_, Some(AuthorizerKind::Cognito(mut a)))) => {
                         a.at = format!("resources.Resources.{}", a.name);
@@ -388,7 +388,8 @@ fn authorizer(sls: &Serverless, api: &mut Api, auth: &Value, at: &str) -> Access
                 }
             } else if let Some(arn) = arn {
                 api.authorizer(Authorizer {
-                    name: field("name").map_or_else(|| arn.to_string(), |n| n.to_string()),
+                    name: field("name")
+                        .map_or_else(|| format!("{at}.authorizer"), |n| n.to_string()),
                     at: format!("{at}.authorizer"),
                     provider_arns: vec![arn],
                     identity_source: field("identitySource"),

@@ -1,0 +1,611 @@
+//! `cognito-ext-authz check`: one request decided offline by the real pipeline, explained.
+//!
+//! Runs the real binary against tests/fixtures/check/policy.yaml with tokens minted here
+//! and a JWKS file written here, and asserts the explanation (route, token checks in
+//! order, scopes, response) and the exit code: 0 allow, 1 deny, 2 usage or input error.
+
+mod support;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+use support::{CLIENT, SCOPE, access_claims, b64_json, key, now};
+
+const POLICY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/check/policy.yaml"
+);
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str], stdin: Option<&str>) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cognito-ext-authz"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+/// A temporary folder holding the JWKS of `key(0)`.
+struct Keys {
+    dir: tempfile::TempDir,
+}
+
+impl Keys {
+    fn new() -> Keys {
+        let dir = tempfile::tempdir().unwrap();
+        support::write(
+            dir.path(),
+            "jwks.json",
+            &json!({"keys": [key(0).jwk]}).to_string(),
+        );
+        Keys { dir }
+    }
+
+    fn jwks(&self) -> PathBuf {
+        self.dir.path().join("jwks.json")
+    }
+}
+
+/// `check` of METHOD PATH with the token (if any), offline.
+fn check(keys: &Keys, method: &str, path: &str, host: &str, token: Option<&str>) -> Run {
+    let jwks = keys.jwks();
+    let mut args = vec![
+        "check",
+        "--policy",
+        POLICY,
+        "--jwks",
+        jwks.to_str().unwrap(),
+        "--method",
+        method,
+        "--path",
+        path,
+    ];
+    if !host.is_empty() {
+        args.extend(["--host", host]);
+    }
+    if let Some(t) = token {
+        args.extend(["--token", t]);
+    }
+    run(&args, None)
+}
+
+fn token(claims: &Value) -> String {
+    key(0).sign(claims)
+}
+
+/// The status word printed for the token check described as `check`.
+fn status<'a>(out: &'a str, check: &str) -> &'a str {
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with(check))
+        .unwrap_or_else(|| panic!("no line for {check:?} in:\n{out}"));
+    line.trim_start()[check.len()..].trim()
+}
+
+const CHECKS: [&str; 13] = [
+    "shape: three base64url parts, JSON header",
+    "alg is RS256",
+    "kid present",
+    "claims are JSON",
+    "iss is a configured user pool",
+    "kid is in that pool's key set",
+    "signature verifies",
+    "exp present and in the future",
+    "nbf not in the future",
+    "iat not in the future",
+    "token_use is access",
+    "client_id present and allowed",
+    "sub present",
+];
+
+/// Every check before `failing` passed, it failed with `why`, every one after was not reached.
+fn assert_fails_at(out: &str, failing: &str, why: &str) {
+    let at = CHECKS.iter().position(|c| *c == failing).unwrap();
+    for c in &CHECKS[..at] {
+        assert_eq!(status(out, c), "pass", "{c}\n{out}");
+    }
+    assert_eq!(status(out, failing), format!("FAIL ({why})"), "\n{out}");
+    for c in &CHECKS[at + 1..] {
+        assert_eq!(status(out, c), "not reached", "{c}\n{out}");
+    }
+}
+
+#[test]
+fn allows_a_valid_token_and_explains_every_step() {
+    let keys = Keys::new();
+    let t = token(&access_claims(&format!("openid {SCOPE}")));
+    let r = check(&keys, "post", "/users?x=1", "", Some(&t));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let out = &r.stdout;
+    for want in [
+        "request: POST /users host (none)",
+        "matched route \"create-user\" (routes[0])",
+        "path: template /users matches /users (literal segments)",
+        "method: POST is one of [POST]",
+        "host: the route takes any host",
+        "requires: a valid access token of a configured pool with any one scope of [user_management_lambdas/api]",
+        "header (unverified): alg=\"RS256\" kid=\"test-key-0\"",
+        "token_use=\"access\"",
+        &format!("client_id=\"{CLIENT}\""),
+        "scopes: any one of [user_management_lambdas/api]; token has [openid, user_management_lambdas/api] (verified); user_management_lambdas/api matches",
+        "decision: ALLOW (authorized)",
+        "response: the request goes upstream",
+        "set x-cognito-sub: aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        "set x-cognito-username: alice",
+        "set x-cognito-route: create-user",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    for c in CHECKS {
+        assert_eq!(status(out, c), "pass", "{c}");
+    }
+    // Neither the token nor its signature is ever printed.
+    let signature = t.rsplit('.').next().unwrap();
+    assert!(!out.contains(&t) && !out.contains(signature));
+    assert!(!r.stderr.contains(signature));
+}
+
+#[test]
+fn explains_host_and_parameter_matches_with_groups() {
+    let keys = Keys::new();
+    let t = token(&access_claims("users/read"));
+    let r = check(&keys, "GET", "/users/42", "API.example.com:443", Some(&t));
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    for want in [
+        "matched route \"get-user\"",
+        "path: template /users/{id} matches /users/42 ({id} = 42)",
+        "host: api.example.com is matched by [api.example.com]",
+        "and any one group of [admins]",
+        "groups: any one of [admins]; token has [admins] (verified); admins matches",
+    ] {
+        assert!(
+            r.stdout.contains(want),
+            "missing {want:?} in:\n{}",
+            r.stdout
+        );
+    }
+    // Another host: the host-bound route does not match, and nothing else does.
+    let r = check(&keys, "GET", "/users/42", "other.example.com", Some(&t));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout
+            .contains("no route matches GET /users/42 on host other.example.com")
+    );
+}
+
+#[test]
+fn an_expired_token_fails_at_exp() {
+    let keys = Keys::new();
+    let mut claims = access_claims(SCOPE);
+    claims["exp"] = json!(now() - 120);
+    claims["iat"] = json!(now() - 3720);
+    let r = check(&keys, "POST", "/users", "", Some(&token(&claims)));
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_fails_at(
+        &r.stdout,
+        "exp present and in the future",
+        "token has expired",
+    );
+    for want in [
+        "ago)",
+        "decision: DENY (expired_token)",
+        "response: HTTP 401",
+        "www-authenticate: Bearer error=\"invalid_token\"",
+        r#"body: {"message":"The incoming token has expired"}"#,
+        "token has [user_management_lambdas/api] (unverified); user_management_lambdas/api matches",
+    ] {
+        assert!(
+            r.stdout.contains(want),
+            "missing {want:?} in:\n{}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn a_token_without_the_scope_is_refused_with_401() {
+    let keys = Keys::new();
+    let r = check(
+        &keys,
+        "POST",
+        "/users",
+        "",
+        Some(&token(&access_claims("orders/read"))),
+    );
+    assert_eq!(r.code, 1);
+    for c in CHECKS {
+        assert_eq!(status(&r.stdout, c), "pass", "{c}");
+    }
+    for want in [
+        "token has [orders/read] (verified); none matches",
+        "decision: DENY (insufficient_scope)",
+        "response: HTTP 401",
+        "www-authenticate: Bearer error=\"insufficient_scope\"",
+        r#"body: {"message":"Unauthorized"}"#,
+    ] {
+        assert!(
+            r.stdout.contains(want),
+            "missing {want:?} in:\n{}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn a_bad_signature_fails_at_the_signature() {
+    let keys = Keys::new();
+    // Signed by another key under the configured key's kid.
+    let mut header = json!({"alg": "RS256", "kid": key(0).kid});
+    let forged = key(1).sign_with_header(&header, &access_claims(SCOPE));
+    let r = check(&keys, "POST", "/users", "", Some(&forged));
+    assert_eq!(r.code, 1);
+    assert_fails_at(&r.stdout, "signature verifies", "signature does not verify");
+    assert!(r.stdout.contains("decision: DENY (invalid_token)"));
+    assert!(r.stdout.contains(r#"body: {"message":"Unauthorized"}"#));
+
+    // An unknown kid fails one step earlier.
+    header["kid"] = json!(key(1).kid);
+    let r = check(
+        &keys,
+        "POST",
+        "/users",
+        "",
+        Some(&key(1).sign_with_header(&header, &access_claims(SCOPE))),
+    );
+    assert_fails_at(
+        &r.stdout,
+        "kid is in that pool's key set",
+        "no key with this kid in the pool's key set",
+    );
+}
+
+#[test]
+fn algorithm_issuer_token_use_and_client_failures_name_their_check() {
+    let keys = Keys::new();
+    let claims = access_claims(SCOPE);
+    let hs256 = format!(
+        "{}.{}.c2ln",
+        b64_json(&json!({"alg": "HS256", "kid": key(0).kid})),
+        b64_json(&claims)
+    );
+    let r = check(&keys, "POST", "/users", "", Some(&hs256));
+    assert_fails_at(
+        &r.stdout,
+        "alg is RS256",
+        "algorithm \"HS256\" is not allowed (RS256 only)",
+    );
+
+    let mut other_pool = claims.clone();
+    other_pool["iss"] = json!(support::issuer("eu-west-1_AbCdEfGhI"));
+    let r = check(&keys, "POST", "/users", "", Some(&token(&other_pool)));
+    assert_fails_at(
+        &r.stdout,
+        "iss is a configured user pool",
+        "issuer is not a configured user pool",
+    );
+
+    let mut id_token = claims.clone();
+    id_token["token_use"] = json!("id");
+    let r = check(&keys, "POST", "/users", "", Some(&token(&id_token)));
+    assert_fails_at(
+        &r.stdout,
+        "token_use is access",
+        "not an access token (token_use \"id\")",
+    );
+
+    let mut other_client = claims.clone();
+    other_client["client_id"] = json!("someotherclient");
+    let r = check(&keys, "POST", "/users", "", Some(&token(&other_client)));
+    assert_fails_at(
+        &r.stdout,
+        "client_id present and allowed",
+        "app client is not allowed",
+    );
+    assert_eq!(r.code, 1);
+
+    let r = check(&keys, "POST", "/users", "", Some("not-a-jwt"));
+    assert_fails_at(
+        &r.stdout,
+        "shape: three base64url parts, JSON header",
+        "malformed token: not three dot-separated parts",
+    );
+}
+
+#[test]
+fn no_token_is_401_with_a_bearer_challenge() {
+    let keys = Keys::new();
+    let r = check(&keys, "POST", "/users", "", None);
+    assert_eq!(r.code, 1);
+    for want in [
+        "no token: token header is missing",
+        "decision: DENY (no_token)",
+        "response: HTTP 401",
+        "www-authenticate: Bearer\n",
+    ] {
+        assert!(
+            r.stdout.contains(want),
+            "missing {want:?} in:\n{}",
+            r.stdout
+        );
+    }
+    assert!(!r.stdout.contains("checks, in pipeline order"));
+    let r = check(&keys, "POST", "/users", "", Some("Basic dXNlcjpwYXNz"));
+    assert!(
+        r.stdout
+            .contains("no token: token header uses a scheme other than Bearer")
+    );
+}
+
+#[test]
+fn no_route_is_403_and_names_the_methods_the_path_has() {
+    let keys = Keys::new();
+    let t = token(&access_claims(SCOPE));
+    let r = check(&keys, "DELETE", "/users", "", Some(&t));
+    assert_eq!(r.code, 1);
+    for want in [
+        "no route matches DELETE /users on host (none)",
+        "the path has routes for other methods: POST (route \"create-user\")",
+        "default action: deny (403)",
+        "not read: the decision did not need it",
+        "decision: DENY (no_route)",
+        "response: HTTP 403",
+        r#"body: {"message":"Forbidden"}"#,
+    ] {
+        assert!(
+            r.stdout.contains(want),
+            "missing {want:?} in:\n{}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn an_unsafe_path_is_400_before_anything_else() {
+    let keys = Keys::new();
+    let t = token(&access_claims(SCOPE));
+    for path in ["/files/../users", "/files/a%2fb", "/files//x"] {
+        let r = check(&keys, "GET", path, "", Some(&t));
+        assert_eq!(r.code, 1, "{path}");
+        assert!(
+            r.stdout.contains("path cannot be matched safely"),
+            "{path}:\n{}",
+            r.stdout
+        );
+        assert!(r.stdout.contains("decision: DENY (unsafe_path)"));
+        assert!(r.stdout.contains("response: HTTP 400"));
+        assert!(r.stdout.contains(r#"body: {"message":"Bad Request"}"#));
+    }
+}
+
+#[test]
+fn a_public_route_is_allowed_without_reading_the_token() {
+    let keys = Keys::new();
+    let r = check(&keys, "GET", "/health", "", Some("garbage"));
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("requires: nothing (auth: none, public)"));
+    assert!(r.stdout.contains("not read: the decision did not need it"));
+    assert!(r.stdout.contains("decision: ALLOW (public_route)"));
+    assert!(r.stdout.contains("set x-cognito-route: ANY /health"));
+    assert!(r.stdout.contains("remove x-cognito-sub"));
+}
+
+#[test]
+fn greedy_routes_show_what_they_caught() {
+    let keys = Keys::new();
+    let r = check(
+        &keys,
+        "PUT",
+        "/files/a/b.txt",
+        "",
+        Some(&token(&access_claims("files/read"))),
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(r.stdout.contains("({proxy+} = a/b.txt)"), "{}", r.stdout);
+    assert!(r.stdout.contains("method: the route takes any method"));
+}
+
+#[test]
+fn tokens_come_from_a_file_or_standard_input_with_or_without_bearer() {
+    let keys = Keys::new();
+    let t = token(&access_claims(SCOPE));
+    let file = support::write(keys.dir.path(), "token", &format!("Bearer {t}\n"));
+    let jwks = keys.jwks();
+    let base = [
+        "check",
+        "--policy",
+        POLICY,
+        "--jwks",
+        jwks.to_str().unwrap(),
+        "--method",
+        "POST",
+        "--path",
+        "/users",
+    ];
+    let mut args = base.to_vec();
+    args.extend(["--token-file", file.to_str().unwrap()]);
+    assert_eq!(run(&args, None).code, 0);
+    let mut args = base.to_vec();
+    args.extend(["--token-file", "-"]);
+    let r = run(&args, Some(&format!("{t}\n")));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn usage_and_input_errors_exit_2() {
+    let keys = Keys::new();
+    let jwks = keys.jwks();
+    let jwks = jwks.to_str().unwrap();
+    let bad_policy = support::write(
+        keys.dir.path(),
+        "bad.yaml",
+        "userPools: []\nroutes:\n  - path: /x\n    scope: [a]\n",
+    );
+    let not_jwks = support::write(keys.dir.path(), "not-jwks.json", "{\"keys\": []}");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["check", "--policy", POLICY, "--path", "/users"],
+            "--method",
+        ),
+        (
+            vec![
+                "check",
+                "--policy",
+                POLICY,
+                "--method",
+                "GET",
+                "--path",
+                "/",
+                "--token",
+                "a",
+                "--token-file",
+                "b",
+            ],
+            "cannot be used with",
+        ),
+        (
+            vec![
+                "check",
+                "--policy",
+                bad_policy.to_str().unwrap(),
+                "--jwks",
+                jwks,
+                "--method",
+                "GET",
+                "--path",
+                "/",
+            ],
+            "bad.yaml",
+        ),
+        (
+            vec![
+                "check",
+                "--policy",
+                "/nonexistent/policy.yaml",
+                "--jwks",
+                jwks,
+                "--method",
+                "GET",
+                "--path",
+                "/",
+            ],
+            "cannot read",
+        ),
+        (
+            vec![
+                "check",
+                "--policy",
+                POLICY,
+                "--jwks",
+                not_jwks.to_str().unwrap(),
+                "--method",
+                "GET",
+                "--path",
+                "/",
+            ],
+            "no usable RS256 signing key",
+        ),
+        (
+            vec![
+                "check",
+                "--policy",
+                POLICY,
+                "--jwks",
+                jwks,
+                "--method",
+                "GET",
+                "--path",
+                "/",
+                "--token-file",
+                "/nonexistent/token",
+            ],
+            "cannot read",
+        ),
+    ];
+    for (args, want) in cases {
+        let r = run(&args, None);
+        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.contains(want),
+            "{args:?}: missing {want:?} in {}",
+            r.stderr
+        );
+        assert!(r.stdout.is_empty(), "{args:?}");
+    }
+}
+
+/// Without --jwks, each pool's keys are fetched once from its key set URL.
+#[tokio::test]
+async fn fetches_keys_when_no_jwks_file_is_given() {
+    let keys = support::KeyServer::start().await;
+    keys.publish(support::POOL, key(0));
+    let dir = tempfile::tempdir().unwrap();
+    let policy = support::write(
+        dir.path(),
+        "policy.yaml",
+        &format!(
+            "userPools:\n  - id: {}\n    jwksUri: {}\nroutes:\n  - path: /users\n    scopes: [{SCOPE}]\n",
+            support::POOL,
+            keys.jwks_uri(support::POOL)
+        ),
+    );
+    let policy = policy.to_str().unwrap().to_owned();
+    let t = token(&access_claims(SCOPE));
+    let args = move |t: &str| {
+        vec![
+            "check".to_owned(),
+            "--policy".to_owned(),
+            policy.clone(),
+            "--method".to_owned(),
+            "GET".to_owned(),
+            "--path".to_owned(),
+            "/users".to_owned(),
+            "--token".to_owned(),
+            t.to_owned(),
+        ]
+    };
+    let a = args(&t);
+    let r = tokio::task::spawn_blocking(move || {
+        run(&a.iter().map(String::as_str).collect::<Vec<_>>(), None)
+    })
+    .await
+    .unwrap();
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("keys: 1 key(s) fetched from http://127.0.0.1:"),
+        "{}",
+        r.stdout
+    );
+
+    // The key set is down: a token whose key cannot be known is not a decision.
+    keys.set_down(true);
+    let a = args(&t);
+    let r = tokio::task::spawn_blocking(move || {
+        run(&a.iter().map(String::as_str).collect::<Vec<_>>(), None)
+    })
+    .await
+    .unwrap();
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("cannot decide: the key set of the token's pool could not be fetched")
+    );
+}
