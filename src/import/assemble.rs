@@ -528,7 +528,9 @@ fn report_fallbacks(policy: &Policy, left_out: &[LeftOut], notes: &mut Vec<Note>
             .iter()
             .map(|s| match s {
                 Segment::Literal(s) => s.clone(),
-                Segment::Param(n) | Segment::Greedy(n) => n.clone(),
+                // No literal route segment can hold a brace: a parameter's sample value
+                // only matches parameter routes.
+                Segment::Param(n) | Segment::Greedy(n) => format!("{{{n}}}"),
             })
             .collect();
         let methods: Vec<&str> = if l.method == "ANY" {
