@@ -1,0 +1,232 @@
+//! The hot path, in process: token verification (cold and cached), route matching over a
+//! 1,000-route policy, and a whole `Check` (CheckRequest in, CheckResponse out).
+//!
+//! `cargo bench --bench hot_path` (about a minute and a half). Keys are generated once per
+//! run with the `rsa` crate; tokens are real Cognito-shaped RS256 access tokens.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cognito_ext_authz::active::ActivePolicy;
+use cognito_ext_authz::decide::Authorizer;
+use cognito_ext_authz::grpc::{self, AuthorizationService};
+use cognito_ext_authz::path;
+use cognito_ext_authz::policy::Policy;
+use cognito_ext_authz::token::Verifier;
+use cognito_ext_authz::token::keys::{PoolKeys, parse_jwks};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+
+const JWKS_URI: &str = "http://127.0.0.1:1/ap-south-1_benchpool/.well-known/jwks.json";
+
+struct Fixture {
+    key: support::BenchKey,
+    tokens: Vec<String>,
+}
+
+fn fixture() -> Fixture {
+    let key = support::BenchKey::generate();
+    let tokens = (0..512)
+        .map(|n| key.token(n, support::TOKEN_SCOPE))
+        .collect();
+    Fixture { key, tokens }
+}
+
+fn active(f: &Fixture, routes: usize) -> ActivePolicy {
+    let policy = Policy::parse(&support::policy_yaml(routes, JWKS_URI)).expect("bench policy");
+    let keys = parse_jwks(f.key.jwks().as_bytes()).expect("bench JWKS");
+    ActivePolicy {
+        policy,
+        keys: vec![Arc::new(PoolKeys::fixed(support::POOL, keys))],
+        generation: 1,
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+}
+
+fn token_verification(c: &mut Criterion, f: &Fixture) {
+    let rt = runtime();
+    let active = active(f, 100);
+    let mut group = c.benchmark_group("token");
+
+    // Cold: no cache, every call a full parse + RS256 verify + claim checks.
+    let uncached = Verifier::new(0);
+    let mut i = 0;
+    group.bench_function("verify_cold", |b| {
+        b.iter(|| {
+            i += 1;
+            let t = &f.tokens[i % f.tokens.len()];
+            let ok = rt.block_on(uncached.verify(&active, t)).unwrap();
+            black_box(ok);
+        })
+    });
+
+    // Cached: SHA-256 of the token + a cache lookup + the kid still-present check.
+    let cached = Verifier::new(10_000);
+    for t in &f.tokens {
+        rt.block_on(cached.verify(&active, t)).unwrap();
+    }
+    let mut i = 0;
+    group.bench_function("verify_cached", |b| {
+        b.iter(|| {
+            i += 1;
+            let t = &f.tokens[i % f.tokens.len()];
+            let ok = rt.block_on(cached.verify(&active, t)).unwrap();
+            black_box(ok);
+        })
+    });
+    group.finish();
+}
+
+/// Requests over the 1,000-route policy: literals, `{id}`, two parameters, `{proxy+}`,
+/// host-limited routes, a method with no route, and a path no route matches.
+const ROUTE_CASES: [(&str, &str, &str); 8] = [
+    ("GET", "api.example.com", "/svc17/items"),
+    ("POST", "api.example.com", "/svc150/items"),
+    (
+        "PUT",
+        "api.example.com",
+        "/svc42/items/8f14e45f-ceea-467f-a0e6-b2c1f5d5e6f7",
+    ),
+    ("GET", "eu.example.com", "/svc99/items/123"),
+    ("DELETE", "api.example.com", "/svc199/items/9/tags/red"),
+    (
+        "GET",
+        "api.example.com",
+        "/svc7/files/reports/2026/q3/summary.pdf",
+    ),
+    ("PATCH", "api.example.com", "/svc3/items/77"),
+    ("GET", "api.example.com", "/nothing/here/at/all"),
+];
+
+fn route_matching(c: &mut Criterion, f: &Fixture) {
+    let active = active(f, 1000);
+    let table = &active.policy.routes;
+    assert_eq!(table.routes().len(), 1001);
+    let mut group = c.benchmark_group("routes_1000");
+    group.bench_function("find_mix_of_8", |b| {
+        b.iter(|| {
+            for (method, host, raw) in ROUTE_CASES {
+                let segments = path::segments(black_box(raw)).unwrap();
+                black_box(table.find(&segments, method, host));
+            }
+        })
+    });
+    group.bench_function("segments_and_find_one_param", |b| {
+        b.iter(|| {
+            let segments = path::segments(black_box("/svc42/items/123?x=1")).unwrap();
+            black_box(table.find(&segments, "PUT", "api.example.com"));
+        })
+    });
+    group.finish();
+}
+
+fn whole_check(c: &mut Criterion, f: &Fixture) {
+    let rt = runtime();
+    cognito_ext_authz::metrics::install();
+    let service = AuthorizationService::new(Arc::new(Authorizer::new(active(f, 1000), 10_000)));
+    let cold = AuthorizationService::new(Arc::new(Authorizer::new(active(f, 1000), 0)));
+    let (method, host, raw) = support::TARGETS[2];
+    let requests: Vec<_> = f
+        .tokens
+        .iter()
+        .map(|t| support::check_request(method, host, raw, Some(t)))
+        .collect();
+    for r in &requests {
+        rt.block_on(service.check(r.clone()));
+    }
+    let mut group = c.benchmark_group("check");
+    let mut i = 0;
+    group.bench_function("cached_token", |b| {
+        b.iter_batched(
+            || {
+                i += 1;
+                requests[i % requests.len()].clone()
+            },
+            |r| black_box(rt.block_on(service.check(r))),
+            BatchSize::SmallInput,
+        )
+    });
+    let mut i = 0;
+    group.bench_function("uncached_token", |b| {
+        b.iter_batched(
+            || {
+                i += 1;
+                requests[i % requests.len()].clone()
+            },
+            |r| black_box(rt.block_on(cold.check(r))),
+            BatchSize::SmallInput,
+        )
+    });
+    // The decision log line, as `serve` writes it (JSON), into a sink.
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_writer(std::io::sink)
+        .finish();
+    let mut i = 0;
+    tracing::subscriber::with_default(subscriber, || {
+        group.bench_function("cached_token_with_json_log", |b| {
+            b.iter_batched(
+                || {
+                    i += 1;
+                    requests[i % requests.len()].clone()
+                },
+                |r| black_box(rt.block_on(service.check(r))),
+                BatchSize::SmallInput,
+            )
+        });
+    });
+    // Pieces of the cached check, to see where its time goes.
+    let authorizer = Authorizer::new(active(f, 1000), 10_000);
+    let request = grpc::to_request(requests[0].clone()).unwrap();
+    let decision = rt.block_on(authorizer.decide(&request));
+    group.bench_function("piece_to_request", |b| {
+        b.iter_batched(
+            || requests[0].clone(),
+            |r| black_box(grpc::to_request(r)),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("piece_decide_cached", |b| {
+        b.iter(|| black_box(rt.block_on(authorizer.decide(&request))))
+    });
+    group.bench_function("piece_to_response_allow", |b| {
+        b.iter(|| black_box(grpc::to_response(&decision)))
+    });
+    group.bench_function("piece_record_decision", |b| {
+        b.iter(|| {
+            cognito_ext_authz::metrics::record_decision(
+                &decision,
+                &request,
+                Duration::from_micros(3),
+            )
+        })
+    });
+    group.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    let f = fixture();
+    token_verification(c, &f);
+    route_matching(c, &f);
+    whole_check(c, &f);
+}
+
+criterion_group! {
+    name = hot_path;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(50);
+    targets = benches
+}
+criterion_main!(hot_path);

