@@ -806,6 +806,27 @@ mod tests {
         }
     }
 
+    /// `TokenCheck::of` reads the step of a `Malformed` error from its text: every text the
+    /// verifier can produce must be known, or a new one would be shown as a shape failure.
+    #[test]
+    fn knows_every_malformed_cause_of_the_verifier() {
+        let source = include_str!("token/verify.rs");
+        let causes: Vec<&'static str> = source
+            .split("TokenError::Malformed(\"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .collect();
+        assert!(causes.len() >= 8, "{causes:?}");
+        let shape = ["too long", "not three dot-separated parts", "header"];
+        for cause in causes {
+            let check = TokenCheck::of(&TokenError::Malformed(cause));
+            assert!(
+                check != TokenCheck::Shape || shape.contains(&cause),
+                "the verifier's Malformed({cause:?}) is not mapped to its check"
+            );
+        }
+    }
+
     #[test]
     fn formats_times() {
         assert_eq!(utc(0), "1970-01-01T00:00:00Z");

@@ -89,7 +89,16 @@ pub(crate) fn read(doc: &Value, resolve: &dyn Resolve, at: &str) -> Api {
                 continue;
             };
             let security = operation.get("security").or(default_security);
-            let (access, extras) = access(&by_name, security);
+            let (access, extras) = match legacy_auth_type(operation) {
+                // The older `x-amazon-apigateway-auth` extension sets IAM per operation.
+                Some(kind) if kind == "aws_iam" => (
+                    Access::NotEnforceable(
+                        "AWS_IAM authorization (x-amazon-apigateway-auth)".to_owned(),
+                    ),
+                    vec![],
+                ),
+                _ => access(&by_name, security),
+            };
             let name = operation
                 .get("operationId")
                 .and_then(Value::as_str)
@@ -105,6 +114,14 @@ pub(crate) fn read(doc: &Value, resolve: &dyn Resolve, at: &str) -> Api {
         }
     }
     api
+}
+
+fn legacy_auth_type(operation: &Value) -> Option<String> {
+    operation
+        .get("x-amazon-apigateway-auth")?
+        .get("type")?
+        .as_str()
+        .map(str::to_ascii_lowercase)
 }
 
 fn read_scheme(
@@ -351,7 +368,7 @@ mod tests {
                 "/public": {"get": {"security": []}},
                 "/default": {"post": {}},
                 "/{proxy+}": {"x-amazon-apigateway-any-method": {"security": [{"lambda": []}]}},
-                "/iam": {"put": {"security": [{"sigv4": []}]}},
+                "/iam": {"put": {"security": [{"sigv4": []}]}, "get": {"x-amazon-apigateway-auth": {"type": "AWS_IAM"}}},
                 "/key": {"put": {"security": [{"api_key": []}]}}
             }
         })
@@ -379,7 +396,7 @@ mod tests {
         assert_eq!(scopes("POST /default"), ["default/scope"]);
         assert!(matches!(by_name["GET /public"].access, Access::Public));
         assert_eq!(by_name["ANY /{proxy+}"].method, Text::known("ANY"));
-        for name in ["ANY /{proxy+}", "PUT /iam", "PUT /key"] {
+        for name in ["ANY /{proxy+}", "PUT /iam", "GET /iam", "PUT /key"] {
             assert!(
                 matches!(by_name[name].access, Access::NotEnforceable(_)),
                 "{name}"

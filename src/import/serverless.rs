@@ -176,12 +176,12 @@ impl Resolve for Serverless<'_> {
 
 /// Reads a `serverless.yml`.
 pub(crate) fn read(doc: &Value) -> Api {
-    static NULL: Value = Value::Null;
+    let mut api = Api::default();
+    let resources = resources(doc, &mut api);
     let sls = Serverless {
         doc,
-        resources: Template::new(doc.get("resources").unwrap_or(&NULL)),
+        resources: Template::new(&resources),
     };
-    let mut api = Api::default();
     let functions: Vec<(&String, &Value)> = match doc.get("functions") {
         Some(Value::Object(map)) => map.iter().collect(),
         // Older files list functions as a sequence of one-entry maps.
@@ -190,11 +190,33 @@ pub(crate) fn read(doc: &Value) -> Api {
             .filter_map(Value::as_object)
             .flat_map(|m| m.iter())
             .collect(),
-        _ => Vec::new(),
+        None | Some(Value::Null) => Vec::new(),
+        Some(other) => {
+            api.note(
+                NoteKind::Unresolved,
+                "functions",
+                format!(
+                    "the functions are {}, not in this file; import a file with them inline",
+                    sls.text(other)
+                ),
+            );
+            Vec::new()
+        }
     };
     for (name, function) in functions {
-        let events = function.get("events").map(|e| sls.value(e));
-        let Some(Value::Array(events)) = events.as_deref() else {
+        let events = match function.get("events").map(|e| sls.value(e)) {
+            None => continue,
+            Some(events) => events,
+        };
+        let Value::Array(events) = events.as_ref() else {
+            api.note(
+                NoteKind::Unresolved,
+                format!("functions.{name}.events"),
+                format!(
+                    "the events are {}, not a list in this file; the function's methods are left out (default deny applies)",
+                    sls.text(&events)
+                ),
+            );
             continue;
         };
         for (i, event) in events.iter().enumerate() {
@@ -225,6 +247,38 @@ pub(crate) fn read(doc: &Value) -> Api {
         }
     }
     api
+}
+
+/// The CloudFormation of `resources`: one fragment, or a list of them that Serverless
+/// merges (entries kept in another file are reported).
+fn resources(doc: &Value, api: &mut Api) -> Value {
+    let mut merged = serde_json::Map::new();
+    let fragments: Vec<&Value> = match doc.get("resources") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => list.iter().collect(),
+        Some(one) => vec![one],
+    };
+    for (i, fragment) in fragments.into_iter().enumerate() {
+        let Some(fragment) = fragment.as_object() else {
+            api.note(
+                NoteKind::NotTranslated,
+                format!("resources[{i}]"),
+                format!("{fragment} is kept in another file and not read; authorizers defined there are unknown"),
+            );
+            continue;
+        };
+        for (section, entries) in fragment {
+            match (merged.get_mut(section), entries) {
+                (Some(Value::Object(into)), Value::Object(from)) => {
+                    into.extend(from.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+                _ => {
+                    merged.insert(section.clone(), entries.clone());
+                }
+            }
+        }
+    }
+    Value::Object(merged)
 }
 
 fn http_event(sls: &Serverless, api: &mut Api, function: &str, http: &Value, at: &str) -> Method {
@@ -450,6 +504,46 @@ mod tests {
             sls.interpolate("${self:custom.nope}", 0)
                 .as_known()
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn what_is_kept_in_other_files_is_reported() {
+        let doc = document::parse(
+            r#"
+service: s
+functions:
+  a:
+    events: ${file(events.yml)}
+  b:
+    events:
+      - http: {path: x, method: get, authorizer: {type: COGNITO_USER_POOLS, authorizerId: {Ref: Auth}, scopes: [a/b]}}
+resources:
+  - ${file(resources.yml)}
+  - Resources:
+      Auth:
+        Type: AWS::ApiGateway::Authorizer
+        Properties: {Type: COGNITO_USER_POOLS, ProviderARNs: ["arn:aws:cognito-idp:eu-west-1:1:userpool/eu-west-1_AbC"]}
+"#,
+        )
+        .unwrap();
+        let api = read(&doc);
+        let kinds: Vec<(NoteKind, &str)> =
+            api.notes.iter().map(|n| (n.kind, n.at.as_str())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (NoteKind::NotTranslated, "resources[0]"),
+                (NoteKind::Unresolved, "functions.a.events"),
+            ]
+        );
+        // The second fragment of `resources` is read.
+        assert_eq!(api.authorizers[0].name, "Auth");
+        assert_eq!(
+            api.authorizers[0].provider_arns,
+            [Text::known(
+                "arn:aws:cognito-idp:eu-west-1:1:userpool/eu-west-1_AbC"
+            )]
         );
     }
 
