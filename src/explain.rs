@@ -390,11 +390,18 @@ fn render(
         } => Some(Ok(())),
         _ => None,
     };
-    if reached_token && raw.is_ok() {
+    if reached_token && let Ok(token) = &raw {
+        let claims = decode_part(token, 1);
+        let header = decode_part(token, 0);
         let _ = writeln!(out, "  checks, in pipeline order:");
         for (check, status) in token_checks(outcome) {
             let mark = match &status {
-                CheckStatus::Pass => "pass".to_owned(),
+                CheckStatus::Pass => {
+                    match pass_detail(check, policy, header.as_ref(), claims.as_ref()) {
+                        Some(detail) => format!("pass → {detail}"),
+                        None => "pass".to_owned(),
+                    }
+                }
                 CheckStatus::Fail(why) => format!("FAIL ({why})"),
                 CheckStatus::NotReached => "not reached".to_owned(),
             };
@@ -488,6 +495,25 @@ fn render(
         }
     }
     out
+}
+
+/// What a passed check found, where it names something worth seeing.
+fn pass_detail(
+    check: TokenCheck,
+    policy: &Policy,
+    header: Option<&Map<String, Value>>,
+    claims: Option<&Map<String, Value>>,
+) -> Option<String> {
+    let claim = |k: &str| claims?.get(k)?.as_str();
+    match check {
+        TokenCheck::Issuer => {
+            let pool = policy.pool_for_issuer(claim("iss")?)?;
+            Some(format!("pool {}", policy.pools[pool].id))
+        }
+        TokenCheck::Key => Some(format!("kid {}", header?.get("kid")?.as_str()?)),
+        TokenCheck::ClientId => Some(format!("client {}", claim("client_id")?)),
+        _ => None,
+    }
 }
 
 fn describe_route(

@@ -97,7 +97,9 @@ fn status<'a>(out: &'a str, check: &str) -> &'a str {
         .lines()
         .find(|l| l.trim_start().starts_with(check))
         .unwrap_or_else(|| panic!("no line for {check:?} in:\n{out}"));
-    line.trim_start()[check.len()..].trim()
+    let status = line.trim_start()[check.len()..].trim();
+    // `pass → pool ...`: what the check found is not part of its status.
+    status.split(" → ").next().unwrap()
 }
 
 const CHECKS: [&str; 13] = [
@@ -147,6 +149,9 @@ fn allows_a_valid_token_and_explains_every_step() {
         &format!("client_id=\"{CLIENT}\""),
         "scopes: any one of [user_management_lambdas/api]; token has [openid, user_management_lambdas/api] (verified); user_management_lambdas/api matches",
         "decision: ALLOW (authorized)",
+        "pass → pool ap-south-1_abcdefghi",
+        "pass → kid test-key-0",
+        "pass → client 4example23456789abc",
         "response: the request goes upstream",
         "set x-cognito-sub: aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
         "set x-cognito-username: alice",
