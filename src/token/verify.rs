@@ -44,8 +44,9 @@ pub struct AccessToken {
 /// Why a token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum TokenError {
-    #[error("malformed token: {0}")]
-    Malformed(&'static str),
+    /// The token's structure fails the check named, before or after the signature.
+    #[error("malformed token: {1}")]
+    Malformed(TokenCheck, &'static str),
     #[error("algorithm {0:?} is not allowed (RS256 only)")]
     Algorithm(String),
     #[error("issuer is not a configured user pool")]
@@ -70,7 +71,7 @@ impl TokenError {
     /// A short stable label for logs and metrics.
     pub fn label(&self) -> &'static str {
         match self {
-            TokenError::Malformed(_) => "malformed",
+            TokenError::Malformed(..) => "malformed",
             TokenError::Algorithm(_) => "algorithm",
             TokenError::UnknownIssuer => "unknown_issuer",
             TokenError::UnknownKey => "unknown_key",
@@ -80,6 +81,80 @@ impl TokenError {
             TokenError::IssuedInFuture => "issued_in_future",
             TokenError::NotAccessToken(_) => "not_access_token",
             TokenError::ClientNotAllowed => "client_not_allowed",
+        }
+    }
+}
+
+/// One token check, in the order the pipeline runs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenCheck {
+    Shape,
+    Alg,
+    Kid,
+    Claims,
+    Issuer,
+    Key,
+    Signature,
+    Exp,
+    Nbf,
+    Iat,
+    TokenUse,
+    ClientId,
+    Sub,
+}
+
+impl TokenCheck {
+    /// Every check, in pipeline order.
+    pub const ALL: [TokenCheck; 13] = [
+        TokenCheck::Shape,
+        TokenCheck::Alg,
+        TokenCheck::Kid,
+        TokenCheck::Claims,
+        TokenCheck::Issuer,
+        TokenCheck::Key,
+        TokenCheck::Signature,
+        TokenCheck::Exp,
+        TokenCheck::Nbf,
+        TokenCheck::Iat,
+        TokenCheck::TokenUse,
+        TokenCheck::ClientId,
+        TokenCheck::Sub,
+    ];
+
+    /// What the check verifies.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TokenCheck::Shape => "shape: three base64url parts, JSON header",
+            TokenCheck::Alg => "alg is RS256",
+            TokenCheck::Kid => "kid present",
+            TokenCheck::Claims => "claims are JSON",
+            TokenCheck::Issuer => "iss is a configured user pool",
+            TokenCheck::Key => "kid is in that pool's key set",
+            TokenCheck::Signature => "signature verifies",
+            TokenCheck::Exp => "exp present and in the future",
+            TokenCheck::Nbf => "nbf not in the future",
+            TokenCheck::Iat => "iat not in the future",
+            TokenCheck::TokenUse => "token_use is access",
+            TokenCheck::ClientId => "client_id present and allowed",
+            TokenCheck::Sub => "sub present",
+        }
+    }
+}
+
+impl TokenError {
+    /// The check that refused the token; every check before it passed.
+    pub fn check(&self) -> TokenCheck {
+        match self {
+            TokenError::Malformed(check, _) => *check,
+            TokenError::Algorithm(_) => TokenCheck::Alg,
+            TokenError::UnknownIssuer => TokenCheck::Issuer,
+            TokenError::UnknownKey => TokenCheck::Key,
+            TokenError::BadSignature => TokenCheck::Signature,
+            TokenError::Expired => TokenCheck::Exp,
+            TokenError::NotYetValid => TokenCheck::Nbf,
+            TokenError::IssuedInFuture => TokenCheck::Iat,
+            TokenError::NotAccessToken(_) => TokenCheck::TokenUse,
+            TokenError::ClientNotAllowed => TokenCheck::ClientId,
         }
     }
 }
@@ -136,7 +211,7 @@ impl Verifier {
         token: &str,
     ) -> Result<Arc<AccessToken>, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
-            return Err(TokenError::Malformed("too long"));
+            return Err(TokenError::Malformed(TokenCheck::Shape, "too long"));
         }
         let now = now_unix();
         let digest = TokenCache::digest(token);
@@ -162,19 +237,24 @@ async fn verify_uncached(
     let (Some(header_b64), Some(claims_b64), Some(signature_b64), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(TokenError::Malformed("not three dot-separated parts"));
+        return Err(TokenError::Malformed(
+            TokenCheck::Shape,
+            "not three dot-separated parts",
+        ));
     };
-    let header: Header = decode_json(header_b64).ok_or(TokenError::Malformed("header"))?;
+    let header: Header =
+        decode_json(header_b64).ok_or(TokenError::Malformed(TokenCheck::Shape, "header"))?;
     match header.alg.as_deref() {
         Some("RS256") => {}
         Some(other) => return Err(TokenError::Algorithm(other.to_owned())),
-        None => return Err(TokenError::Malformed("header has no alg")),
+        None => return Err(TokenError::Malformed(TokenCheck::Alg, "header has no alg")),
     }
     let kid = header
         .kid
         .filter(|k| !k.is_empty())
-        .ok_or(TokenError::Malformed("header has no kid"))?;
-    let claims: Claims = decode_json(claims_b64).ok_or(TokenError::Malformed("claims"))?;
+        .ok_or(TokenError::Malformed(TokenCheck::Kid, "header has no kid"))?;
+    let claims: Claims =
+        decode_json(claims_b64).ok_or(TokenError::Malformed(TokenCheck::Claims, "claims"))?;
 
     let policy = &active.policy;
     let iss = claims.iss.as_deref().ok_or(TokenError::UnknownIssuer)?;
@@ -194,7 +274,9 @@ async fn verify_uncached(
 
     // From here on the claims are the issuer's own.
     let leeway = policy.leeway_seconds;
-    let exp = claims.exp.ok_or(TokenError::Malformed("no exp claim"))?;
+    let exp = claims
+        .exp
+        .ok_or(TokenError::Malformed(TokenCheck::Exp, "no exp claim"))?;
     if now >= exp.saturating_add(leeway) {
         return Err(TokenError::Expired);
     }
@@ -214,15 +296,18 @@ async fn verify_uncached(
         Some("access") => {}
         other => return Err(TokenError::NotAccessToken(other.unwrap_or("").to_owned())),
     }
-    let client_id = claims
-        .client_id
-        .ok_or(TokenError::Malformed("no client_id claim"))?;
+    let client_id = claims.client_id.ok_or(TokenError::Malformed(
+        TokenCheck::ClientId,
+        "no client_id claim",
+    ))?;
     if let Some(allowed) = &policy.pools[pool_index].app_clients
         && !allowed.contains(&client_id)
     {
         return Err(TokenError::ClientNotAllowed);
     }
-    let sub = claims.sub.ok_or(TokenError::Malformed("no sub claim"))?;
+    let sub = claims
+        .sub
+        .ok_or(TokenError::Malformed(TokenCheck::Sub, "no sub claim"))?;
     Ok(AccessToken {
         sub,
         client_id,
