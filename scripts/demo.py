@@ -211,8 +211,13 @@ def main() -> int:
         old.unlink()
     pidfile = state / "pids"
 
-    # SIGTERM (e.g. from demo.sh's trap) unwinds through the finally blocks below.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl-C and SIGTERM unwind through the finally block below, which stops everything.
+    # (SIGINT explicitly: a shell may start us with it ignored, which Python would keep.)
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
 
     started = time.monotonic()
     print(c("1", "cognito-ext-authz demo: Envoy ext_authz enforcing Cognito scopes per route"))
