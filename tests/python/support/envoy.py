@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 from .procs import ManagedProcess, free_port, http_status, wait_until
 from .tools import REPO
@@ -65,25 +66,33 @@ class EnvoyProxy:
         admin_port: int | None = None,
         name: str = "envoy",
         ready_timeout: float = 30.0,
+        transform: Callable[[dict], None] | None = None,
     ) -> None:
+        """`transform` may edit the rendered configuration (parsed YAML) in place, for a
+        test of a deliberate variant; by default the reference file runs unchanged."""
         self.listen_port = listen_port or free_port()
         self.admin_port = admin_port or free_port()
         workdir.mkdir(parents=True, exist_ok=True)
         self.config_path = workdir / f"{name}.yaml"
-        self.config_path.write_text(
-            render(
-                {
-                    "ENVOY_LISTEN_ADDRESS": "127.0.0.1",
-                    "ENVOY_LISTEN_PORT": self.listen_port,
-                    "ENVOY_ADMIN_ADDRESS": "127.0.0.1",
-                    "ENVOY_ADMIN_PORT": self.admin_port,
-                    "AUTHZ_HOST": "127.0.0.1",
-                    "AUTHZ_PORT": authz_port,
-                    "UPSTREAM_HOST": "127.0.0.1",
-                    "UPSTREAM_PORT": upstream_port,
-                }
-            )
+        rendered = render(
+            {
+                "ENVOY_LISTEN_ADDRESS": "127.0.0.1",
+                "ENVOY_LISTEN_PORT": self.listen_port,
+                "ENVOY_ADMIN_ADDRESS": "127.0.0.1",
+                "ENVOY_ADMIN_PORT": self.admin_port,
+                "AUTHZ_HOST": "127.0.0.1",
+                "AUTHZ_PORT": authz_port,
+                "UPSTREAM_HOST": "127.0.0.1",
+                "UPSTREAM_PORT": upstream_port,
+            }
         )
+        if transform is not None:
+            import yaml
+
+            cfg = yaml.safe_load(rendered)
+            transform(cfg)
+            rendered = yaml.safe_dump(cfg, sort_keys=False)
+        self.config_path.write_text(rendered)
         self.process = ManagedProcess(
             name,
             [
