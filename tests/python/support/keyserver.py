@@ -72,6 +72,13 @@ class SigningKey:
         )
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 drops connections under a burst of requests
+    # (Envoy then answers 503 "UF"), which would be blamed on the system under test.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class KeyServer:
     """`ThreadingHTTPServer` on 127.0.0.1:<free port> serving each pool's JWKS."""
 
@@ -97,7 +104,7 @@ class KeyServer:
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
 
-        self._httpd = ThreadingHTTPServer((host, port), Handler)
+        self._httpd = _Server((host, port), Handler)
         self._httpd.daemon_threads = True
         self.host, self.port = self._httpd.server_address[:2]
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)

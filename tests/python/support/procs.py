@@ -7,6 +7,7 @@ without touching anything it did not start.
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
@@ -168,3 +169,9 @@ def stop_all() -> None:
             p.stop(timeout=2.0)
         except Exception:
             p.kill()
+
+
+# Whatever path a script or test run takes out (an exception, sys.exit), children
+# started here do not outlive it. (SIGKILL of this process is the one case left; the
+# demo's shell trap covers it.)
+atexit.register(stop_all)

@@ -36,7 +36,7 @@ def sign(claims: dict, key: SigningKey, headers: dict | None = None, kid: str | 
     """RS256-sign `claims` with `key` (header `kid` = key.kid unless `kid` is given)."""
     h = {"kid": kid if kid is not None else key.kid}
     h.update(headers or {})
-    return jwt.encode(claims, key.private_pem(), algorithm="RS256", headers=h)
+    return jwt.encode(claims, key.private_key, algorithm="RS256", headers=h)
 
 
 def access_claims(
@@ -155,7 +155,7 @@ def hs256_with_public_key(key: SigningKey, issuer: str, **kw: Any) -> str:
 
 def with_alg(key: SigningKey, issuer: str, alg: str, **kw: Any) -> str:
     """Signed by the right key with another RSA algorithm (e.g. RS512, PS256)."""
-    return jwt.encode(access_claims(issuer, **kw), key.private_pem(), algorithm=alg, headers={"kid": key.kid})
+    return jwt.encode(access_claims(issuer, **kw), key.private_key, algorithm=alg, headers={"kid": key.kid})
 
 
 def tampered(token: str, **changes: Any) -> str:
