@@ -101,6 +101,7 @@ class EnvoyProxy:
                 "--disable-hot-restart",  # several Envoys side by side, no shared memory
                 "--concurrency", "1",
                 "--log-level", "warn",
+                "--file-flush-interval-msec", "200",  # access log lines show up quickly
             ],
             workdir / f"{name}.log",
         )
