@@ -6,9 +6,19 @@
 //! hop on this machine: what any authorization service costs before it decides anything.
 //! `scripts/bench.sh` compares the real service with it.
 //!
-//! Usage: `cargo run --release --example noop_authz -- [ADDR]` (default `127.0.0.1:9100`).
+//! With `--identity` every answer is instead one fixed allow shaped exactly like the real
+//! service's (six identity headers set or removed, the decision in `dynamic_metadata`),
+//! built once and cloned: the floor for a service that must answer what this one answers,
+//! which separates Envoy's cost of applying such an answer from the cost of deciding it.
+//!
+//! Usage: `cargo run --release --example noop_authz -- [ADDR] [--identity]` (default
+//! address `127.0.0.1:9100`).
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use cognito_ext_authz::decide::{AllowReason, Decision};
+use cognito_ext_authz::token::AccessToken;
 
 use cognito_ext_authz::proto::envoy::service::auth::v3::{
     CheckRequest, CheckResponse, OkHttpResponse, authorization_server,
@@ -17,7 +27,32 @@ use cognito_ext_authz::proto::envoy::service::auth::v3::{
 use cognito_ext_authz::proto::google::rpc;
 use tonic::{Request, Response, Status};
 
-struct Noop;
+struct Noop {
+    /// The fixed answer; `None` for the empty allow.
+    answer: Option<CheckResponse>,
+}
+
+/// The answer the real service gives a typical allowed request.
+fn identity_answer() -> CheckResponse {
+    let token = AccessToken {
+        sub: "00000000-bbbb-4ccc-8ddd-000000000001".to_owned(),
+        client_id: "4benchclient0123456789abc".to_owned(),
+        username: Some("user1".to_owned()),
+        scopes: "svc1/read svc1/write svc7/read svc7/write svc7/files svc13/read svc13/write"
+            .split(' ')
+            .map(str::to_owned)
+            .collect(),
+        groups: vec!["bench-users".to_owned()],
+        exp: u64::MAX,
+        pool: 0,
+        kid: "bench-key-1".to_owned(),
+    };
+    cognito_ext_authz::grpc::to_response(&Decision::Allow {
+        reason: AllowReason::Authorized,
+        route: Some(Arc::from("svc7-item")),
+        token: Some(Arc::new(token)),
+    })
+}
 
 #[tonic::async_trait]
 impl authorization_server::Authorization for Noop {
@@ -25,6 +60,9 @@ impl authorization_server::Authorization for Noop {
         &self,
         _request: Request<CheckRequest>,
     ) -> Result<Response<CheckResponse>, Status> {
+        if let Some(answer) = &self.answer {
+            return Ok(Response::new(answer.clone()));
+        }
         Ok(Response::new(CheckResponse {
             status: Some(rpc::Status {
                 code: 0,
@@ -38,11 +76,15 @@ impl authorization_server::Authorization for Noop {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:9100".to_owned())
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let identity = args.iter().any(|a| a == "--identity");
+    let addr = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .map_or("127.0.0.1:9100", String::as_str)
         .parse()?;
-    eprintln!("noop_authz listening on {addr}");
+    let answer = identity.then(identity_answer);
+    eprintln!("noop_authz listening on {addr} (identity answer: {identity})");
     // The same HTTP/2 settings as `cognito-ext-authz serve` (src/server.rs).
     tonic::transport::Server::builder()
         .tcp_nodelay(true)
@@ -51,7 +93,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .initial_stream_window_size(1024 * 1024)
         .initial_connection_window_size(8 * 1024 * 1024)
         .max_concurrent_streams(1024)
-        .add_service(AuthorizationServer::new(Noop))
+        .add_service(AuthorizationServer::new(Noop { answer }))
         .serve(addr)
         .await?;
     Ok(())

@@ -4,7 +4,9 @@
 # Measures, on this machine, in one run:
 #   through a real Envoy (one worker, --concurrency 1) with wrk -t1 -c32:
 #     (a) no authentication, (b) Envoy's jwt_authn, (c) ext_authz -> cognito-ext-authz,
-#     (d) ext_authz -> examples/noop_authz (the protocol floor);
+#     (d) ext_authz -> examples/noop_authz (the protocol floor),
+#     (e) ext_authz -> noop_authz --identity (a fixed answer shaped like the service's:
+#         the floor for answering what this service must answer);
 #   directly over gRPC with examples/grpc_load (one HTTP/2 connection, like Envoy):
 #     cached tokens and all-distinct tokens against the service, cached against noop_authz,
 #     and the latency of the service at a fixed 1,000 checks/s;
@@ -29,7 +31,8 @@ routes=${BENCH_ROUTES:-200}
 conc=${BENCH_CONCURRENCY:-32}
 base=${BENCH_PORT_BASE:-18000}
 jwks_port=$base authz_port=$((base + 1)) admin_port=$((base + 2)) noop_port=$((base + 3))
-envoy_port=$((base + 4)) envoy_admin=$((base + 5))
+envoy_port=$((base + 4)) envoy_admin=$((base + 5)) quiet_port=$((base + 6)) quiet_admin=$((base + 7))
+ident_port=$((base + 8))
 
 work=$root/target/bench
 fix=$work/fixtures
@@ -109,18 +112,19 @@ fi
 pids+=($!)
 wait_port "$jwks_port"
 
-start_service() { # -> $svc
+start_service() { # [PORT ADMIN RUST_LOG] -> $svc
+  local port=${1:-$authz_port} admin=${2:-$admin_port} level=${3:-info}
   # Logs go outside the watched policy folder (a write there wakes the watcher).
-  AUTHZ_LISTEN_ADDR=127.0.0.1:$authz_port AUTHZ_ADMIN_ADDR=127.0.0.1:$admin_port \
+  AUTHZ_LISTEN_ADDR=127.0.0.1:$port AUTHZ_ADMIN_ADDR=127.0.0.1:$admin RUST_LOG=$level \
     AUTHZ_POLICY_PATH=$work/run/policy/policy.yaml AUTHZ_DRAIN_SECONDS=0 AUTHZ_LOG_FORMAT=json \
-    "$bin/cognito-ext-authz" serve 2> "$work/run/service.log" &
+    "$bin/cognito-ext-authz" serve 2> "$work/run/service-$port.log" &
   svc=$!
   pids+=("$svc")
   for _ in $(seq 1 200); do
-    curl -sf "http://127.0.0.1:$admin_port/readyz" > /dev/null && return 0
+    curl -sf "http://127.0.0.1:$admin/readyz" > /dev/null && return 0
     sleep 0.05
   done
-  echo "service not ready; see $work/run/service.log" >&2
+  echo "service not ready; see $work/run/service-$port.log" >&2
   exit 1
 }
 
@@ -129,6 +133,10 @@ start_service
 noop=$!
 pids+=("$noop")
 wait_port "$noop_port"
+"$bin/examples/noop_authz" "127.0.0.1:$ident_port" --identity 2> /dev/null &
+ident=$!
+pids+=("$ident")
+wait_port "$ident_port"
 
 # ---------------------------------------------------------------- through Envoy
 envoy_run() { # MODE ARGS... -> prints "rps p50_ms p99_ms non2xx"
@@ -167,12 +175,13 @@ envoy_run() { # MODE ARGS... -> prints "rps p50_ms p99_ms non2xx"
 declare -A rps_runs lat
 say "through Envoy (--concurrency 1), wrk -t1 -c$conc -d${duration}s, $repeat round(s)"
 for round in $(seq 1 "$repeat"); do
-  for m in a b c d; do
+  for m in a b c d e; do
     case $m in
       a) r=$(envoy_run none) ;;
       b) r=$(envoy_run jwt "$fix/jwks.json" "$(cat "$fix/issuer")") ;;
       c) r=$(envoy_run ext_authz "$authz_port") ;;
       d) r=$(envoy_run ext_authz "$noop_port") ;;
+      e) r=$(envoy_run ext_authz "$ident_port") ;;
     esac
     read -r rps p50 p99 bad <<< "$r"
     echo "   round $round ($m): $rps req/s, p50 $p50, p99 $p99, non-2xx $bad" >&2
@@ -181,12 +190,21 @@ for round in $(seq 1 "$repeat"); do
   done
 done
 declare -A env_rps
-for m in a b c d; do env_rps[$m]=$(tr ' ' '\n' <<< "${rps_runs[$m]}" | grep . | median); done
+for m in a b c d e; do env_rps[$m]=$(tr ' ' '\n' <<< "${rps_runs[$m]}" | grep . | median); done
 
 # ---------------------------------------------------------------- direct gRPC
+# A second instance with RUST_LOG=warn: the same service without its per-decision log
+# line, to show what that line costs.
+main_svc=$svc
+start_service "$quiet_port" "$quiet_admin" warn
+quiet=$svc
+svc=$main_svc
 say "direct gRPC Check, one connection, $conc concurrent streams, $repeat round(s)"
-svc_runs="" noop_runs="" svc_last="" noop_last=""
+svc_runs="" noop_runs="" quiet_runs="" svc_last="" noop_last="" quiet_last=""
 for round in $(seq 1 "$repeat"); do
+  quiet_last=$("$load" load --addr "127.0.0.1:$quiet_port" --tokens "$cached" --mode cached \
+    --concurrency "$conc" --duration "$duration" --name service-cached-nolog)
+  quiet_runs+=" $(field "$quiet_last" rps)"
   svc_last=$("$load" load --addr "127.0.0.1:$authz_port" --tokens "$cached" --mode cached \
     --concurrency "$conc" --duration "$duration" --name service-cached)
   noop_last=$("$load" load --addr "127.0.0.1:$noop_port" --tokens "$cached" --mode cached \
@@ -196,6 +214,14 @@ for round in $(seq 1 "$repeat"); do
 done
 svc_rps=$(tr ' ' '\n' <<< "$svc_runs" | grep . | median)
 noop_rps=$(tr ' ' '\n' <<< "$noop_runs" | grep . | median)
+quiet_rps=$(tr ' ' '\n' <<< "$quiet_runs" | grep . | median)
+stop "$quiet"
+
+say "one check at a time (closed loop, concurrency 1) for ${duration}s"
+serial_line=$("$load" load --addr "127.0.0.1:$authz_port" --tokens "$cached" --mode cached \
+  --concurrency 1 --duration "$duration" --name service-serial)
+noop_serial_line=$("$load" load --addr "127.0.0.1:$noop_port" --tokens "$cached" --mode cached \
+  --concurrency 1 --duration "$duration" --name noop-serial)
 
 say "fixed rate: 1,000 checks/s for ${duration}s"
 rate_line=$("$load" load --addr "127.0.0.1:$authz_port" --tokens "$cached" --mode cached \
@@ -235,15 +261,20 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
   echo "  (b) jwt_authn               ${env_rps[b]} req/s   ${lat[b]}"
   echo "  (c) ext_authz -> service    ${env_rps[c]} req/s   ${lat[c]}"
   echo "  (d) ext_authz -> noop       ${env_rps[d]} req/s   ${lat[d]}"
-  echo "  c/d = $(ratio "${env_rps[c]}" "${env_rps[d]}")   c/b = $(ratio "${env_rps[c]}" "${env_rps[b]}")   c/a = $(ratio "${env_rps[c]}" "${env_rps[a]}")"
+  echo "  (e) ext_authz -> noop, identity answer  ${env_rps[e]} req/s   ${lat[e]}"
+  echo "  c/d = $(ratio "${env_rps[c]}" "${env_rps[d]}")   c/e = $(ratio "${env_rps[c]}" "${env_rps[e]}")   c/b = $(ratio "${env_rps[c]}" "${env_rps[b]}")   c/a = $(ratio "${env_rps[c]}" "${env_rps[a]}")"
   echo
   echo "Direct gRPC (examples/grpc_load, 1 connection):"
   echo "  service, cached tokens      $svc_rps checks/s (runs:$svc_runs)"
   echo "  noop_authz                  $noop_rps checks/s (runs:$noop_runs)"
-  echo "  service/noop = $(ratio "$svc_rps" "$noop_rps")"
+  echo "  service, RUST_LOG=warn      $quiet_rps checks/s (runs:$quiet_runs)"
+  echo "  service/noop = $(ratio "$svc_rps" "$noop_rps")   without the decision log: $(ratio "$quiet_rps" "$noop_rps")"
   echo "  $svc_last"
   echo "  $noop_last"
+  echo "  $quiet_last"
   echo "  $distinct_line"
+  echo "  $serial_line"
+  echo "  $noop_serial_line"
   echo "  $rate_line"
   echo "  $noop_rate_line"
   echo
