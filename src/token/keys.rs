@@ -1,5 +1,9 @@
 //! The RSA key set of each user pool: fetched, refreshed, and refetched on an unknown `kid`.
 //!
+//! Each key is parsed once, when its key set is fetched, into an aws-lc RS256 verifier
+//! (PKCS#1 v1.5 with SHA-256, 2048 to 8192 bits): a check then only does the RSA public
+//! operation, never the key set-up.
+//!
 //! Keys always come from the URL in the policy, never from the token. The hot path only
 //! reads the current key map (an `ArcSwap`, no lock); fetching happens beside it. A token
 //! with an unknown `kid` may trigger at most one refetch per pool per cooldown, and
@@ -12,9 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
 use thiserror::Error;
 use tokio::sync::Mutex;
@@ -37,8 +41,8 @@ pub enum KeyError {
     NoUsableKey,
 }
 
-/// `kid` -> verification key.
-pub type KeyMap = HashMap<String, Arc<DecodingKey>>;
+/// `kid` -> RS256 verification key.
+pub type KeyMap = HashMap<String, Arc<ParsedPublicKey>>;
 
 /// Fetches key sets over HTTP(S) with timeouts and a size limit.
 #[derive(Debug, Clone)]
@@ -143,13 +147,55 @@ pub fn parse_jwks(body: &[u8]) -> Result<KeyMap, KeyError> {
         if !(2048..=8192).contains(&bits) || e.is_empty() || e.len() > 8 || kid.is_empty() {
             continue;
         }
-        keys.entry(kid)
-            .or_insert_with(|| Arc::new(DecodingKey::from_rsa_raw_components(&n, &e)));
+        if keys.contains_key(&kid) {
+            continue;
+        }
+        let Ok(key) = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, rsa_public_key_der(&n, &e))
+        else {
+            continue;
+        };
+        keys.insert(kid, Arc::new(key));
     }
     if keys.is_empty() {
         return Err(KeyError::NoUsableKey);
     }
     Ok(keys)
+}
+
+/// DER `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }` (RFC 8017).
+fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
+    let mut body = der_unsigned_integer(n);
+    body.extend(der_unsigned_integer(e));
+    let mut out = vec![0x30];
+    der_length(&mut out, body.len());
+    out.extend(body);
+    out
+}
+
+fn der_unsigned_integer(bytes: &[u8]) -> Vec<u8> {
+    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    let mut value = bytes[start..].to_vec();
+    if value.first().is_none_or(|b| b & 0x80 != 0) {
+        value.insert(0, 0);
+    }
+    let mut out = vec![0x02];
+    der_length(&mut out, value.len());
+    out.extend(value);
+    out
+}
+
+fn der_length(out: &mut Vec<u8>, len: usize) {
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
 }
 
 fn modulus_bits(n: &[u8]) -> usize {
@@ -237,7 +283,7 @@ impl PoolKeys {
     }
 
     /// The key with this `kid`, if the current key set has it.
-    pub fn get(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+    pub fn get(&self, kid: &str) -> Option<Arc<ParsedPublicKey>> {
         self.keys.load().get(kid).cloned()
     }
 
@@ -248,7 +294,7 @@ impl PoolKeys {
 
     /// The key with this `kid`, refetching the key set first if it is unknown and the
     /// cooldown since the last such refetch has passed. Concurrent callers share one fetch.
-    pub async fn get_or_refetch(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+    pub async fn get_or_refetch(&self, kid: &str) -> Option<Arc<ParsedPublicKey>> {
         if let Some(key) = self.get(kid) {
             return Some(key);
         }
@@ -381,6 +427,19 @@ mod tests {
             parse_jwks(b"{\"nokeys\": 1}"),
             Err(KeyError::NotJwks(_))
         ));
+    }
+
+    #[test]
+    fn encodes_rsa_public_keys_in_der() {
+        assert_eq!(
+            rsa_public_key_der(&[0x00, 0x81], &[0x01, 0x00, 0x01]),
+            [
+                0x30, 0x09, 0x02, 0x02, 0x00, 0x81, 0x02, 0x03, 0x01, 0x00, 0x01
+            ]
+        );
+        let der = rsa_public_key_der(&[0x7f; 256], &[3]);
+        assert_eq!(&der[..8], [0x30, 0x82, 0x01, 0x07, 0x02, 0x82, 0x01, 0x00]);
+        assert_eq!(der.len(), 4 + 4 + 256 + 3);
     }
 
     #[test]
