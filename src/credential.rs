@@ -50,28 +50,25 @@ impl Default for Headers {
 }
 
 impl Headers {
-    /// Every value of header `name` (lowercase), as raw bytes.
-    fn values<'a>(&'a self, name: &'a str) -> Box<dyn Iterator<Item = &'a [u8]> + 'a> {
+    /// The one value of header `name` (lowercase), as text.
+    fn single(&self, name: &str) -> Result<&str, NoToken> {
         match self {
-            Headers::Joined(map) => Box::new(map.get(name).map(|v| v.as_bytes()).into_iter()),
-            Headers::Raw(list) => Box::new(
-                list.iter()
-                    .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v.as_slice()),
-            ),
+            Headers::Joined(map) => map.get(name).map(String::as_str).ok_or(NoToken::Missing),
+            Headers::Raw(list) => {
+                let mut values = list.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name));
+                let (_, value) = values.next().ok_or(NoToken::Missing)?;
+                if values.next().is_some() {
+                    return Err(NoToken::Several);
+                }
+                std::str::from_utf8(value).map_err(|_| NoToken::NotText)
+            }
         }
     }
 }
 
 /// The token carried by header `name` (lowercase).
 pub fn bearer_token<'a>(headers: &'a Headers, name: &'a str) -> Result<&'a str, NoToken> {
-    let mut values = headers.values(name);
-    let value = values.next().ok_or(NoToken::Missing)?;
-    if values.next().is_some() {
-        return Err(NoToken::Several);
-    }
-    let value = std::str::from_utf8(value).map_err(|_| NoToken::NotText)?;
-    let value = value.trim_matches([' ', '\t']);
+    let value = headers.single(name)?.trim_matches([' ', '\t']);
     if value.is_empty() {
         return Err(NoToken::Empty);
     }

@@ -216,7 +216,8 @@ fn serve(
     settings.listen_addr = listen.unwrap_or(settings.listen_addr);
     settings.admin_addr = admin.unwrap_or(settings.admin_addr);
     settings.policy_path = policy.unwrap_or(settings.policy_path);
-    init_logging(settings.log_format);
+    // Flushes the log lines still queued when serve returns.
+    let _log_guard = init_logging(settings.log_format);
     for w in warnings {
         tracing::warn!("{w}");
     }
@@ -273,12 +274,22 @@ fn validate(path: &std::path::Path) -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
+/// Logs go to stderr through a background writer thread, so a check never waits on a
+/// `write(2)`; when its queue is full, callers wait rather than drop decision lines.
+fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+    use std::io::IsTerminal;
+    let ansi = std::io::stderr().is_terminal();
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(65_536)
+        .thread_name("log-writer")
+        .finish(std::io::stderr());
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(ansi)
+        .with_writer(writer);
     match format {
         LogFormat::Json => builder
             .json()
@@ -287,4 +298,5 @@ fn init_logging(format: LogFormat) {
             .init(),
         LogFormat::Text => builder.init(),
     }
+    guard
 }

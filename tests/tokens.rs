@@ -159,6 +159,10 @@ async fn every_bad_token_is_a_401_with_the_right_body() {
     );
     let rs256_unknown_kid = key(0).sign_with_header(&json!({"alg": "RS256", "kid": "nope"}), &good);
     let no_kid = key(0).sign_with_header(&json!({"alg": "RS256"}), &good);
+    let crit = key(0).sign_with_header(
+        &json!({"alg": "RS256", "kid": key(0).kid, "crit": ["exp"]}),
+        &good,
+    );
     let ps256 = key(0).sign_with_header(&json!({"alg": "PS256", "kid": key(0).kid}), &good);
 
     let cases: Vec<(&str, String, &str)> = vec![
@@ -209,6 +213,7 @@ async fn every_bad_token_is_a_401_with_the_right_body() {
         ("unknown kid", rs256_unknown_kid, UNAUTHORIZED),
         ("no kid", no_kid, UNAUTHORIZED),
         ("alg PS256", ps256, UNAUTHORIZED),
+        ("crit header", crit, UNAUTHORIZED),
         (
             "no exp",
             sign(&|c| {

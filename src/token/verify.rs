@@ -162,6 +162,9 @@ impl TokenError {
 struct Header {
     alg: Option<String>,
     kid: Option<String>,
+    /// Extensions the issuer says must be understood (RFC 7515 4.1.11); Cognito sets none
+    /// and we understand none, so any is a refusal.
+    crit: Option<serde_json::Value>,
 }
 
 /// The claims we read. Unknown claims are ignored; a claim of the wrong type makes the
@@ -247,6 +250,12 @@ async fn verify_uncached(
         Some("RS256") => {}
         Some(other) => return Err(TokenError::Algorithm(other.to_owned())),
         None => return Err(TokenError::Malformed(TokenCheck::Alg, "header has no alg")),
+    }
+    if header.crit.is_some() {
+        return Err(TokenError::Malformed(
+            TokenCheck::Shape,
+            "header has crit extensions",
+        ));
     }
     let kid = header
         .kid
