@@ -8,6 +8,12 @@ use cognito_ext_authz::explain::{CheckOptions, TokenInput};
 use cognito_ext_authz::policy::Policy;
 use cognito_ext_authz::settings::{LogFormat, Settings};
 
+/// mimalloc rather than the libc allocator: fast under concurrent allocation with glibc and
+/// with musl alike (the container image is a static musl build, whose own allocator
+/// serialises threads).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Envoy/Istio external authorization with the policy of an API Gateway Cognito authorizer.
 #[derive(Parser)]
 #[command(name = "cognito-ext-authz", version, about)]

@@ -42,7 +42,8 @@ def test_multi_stage_build(instructions):
     assert build_from[0].startswith("rust:") and build_from[1:] == ("AS", "build")
     run = " ".join(" ".join(i.value) for i in build if i.cmd == "RUN")
     assert "cargo build --release --locked --bin cognito-ext-authz" in run
-    assert final[0].value[0] == "gcr.io/distroless/cc-debian12:nonroot"
+    assert final[0].value[0] == "gcr.io/distroless/static-debian12:nonroot", "a static image"
+    assert build_from[0].endswith("-alpine"), "musl: a statically linked binary"
     copies = [i for i in final if i.cmd == "COPY"]
     assert copies and all("--from=build" in i.flags for i in copies)
 
