@@ -48,6 +48,8 @@ pub enum DenyReason {
     InvalidToken(TokenError),
     InsufficientScope,
     InsufficientGroup,
+    /// The route is `auth: deny`.
+    DenyRoute,
     /// The check carried no HTTP request attributes (not an HTTP filter's check).
     NotHttp,
 }
@@ -92,6 +94,7 @@ impl DenyReason {
             DenyReason::InvalidToken(_) => "invalid_token",
             DenyReason::InsufficientScope => "insufficient_scope",
             DenyReason::InsufficientGroup => "insufficient_group",
+            DenyReason::DenyRoute => "deny_route",
             DenyReason::NotHttp => "not_http",
         }
     }
@@ -111,7 +114,9 @@ impl DenyReason {
         let invalid = Some(r#"Bearer error="invalid_token""#);
         let (status, www_authenticate, body) = match self {
             DenyReason::UnsafePath(_) => (400, None, BAD_REQUEST),
-            DenyReason::NoRoute | DenyReason::NotHttp => (403, None, FORBIDDEN),
+            DenyReason::NoRoute | DenyReason::DenyRoute | DenyReason::NotHttp => {
+                (403, None, FORBIDDEN)
+            }
             DenyReason::NoToken(_) => (401, Some("Bearer"), UNAUTHORIZED),
             DenyReason::InvalidToken(TokenError::Expired) => (401, invalid, EXPIRED),
             DenyReason::InvalidToken(_) => (401, invalid, UNAUTHORIZED),
@@ -219,6 +224,9 @@ impl Authorizer {
                 },
             };
         };
+        if route.deny {
+            return deny(DenyReason::DenyRoute, Some(route));
+        }
         if route.public {
             return Decision::Allow {
                 reason: AllowReason::PublicRoute,

@@ -277,7 +277,10 @@ fn render(
             Some(name) => {
                 route_index = policy.routes.routes().iter().position(|r| &*r.name == name);
                 describe_route(&mut out, file, policy, route_index, request);
-                reached_token = route_index.is_some_and(|i| !policy.routes.routes()[i].public);
+                reached_token = route_index.is_some_and(|i| {
+                    let route = &policy.routes.routes()[i];
+                    !route.public && !route.deny
+                });
             }
             None => describe_no_route(&mut out, policy, request),
         },
@@ -332,6 +335,7 @@ fn render(
     // Scopes and groups.
     if let Some(route) = route_index.map(|i| &policy.routes.routes()[i])
         && !route.public
+        && !route.deny
     {
         let verified = outcome.is_some_and(|o| o.is_ok());
         let claims = raw.as_ref().ok().and_then(|t| decode_part(t, 1));
@@ -484,6 +488,8 @@ fn describe_route(
     };
     if route.public {
         let _ = writeln!(out, "  requires: nothing (auth: none, public)");
+    } else if route.deny {
+        let _ = writeln!(out, "  requires: nothing can pass (auth: deny, 403)");
     } else {
         let mut needs = "a valid access token of a configured pool".to_owned();
         if !route.scopes.is_empty() {

@@ -255,6 +255,8 @@ fn validate(path: &std::path::Path) -> ExitCode {
             for route in policy.routes.routes() {
                 let needs = if route.public {
                     "public (no token)".to_owned()
+                } else if route.deny {
+                    "denied (auth: deny)".to_owned()
                 } else {
                     let mut needs = "valid access token".to_owned();
                     if !route.scopes.is_empty() {

@@ -21,6 +21,10 @@ const ROUTES: &str = r#"routes:
   - name: health
     path: /health
     auth: none
+  - name: users-export-closed
+    methods: [POST]
+    path: /users/export
+    auth: deny
   - name: eu-only
     hosts: ["*.eu.example.com"]
     path: /region
@@ -146,6 +150,25 @@ async fn public_routes_default_deny_and_unsafe_paths() {
         assert_eq!(a.headers["x-cognito-route"], "health");
         assert!(a.removed.contains(&"x-cognito-sub".to_owned()));
     }
+
+    // A deny route closes a path under a broader route, whatever the token.
+    let token = key(0).sign(&access_claims("users/all users/read users/me"));
+    let bearer = format!("Bearer {token}");
+    let a = check(
+        &mut client,
+        request("POST", "h", "/users/export", &[("authorization", &bearer)]),
+    )
+    .await;
+    assert_eq!(a.status, 403);
+    assert_eq!(a.body, r#"{"message":"Forbidden"}"#);
+    assert_eq!(a.metadata["reason"], "deny_route");
+    assert_eq!(a.metadata["route"], "users-export-closed");
+    let a = check(
+        &mut client,
+        request("GET", "h", "/users/export", &[("authorization", &bearer)]),
+    )
+    .await;
+    assert_eq!(a.status, 200, "other methods still go to the broader route");
 
     // No route: 403 Forbidden, like API Gateway's missing resource.
     for path in ["/", "/users", "/other", "/healthz", "/Health"] {

@@ -151,8 +151,9 @@ impl Policy {
     /// A one-paragraph summary for `validate` and the reload log.
     pub fn summary(&self) -> String {
         let public = self.routes.routes().iter().filter(|r| r.public).count();
+        let deny = self.routes.routes().iter().filter(|r| r.deny).count();
         format!(
-            "{} user pool(s) [{}], {} route(s) ({} public), default action {}, token from header {:?}",
+            "{} user pool(s) [{}], {} route(s) ({} public, {} deny), default action {}, token from header {:?}",
             self.pools.len(),
             self.pools
                 .iter()
@@ -161,6 +162,7 @@ impl Policy {
                 .join(", "),
             self.routes.routes().len(),
             public,
+            deny,
             match self.default_action {
                 DefaultAction::Deny => "deny",
                 DefaultAction::Allow => "allow",
@@ -329,11 +331,17 @@ fn compile_routes(file: &PolicyFile, errors: &mut Vec<String>) -> Vec<RouteSpec>
                 .collect(),
         };
         let public = route.auth == Some(AuthMode::None);
+        let deny = route.auth == Some(AuthMode::Deny);
         let scopes = compile_names(route.scopes.as_deref(), "scopes", &at, errors);
         let groups = compile_names(route.groups.as_deref(), "groups", &at, errors);
         if public && (!scopes.is_empty() || !groups.is_empty()) {
             errors.push(format!(
                 "{at}: `auth: none` makes the route public, so it cannot also require scopes or groups"
+            ));
+        }
+        if deny && (!scopes.is_empty() || !groups.is_empty()) {
+            errors.push(format!(
+                "{at}: `auth: deny` refuses every request, so it cannot also require scopes or groups"
             ));
         }
         let name = route.name.clone().unwrap_or_else(|| {
@@ -379,6 +387,7 @@ fn compile_routes(file: &PolicyFile, errors: &mut Vec<String>) -> Vec<RouteSpec>
                 name: Arc::from(name),
                 template: template.to_string(),
                 public,
+                deny,
                 scopes,
                 groups,
             },
@@ -499,7 +508,7 @@ routes:
         let names: Vec<&str> = policy.routes.routes().iter().map(|r| &*r.name).collect();
         assert_eq!(names, ["create-user", "ANY /files/{proxy+}", "ANY /health"]);
         assert!(policy.routes.routes()[2].public);
-        assert!(policy.summary().contains("3 route(s) (1 public)"));
+        assert!(policy.summary().contains("3 route(s) (1 public, 0 deny)"));
     }
 
     fn errors_of(yaml: &str) -> String {
@@ -537,6 +546,9 @@ routes:
   - path: /c
     auth: none
     scopes: [x/y]
+  - path: /c2
+    auth: deny
+    groups: [g]
   - path: /d/{id}
     methods: [GET]
   - path: /d/{other}
@@ -556,8 +568,9 @@ routes:
             "routes[2] (dup).name: \"dup\" is already the name of routes[1]",
             "routes[2] (dup).scopes: an empty list",
             "routes[3] (/c): `auth: none`",
-            "routes[5] (/d/{other}): duplicates routes[4]",
-            "routes[6] (/e).hosts",
+            "routes[4] (/c2): `auth: deny`",
+            "routes[6] (/d/{other}): duplicates routes[5]",
+            "routes[7] (/e).hosts",
         ] {
             assert!(err.contains(want), "missing {want:?} in:\n{err}");
         }

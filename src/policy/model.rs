@@ -113,7 +113,8 @@ pub struct Route {
     /// Any one of these `cognito:groups` suffices (checked in addition to scopes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<String>>,
-    /// `none` makes the route public; default `required`.
+    /// `none` makes the route public, `deny` refuses every request it matches (403);
+    /// default `required`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthMode>,
 }
@@ -126,4 +127,8 @@ pub enum AuthMode {
     Required,
     /// Public: no token needed, none inspected.
     None,
+    /// Every request the route matches is refused with 403, token or not: for methods
+    /// API Gateway protects in a way this service cannot check (IAM, a Lambda authorizer),
+    /// or paths to close under a broader route.
+    Deny,
 }

@@ -22,6 +22,8 @@ pub struct Route {
     pub template: String,
     /// Public route: no token needed, none inspected.
     pub public: bool,
+    /// Deny route: every request it matches is refused (403), no token inspected.
+    pub deny: bool,
     /// Any one of these scopes suffices; empty means no scope is required.
     pub scopes: Vec<String>,
     /// Any one of these groups suffices; empty means no group is required.
@@ -217,6 +219,7 @@ mod tests {
                 name: name.into(),
                 template: path.into(),
                 public: false,
+                deny: false,
                 scopes: vec![],
                 groups: vec![],
             },
