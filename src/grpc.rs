@@ -103,36 +103,29 @@ pub fn to_request(request: CheckRequest) -> Option<Request> {
     };
     let mut method = http.method;
     method.make_ascii_uppercase();
-    let host = if http.host.is_empty() {
-        match &headers {
-            Headers::Joined(map) => map.get(":authority").cloned().unwrap_or_default(),
-            Headers::Raw(list) => list
-                .iter()
-                .find(|(k, _)| k == ":authority")
-                .and_then(|(_, v)| String::from_utf8(v.clone()).ok())
-                .unwrap_or_default(),
-        }
-    } else {
-        http.host
-    };
-    let path = if http.path.is_empty() {
-        match &headers {
-            Headers::Joined(map) => map.get(":path").cloned().unwrap_or_default(),
-            Headers::Raw(list) => list
-                .iter()
-                .find(|(k, _)| k == ":path")
-                .and_then(|(_, v)| String::from_utf8(v.clone()).ok())
-                .unwrap_or_default(),
-        }
-    } else {
-        http.path
-    };
+    let host = or_pseudo_header(http.host, &headers, ":authority");
+    let path = or_pseudo_header(http.path, &headers, ":path");
     Some(Request {
         method,
         host,
         path,
         headers,
     })
+}
+
+/// `value`, or when Envoy left it empty, the pseudo-header `name` from the header map.
+fn or_pseudo_header(value: String, headers: &Headers, name: &str) -> String {
+    if !value.is_empty() {
+        return value;
+    }
+    match headers {
+        Headers::Joined(map) => map.get(name).cloned(),
+        Headers::Raw(list) => list
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| String::from_utf8(v.clone()).ok()),
+    }
+    .unwrap_or_default()
 }
 
 /// Builds the `CheckResponse` for a decision.
@@ -271,4 +264,58 @@ fn metadata(decision: &Decision) -> Struct {
         );
     }
     Struct { fields }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::envoy::config::core::v3::HeaderMap;
+    use crate::proto::envoy::service::auth::v3::{AttributeContext, attribute_context};
+
+    fn check_request(http: attribute_context::HttpRequest) -> CheckRequest {
+        CheckRequest {
+            attributes: Some(AttributeContext {
+                request: Some(attribute_context::Request { http: Some(http) }),
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn reads_raw_header_maps_and_falls_back_to_pseudo_headers() {
+        let raw = |k: &str, v: &str| HeaderValue {
+            key: k.to_owned(),
+            value: String::new(),
+            raw_value: v.as_bytes().to_vec(),
+        };
+        let request = to_request(check_request(attribute_context::HttpRequest {
+            method: "post".into(),
+            header_map: Some(HeaderMap {
+                headers: vec![
+                    raw(":path", "/users/1?x=1"),
+                    raw(":authority", "api.example.com"),
+                    raw("Authorization", "Bearer a.b.c"),
+                ],
+            }),
+            ..Default::default()
+        }))
+        .unwrap();
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.path, "/users/1?x=1");
+        assert_eq!(request.host, "api.example.com");
+        assert_eq!(
+            crate::credential::bearer_token(&request.headers, "authorization"),
+            Ok("a.b.c")
+        );
+        // Envoy's own fields win over the header map.
+        let request = to_request(check_request(attribute_context::HttpRequest {
+            path: "/a".into(),
+            host: "h".into(),
+            headers: [(":path".to_owned(), "/b".to_owned())].into(),
+            ..Default::default()
+        }))
+        .unwrap();
+        assert_eq!((request.path.as_str(), request.host.as_str()), ("/a", "h"));
+        assert!(to_request(CheckRequest { attributes: None }).is_none());
+    }
 }
