@@ -78,8 +78,9 @@ fn import(name: &str, extra: &[&str]) -> Imported {
     }
 }
 
-/// `(path, methods, scopes, public)` of every route.
-fn routes(p: &PolicyFile) -> Vec<(String, String, String, bool)> {
+/// `(path, methods, scopes, auth)` of every route; auth is `none`, `deny` or empty
+/// (required).
+fn routes(p: &PolicyFile) -> Vec<(String, String, String, &'static str)> {
     p.routes
         .iter()
         .map(|r| {
@@ -87,19 +88,23 @@ fn routes(p: &PolicyFile) -> Vec<(String, String, String, bool)> {
                 r.path.clone(),
                 r.methods.as_ref().map_or("ANY".to_owned(), |m| m.join(",")),
                 r.scopes.as_ref().map_or(String::new(), |s| s.join(" ")),
-                r.auth == Some(AuthMode::None),
+                match r.auth {
+                    Some(AuthMode::None) => "none",
+                    Some(AuthMode::Deny) => "deny",
+                    Some(AuthMode::Required) | None => "",
+                },
             )
         })
         .collect()
 }
 
-fn route(path: &str, methods: &str, scopes: &str, public: bool) -> (String, String, String, bool) {
-    (
-        path.to_owned(),
-        methods.to_owned(),
-        scopes.to_owned(),
-        public,
-    )
+fn route(
+    path: &str,
+    methods: &str,
+    scopes: &str,
+    auth: &'static str,
+) -> (String, String, String, &'static str) {
+    (path.to_owned(), methods.to_owned(), scopes.to_owned(), auth)
 }
 
 fn pools(p: &PolicyFile) -> Vec<&str> {
@@ -138,7 +143,7 @@ fn serverless_example_of_issue_5() {
     assert_eq!(i.code, 0, "{}", i.report);
     assert_eq!(pools(&i.policy), ["ap-south-1_abcdefghi"]);
     assert_eq!(i.policy.token_source.header, "authorization");
-    assert_eq!(routes(&i.policy), [route("/my_path", "POST", SCOPE, false)]);
+    assert_eq!(routes(&i.policy), [route("/my_path", "POST", SCOPE, "")]);
     assert_eq!(i.policy.routes[0].name.as_deref(), Some("my_func"));
     assert!(
         i.report.contains("1 route(s), 1 user pool(s), 0 note(s)"),
@@ -225,12 +230,14 @@ fn serverless_authorizer_forms() {
     assert_eq!(
         routes(&i.policy),
         [
-            route("/health", "GET", "", true),
-            route("/me", "GET", "", false),
-            route("/orders", "GET", "orders/read orders/admin", false),
-            route("/orders/{id}", "GET", "orders/read", false),
-            route("/orders/{id}/{proxy+}", "ANY", "orders/admin", false),
-            route("/partner/orders", "POST", "partner/write", false),
+            route("/health", "GET", "", "none"),
+            route("/legacy/{proxy+}", "ANY", "", "deny"),
+            route("/me", "GET", "", ""),
+            route("/orders", "GET", "orders/read orders/admin", ""),
+            route("/orders/{id}", "GET", "orders/read", ""),
+            route("/orders/{id}/{proxy+}", "ANY", "orders/admin", ""),
+            route("/partner/orders", "POST", "partner/write", ""),
+            route("/reports", "GET", "", "deny"),
         ]
     );
     let unresolved = notes(&i.report, "unresolved");
@@ -239,8 +246,8 @@ fn serverless_authorizer_forms() {
     let not_enforced = notes(&i.report, "not-enforced").join("\n");
     for want in [
         "private: true",
-        "GET /reports is protected by AWS_IAM",
-        "ANY /legacy/{proxy+} is protected by the Lambda authorizer legacyAuthorizer",
+        "GET /reports: protected by AWS_IAM authorization (SigV4), which this service cannot check; emitted as `auth: deny` (every request refused, 403)",
+        "ANY /legacy/{proxy+}: protected by the Lambda authorizer legacyAuthorizer, which this service cannot check; emitted as `auth: deny`",
     ] {
         assert!(not_enforced.contains(want), "{want}: {not_enforced}");
     }
@@ -270,22 +277,26 @@ fn openapi_3_export() {
     assert_eq!(
         routes(&i.policy),
         [
-            route("/admin/{proxy+}", "ANY", "staff/admin", false),
-            route("/items", "GET", "inventory/read inventory/admin", false),
-            route("/items", "OPTIONS", "", true),
-            route("/items", "POST", "inventory/write", false),
-            route("/items/{id}", "DELETE", "inventory/admin", false),
-            route("/items/{id}", "GET", "inventory/read", false),
-            route("/profile", "GET", "", false),
+            route("/admin/keys", "POST", "", "deny"),
+            route("/admin/{proxy+}", "ANY", "staff/admin", ""),
+            route("/items", "GET", "inventory/read inventory/admin", ""),
+            route("/items", "OPTIONS", "", "none"),
+            route("/items", "POST", "inventory/write", ""),
+            route("/items/{id}", "DELETE", "inventory/admin", ""),
+            route("/items/{id}", "GET", "inventory/read", ""),
+            route("/metrics", "GET", "", "deny"),
+            route("/profile", "GET", "", ""),
+            route("/webhooks/{source}", "POST", "", "deny"),
         ]
     );
     let names: Vec<Option<&str>> = i.policy.routes.iter().map(|r| r.name.as_deref()).collect();
-    assert_eq!(names[1], Some("listItems"));
+    assert_eq!(names[0], Some("rotateKeys"));
+    assert_eq!(names[2], Some("listItems"));
     assert!(notes(&i.report, "unresolved")[0].contains("stage variable contractorPoolId"));
     let not_enforced = notes(&i.report, "not-enforced").join("\n");
-    assert!(not_enforced.contains("GET /metrics is protected by AWS_IAM"));
+    assert!(not_enforced.contains("GET /metrics: protected by AWS_IAM"));
     assert!(not_enforced.contains(
-        "POST /webhooks/{source} is protected by the Lambda authorizer webhook-authorizer"
+        "POST /webhooks/{source}: protected by the Lambda authorizer webhook-authorizer (type request), which this service cannot check; emitted as `auth: deny`"
     ));
     assert!(not_enforced.contains("DELETE /items/{id}: an API key (x-api-key) is not checked"));
     let changed = notes(&i.report, "changed").join("\n");
@@ -294,6 +305,53 @@ fn openapi_3_export() {
         "GET /profile uses Cognito authorizer inventory-pool without authorization scopes"
     ));
     assert!(changed.contains("trust different user pools"));
+}
+
+/// An IAM method under a broader Cognito route is refused, not caught by the broader route.
+#[test]
+fn a_denied_method_under_a_broader_route_is_refused() {
+    let i = import("openapi3-export.json", &[]);
+    let jwks = support::write(
+        i._dir.path(),
+        "jwks.json",
+        &json!({"keys": [key(0).jwk]}).to_string(),
+    );
+    let check = |method: &str, path: &str| {
+        run(&[
+            "check",
+            "--policy",
+            i.path.to_str().unwrap(),
+            "--jwks",
+            jwks.to_str().unwrap(),
+            "--method",
+            method,
+            "--path",
+            path,
+            "--token",
+            &key(0).sign(&access_claims("staff/admin")),
+        ])
+    };
+    let r = check("POST", "/admin/keys");
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("matched route \"rotateKeys\""),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("decision: DENY (deny_route)"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("response: HTTP 403"), "{}", r.stdout);
+    // The path's other methods, and the rest of the tree, still go to the broader route.
+    let r = check("GET", "/admin/keys");
+    assert!(
+        r.stdout.contains("matched route \"ANY /admin/{proxy+}\""),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("deny_route"), "{}", r.stdout);
 }
 
 #[test]
@@ -305,16 +363,16 @@ fn swagger_2_export_with_its_own_token_header() {
     assert_eq!(
         routes(&i.policy),
         [
-            route("/accounts", "GET", "accounts/read", false),
-            route("/accounts", "POST", "accounts/write", false),
-            route("/accounts/{accountId}", "GET", "accounts/read", false),
+            route("/accounts", "GET", "accounts/read", ""),
+            route("/accounts", "POST", "accounts/write", ""),
+            route("/accounts/{accountId}", "GET", "accounts/read", ""),
             route(
                 "/accounts/{accountId}",
                 "PATCH",
                 "accounts/write accounts/admin",
-                false
+                ""
             ),
-            route("/status", "GET", "", true),
+            route("/status", "GET", "", "none"),
         ]
     );
     assert!(notes(&i.report, "changed")[0].contains("base path \"/v1\""));
@@ -330,19 +388,21 @@ fn cloudformation_short_and_long_forms_translate_the_same() {
     assert_eq!(
         routes(&yaml.policy),
         [
-            route("/admin/{proxy+}", "ANY", "users/admin", false),
-            route("/health", "GET", "", true),
-            route("/users", "OPTIONS", "", true),
-            route("/users", "POST", SCOPE, false),
-            route("/users/{id}", "GET", &format!("{SCOPE} users/read"), false),
+            route("/admin", "POST", "", "deny"),
+            route("/admin/{proxy+}", "ANY", "users/admin", ""),
+            route("/health", "GET", "", "none"),
+            route("/users", "OPTIONS", "", "none"),
+            route("/users", "POST", SCOPE, ""),
+            route("/users/{id}", "GET", &format!("{SCOPE} users/read"), ""),
         ]
     );
-    assert_eq!(yaml.policy.routes[3].name.as_deref(), Some("CreateUser"));
+    assert_eq!(yaml.policy.routes[0].name.as_deref(), Some("AdminKeys"));
+    assert_eq!(yaml.policy.routes[4].name.as_deref(), Some("CreateUser"));
     let not_enforced = notes(&yaml.report, "not-enforced");
     assert_eq!(not_enforced.len(), 1);
     assert!(
         not_enforced[0]
-            .starts_with("[not-enforced] Resources.AdminKeys: POST /admin is protected by AWS_IAM")
+            .starts_with("[not-enforced] Resources.AdminKeys: POST /admin: protected by AWS_IAM")
     );
     assert_eq!(notes(&yaml.report, "public").len(), 2);
 }
@@ -364,13 +424,16 @@ fn pools_created_by_the_template_become_placeholders() {
     assert!(i.yaml.contains(
         "# PLACEHOLDER: replace with the real pool id (REGION_ID) of parameter PartnerPoolArn\n"
     ));
-    // A scope from a parameter is never guessed from its default: the method is left out.
+    // A scope from a parameter is never guessed from its default: the method is denied.
     assert_eq!(
         routes(&i.policy),
-        [route("/notes", "POST", "notes/write", false)]
+        [
+            route("/notes", "GET", "", "deny"),
+            route("/notes", "POST", "notes/write", "")
+        ]
     );
     let unresolved = notes(&i.report, "unresolved").join("\n");
-    assert!(unresolved.contains("GET /notes: authorization scopes depend on parameter NotesScope (default \"notes/read\", may be overridden)"));
+    assert!(unresolved.contains("GET /notes: authorization scopes depend on parameter NotesScope (default \"notes/read\", may be overridden), which only deployment knows; emitted as `auth: deny` (every request refused, 403)"));
     // Such a pool can never be trusted by accident: its issuer's region does not exist.
     let policy = cognito_ext_authz::policy::Policy::load(&i.path).unwrap();
     assert!(
@@ -391,11 +454,13 @@ fn sam_apis_events_and_globals() {
     assert_eq!(
         routes(&i.policy),
         [
-            route("/catalog", "GET", "catalog/read", false),
-            route("/ping", "GET", "", true),
-            route("/tasks", "GET", "tasks/read", false),
-            route("/tasks", "POST", "tasks/write", false),
-            route("/tasks/{taskId}", "ANY", "tasks/write tasks/admin", false),
+            route("/catalog", "GET", "catalog/read", ""),
+            route("/export", "GET", "", "deny"),
+            route("/partner/tasks", "POST", "", "deny"),
+            route("/ping", "GET", "", "none"),
+            route("/tasks", "GET", "tasks/read", ""),
+            route("/tasks", "POST", "tasks/write", ""),
+            route("/tasks/{taskId}", "ANY", "tasks/write tasks/admin", ""),
         ]
     );
     let names: Vec<&str> = i
@@ -406,13 +471,21 @@ fn sam_apis_events_and_globals() {
         .collect();
     assert_eq!(
         names,
-        ["Catalog", "Ping", "ListTasks", "CreateTask", "TaskById"]
+        [
+            "Catalog",
+            "Export",
+            "Partner",
+            "Ping",
+            "ListTasks",
+            "CreateTask",
+            "TaskById"
+        ]
     );
     let not_enforced = notes(&i.report, "not-enforced").join("\n");
-    assert!(not_enforced.contains("GET /export is protected by AWS_IAM"));
+    assert!(not_enforced.contains("GET /export: protected by AWS_IAM"));
     assert!(
         not_enforced
-            .contains("POST /partner/tasks is protected by the Lambda authorizer PartnerLambda")
+            .contains("POST /partner/tasks: protected by the Lambda authorizer PartnerLambda")
     );
     assert!(
         notes(&i.report, "changed")
@@ -433,9 +506,9 @@ fn an_inline_openapi_body_is_read_with_the_template_intrinsics() {
     assert_eq!(
         routes(&i.policy),
         [
-            route("/books", "GET", "books/read", false),
-            route("/books", "POST", "books/write", false),
-            route("/books/{isbn}", "GET", "books/read", false),
+            route("/books", "GET", "books/read", ""),
+            route("/books", "POST", "books/write", ""),
+            route("/books/{isbn}", "GET", "books/read", ""),
         ]
     );
     assert!(notes(&i.report, "unresolved")[0].contains("parameter PoolId"));

@@ -4,10 +4,11 @@
 //! - a Cognito method becomes a route requiring one of its scopes (none: any access token,
 //!   reported, because API Gateway wanted an ID token there);
 //! - a method API Gateway does not authorize becomes an `auth: none` route, reported;
-//! - a method this service cannot enforce (IAM, Lambda authorizer, API key alone) or whose
-//!   path, method, scopes or authorization are unknown is left out, reported, so the
-//!   default action (deny) answers it; if another, broader route would catch its requests
-//!   instead, that is reported too;
+//! - a method this service cannot enforce (IAM, Lambda authorizer, API key alone), or whose
+//!   scopes or authorization are unknown or unusable, becomes an `auth: deny` route (403
+//!   for every request, even under a broader route such as `/admin/{proxy+}`), reported;
+//! - a method whose path or HTTP method is unknown or not expressible cannot be a route: it
+//!   is left out, reported, and the default action (or a broader route) answers it;
 //! - the user pools of the authorizers in use are trusted; a pool id that only deployment
 //!   knows becomes a placeholder pool (see [`PLACEHOLDER_SUFFIX`]), never a guess.
 
@@ -17,10 +18,14 @@ use super::api::{Access, Api, Method, PoolArn, pool_arn};
 use super::report::{Note, NoteKind};
 use crate::policy::Policy;
 use crate::policy::model::{AuthMode, PolicyFile, Route, TokenSource, UserPool};
-use crate::policy::template::{PathTemplate, Segment};
+use crate::policy::template::PathTemplate;
 
 /// Methods a route may name (the policy's set).
 const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+/// What happens to a method that cannot be a route (its path or HTTP method is unknown or
+/// not expressible): no `auth: deny` can name it either.
+const LEFT_OUT: &str = "it cannot be a route, so it is left out: the default action (deny, 403) answers its requests, unless a broader route matches them";
 
 /// Placeholder pool ids look like `zz-replaceme-1_UNRESOLVED`: a well-formed id (so the
 /// policy validates and the rest of it can be reviewed and tested) in a region that does not
@@ -56,14 +61,6 @@ struct Candidate {
     source: Method,
 }
 
-/// A method left out of the policy: its requests get the default action, unless a broader
-/// route matches them; that is checked once the policy compiles.
-struct LeftOut {
-    at: String,
-    path: PathTemplate,
-    method: String,
-}
-
 pub(crate) fn assemble(api: Api) -> Result<Assembled, String> {
     let Api {
         authorizers,
@@ -71,7 +68,6 @@ pub(crate) fn assemble(api: Api) -> Result<Assembled, String> {
         mut notes,
     } = api;
     let mut candidates: Vec<Candidate> = Vec::new();
-    let mut left_out: Vec<LeftOut> = Vec::new();
     let mut used: Vec<usize> = Vec::new();
 
     for m in methods {
@@ -80,7 +76,7 @@ pub(crate) fn assemble(api: Api) -> Result<Assembled, String> {
                 NoteKind::Unresolved,
                 &m.at,
                 format!(
-                    "path {} depends on {}; method left out (default deny applies)",
+                    "path {} depends on {}; {LEFT_OUT}",
                     m.path,
                     m.path.unknowns().join(", ")
                 ),
@@ -93,7 +89,7 @@ pub(crate) fn assemble(api: Api) -> Result<Assembled, String> {
                 notes.push(Note::new(
                     NoteKind::NotTranslated,
                     &m.at,
-                    format!("{e}; method left out (default deny applies)"),
+                    format!("{e}; {LEFT_OUT}"),
                 ));
                 continue;
             }
@@ -103,7 +99,7 @@ pub(crate) fn assemble(api: Api) -> Result<Assembled, String> {
                 NoteKind::Unresolved,
                 &m.at,
                 format!(
-                    "HTTP method depends on {}; method left out (default deny applies)",
+                    "HTTP method depends on {}; {LEFT_OUT}",
                     m.method.unknowns().join(", ")
                 ),
             ));
@@ -119,72 +115,61 @@ pub(crate) fn assemble(api: Api) -> Result<Assembled, String> {
                 NoteKind::NotTranslated,
                 &m.at,
                 format!(
-                    "HTTP method {method:?} is not one of {} or ANY; left out",
+                    "HTTP method {method:?} is not one of {} or ANY; {LEFT_OUT}",
                     METHODS.join(", ")
                 ),
             ));
             continue;
         }
-        let mut leave_out = |kind, message: String| {
-            notes.push(Note::new(kind, &m.at, message));
-            left_out.push(LeftOut {
-                at: m.at.clone(),
-                path: path.clone(),
-                method: method.clone(),
-            });
-        };
         let what = format!("{method} {path}");
+        // A method whose authorization this service cannot enforce or resolve becomes an
+        // `auth: deny` route: refused with 403 even under a broader route.
+        let mut deny = |kind, why: String| {
+            notes.push(Note::new(
+                kind,
+                &m.at,
+                format!("{what}: {why}; emitted as `auth: deny` (every request refused, 403)"),
+            ));
+            (Some(AuthMode::Deny), None)
+        };
         let (auth, scopes) = match &m.access {
             Access::Public => (Some(AuthMode::None), None),
-            Access::Unknown(why) => {
-                leave_out(
-                    NoteKind::Unresolved,
-                    format!(
-                        "{what}: authorization depends on {why}; left out (default deny applies)"
-                    ),
-                );
-                continue;
-            }
-            Access::NotEnforceable(why) => {
-                leave_out(
-                    NoteKind::NotEnforced,
-                    format!(
-                        "{what} is protected by {why}, which this service cannot check; left out, so the default action (deny, 403) answers it"
-                    ),
-                );
-                continue;
-            }
+            Access::Unknown(why) => deny(
+                NoteKind::Unresolved,
+                format!("authorization depends on {why}, which only deployment knows"),
+            ),
+            Access::NotEnforceable(why) => deny(
+                NoteKind::NotEnforced,
+                format!("protected by {why}, which this service cannot check"),
+            ),
             Access::Cognito { authorizer, scopes } => {
                 let unknown: Vec<&str> = scopes.iter().flat_map(|s| s.unknowns()).collect();
+                let known: Vec<String> = scopes.iter().filter_map(|s| s.as_known()).collect();
+                let bad = known.iter().find(|s| {
+                    s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control())
+                });
                 if !unknown.is_empty() {
-                    leave_out(
+                    deny(
                         NoteKind::Unresolved,
                         format!(
-                            "{what}: authorization scopes depend on {}; left out (default deny applies)",
+                            "authorization scopes depend on {}, which only deployment knows",
                             unknown.join(", ")
                         ),
-                    );
-                    continue;
-                }
-                let scopes: Vec<String> = scopes.iter().filter_map(|s| s.as_known()).collect();
-                if let Some(bad) = scopes.iter().find(|s| {
-                    s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control())
-                }) {
-                    leave_out(
+                    )
+                } else if let Some(bad) = bad {
+                    deny(
                         NoteKind::NotTranslated,
-                        format!(
-                            "{what}: scope {bad:?} is not a scope name; left out (default deny applies)"
-                        ),
-                    );
-                    continue;
-                }
-                if !used.contains(authorizer) {
-                    used.push(*authorizer);
-                }
-                if scopes.is_empty() {
-                    (None, None)
+                        format!("scope {bad:?} is not a scope name"),
+                    )
                 } else {
-                    (None, Some(dedup(scopes)))
+                    if !used.contains(authorizer) {
+                        used.push(*authorizer);
+                    }
+                    if known.is_empty() {
+                        (None, None)
+                    } else {
+                        (None, Some(dedup(known)))
+                    }
                 }
             }
         };
@@ -204,7 +189,13 @@ pub(crate) fn assemble(api: Api) -> Result<Assembled, String> {
             )),
             _ => {}
         }
-        for extra in &m.unenforced_extras {
+        // A deny route checks nothing: what else API Gateway checks does not matter.
+        let extras = if auth == Some(AuthMode::Deny) {
+            &[][..]
+        } else {
+            &m.unenforced_extras[..]
+        };
+        for extra in extras {
             notes.push(Note::new(
                 NoteKind::NotEnforced,
                 &m.at,
@@ -241,10 +232,9 @@ pub(crate) fn assemble(api: Api) -> Result<Assembled, String> {
         leeway_seconds: None,
         routes,
     };
-    let compiled = Policy::compile(&policy).map_err(|e| {
+    Policy::compile(&policy).map_err(|e| {
         format!("the translated policy does not compile (a bug in import; please report it):\n{e}")
     })?;
-    report_fallbacks(&compiled, &left_out, &mut notes);
     notes.sort_by_key(|n| n.kind);
     Ok(Assembled {
         policy,
@@ -265,7 +255,8 @@ fn dedup(list: Vec<String>) -> Vec<String> {
 
 /// One route per (path shape, method): API Gateway itself allows no two, but a source can
 /// state one twice (two functions on one path). Identical requirements merge; different
-/// ones keep the first, and the second is reported.
+/// ones keep the first, unless the later one is `auth: deny`, which wins (a method this
+/// service cannot enforce is never opened by another definition); the loser is reported.
 fn dedup_routes(candidates: Vec<Candidate>, notes: &mut Vec<Note>) -> Vec<Route> {
     let mut kept: Vec<Candidate> = Vec::new();
     let mut index: HashMap<(String, String), usize> = HashMap::new();
@@ -283,18 +274,46 @@ fn dedup_routes(candidates: Vec<Candidate>, notes: &mut Vec<Note>) -> Vec<Route>
                         .scopes
                         .as_ref()
                         .map(|s| s.iter().collect::<BTreeSet<_>>());
-            let message = if same {
-                format!(
-                    "{} {} is also defined at {} with the same requirements; merged",
-                    c.method, c.route.path, other.source.at
+            let deny = |c: &Candidate| c.route.auth == Some(AuthMode::Deny);
+            let (message, replace) = if same {
+                (
+                    format!(
+                        "{} {} is also defined at {} with the same requirements; merged",
+                        c.method, c.route.path, other.source.at
+                    ),
+                    false,
+                )
+            } else if deny(&c) {
+                // Deny-safe: a definition this service cannot enforce is never overridden
+                // by one that would admit its requests.
+                (
+                    format!(
+                        "{} {} is also defined at {} with different requirements; this one is `auth: deny`, which wins: the route refuses every request (403) and the definition at {} is left out",
+                        c.method, c.route.path, other.source.at, other.source.at
+                    ),
+                    true,
+                )
+            } else if deny(other) {
+                (
+                    format!(
+                        "{} {} is already defined at {} as `auth: deny`, which wins: the route refuses every request (403) and this one is left out",
+                        c.method, c.route.path, other.source.at
+                    ),
+                    false,
                 )
             } else {
-                format!(
-                    "{} {} is already defined at {} with different requirements; this one is left out",
-                    c.method, c.route.path, other.source.at
+                (
+                    format!(
+                        "{} {} is already defined at {} with different requirements; this one is left out",
+                        c.method, c.route.path, other.source.at
+                    ),
+                    false,
                 )
             };
             notes.push(Note::new(NoteKind::NotTranslated, &c.source.at, message));
+            if replace {
+                kept[first] = c;
+            }
             continue;
         }
         index.insert(key, kept.len());
@@ -518,46 +537,6 @@ fn header_of(source: &str) -> Option<String> {
     ok.then(|| name.to_ascii_lowercase())
 }
 
-/// A left-out method is answered by the default action only if no other route matches its
-/// requests; a broader route (`/{proxy+}`) would decide them instead. Say so.
-fn report_fallbacks(policy: &Policy, left_out: &[LeftOut], notes: &mut Vec<Note>) {
-    for l in left_out {
-        let sample: Vec<String> = l
-            .path
-            .segments()
-            .iter()
-            .map(|s| match s {
-                Segment::Literal(s) => s.clone(),
-                // No literal route segment can hold a brace: a parameter's sample value
-                // only matches parameter routes.
-                Segment::Param(n) | Segment::Greedy(n) => format!("{{{n}}}"),
-            })
-            .collect();
-        let methods: Vec<&str> = if l.method == "ANY" {
-            METHODS.to_vec()
-        } else {
-            vec![l.method.as_str()]
-        };
-        let catchers: BTreeSet<&str> = methods
-            .iter()
-            .filter_map(|m| policy.routes.find(&sample, m, ""))
-            .map(|r| &*r.name)
-            .collect();
-        if !catchers.is_empty() {
-            notes.push(Note::new(
-                NoteKind::NotEnforced,
-                &l.at,
-                format!(
-                    "{} {} is left out, but its requests match the broader route(s) {} and get their requirements instead of a denial; review before deploying",
-                    l.method,
-                    l.path,
-                    catchers.into_iter().collect::<Vec<_>>().join(", ")
-                ),
-            ));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -621,10 +600,15 @@ mod tests {
             summary,
             [
                 ("/health".into(), None, Some(AuthMode::None)),
+                ("/iam".into(), None, Some(AuthMode::Deny)),
                 ("/me".into(), None, None),
                 ("/users/{id}".into(), Some(vec!["users/read".into()]), None),
             ]
         );
+        assert_eq!(out.policy.routes[1].name.as_deref(), Some("POST-/iam"));
+        assert!(out.notes.iter().any(|n| n.kind == NoteKind::NotEnforced
+            && n.message
+                == "POST /iam: protected by AWS_IAM, which this service cannot check; emitted as `auth: deny` (every request refused, 403)"));
         let kinds: Vec<NoteKind> = out.notes.iter().map(|n| n.kind).collect();
         assert!(kinds.contains(&NoteKind::Public));
         assert!(kinds.contains(&NoteKind::Changed));
@@ -638,8 +622,8 @@ mod tests {
         );
         assert!(out.placeholders.is_empty());
         // Route methods are upper case; ANY is written as no methods.
-        assert_eq!(out.policy.routes[1].methods, None);
-        assert_eq!(out.policy.routes[2].methods, Some(vec!["GET".into()]));
+        assert_eq!(out.policy.routes[2].methods, None);
+        assert_eq!(out.policy.routes[3].methods, Some(vec!["GET".into()]));
     }
 
     #[test]
@@ -662,7 +646,7 @@ mod tests {
     }
 
     #[test]
-    fn a_left_out_method_caught_by_a_broader_route_is_reported() {
+    fn a_method_under_a_broader_route_is_denied_not_caught() {
         let mut api = Api::default();
         let a = api.authorizer(cognito("A", &[Text::known(ARN)]));
         api.methods = vec![
@@ -681,13 +665,127 @@ mod tests {
             ),
         ];
         let out = assemble(api).unwrap();
+        let policy = Policy::compile(&out.policy).unwrap();
+        let found = policy.routes.find(&["admin", "keys"], "POST", "").unwrap();
+        assert!(found.deny);
+        assert_eq!(&*found.name, "POST-/admin/keys");
+        // The other methods of that path still fall to the broader route.
+        let found = policy.routes.find(&["admin", "keys"], "GET", "").unwrap();
+        assert!(!found.deny);
+        assert!(out.notes.iter().all(|n| !n.message.contains("broader")));
+    }
+
+    #[test]
+    fn unresolved_or_unusable_authorization_is_denied() {
+        let mut api = Api::default();
+        let a = api.authorizer(cognito("A", &[Text::known(ARN)]));
+        api.methods = vec![
+            method("/a", "GET", Access::Unknown("parameter Auth".into())),
+            method(
+                "/b",
+                "GET",
+                Access::Cognito {
+                    authorizer: a,
+                    scopes: vec![Text::unknown("parameter Scope")],
+                },
+            ),
+            method(
+                "/c",
+                "GET",
+                Access::Cognito {
+                    authorizer: a,
+                    scopes: vec![Text::known("two words")],
+                },
+            ),
+        ];
+        let mut with_key = method(
+            "/d",
+            "GET",
+            Access::NotEnforceable("an API key alone".into()),
+        );
+        with_key.unenforced_extras = vec!["an API key".into()];
+        api.methods.push(with_key);
+        let out = assemble(api).unwrap();
         assert!(
-            out.notes.iter().any(|n| n
-                .message
-                .contains("match the broader route(s) ANY-/admin/{proxy+}")),
+            out.policy
+                .routes
+                .iter()
+                .all(|r| r.auth == Some(AuthMode::Deny) && r.scopes.is_none()),
+            "{:#?}",
+            out.policy.routes
+        );
+        assert_eq!(out.policy.routes.len(), 4);
+        let kinds: Vec<NoteKind> = out.notes.iter().map(|n| n.kind).collect();
+        // Two unresolved methods, plus the placeholder pool: no method uses an authorizer.
+        assert_eq!(
+            kinds.iter().filter(|k| **k == NoteKind::Unresolved).count(),
+            3,
             "{:#?}",
             out.notes
         );
+        assert!(out.notes.iter().any(|n| n.message
+            == "GET /b: authorization scopes depend on parameter Scope, which only deployment knows; emitted as `auth: deny` (every request refused, 403)"));
+        assert!(out.notes.iter().any(|n| n.kind == NoteKind::NotTranslated
+            && n.message.starts_with(
+                "GET /c: scope \"two words\" is not a scope name; emitted as `auth: deny`"
+            )));
+        // A deny route checks nothing, so an extra requirement is not reported.
+        assert!(
+            out.notes
+                .iter()
+                .all(|n| !n.message.contains("is not checked"))
+        );
+    }
+
+    #[test]
+    fn deny_wins_over_another_definition_of_the_same_method() {
+        let mut api = Api::default();
+        let a = api.authorizer(cognito("A", &[Text::known(ARN)]));
+        let scoped = || Access::Cognito {
+            authorizer: a,
+            scopes: vec![Text::known("x/y")],
+        };
+        api.methods = vec![
+            method("/x/{id}", "GET", scoped()),
+            method("/x/{key}", "GET", Access::NotEnforceable("AWS_IAM".into())),
+            method("/y", "GET", Access::NotEnforceable("AWS_IAM".into())),
+            method("/y", "GET", Access::Public),
+            method("/z", "GET", Access::NotEnforceable("AWS_IAM".into())),
+            method(
+                "/z",
+                "GET",
+                Access::NotEnforceable("a Lambda authorizer".into()),
+            ),
+        ];
+        let out = assemble(api).unwrap();
+        let summary: Vec<(&str, Option<AuthMode>)> = out
+            .policy
+            .routes
+            .iter()
+            .map(|r| (r.path.as_str(), r.auth))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("/x/{key}", Some(AuthMode::Deny)),
+                ("/y", Some(AuthMode::Deny)),
+                ("/z", Some(AuthMode::Deny)),
+            ]
+        );
+        let conflicts: Vec<&str> = out
+            .notes
+            .iter()
+            .filter(|n| n.kind == NoteKind::NotTranslated)
+            .map(|n| n.message.as_str())
+            .collect();
+        assert_eq!(conflicts.len(), 3, "{conflicts:?}");
+        assert!(conflicts[0].contains("GET /x/{key} is also defined at GET /x/{id} with different requirements; this one is `auth: deny`, which wins"));
+        assert!(
+            conflicts[1]
+                .contains("GET /y is already defined at GET /y as `auth: deny`, which wins")
+        );
+        assert!(conflicts[2].contains("with the same requirements; merged"));
+        assert!(Policy::compile(&out.policy).is_ok());
     }
 
     #[test]

@@ -7,8 +7,8 @@
 //! rules ([`assemble`]) turns that into a [`PolicyFile`] and a [`Note`] for everything that
 //! is not a one-to-one translation. Nothing is dropped silently, nothing is guessed: a pool
 //! id only deployment knows becomes a placeholder that cannot be used by accident (see
-//! [`PLACEHOLDER_SUFFIX`]), and a method this service cannot enforce is left to the
-//! default deny. `docs/import.md` has the translation table.
+//! [`PLACEHOLDER_SUFFIX`]), and a method this service cannot enforce becomes an
+//! `auth: deny` route (403, even under a broader route). `docs/import.md` has the translation table.
 
 mod api;
 mod assemble;
@@ -137,8 +137,8 @@ pub fn translate(text: &str, format: Option<Format>) -> Result<Translation, Impo
 }
 
 impl Translation {
-    /// Whether everything needed was resolved: no placeholder, no route left out for an
-    /// unknown value. `import` exits 3 otherwise.
+    /// Whether everything needed was resolved: no placeholder, no method denied or left out
+    /// for an unknown value. `import` exits 3 otherwise.
     pub fn is_complete(&self) -> bool {
         !self.notes.iter().any(|n| n.kind == NoteKind::Unresolved)
     }

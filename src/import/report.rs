@@ -10,12 +10,13 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum NoteKind {
     /// A value only deployment knows (a parameter, a pool the template creates, a stage
-    /// variable): a placeholder stands in the policy, or the route was left out. Must be
-    /// fixed by hand.
+    /// variable): a placeholder stands in the policy, the method is an `auth: deny` route
+    /// (unknown authorization or scopes), or it was left out (unknown path or HTTP method).
+    /// Must be fixed by hand.
     Unresolved,
     /// API Gateway enforces something this service cannot (IAM, a Lambda authorizer, an API
-    /// key): the route is left out, so the default action (deny) applies, or the part that
-    /// cannot be enforced is named.
+    /// key alone): the route is `auth: deny` (403), or the part that cannot be enforced (an
+    /// API key next to a Cognito authorizer) is named.
     NotEnforced,
     /// API Gateway does not authorize the method: the route is `auth: none`.
     Public,
