@@ -69,7 +69,7 @@ enum Command {
     },
     /// Translate an API Gateway definition (Serverless, OpenAPI, CloudFormation/SAM) into a
     /// policy on stdout, with a report of every difference on stderr (exit 0 complete,
-    /// 3 written with placeholders or left-out methods to fix, 2 unreadable source).
+    /// 3 written with placeholders, or denied or left-out methods to fix, 2 unreadable source).
     Import {
         /// The serverless.yml, OpenAPI export or CloudFormation/SAM template.
         file: PathBuf,
@@ -200,7 +200,7 @@ fn import(file: &std::path::Path, format: Option<cognito_ext_authz::import::Form
         ExitCode::SUCCESS
     } else {
         eprintln!(
-            "{}: INCOMPLETE: fix the [unresolved] notes (placeholder pools, left-out methods) before deploying",
+            "{}: INCOMPLETE: fix the [unresolved] notes (placeholder pools, denied or left-out methods) before deploying",
             file.display()
         );
         ExitCode::from(3)
