@@ -23,18 +23,35 @@ fn fresh_token(signer: &SigningKey, n: u64) -> String {
 }
 
 async fn status_of(service: &Service, token: &str) -> u16 {
-    let mut client = service.client().await;
-    check(
-        &mut client,
-        request(
-            "POST",
-            "h",
-            "/users/1",
-            &[("authorization", &bearer(token))],
-        ),
-    )
-    .await
-    .status
+    status_at(service.grpc, token.to_owned()).await
+}
+
+/// The status of `POST /users/1` with `token`, over a new connection to `grpc`.
+async fn status_at(grpc: std::net::SocketAddr, token: String) -> u16 {
+    let mut client =
+        cognito_ext_authz::proto::envoy::service::auth::v3::authorization_client::AuthorizationClient::connect(
+            format!("http://{grpc}"),
+        )
+        .await
+        .unwrap();
+    let headers = [("authorization", bearer(&token))];
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    check(&mut client, request("POST", "h", "/users/1", &headers))
+        .await
+        .status
+}
+
+/// Checks every token at once, each over its own connection.
+async fn statuses_concurrently(grpc: std::net::SocketAddr, tokens: Vec<String>) -> Vec<u16> {
+    let tasks: Vec<_> = tokens
+        .into_iter()
+        .map(|t| tokio::spawn(status_at(grpc, t)))
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
 }
 
 /// Polls `f` until it returns true, for up to `secs` seconds.
@@ -132,38 +149,17 @@ async fn unknown_kids_share_one_refetch_per_cooldown() {
     service.wait_ready().await;
     let before = keys.fetches();
 
-    let mut tasks = Vec::new();
-    for n in 0..64 {
-        let grpc = service.grpc;
-        let token = key(0).sign_with_header(
-            &json!({"alg": "RS256", "kid": format!("attacker-{n}")}),
+    let unknown_kid = |prefix: &str, n: usize| {
+        key(0).sign_with_header(
+            &json!({"alg": "RS256", "kid": format!("{prefix}-{n}")}),
             &access_claims(SCOPE),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut client = cognito_ext_authz::proto::envoy::service::auth::v3::authorization_client::AuthorizationClient::connect(format!("http://{grpc}")).await.unwrap();
-            check(&mut client, request("POST", "h", "/users/1", &[("authorization", &bearer(&token))])).await.status
-        }));
-    }
-    for t in tasks {
-        assert_eq!(t.await.unwrap(), 401);
-    }
-    let mut client = service.client().await;
-    for n in 0..64 {
-        let token = key(0).sign_with_header(
-            &json!({"alg": "RS256", "kid": format!("again-{n}")}),
-            &access_claims(SCOPE),
-        );
-        let a = check(
-            &mut client,
-            request(
-                "POST",
-                "h",
-                "/users/1",
-                &[("authorization", &bearer(&token))],
-            ),
         )
-        .await;
-        assert_eq!(a.status, 401);
+    };
+    let tokens = (0..64).map(|n| unknown_kid("attacker", n)).collect();
+    let statuses = statuses_concurrently(service.grpc, tokens).await;
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    for n in 0..64 {
+        assert_eq!(status_of(&service, &unknown_kid("again", n)).await, 401);
     }
     assert_eq!(
         keys.fetches() - before,
@@ -184,18 +180,9 @@ async fn concurrent_unknown_kids_wait_for_one_fetch() {
     let before = keys.fetches();
     // key(1) is published now; 32 concurrent checks with its tokens need its kid.
     keys.publish(POOL, key(1));
-    let mut tasks = Vec::new();
-    for n in 0..32 {
-        let grpc = service.grpc;
-        let token = fresh_token(key(1), 100 + n);
-        tasks.push(tokio::spawn(async move {
-            let mut client = cognito_ext_authz::proto::envoy::service::auth::v3::authorization_client::AuthorizationClient::connect(format!("http://{grpc}")).await.unwrap();
-            check(&mut client, request("POST", "h", "/users/1", &[("authorization", &bearer(&token))])).await.status
-        }));
-    }
-    for t in tasks {
-        assert_eq!(t.await.unwrap(), 200);
-    }
+    let tokens = (0..32).map(|n| fresh_token(key(1), 100 + n)).collect();
+    let statuses = statuses_concurrently(service.grpc, tokens).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(
         keys.fetches() - before,
         1,
