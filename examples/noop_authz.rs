@@ -15,7 +15,6 @@
 //! address `127.0.0.1:9100`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use cognito_ext_authz::decide::{AllowReason, Decision};
 use cognito_ext_authz::token::AccessToken;
@@ -85,14 +84,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .parse()?;
     let answer = identity.then(identity_answer);
     eprintln!("noop_authz listening on {addr} (identity answer: {identity})");
-    // The same HTTP/2 settings as `cognito-ext-authz serve` (src/server.rs).
-    tonic::transport::Server::builder()
-        .tcp_nodelay(true)
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-        .initial_stream_window_size(1024 * 1024)
-        .initial_connection_window_size(8 * 1024 * 1024)
-        .max_concurrent_streams(1024)
+    // The same HTTP/2 settings as `cognito-ext-authz serve`.
+    cognito_ext_authz::server::grpc_server()
         .add_service(AuthorizationServer::new(Noop { answer }))
         .serve(addr)
         .await?;

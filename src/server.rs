@@ -123,13 +123,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
 
     tracing::info!(grpc = %settings.listen_addr, admin = %settings.admin_addr, "listening");
     let grpc_stop = lifecycle.clone();
-    tonic::transport::Server::builder()
-        .tcp_nodelay(true)
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-        .initial_stream_window_size(1024 * 1024)
-        .initial_connection_window_size(8 * 1024 * 1024)
-        .max_concurrent_streams(1024)
+    grpc_server()
         .add_service(health_service)
         .add_service(AuthorizationServer::new(AuthorizationService::new(
             authorizer,
@@ -143,6 +137,19 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     let _ = admin_task.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The gRPC server with the HTTP/2 settings for many small unary calls over a few
+/// long-lived connections (Envoy keeps one per worker). `examples/noop_authz` uses the same
+/// settings, so benchmarks compare like with like.
+pub fn grpc_server() -> tonic::transport::Server {
+    tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .initial_stream_window_size(1024 * 1024)
+        .initial_connection_window_size(8 * 1024 * 1024)
+        .max_concurrent_streams(1024)
 }
 
 async fn readyz(State(ready): State<Arc<AtomicBool>>) -> (StatusCode, &'static str) {
