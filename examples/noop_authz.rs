@@ -46,11 +46,14 @@ fn identity_answer() -> CheckResponse {
         pool: 0,
         kid: "bench-key-1".to_owned(),
     };
-    cognito_ext_authz::grpc::to_response(&Decision::Allow {
-        reason: AllowReason::Authorized,
-        route: Some(Arc::from("svc7-item")),
-        token: Some(Arc::new(token)),
-    })
+    cognito_ext_authz::grpc::to_response(
+        &Decision::Allow {
+            reason: AllowReason::Authorized,
+            route: Some(Arc::from("svc7-item")),
+            token: Some(Arc::new(token)),
+        },
+        &[],
+    )
 }
 
 #[tonic::async_trait]
@@ -85,7 +88,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let answer = identity.then(identity_answer);
     eprintln!("noop_authz listening on {addr} (identity answer: {identity})");
     // The same HTTP/2 settings as `cognito-ext-authz serve`.
-    cognito_ext_authz::server::grpc_server()
+    cognito_ext_authz::server::grpc_server(&cognito_ext_authz::settings::Settings::default())
         .add_service(AuthorizationServer::new(Noop { answer }))
         .serve(addr)
         .await?;

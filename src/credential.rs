@@ -64,6 +64,25 @@ impl Headers {
             }
         }
     }
+
+    /// The first value of header `name` (lowercase), as bytes.
+    pub fn value(&self, name: &str) -> Option<&[u8]> {
+        match self {
+            Headers::Joined(map) => map.get(name).map(String::as_bytes),
+            Headers::Raw(list) => list
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_slice()),
+        }
+    }
+
+    /// Calls `f` with each header name (as Envoy sent it: lower case).
+    pub fn for_each_name(&self, mut f: impl FnMut(&str)) {
+        match self {
+            Headers::Joined(map) => map.keys().for_each(|k| f(k)),
+            Headers::Raw(list) => list.iter().for_each(|(k, _)| f(k)),
+        }
+    }
 }
 
 /// The token carried by header `name` (lowercase).

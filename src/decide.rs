@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 
 use crate::active::ActivePolicy;
 use crate::credential::{self, Headers, NoToken};
+use crate::host::BadHost;
 use crate::path::{self, UnsafePath};
 use crate::policy::model::DefaultAction;
 use crate::policy::table::Route;
@@ -43,6 +44,10 @@ pub enum AllowReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DenyReason {
     UnsafePath(UnsafePath),
+    /// The `:authority` cannot be reduced to exactly one host.
+    UnsafeHost(BadHost),
+    /// The method is empty or not an HTTP token.
+    UnsafeMethod,
     NoRoute,
     NoToken(NoToken),
     InvalidToken(TokenError),
@@ -88,6 +93,8 @@ impl DenyReason {
     pub fn label(&self) -> &'static str {
         match self {
             DenyReason::UnsafePath(_) => "unsafe_path",
+            DenyReason::UnsafeHost(_) => "unsafe_host",
+            DenyReason::UnsafeMethod => "unsafe_method",
             DenyReason::NoRoute => "no_route",
             DenyReason::NoToken(_) => "no_token",
             DenyReason::InvalidToken(TokenError::Expired) => "expired_token",
@@ -103,6 +110,7 @@ impl DenyReason {
     pub fn detail(&self) -> String {
         match self {
             DenyReason::UnsafePath(p) => p.label().to_owned(),
+            DenyReason::UnsafeHost(h) => h.label().to_owned(),
             DenyReason::NoToken(n) => n.label().to_owned(),
             DenyReason::InvalidToken(t) => format!("{}: {t}", t.label()),
             _ => String::new(),
@@ -113,7 +121,9 @@ impl DenyReason {
     pub fn response(&self, insufficient_scope_status: u16) -> DenialResponse {
         let invalid = Some(r#"Bearer error="invalid_token""#);
         let (status, www_authenticate, body) = match self {
-            DenyReason::UnsafePath(_) => (400, None, BAD_REQUEST),
+            DenyReason::UnsafePath(_) | DenyReason::UnsafeHost(_) | DenyReason::UnsafeMethod => {
+                (400, None, BAD_REQUEST)
+            }
             DenyReason::NoRoute | DenyReason::DenyRoute | DenyReason::NotHttp => {
                 (403, None, FORBIDDEN)
             }
@@ -213,7 +223,13 @@ impl Authorizer {
             Ok(s) => s,
             Err(e) => return deny(DenyReason::UnsafePath(e), None),
         };
-        let host = normalize_host(&request.host);
+        let host = match crate::host::normalize(request.host.as_bytes()) {
+            Ok(h) => h,
+            Err(e) => return deny(DenyReason::UnsafeHost(e), None),
+        };
+        if !is_method(&request.method) {
+            return deny(DenyReason::UnsafeMethod, None);
+        }
         let Some(route) = active.policy.routes.find(&segments, &request.method, &host) else {
             return match active.policy.default_action {
                 DefaultAction::Deny => deny(DenyReason::NoRoute, None),
@@ -256,35 +272,18 @@ impl Authorizer {
     }
 }
 
-/// Lower case, without port or trailing dot: `API.Example.com.:443` → `api.example.com`.
-pub fn normalize_host(raw: &str) -> String {
-    let host = if let Some(rest) = raw.strip_prefix('[') {
-        // [v6]:port
-        rest.split(']').next().unwrap_or("")
-    } else {
-        raw.rsplit_once(':').map_or(raw, |(h, port)| {
-            if port.bytes().all(|b| b.is_ascii_digit()) {
-                h
-            } else {
-                raw
-            }
-        })
-    };
-    host.trim_end_matches('.').to_ascii_lowercase()
+/// An HTTP method: a non-empty token (RFC 9110 5.6.2) of at most 32 characters.
+pub fn is_method(method: &str) -> bool {
+    !method.is_empty()
+        && method.len() <= 32
+        && method
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hosts_are_normalized() {
-        assert_eq!(normalize_host("API.Example.com"), "api.example.com");
-        assert_eq!(normalize_host("api.example.com:8443"), "api.example.com");
-        assert_eq!(normalize_host("api.example.com."), "api.example.com");
-        assert_eq!(normalize_host("[::1]:80"), "::1");
-        assert_eq!(normalize_host(""), "");
-    }
 
     #[test]
     fn denials_answer_like_api_gateway() {
@@ -307,5 +306,22 @@ mod tests {
                 .status,
             400
         );
+        assert_eq!(
+            DenyReason::UnsafeHost(BadHost::BadPort)
+                .response(401)
+                .status,
+            400
+        );
+        assert_eq!(DenyReason::UnsafeMethod.response(401).status, 400);
+    }
+
+    #[test]
+    fn methods_are_tokens() {
+        for m in ["GET", "PROPFIND", "M-SEARCH"] {
+            assert!(is_method(m), "{m}");
+        }
+        for m in ["", "GET POST", "GET\n", "GE\u{e9}T", &"A".repeat(33)] {
+            assert!(!is_method(m), "{m:?}");
+        }
     }
 }

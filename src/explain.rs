@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::active::ActivePolicy;
 use crate::credential::{self, Headers};
-use crate::decide::{AllowReason, Authorizer, Decision, DenyReason, Request, normalize_host};
+use crate::decide::{AllowReason, Authorizer, Decision, DenyReason, Request};
 use crate::grpc;
 use crate::path;
 use crate::policy::model::{DefaultAction, PolicyFile};
@@ -402,7 +402,8 @@ fn render(
         }
         Decision::Allow { .. } => {
             let _ = writeln!(out, "response: the request goes upstream");
-            let response = grpc::to_response(decision);
+            let response =
+                grpc::to_response(decision, &grpc::forged_identity_headers(&request.headers));
             if let Some(
                 crate::proto::envoy::service::auth::v3::check_response::HttpResponse::OkResponse(
                     ok,
@@ -481,7 +482,7 @@ fn describe_route(
         Some(list) => writeln!(
             out,
             "  host: {} is matched by [{}]",
-            normalize_host(&request.host),
+            crate::host::normalize(request.host.as_bytes()).unwrap_or_default(),
             list.join(", ")
         ),
         None => writeln!(out, "  host: the route takes any host"),
@@ -531,7 +532,7 @@ fn bindings(template: &PathTemplate, segments: &[std::borrow::Cow<'_, str>]) -> 
 }
 
 fn describe_no_route(out: &mut String, policy: &Policy, request: &Request) {
-    let host = normalize_host(&request.host);
+    let host = crate::host::normalize(request.host.as_bytes()).unwrap_or_default();
     let _ = writeln!(
         out,
         "  no route matches {} {} on host {}",

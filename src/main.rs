@@ -223,14 +223,15 @@ fn serve(
     settings.admin_addr = admin.unwrap_or(settings.admin_addr);
     settings.policy_path = policy.unwrap_or(settings.policy_path);
     // Flushes the log lines still queued when serve returns.
-    let _log_guard = init_logging(settings.log_format);
+    let _log_guard = init_logging(settings.log_format, settings.log_queue_lines);
     for w in warnings {
         tracing::warn!("{w}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = settings.worker_threads {
+        runtime.worker_threads(n);
+    }
+    let runtime = match runtime.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -283,15 +284,21 @@ fn validate(path: &std::path::Path) -> ExitCode {
 }
 
 /// Logs go to stderr through a background writer thread, so a check never waits on a
-/// `write(2)`; when its queue is full, callers wait rather than drop decision lines.
-fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+/// `write(2)`. The queue is bounded: when the writer cannot keep up (a slow log collector),
+/// lines are dropped and counted (`cognito_ext_authz_log_lines_dropped_total`) rather than
+/// queued without bound or waited for.
+fn init_logging(
+    format: LogFormat,
+    queue_lines: usize,
+) -> tracing_appender::non_blocking::WorkerGuard {
     use std::io::IsTerminal;
     let ansi = std::io::stderr().is_terminal();
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(65_536)
+        .lossy(true)
+        .buffered_lines_limit(queue_lines)
         .thread_name("log-writer")
         .finish(std::io::stderr());
+    cognito_ext_authz::metrics::watch_log_drops(writer.error_counter());
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()

@@ -18,6 +18,12 @@ pub const KEY_FETCHES: &str = "cognito_ext_authz_key_fetches_total";
 pub const POLICY_RELOADS: &str = "cognito_ext_authz_policy_reloads_total";
 pub const CACHE_HITS: &str = "cognito_ext_authz_token_cache_hits_total";
 pub const CACHE_MISSES: &str = "cognito_ext_authz_token_cache_misses_total";
+pub const LIMITS_TRIPPED: &str = "cognito_ext_authz_limits_tripped_total";
+pub const LOG_LINES_DROPPED: &str = "cognito_ext_authz_log_lines_dropped_total";
+
+/// Longest value of one logged request field (method, host, path), in bytes; longer ones
+/// are cut, so one request can never make a log line large.
+pub const MAX_LOGGED_FIELD_BYTES: usize = 256;
 
 /// Check latency buckets, in seconds: 25 µs to 250 ms.
 const LATENCY_BUCKETS: [f64; 13] = [
@@ -75,6 +81,55 @@ fn describe() {
     metrics::describe_counter!(POLICY_RELOADS, "Policy (re)loads by result.");
     metrics::describe_counter!(CACHE_HITS, "Verified-token cache hits.");
     metrics::describe_counter!(CACHE_MISSES, "Verified-token cache misses.");
+    metrics::describe_counter!(
+        LIMITS_TRIPPED,
+        "Times a resource limit was reached, by limit (docs/security.md)."
+    );
+    metrics::describe_counter!(
+        LOG_LINES_DROPPED,
+        "Log lines dropped because the log writer could not keep up."
+    );
+}
+
+/// Counts one time a resource limit was reached.
+pub fn limit_tripped(limit: &'static str) {
+    metrics::counter!(LIMITS_TRIPPED, "limit" => limit).increment(1);
+}
+
+static LOG_DROPS: OnceLock<tracing_appender::non_blocking::ErrorCounter> = OnceLock::new();
+
+/// Follows the log writer's count of dropped lines (shown on `/metrics`).
+pub fn watch_log_drops(counter: tracing_appender::non_blocking::ErrorCounter) {
+    let _ = LOG_DROPS.set(counter);
+}
+
+/// The Prometheus text, with the counters kept outside the registry brought up to date.
+pub fn render(handle: &PrometheusHandle) -> String {
+    if let Some(drops) = LOG_DROPS.get() {
+        metrics::counter!(LOG_LINES_DROPPED).absolute(drops.dropped_lines() as u64);
+    }
+    handle.render()
+}
+
+/// `value` cut to at most `max` bytes (at a character boundary, marked with `…`) and with
+/// control characters replaced, so a logged field has a bounded size and one line.
+pub fn bounded(value: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    let clean = !value.chars().any(char::is_control);
+    if clean && value.len() <= max {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let mut end = value.len().min(max);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut out: String = value[..end]
+        .chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    if end < value.len() {
+        out.push('…');
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Logs and counts one decision.
@@ -106,11 +161,14 @@ pub fn record_decision(decision: &Decision, request: &Request, elapsed: Duration
         reason = decision.reason(),
         detail = %detail,
         route = decision.route().unwrap_or(""),
-        method = %request.method,
-        host = %request.host,
-        path = %without_query(&request.path),
-        sub = token.map(|t| t.sub.as_str()).unwrap_or(""),
-        client_id = token.map(|t| t.client_id.as_str()).unwrap_or(""),
+        method = %bounded(&request.method, MAX_LOGGED_FIELD_BYTES),
+        host = %bounded(&request.host, MAX_LOGGED_FIELD_BYTES),
+        path = %bounded(without_query(&request.path), MAX_LOGGED_FIELD_BYTES),
+        sub = %bounded(token.map(|t| t.sub.as_str()).unwrap_or(""), MAX_LOGGED_FIELD_BYTES),
+        client_id = %bounded(
+            token.map(|t| t.client_id.as_str()).unwrap_or(""),
+            MAX_LOGGED_FIELD_BYTES
+        ),
         latency_us = elapsed.as_micros() as u64,
     );
 }
@@ -137,5 +195,22 @@ pub fn token_cache(hit: bool) {
         metrics::counter!(CACHE_HITS).increment(1);
     } else {
         metrics::counter!(CACHE_MISSES).increment(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_fields_are_bounded_and_single_line() {
+        assert_eq!(bounded("/users/1", 256), "/users/1");
+        let long = "/a".repeat(40_000);
+        let cut = bounded(&long, 256);
+        assert_eq!(cut.len(), 256 + '…'.len_utf8());
+        assert!(cut.ends_with('…'));
+        assert_eq!(bounded("a\nb\r", 256), "a\u{fffd}b\u{fffd}");
+        // Never splits a character.
+        assert_eq!(bounded("ééé", 3), "é…");
     }
 }

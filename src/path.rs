@@ -3,8 +3,11 @@
 //! Envoy hands us the path with its query string and exactly as the client sent it. The
 //! upstream will percent-decode it, so we match on the decoded segments; and anything whose
 //! meaning could differ between us and the upstream (dot segments, encoded `/` or `\`,
-//! broken percent-encoding, control characters, empty segments) is refused outright with 400
-//! rather than guessed at, so a path can never be matched one way here and served another.
+//! broken percent-encoding, control characters, empty segments, `;` path parameters) is
+//! refused outright with 400 rather than guessed at, so a path can never be matched one way
+//! here and served another. Path parameters are refused because Tomcat, Jetty and Spring
+//! strip `;...` from each segment before routing: `/files/admin;x/secret` would be matched
+//! here as a segment `admin;x` and served there as `/files/admin/secret`.
 
 use std::borrow::Cow;
 use thiserror::Error;
@@ -33,6 +36,10 @@ pub enum UnsafePath {
     EmptySegment,
     #[error("path has too many segments")]
     TooLong,
+    #[error("path has a ';' path parameter")]
+    PathParameter,
+    #[error("path has a '#' fragment")]
+    Fragment,
 }
 
 impl UnsafePath {
@@ -48,6 +55,8 @@ impl UnsafePath {
             UnsafePath::ControlCharacter => "control_character",
             UnsafePath::EmptySegment => "empty_segment",
             UnsafePath::TooLong => "too_long",
+            UnsafePath::PathParameter => "path_parameter",
+            UnsafePath::Fragment => "fragment",
         }
     }
 }
@@ -63,10 +72,17 @@ pub fn without_query(raw: &str) -> &str {
 /// `/` gives no segments; one trailing slash is ignored (`/users/` is `/users`), as most
 /// upstream frameworks do, so a route can not be sidestepped by adding one.
 pub fn segments(raw: &str) -> Result<Vec<Cow<'_, str>>, UnsafePath> {
-    let path = without_query(raw);
+    let path = &raw[..raw.find('?').unwrap_or(raw.len())];
+    // A request target has no fragment; an upstream might read `/a#/../b` as a path.
+    if path.contains('#') {
+        return Err(UnsafePath::Fragment);
+    }
     let rest = path.strip_prefix('/').ok_or(UnsafePath::NotAbsolute)?;
     if path.contains('\\') {
         return Err(UnsafePath::Backslash);
+    }
+    if path.contains(';') {
+        return Err(UnsafePath::PathParameter);
     }
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     if rest.is_empty() {
@@ -110,6 +126,8 @@ fn decode(segment: &str) -> Result<Cow<'_, str>, UnsafePath> {
             let byte = hi << 4 | lo;
             match byte {
                 b'/' | b'\\' => return Err(UnsafePath::EncodedSeparator),
+                // Some servers decode before they strip path parameters.
+                b';' => return Err(UnsafePath::PathParameter),
                 b if b.is_ascii_control() => return Err(UnsafePath::ControlCharacter),
                 b => out.push(b),
             }
@@ -180,6 +198,13 @@ mod tests {
             ("/a\tb", UnsafePath::ControlCharacter),
             ("//users", UnsafePath::EmptySegment),
             ("/a//b", UnsafePath::EmptySegment),
+            ("/files/admin;x/secret", UnsafePath::PathParameter),
+            ("/files;/x", UnsafePath::PathParameter),
+            ("/files/x;jsessionid=1", UnsafePath::PathParameter),
+            ("/files/admin%3Bx/secret", UnsafePath::PathParameter),
+            ("/files/admin%3bx", UnsafePath::PathParameter),
+            ("/public#/../admin", UnsafePath::Fragment),
+            ("/public#x?y", UnsafePath::Fragment),
         ];
         for (raw, want) in cases {
             assert_eq!(segments(raw), Err(want), "{raw:?}");

@@ -14,15 +14,13 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::active::ActivePolicy;
 use crate::decide::Authorizer;
-use crate::grpc::AuthorizationService;
+use crate::grpc::{AuthorizationService, CheckServer};
 use crate::policy::{Policy, read_policy_text, watch};
-use crate::proto::envoy::service::auth::v3::authorization_server::AuthorizationServer;
 use crate::settings::Settings;
 use crate::shutdown::{Lifecycle, Phase, signal};
 use crate::token::keys::{KeyFetcher, KeyStore, PoolKeys};
@@ -88,8 +86,12 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     let updates = watch::spawn(
         settings.policy_path.clone(),
         watch::text_digest(&text),
-        settings.policy_poll,
-    )?;
+        watch::Timing {
+            poll: settings.policy_poll,
+            quiet: settings.policy_quiet,
+        },
+    )
+    .map_err(|e| format!("cannot watch {}: {e}", settings.policy_path.display()))?;
     tokio::spawn(apply_policies(
         updates,
         authorizer.clone(),
@@ -110,47 +112,115 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
             "/metrics",
             get(move || {
                 let metrics = metrics.clone();
-                async move { metrics.render() }
+                async move { crate::metrics::render(&metrics) }
             }),
         )
         .with_state(ready.clone());
-    let admin_stop = lifecycle.clone();
-    let admin_task = tokio::spawn(async move {
-        axum::serve(admin_listener, admin)
-            .with_graceful_shutdown(async move { admin_stop.reached(Phase::Stopping).await })
-            .await
-    });
+    crate::listen::raise_file_limit(settings.max_connections + settings.admin_max_connections);
+    let admin_connections = crate::listen::accept(
+        admin_listener,
+        crate::listen::Limits {
+            port: "admin",
+            max_connections: settings.admin_max_connections,
+            idle_timeout: Some(ADMIN_HEADER_TIMEOUT),
+        },
+    );
+    let admin_task = tokio::spawn(serve_admin(admin_connections, admin, lifecycle.clone()));
 
     tracing::info!(grpc = %settings.listen_addr, admin = %settings.admin_addr, "listening");
     let grpc_stop = lifecycle.clone();
-    grpc_server()
+    let grpc_connections = crate::listen::accept(
+        grpc_listener,
+        crate::listen::Limits {
+            port: "grpc",
+            max_connections: settings.max_connections,
+            idle_timeout: settings.idle_timeout,
+        },
+    );
+    let check = CheckServer::new(
+        AuthorizationService::new(authorizer),
+        settings.max_request_bytes,
+        settings.max_in_flight,
+    );
+    grpc_server(&settings)
         .add_service(health_service)
-        .add_service(AuthorizationServer::new(AuthorizationService::new(
-            authorizer,
-        )))
+        .add_service(check)
         .serve_with_incoming_shutdown(
-            TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
+            tokio_stream::wrappers::ReceiverStream::new(grpc_connections),
             async move { grpc_stop.reached(Phase::Stopping).await },
         )
         .await
         .map_err(|e| format!("gRPC server failed: {e}"))?;
-    let _ = admin_task.await;
+    admin_task.abort();
     tracing::info!("stopped");
     Ok(())
 }
 
+/// Longest time an admin client may take to send its request headers (and to start the
+/// next request on a kept-alive connection).
+const ADMIN_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Largest request head the admin port reads (hyper's smallest buffer); a larger one is
+/// refused with 431.
+const ADMIN_MAX_HEAD_BYTES: usize = 8 * 1024;
+
+/// Serves the admin HTTP port: HTTP/1.1 with a bounded request head and a header timeout,
+/// so a slow or oversized client costs a bounded amount and is cut off.
+async fn serve_admin(
+    mut connections: tokio::sync::mpsc::Receiver<std::io::Result<crate::listen::Conn>>,
+    router: axum::Router,
+    lifecycle: Lifecycle,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    loop {
+        let conn = tokio::select! {
+            conn = connections.recv() => match conn {
+                Some(Ok(conn)) => conn,
+                Some(Err(_)) => continue,
+                None => return,
+            },
+            _ = lifecycle.reached(Phase::Stopping) => return,
+        };
+        let service = TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let served = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(ADMIN_HEADER_TIMEOUT)
+                .max_buf_size(ADMIN_MAX_HEAD_BYTES)
+                .serve_connection(TokioIo::new(conn), service);
+            let _ = tokio::time::timeout(ADMIN_CONNECTION_LIMIT, served).await;
+        });
+    }
+}
+
+/// Longest life of one admin connection (a scrape takes milliseconds).
+const ADMIN_CONNECTION_LIMIT: Duration = Duration::from_secs(60);
+
 /// The gRPC server with the HTTP/2 settings for many small unary calls over a few
 /// long-lived connections (Envoy keeps one per worker). `examples/noop_authz` uses the same
 /// settings, so benchmarks compare like with like.
-pub fn grpc_server() -> tonic::transport::Server {
+///
+/// The bounds (`docs/security.md`): streams per connection, time per request, the
+/// request's own header block, and flow-control windows small enough that a connection
+/// whose streams are never read holds little memory. A connection silent for the idle
+/// timeout is closed (by [`crate::listen`]), so no keepalive pings of ours keep dead ones.
+pub fn grpc_server(settings: &Settings) -> tonic::transport::Server {
     tonic::transport::Server::builder()
         .tcp_nodelay(true)
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-        .initial_stream_window_size(1024 * 1024)
-        .initial_connection_window_size(8 * 1024 * 1024)
-        .max_concurrent_streams(1024)
+        .max_concurrent_streams(settings.max_streams_per_connection)
+        .timeout(settings.request_timeout)
+        .http2_max_header_list_size(GRPC_MAX_HEADER_LIST_BYTES)
+        .initial_stream_window_size(STREAM_WINDOW_BYTES)
+        .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
 }
+
+/// The gRPC request's own headers (not the `CheckRequest`'s): Envoy sends a few hundred bytes.
+const GRPC_MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
+/// Per stream: a typical `CheckRequest` fits; larger ones take a window update or two.
+const STREAM_WINDOW_BYTES: u32 = 64 * 1024;
+/// Per connection: what a connection's unread streams can hold at most.
+const CONNECTION_WINDOW_BYTES: u32 = 256 * 1024;
 
 async fn readyz(State(ready): State<Arc<AtomicBool>>) -> (StatusCode, &'static str) {
     if ready.load(Ordering::Acquire) {

@@ -13,8 +13,17 @@ use serde::Deserialize;
 
 const PREFIX: &str = "AUTHZ_";
 
+/// The default `AUTHZ_REQUEST_TIMEOUT_SECONDS`: longer than a check can take when it must
+/// wait for a key fetch (`AUTHZ_JWKS_TIMEOUT_SECONDS`, 5), far shorter than a stalled
+/// stream should be allowed to hold memory.
+pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 7;
+
+/// The default `AUTHZ_MAX_REQUEST_BYTES`: twice the largest `CheckRequest` Envoy's default
+/// header limit (`max_request_headers_kb: 60`) allows.
+pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 128 * 1024;
+
 /// Every variable we read, without the prefix.
-const KNOWN: [&str; 10] = [
+const KNOWN: [&str; 20] = [
     "LISTEN_ADDR",
     "ADMIN_ADDR",
     "POLICY_PATH",
@@ -25,6 +34,16 @@ const KNOWN: [&str; 10] = [
     "JWKS_TIMEOUT_SECONDS",
     "TOKEN_CACHE_ENTRIES",
     "POLICY_POLL_SECONDS",
+    "POLICY_QUIET_MS",
+    "MAX_REQUEST_BYTES",
+    "MAX_CONNECTIONS",
+    "MAX_STREAMS_PER_CONNECTION",
+    "MAX_IN_FLIGHT",
+    "REQUEST_TIMEOUT_SECONDS",
+    "IDLE_TIMEOUT_SECONDS",
+    "WORKER_THREADS",
+    "ADMIN_MAX_CONNECTIONS",
+    "LOG_QUEUE_LINES",
 ];
 
 /// Log line format.
@@ -55,6 +74,26 @@ pub struct Settings {
     pub token_cache_entries: u64,
     /// How often the policy file is re-read even without a change notification.
     pub policy_poll: Duration,
+    /// A policy file rewritten in place is read only once it has not changed for this long.
+    pub policy_quiet: Duration,
+    /// Largest `CheckRequest` accepted (larger: `RESOURCE_EXHAUSTED`).
+    pub max_request_bytes: usize,
+    /// Most gRPC connections open at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Most concurrent checks (HTTP/2 streams) on one gRPC connection.
+    pub max_streams_per_connection: u32,
+    /// Most checks being read or decided at once, over all connections.
+    pub max_in_flight: usize,
+    /// Longest time one check may take, reading it included.
+    pub request_timeout: Duration,
+    /// A gRPC connection that sends nothing for this long is closed (`None`: never).
+    pub idle_timeout: Option<Duration>,
+    /// Tokio worker threads (`None`: one per CPU the process may use).
+    pub worker_threads: Option<usize>,
+    /// Most admin HTTP connections open at once.
+    pub admin_max_connections: usize,
+    /// Log lines queued for the writer; past that, lines are dropped and counted.
+    pub log_queue_lines: usize,
 }
 
 #[derive(Deserialize, Default)]
@@ -69,6 +108,23 @@ struct Raw {
     jwks_timeout_seconds: Option<String>,
     token_cache_entries: Option<String>,
     policy_poll_seconds: Option<String>,
+    policy_quiet_ms: Option<String>,
+    max_request_bytes: Option<String>,
+    max_connections: Option<String>,
+    max_streams_per_connection: Option<String>,
+    max_in_flight: Option<String>,
+    request_timeout_seconds: Option<String>,
+    idle_timeout_seconds: Option<String>,
+    worker_threads: Option<String>,
+    admin_max_connections: Option<String>,
+    log_queue_lines: Option<String>,
+}
+
+impl Default for Settings {
+    /// Every setting at its default.
+    fn default() -> Self {
+        Self::from_raw(Raw::default()).expect("the defaults are valid")
+    }
 }
 
 impl Settings {
@@ -148,6 +204,71 @@ impl Settings {
                 1,
                 3600,
             )?,
+            policy_quiet: Duration::from_millis(number(
+                "AUTHZ_POLICY_QUIET_MS",
+                raw.policy_quiet_ms,
+                2000,
+                0,
+                60_000,
+            )?),
+            max_request_bytes: number(
+                "AUTHZ_MAX_REQUEST_BYTES",
+                raw.max_request_bytes,
+                DEFAULT_MAX_REQUEST_BYTES,
+                4096,
+                16 * 1024 * 1024,
+            )? as usize,
+            max_connections: number(
+                "AUTHZ_MAX_CONNECTIONS",
+                raw.max_connections,
+                10_000,
+                1,
+                1_000_000,
+            )? as usize,
+            max_streams_per_connection: number(
+                "AUTHZ_MAX_STREAMS_PER_CONNECTION",
+                raw.max_streams_per_connection,
+                128,
+                1,
+                10_000,
+            )? as u32,
+            max_in_flight: number("AUTHZ_MAX_IN_FLIGHT", raw.max_in_flight, 512, 1, 100_000)?
+                as usize,
+            request_timeout: seconds(
+                "AUTHZ_REQUEST_TIMEOUT_SECONDS",
+                raw.request_timeout_seconds,
+                DEFAULT_REQUEST_TIMEOUT_SECONDS,
+                1,
+                600,
+            )?,
+            idle_timeout: match number(
+                "AUTHZ_IDLE_TIMEOUT_SECONDS",
+                raw.idle_timeout_seconds,
+                600,
+                0,
+                86_400,
+            )? {
+                0 => None,
+                n => Some(Duration::from_secs(n)),
+            },
+            worker_threads: match number("AUTHZ_WORKER_THREADS", raw.worker_threads, 0, 0, 1024)? {
+                0 => None,
+                n => Some(n as usize),
+            },
+            admin_max_connections: number(
+                "AUTHZ_ADMIN_MAX_CONNECTIONS",
+                raw.admin_max_connections,
+                64,
+                1,
+                10_000,
+            )? as usize,
+            log_queue_lines: number(
+                "AUTHZ_LOG_QUEUE_LINES",
+                raw.log_queue_lines,
+                16_384,
+                16,
+                1_000_000,
+            )? as usize,
         })
     }
 }
@@ -202,12 +323,34 @@ mod tests {
         );
         assert_eq!(s.log_format, LogFormat::Json);
         assert_eq!(s.jwks_cooldown, Duration::from_secs(10));
+        assert_eq!(s.policy_quiet, Duration::from_secs(2));
+        assert_eq!(s.max_request_bytes, 128 * 1024);
+        assert_eq!(s.max_connections, 10_000);
+        assert_eq!(s.max_streams_per_connection, 128);
+        assert_eq!(s.max_in_flight, 512);
+        assert_eq!(s.request_timeout, Duration::from_secs(7));
+        assert_eq!(s.idle_timeout, Some(Duration::from_secs(600)));
+        assert_eq!(s.worker_threads, None);
+        assert_eq!(s.admin_max_connections, 64);
+        assert_eq!(s.log_queue_lines, 16_384);
+    }
+
+    #[test]
+    fn zero_turns_timeouts_and_worker_choice_off() {
+        let raw = Raw {
+            idle_timeout_seconds: Some("0".into()),
+            worker_threads: Some("3".into()),
+            ..Raw::default()
+        };
+        let s = Settings::from_raw(raw).unwrap();
+        assert_eq!(s.idle_timeout, None);
+        assert_eq!(s.worker_threads, Some(3));
     }
 
     #[test]
     fn bad_values_name_the_variable() {
         type Setter = fn(&mut Raw);
-        let cases: [(Setter, &str); 4] = [
+        let cases: [(Setter, &str); 8] = [
             (|r| r.listen_addr = Some("9000".into()), "AUTHZ_LISTEN_ADDR"),
             (|r| r.log_format = Some("xml".into()), "AUTHZ_LOG_FORMAT"),
             (
@@ -217,6 +360,22 @@ mod tests {
             (
                 |r| r.token_cache_entries = Some("lots".into()),
                 "AUTHZ_TOKEN_CACHE_ENTRIES",
+            ),
+            (
+                |r| r.max_request_bytes = Some("100".into()),
+                "AUTHZ_MAX_REQUEST_BYTES",
+            ),
+            (
+                |r| r.max_connections = Some("0".into()),
+                "AUTHZ_MAX_CONNECTIONS",
+            ),
+            (
+                |r| r.policy_quiet_ms = Some("60001".into()),
+                "AUTHZ_POLICY_QUIET_MS",
+            ),
+            (
+                |r| r.log_queue_lines = Some("1".into()),
+                "AUTHZ_LOG_QUEUE_LINES",
             ),
         ];
         for (set, name) in cases {

@@ -172,19 +172,10 @@ impl Policy {
     }
 }
 
-/// Reads a policy file, refusing oversized ones before parsing.
+/// Reads a policy file: a regular file, refused unread past [`MAX_POLICY_BYTES`].
 pub fn read_policy_text(path: &Path) -> Result<String, PolicyErrors> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| PolicyErrors(vec![format!("{}: cannot read: {e}", path.display())]))?;
-    if bytes.len() > MAX_POLICY_BYTES {
-        return Err(PolicyErrors(vec![format!(
-            "{}: {} bytes is larger than the {MAX_POLICY_BYTES} allowed",
-            path.display(),
-            bytes.len()
-        )]));
-    }
-    String::from_utf8(bytes)
-        .map_err(|_| PolicyErrors(vec![format!("{}: not UTF-8 text", path.display())]))
+    crate::files::read_text(path, MAX_POLICY_BYTES)
+        .map_err(|e| PolicyErrors(vec![format!("{}: {e}", path.display())]))
 }
 
 /// `REGION_SUFFIX`, where the region looks like `ap-south-1` or `us-gov-west-1`.

@@ -21,6 +21,13 @@ use thiserror::Error;
 use super::cache::TokenCache;
 use crate::active::ActivePolicy;
 
+/// Seconds `nbf` and `iat` may lie ahead of this pod's clock, on top of the policy's
+/// `leewaySeconds`. Cognito stamps `iat` with its own clock and clients use a token the
+/// moment they get it, so a pod whose clock trails by a fraction of a second would refuse
+/// fresh tokens; `exp` stays exact (only `leewaySeconds` applies there), so this never
+/// lengthens a token's life.
+pub const ISSUED_SKEW_SECONDS: u64 = 5;
+
 /// Tokens longer than this are refused unread.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
@@ -289,26 +296,26 @@ async fn verify_uncached(
     if now >= exp.saturating_add(leeway) {
         return Err(TokenError::Expired);
     }
-    if claims
-        .nbf
-        .is_some_and(|nbf| nbf > now.saturating_add(leeway))
-    {
+    let not_before_limit = now
+        .saturating_add(leeway)
+        .saturating_add(ISSUED_SKEW_SECONDS);
+    if claims.nbf.is_some_and(|nbf| nbf > not_before_limit) {
         return Err(TokenError::NotYetValid);
     }
-    if claims
-        .iat
-        .is_some_and(|iat| iat > now.saturating_add(leeway))
-    {
+    if claims.iat.is_some_and(|iat| iat > not_before_limit) {
         return Err(TokenError::IssuedInFuture);
     }
     match claims.token_use.as_deref() {
         Some("access") => {}
         other => return Err(TokenError::NotAccessToken(other.unwrap_or("").to_owned())),
     }
-    let client_id = claims.client_id.ok_or(TokenError::Malformed(
-        TokenCheck::ClientId,
-        "no client_id claim",
-    ))?;
+    let client_id = claims
+        .client_id
+        .filter(|c| !c.is_empty())
+        .ok_or(TokenError::Malformed(
+            TokenCheck::ClientId,
+            "no client_id claim, or an empty one",
+        ))?;
     if let Some(allowed) = &policy.pools[pool_index].app_clients
         && !allowed.contains(&client_id)
     {
@@ -316,7 +323,11 @@ async fn verify_uncached(
     }
     let sub = claims
         .sub
-        .ok_or(TokenError::Malformed(TokenCheck::Sub, "no sub claim"))?;
+        .filter(|s| !s.is_empty())
+        .ok_or(TokenError::Malformed(
+            TokenCheck::Sub,
+            "no sub claim, or an empty one",
+        ))?;
     Ok(AccessToken {
         sub,
         client_id,
@@ -325,7 +336,10 @@ async fn verify_uncached(
             .scope
             .as_deref()
             .unwrap_or("")
-            .split_ascii_whitespace()
+            // RFC 6749 3.3: scopes are separated by the space character only; a tab or
+            // newline is part of a (strange) scope name, as aws-jwt-verify reads it.
+            .split(' ')
+            .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect(),
         groups: claims.groups.unwrap_or_default(),

@@ -303,6 +303,11 @@ impl Service {
         self.dir.path().join("policy.yaml")
     }
 
+    /// The process id of the running service.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
     /// Replaces the policy the way the kubelet updates a mounted ConfigMap: a new
     /// timestamped folder, then an atomic rename of the `..data` symlink.
     pub fn swap_policy(&mut self, yaml: &str) {

@@ -1,0 +1,781 @@
+//! Hostile input (SPEC 8): each finding of the attack review replayed against the real
+//! service over gRPC, asserting the fixed behaviour and the memory bounds.
+//!
+//! Bounded in count and time, loopback only. Memory is read from `/proc/PID/status`.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use cognito_ext_authz::grpc::{CHECK_PATH, CheckRequestView, view_of};
+use cognito_ext_authz::proto::envoy::service::auth::v3::CheckResponse;
+use serde_json::json;
+use support::*;
+use tonic::transport::Channel;
+
+const ROUTES: &str = r#"routes:
+  - name: admin-files
+    hosts: [admin.example.com]
+    path: /files/{proxy+}
+    scopes: [admin/all]
+  - name: files
+    path: /files/{proxy+}
+    scopes: [files/read]
+  - name: files-admin
+    path: /files/admin/{proxy+}
+    auth: deny
+  - name: health
+    path: /health
+    auth: none
+  - name: me
+    path: /me
+"#;
+
+async fn started(keys: &KeyServer, env: &[(&str, &str)]) -> Service {
+    keys.publish(POOL, key(0));
+    let mut service = Service::start(&policy(keys, ROUTES), env);
+    service.wait_ready().await;
+    service
+}
+
+fn bearer(claims: &serde_json::Value) -> String {
+    format!("Bearer {}", key(0).sign(claims))
+}
+
+/// Sends a wire view (bytes where Envoy's proto says string) as a `Check`.
+async fn check_bytes(
+    channel: Channel,
+    view: CheckRequestView,
+) -> Result<CheckResponse, tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    grpc.unary(
+        tonic::Request::new(view),
+        http::uri::PathAndQuery::from_static(CHECK_PATH),
+        tonic_prost::ProstCodec::<CheckRequestView, CheckResponse>::default(),
+    )
+    .await
+    .map(tonic::Response::into_inner)
+}
+
+fn denied_status(response: &CheckResponse) -> u16 {
+    use cognito_ext_authz::proto::envoy::service::auth::v3::check_response::HttpResponse;
+    match &response.http_response {
+        Some(HttpResponse::DeniedResponse(d)) => d.status.as_ref().map_or(403, |s| s.code as u16),
+        Some(HttpResponse::OkResponse(_)) => 200,
+        None => panic!("no http_response"),
+    }
+}
+
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/PID/status")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn host_forms_envoy_routes_elsewhere_are_refused_and_the_same_host_matches_the_same_route() {
+    let keys = KeyServer::start().await;
+    let service = started(&keys, &[]).await;
+    let mut client = service.client().await;
+    let files_only = bearer(&access_claims("files/read"));
+    let auth = [("authorization", files_only.as_str())];
+
+    // Before: `admin.example.com:abc` matched the any-host route and a files/read token
+    // reached the admin virtual host.
+    for host in [
+        "admin.example.com:abc",
+        "admin.example.com:443.",
+        "admin.example.com:",
+        "admin.example.com:99999",
+        "user@admin.example.com",
+        "admin.example.com.",
+        "admin.example.com ",
+        "admin.example.com,other.example.com",
+        "admin..example.com",
+    ] {
+        let a = check(&mut client, request("GET", host, "/files/report", &auth)).await;
+        assert_eq!(a.status, 400, "{host:?}: {a:?}");
+        assert_eq!(a.body, r#"{"message":"Bad Request"}"#);
+        assert_eq!(a.metadata["reason"], "unsafe_host");
+    }
+    // Forms that are the same host as admin.example.com take its route.
+    for host in [
+        "admin.example.com",
+        "ADMIN.Example.COM",
+        "admin.example.com:443",
+        "admin.example.com:8443",
+    ] {
+        let a = check(&mut client, request("GET", host, "/files/report", &auth)).await;
+        assert_eq!(a.status, 401, "{host:?}: {a:?}");
+        assert_eq!(a.metadata["route"], "admin-files");
+        assert_eq!(a.metadata["reason"], "insufficient_scope");
+    }
+    let a = check(
+        &mut client,
+        request("GET", "api.example.com:8443", "/files/report", &auth),
+    )
+    .await;
+    assert_eq!((a.status, a.metadata["route"].as_str()), (200, "files"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn path_parameters_are_refused_before_any_route() {
+    let keys = KeyServer::start().await;
+    let service = started(&keys, &[]).await;
+    let mut client = service.client().await;
+    let files = bearer(&access_claims("files/read"));
+    let auth = [("authorization", files.as_str())];
+    // Tomcat, Jetty and Spring serve /files/admin/secret for these, behind `auth: deny`.
+    for path in [
+        "/files/admin;x/secret",
+        "/files/admin%3Bx/secret",
+        "/files;jsessionid=1/admin/secret",
+        "/health;x",
+        "/files/a#/../admin/secret",
+    ] {
+        let a = check(&mut client, request("GET", "api.example.com", path, &auth)).await;
+        assert_eq!(a.status, 400, "{path}: {a:?}");
+        assert_eq!(a.metadata["reason"], "unsafe_path");
+    }
+    let a = check(
+        &mut client,
+        request("GET", "api.example.com", "/files/a?x=1;y=2", &auth),
+    )
+    .await;
+    assert_eq!(
+        a.status, 200,
+        "a ';' in the query string is no path parameter"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn identity_headers_with_underscores_never_reach_the_upstream() {
+    let keys = KeyServer::start().await;
+    let service = started(&keys, &[]).await;
+    let mut client = service.client().await;
+    let files = bearer(&access_claims("files/read"));
+    let forged = [
+        ("x_cognito_sub", "forged"),
+        ("X_Cognito_Groups", "admins"),
+        ("x-cognito_username", "root"),
+        ("x_cognito_client_id", "forged"),
+        ("x_cognito_scope", "admin/all"),
+        ("x_cognito_route", "admin"),
+    ];
+    let variants: Vec<String> = forged.iter().map(|(k, _)| k.to_ascii_lowercase()).collect();
+    let mut authorized: Vec<(&str, &str)> = forged.to_vec();
+    authorized.push(("authorization", files.as_str()));
+    for (what, req) in [
+        (
+            "authorized",
+            request("GET", "api.example.com", "/files/x", &authorized),
+        ),
+        (
+            "public",
+            request("GET", "api.example.com", "/health", &forged),
+        ),
+    ] {
+        let a = check(&mut client, req).await;
+        assert_eq!(a.status, 200, "{what}: {a:?}");
+        for v in &variants {
+            assert!(a.removed.contains(v), "{what}: {v} not removed: {a:?}");
+            assert!(!a.headers.contains_key(v), "{what}: {v} set");
+        }
+    }
+    // With encode_raw_headers, the same.
+    let raw: Vec<(&str, &[u8])> = vec![
+        ("x_cognito_sub", b"forged"),
+        ("authorization", files.as_bytes()),
+    ];
+    let a = check(
+        &mut client,
+        raw_request("GET", "api.example.com", "/files/x", &raw),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert!(a.removed.contains(&"x_cognito_sub".to_owned()), "{a:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn empty_sub_or_client_id_is_an_invalid_token() {
+    let keys = KeyServer::start().await;
+    let service = started(&keys, &[]).await;
+    let mut client = service.client().await;
+    for claim in ["sub", "client_id"] {
+        let mut claims = access_claims("files/read");
+        claims[claim] = json!("");
+        let token = bearer(&claims);
+        let a = check(
+            &mut client,
+            request(
+                "GET",
+                "api.example.com",
+                "/files/x",
+                &[("authorization", &token)],
+            ),
+        )
+        .await;
+        assert_eq!(a.status, 401, "{claim}: {a:?}");
+        assert_eq!(a.metadata["reason"], "invalid_token", "{claim}");
+        assert_eq!(
+            a.headers["www-authenticate"],
+            r#"Bearer error="invalid_token""#
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scopes_are_split_on_the_space_character_only() {
+    let keys = KeyServer::start().await;
+    let service = started(&keys, &[]).await;
+    let mut client = service.client().await;
+    for scope in [
+        "openid\tfiles/read",
+        "openid\nfiles/read",
+        "openid\u{a0}files/read",
+    ] {
+        let token = bearer(&access_claims(scope));
+        let a = check(
+            &mut client,
+            request(
+                "GET",
+                "api.example.com",
+                "/files/x",
+                &[("authorization", &token)],
+            ),
+        )
+        .await;
+        assert_eq!(a.status, 401, "{scope:?}: {a:?}");
+        assert_eq!(a.metadata["reason"], "insufficient_scope");
+    }
+    let token = bearer(&access_claims("openid  files/read "));
+    let a = check(
+        &mut client,
+        request(
+            "GET",
+            "api.example.com",
+            "/files/x",
+            &[("authorization", &token)],
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{a:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fresh_token_from_a_clock_slightly_ahead_is_accepted_but_exp_stays_exact() {
+    let keys = KeyServer::start().await;
+    let service = started(&keys, &[]).await;
+    let mut client = service.client().await;
+    let decide = |claims: serde_json::Value| {
+        let token = bearer(&claims);
+        request(
+            "GET",
+            "api.example.com",
+            "/files/x",
+            &[("authorization", token.as_str())],
+        )
+    };
+    // Issued 2 s "in the future" (Cognito's clock ahead of this pod's): accepted.
+    for claim in ["iat", "nbf"] {
+        let mut claims = access_claims("files/read");
+        claims[claim] = json!(now() + 2);
+        let a = check(&mut client, decide(claims)).await;
+        assert_eq!(a.status, 200, "{claim}: {a:?}");
+    }
+    // A minute ahead is not skew.
+    for (claim, reason) in [("iat", "invalid_token"), ("nbf", "invalid_token")] {
+        let mut claims = access_claims("files/read");
+        claims[claim] = json!(now() + 60);
+        let a = check(&mut client, decide(claims)).await;
+        assert_eq!(
+            (a.status, a.metadata["reason"].as_str()),
+            (401, reason),
+            "{claim}"
+        );
+    }
+    // exp gets no skew: a token that expired a second ago is expired.
+    let mut claims = access_claims("files/read");
+    claims["exp"] = json!(now() - 1);
+    let a = check(&mut client, decide(claims)).await;
+    assert_eq!(a.body, r#"{"message":"The incoming token has expired"}"#);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bytes_that_are_not_utf8_get_a_decision_not_a_grpc_error() {
+    let keys = KeyServer::start().await;
+    let service = started(&keys, &[]).await;
+    let channel = Channel::from_shared(format!("http://{}", service.grpc))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let files = bearer(&access_claims("files/read"));
+    let base = view_of(&request(
+        "GET",
+        "api.example.com",
+        "/files/x",
+        &[("authorization", &files)],
+    ));
+    let with = |f: &dyn Fn(&mut cognito_ext_authz::grpc::HttpRequestView)| {
+        let mut v = base.clone();
+        f(v.attributes
+            .as_mut()
+            .unwrap()
+            .request
+            .as_mut()
+            .unwrap()
+            .http
+            .as_mut()
+            .unwrap());
+        v
+    };
+    let bad = vec![b'G', 0xff, b'T'];
+    let cases: Vec<(&str, CheckRequestView, u16)> = vec![
+        ("method", with(&|h| h.method = bad.clone()), 400),
+        ("host", with(&|h| h.host = bad.clone()), 400),
+        ("path", with(&|h| h.path = vec![b'/', 0xc3, 0x28]), 400),
+        (
+            "token header",
+            with(&|h| {
+                for e in &mut h.headers {
+                    if e.key == b"authorization" {
+                        e.value = bad.clone();
+                    }
+                }
+            }),
+            401,
+        ),
+        (
+            "another header",
+            with(&|h| {
+                h.headers.push(cognito_ext_authz::grpc::HeaderEntryView {
+                    key: b"x-junk".to_vec(),
+                    value: vec![0xff; 10],
+                })
+            }),
+            200,
+        ),
+        (
+            "a header name",
+            with(&|h| {
+                h.headers.push(cognito_ext_authz::grpc::HeaderEntryView {
+                    key: vec![0xff; 4],
+                    value: b"v".to_vec(),
+                })
+            }),
+            200,
+        ),
+    ];
+    for (what, view, want) in cases {
+        let response = check_bytes(channel.clone(), view)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: a gRPC error instead of a decision: {e}"));
+        assert_eq!(denied_status(&response), want, "{what}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_check_is_resource_exhausted_and_the_service_goes_on() {
+    let keys = KeyServer::start().await;
+    let service = started(&keys, &[("AUTHZ_MAX_REQUEST_BYTES", "65536")]).await;
+    let mut client = service.client().await;
+    let big = "a".repeat(70_000);
+    let err = client
+        .check(request(
+            "GET",
+            "api.example.com",
+            "/health",
+            &[("x-big", &big)],
+        ))
+        .await
+        .expect_err("over the limit");
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
+    // Just under the limit: a decision.
+    let fits = "a".repeat(60_000);
+    let a = check(
+        &mut client,
+        request("GET", "api.example.com", "/health", &[("x-big", &fits)]),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert!(
+        service
+            .metrics()
+            .await
+            .contains(r#"cognito_ext_authz_limits_tripped_total{limit="grpc_message_size"} 1"#)
+    );
+}
+
+/// One raw HTTP/2 connection to the gRPC port.
+async fn h2_connection(addr: std::net::SocketAddr) -> h2::client::SendRequest<bytes::Bytes> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (client, connection) = h2::client::Builder::new()
+        .initial_window_size(1 << 20)
+        .handshake(tcp)
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+fn grpc_post(addr: std::net::SocketAddr) -> http::Request<()> {
+    http::Request::post(format!("http://{addr}{CHECK_PATH}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap()
+}
+
+/// A gRPC message prefix declaring `len` bytes, followed by `sent` bytes of it.
+fn partial_message(len: u32, sent: usize) -> bytes::Bytes {
+    let mut frame = vec![0u8];
+    frame.extend(len.to_be_bytes());
+    frame.extend(std::iter::repeat_n(0x0a, sent));
+    frame.into()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unfinished_huge_streams_cannot_take_memory_or_starve_other_connections() {
+    let keys = KeyServer::start().await;
+    // A long request timeout, so that starved checks would wait far longer than the
+    // deadline below instead of being freed by it.
+    let service = started(&keys, &[("AUTHZ_REQUEST_TIMEOUT_SECONDS", "120")]).await;
+    let pid = service.pid();
+    let before = rss_kib(pid);
+
+    // The attack that took RSS from 24 to 200 MiB: 40 streams declaring ~4 MB, each
+    // sending most of it and never finishing. Now each is refused on its declared size.
+    let mut attacker = h2_connection(service.grpc).await;
+    let mut held = Vec::new();
+    for _ in 0..40 {
+        attacker = attacker.ready().await.unwrap();
+        let (response, mut body) = attacker
+            .send_request(grpc_post(service.grpc), false)
+            .unwrap();
+        body.send_data(partial_message(4_000_000, 200_000), false)
+            .unwrap();
+        held.push((response, body));
+    }
+    for (response, _) in held.iter_mut() {
+        let response = tokio::time::timeout(Duration::from_secs(10), response)
+            .await
+            .expect("refused at once, not left hanging")
+            .unwrap();
+        assert_eq!(response.headers()["grpc-status"], "8", "RESOURCE_EXHAUSTED");
+    }
+
+    // Streams under the size limit that never finish: bounded by the in-flight limit and
+    // flow control, and cut at the request timeout.
+    let mut conns = Vec::new();
+    for _ in 0..2 {
+        let mut c = h2_connection(service.grpc).await;
+        let mut streams = Vec::new();
+        for _ in 0..100 {
+            c = c.ready().await.unwrap();
+            let (response, mut body) = c.send_request(grpc_post(service.grpc), false).unwrap();
+            let _ = body.send_data(partial_message(120_000, 110_000), false);
+            streams.push((response, body));
+        }
+        conns.push((c, streams));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Meanwhile a check on another connection is answered.
+    let mut client = service.client().await;
+    let a = tokio::time::timeout(
+        Duration::from_secs(60),
+        check(
+            &mut client,
+            request("GET", "api.example.com", "/health", &[]),
+        ),
+    )
+    .await
+    .expect("a check on another connection was starved");
+    assert_eq!(a.status, 200);
+
+    let during = rss_kib(pid);
+    eprintln!("RSS before {before} KiB, under attack {during} KiB");
+    assert!(during < 128 * 1024, "RSS {during} KiB under attack");
+    drop(conns);
+    drop(held);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_port_bounds_header_size_time_and_connections() {
+    let keys = KeyServer::start().await;
+    let service = started(&keys, &[("AUTHZ_ADMIN_MAX_CONNECTIONS", "32")]).await;
+    let pid = service.pid();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    // An oversized request head is refused and the connection closed, not buffered.
+    let mut s = tokio::net::TcpStream::connect(service.admin).await.unwrap();
+    let mut head = b"GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: ".to_vec();
+    head.extend(std::iter::repeat_n(b'a', 400_000));
+    let _ = s.write_all(&head).await;
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut answer))
+        .await
+        .expect("the server closes a connection with an oversized head")
+        .ok();
+    assert!(!String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
+
+    // A request head that never ends is cut at the header timeout.
+    let mut slow = tokio::net::TcpStream::connect(service.admin).await.unwrap();
+    slow.write_all(b"GET /metrics HTTP/1.1\r\nx-slow: ")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), slow.read_to_end(&mut rest))
+        .await
+        .expect("the server cuts a request head that never ends")
+        .ok();
+
+    // Many half-sent requests: only the cap is served at once, memory stays bounded, and
+    // the gRPC port is unaffected.
+    let mut half = Vec::new();
+    for _ in 0..200 {
+        if let Ok(mut s) = tokio::net::TcpStream::connect(service.admin).await {
+            let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nx-slow: ").await;
+            half.push(s);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rss = rss_kib(pid);
+    assert!(rss < 128 * 1024, "RSS {rss} KiB");
+    let mut client = service.client().await;
+    let a = check(&mut client, request("GET", "h", "/health", &[])).await;
+    assert_eq!(a.status, 200);
+    drop(half);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let metrics = loop {
+        if let Ok(Ok(r)) = tokio::time::timeout(
+            Duration::from_secs(2),
+            reqwest::get(format!("http://{}/metrics", service.admin)),
+        )
+        .await
+            && let Ok(text) = r.text().await
+        {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "admin port never recovered");
+    };
+    assert!(
+        metrics.contains(r#"limit="admin_connections""#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_path_that_is_huge_or_a_fifo_is_refused_without_reading_it() {
+    let keys = KeyServer::start().await;
+    keys.publish(POOL, key(0));
+    let mut service = Service::start_in(&policy(&keys, ROUTES), &[], false);
+    service.wait_ready().await;
+    let pid = service.pid();
+    let path = service.policy_path();
+
+    // 200 MB (sparse): refused by its size, never read into memory.
+    let tmp = service.dir.path().join("huge.tmp");
+    let f = std::fs::File::create(&tmp).unwrap();
+    f.set_len(200 * 1024 * 1024).unwrap();
+    drop(f);
+    std::fs::rename(&tmp, &path).unwrap();
+    wait_for_log(&service, "larger than the 1048576 bytes allowed").await;
+    assert!(rss_kib(pid) < 64 * 1024);
+
+    // A FIFO: refused without blocking anything.
+    std::fs::remove_file(&path).unwrap();
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    wait_for_log(&service, "not a regular file").await;
+    let mut client = service.client().await;
+    let a = check(&mut client, request("GET", "h", "/health", &[])).await;
+    assert_eq!(a.status, 200, "the last good policy is still in force");
+}
+
+async fn wait_for_log(service: &Service, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !service.logs().contains(text) {
+        assert!(
+            Instant::now() < deadline,
+            "no log line with {text:?}:\n{}",
+            service.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_rewritten_in_place_takes_effect_only_once_complete() {
+    let keys = KeyServer::start().await;
+    keys.publish(POOL, key(0));
+    // The rewrite puts the any-host files route first: the file cut after it is a valid
+    // policy in which files/read is enough on the admin host too.
+    let first = "routes:\n  - name: files\n    path: /files/{proxy+}\n    scopes: [files/read]\n";
+    let rest = "  - name: admin-files\n    hosts: [admin.example.com]\n    path: /files/{proxy+}\n    scopes: [admin/all]\n  - name: probe\n    path: /probe\n    auth: none\n";
+    let prefix = policy(&keys, first);
+    let full = policy(&keys, &format!("{first}{rest}"));
+    assert!(cognito_ext_authz::policy::Policy::parse(&prefix).is_ok());
+    let mut service = Service::start_in(
+        &policy(&keys, ROUTES),
+        &[("AUTHZ_POLICY_QUIET_MS", "1500")],
+        false,
+    );
+    service.wait_ready().await;
+    let mut client = service.client().await;
+    let files = bearer(&access_claims("files/read"));
+    let admin_request = || {
+        request(
+            "GET",
+            "admin.example.com",
+            "/files/report",
+            &[("authorization", files.as_str())],
+        )
+    };
+    assert_eq!(check(&mut client, admin_request()).await.status, 401);
+
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(service.policy_path())
+        .unwrap();
+    f.write_all(prefix.as_bytes()).unwrap();
+    f.flush().unwrap();
+    // While the writer pauses, the half-written file must not go into force.
+    let pause = Instant::now();
+    while pause.elapsed() < Duration::from_millis(800) {
+        let a = check(&mut client, admin_request()).await;
+        assert_eq!(
+            a.status, 401,
+            "a half-written policy went into force: {a:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    f.write_all(&full.as_bytes()[prefix.len()..]).unwrap();
+    drop(f);
+    // The complete file is read once it has been quiet.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while check(&mut client, request("GET", "h", "/probe", &[]))
+        .await
+        .status
+        != 200
+    {
+        assert!(Instant::now() < deadline, "{}", service.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(check(&mut client, admin_request()).await.status, 401);
+    let metrics = service.metrics().await;
+    assert!(
+        metrics.contains(r#"cognito_ext_authz_policy_reloads_total{result="success"} 2"#),
+        "exactly one reload, of the complete file:\n{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_watcher_does_not_wake_itself() {
+    let keys = KeyServer::start().await;
+    keys.publish(POOL, key(0));
+    let mut service = Service::start_in(&policy(&keys, ROUTES), &[], false);
+    service.wait_ready().await;
+    // Count opens of the policy file while nothing changes it.
+    let opens = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = opens.clone();
+    use notify::Watcher;
+    let mut watcher = notify::recommended_watcher(move |e: notify::Result<notify::Event>| {
+        if let Ok(e) = e
+            && matches!(
+                e.kind,
+                notify::EventKind::Access(notify::event::AccessKind::Open(_))
+            )
+        {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    })
+    .unwrap();
+    watcher
+        .watch(&service.policy_path(), notify::RecursiveMode::NonRecursive)
+        .unwrap();
+    // The service polls every second (tests' AUTHZ_POLICY_POLL_SECONDS): three polls.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(
+        opens.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the unchanged policy file was re-read"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_log_reader_drops_lines_instead_of_stalling_checks() {
+    let keys = KeyServer::start().await;
+    keys.publish(POOL, key(0));
+    let dir = tempfile::tempdir().unwrap();
+    let policy_path = write(dir.path(), "policy.yaml", &policy(&keys, ROUTES));
+    let grpc = free_port();
+    let admin = free_port();
+    // stderr is a pipe nobody reads: the writer blocks once the pipe's buffer is full.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cognito-ext-authz"))
+        .arg("serve")
+        .env_clear()
+        .env("AUTHZ_LISTEN_ADDR", grpc.to_string())
+        .env("AUTHZ_ADMIN_ADDR", admin.to_string())
+        .env("AUTHZ_POLICY_PATH", &policy_path)
+        .env("AUTHZ_LOG_QUEUE_LINES", "64")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut client = loop {
+        if let Ok(c) = cognito_ext_authz::proto::envoy::service::auth::v3::authorization_client::AuthorizationClient::connect(
+            format!("http://{grpc}"),
+        )
+        .await
+        {
+            break c;
+        }
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // 60 KB paths (no route: 403, each logged). Before, the lossless queue grew by
+    // ~194 MiB and then every check stalled behind it; a stall fails here, not hangs.
+    let long_path = format!("/{}", "a".repeat(60_000));
+    tokio::time::timeout(Duration::from_secs(120), async {
+        for _ in 0..2_000 {
+            let a = check(
+                &mut client,
+                request("GET", "api.example.com", &long_path, &[]),
+            )
+            .await;
+            assert_eq!(a.status, 403);
+        }
+    })
+    .await
+    .expect("checks stalled behind the log");
+    let metrics = reqwest::get(format!("http://{admin}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dropped: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("cognito_ext_authz_log_lines_dropped_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(dropped > 0, "no dropped lines counted:\n{metrics}");
+    let rss = rss_kib(child.id());
+    assert!(rss < 128 * 1024, "RSS {rss} KiB");
+    let _ = child.kill();
+    let _ = child.wait();
+}
