@@ -251,7 +251,12 @@ fn openapi_optional_security_is_denied() {
 
 #[test]
 fn openapi_legacy_auth_extension_of_the_wrong_shape_is_denied() {
-    for ext in [r#""AWS_IAM""#, r#"{"type": 5}"#, r#"{"type": "cognito"}"#, "null"] {
+    for ext in [
+        r#""AWS_IAM""#,
+        r#"{"type": 5}"#,
+        r#"{"type": "cognito"}"#,
+        "null",
+    ] {
         let t = import(&openapi(
             &format!(r#"{{"security": [], "x-amazon-apigateway-auth": {ext}}}"#),
             "",
@@ -372,7 +377,7 @@ fn serverless_authorizer_of_the_wrong_shape_is_denied() {
     for (authorizer, says) in [
         ("null", "null"),
         ("5", "a number"),
-        ("[]", "a list"),
+        ("[]", "empty list"),
         ("''", "empty"),
         (
             "{type: COGNITO_USER_POOLS, scopes: [a/b]}",
@@ -503,7 +508,7 @@ fn cloudformation_scopes_that_are_not_a_list_of_strings_are_denied() {
         ("null", "null"),
         ("orders/read", "a string"),
         ("[orders/read, 5]", "a number"),
-        ("[orders/read, true]", "true or false"),
+        ("[orders/read, true]", "a boolean"),
         ("{a: b}", "a map"),
     ] {
         let t = import(&cloudformation(&format!(
