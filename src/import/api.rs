@@ -37,6 +37,9 @@ pub(crate) enum Access {
     NotEnforceable(String),
     /// The source does not say statically (`AuthorizationType: !Ref Param`).
     Unknown(String),
+    /// The source says it in a type or shape import cannot read with certainty (scopes as a
+    /// string, `security: [name]`, a misspelt key): the text says what and where.
+    Unreadable(String),
 }
 
 /// One API Gateway method.
@@ -100,6 +103,51 @@ impl Api {
             self.methods.push(m);
         }
         self.notes.extend(other.notes);
+    }
+}
+
+/// A yes/no setting (`ApiKeyRequired`, `private`) as the source states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Flag {
+    Yes,
+    No,
+    /// Only deployment knows (a parameter, a variable): what it depends on.
+    Unknown(String),
+    /// Neither true nor false: what it is.
+    Unreadable(String),
+}
+
+/// The access of a method that also has the API key setting `flag` (named `what` in the
+/// source), and the requirements that this service does not check.
+///
+/// An API key is not authorization: next to an authorizer it is only reported, but a
+/// method protected by nothing else is not public, and one whose setting is unknown or
+/// unreadable might not be: both are denied.
+pub(crate) fn with_api_key(access: Access, flag: &Flag, what: &str) -> (Access, Vec<String>) {
+    let public = matches!(access, Access::Public);
+    match (flag, public) {
+        (Flag::No, _) => (access, vec![]),
+        (Flag::Yes, true) => (
+            Access::NotEnforceable(format!(
+                "an API key alone ({what}: true), without an authorizer"
+            )),
+            vec![],
+        ),
+        (Flag::Unknown(on), true) => (
+            Access::Unknown(format!(
+                "{on} ({what}: whether an API key alone protects it)"
+            )),
+            vec![],
+        ),
+        (Flag::Unreadable(shape), true) => (
+            Access::Unreadable(format!("{what} is {shape}, not true or false")),
+            vec![],
+        ),
+        (Flag::Yes, false) => (access, vec![format!("an API key ({what}: true)")]),
+        (Flag::Unknown(_) | Flag::Unreadable(_), false) => (
+            access,
+            vec![format!("an API key, if {what} turns out true")],
+        ),
     }
 }
 

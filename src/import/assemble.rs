@@ -5,8 +5,10 @@
 //!   reported, because API Gateway wanted an ID token there);
 //! - a method API Gateway does not authorize becomes an `auth: none` route, reported;
 //! - a method this service cannot enforce (IAM, Lambda authorizer, API key alone), or whose
-//!   scopes or authorization are unknown or unusable, becomes an `auth: deny` route (403
-//!   for every request, even under a broader route such as `/admin/{proxy+}`), reported;
+//!   scopes or authorization are unknown, unusable or stated in a shape the reader could
+//!   not read with certainty ([`Access::Unreadable`]), becomes an `auth: deny` route (403
+//!   for every request, even under a broader route such as `/admin/{proxy+}`), reported:
+//!   import fails closed, never to a public or scope-less route;
 //! - a method whose path or HTTP method is unknown or not expressible cannot be a route: it
 //!   is left out, reported, and the default action (or a broader route) answers it;
 //! - the user pools of the authorizers in use are trusted; a pool id that only deployment
@@ -142,6 +144,10 @@ pub(crate) fn assemble(api: Api) -> Result<Assembled, String> {
                 NoteKind::NotEnforced,
                 format!("protected by {why}, which this service cannot check"),
             ),
+            Access::Unreadable(why) => deny(
+                NoteKind::Unreadable,
+                format!("its authorization cannot be read with certainty: {why}"),
+            ),
             Access::Cognito { authorizer, scopes } => {
                 let unknown: Vec<&str> = scopes.iter().flat_map(|s| s.unknowns()).collect();
                 let known: Vec<String> = scopes.iter().filter_map(|s| s.as_known()).collect();
@@ -254,9 +260,9 @@ fn dedup(list: Vec<String>) -> Vec<String> {
 }
 
 /// One route per (path shape, method): API Gateway itself allows no two, but a source can
-/// state one twice (two functions on one path). Identical requirements merge; different
-/// ones keep the first, unless the later one is `auth: deny`, which wins (a method this
-/// service cannot enforce is never opened by another definition); the loser is reported.
+/// state one twice (two functions on one path). Identical requirements merge; otherwise
+/// the route is `auth: deny` (a method is never opened wider than any of its definitions
+/// says, and which one API Gateway would keep is not known); every conflict is reported.
 fn dedup_routes(candidates: Vec<Candidate>, notes: &mut Vec<Note>) -> Vec<Route> {
     let mut kept: Vec<Candidate> = Vec::new();
     let mut index: HashMap<(String, String), usize> = HashMap::new();
@@ -302,13 +308,18 @@ fn dedup_routes(candidates: Vec<Candidate>, notes: &mut Vec<Note>) -> Vec<Route>
                     false,
                 )
             } else {
-                (
-                    format!(
-                        "{} {} is already defined at {} with different requirements; this one is left out",
-                        c.method, c.route.path, other.source.at
-                    ),
-                    false,
-                )
+                // Neither is deny: keeping either could open the method wider than the
+                // other definition says, and API Gateway itself refuses a second one.
+                let message = format!(
+                    "{} {} is also defined at {} with different requirements, which API Gateway would refuse; emitted as `auth: deny` (every request refused, 403): keep one definition",
+                    c.method, c.route.path, other.source.at
+                );
+                notes.push(Note::new(NoteKind::NotTranslated, &c.source.at, message));
+                let kept = &mut kept[first].route;
+                kept.auth = Some(AuthMode::Deny);
+                kept.scopes = None;
+                kept.groups = None;
+                continue;
             };
             notes.push(Note::new(NoteKind::NotTranslated, &c.source.at, message));
             if replace {
@@ -587,6 +598,7 @@ mod tests {
             method("/iam", "POST", Access::NotEnforceable("AWS_IAM".into())),
             method("/users/{id}", "GET", scoped("users/read")),
             method("/users/{userId}", "GET", scoped("users/write")),
+            method("/items", "GET", scoped("items/read")),
         ];
         let out = assemble(api).unwrap();
         assert_eq!(out.policy.user_pools[0].id, "ap-south-1_abcdefghi");
@@ -601,8 +613,10 @@ mod tests {
             [
                 ("/health".into(), None, Some(AuthMode::None)),
                 ("/iam".into(), None, Some(AuthMode::Deny)),
+                ("/items".into(), Some(vec!["items/read".into()]), None),
                 ("/me".into(), None, None),
-                ("/users/{id}".into(), Some(vec!["users/read".into()]), None),
+                // Defined twice with different scopes: neither is kept open.
+                ("/users/{id}".into(), None, Some(AuthMode::Deny)),
             ]
         );
         assert_eq!(out.policy.routes[1].name.as_deref(), Some("POST-/iam"));
@@ -622,8 +636,13 @@ mod tests {
         );
         assert!(out.placeholders.is_empty());
         // Route methods are upper case; ANY is written as no methods.
-        assert_eq!(out.policy.routes[2].methods, None);
-        assert_eq!(out.policy.routes[3].methods, Some(vec!["GET".into()]));
+        assert_eq!(out.policy.routes[3].methods, None);
+        assert_eq!(out.policy.routes[2].methods, Some(vec!["GET".into()]));
+        assert!(out.notes.iter().any(|n| n.kind == NoteKind::NotTranslated
+            && n.message.contains(
+                "GET /users/{userId} is also defined at get /users/{id} with different requirements"
+            )
+            && n.message.contains("emitted as `auth: deny`")));
     }
 
     #[test]

@@ -10,8 +10,8 @@
 
 use serde_json::{Map, Value};
 
-use super::api::{Access, Api, Authorizer, Method};
-use super::intrinsic::{Resolve, Template};
+use super::api::{Access, Api, Authorizer, Method, with_api_key};
+use super::intrinsic::{Resolve, Template, shape};
 use super::openapi;
 use super::report::NoteKind;
 use super::text::Text;
@@ -140,50 +140,58 @@ fn method(api: &mut Api, t: &Template, id: &str, props: &Value) -> Method {
         || Text::unknown("an HttpMethod (the method has none)"),
         |v| t.text(v),
     );
-    let api_key = props
-        .get("ApiKeyRequired")
-        .is_some_and(|v| t.text(v).as_known().as_deref() == Some("true"));
     let authorization = props.get("AuthorizationType").map(|v| t.text(v));
-    let mut access = match authorization.as_ref().map(|a| a.as_known()) {
-        None => Access::Public,
-        Some(None) => Access::Unknown(
-            authorization
-                .as_ref()
-                .map(|a| a.unknowns().join(", "))
-                .unwrap_or_default(),
-        ),
-        Some(Some(kind)) => match kind.to_ascii_uppercase().as_str() {
-            "NONE" => Access::Public,
-            "AWS_IAM" => Access::NotEnforceable("AWS_IAM authorization (SigV4)".to_owned()),
-            "CUSTOM" => Access::NotEnforceable(format!(
-                "a Lambda authorizer ({})",
-                props
-                    .get("AuthorizerId")
-                    .map_or_else(|| "unnamed".to_owned(), |v| t.text(v).to_string())
-            )),
-            "COGNITO_USER_POOLS" => {
-                let scopes = props
-                    .get("AuthorizationScopes")
-                    .map(|v| t.list(v))
-                    .unwrap_or_default();
-                match cognito_authorizer(api, t, props.get("AuthorizerId")) {
-                    Ok(authorizer) => Access::Cognito { authorizer, scopes },
-                    Err(other) => Access::NotEnforceable(other),
+    let unknown_properties: Vec<String> = props
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .filter(|k| !METHOD_PROPERTIES.contains(&k.as_str()))
+        .map(|k| format!("{k:?}"))
+        .collect();
+    let access = if !unknown_properties.is_empty() {
+        // CloudFormation refuses the template; a misspelt `AuthorizationType` would
+        // otherwise read as public.
+        Access::Unreadable(format!(
+            "the method has the propert(ies) {}, which AWS::ApiGateway::Method does not define",
+            unknown_properties.join(", ")
+        ))
+    } else {
+        match authorization.as_ref().map(|a| a.as_known()) {
+            None => match ["AuthorizerId", "AuthorizationScopes"]
+                .into_iter()
+                .find(|k| props.get(k).is_some())
+            {
+                // No AuthorizationType is NONE, unless the method names an authorizer.
+                None => Access::Public,
+                Some(k) => {
+                    Access::Unreadable(format!("the method has {k} but no AuthorizationType"))
                 }
-            }
-            other => Access::NotEnforceable(format!("AuthorizationType {other}")),
-        },
-    };
-    let mut extras = Vec::new();
-    if api_key {
-        if matches!(access, Access::Public) {
-            access = Access::NotEnforceable(
-                "an API key alone (ApiKeyRequired), without an authorizer".to_owned(),
-            );
-        } else {
-            extras.push("an API key (ApiKeyRequired)".to_owned());
+            },
+            Some(None) => Access::Unknown(
+                authorization
+                    .as_ref()
+                    .map(|a| a.unknowns().join(", "))
+                    .unwrap_or_default(),
+            ),
+            Some(Some(kind)) => match kind.to_ascii_uppercase().as_str() {
+                "NONE" => Access::Public,
+                "AWS_IAM" => Access::NotEnforceable("AWS_IAM authorization (SigV4)".to_owned()),
+                "CUSTOM" => Access::NotEnforceable(format!(
+                    "a Lambda authorizer ({})",
+                    props
+                        .get("AuthorizerId")
+                        .map_or_else(|| "unnamed".to_owned(), |v| t.text(v).to_string())
+                )),
+                "COGNITO_USER_POOLS" => cognito_method(api, t, props),
+                other => Access::NotEnforceable(format!("AuthorizationType {other}")),
+            },
         }
-    }
+    };
+    let (access, extras) = match props.get("ApiKeyRequired") {
+        None => (access, vec![]),
+        Some(v) => with_api_key(access, &t.flag(v), "ApiKeyRequired"),
+    };
     Method {
         at,
         name: id.to_owned(),
@@ -194,29 +202,57 @@ fn method(api: &mut Api, t: &Template, id: &str, props: &Value) -> Method {
     }
 }
 
-/// The authorizer a method's `AuthorizerId` names: its index, or what it is if not Cognito.
-fn cognito_authorizer(api: &mut Api, t: &Template, id: Option<&Value>) -> Result<usize, String> {
-    let Some(id) = id else {
-        return Ok(api.authorizer(unknown_authorizer(
-            "(none)",
-            "the method names no AuthorizerId",
-        )));
+/// The properties of `AWS::ApiGateway::Method`: CloudFormation refuses any other.
+const METHOD_PROPERTIES: [&str; 13] = [
+    "ApiKeyRequired",
+    "AuthorizationScopes",
+    "AuthorizationType",
+    "AuthorizerId",
+    "HttpMethod",
+    "Integration",
+    "MethodResponses",
+    "OperationName",
+    "RequestModels",
+    "RequestParameters",
+    "RequestValidatorId",
+    "ResourceId",
+    "RestApiId",
+];
+
+/// A `COGNITO_USER_POOLS` method: its `AuthorizationScopes` (absent: none; anything but a
+/// list of strings: unreadable) and the authorizer its `AuthorizerId` names.
+fn cognito_method(api: &mut Api, t: &Template, props: &Value) -> Access {
+    let scopes = match props.get("AuthorizationScopes").map(|v| t.strings(v)) {
+        None => Vec::new(),
+        Some(Ok(scopes)) => scopes,
+        Some(Err(shape)) => {
+            return Access::Unreadable(format!("AuthorizationScopes is {shape}"));
+        }
     };
-    if let Some(logical) = t.ref_resource(id) {
-        return match api_gateway_authorizer(t, t, logical) {
-            Some(AuthorizerKind::Cognito(a)) => Ok(api.authorizer(a)),
-            Some(AuthorizerKind::Other(what)) => Err(what),
-            None => Ok(api.authorizer(unknown_authorizer(
-                logical,
-                &format!("!Ref {logical}, which is not an AWS::ApiGateway::Authorizer"),
-            ))),
-        };
-    }
-    let shown = t.text(id).to_string();
-    Ok(api.authorizer(unknown_authorizer(
-        &shown,
-        &format!("the authorizer {shown}, defined outside this template"),
-    )))
+    let Some(id) = props.get("AuthorizerId") else {
+        // API Gateway refuses a Cognito method without an authorizer.
+        return Access::Unreadable(
+            "AuthorizationType is COGNITO_USER_POOLS but the method has no AuthorizerId".to_owned(),
+        );
+    };
+    let authorizer = if let Some(logical) = t.ref_resource(id) {
+        match api_gateway_authorizer(t, t, logical) {
+            Some(AuthorizerKind::Cognito(a)) => api.authorizer(a),
+            Some(AuthorizerKind::Other(what)) => return Access::NotEnforceable(what),
+            None => {
+                return Access::Unreadable(format!(
+                    "AuthorizerId is !Ref {logical}, which is not an AWS::ApiGateway::Authorizer"
+                ));
+            }
+        }
+    } else {
+        let shown = t.text(id).to_string();
+        api.authorizer(unknown_authorizer(
+            &shown,
+            &format!("the authorizer {shown}, defined outside this template"),
+        ))
+    };
+    Access::Cognito { authorizer, scopes }
 }
 
 /// A Cognito authorizer whose pools the file does not state.
@@ -263,25 +299,34 @@ fn resource_path(t: &Template, reference: &Value, depth: usize) -> Text {
 }
 
 /// The `Auth` of a SAM API: `Globals.Api.Auth` merged under the resource's own (SAM
-/// merges maps, the resource's keys winning).
-fn sam_auth(t: &Template, doc: &Value, api_id: &str) -> Option<Map<String, Value>> {
-    let own = t
-        .resource(api_id)
-        .filter(|_| t.type_of(api_id) == Some("AWS::Serverless::Api"))
-        .and_then(|r| r.get("Properties"))
-        .and_then(|p| p.get("Auth"))
-        .and_then(Value::as_object);
-    let global = doc
-        .get("Globals")
-        .and_then(|g| g.get("Api"))
-        .and_then(|a| a.get("Auth"))
-        .and_then(Value::as_object);
-    match (global, own) {
+/// merges maps, the resource's keys winning). `Err` says which is not a map.
+fn sam_auth(t: &Template, doc: &Value, api_id: &str) -> Result<Option<Map<String, Value>>, String> {
+    fn map<'v>(v: Option<&'v Value>, what: &str) -> Result<Option<&'v Map<String, Value>>, String> {
+        match v {
+            None => Ok(None),
+            Some(Value::Object(o)) => Ok(Some(o)),
+            Some(other) => Err(format!("{what} is {}, not a map", shape(other))),
+        }
+    }
+    let own = map(
+        t.resource(api_id)
+            .filter(|_| t.type_of(api_id) == Some("AWS::Serverless::Api"))
+            .and_then(|r| r.get("Properties"))
+            .and_then(|p| p.get("Auth")),
+        &format!("the Auth of {api_id}"),
+    )?;
+    let global = map(
+        doc.get("Globals")
+            .and_then(|g| g.get("Api"))
+            .and_then(|a| a.get("Auth")),
+        "Globals.Api.Auth",
+    )?;
+    Ok(match (global, own) {
         (None, None) => None,
         (Some(g), None) => Some(g.clone()),
         (None, Some(o)) => Some(o.clone()),
         (Some(g), Some(o)) => Some(merge(g, o)),
-    }
+    })
 }
 
 fn merge(base: &Map<String, Value>, over: &Map<String, Value>) -> Map<String, Value> {
@@ -325,8 +370,6 @@ fn sam_function(api: &mut Api, t: &Template, doc: &Value, id: &str, props: &Valu
                 None => (t.text(r).to_string(), at.clone()),
             },
         };
-        let auth = sam_auth(t, doc, &api_id);
-        let auth = auth.as_ref();
         let path = eprops.get("Path").map_or_else(
             || Text::unknown("a Path (the event has none)"),
             |v| t.text(v),
@@ -335,25 +378,36 @@ fn sam_function(api: &mut Api, t: &Template, doc: &Value, id: &str, props: &Valu
             || Text::unknown("a Method (the event has none)"),
             |v| t.text(v),
         );
-        let event_auth = eprops.get("Auth");
-        let access = sam_access(api, t, &api_id, auth, event_auth);
-        let api_key = [
-            event_auth.and_then(|a| a.get("ApiKeyRequired")),
-            auth.and_then(|a| a.get("ApiKeyRequired")),
-        ]
-        .into_iter()
-        .flatten()
-        .next()
-        .is_some_and(|v| t.text(v).as_known().as_deref() == Some("true"));
-        let (access, extras) = match (access, api_key) {
-            (Access::Public, true) => (
-                Access::NotEnforceable(
-                    "an API key alone (ApiKeyRequired), without an authorizer".to_owned(),
-                ),
+        // An API this template defines (or the implicit one) has its `Auth` here; for any
+        // other, only the event's own `Auth` is known.
+        let known_api = match eprops.get("RestApiId") {
+            None => true,
+            Some(r) => t
+                .ref_resource(r)
+                .is_some_and(|id| t.type_of(id) == Some("AWS::Serverless::Api")),
+        };
+        let auth = if known_api {
+            sam_auth(t, doc, &api_id)
+        } else {
+            Ok(None)
+        };
+        let (access, extras) = match (auth, eprops.get("Auth")) {
+            (Err(why), _) => (Access::Unreadable(why), vec![]),
+            (_, Some(other)) if !other.is_object() => (
+                Access::Unreadable(format!("the event's Auth is {}, not a map", shape(other))),
                 vec![],
             ),
-            (access, true) => (access, vec!["an API key (ApiKeyRequired)".to_owned()]),
-            (access, false) => (access, vec![]),
+            (Ok(auth), event_auth) => {
+                let auth = auth.as_ref();
+                let access = sam_access(api, t, &api_id, known_api, auth, event_auth);
+                let api_key = event_auth
+                    .and_then(|a| a.get("ApiKeyRequired"))
+                    .or_else(|| auth.and_then(|a| a.get("ApiKeyRequired")));
+                match api_key {
+                    None => (access, vec![]),
+                    Some(v) => with_api_key(access, &t.flag(v), "ApiKeyRequired"),
+                }
+            }
         };
         api.methods.push(Method {
             at: label,
@@ -366,10 +420,14 @@ fn sam_function(api: &mut Api, t: &Template, doc: &Value, id: &str, props: &Valu
     }
 }
 
+/// The access of a SAM event: the event's `Auth.Authorizer`, else the API's
+/// `DefaultAuthorizer`, else none. `known_api`: the API is defined in this template (or is
+/// the implicit one), so a missing `DefaultAuthorizer` plainly means none.
 fn sam_access(
     api: &mut Api,
     t: &Template,
     api_id: &str,
+    known_api: bool,
     auth: Option<&Map<String, Value>>,
     event_auth: Option<&Value>,
 ) -> Access {
@@ -377,7 +435,13 @@ fn sam_access(
         .and_then(|a| a.get("Authorizer"))
         .or_else(|| auth.and_then(|a| a.get("DefaultAuthorizer")));
     let Some(chosen) = chosen else {
-        return Access::Public;
+        return if known_api {
+            Access::Public
+        } else {
+            Access::Unknown(format!(
+                "the DefaultAuthorizer of the API {api_id}, which this template does not define"
+            ))
+        };
     };
     let Some(name) = t.text(chosen).as_known() else {
         return Access::Unknown(t.text(chosen).unknowns().join(", "));
@@ -396,11 +460,17 @@ fn sam_access(
         ));
     };
     if let Some(pool) = def.get("UserPoolArn") {
-        let scopes = event_auth
+        let scopes = match event_auth
             .and_then(|a| a.get("AuthorizationScopes"))
             .or_else(|| def.get("AuthorizationScopes"))
-            .map(|v| t.list(v))
-            .unwrap_or_default();
+            .map(|v| t.strings(v))
+        {
+            None => Vec::new(),
+            Some(Ok(scopes)) => scopes,
+            Some(Err(shape)) => {
+                return Access::Unreadable(format!("AuthorizationScopes is {shape}"));
+            }
+        };
         let authorizer = api.authorizer(Authorizer {
             name: format!("{api_id}.{name}"),
             at: format!("Resources.{api_id}.Properties.Auth.Authorizers.{name}"),

@@ -8,12 +8,74 @@
 
 use serde_json::{Map, Value};
 
+use super::api::Flag;
 use super::text::Text;
+
+/// What a value is, for notes: `a string "x"`, `null`, `a map`, ...
+pub(crate) fn shape(value: &Value) -> String {
+    const SHOWN: usize = 60;
+    let shown = |s: String| {
+        if s.chars().count() > SHOWN {
+            format!("{}...", s.chars().take(SHOWN).collect::<String>())
+        } else {
+            s
+        }
+    };
+    match value {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => format!("a boolean ({b})"),
+        Value::Number(n) => format!("a number ({n})"),
+        Value::String(s) if s.trim().is_empty() => format!("an empty string {s:?}"),
+        Value::String(s) => format!("a string {}", shown(format!("{s:?}"))),
+        Value::Array(items) if items.is_empty() => "an empty list".to_owned(),
+        Value::Array(_) => format!("a list ({})", shown(value.to_string())),
+        Value::Object(o) if o.is_empty() => "an empty map".to_owned(),
+        Value::Object(_) => format!("a map ({})", shown(value.to_string())),
+    }
+}
 
 /// Reads values of one source format into [`Text`].
 pub(crate) trait Resolve {
     /// A string value.
     fn text(&self, value: &Value) -> Text;
+
+    /// Whether `value` is an expression this format evaluates (an intrinsic function, a
+    /// variable) rather than a literal: an expression of unknown type may stand where a
+    /// list or a string belongs, a literal of the wrong type may not.
+    fn is_expression(&self, _value: &Value) -> bool {
+        false
+    }
+
+    /// A value that must be a list of strings (`AuthorizationScopes`, `scopes`): `Err`
+    /// says what it is instead. `null`, a lone string, a map or a list holding anything but
+    /// strings (or expressions) is not read as a list: a method's scopes are never guessed
+    /// from a value of the wrong shape.
+    fn strings(&self, value: &Value) -> Result<Vec<Text>, String> {
+        strings(self, value)
+    }
+
+    /// A yes/no setting. Booleans, and the strings `true`/`false` in any case (as
+    /// CloudFormation reads them); anything else is unknown or unreadable, never "no".
+    fn flag(&self, value: &Value) -> Flag {
+        match value {
+            Value::Bool(true) => Flag::Yes,
+            Value::Bool(false) => Flag::No,
+            Value::String(_) => self.flag_text(value),
+            _ if self.is_expression(value) => self.flag_text(value),
+            other => Flag::Unreadable(shape(other)),
+        }
+    }
+
+    /// [`Resolve::flag`] of a string or expression.
+    fn flag_text(&self, value: &Value) -> Flag {
+        let text = self.text(value);
+        match text.as_known() {
+            Some(s) if s.trim().eq_ignore_ascii_case("true") => Flag::Yes,
+            Some(s) if s.trim().eq_ignore_ascii_case("false") => Flag::No,
+            Some(s) => Flag::Unreadable(format!("{s:?}")),
+            None => Flag::Unknown(text.unknowns().join(", ")),
+        }
+    }
 
     /// A list of strings (`ProviderARNs`, `AuthorizationScopes`).
     fn list(&self, value: &Value) -> Vec<Text> {
@@ -22,6 +84,26 @@ pub(crate) trait Resolve {
             Value::Null => Vec::new(),
             other => vec![self.text(other)],
         }
+    }
+}
+
+/// [`Resolve::strings`], for resolvers that look a value up before reading it.
+pub(crate) fn strings<R: Resolve + ?Sized>(r: &R, value: &Value) -> Result<Vec<Text>, String> {
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Value::String(_) => Ok(r.text(item)),
+                _ if r.is_expression(item) => Ok(r.text(item)),
+                other => Err(format!(
+                    "a list whose item {i} is {}, not a string",
+                    shape(other)
+                )),
+            })
+            .collect(),
+        _ if r.is_expression(value) => Ok(r.list(value)),
+        other => Err(format!("{}, not a list of strings", shape(other))),
     }
 }
 
@@ -189,7 +271,20 @@ impl<'a> Template<'a> {
     }
 }
 
+/// Whether `value` is a CloudFormation intrinsic function (`{"Ref": ...}`, `{"Fn::...": ...}`).
+pub(crate) fn is_intrinsic(value: &Value) -> bool {
+    value.as_object().is_some_and(|o| {
+        o.len() == 1
+            && o.keys()
+                .all(|k| k == "Ref" || k == "Condition" || k.starts_with("Fn::"))
+    })
+}
+
 impl Resolve for Template<'_> {
+    fn is_expression(&self, value: &Value) -> bool {
+        is_intrinsic(value)
+    }
+
     fn text(&self, value: &Value) -> Text {
         if let Some(t) = scalar(value) {
             return t;

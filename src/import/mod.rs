@@ -8,7 +8,15 @@
 //! is not a one-to-one translation. Nothing is dropped silently, nothing is guessed: a pool
 //! id only deployment knows becomes a placeholder that cannot be used by accident (see
 //! [`PLACEHOLDER_SUFFIX`]), and a method this service cannot enforce becomes an
-//! `auth: deny` route (403, even under a broader route). `docs/import.md` has the translation table.
+//! `auth: deny` route (403, even under a broader route).
+//!
+//! Import fails closed: a value of a type or shape it does not expect (a string where a
+//! list of scopes belongs, `null`, a misspelt key, a reference to nothing) never degrades
+//! to "no authorization" or "no scopes". Only what a source plainly states as public
+//! becomes `auth: none`, and only a plainly stated Cognito authorizer without scopes a
+//! scope-less route; everything else becomes `auth: deny` with a note
+//! ([`NoteKind::Unreadable`]), because a policy that is wrong in the open direction is the
+//! one failure an authorizer cannot afford. `docs/import.md` has the translation table.
 
 mod api;
 mod assemble;
@@ -52,7 +60,7 @@ impl Format {
     }
 
     /// Recognises a parsed source by its top-level keys.
-    fn detect(doc: &Value) -> Option<Format> {
+    pub fn detect(doc: &Value) -> Option<Format> {
         let has = |k: &str| doc.get(k).is_some();
         if has("openapi") || has("swagger") {
             Some(Format::OpenApi)
@@ -113,19 +121,30 @@ pub struct Translation {
 
 /// Translates the source `text`; `format` `None` detects it.
 pub fn translate(text: &str, format: Option<Format>) -> Result<Translation, ImportError> {
-    let doc = document::parse(text).map_err(ImportError::Parse)?;
+    translate_document(&read_document(text)?, format)
+}
+
+/// Reads a source (JSON or YAML, CloudFormation short-form tags as their long forms) into
+/// the one tree every reader works on.
+pub fn read_document(text: &str) -> Result<Value, ImportError> {
+    document::parse(text).map_err(ImportError::Parse)
+}
+
+/// Translates an already read source (see [`read_document`]); `format` `None` detects it.
+/// Property tests mutate the tree and call this directly.
+pub fn translate_document(doc: &Value, format: Option<Format>) -> Result<Translation, ImportError> {
     if !doc.is_object() {
         return Err(ImportError::Parse(
             "the top level is not a mapping".to_owned(),
         ));
     }
     let format = format
-        .or_else(|| Format::detect(&doc))
+        .or_else(|| Format::detect(doc))
         .ok_or(ImportError::UnknownFormat)?;
     let api = match format {
-        Format::Serverless => serverless::read(&doc),
-        Format::OpenApi => openapi::read(&doc, &intrinsic::Plain, ""),
-        Format::CloudFormation => cloudformation::read(&doc),
+        Format::Serverless => serverless::read(doc),
+        Format::OpenApi => openapi::read(doc, &intrinsic::Plain, ""),
+        Format::CloudFormation => cloudformation::read(doc),
     };
     let assembled = assemble::assemble(api).map_err(ImportError::Internal)?;
     Ok(Translation {
@@ -137,10 +156,13 @@ pub fn translate(text: &str, format: Option<Format>) -> Result<Translation, Impo
 }
 
 impl Translation {
-    /// Whether everything needed was resolved: no placeholder, no method denied or left out
-    /// for an unknown value. `import` exits 3 otherwise.
+    /// Whether everything needed was resolved and read: no placeholder, no method denied or
+    /// left out for an unknown value or one of the wrong shape. `import` exits 3 otherwise.
     pub fn is_complete(&self) -> bool {
-        !self.notes.iter().any(|n| n.kind == NoteKind::Unresolved)
+        !self
+            .notes
+            .iter()
+            .any(|n| matches!(n.kind, NoteKind::Unresolved | NoteKind::Unreadable))
     }
 
     /// The policy YAML, headed by the report as comments, with a comment on each

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::api::{Access, Api, Authorizer, Method};
-use super::intrinsic::Resolve;
+use super::intrinsic::{Resolve, shape};
 use super::report::NoteKind;
 use super::text::Text;
 
@@ -57,15 +57,38 @@ pub(crate) fn read(doc: &Value, resolve: &dyn Resolve, at: &str) -> Api {
     }
     base_path_note(&mut api, doc, swagger, at);
 
-    let default_security = doc.get("security");
-    for (path, item) in doc
-        .get("paths")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-    {
+    let root = Security::of(doc.as_object(), &ROOT_FIELDS);
+    let paths = match doc.get("paths") {
+        None => None,
+        Some(Value::Object(paths)) => Some(paths),
+        Some(other) => {
+            api.note(
+                NoteKind::Unreadable,
+                format!("{at}paths"),
+                format!(
+                    "`paths` is {}, not a map of paths; no method is read (default deny applies)",
+                    shape(other)
+                ),
+            );
+            None
+        }
+    };
+    for (path, item) in paths.into_iter().flatten() {
         let item_at = format!("{at}paths.{path}");
         let Some(item) = item.as_object() else {
+            // The path is known, its methods are not: deny them all, so that no broader
+            // route answers for them.
+            api.methods.push(Method {
+                at: item_at,
+                name: format!("ANY {path}"),
+                path: Text::known(path.as_str()),
+                method: Text::known("ANY"),
+                access: Access::Unreadable(format!(
+                    "the path's entry is {}, not a path item (a map of operations)",
+                    shape(item)
+                )),
+                unenforced_extras: vec![],
+            });
             continue;
         };
         if item.contains_key("$ref") {
@@ -88,21 +111,20 @@ pub(crate) fn read(doc: &Value, resolve: &dyn Resolve, at: &str) -> Api {
                 }
                 continue;
             };
-            let security = operation.get("security").or(default_security);
-            let (access, extras) = match legacy_auth_type(operation) {
-                // The older `x-amazon-apigateway-auth` extension sets IAM per operation.
-                Some(kind) if kind == "aws_iam" => (
-                    Access::NotEnforceable(
-                        "AWS_IAM authorization (x-amazon-apigateway-auth)".to_owned(),
-                    ),
-                    vec![],
-                ),
-                _ => access(&by_name, security),
-            };
             let name = operation
                 .get("operationId")
                 .and_then(Value::as_str)
                 .map_or_else(|| format!("{method} {path}"), str::to_owned);
+            let (access, extras) = match operation.as_object() {
+                None => (
+                    Access::Unreadable(format!(
+                        "the operation is {}, not an operation (a map with `security`)",
+                        shape(operation)
+                    )),
+                    vec![],
+                ),
+                Some(op) => operation_access(&by_name, op, &root, resolve),
+            };
             api.methods.push(Method {
                 at: op_at,
                 name,
@@ -116,12 +138,140 @@ pub(crate) fn read(doc: &Value, resolve: &dyn Resolve, at: &str) -> Api {
     api
 }
 
-fn legacy_auth_type(operation: &Value) -> Option<String> {
-    operation
-        .get("x-amazon-apigateway-auth")?
-        .get("type")?
-        .as_str()
-        .map(str::to_ascii_lowercase)
+/// Fields OpenAPI 3 (3.0 and 3.1) and Swagger 2 define at the top level of a document.
+const ROOT_FIELDS: [&str; 20] = [
+    "openapi",
+    "swagger",
+    "info",
+    "jsonSchemaDialect",
+    "servers",
+    "paths",
+    "webhooks",
+    "components",
+    "security",
+    "tags",
+    "externalDocs",
+    "host",
+    "basePath",
+    "schemes",
+    "consumes",
+    "produces",
+    "definitions",
+    "parameters",
+    "responses",
+    "securityDefinitions",
+];
+
+/// Fields OpenAPI 3 and Swagger 2 define in an operation.
+const OPERATION_FIELDS: [&str; 15] = [
+    "tags",
+    "summary",
+    "description",
+    "externalDocs",
+    "operationId",
+    "parameters",
+    "requestBody",
+    "responses",
+    "callbacks",
+    "deprecated",
+    "security",
+    "servers",
+    "consumes",
+    "produces",
+    "schemes",
+];
+
+/// The `security` of one object (the document, or an operation), as far as it decides.
+enum Security<'a> {
+    /// The field is there (whatever its shape).
+    Stated(&'a Value),
+    /// No `security`, and no field OpenAPI does not define: nothing is stated here.
+    Absent,
+    /// No `security`, but fields OpenAPI does not define (a misspelt `security`?).
+    Doubtful(Vec<String>),
+}
+
+impl<'a> Security<'a> {
+    fn of(object: Option<&'a Map<String, Value>>, fields: &[&str]) -> Self {
+        let Some(object) = object else {
+            return Security::Absent;
+        };
+        if let Some(stated) = object.get("security") {
+            return Security::Stated(stated);
+        }
+        let unknown: Vec<String> = object
+            .keys()
+            .filter(|k| !k.starts_with("x-") && !fields.contains(&k.as_str()))
+            .map(|k| format!("{k:?}"))
+            .collect();
+        if unknown.is_empty() {
+            Security::Absent
+        } else {
+            Security::Doubtful(unknown)
+        }
+    }
+}
+
+/// The access of one operation: its `x-amazon-apigateway-auth`, then its `security`, else
+/// the document's. No `security` at either level is public (API Gateway's reading), but
+/// only when neither level has a field OpenAPI does not define: `Security:` or `securty:`
+/// must not open a method.
+fn operation_access(
+    schemes: &HashMap<String, Scheme>,
+    op: &Map<String, Value>,
+    root: &Security,
+    resolve: &dyn Resolve,
+) -> (Access, Vec<String>) {
+    // The older `x-amazon-apigateway-auth` extension sets IAM (or NONE) per operation.
+    if let Some(auth) = op.get("x-amazon-apigateway-auth") {
+        let kind = auth.get("type").and_then(Value::as_str);
+        match kind.map(str::to_ascii_lowercase).as_deref() {
+            Some("aws_iam") => {
+                return (
+                    Access::NotEnforceable(
+                        "AWS_IAM authorization (x-amazon-apigateway-auth)".to_owned(),
+                    ),
+                    vec![],
+                );
+            }
+            // NONE adds nothing: `security` still decides.
+            Some("none") => {}
+            _ => {
+                return (
+                    Access::Unreadable(format!(
+                        "`x-amazon-apigateway-auth` is {}, not {{type: AWS_IAM}} or {{type: NONE}}",
+                        shape(auth)
+                    )),
+                    vec![],
+                );
+            }
+        }
+    }
+    let own = Security::of(Some(op), &OPERATION_FIELDS);
+    let (security, level) = match (&own, root) {
+        (Security::Stated(v), _) => (*v, "the operation's"),
+        (Security::Doubtful(keys), _) => {
+            return (
+                Access::Unreadable(format!(
+                    "the operation has no `security` but the field(s) {} that OpenAPI does not define (a misspelt `security`?)",
+                    keys.join(", ")
+                )),
+                vec![],
+            );
+        }
+        (Security::Absent, Security::Stated(v)) => (*v, "the document's"),
+        (Security::Absent, Security::Doubtful(keys)) => {
+            return (
+                Access::Unreadable(format!(
+                    "neither the operation nor the document has `security`, but the document has the field(s) {} that OpenAPI does not define (a misspelt `security`?)",
+                    keys.join(", ")
+                )),
+                vec![],
+            );
+        }
+        (Security::Absent, Security::Absent) => return (Access::Public, vec![]),
+    };
+    access(schemes, security, level, resolve)
 }
 
 fn read_scheme(
@@ -179,26 +329,69 @@ fn read_scheme(
 }
 
 /// The access of an operation from its `security` requirements (any one requirement
-/// object suffices; every scheme within one is needed).
-fn access(schemes: &HashMap<String, Scheme>, security: Option<&Value>) -> (Access, Vec<String>) {
-    let requirements: Vec<&Map<String, Value>> = match security {
-        None | Some(Value::Null) => return (Access::Public, vec![]),
-        Some(Value::Array(list)) => list.iter().filter_map(Value::as_object).collect(),
-        Some(other) => {
-            return (
-                Access::NotEnforceable(format!("a malformed security requirement {other}")),
-                vec![],
-            );
-        }
+/// object suffices; every scheme within one is needed). `level` names whose `security` it
+/// is, for notes.
+fn access(
+    schemes: &HashMap<String, Scheme>,
+    security: &Value,
+    level: &str,
+    resolve: &dyn Resolve,
+) -> (Access, Vec<String>) {
+    let unreadable = |why: String| {
+        (
+            Access::Unreadable(format!("{level} `security` is {why}")),
+            vec![],
+        )
     };
-    // `security: []`, or `- {}`: explicitly public.
-    if requirements.is_empty() || requirements.iter().any(|r| r.is_empty()) {
+    let Value::Array(list) = security else {
+        return unreadable(format!(
+            "{}, not a list of security requirements",
+            shape(security)
+        ));
+    };
+    let mut requirements: Vec<&Map<String, Value>> = Vec::with_capacity(list.len());
+    for (i, item) in list.iter().enumerate() {
+        match item.as_object() {
+            Some(r) => requirements.push(r),
+            None => {
+                return unreadable(format!(
+                    "a list whose item {i} is {}, not a security requirement (a map of scheme names to scope lists)",
+                    shape(item)
+                ));
+            }
+        }
+    }
+    // `security: []`, or only `{}`: explicitly public.
+    if requirements.iter().all(|r| r.is_empty()) {
         return (Access::Public, vec![]);
+    }
+    // `{}` next to a requirement: authorization optional, which API Gateway does not apply
+    // to a method.
+    if requirements.iter().any(|r| r.is_empty()) {
+        return (
+            Access::NotEnforceable(
+                "optional authorization (an empty requirement {} next to others), which API Gateway does not apply to a method"
+                    .to_owned(),
+            ),
+            vec![],
+        );
     }
     let mut alternatives: Vec<(Access, Vec<String>)> = requirements
         .iter()
-        .map(|r| requirement(schemes, r))
+        .map(|r| requirement(schemes, r, level, resolve))
         .collect();
+    // The most precise reason first: an alternative that cannot be read or resolved.
+    if let Some(i) = alternatives
+        .iter()
+        .position(|(a, _)| matches!(a, Access::Unreadable(_)))
+        .or_else(|| {
+            alternatives
+                .iter()
+                .position(|(a, _)| matches!(a, Access::Unknown(_)))
+        })
+    {
+        return alternatives.swap_remove(i);
+    }
     if alternatives.len() == 1 {
         return alternatives.remove(0);
     }
@@ -228,33 +421,34 @@ fn access(schemes: &HashMap<String, Scheme>, security: Option<&Value>) -> (Acces
             }
         }
     }
-    let (authorizer, scopes) = merged.expect("at least two alternatives");
-    (Access::Cognito { authorizer, scopes }, vec![])
+    match merged {
+        Some((authorizer, scopes)) => (Access::Cognito { authorizer, scopes }, vec![]),
+        None => unreadable("a list without a requirement".to_owned()),
+    }
 }
 
 fn requirement(
     schemes: &HashMap<String, Scheme>,
     req: &Map<String, Value>,
+    level: &str,
+    resolve: &dyn Resolve,
 ) -> (Access, Vec<String>) {
     let mut cognito: Vec<(usize, Vec<Text>)> = Vec::new();
     let mut api_key = false;
     let mut other: Vec<String> = Vec::new();
     for (name, scopes) in req {
         match schemes.get(name) {
-            Some(Scheme::Cognito(i)) => {
-                let scopes = scopes
-                    .as_array()
-                    .map(|list| {
-                        list.iter()
-                            .map(|s| match s.as_str() {
-                                Some(s) => Text::known(s),
-                                None => Text::unknown(format!("the non-string scope {s}")),
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                cognito.push((*i, scopes));
-            }
+            Some(Scheme::Cognito(i)) => match resolve.strings(scopes) {
+                Ok(scopes) => cognito.push((*i, scopes)),
+                Err(shape) => {
+                    return (
+                        Access::Unreadable(format!(
+                            "{level} `security` gives {name:?} the scopes {shape}"
+                        )),
+                        vec![],
+                    );
+                }
+            },
             Some(Scheme::ApiKey) => api_key = true,
             Some(Scheme::Other(what)) => other.push(what.clone()),
             None => other.push(format!(

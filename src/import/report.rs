@@ -1,8 +1,8 @@
 //! The import report: everything not translated one to one, each with its place.
 //!
 //! Nothing is ever dropped silently. Every note names where in the source it comes from and
-//! what the operator has to know or do; [`NoteKind::Unresolved`] ones must be fixed before
-//! the policy can be used.
+//! what the operator has to know or do; [`NoteKind::Unresolved`] and
+//! [`NoteKind::Unreadable`] ones must be fixed before the policy can be used.
 
 use std::fmt;
 
@@ -14,6 +14,11 @@ pub enum NoteKind {
     /// (unknown authorization or scopes), or it was left out (unknown path or HTTP method).
     /// Must be fixed by hand.
     Unresolved,
+    /// The source states something in a type or shape import cannot read with certainty (a
+    /// string where a list of scopes belongs, `null`, a misspelt key, a reference to
+    /// nothing): the method is an `auth: deny` route, never a public or scope-less one.
+    /// Must be fixed by hand, in the source.
+    Unreadable,
     /// API Gateway enforces something this service cannot (IAM, a Lambda authorizer, an API
     /// key alone): the route is `auth: deny` (403), or the part that cannot be enforced (an
     /// API key next to a Cognito authorizer) is named.
@@ -31,6 +36,7 @@ impl NoteKind {
     pub fn label(self) -> &'static str {
         match self {
             NoteKind::Unresolved => "unresolved",
+            NoteKind::Unreadable => "unreadable",
             NoteKind::NotEnforced => "not-enforced",
             NoteKind::Public => "public",
             NoteKind::Changed => "changed",

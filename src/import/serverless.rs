@@ -11,9 +11,9 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::api::{Access, Api, Authorizer, Method};
+use super::api::{Access, Api, Authorizer, Method, with_api_key};
 use super::cloudformation::{AuthorizerKind, api_gateway_authorizer, unknown_authorizer};
-use super::intrinsic::{Resolve, Template};
+use super::intrinsic::{Resolve, Template, is_intrinsic, shape, strings};
 use super::report::NoteKind;
 use super::text::Text;
 
@@ -155,6 +155,21 @@ fn closing_brace(s: &str) -> Option<usize> {
 }
 
 impl Resolve for Serverless<'_> {
+    /// A whole-value variable (`${opt:scopes}`), or an intrinsic of `resources`.
+    fn is_expression(&self, value: &Value) -> bool {
+        match value {
+            Value::String(s) => {
+                let s = s.trim();
+                s.starts_with("${") && closing_brace(&s[2..]) == Some(s.len() - 3)
+            }
+            other => is_intrinsic(other),
+        }
+    }
+
+    fn strings(&self, value: &Value) -> Result<Vec<Text>, String> {
+        strings(self, &self.value(value))
+    }
+
     fn text(&self, value: &Value) -> Text {
         match value {
             Value::String(s) => self.interpolate(s, 0),
@@ -286,40 +301,60 @@ fn http_event(sls: &Serverless, api: &mut Api, function: &str, http: &Value, at:
         Value::String(short) => {
             let text = sls.interpolate(short, 0);
             let (verb, path) = match text.as_known() {
-                Some(s) => {
-                    let mut words = s.split_whitespace();
-                    (
-                        Text::known(words.next().unwrap_or("")),
-                        Text::known(words.next().unwrap_or("")),
-                    )
-                }
+                Some(s) => match s.split_whitespace().collect::<Vec<_>>()[..] {
+                    [verb, path] => (Text::known(verb), Text::known(path)),
+                    // Not `METHOD PATH`: no path to write a route for, certainly not `/`.
+                    _ => {
+                        let what = Text::unknown(format!(
+                            "the http event {s:?}, which is not 'METHOD PATH'"
+                        ));
+                        (what.clone(), what)
+                    }
+                },
                 None => (text.clone(), text),
             };
             (verb, path, Access::Public, Vec::new())
         }
         Value::Object(def) => {
-            let field = |k: &str| def.get(k).map(|v| sls.text(&sls.value(v)));
+            // A path or method is a string (a number is a path segment as YAML reads
+            // `path: 2024`); anything else is no path at all, not its JSON text.
+            let field = |k: &str| {
+                def.get(k).map(|v| match sls.value(v).as_ref() {
+                    v @ (Value::String(_) | Value::Number(_)) => sls.text(v),
+                    v if sls.is_expression(v) => sls.text(v),
+                    other => {
+                        Text::unknown(format!("`{k}` {}, which is not a string", shape(other)))
+                    }
+                })
+            };
             let verb =
                 field("method").unwrap_or_else(|| Text::unknown("a method (the event has none)"));
             let path =
                 field("path").unwrap_or_else(|| Text::unknown("a path (the event has none)"));
-            let mut access = match def.get("authorizer") {
-                None | Some(Value::Null) => Access::Public,
+            let access = match def.get("authorizer") {
+                // No authorizer: public, as Serverless reads it, unless a key it does not
+                // define (`Authorizer:`, `authoriser:`) may be one misspelt.
+                None => {
+                    let unknown: Vec<String> = def
+                        .keys()
+                        .filter(|k| !HTTP_EVENT_FIELDS.contains(&k.as_str()))
+                        .map(|k| format!("{k:?}"))
+                        .collect();
+                    if unknown.is_empty() {
+                        Access::Public
+                    } else {
+                        Access::Unreadable(format!(
+                            "the event has no `authorizer` but the key(s) {} that Serverless does not define for http events (a misspelt `authorizer`?)",
+                            unknown.join(", ")
+                        ))
+                    }
+                }
                 Some(a) => authorizer(sls, api, &sls.value(a), at),
             };
-            let mut extras = Vec::new();
-            if def
-                .get("private")
-                .is_some_and(|p| sls.text(p).as_known().as_deref() == Some("true"))
-            {
-                if matches!(access, Access::Public) {
-                    access = Access::NotEnforceable(
-                        "an API key alone (private: true), without an authorizer".to_owned(),
-                    );
-                } else {
-                    extras.push("an API key (private: true)".to_owned());
-                }
-            }
+            let (access, extras) = match def.get("private") {
+                None => (access, Vec::new()),
+                Some(p) => with_api_key(access, &sls.flag(&sls.value(p)), "private"),
+            };
             if def
                 .get("cors")
                 .is_some_and(|c| !matches!(c, Value::Bool(false) | Value::Null))
@@ -352,6 +387,25 @@ fn http_event(sls: &Serverless, api: &mut Api, function: &str, http: &Value, at:
     }
 }
 
+/// The keys Serverless defines for an `http` event (and `documentation`, which the
+/// documentation plugins add): any other key on an event without `authorizer` may be a
+/// misspelt one.
+const HTTP_EVENT_FIELDS: [&str; 13] = [
+    "path",
+    "method",
+    "authorizer",
+    "cors",
+    "private",
+    "integration",
+    "request",
+    "response",
+    "async",
+    "operationId",
+    "connectionId",
+    "connectionType",
+    "documentation",
+];
+
 /// Serverless paths have no leading slash (`my_path`, `users/{id}`); an empty one is `/`.
 fn absolute(path: Text) -> Text {
     match path.as_known() {
@@ -377,7 +431,9 @@ fn authorizer(sls: &Serverless, api: &mut Api, auth: &Value, at: &str) -> Access
             let Some(s) = text.as_known() else {
                 return Access::Unknown(text.unknowns().join(", "));
             };
-            if s.eq_ignore_ascii_case("aws_iam") {
+            if s.trim().is_empty() {
+                Access::Unreadable(format!("`authorizer` is {}", shape(auth)))
+            } else if s.eq_ignore_ascii_case("aws_iam") {
                 Access::NotEnforceable("AWS_IAM authorization (SigV4)".to_owned())
             } else if is_cognito_arn(&text) {
                 let index = api.authorizer(Authorizer {
@@ -414,7 +470,15 @@ fn authorizer(sls: &Serverless, api: &mut Api, auth: &Value, at: &str) -> Access
                     )),
                 };
             }
-            let scopes = def.get("scopes").map(|s| sls.list(s)).unwrap_or_default();
+            // Absent: none (plainly stated). Anything but a list of strings: unreadable,
+            // never "no scopes".
+            let scopes = match def.get("scopes").map(|s| sls.strings(s)) {
+                None => Vec::new(),
+                Some(Ok(scopes)) => scopes,
+                Some(Err(shape)) => {
+                    return Access::Unreadable(format!("`scopes` is {shape}"));
+                }
+            };
             let index = if let Some(id) = def.get("authorizerId") {
                 match sls
                     .resources
@@ -428,10 +492,12 @@ fn authorizer(sls: &Serverless, api: &mut Api, auth: &Value, at: &str) -> Access
                     Some((_, Some(AuthorizerKind::Other(what)))) => {
                         return Access::NotEnforceable(what);
                     }
-                    Some((r, None)) => api.authorizer(unknown_authorizer(
-                        r,
-                        &format!("!Ref {r}, which is not an AWS::ApiGateway::Authorizer"),
-                    )),
+                    // API Gateway refuses a method naming something else as its authorizer.
+                    Some((r, None)) => {
+                        return Access::Unreadable(format!(
+                            "`authorizerId` is !Ref {r}, which is not an AWS::ApiGateway::Authorizer"
+                        ));
+                    }
                     None => {
                         let shown = sls.text(id).to_string();
                         api.authorizer(unknown_authorizer(
@@ -449,20 +515,21 @@ fn authorizer(sls: &Serverless, api: &mut Api, auth: &Value, at: &str) -> Access
                     identity_source: field("identitySource"),
                 })
             } else {
+                // Serverless refuses to deploy it: no pool to trust, no authorizer to name.
                 let shown = field("name").map_or_else(|| "(unnamed)".to_owned(), |n| n.to_string());
-                api.authorizer(unknown_authorizer(
-                    &shown,
-                    &format!(
-                        "the Cognito authorizer {shown}, which names neither arn nor authorizerId"
-                    ),
-                ))
+                return Access::Unreadable(format!(
+                    "the Cognito authorizer {shown} names neither arn nor authorizerId"
+                ));
             };
             Access::Cognito {
                 authorizer: index,
                 scopes,
             }
         }
-        other => Access::Unknown(format!("an authorizer of the form {other}")),
+        other => Access::Unreadable(format!(
+            "`authorizer` is {}, not a name, an ARN or a map",
+            shape(other)
+        )),
     }
 }
 
