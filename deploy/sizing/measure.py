@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,8 +121,8 @@ def checks_per_core(binary: Path, workdir: Path, keys: KeyServer, request: bytes
         with open(f"/proc/{proc.pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         cpu_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        metrics = subprocess.run(["curl", "-s", f"http://127.0.0.1:{admin}/metrics"],
-                                 capture_output=True, text=True, timeout=10).stdout
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=10) as r:
+            metrics = r.read().decode()
         allowed = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
                       if line.startswith("cognito_ext_authz_decisions_total{")
                       and 'result="allow"' in line)
