@@ -7,6 +7,7 @@ Dockerfile to what the Helm chart relies on (non-root 65532, the entrypoint, the
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -36,16 +37,56 @@ def stages(instructions):
     return result
 
 
+DIGEST = re.compile(r"^[^@\s]+:[^@\s]+@sha256:[0-9a-f]{64}$")
+
+
 def test_multi_stage_build(instructions):
-    build, final = stages(instructions)
-    build_from = build[0].value
-    assert build_from[0].startswith("rust:") and build_from[1:] == ("AS", "build")
+    xx, build, final = stages(instructions)
+    assert build[0].value[0].startswith("rust:") and build[0].value[1:] == ("AS", "build")
+    assert build[0].value[0].split("@")[0].endswith("-alpine"), "musl: a statically linked binary"
     run = " ".join(" ".join(i.value) for i in build if i.cmd == "RUN")
     assert "cargo build --release --locked --bin cognito-ext-authz" in run
-    assert final[0].value[0] == "gcr.io/distroless/static-debian12:nonroot", "a static image"
-    assert build_from[0].endswith("-alpine"), "musl: a statically linked binary"
+    assert final[0].value[0].startswith("gcr.io/distroless/static-debian12:nonroot@"), "a static image"
     copies = [i for i in final if i.cmd == "COPY"]
     assert copies and all("--from=build" in i.flags for i in copies)
+
+
+def test_cross_compiles_instead_of_emulating(instructions):
+    """The build stage runs on the build machine ($BUILDPLATFORM) and compiles for
+    $TARGETPLATFORM with xx, so an arm64 (Graviton) image needs no QEMU."""
+    xx, build, final = stages(instructions)
+    for stage in (xx, build):
+        assert stage[0].flags == ("--platform=$BUILDPLATFORM",), stage[0].value
+    assert xx[0].value[0].startswith("tonistiigi/xx:")
+    assert not final[0].flags, "the final stage is the target platform's image"
+    args = [i.value[0].split("=")[0] for i in build if i.cmd == "ARG"]
+    assert "TARGETPLATFORM" in args
+    run = " ".join(" ".join(i.value) for i in build if i.cmd == "RUN")
+    assert "xx-cargo build" in run and "xx-apk add" in run
+    assert "xx-verify --static" in run, "the binary is checked static and of the target arch"
+    cache_mounts = [f for i in build if i.cmd == "RUN" for f in i.flags if "target=/src/target" in f]
+    assert cache_mounts and all("${TARGETPLATFORM}" in f for f in cache_mounts), \
+        "one build cache per platform"
+
+
+def test_base_images_are_pinned_by_digest(instructions):
+    for stage in stages(instructions):
+        image = stage[0].value[0]
+        assert DIGEST.match(image), f"{image}: pin the multi-arch index digest (tag@sha256:...)"
+
+
+def test_oci_labels_name_source_revision_and_version(instructions):
+    final = stages(instructions)[-1]
+    labels = {}
+    for instruction in final:
+        if instruction.cmd == "LABEL":
+            values = list(instruction.value)
+            labels.update(zip(values[::2], (v.strip('"') for v in values[1::2])))
+    args = {i.value[0].split("=")[0] for i in final if i.cmd == "ARG"}
+    for key, arg in (("source", "SOURCE"), ("revision", "REVISION"), ("version", "VERSION")):
+        assert labels[f"org.opencontainers.image.{key}"] == "${" + arg + "}", key
+        assert arg in args, f"ARG {arg} must be declared in the final stage"
+    assert labels["org.opencontainers.image.licenses"] == "Apache-2.0"
 
 
 def test_final_image_contract(instructions):
@@ -64,7 +105,7 @@ def test_final_image_contract(instructions):
 
 def test_no_floating_base_images(instructions):
     for stage in stages(instructions):
-        image = stage[0].value[0]
+        image = stage[0].value[0].split("@")[0]
         assert not image.endswith(":latest") and ":" in image, image
 
 

@@ -42,11 +42,14 @@ SETTINGS_KEYS = {
     "AUTHZ_JWKS_COOLDOWN_SECONDS",
     "AUTHZ_JWKS_TIMEOUT_SECONDS",
     "AUTHZ_TOKEN_CACHE_ENTRIES",
+    "AUTHZ_WORKER_THREADS",
 }
 # Kinds kubernetes-validate cannot know (CRDs), each with the schema used instead.
 CRD_SCHEMAS = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"):
         SCHEMAS_DIR / "servicemonitor-monitoring-v1.json",
+    ("monitoring.coreos.com/v1", "PrometheusRule"):
+        SCHEMAS_DIR / "prometheusrule-monitoring-v1.json",
 }
 
 
@@ -115,10 +118,14 @@ def test_every_object_is_valid_for_kubernetes(rendered, kubernetes_validate, jso
 
 
 def test_objects_are_namespaced_to_the_release(rendered):
+    elsewhere = {"ServiceMonitor": "serviceMonitor", "PrometheusRule": "prometheusRule"}
     for obj in rendered.objects:
         expected = NAMESPACE
-        if obj["kind"] == "ServiceMonitor" and rendered.merged["serviceMonitor"]["namespace"]:
-            expected = rendered.merged["serviceMonitor"]["namespace"]
+        key = elsewhere.get(obj["kind"])
+        if key and rendered.merged[key]["namespace"]:
+            expected = rendered.merged[key]["namespace"]
+        if obj["metadata"]["name"].endswith("-dashboard"):
+            expected = rendered.merged["grafanaDashboard"]["namespace"] or NAMESPACE
         assert obj["metadata"].get("namespace") == expected, obj["kind"]
 
 
@@ -143,14 +150,17 @@ def test_kubernetes_validate_cli_accepts_the_production_render(production, yaml,
 # --- which objects exist ----------------------------------------------------------------
 
 
+# Every install has the policy-check hook (a Job, and a ConfigMap carrying the new policy
+# unless the policy lives in an existing ConfigMap) and the `helm test` Pod.
 EXPECTED_KINDS = {
-    "defaults": ["ConfigMap", "ConfigMap", "Deployment", "PodDisruptionBudget", "Service",
-                 "ServiceAccount"],
-    "minimal": ["ConfigMap", "ConfigMap", "Deployment", "Service"],
-    "existing-configmap": ["ConfigMap", "Deployment", "PodDisruptionBudget", "Service",
-                           "ServiceAccount"],
-    "production": ["ConfigMap", "ConfigMap", "Deployment", "HorizontalPodAutoscaler",
-                   "NetworkPolicy", "PodDisruptionBudget", "Service", "Service",
+    "defaults": ["ConfigMap", "ConfigMap", "ConfigMap", "Deployment", "Job", "Pod",
+                 "PodDisruptionBudget", "Service", "ServiceAccount"],
+    "minimal": ["ConfigMap", "ConfigMap", "ConfigMap", "Deployment", "Job", "Pod", "Service"],
+    "existing-configmap": ["ConfigMap", "Deployment", "Job", "Pod", "PodDisruptionBudget",
+                           "Service", "ServiceAccount"],
+    "production": ["ConfigMap", "ConfigMap", "ConfigMap", "ConfigMap", "Deployment",
+                   "HorizontalPodAutoscaler", "Job", "NetworkPolicy", "Pod",
+                   "PodDisruptionBudget", "PrometheusRule", "Service", "Service",
                    "ServiceAccount", "ServiceMonitor"],
 }
 
@@ -161,8 +171,12 @@ def test_rendered_kinds(render, load_values, values_name):
     r = render(load_values(values_name))
     assert sorted(o["kind"] for o in r.objects) == EXPECTED_KINDS[values_name]
     for obj in r.objects:
-        assert obj["metadata"]["labels"]["app.kubernetes.io/name"] == "cognito-ext-authz"
-        assert obj["metadata"]["labels"]["app.kubernetes.io/instance"] == RELEASE
+        labels = obj["metadata"]["labels"]
+        assert labels["app.kubernetes.io/instance"] == RELEASE
+        if obj["kind"] == "Pod":  # the helm test pod: never selected as a service pod
+            assert "app.kubernetes.io/name" not in labels
+        else:
+            assert labels["app.kubernetes.io/name"] == "cognito-ext-authz"
 
 
 def test_documented_release_gives_the_plain_service_name(defaults):
@@ -227,12 +241,38 @@ def test_image_digest_wins_over_tag(render):
 # --- probes and ports -------------------------------------------------------------------
 
 
-def test_probes_are_native_grpc_health_checks(rendered):
+def test_liveness_is_the_process_and_readiness_is_the_ability_to_decide(rendered):
+    """An outside dependency (Cognito's keys) must never restart a pod: liveness and
+    startup ask /healthz (the process answers), readiness gRPC health (policy and keys
+    loaded). test_probes_against_the_binary.py runs these probes against the binary."""
     grpc_port = rendered.merged["containerPorts"]["grpc"]
-    for probe_name in ("startupProbe", "readinessProbe", "livenessProbe"):
-        probe = rendered.container[probe_name]
-        assert probe["grpc"] == {"port": grpc_port, "service": ""}, probe_name
-        assert not {"httpGet", "tcpSocket", "exec"} & probe.keys(), probe_name
+    container = rendered.container
+    for probe_name in ("startupProbe", "livenessProbe"):
+        probe = container[probe_name]
+        assert probe["httpGet"] == {"path": "/healthz", "port": "http-admin"}, probe_name
+        assert not {"grpc", "tcpSocket", "exec"} & probe.keys(), probe_name
+    readiness = container["readinessProbe"]
+    assert readiness["grpc"] == {"port": grpc_port, "service": ""}
+    assert not {"httpGet", "tcpSocket", "exec"} & readiness.keys()
+
+
+def test_startup_probe_is_bounded_and_liveness_does_not_flap(defaults):
+    startup = defaults.container["startupProbe"]
+    liveness = defaults.container["livenessProbe"]
+    # The process is up within a second or two; a startup window of 10-120 s is plenty
+    # and does not hold a hung process for minutes.
+    window = startup["periodSeconds"] * startup["failureThreshold"]
+    assert 10 <= window <= 120, window
+    assert liveness["failureThreshold"] >= 3 and liveness["periodSeconds"] >= 5
+
+
+def test_a_policy_that_does_not_load_is_visible(rendered):
+    """The process exits 1 with every error on stderr; FallbackToLogsOnError makes those
+    lines the termination message shown by `kubectl describe pod`, and a rollout of such
+    pods is reported failed after progressDeadlineSeconds while the old pods serve."""
+    assert rendered.container["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    assert rendered.deployment["spec"]["progressDeadlineSeconds"] <= 600
+    assert rendered.deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
 
 
 def test_container_ports(rendered):
@@ -330,6 +370,7 @@ def test_settings_configmap_feeds_the_environment(rendered):
     assert data["AUTHZ_JWKS_COOLDOWN_SECONDS"] == str(settings["jwksCooldownSeconds"])
     assert data["AUTHZ_JWKS_TIMEOUT_SECONDS"] == str(settings["jwksTimeoutSeconds"])
     assert data["AUTHZ_TOKEN_CACHE_ENTRIES"] == str(settings["tokenCacheEntries"])
+    assert int(data["AUTHZ_WORKER_THREADS"]) >= 1
     assert data["AUTHZ_LISTEN_ADDR"].endswith(":9000")
     assert data["AUTHZ_ADMIN_ADDR"].endswith(":9090")
     settings_ref = {"configMapRef": {"name": configmap["metadata"]["name"]}}
@@ -363,6 +404,8 @@ def settings_checksum(r):
     {"settings": {"jwksTimeoutSeconds": 2}},
     {"settings": {"tokenCacheEntries": 0}},
     {"settings": {"bindAddress": "::"}},
+    {"settings": {"workerThreads": 3}},
+    {"resources": {"requests": {"cpu": "2"}}},
     {"containerPorts": {"grpc": 9100}},
 ])
 def test_a_settings_change_rolls_the_pods(render, change):
@@ -478,7 +521,9 @@ def test_network_policy(production):
     assert selects(spec["podSelector"]["matchLabels"], pod_labels(production))
     assert spec["policyTypes"] == ["Ingress", "Egress"]
 
-    grpc_rule, metrics_rule = spec["ingress"]
+    grpc_rule, metrics_rule, helm_test_rule = spec["ingress"]
+    assert helm_test_rule["from"] == [{"podSelector": {"matchLabels": {
+        "app.kubernetes.io/instance": RELEASE, "app.kubernetes.io/component": "helm-test"}}}]
     assert grpc_rule["ports"] == [{"port": "grpc", "protocol": "TCP"}]
     assert grpc_rule["from"] == production.merged["networkPolicy"]["grpcFrom"]
     assert metrics_rule["ports"] == [{"port": "http-admin", "protocol": "TCP"}]

@@ -59,14 +59,36 @@ Chart label value.
 Labels every object carries.
 */}}
 {{- define "cognito-ext-authz.labels" -}}
-helm.sh/chart: {{ include "cognito-ext-authz.chart" . }}
-{{ include "cognito-ext-authz.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
-app.kubernetes.io/component: ext-authz
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-{{- with .Values.commonLabels }}
+{{ include "cognito-ext-authz.labelsFor" (dict "context" . "component" "ext-authz") }}
+{{- end }}
+
+{{/*
+Labels of an object with another component (the policy-check hook, the helm test),
+called with a dict of "context" (the root context) and "component".
+*/}}
+{{- define "cognito-ext-authz.labelsFor" -}}
+{{- $ := .context -}}
+helm.sh/chart: {{ include "cognito-ext-authz.chart" $ }}
+{{ include "cognito-ext-authz.selectorLabels" $ }}
+app.kubernetes.io/version: {{ $.Values.image.tag | default $.Chart.AppVersion | quote }}
+app.kubernetes.io/component: {{ .component }}
+app.kubernetes.io/managed-by: {{ $.Release.Service }}
+{{- with $.Values.commonLabels }}
 {{ toYaml . }}
 {{- end }}
+{{- end }}
+
+{{/*
+Pod labels of the chart's short-lived pods (policy-check hook, helm test). They carry no
+app.kubernetes.io/name, so the Service, the PodDisruptionBudget, the NetworkPolicy and
+the topology spread, which all select on name and instance, never count them.
+*/}}
+{{- define "cognito-ext-authz.auxPodLabels" -}}
+helm.sh/chart: {{ include "cognito-ext-authz.chart" .context }}
+app.kubernetes.io/managed-by: {{ .context.Release.Service }}
+app.kubernetes.io/instance: {{ .context.Release.Name }}
+app.kubernetes.io/part-of: {{ include "cognito-ext-authz.name" .context }}
+app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
 {{/*
@@ -127,6 +149,71 @@ AUTHZ_JWKS_REFRESH_SECONDS: {{ .Values.settings.jwksRefreshSeconds | int | quote
 AUTHZ_JWKS_COOLDOWN_SECONDS: {{ .Values.settings.jwksCooldownSeconds | int | quote }}
 AUTHZ_JWKS_TIMEOUT_SECONDS: {{ .Values.settings.jwksTimeoutSeconds | int | quote }}
 AUTHZ_TOKEN_CACHE_ENTRIES: {{ .Values.settings.tokenCacheEntries | int | quote }}
+AUTHZ_WORKER_THREADS: {{ include "cognito-ext-authz.workerThreads" . | quote }}
+{{- end }}
+
+{{/*
+Tokio worker threads (AUTHZ_WORKER_THREADS): settings.workerThreads when set, else the CPU
+request rounded up (at least 1). Left to itself the runtime would size its pool from the
+cgroup CPU *limit*, which says nothing about the CPU the pod is guaranteed: a 100m request
+with a 1-CPU limit gives one worker, a 2-CPU limit on a 500m request two workers that
+are throttled. Matching the request keeps the workers on CPU they actually get.
+*/}}
+{{- define "cognito-ext-authz.workerThreads" -}}
+{{- if not (kindIs "invalid" .Values.settings.workerThreads) }}
+{{- .Values.settings.workerThreads | int }}
+{{- else }}
+{{- $cpu := toString (dig "requests" "cpu" "" (default dict .Values.resources)) }}
+{{- $millis := 1000 }}
+{{- if hasSuffix "m" $cpu }}
+{{- $millis = trimSuffix "m" $cpu | int }}
+{{- else if $cpu }}
+{{- $millis = mulf (float64 $cpu) 1000 | int }}
+{{- end }}
+{{- max 1 (div (add $millis 999) 1000) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Pod scheduling shared by the Deployment and the policy-check hook Job.
+*/}}
+{{- define "cognito-ext-authz.podScheduling" -}}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+Topology spread: topologySpreadConstraints when given, else one constraint per node
+(hard: two replicas on one node are one outage) and one per zone (soft: a one-zone
+cluster still schedules). matchLabelKeys spreads each ReplicaSet on its own, so a
+rollout does not count the old pods; nodeTaintsPolicy Honor leaves tainted nodes (e.g.
+control planes), where the pods may never run, out of the skew.
+*/}}
+{{- define "cognito-ext-authz.topologySpread" -}}
+{{- if .Values.topologySpreadConstraints }}
+{{- toYaml .Values.topologySpreadConstraints }}
+{{- else if .Values.topologySpread.enabled }}
+{{- $selector := include "cognito-ext-authz.selectorLabels" . }}
+{{- range $key, $when := dict "kubernetes.io/hostname" .Values.topologySpread.nodes "topology.kubernetes.io/zone" .Values.topologySpread.zones }}
+{{- if $when }}
+- maxSkew: 1
+  topologyKey: {{ $key }}
+  whenUnsatisfiable: {{ $when }}
+  nodeTaintsPolicy: Honor
+  matchLabelKeys:
+    - pod-template-hash
+  labelSelector:
+    matchLabels:
+      {{- $selector | nindent 6 }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*

@@ -1,0 +1,206 @@
+"""Rollouts and failures of the authorizer, seen from a client of the shipped Envoy.
+
+Two service instances stand behind the `cognito_ext_authz` cluster of
+`deploy/envoy/envoy.yaml`, exactly as shipped (HTTP/2, gRPC health checks, retry policy on
+the ext_authz grpc_service, outlier detection, circuit breakers); the only change is a
+second endpoint in its load assignment, as a headless Service's DNS answer would give.
+Clients send a steady, bounded load of authorized requests while one instance:
+
+- is terminated (SIGTERM) with the chart's default drain: Envoy's health check marks it
+  down before it stops answering, it exits 0, and no request fails;
+- is killed (SIGKILL, no drain at all): in-flight checks are retried on the other
+  instance and new ones never wait on the dead one, and no request fails.
+
+Plus the edge hardening of the shipped listener (issue 9): a header name with "_" is
+refused by Envoy before any filter runs.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from support import http
+from support.envoy import EnvoyProxy
+from support.procs import wait_until
+from support.service import AuthzService, policy_yaml
+from support.stack import Stack
+from support.upstream import EchoServer
+
+from .conftest import Minter, main_policy
+
+REPO = Path(__file__).resolve().parents[3]
+CHART_VALUES = REPO / "deploy" / "helm" / "cognito-ext-authz" / "values.yaml"
+
+CLIENTS = 6
+MAX_REQUESTS = 20_000  # a bound on the whole run, far above what the phases need
+AFTER_EXIT_SECONDS = 2.0
+
+
+def chart_drain_seconds() -> int:
+    return int(yaml.safe_load(CHART_VALUES.read_text())["settings"]["drainSeconds"])
+
+
+class Load:
+    """CLIENTS threads sending authorized requests through Envoy until stopped."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.port, self.token = port, token
+        self.stop_event = threading.Event()
+        self.lock = threading.Lock()
+        self.ok = 0
+        self.failures: list[str] = []
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(CLIENTS)]
+
+    def _run(self) -> None:
+        while not self.stop_event.is_set():
+            with self.lock:
+                if self.ok + len(self.failures) >= MAX_REQUESTS:
+                    return
+            try:
+                r = http.request(self.port, "/users/42", token=self.token, timeout=5)
+                outcome = None if r.status == 200 and r.header("x-upstream") else r.describe()
+            except OSError as error:
+                outcome = f"client error: {error!r}"
+            with self.lock:
+                if outcome is None:
+                    self.ok += 1
+                else:
+                    self.failures.append(outcome)
+            time.sleep(0.002)  # a steady load, not a flood: two cores are shared
+
+    def __enter__(self) -> "Load":
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_event.set()
+        for t in self.threads:
+            t.join(timeout=10)
+
+    def total(self) -> int:
+        with self.lock:
+            return self.ok + len(self.failures)
+
+
+def decisions(service: AuthzService) -> float:
+    text = service.metrics()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("cognito_ext_authz_decisions_total{"))
+
+
+def host_flags(envoy: EnvoyProxy) -> dict[int, str]:
+    """Health flags of each cognito_ext_authz host, by port."""
+    flags = {}
+    for line in envoy.admin_get("/clusters").splitlines():
+        match = re.match(r"cognito_ext_authz::127\.0\.0\.1:(\d+)::health_flags::(.*)$", line)
+        if match:
+            flags[int(match.group(1))] = match.group(2)
+    return flags
+
+
+def with_second_instance(port: int):
+    def transform(config: dict) -> None:
+        [cluster] = [c for c in config["static_resources"]["clusters"]
+                     if c["name"] == "cognito_ext_authz"]
+        endpoints = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
+        second = yaml.safe_load(yaml.safe_dump(endpoints[0]))
+        second["endpoint"]["address"]["socket_address"]["port_value"] = port
+        endpoints.append(second)
+    return transform
+
+
+@pytest.fixture()
+def pair(authz_bin: Path, envoy_bin: Path, tmp_path: Path, keys, upstream: EchoServer):
+    """Two instances (the chart's drain) behind one Envoy running the shipped cluster."""
+    env = {"AUTHZ_DRAIN_SECONDS": str(chart_drain_seconds())}
+    policy = policy_yaml(main_policy(keys))
+    first = AuthzService(authz_bin, tmp_path, policy, env=env, name="authz-a")
+    second = AuthzService(authz_bin, tmp_path, policy, env=env, name="authz-b")
+    try:
+        envoy = EnvoyProxy(envoy_bin, tmp_path, authz_port=first.grpc_port,
+                           upstream_port=upstream.port, name="envoy-pair",
+                           transform=with_second_instance(second.grpc_port))
+    except BaseException:
+        first.stop(timeout=1)
+        second.stop(timeout=1)
+        raise
+    try:
+        wait_until(lambda: set(host_flags(envoy).values()) == {"healthy"}
+                   and len(host_flags(envoy)) == 2, 30, "both instances healthy in Envoy",
+                   on_timeout=lambda: envoy.admin_get("/clusters"))
+        yield first, second, envoy
+    finally:
+        envoy.stop()
+        for s in (first, second):
+            if s.process and s.process.alive():
+                s.process.kill()
+            s.stop(timeout=1)
+
+
+def run_until_both_serve(load: Load, first: AuthzService, second: AuthzService) -> None:
+    wait_until(lambda: decisions(first) >= 20 and decisions(second) >= 20, 30,
+               "checks reaching both instances")
+
+
+def test_terminating_one_of_two_under_load_fails_no_request(pair, mint: Minter) -> None:
+    first, second, envoy = pair
+    drain = chart_drain_seconds()
+    token = mint.access(scope="users/read")
+    with Load(envoy.listen_port, token) as load:
+        run_until_both_serve(load, first, second)
+        first.terminate()  # SIGTERM, as the kubelet sends it
+        # Envoy notices the drain (health goes NOT_SERVING) while the instance still answers.
+        wait_until(lambda: host_flags(envoy).get(first.grpc_port, "").find("failed_active_hc") >= 0,
+                   drain, "Envoy marking the draining instance down",
+                   on_timeout=lambda: envoy.admin_get("/clusters"))
+        assert first.process.alive(), "the drain ended before Envoy had stopped using it"
+        code = first.process.wait_exit(drain + 30)
+        assert code == 0, f"exit code {code}\n{first.log_tail()}"
+        served_after_exit = decisions(second)
+        time.sleep(AFTER_EXIT_SECONDS)
+        assert decisions(second) > served_after_exit, "the survivor kept deciding"
+    assert load.total() >= 200, f"only {load.total()} requests: the load did not run"
+    assert not load.failures, f"{len(load.failures)} of {load.total()} failed: {load.failures[:5]}"
+
+
+def test_killing_one_of_two_under_load_fails_no_request(pair, mint: Minter) -> None:
+    """No drain at all (a node lost, an OOM kill): the retry policy on the ext_authz
+    grpc_service sends reset and refused checks to the other instance."""
+    first, second, envoy = pair
+    token = mint.access(scope="users/read")
+    with Load(envoy.listen_port, token) as load:
+        run_until_both_serve(load, first, second)
+        first.process.signal(signal.SIGKILL)
+        assert first.process.wait_exit(10) is not None
+        wait_until(lambda: "failed_active_hc" in host_flags(envoy).get(first.grpc_port, "")
+                   or "failed_outlier_check" in host_flags(envoy).get(first.grpc_port, ""),
+                   30, "Envoy taking the dead instance out",
+                   on_timeout=lambda: envoy.admin_get("/clusters"))
+        served = decisions(second)
+        time.sleep(AFTER_EXIT_SECONDS)
+        assert decisions(second) > served
+    retried = envoy.stat("cluster.cognito_ext_authz.upstream_rq_retry") or 0
+    assert load.total() >= 200, f"only {load.total()} requests: the load did not run"
+    assert not load.failures, (f"{len(load.failures)} of {load.total()} failed "
+                               f"({retried} retries): {load.failures[:5]}")
+
+
+def test_header_names_with_underscores_are_refused_at_the_edge(stack: Stack, mint: Minter,
+                                                               upstream: EchoServer) -> None:
+    """WSGI, CGI and Rack fold "_" into "-": x_cognito_sub would reach such an app as the
+    identity header the service vouches for. The shipped listener refuses the request."""
+    before = upstream.count()
+    r = stack.request("/users/42", token=mint.access(scope="users/read"),
+                      headers={"x_cognito_sub": "admin"})
+    assert r.status == 400, r.describe()
+    assert upstream.count() == before, "the request reached the application"
+    ok = stack.request("/users/42", token=mint.access(scope="users/read"))
+    assert ok.status == 200, ok.describe()
