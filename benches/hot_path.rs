@@ -12,9 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cognito_ext_authz::active::ActivePolicy;
-use cognito_ext_authz::decide::Authorizer;
+use cognito_ext_authz::answer::Answer;
 use cognito_ext_authz::grpc::{self, AuthorizationService};
 use cognito_ext_authz::path;
+use cognito_ext_authz::pipeline::Pipeline;
 use cognito_ext_authz::policy::Policy;
 use cognito_ext_authz::token::Verifier;
 use cognito_ext_authz::token::keys::{PoolKeys, parse_jwks};
@@ -63,7 +64,7 @@ fn token_verification(c: &mut Criterion, f: &Fixture) {
         b.iter(|| {
             i += 1;
             let t = &f.tokens[i % f.tokens.len()];
-            let ok = rt.block_on(uncached.verify(&active, t)).unwrap();
+            let ok = rt.block_on(uncached.verify(active.trust(), t)).unwrap();
             black_box(ok);
         })
     });
@@ -71,14 +72,14 @@ fn token_verification(c: &mut Criterion, f: &Fixture) {
     // Cached: SHA-256 of the token + a cache lookup + the kid still-present check.
     let cached = Verifier::new(10_000);
     for t in &f.tokens {
-        rt.block_on(cached.verify(&active, t)).unwrap();
+        rt.block_on(cached.verify(active.trust(), t)).unwrap();
     }
     let mut i = 0;
     group.bench_function("verify_cached", |b| {
         b.iter(|| {
             i += 1;
             let t = &f.tokens[i % f.tokens.len()];
-            let ok = rt.block_on(cached.verify(&active, t)).unwrap();
+            let ok = rt.block_on(cached.verify(active.trust(), t)).unwrap();
             black_box(ok);
         })
     });
@@ -131,8 +132,8 @@ fn route_matching(c: &mut Criterion, f: &Fixture) {
 fn whole_check(c: &mut Criterion, f: &Fixture) {
     let rt = runtime();
     cognito_ext_authz::metrics::install();
-    let service = AuthorizationService::new(Arc::new(Authorizer::new(active(f, 1000), 10_000)));
-    let cold = AuthorizationService::new(Arc::new(Authorizer::new(active(f, 1000), 0)));
+    let service = AuthorizationService::new(Arc::new(Pipeline::new(active(f, 1000), 10_000)));
+    let cold = AuthorizationService::new(Arc::new(Pipeline::new(active(f, 1000), 0)));
     let (method, host, raw) = support::TARGETS[2];
     // The service decodes a wire view of each request; build those once, as the server
     // would have decoded them.
@@ -188,7 +189,7 @@ fn whole_check(c: &mut Criterion, f: &Fixture) {
         });
     });
     // Pieces of the cached check, to see where its time goes.
-    let authorizer = Authorizer::new(active(f, 1000), 10_000);
+    let authorizer = Pipeline::new(active(f, 1000), 10_000);
     let request = grpc::to_request(requests[0].clone()).unwrap();
     let decision = rt.block_on(authorizer.decide(&request));
     group.bench_function("piece_to_request", |b| {
@@ -202,15 +203,11 @@ fn whole_check(c: &mut Criterion, f: &Fixture) {
         b.iter(|| black_box(rt.block_on(authorizer.decide(&request))))
     });
     group.bench_function("piece_to_response_allow", |b| {
-        b.iter(|| black_box(grpc::to_response(&decision, &[])))
+        b.iter(|| black_box(grpc::to_response(&Answer::new(&decision, &request.headers))))
     });
     group.bench_function("piece_record_decision", |b| {
         b.iter(|| {
-            cognito_ext_authz::metrics::record_decision(
-                &decision,
-                &request,
-                Duration::from_micros(3),
-            )
+            cognito_ext_authz::decision_log::record(&decision, &request, Duration::from_micros(3))
         })
     });
     group.finish();

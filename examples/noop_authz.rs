@@ -16,7 +16,9 @@
 
 use std::sync::Arc;
 
-use cognito_ext_authz::decide::{AllowReason, Decision};
+use cognito_ext_authz::answer::Answer;
+use cognito_ext_authz::credential::Headers;
+use cognito_ext_authz::decision::{AllowReason, Decision};
 use cognito_ext_authz::token::AccessToken;
 
 use cognito_ext_authz::proto::envoy::service::auth::v3::{
@@ -46,14 +48,12 @@ fn identity_answer() -> CheckResponse {
         pool: 0,
         kid: "bench-key-1".to_owned(),
     };
-    cognito_ext_authz::grpc::to_response(
-        &Decision::Allow {
-            reason: AllowReason::Authorized,
-            route: Some(Arc::from("svc7-item")),
-            token: Some(Arc::new(token)),
-        },
-        &[],
-    )
+    let decision = Decision::Allow {
+        reason: AllowReason::Authorized,
+        route: Some(Arc::from("svc7-item")),
+        token: Some(Arc::new(token)),
+    };
+    cognito_ext_authz::grpc::to_response(&Answer::new(&decision, &Headers::default()))
 }
 
 #[tonic::async_trait]

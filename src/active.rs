@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use crate::policy::Policy;
+use crate::token::Trust;
 use crate::token::keys::PoolKeys;
 
 /// A compiled policy and, index for index with `policy.pools`, each pool's key set.
@@ -18,6 +19,16 @@ pub struct ActivePolicy {
 }
 
 impl ActivePolicy {
+    /// What tokens are verified against under this policy.
+    pub fn trust(&self) -> Trust<'_> {
+        Trust {
+            pools: &self.policy.pools,
+            keys: &self.keys,
+            leeway_seconds: self.policy.leeway_seconds,
+            generation: self.generation,
+        }
+    }
+
     /// Whether every pool's keys were fetched at least once.
     pub fn keys_loaded(&self) -> bool {
         self.keys.iter().all(|k| k.is_loaded())

@@ -1,27 +1,34 @@
 //! cognito-ext-authz: Envoy's external authorization service (`envoy.service.auth.v3`)
 //! enforcing the access policy of an AWS API Gateway Cognito User Pools authorizer.
 //!
-//! One request flows one way through named stages (see [`decide`]): the path is made safe to
-//! match, the route is chosen ([`policy`]), the credential is read from the configured header
-//! ([`credential`]), the Cognito access token is verified ([`token`]), the route's scopes and
-//! groups are checked, and a [`decide::Decision`] comes out. [`grpc`] is the only module that
-//! knows protobuf; [`server`] wires gRPC, health, the admin HTTP port, reloads and shutdown.
+//! One request flows one way through named stages (see [`pipeline`]): the path and host are
+//! made safe to match ([`path`], [`host`]), the route is chosen ([`policy`]), the credential
+//! is read from the configured header ([`credential`]), the Cognito access token is
+//! verified ([`token`]), the route's scopes and groups are checked, and a
+//! [`decision::Decision`] comes out; [`answer`] turns it into what Envoy should do, without
+//! protobuf. [`grpc`] is the only module that knows protobuf and writes the decision log
+//! ([`decision_log`]); [`server`] wires gRPC, health, the admin HTTP port, reloads and
+//! shutdown. Layers only import downwards: [`metrics`], [`path`], [`host`], [`files`] and
+//! [`settings`] are leaves; [`explain`] is `check`'s offline use of the same pipeline.
 
 pub mod active;
+pub mod answer;
 pub mod credential;
-pub mod decide;
+pub mod decision;
+pub mod decision_log;
 pub mod explain;
 pub mod files;
 pub mod grpc;
 pub mod host;
 pub mod import;
+pub mod lifecycle;
 pub mod listen;
 pub mod metrics;
 pub mod path;
+pub mod pipeline;
 pub mod policy;
 pub mod server;
 pub mod settings;
-pub mod shutdown;
 pub mod token;
 
 /// Code generated from `proto/` (Envoy's ext_authz v3 subset).

@@ -269,15 +269,19 @@ fn validate(path: &std::path::Path) -> ExitCode {
                     }
                     needs
                 };
-                println!("  {:<30} {:<28} {needs}", route.name, route.template);
+                println!(
+                    "  {:<30} {:<28} {needs}",
+                    route.name,
+                    route.template.to_string()
+                );
             }
             ExitCode::SUCCESS
         }
         Err(errors) => {
-            for e in &errors.0 {
-                eprintln!("error: {e}");
+            for line in errors.to_string().lines() {
+                eprintln!("error: {line}");
             }
-            eprintln!("{}: {} error(s)", path.display(), errors.0.len());
+            eprintln!("{}: {} error(s)", path.display(), errors.errors.len());
             ExitCode::FAILURE
         }
     }

@@ -1,16 +1,13 @@
-//! Decision logs and Prometheus metrics.
+//! Prometheus metrics: the counters and histograms every part of the service updates.
 //!
-//! Every check produces one structured log line and a few counter and histogram updates.
-//! Nothing here ever sees a token: the log line holds the path without its query string and
-//! the verified `sub` and `client_id`, nothing else from the request.
+//! A leaf: it knows names and labels, nothing of requests, decisions or tokens.
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::decide::{Decision, Request};
-use crate::path::without_query;
+use std::sync::Arc;
 
 pub const DECISIONS: &str = "cognito_ext_authz_decisions_total";
 pub const CHECK_DURATION: &str = "cognito_ext_authz_check_duration_seconds";
@@ -20,10 +17,6 @@ pub const CACHE_HITS: &str = "cognito_ext_authz_token_cache_hits_total";
 pub const CACHE_MISSES: &str = "cognito_ext_authz_token_cache_misses_total";
 pub const LIMITS_TRIPPED: &str = "cognito_ext_authz_limits_tripped_total";
 pub const LOG_LINES_DROPPED: &str = "cognito_ext_authz_log_lines_dropped_total";
-
-/// Longest value of one logged request field (method, host, path), in bytes; longer ones
-/// are cut, so one request can never make a log line large.
-pub const MAX_LOGGED_FIELD_BYTES: usize = 256;
 
 /// Check latency buckets, in seconds: 25 µs to 250 ms.
 const LATENCY_BUCKETS: [f64; 13] = [
@@ -111,37 +104,18 @@ pub fn render(handle: &PrometheusHandle) -> String {
     handle.render()
 }
 
-/// `value` cut to at most `max` bytes (at a character boundary, marked with `…`) and with
-/// control characters replaced, so a logged field has a bounded size and one line.
-pub fn bounded(value: &str, max: usize) -> std::borrow::Cow<'_, str> {
-    let clean = !value.chars().any(char::is_control);
-    if clean && value.len() <= max {
-        return std::borrow::Cow::Borrowed(value);
-    }
-    let mut end = value.len().min(max);
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    let mut out: String = value[..end]
-        .chars()
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect();
-    if end < value.len() {
-        out.push('…');
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-/// Logs and counts one decision.
-pub fn record_decision(decision: &Decision, request: &Request, elapsed: Duration) {
-    // The route's name is shared with the policy (an `Arc`), not copied for the label.
-    let route = match decision {
-        Decision::Allow { route, .. } | Decision::Deny { route, .. } => route.clone(),
-    };
+/// Counts one decision: `result` and `reason` labels, the matched route's name (shared
+/// with the policy, not copied for the label), and the time it took.
+pub fn decision(
+    result: &'static str,
+    reason: &'static str,
+    route: Option<Arc<str>>,
+    elapsed: Duration,
+) {
     let route = route.map_or(metrics::SharedString::const_str(""), Into::into);
     metrics::counter!(DECISIONS,
-        "result" => decision.result(),
-        "reason" => decision.reason(),
+        "result" => result,
+        "reason" => reason,
         "route" => route,
     )
     .increment(1);
@@ -149,28 +123,6 @@ pub fn record_decision(decision: &Decision, request: &Request, elapsed: Duration
         Some(fixed) => fixed.check_duration.record(elapsed.as_secs_f64()),
         None => metrics::histogram!(CHECK_DURATION).record(elapsed.as_secs_f64()),
     }
-
-    let token = decision.token();
-    let detail = match decision {
-        Decision::Deny { reason, .. } => reason.detail(),
-        Decision::Allow { .. } => String::new(),
-    };
-    tracing::info!(
-        target: "decision",
-        decision = decision.result(),
-        reason = decision.reason(),
-        detail = %detail,
-        route = decision.route().unwrap_or(""),
-        method = %bounded(&request.method, MAX_LOGGED_FIELD_BYTES),
-        host = %bounded(&request.host, MAX_LOGGED_FIELD_BYTES),
-        path = %bounded(without_query(&request.path), MAX_LOGGED_FIELD_BYTES),
-        sub = %bounded(token.map(|t| t.sub.as_str()).unwrap_or(""), MAX_LOGGED_FIELD_BYTES),
-        client_id = %bounded(
-            token.map(|t| t.client_id.as_str()).unwrap_or(""),
-            MAX_LOGGED_FIELD_BYTES
-        ),
-        latency_us = elapsed.as_micros() as u64,
-    );
 }
 
 /// Counts one key set fetch.
@@ -195,22 +147,5 @@ pub fn token_cache(hit: bool) {
         metrics::counter!(CACHE_HITS).increment(1);
     } else {
         metrics::counter!(CACHE_MISSES).increment(1);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn logged_fields_are_bounded_and_single_line() {
-        assert_eq!(bounded("/users/1", 256), "/users/1");
-        let long = "/a".repeat(40_000);
-        let cut = bounded(&long, 256);
-        assert_eq!(cut.len(), 256 + '…'.len_utf8());
-        assert!(cut.ends_with('…'));
-        assert_eq!(bounded("a\nb\r", 256), "a\u{fffd}b\u{fffd}");
-        // Never splits a character.
-        assert_eq!(bounded("ééé", 3), "é…");
     }
 }

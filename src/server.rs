@@ -18,11 +18,11 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::active::ActivePolicy;
-use crate::decide::Authorizer;
 use crate::grpc::{AuthorizationService, CheckServer};
+use crate::lifecycle::{Lifecycle, Phase, signal};
+use crate::pipeline::Pipeline;
 use crate::policy::{Policy, read_policy_text, watch};
 use crate::settings::Settings;
-use crate::shutdown::{Lifecycle, Phase, signal};
 use crate::token::keys::{KeyFetcher, KeyStore, PoolKeys};
 
 /// The gRPC service name health is reported for (besides the empty "whole server" name).
@@ -45,7 +45,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     let fetcher = KeyFetcher::new(settings.jwks_timeout).map_err(|e| e.to_string())?;
     let store = Arc::new(KeyStore::new(fetcher, settings.jwks_cooldown));
     let keys = store.for_policy(&policy);
-    let authorizer = Arc::new(Authorizer::new(
+    let pipeline = Arc::new(Pipeline::new(
         ActivePolicy {
             policy,
             keys,
@@ -77,7 +77,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     set_health(&reporter, ServingStatus::NotServing).await;
 
     tokio::spawn(maintain_keys(
-        authorizer.clone(),
+        pipeline.clone(),
         settings.jwks_refresh,
         reporter.clone(),
         ready.clone(),
@@ -94,7 +94,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     .map_err(|e| format!("cannot watch {}: {e}", settings.policy_path.display()))?;
     tokio::spawn(apply_policies(
         updates,
-        authorizer.clone(),
+        pipeline.clone(),
         store,
         settings.jwks_timeout,
     ));
@@ -138,7 +138,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         },
     );
     let check = CheckServer::new(
-        AuthorizationService::new(authorizer),
+        AuthorizationService::new(pipeline),
         settings.max_request_bytes,
         settings.max_in_flight,
     );
@@ -257,7 +257,7 @@ async fn drain_on_signal(
 /// Fetches key sets that never loaded (with backoff) and refreshes loaded ones every
 /// `refresh`; reports SERVING once every pool of the policy in force has keys.
 async fn maintain_keys(
-    authorizer: Arc<Authorizer>,
+    pipeline: Arc<Pipeline>,
     refresh: Duration,
     reporter: HealthReporter,
     ready: Arc<AtomicBool>,
@@ -267,7 +267,7 @@ async fn maintain_keys(
     let mut retry: HashMap<(String, String), (Instant, Duration)> = HashMap::new();
     let mut serving = false;
     loop {
-        let active = authorizer.active();
+        let active = pipeline.active();
         let due: Vec<Arc<PoolKeys>> = active
             .keys
             .iter()
@@ -312,7 +312,7 @@ fn key_of(keys: &PoolKeys) -> (String, String) {
 /// Puts each new valid policy in force, after trying to fetch keys for pools it adds.
 async fn apply_policies(
     mut updates: tokio::sync::mpsc::Receiver<Policy>,
-    authorizer: Arc<Authorizer>,
+    pipeline: Arc<Pipeline>,
     store: Arc<KeyStore>,
     timeout: Duration,
 ) {
@@ -321,9 +321,9 @@ async fn apply_policies(
         for k in keys.iter().filter(|k| !k.is_loaded()) {
             let _ = tokio::time::timeout(timeout, k.refresh()).await;
         }
-        let generation = authorizer.active().generation + 1;
+        let generation = pipeline.active().generation + 1;
         let summary = policy.summary();
-        authorizer.replace(ActivePolicy {
+        pipeline.replace(ActivePolicy {
             policy,
             keys,
             generation,

@@ -10,13 +10,13 @@
 //! import must report itself incomplete (exit 3), so a pipeline does not deploy it.
 
 use cognito_ext_authz::import::{NoteKind, Translation, translate};
-use cognito_ext_authz::policy::model::{AuthMode, Route};
+use cognito_ext_authz::policy::model::{AuthMode, RouteConfig};
 
 fn import(source: &str) -> Translation {
     translate(source, None).unwrap_or_else(|e| panic!("{e}\n{source}"))
 }
 
-fn route<'a>(t: &'a Translation, path: &str, method: Option<&str>) -> &'a Route {
+fn route<'a>(t: &'a Translation, path: &str, method: Option<&str>) -> &'a RouteConfig {
     t.policy
         .routes
         .iter()

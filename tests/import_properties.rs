@@ -31,7 +31,7 @@
 use std::path::Path;
 
 use cognito_ext_authz::import::{Format, ImportError, read_document, translate_document};
-use cognito_ext_authz::policy::model::{AuthMode, Route};
+use cognito_ext_authz::policy::model::{AuthMode, RouteConfig};
 use cognito_ext_authz::policy::template::PathTemplate;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -675,7 +675,7 @@ fn plain_methods(doc: &Value, format: Format) -> Vec<Plain> {
     out
 }
 
-fn matches(route: &Route, plain: &Plain) -> bool {
+fn matches(route: &RouteConfig, plain: &Plain) -> bool {
     let method_ok = match &route.methods {
         None => plain.method == "ANY",
         Some(m) => m.len() == 1 && m[0] == plain.method,

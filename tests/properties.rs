@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use cognito_ext_authz::active::ActivePolicy;
 use cognito_ext_authz::credential::Headers;
-use cognito_ext_authz::decide::{Authorizer, Decision, Request};
+use cognito_ext_authz::decision::Decision;
+use cognito_ext_authz::pipeline::{Pipeline, Request};
 use cognito_ext_authz::policy::Policy;
 use cognito_ext_authz::token::keys::{PoolKeys, parse_jwks};
 use proptest::prelude::*;
@@ -315,7 +316,7 @@ mod token_fixture {
     pub const POOL: &str = "ap-south-1_abcdefghi";
 
     pub struct Fixture {
-        pub authorizer: Authorizer,
+        pub authorizer: Pipeline,
         pub token: String,
         pub runtime: tokio::runtime::Runtime,
     }
@@ -339,7 +340,7 @@ mod token_fixture {
                 POOL,
                 parse_jwks(jwks.to_string().as_bytes()).unwrap(),
             ))];
-            let authorizer = Authorizer::new(ActivePolicy { policy, keys, generation: 1 }, 1000);
+            let authorizer = Pipeline::new(ActivePolicy { policy, keys, generation: 1 }, 1000);
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()

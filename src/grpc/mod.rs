@@ -18,10 +18,12 @@ pub use view::{
     HeaderValueView, HttpRequestView, RequestView,
 };
 
+use crate::answer::{Answer, MetaValue};
 use crate::credential::Headers;
-use crate::decide::{Authorizer, Decision, DenyReason, Request};
+use crate::decision::{Decision, DenyReason};
 use crate::host::BadHost;
 use crate::path::UnsafePath;
+use crate::pipeline::{Pipeline, Request};
 use crate::proto::envoy::config::core::v3::{
     HeaderValue, HeaderValueOption, header_value_option::HeaderAppendAction,
 };
@@ -30,16 +32,6 @@ use crate::proto::envoy::service::auth::v3::{
 };
 use crate::proto::envoy::r#type::v3::{HttpStatus, StatusCode};
 use crate::proto::google::rpc;
-
-/// Identity headers set on allowed requests; any the token does not supply are removed.
-pub const IDENTITY_HEADERS: [&str; 6] = [
-    "x-cognito-sub",
-    "x-cognito-client-id",
-    "x-cognito-username",
-    "x-cognito-scope",
-    "x-cognito-groups",
-    "x-cognito-route",
-];
 
 /// google.rpc.Code values.
 const CODE_OK: i32 = 0;
@@ -50,12 +42,12 @@ const CODE_INVALID_ARGUMENT: i32 = 3;
 /// The `envoy.service.auth.v3.Authorization` service.
 #[derive(Clone)]
 pub struct AuthorizationService {
-    authorizer: Arc<Authorizer>,
+    pipeline: Arc<Pipeline>,
 }
 
 impl AuthorizationService {
-    pub fn new(authorizer: Arc<Authorizer>) -> Self {
-        Self { authorizer }
+    pub fn new(pipeline: Arc<Pipeline>) -> Self {
+        Self { pipeline }
     }
 
     /// Decides one check as read off the wire, logs and counts the decision, and builds
@@ -63,18 +55,14 @@ impl AuthorizationService {
     pub async fn check_view(&self, request: CheckRequestView) -> CheckResponse {
         let started = Instant::now();
         let (decision, request) = match to_request(request) {
-            Ok(request) => (self.authorizer.decide(&request).await, request),
+            Ok(request) => (self.pipeline.decide(&request).await, request),
             Err(unreadable) => (
-                Decision::Deny {
-                    reason: unreadable.reason(),
-                    route: None,
-                    insufficient_scope_status: 401,
-                },
+                Decision::deny(unreadable.reason(), None, 401),
                 Request::default(),
             ),
         };
-        crate::metrics::record_decision(&decision, &request, started.elapsed());
-        to_response(&decision, &forged_identity_headers(&request.headers))
+        crate::decision_log::record(&decision, &request, started.elapsed());
+        to_response(&Answer::new(&decision, &request.headers))
     }
 
     /// Decides one `CheckRequest` (the generated type, as tests and tools build it).
@@ -177,93 +165,34 @@ fn or_pseudo_header(value: String, headers: &Headers, name: &str) -> Result<Stri
     }
 }
 
-/// Request headers that are an identity header once lower-cased with `_` read as `-`
-/// (`x_cognito_sub`, `X-Cognito_Groups`), other than the identity header itself: WSGI, CGI
-/// and Rack fold `_` into `-`, so an upstream would read them as ours. They are always
-/// removed.
-pub fn forged_identity_headers(headers: &Headers) -> Vec<String> {
-    let mut forged = Vec::new();
-    headers.for_each_name(|name| {
-        if name.contains('_')
-            && IDENTITY_HEADERS.iter().any(|h| {
-                h.len() == name.len()
-                    && h.bytes()
-                        .zip(name.bytes())
-                        .all(|(a, b)| a == b.to_ascii_lowercase() || (a == b'-' && b == b'_'))
-            })
-            && !forged.iter().any(|f: &String| f == name)
-        {
-            forged.push(name.to_owned());
-        }
-    });
-    forged
-}
-
-/// Builds the `CheckResponse` for a decision; `forged` are request headers to remove on an
-/// allow besides the identity headers the token does not supply.
-pub fn to_response(decision: &Decision, forged: &[String]) -> CheckResponse {
-    match decision {
-        Decision::Allow { route, token, .. } => {
-            let mut set: Vec<(&str, String)> = Vec::with_capacity(IDENTITY_HEADERS.len());
-            if let Some(t) = token {
-                set.push(("x-cognito-sub", t.sub.clone()));
-                set.push(("x-cognito-client-id", t.client_id.clone()));
-                if let Some(u) = &t.username {
-                    set.push(("x-cognito-username", u.clone()));
-                }
-                if !t.scopes.is_empty() {
-                    set.push(("x-cognito-scope", t.scopes.join(" ")));
-                }
-                if !t.groups.is_empty() {
-                    set.push(("x-cognito-groups", t.groups.join(",")));
-                }
-            }
-            if let Some(r) = route {
-                set.push(("x-cognito-route", r.to_string()));
-            }
-            // A value Envoy could not carry safely is dropped (and so removed).
-            set.retain(|(_, v)| !v.is_empty() && !v.chars().any(|c| c.is_control()));
-            let headers_to_remove = IDENTITY_HEADERS
-                .iter()
-                .filter(|h| !set.iter().any(|(s, _)| s == *h))
-                .map(|h| h.to_string())
-                .chain(forged.iter().cloned())
-                .collect();
-            CheckResponse {
-                status: Some(rpc::Status {
-                    code: CODE_OK,
-                    message: String::new(),
-                }),
-                http_response: Some(HttpResponse::OkResponse(OkHttpResponse {
-                    headers: set
-                        .into_iter()
-                        .map(|(k, v)| header(k, v, HeaderAppendAction::OverwriteIfExistsOrAdd))
-                        .collect(),
-                    headers_to_remove,
-                    response_headers_to_add: Vec::new(),
-                })),
-                dynamic_metadata: Some(metadata(decision)),
-            }
-        }
-        Decision::Deny {
+/// The `CheckResponse` for an answer.
+pub fn to_response(answer: &Answer) -> CheckResponse {
+    let overwrite = |k: &str, v: String| header(k, v, HeaderAppendAction::OverwriteIfExistsOrAdd);
+    match answer {
+        Answer::Upstream {
+            set,
+            remove,
+            metadata: fields,
+        } => CheckResponse {
+            status: Some(rpc::Status {
+                code: CODE_OK,
+                message: String::new(),
+            }),
+            http_response: Some(HttpResponse::OkResponse(OkHttpResponse {
+                headers: set.iter().map(|(k, v)| overwrite(k, v.clone())).collect(),
+                headers_to_remove: remove.clone(),
+                response_headers_to_add: Vec::new(),
+            })),
+            dynamic_metadata: Some(metadata(fields)),
+        },
+        Answer::Respond {
+            status,
             reason,
-            insufficient_scope_status,
-            ..
+            headers,
+            body,
+            metadata: fields,
         } => {
-            let answer = reason.response(*insufficient_scope_status);
-            let mut headers = vec![header(
-                "content-type",
-                "application/json".to_owned(),
-                HeaderAppendAction::OverwriteIfExistsOrAdd,
-            )];
-            if let Some(w) = answer.www_authenticate {
-                headers.push(header(
-                    "www-authenticate",
-                    w.to_owned(),
-                    HeaderAppendAction::OverwriteIfExistsOrAdd,
-                ));
-            }
-            let code = match answer.status {
+            let code = match status {
                 401 => CODE_UNAUTHENTICATED,
                 400 => CODE_INVALID_ARGUMENT,
                 _ => CODE_PERMISSION_DENIED,
@@ -271,16 +200,19 @@ pub fn to_response(decision: &Decision, forged: &[String]) -> CheckResponse {
             CheckResponse {
                 status: Some(rpc::Status {
                     code,
-                    message: reason.label().to_owned(),
+                    message: (*reason).to_owned(),
                 }),
                 http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {
                     status: Some(HttpStatus {
-                        code: http_status(answer.status) as i32,
+                        code: http_status(*status) as i32,
                     }),
-                    headers,
-                    body: answer.body.to_owned(),
+                    headers: headers
+                        .iter()
+                        .map(|(k, v)| overwrite(k, (*v).to_owned()))
+                        .collect(),
+                    body: (*body).to_owned(),
                 })),
-                dynamic_metadata: Some(metadata(decision)),
+                dynamic_metadata: Some(metadata(fields)),
             }
         }
     }
@@ -306,36 +238,29 @@ fn header(key: &str, value: String, action: HeaderAppendAction) -> HeaderValueOp
     }
 }
 
-fn string(s: impl Into<String>) -> Value {
+fn string(s: &str) -> Value {
     Value {
-        kind: Some(Kind::StringValue(s.into())),
+        kind: Some(Kind::StringValue(s.to_owned())),
     }
 }
 
-/// The decision for Envoy's access logs and RBAC (`envoy.filters.http.ext_authz` namespace).
-fn metadata(decision: &Decision) -> Struct {
-    let mut fields = BTreeMap::new();
-    fields.insert("decision".to_owned(), string(decision.result()));
-    fields.insert("reason".to_owned(), string(decision.reason()));
-    if let Some(route) = decision.route() {
-        fields.insert("route".to_owned(), string(route));
-    }
-    if let Some(t) = decision.token() {
-        fields.insert("sub".to_owned(), string(&t.sub));
-        fields.insert("client_id".to_owned(), string(&t.client_id));
-        if let Some(u) = &t.username {
-            fields.insert("username".to_owned(), string(u));
-        }
-        fields.insert("scope".to_owned(), string(t.scopes.join(" ")));
-        fields.insert(
-            "groups".to_owned(),
-            Value {
-                kind: Some(Kind::ListValue(ListValue {
-                    values: t.groups.iter().map(string).collect(),
-                })),
-            },
-        );
-    }
+/// The answer's metadata as Envoy's `dynamic_metadata` struct (namespace
+/// `envoy.filters.http.ext_authz`).
+fn metadata(fields: &[(&'static str, MetaValue)]) -> Struct {
+    let fields = fields
+        .iter()
+        .map(|(k, v)| {
+            let value = match v {
+                MetaValue::Text(t) => string(t),
+                MetaValue::List(items) => Value {
+                    kind: Some(Kind::ListValue(ListValue {
+                        values: items.iter().map(|i| string(i)).collect(),
+                    })),
+                },
+            };
+            ((*k).to_owned(), value)
+        })
+        .collect::<BTreeMap<_, _>>();
     Struct { fields }
 }
 
@@ -409,44 +334,6 @@ mod tests {
         assert_eq!(names, 0);
         assert_eq!(Unreadable::Path.reason().response(401).status, 400);
         assert_eq!(Unreadable::NotHttp.reason().response(401).status, 403);
-    }
-
-    #[test]
-    fn identity_headers_spelled_with_underscores_are_removed() {
-        let headers = Headers::Raw(
-            [
-                "x_cognito_sub",
-                "x-cognito_groups",
-                "x_cognito_route",
-                "x-cognito-sub",
-                "x_cognito_subject",
-                "x_other",
-                "x_cognito_sub",
-            ]
-            .iter()
-            .map(|n| (n.to_string(), b"v".to_vec()))
-            .collect(),
-        );
-        let forged = forged_identity_headers(&headers);
-        assert_eq!(
-            forged,
-            ["x_cognito_sub", "x-cognito_groups", "x_cognito_route"]
-        );
-        let allow = Decision::Allow {
-            reason: crate::decide::AllowReason::PublicRoute,
-            route: None,
-            token: None,
-        };
-        let Some(HttpResponse::OkResponse(ok)) = to_response(&allow, &forged).http_response else {
-            panic!("an allow");
-        };
-        for name in IDENTITY_HEADERS
-            .iter()
-            .copied()
-            .chain(forged.iter().map(String::as_str))
-        {
-            assert!(ok.headers_to_remove.iter().any(|h| h == name), "{name}");
-        }
     }
 
     #[test]

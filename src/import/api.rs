@@ -11,7 +11,7 @@ use super::text::Text;
 
 /// A `COGNITO_USER_POOLS` authorizer.
 #[derive(Debug, Clone)]
-pub(crate) struct Authorizer {
+pub(crate) struct GatewayAuthorizer {
     /// Logical name in the source, for notes.
     pub name: String,
     /// Where it is defined.
@@ -61,14 +61,14 @@ pub(crate) struct Method {
 /// A REST API as read from one source file.
 #[derive(Debug, Default)]
 pub(crate) struct Api {
-    pub authorizers: Vec<Authorizer>,
+    pub authorizers: Vec<GatewayAuthorizer>,
     pub methods: Vec<Method>,
     pub notes: Vec<Note>,
 }
 
 impl Api {
     /// Adds an authorizer, or finds the one already read under the same name.
-    pub(crate) fn authorizer(&mut self, authorizer: Authorizer) -> usize {
+    pub(crate) fn authorizer(&mut self, authorizer: GatewayAuthorizer) -> usize {
         if let Some(i) = self
             .authorizers
             .iter()

@@ -19,11 +19,11 @@ use std::collections::{BTreeSet, HashMap};
 use super::api::{Access, Api, Method, PoolArn, pool_arn};
 use super::report::{Note, NoteKind};
 use crate::policy::Policy;
-use crate::policy::model::{AuthMode, PolicyFile, Route, TokenSource, UserPool};
+use crate::policy::model::{AuthMode, PolicyFile, RouteConfig, TokenSource, UserPoolConfig};
 use crate::policy::template::PathTemplate;
 
 /// Methods a route may name (the policy's set).
-const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+use crate::policy::rules::{METHODS, is_header_name, is_scope_name};
 
 /// What happens to a method that cannot be a route (its path or HTTP method is unknown or
 /// not expressible): no `auth: deny` can name it either.
@@ -40,7 +40,7 @@ pub const PLACEHOLDER_SUFFIX: &str = "_UNRESOLVED";
 pub struct Placeholder {
     /// The placeholder id in the policy.
     pub id: String,
-    /// What the real id depends on (`parameter UserPoolArn`, `!GetAtt UserPool.Arn`, ...).
+    /// What the real id depends on (`parameter UserPoolArn`, `!GetAtt UserPoolConfig.Arn`, ...).
     pub stands_for: String,
     /// The authorizer (and its place) that names it.
     pub at: String,
@@ -56,7 +56,7 @@ pub(crate) struct Assembled {
 
 /// A route ready to be written, with where it came from.
 struct Candidate {
-    route: Route,
+    route: RouteConfig,
     /// Upper-case method, or `ANY`.
     method: String,
     shape: String,
@@ -151,9 +151,7 @@ pub(crate) fn assemble(api: Api) -> Result<Assembled, String> {
             Access::Cognito { authorizer, scopes } => {
                 let unknown: Vec<&str> = scopes.iter().flat_map(|s| s.unknowns()).collect();
                 let known: Vec<String> = scopes.iter().filter_map(|s| s.as_known()).collect();
-                let bad = known.iter().find(|s| {
-                    s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control())
-                });
+                let bad = known.iter().find(|s| !is_scope_name(s));
                 if !unknown.is_empty() {
                     deny(
                         NoteKind::Unresolved,
@@ -211,7 +209,7 @@ pub(crate) fn assemble(api: Api) -> Result<Assembled, String> {
             ));
         }
         candidates.push(Candidate {
-            route: Route {
+            route: RouteConfig {
                 name: None,
                 hosts: None,
                 methods: (method != "ANY").then(|| vec![method.clone()]),
@@ -263,7 +261,7 @@ fn dedup(list: Vec<String>) -> Vec<String> {
 /// state one twice (two functions on one path). Identical requirements merge; otherwise
 /// the route is `auth: deny` (a method is never opened wider than any of its definitions
 /// says, and which one API Gateway would keep is not known); every conflict is reported.
-fn dedup_routes(candidates: Vec<Candidate>, notes: &mut Vec<Note>) -> Vec<Route> {
+fn dedup_routes(candidates: Vec<Candidate>, notes: &mut Vec<Note>) -> Vec<RouteConfig> {
     let mut kept: Vec<Candidate> = Vec::new();
     let mut index: HashMap<(String, String), usize> = HashMap::new();
     for c in candidates {
@@ -354,10 +352,10 @@ fn dedup_routes(candidates: Vec<Candidate>, notes: &mut Vec<Note>) -> Vec<Route>
 
 /// The pools of the authorizers in use; placeholders for the ones only deployment knows.
 fn trusted_pools(
-    authorizers: &[super::api::Authorizer],
+    authorizers: &[super::api::GatewayAuthorizer],
     used: &[usize],
     notes: &mut Vec<Note>,
-) -> (Vec<UserPool>, Vec<Placeholder>) {
+) -> (Vec<UserPoolConfig>, Vec<Placeholder>) {
     let mut ids: Vec<String> = Vec::new();
     let mut placeholders: Vec<Placeholder> = Vec::new();
     let mut pool_sets: Vec<(String, BTreeSet<String>)> = Vec::new();
@@ -428,16 +426,16 @@ fn trusted_pools(
             ),
         ));
     }
-    let mut pools: Vec<UserPool> = ids
+    let mut pools: Vec<UserPoolConfig> = ids
         .into_iter()
-        .map(|id| UserPool {
+        .map(|id| UserPoolConfig {
             id,
             app_clients: None,
             jwks_uri: None,
             issuer: None,
         })
         .collect();
-    pools.extend(placeholders.iter().map(|p| UserPool {
+    pools.extend(placeholders.iter().map(|p| UserPoolConfig {
         id: p.id.clone(),
         app_clients: None,
         jwks_uri: None,
@@ -476,7 +474,7 @@ fn placeholder(
 
 /// The header the token is read from: the authorizers' identity source.
 fn token_source(
-    authorizers: &[super::api::Authorizer],
+    authorizers: &[super::api::GatewayAuthorizer],
     used: &[usize],
     notes: &mut Vec<Note>,
 ) -> TokenSource {
@@ -541,21 +539,17 @@ fn token_source(
 fn header_of(source: &str) -> Option<String> {
     let name = source.trim();
     let name = name.strip_prefix("method.request.header.").unwrap_or(name);
-    let ok = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    ok.then(|| name.to_ascii_lowercase())
+    is_header_name(name).then(|| name.to_ascii_lowercase())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::import::api::Authorizer;
+    use crate::import::api::GatewayAuthorizer;
     use crate::import::text::Text;
 
-    fn cognito(name: &str, arns: &[Text]) -> Authorizer {
-        Authorizer {
+    fn cognito(name: &str, arns: &[Text]) -> GatewayAuthorizer {
+        GatewayAuthorizer {
             name: name.into(),
             at: format!("auth {name}"),
             provider_arns: arns.to_vec(),
@@ -635,7 +629,7 @@ mod tests {
             2
         );
         assert!(out.placeholders.is_empty());
-        // Route methods are upper case; ANY is written as no methods.
+        // RouteConfig methods are upper case; ANY is written as no methods.
         assert_eq!(out.policy.routes[3].methods, None);
         assert_eq!(out.policy.routes[2].methods, Some(vec!["GET".into()]));
         assert!(out.notes.iter().any(|n| n.kind == NoteKind::NotTranslated
@@ -648,7 +642,7 @@ mod tests {
     #[test]
     fn unknown_pools_become_placeholders() {
         let mut api = Api::default();
-        let a = api.authorizer(cognito("A", &[Text::unknown("!GetAtt UserPool.Arn")]));
+        let a = api.authorizer(cognito("A", &[Text::unknown("!GetAtt UserPoolConfig.Arn")]));
         api.methods = vec![method(
             "/x",
             "GET",
@@ -659,7 +653,7 @@ mod tests {
         )];
         let out = assemble(api).unwrap();
         assert_eq!(out.policy.user_pools[0].id, "zz-replaceme-1_UNRESOLVED");
-        assert_eq!(out.placeholders[0].stands_for, "!GetAtt UserPool.Arn");
+        assert_eq!(out.placeholders[0].stands_for, "!GetAtt UserPoolConfig.Arn");
         assert_eq!(out.notes[0].kind, NoteKind::Unresolved);
         assert!(crate::policy::Policy::compile(&out.policy).is_ok());
     }

@@ -10,7 +10,7 @@
 
 use serde_json::{Map, Value};
 
-use super::api::{Access, Api, Authorizer, Method, with_api_key};
+use super::api::{Access, Api, GatewayAuthorizer, Method, with_api_key};
 use super::intrinsic::{Resolve, Template, shape};
 use super::openapi;
 use super::report::NoteKind;
@@ -24,7 +24,7 @@ const IMPLICIT_API: &str = "ServerlessRestApi";
 
 /// An `AWS::ApiGateway::Authorizer`, classified.
 pub(crate) enum AuthorizerKind {
-    Cognito(Authorizer),
+    Cognito(GatewayAuthorizer),
     /// Not Cognito: what it is.
     Other(String),
 }
@@ -42,7 +42,7 @@ pub(crate) fn api_gateway_authorizer(
     let props = t.resource(id)?.get("Properties").unwrap_or(&Value::Null);
     let kind = props.get("Type").map(|v| values.text(v));
     Some(match kind.as_ref().and_then(Text::as_known).as_deref() {
-        Some("COGNITO_USER_POOLS") => AuthorizerKind::Cognito(Authorizer {
+        Some("COGNITO_USER_POOLS") => AuthorizerKind::Cognito(GatewayAuthorizer {
             name: id.to_owned(),
             at: format!("Resources.{id}"),
             provider_arns: props
@@ -256,8 +256,8 @@ fn cognito_method(api: &mut Api, t: &Template, props: &Value) -> Access {
 }
 
 /// A Cognito authorizer whose pools the file does not state.
-pub(crate) fn unknown_authorizer(name: &str, what: &str) -> Authorizer {
-    Authorizer {
+pub(crate) fn unknown_authorizer(name: &str, what: &str) -> GatewayAuthorizer {
+    GatewayAuthorizer {
         name: name.to_owned(),
         at: format!("authorizer {name}"),
         provider_arns: vec![Text::unknown(format!("the provider ARNs of {what}"))],
@@ -420,7 +420,7 @@ fn sam_function(api: &mut Api, t: &Template, doc: &Value, id: &str, props: &Valu
     }
 }
 
-/// The access of a SAM event: the event's `Auth.Authorizer`, else the API's
+/// The access of a SAM event: the event's `Auth.GatewayAuthorizer`, else the API's
 /// `DefaultAuthorizer`, else none. `known_api`: the API is defined in this template (or is
 /// the implicit one), so a missing `DefaultAuthorizer` plainly means none.
 fn sam_access(
@@ -471,7 +471,7 @@ fn sam_access(
                 return Access::Unreadable(format!("AuthorizationScopes is {shape}"));
             }
         };
-        let authorizer = api.authorizer(Authorizer {
+        let authorizer = api.authorizer(GatewayAuthorizer {
             name: format!("{api_id}.{name}"),
             at: format!("Resources.{api_id}.Properties.Auth.Authorizers.{name}"),
             provider_arns: t.list(pool),

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::api::{Access, Api, Authorizer, Method};
+use super::api::{Access, Api, GatewayAuthorizer, Method};
 use super::intrinsic::{Resolve, shape};
 use super::report::NoteKind;
 use super::text::Text;
@@ -298,7 +298,7 @@ fn read_scheme(
                     .get("providerARNs")
                     .map(|v| resolve.list(v))
                     .unwrap_or_default();
-                Scheme::Cognito(api.authorizer(Authorizer {
+                Scheme::Cognito(api.authorizer(GatewayAuthorizer {
                     name: name.to_owned(),
                     at: at.to_owned(),
                     provider_arns,

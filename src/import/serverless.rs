@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::api::{Access, Api, Authorizer, Method, with_api_key};
+use super::api::{Access, Api, GatewayAuthorizer, Method, with_api_key};
 use super::cloudformation::{AuthorizerKind, api_gateway_authorizer, unknown_authorizer};
 use super::intrinsic::{Resolve, Template, is_intrinsic, shape, strings};
 use super::report::NoteKind;
@@ -333,7 +333,7 @@ fn http_event(sls: &Serverless, api: &mut Api, function: &str, http: &Value, at:
                 field("path").unwrap_or_else(|| Text::unknown("a path (the event has none)"));
             let access = match def.get("authorizer") {
                 // No authorizer: public, as Serverless reads it, unless a key it does not
-                // define (`Authorizer:`, `authoriser:`) may be one misspelt.
+                // define (`GatewayAuthorizer:`, `authoriser:`) may be one misspelt.
                 None => {
                     let unknown: Vec<String> = def
                         .keys()
@@ -436,7 +436,7 @@ fn authorizer(sls: &Serverless, api: &mut Api, auth: &Value, at: &str) -> Access
             } else if s.eq_ignore_ascii_case("aws_iam") {
                 Access::NotEnforceable("AWS_IAM authorization (SigV4)".to_owned())
             } else if is_cognito_arn(&text) {
-                let index = api.authorizer(Authorizer {
+                let index = api.authorizer(GatewayAuthorizer {
                     name: format!("{at}.authorizer"),
                     at: format!("{at}.authorizer"),
                     provider_arns: vec![text],
@@ -507,7 +507,7 @@ fn authorizer(sls: &Serverless, api: &mut Api, auth: &Value, at: &str) -> Access
                     }
                 }
             } else if let Some(arn) = arn {
-                api.authorizer(Authorizer {
+                api.authorizer(GatewayAuthorizer {
                     name: field("name")
                         .map_or_else(|| format!("{at}.authorizer"), |n| n.to_string()),
                     at: format!("{at}.authorizer"),

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PolicyFile {
     /// The Cognito user pools whose access tokens are accepted (API Gateway's `providerARNs`).
-    pub user_pools: Vec<UserPool>,
+    pub user_pools: Vec<UserPoolConfig>,
     /// Where the token is read from; `authorization` by default.
     #[serde(default, skip_serializing_if = "TokenSource::is_default")]
     pub token_source: TokenSource,
@@ -28,13 +28,13 @@ pub struct PolicyFile {
     pub leeway_seconds: Option<u64>,
     /// The routes, in any order: precedence comes from specificity, not position.
     #[serde(default)]
-    pub routes: Vec<Route>,
+    pub routes: Vec<RouteConfig>,
 }
 
 /// One Cognito user pool.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UserPool {
+pub struct UserPoolConfig {
     /// Pool id, `REGION_SUFFIX`, e.g. `ap-south-1_abcdefghi`.
     pub id: String,
     /// Accepted app client ids (`client_id` claim); omitted means any client of the pool.
@@ -95,7 +95,7 @@ impl DefaultAction {
 /// One route: which requests it covers and what they need.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Route {
+pub struct RouteConfig {
     /// Shows in logs, metrics and the `x-cognito-route` header; defaults to `METHODS PATH`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,

@@ -18,8 +18,14 @@ use super::template::{PathTemplate, Segment};
 pub struct Route {
     /// Name for logs, metrics and `x-cognito-route`.
     pub name: Arc<str>,
-    /// The template, as written in the policy.
-    pub template: String,
+    /// Its position in the policy's `routes` list.
+    pub index: usize,
+    /// The path template.
+    pub template: PathTemplate,
+    /// Methods it takes, upper case; empty: any method.
+    pub methods: Vec<String>,
+    /// Hosts it takes, as written; empty: any host.
+    pub hosts: Vec<String>,
     /// Public route: no token needed, none inspected.
     pub public: bool,
     /// Deny route: every request it matches is refused (403), no token inspected.
@@ -217,7 +223,10 @@ mod tests {
         RouteSpec {
             route: Route {
                 name: name.into(),
-                template: path.into(),
+                index: 0,
+                template: PathTemplate::parse(path).unwrap(),
+                methods: methods.iter().map(|m| m.to_string()).collect(),
+                hosts: hosts.iter().map(|h| h.to_string()).collect(),
                 public: false,
                 deny: false,
                 scopes: vec![],

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use moka::sync::Cache;
 use sha2::{Digest, Sha256};
 
-use super::verify::{AccessToken, now_unix};
+use super::access::{AccessToken, now_unix};
 
 type Key = [u8; 32];
 

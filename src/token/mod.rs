@@ -1,8 +1,10 @@
-//! Cognito access tokens: key sets ([`keys`]), verification ([`verify`]) and the cache of
-//! verified tokens ([`cache`]).
+//! Cognito access tokens: the verified token ([`access`]), key sets ([`keys`]),
+//! verification ([`verify`]) and the cache of verified tokens ([`cache`]).
 
+pub mod access;
 pub mod cache;
 pub mod keys;
 pub mod verify;
 
-pub use verify::{AccessToken, TokenError, Verifier};
+pub use access::AccessToken;
+pub use verify::{TokenError, Trust, Verifier};

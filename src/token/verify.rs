@@ -11,15 +11,27 @@
 //!    `nbf`/`iat` not in the future (with the policy's leeway), `client_id` allowed.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use thiserror::Error;
 
+use super::access::{AccessToken, now_unix};
 use super::cache::TokenCache;
-use crate::active::ActivePolicy;
+use super::keys::PoolKeys;
+use crate::policy::Pools;
+
+/// What a token is verified against: the policy's pools, their key sets (index for index),
+/// the clock leeway, and the policy generation (cached verifications from another one do
+/// not count).
+#[derive(Clone, Copy)]
+pub struct Trust<'a> {
+    pub pools: &'a Pools,
+    pub keys: &'a [Arc<PoolKeys>],
+    pub leeway_seconds: u64,
+    pub generation: u64,
+}
 
 /// Seconds `nbf` and `iat` may lie ahead of this pod's clock, on top of the policy's
 /// `leewaySeconds`. Cognito stamps `iat` with its own clock and clients use a token the
@@ -30,22 +42,6 @@ pub const ISSUED_SKEW_SECONDS: u64 = 5;
 
 /// Tokens longer than this are refused unread.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
-
-/// A verified Cognito access token: the claims the policy and the upstream use.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessToken {
-    pub sub: String,
-    pub client_id: String,
-    pub username: Option<String>,
-    pub scopes: Vec<String>,
-    pub groups: Vec<String>,
-    /// Expiry, seconds since the epoch.
-    pub exp: u64,
-    /// Index of the issuing pool in the policy.
-    pub pool: usize,
-    /// The key that signed it.
-    pub kid: String,
-}
 
 /// Why a token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -191,14 +187,6 @@ struct Claims {
     iat: Option<u64>,
 }
 
-/// Seconds since the epoch.
-pub fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// Verifies tokens against the policy in force, through the cache of verified tokens.
 #[derive(Debug)]
 pub struct Verifier {
@@ -213,10 +201,10 @@ impl Verifier {
         }
     }
 
-    /// Verifies `token` under `active`.
+    /// Verifies `token` against `trust`.
     pub async fn verify(
         &self,
-        active: &ActivePolicy,
+        trust: Trust<'_>,
         token: &str,
     ) -> Result<Arc<AccessToken>, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
@@ -224,21 +212,21 @@ impl Verifier {
         }
         let now = now_unix();
         let digest = TokenCache::digest(token);
-        if let Some(hit) = self.cache.get(&digest, active.generation)
+        if let Some(hit) = self.cache.get(&digest, trust.generation)
             && hit.exp > now
-            && active.keys[hit.pool].contains(&hit.kid)
+            && trust.keys[hit.pool].contains(&hit.kid)
         {
             return Ok(hit);
         }
-        let verified = Arc::new(verify_uncached(active, token, now).await?);
+        let verified = Arc::new(verify_uncached(trust, token, now).await?);
         self.cache
-            .insert(digest, active.generation, verified.clone(), now);
+            .insert(digest, trust.generation, verified.clone(), now);
         Ok(verified)
     }
 }
 
 async fn verify_uncached(
-    active: &ActivePolicy,
+    trust: Trust<'_>,
     token: &str,
     now: u64,
 ) -> Result<AccessToken, TokenError> {
@@ -271,12 +259,12 @@ async fn verify_uncached(
     let claims: Claims =
         decode_json(claims_b64).ok_or(TokenError::Malformed(TokenCheck::Claims, "claims"))?;
 
-    let policy = &active.policy;
     let iss = claims.iss.as_deref().ok_or(TokenError::UnknownIssuer)?;
-    let pool_index = policy
-        .pool_for_issuer(iss)
+    let pool_index = trust
+        .pools
+        .for_issuer(iss)
         .ok_or(TokenError::UnknownIssuer)?;
-    let key = active.keys[pool_index]
+    let key = trust.keys[pool_index]
         .get_or_refetch(&kid)
         .await
         .ok_or(TokenError::UnknownKey)?;
@@ -289,7 +277,7 @@ async fn verify_uncached(
         .map_err(|_| TokenError::BadSignature)?;
 
     // From here on the claims are the issuer's own.
-    let leeway = policy.leeway_seconds;
+    let leeway = trust.leeway_seconds;
     let exp = claims
         .exp
         .ok_or(TokenError::Malformed(TokenCheck::Exp, "no exp claim"))?;
@@ -316,7 +304,7 @@ async fn verify_uncached(
             TokenCheck::ClientId,
             "no client_id claim, or an empty one",
         ))?;
-    if let Some(allowed) = &policy.pools[pool_index].app_clients
+    if let Some(allowed) = &trust.pools.get(pool_index).app_clients
         && !allowed.contains(&client_id)
     {
         return Err(TokenError::ClientNotAllowed);

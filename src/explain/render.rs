@@ -1,232 +1,29 @@
-//! `check`: decide one request offline with the real pipeline, and explain the decision.
-//!
-//! The decision is [`Authorizer::decide`]'s own, over the operator's policy and the pools'
-//! real (or `--jwks`) key sets, so `check` can never disagree with `serve`. The explanation
-//! is read off that decision, not recomputed: the token checks run in a fixed order (see
-//! [`crate::token::verify`]), so the [`TokenError`] the pipeline returned says which check
-//! failed, every check before it passed and every one after it was not reached. The only
-//! thing decoded here is the token's (unverified) header and claims, for display; the raw
-//! token and its signature are never printed.
+//! Writing `check`'s explanation: the request, the route and why it matched, each token
+//! check in pipeline order, the decision and the answer Envoy would get.
 
-use std::fmt::{self, Write as _};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
+use std::fmt::Write as _;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
-use crate::active::ActivePolicy;
-use crate::credential::{self, Headers};
-use crate::decide::{AllowReason, Authorizer, Decision, DenyReason, Request};
-use crate::grpc;
+use super::{CheckStatus, token_checks};
+use crate::answer::Answer;
+use crate::credential;
+use crate::decision::{AllowReason, Decision, DenyReason};
 use crate::path;
-use crate::policy::model::{DefaultAction, PolicyFile};
+use crate::pipeline::Request;
+use crate::policy::Policy;
+use crate::policy::model::DefaultAction;
+use crate::policy::rules::METHODS;
+use crate::policy::table::Route;
 use crate::policy::template::{PathTemplate, Segment};
-use crate::policy::{Policy, PolicyErrors};
 use crate::token::TokenError;
-use crate::token::keys::{KeyFetcher, PoolKeys, parse_jwks};
-use crate::token::verify::{TokenCheck, now_unix};
-
-/// Methods to probe when no route matched, to say which ones the path does have.
-const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
-
-/// Where the token comes from.
-#[derive(Debug, Clone)]
-pub enum TokenInput {
-    /// No token header at all.
-    None,
-    /// The header value as given (`eyJ...` or `Bearer eyJ...`).
-    Value(String),
-    /// A file holding it (`-`: standard input); surrounding whitespace is ignored.
-    File(PathBuf),
-}
-
-/// What `check` is asked.
-#[derive(Debug, Clone)]
-pub struct CheckOptions {
-    pub policy: PathBuf,
-    pub method: String,
-    pub path: String,
-    pub host: String,
-    pub token: TokenInput,
-    /// A JWKS file used as every pool's key set; `None` fetches each pool's keys once.
-    pub jwks: Option<PathBuf>,
-}
-
-/// The outcome of one token check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CheckStatus {
-    Pass,
-    Fail(String),
-    NotReached,
-}
-
-/// The outcome of every token check, from how the pipeline's verification ended:
-/// `None` not verified at all, `Some(Ok)` verified, `Some(Err(e))` refused with `e`.
-pub fn token_checks(outcome: Option<Result<(), &TokenError>>) -> Vec<(TokenCheck, CheckStatus)> {
-    let failed = match outcome {
-        None => None,
-        Some(Ok(())) => Some(None),
-        Some(Err(e)) => Some(Some((e.check(), e.to_string()))),
-    };
-    let mut reached = failed.is_some();
-    TokenCheck::ALL
-        .iter()
-        .map(|&check| {
-            let status = match &failed {
-                Some(Some((at, why))) if *at == check => {
-                    reached = false;
-                    CheckStatus::Fail(why.clone())
-                }
-                _ if reached => CheckStatus::Pass,
-                _ => CheckStatus::NotReached,
-            };
-            (check, status)
-        })
-        .collect()
-}
-
-/// The explained decision.
-#[derive(Debug)]
-pub struct Explanation {
-    pub decision: Decision,
-    text: String,
-}
-
-impl Explanation {
-    /// Whether the request was allowed (exit 0) or denied (exit 1).
-    pub fn allowed(&self) -> bool {
-        matches!(self.decision, Decision::Allow { .. })
-    }
-}
-
-impl fmt::Display for Explanation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
-/// Loads the policy and key sets, decides the request and explains it. An error is a
-/// usage or input problem (exit 2), never a decision.
-pub async fn check(options: &CheckOptions) -> Result<Explanation, String> {
-    let (file, policy) = load_policy(&options.policy)?;
-    let header_value = match &options.token {
-        TokenInput::None => None,
-        TokenInput::Value(v) => Some(v.clone()),
-        TokenInput::File(path) => Some(read_token_file(path)?),
-    };
-    let mut notes = Vec::new();
-    let mut failed_pools: Vec<(usize, String)> = Vec::new();
-    let keys: Vec<Arc<PoolKeys>> = match &options.jwks {
-        Some(path) => {
-            let bytes =
-                std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-            let map = parse_jwks(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-            notes.push(format!(
-                "keys: {} (every pool's key set; nothing fetched)",
-                path.display()
-            ));
-            policy
-                .pools
-                .iter()
-                .map(|p| Arc::new(PoolKeys::fixed(&p.id, map.clone())))
-                .collect()
-        }
-        None => {
-            let fetcher = KeyFetcher::new(Duration::from_secs(10)).map_err(|e| e.to_string())?;
-            let mut keys = Vec::new();
-            for (i, pool) in policy.pools.iter().enumerate() {
-                let k = PoolKeys::remote(&pool.id, &pool.jwks_uri, fetcher.clone(), Duration::MAX);
-                match k.refresh().await {
-                    Ok(n) => {
-                        notes.push(format!("keys: {} key(s) fetched from {}", n, pool.jwks_uri))
-                    }
-                    Err(e) => {
-                        notes.push(format!("keys: FAILED to fetch {}: {e}", pool.jwks_uri));
-                        failed_pools.push((i, e.to_string()));
-                    }
-                }
-                keys.push(Arc::new(k));
-            }
-            keys
-        }
-    };
-
-    let mut headers = std::collections::HashMap::new();
-    if let Some(v) = &header_value {
-        headers.insert(policy.token_header.clone(), v.clone());
-    }
-    let request = Request {
-        method: options.method.trim().to_ascii_uppercase(),
-        host: options.host.clone(),
-        path: options.path.clone(),
-        headers: Headers::Joined(headers),
-    };
-    let authorizer = Authorizer::new(
-        ActivePolicy {
-            policy,
-            keys,
-            generation: 1,
-        },
-        0,
-    );
-    let decision = authorizer.decide(&request).await;
-    let active = authorizer.active();
-
-    if let Decision::Deny {
-        reason: DenyReason::InvalidToken(TokenError::UnknownKey),
-        ..
-    } = &decision
-    {
-        let token = credential::bearer_token(&request.headers, &active.policy.token_header).ok();
-        let pool = token
-            .and_then(|t| decode_part(t, 1))
-            .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_owned))
-            .and_then(|iss| active.policy.pool_for_issuer(&iss));
-        if let Some((_, e)) = failed_pools.iter().find(|(i, _)| Some(*i) == pool) {
-            return Err(format!(
-                "cannot decide: the key set of the token's pool could not be fetched ({e}); pass --jwks FILE to check offline"
-            ));
-        }
-    }
-
-    let text = render(&file, &active.policy, &request, &decision, &notes);
-    Ok(Explanation { decision, text })
-}
-
-fn load_policy(path: &Path) -> Result<(PolicyFile, Policy), String> {
-    let prefix = |errors: PolicyErrors| {
-        errors
-            .0
-            .iter()
-            .map(|e| format!("{}: {e}", path.display()))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    let text = crate::policy::read_policy_text(path).map_err(|e| e.to_string())?;
-    let file: PolicyFile = serde_saphyr::from_str(&text)
-        .map_err(|e| format!("{}: invalid policy YAML: {e}", path.display()))?;
-    let policy = Policy::compile(&file).map_err(prefix)?;
-    Ok((file, policy))
-}
-
-fn read_token_file(path: &Path) -> Result<String, String> {
-    let raw = if path == Path::new("-") {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
-            .map_err(|e| format!("cannot read the token from standard input: {e}"))?;
-        s
-    } else {
-        std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?
-    };
-    Ok(raw.trim().to_owned())
-}
+use crate::token::access::now_unix;
+use crate::token::verify::TokenCheck;
 
 /// The JSON of a token part (0 header, 1 claims), unverified, for display only.
-fn decode_part(token: &str, index: usize) -> Option<Map<String, Value>> {
+pub(super) fn decode_part(token: &str, index: usize) -> Option<Map<String, Value>> {
     let part = token.split('.').nth(index)?;
     let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
     serde_json::from_slice::<Value>(&bytes)
@@ -235,8 +32,7 @@ fn decode_part(token: &str, index: usize) -> Option<Map<String, Value>> {
         .cloned()
 }
 
-fn render(
-    file: &PolicyFile,
+pub(super) fn render(
     policy: &Policy,
     request: &Request,
     decision: &Decision,
@@ -273,14 +69,30 @@ fn render(
                 "  path cannot be matched safely: {e}; nothing else is looked at"
             );
         }
+        Decision::Deny {
+            reason: DenyReason::UnsafeHost(e),
+            ..
+        } => {
+            let _ = writeln!(
+                out,
+                "  host cannot be matched safely: {e}; nothing else is looked at"
+            );
+        }
+        Decision::Deny {
+            reason: DenyReason::UnsafeMethod,
+            ..
+        } => {
+            let _ = writeln!(
+                out,
+                "  method is not an HTTP method token; nothing else is looked at"
+            );
+        }
         _ => match decision.route() {
             Some(name) => {
-                route_index = policy.routes.routes().iter().position(|r| &*r.name == name);
-                describe_route(&mut out, file, policy, route_index, request);
-                reached_token = route_index.is_some_and(|i| {
-                    let route = &policy.routes.routes()[i];
-                    !route.public && !route.deny
-                });
+                let route = policy.routes.routes().iter().find(|r| &*r.name == name);
+                route_index = route.map(|r| r.index);
+                describe_route(&mut out, route, request);
+                reached_token = route.is_some_and(|r| !r.public && !r.deny);
             }
             None => describe_no_route(&mut out, policy, request),
         },
@@ -383,39 +195,34 @@ fn render(
         decision.reason()
     );
     match decision {
-        Decision::Deny {
-            reason,
-            insufficient_scope_status,
-            ..
-        } => {
+        Decision::Deny { reason, .. } => {
             let detail = reason.detail();
             if !detail.is_empty() {
                 let _ = writeln!(out, "  cause: {detail}");
             }
-            let answer = reason.response(*insufficient_scope_status);
-            let _ = writeln!(out, "response: HTTP {}", answer.status);
-            if let Some(w) = answer.www_authenticate {
-                let _ = writeln!(out, "  www-authenticate: {w}");
-            }
-            let _ = writeln!(out, "  content-type: application/json");
-            let _ = writeln!(out, "  body: {}", answer.body);
         }
-        Decision::Allow { .. } => {
+        Decision::Allow { .. } => {}
+    }
+    match Answer::new(decision, &request.headers) {
+        Answer::Respond {
+            status,
+            headers,
+            body,
+            ..
+        } => {
+            let _ = writeln!(out, "response: HTTP {status}");
+            for (k, v) in headers.iter().rev() {
+                let _ = writeln!(out, "  {k}: {v}");
+            }
+            let _ = writeln!(out, "  body: {body}");
+        }
+        Answer::Upstream { set, remove, .. } => {
             let _ = writeln!(out, "response: the request goes upstream");
-            let response =
-                grpc::to_response(decision, &grpc::forged_identity_headers(&request.headers));
-            if let Some(
-                crate::proto::envoy::service::auth::v3::check_response::HttpResponse::OkResponse(
-                    ok,
-                ),
-            ) = response.http_response
-            {
-                for h in ok.headers.iter().filter_map(|h| h.header.as_ref()) {
-                    let _ = writeln!(out, "  set {}: {}", h.key, h.value);
-                }
-                if !ok.headers_to_remove.is_empty() {
-                    let _ = writeln!(out, "  remove {}", ok.headers_to_remove.join(", "));
-                }
+            for (k, v) in &set {
+                let _ = writeln!(out, "  set {k}: {v}");
+            }
+            if !remove.is_empty() {
+                let _ = writeln!(out, "  remove {}", remove.join(", "));
             }
         }
     }
@@ -441,51 +248,46 @@ fn pass_detail(
     }
 }
 
-fn describe_route(
-    out: &mut String,
-    file: &PolicyFile,
-    policy: &Policy,
-    index: Option<usize>,
-    request: &Request,
-) {
-    let Some(index) = index else {
+fn describe_route(out: &mut String, route: Option<&Route>, request: &Request) {
+    let Some(route) = route else {
         let _ = writeln!(
             out,
             "  matched a route that is not in the policy (unexpected)"
         );
         return;
     };
-    let route = &policy.routes.routes()[index];
-    let _ = writeln!(out, "  matched route {:?} (routes[{index}])", &*route.name);
-    let model = file.routes.get(index);
-    if let Ok(template) = PathTemplate::parse(&route.template) {
-        let segments = path::segments(&request.path).unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "  path: template {} matches {}{}",
-            route.template,
-            path::without_query(&request.path),
-            bindings(&template, &segments)
-        );
-    }
-    let methods = model.and_then(|m| m.methods.clone());
-    let _ = match methods {
-        Some(list) if !list.iter().any(|m| m.eq_ignore_ascii_case("ANY")) => writeln!(
+    let _ = writeln!(
+        out,
+        "  matched route {:?} (routes[{}])",
+        &*route.name, route.index
+    );
+    let segments = path::segments(&request.path).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "  path: template {} matches {}{}",
+        route.template,
+        path::without_query(&request.path),
+        bindings(&route.template, &segments)
+    );
+    let _ = if route.methods.is_empty() {
+        writeln!(out, "  method: the route takes any method")
+    } else {
+        writeln!(
             out,
             "  method: {} is one of [{}]",
             request.method,
-            list.join(", ")
-        ),
-        _ => writeln!(out, "  method: the route takes any method"),
+            route.methods.join(", ")
+        )
     };
-    let _ = match model.and_then(|m| m.hosts.clone()) {
-        Some(list) => writeln!(
+    let _ = if route.hosts.is_empty() {
+        writeln!(out, "  host: the route takes any host")
+    } else {
+        writeln!(
             out,
             "  host: {} is matched by [{}]",
             crate::host::normalize(request.host.as_bytes()).unwrap_or_default(),
-            list.join(", ")
-        ),
-        None => writeln!(out, "  host: the route takes any host"),
+            route.hosts.join(", ")
+        )
     };
     if route.public {
         let _ = writeln!(out, "  requires: nothing (auth: none, public)");
@@ -697,32 +499,6 @@ fn relative(t: u64, now: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_failure_marks_earlier_checks_passed_and_later_ones_not_reached() {
-        let checks = token_checks(Some(Err(&TokenError::BadSignature)));
-        let at = checks
-            .iter()
-            .position(|(c, _)| *c == TokenCheck::Signature)
-            .unwrap();
-        assert!(checks[..at].iter().all(|(_, s)| *s == CheckStatus::Pass));
-        assert!(matches!(checks[at].1, CheckStatus::Fail(_)));
-        assert!(
-            checks[at + 1..]
-                .iter()
-                .all(|(_, s)| *s == CheckStatus::NotReached)
-        );
-        assert!(
-            token_checks(Some(Ok(())))
-                .iter()
-                .all(|(_, s)| *s == CheckStatus::Pass)
-        );
-        assert!(
-            token_checks(None)
-                .iter()
-                .all(|(_, s)| *s == CheckStatus::NotReached)
-        );
-    }
 
     #[test]
     fn formats_times() {

@@ -1,33 +1,15 @@
-//! The decision pipeline: path → route → credential → token → scopes and groups.
+//! What a check decided, and why: the pipeline's output, protocol-free.
 //!
-//! [`Authorizer::decide`] takes a protocol-free [`Request`] and returns a [`Decision`] that
-//! says what to answer and why. Every way a request can be refused is a [`DenyReason`], so
-//! every denial has one precise, loggable cause and one well-defined response; anything the
-//! pipeline cannot make sense of ends in a denial, never in an error that could fail open.
+//! Every way a request can be refused is a [`DenyReason`], so every denial has one precise,
+//! loggable cause; a denial also carries the HTTP answer it becomes ([`DenialResponse`],
+//! API Gateway's statuses and bodies), so nothing downstream needs the policy to answer.
 
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
-
-use crate::active::ActivePolicy;
-use crate::credential::{self, Headers, NoToken};
+use crate::credential::NoToken;
 use crate::host::BadHost;
-use crate::path::{self, UnsafePath};
-use crate::policy::model::DefaultAction;
-use crate::policy::table::Route;
-use crate::token::{AccessToken, TokenError, Verifier};
-
-/// A request as the pipeline sees it.
-#[derive(Debug, Clone, Default)]
-pub struct Request {
-    /// Upper-case method.
-    pub method: String,
-    /// Host (`:authority`), as sent; normalised when matched.
-    pub host: String,
-    /// Path as sent, query string included.
-    pub path: String,
-    pub headers: Headers,
-}
+use crate::path::UnsafePath;
+use crate::token::{AccessToken, TokenError};
 
 /// Why a request was allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,13 +52,13 @@ pub enum Decision {
     Deny {
         reason: DenyReason,
         route: Option<Arc<str>>,
-        /// 401 or 403 for an insufficient scope, as the policy says.
-        insufficient_scope_status: u16,
+        /// What the client gets.
+        response: DenialResponse,
     },
 }
 
 /// The HTTP answer for a denial.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DenialResponse {
     pub status: u16,
     pub www_authenticate: Option<&'static str>,
@@ -117,7 +99,8 @@ impl DenyReason {
         }
     }
 
-    /// What the client sees (SPEC 5), API Gateway-compatible.
+    /// What the client sees (SPEC 5), API Gateway-compatible; an insufficient scope or
+    /// group gets `insufficient_scope_status` (401 as API Gateway, or 403).
     pub fn response(&self, insufficient_scope_status: u16) -> DenialResponse {
         let invalid = Some(r#"Bearer error="invalid_token""#);
         let (status, www_authenticate, body) = match self {
@@ -148,6 +131,20 @@ impl DenyReason {
 }
 
 impl Decision {
+    /// A denial for `reason`, answered as `response` says.
+    pub fn deny(
+        reason: DenyReason,
+        route: Option<Arc<str>>,
+        insufficient_scope_status: u16,
+    ) -> Self {
+        let response = reason.response(insufficient_scope_status);
+        Decision::Deny {
+            reason,
+            route,
+            response,
+        }
+    }
+
     /// `allow` or `deny`.
     pub fn result(&self) -> &'static str {
         match self {
@@ -184,103 +181,6 @@ impl Decision {
     }
 }
 
-/// Decides requests against the live policy.
-pub struct Authorizer {
-    active: ArcSwap<ActivePolicy>,
-    verifier: Verifier,
-}
-
-impl Authorizer {
-    /// An authorizer starting with `active`, caching up to `cache_entries` verified tokens.
-    pub fn new(active: ActivePolicy, cache_entries: u64) -> Self {
-        Self {
-            active: ArcSwap::from_pointee(active),
-            verifier: Verifier::new(cache_entries),
-        }
-    }
-
-    /// The policy in force.
-    pub fn active(&self) -> Arc<ActivePolicy> {
-        self.active.load_full()
-    }
-
-    /// Puts a new policy in force; checks already running finish under the old one.
-    pub fn replace(&self, active: ActivePolicy) {
-        self.active.store(Arc::new(active));
-    }
-
-    /// Decides one request.
-    pub async fn decide(&self, request: &Request) -> Decision {
-        let active = self.active.load_full();
-        let status = active.policy.insufficient_scope_status;
-        let deny = |reason, route: Option<&Route>| Decision::Deny {
-            reason,
-            route: route.map(|r| r.name.clone()),
-            insufficient_scope_status: status,
-        };
-
-        let segments = match path::segments(&request.path) {
-            Ok(s) => s,
-            Err(e) => return deny(DenyReason::UnsafePath(e), None),
-        };
-        let host = match crate::host::normalize(request.host.as_bytes()) {
-            Ok(h) => h,
-            Err(e) => return deny(DenyReason::UnsafeHost(e), None),
-        };
-        if !is_method(&request.method) {
-            return deny(DenyReason::UnsafeMethod, None);
-        }
-        let Some(route) = active.policy.routes.find(&segments, &request.method, &host) else {
-            return match active.policy.default_action {
-                DefaultAction::Deny => deny(DenyReason::NoRoute, None),
-                DefaultAction::Allow => Decision::Allow {
-                    reason: AllowReason::DefaultAllow,
-                    route: None,
-                    token: None,
-                },
-            };
-        };
-        if route.deny {
-            return deny(DenyReason::DenyRoute, Some(route));
-        }
-        if route.public {
-            return Decision::Allow {
-                reason: AllowReason::PublicRoute,
-                route: Some(route.name.clone()),
-                token: None,
-            };
-        }
-        let raw = match credential::bearer_token(&request.headers, &active.policy.token_header) {
-            Ok(t) => t,
-            Err(e) => return deny(DenyReason::NoToken(e), Some(route)),
-        };
-        let token = match self.verifier.verify(&active, raw).await {
-            Ok(t) => t,
-            Err(e) => return deny(DenyReason::InvalidToken(e), Some(route)),
-        };
-        if !route.scopes.is_empty() && !route.scopes.iter().any(|s| token.scopes.contains(s)) {
-            return deny(DenyReason::InsufficientScope, Some(route));
-        }
-        if !route.groups.is_empty() && !route.groups.iter().any(|g| token.groups.contains(g)) {
-            return deny(DenyReason::InsufficientGroup, Some(route));
-        }
-        Decision::Allow {
-            reason: AllowReason::Authorized,
-            route: Some(route.name.clone()),
-            token: Some(token),
-        }
-    }
-}
-
-/// An HTTP method: a non-empty token (RFC 9110 5.6.2) of at most 32 characters.
-pub fn is_method(method: &str) -> bool {
-    !method.is_empty()
-        && method.len() <= 32
-        && method
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,15 +213,5 @@ mod tests {
             400
         );
         assert_eq!(DenyReason::UnsafeMethod.response(401).status, 400);
-    }
-
-    #[test]
-    fn methods_are_tokens() {
-        for m in ["GET", "PROPFIND", "M-SEARCH"] {
-            assert!(is_method(m), "{m}");
-        }
-        for m in ["", "GET POST", "GET\n", "GE\u{e9}T", &"A".repeat(33)] {
-            assert!(!is_method(m), "{m:?}");
-        }
     }
 }

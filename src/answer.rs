@@ -1,0 +1,196 @@
+//! The answer to a request, protocol-free: what Envoy should do with it.
+//!
+//! An allow sends the request upstream with the identity headers the verified token
+//! supplies set (overwriting any the client sent) and every other identity header removed,
+//! including spellings an upstream framework would read as ours (`x_cognito_sub`: WSGI,
+//! CGI and Rack fold `_` into `-`), so the upstream can trust `x-cognito-*` without
+//! condition. A denial answers the client directly with API Gateway's status and body.
+//! Both carry the decision's fields for access logs and RBAC. The gRPC adapter turns this
+//! into a `CheckResponse`; `check` prints it.
+
+use crate::credential::Headers;
+use crate::decision::Decision;
+
+/// Identity headers set on allowed requests; any the token does not supply are removed.
+pub const IDENTITY_HEADERS: [&str; 6] = [
+    "x-cognito-sub",
+    "x-cognito-client-id",
+    "x-cognito-username",
+    "x-cognito-scope",
+    "x-cognito-groups",
+    "x-cognito-route",
+];
+
+/// A metadata value: text, or a list of texts (`groups`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetaValue {
+    Text(String),
+    List(Vec<String>),
+}
+
+/// What Envoy should do with the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Send the request upstream with these header changes.
+    Upstream {
+        /// Headers to set, overwriting what the client sent.
+        set: Vec<(&'static str, String)>,
+        /// Headers to remove.
+        remove: Vec<String>,
+        metadata: Vec<(&'static str, MetaValue)>,
+    },
+    /// Answer the client.
+    Respond {
+        status: u16,
+        /// The decision's reason label (`no_token`, ...).
+        reason: &'static str,
+        headers: Vec<(&'static str, &'static str)>,
+        body: &'static str,
+        metadata: Vec<(&'static str, MetaValue)>,
+    },
+}
+
+impl Answer {
+    /// The answer for `decision` on a request with `request_headers`.
+    pub fn new(decision: &Decision, request_headers: &Headers) -> Answer {
+        let metadata = metadata(decision);
+        match decision {
+            Decision::Allow { route, token, .. } => {
+                let mut set: Vec<(&'static str, String)> =
+                    Vec::with_capacity(IDENTITY_HEADERS.len());
+                if let Some(t) = token {
+                    set.push(("x-cognito-sub", t.sub.clone()));
+                    set.push(("x-cognito-client-id", t.client_id.clone()));
+                    if let Some(u) = &t.username {
+                        set.push(("x-cognito-username", u.clone()));
+                    }
+                    if !t.scopes.is_empty() {
+                        set.push(("x-cognito-scope", t.scopes.join(" ")));
+                    }
+                    if !t.groups.is_empty() {
+                        set.push(("x-cognito-groups", t.groups.join(",")));
+                    }
+                }
+                if let Some(r) = route {
+                    set.push(("x-cognito-route", r.to_string()));
+                }
+                // A value Envoy could not carry safely is dropped (and so removed).
+                set.retain(|(_, v)| !v.is_empty() && !v.chars().any(|c| c.is_control()));
+                let remove = IDENTITY_HEADERS
+                    .iter()
+                    .filter(|h| !set.iter().any(|(s, _)| s == *h))
+                    .map(|h| h.to_string())
+                    .chain(forged_identity_headers(request_headers))
+                    .collect();
+                Answer::Upstream {
+                    set,
+                    remove,
+                    metadata,
+                }
+            }
+            Decision::Deny {
+                reason, response, ..
+            } => {
+                let mut headers = vec![("content-type", "application/json")];
+                if let Some(w) = response.www_authenticate {
+                    headers.push(("www-authenticate", w));
+                }
+                Answer::Respond {
+                    status: response.status,
+                    reason: reason.label(),
+                    headers,
+                    body: response.body,
+                    metadata,
+                }
+            }
+        }
+    }
+}
+
+/// Request headers that are an identity header once lower-cased with `_` read as `-`
+/// (`x_cognito_sub`, `X-Cognito_Groups`), other than the identity header itself: WSGI, CGI
+/// and Rack fold `_` into `-`, so an upstream would read them as ours.
+pub fn forged_identity_headers(headers: &Headers) -> Vec<String> {
+    let mut forged = Vec::new();
+    headers.for_each_name(|name| {
+        if name.contains('_')
+            && IDENTITY_HEADERS.iter().any(|h| {
+                h.len() == name.len()
+                    && h.bytes()
+                        .zip(name.bytes())
+                        .all(|(a, b)| a == b.to_ascii_lowercase() || (a == b'-' && b == b'_'))
+            })
+            && !forged.iter().any(|f: &String| f == name)
+        {
+            forged.push(name.to_owned());
+        }
+    });
+    forged
+}
+
+/// The decision for Envoy's access logs and RBAC.
+fn metadata(decision: &Decision) -> Vec<(&'static str, MetaValue)> {
+    let text = |s: &str| MetaValue::Text(s.to_owned());
+    let mut fields = vec![
+        ("decision", text(decision.result())),
+        ("reason", text(decision.reason())),
+    ];
+    if let Some(route) = decision.route() {
+        fields.push(("route", text(route)));
+    }
+    if let Some(t) = decision.token() {
+        fields.push(("sub", text(&t.sub)));
+        fields.push(("client_id", text(&t.client_id)));
+        if let Some(u) = &t.username {
+            fields.push(("username", text(u)));
+        }
+        fields.push(("scope", MetaValue::Text(t.scopes.join(" "))));
+        fields.push(("groups", MetaValue::List(t.groups.clone())));
+    }
+    fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::AllowReason;
+
+    #[test]
+    fn identity_headers_spelled_with_underscores_are_removed() {
+        let headers = Headers::Raw(
+            [
+                "x_cognito_sub",
+                "x-cognito_groups",
+                "x_cognito_route",
+                "x-cognito-sub",
+                "x_cognito_subject",
+                "x_other",
+                "x_cognito_sub",
+            ]
+            .iter()
+            .map(|n| (n.to_string(), b"v".to_vec()))
+            .collect(),
+        );
+        let forged = forged_identity_headers(&headers);
+        assert_eq!(
+            forged,
+            ["x_cognito_sub", "x-cognito_groups", "x_cognito_route"]
+        );
+        let allow = Decision::Allow {
+            reason: AllowReason::PublicRoute,
+            route: None,
+            token: None,
+        };
+        let Answer::Upstream { remove, set, .. } = Answer::new(&allow, &headers) else {
+            panic!("an allow goes upstream");
+        };
+        assert!(set.is_empty());
+        for name in IDENTITY_HEADERS
+            .iter()
+            .copied()
+            .chain(forged.iter().map(String::as_str))
+        {
+            assert!(remove.iter().any(|h| h == name), "{name}");
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The decision pipeline: path → host → route → credential → token → scopes and groups.
+//!
+//! [`Pipeline::decide`] takes a protocol-free [`Request`] and returns a [`Decision`] that
+//! says what to answer and why. Anything the pipeline cannot make sense of ends in a
+//! denial, never in an error that could fail open.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::active::ActivePolicy;
+use crate::credential::{self, Headers};
+use crate::decision::{AllowReason, Decision, DenyReason};
+use crate::path;
+use crate::policy::model::DefaultAction;
+use crate::policy::table::Route;
+use crate::token::Verifier;
+
+/// A request as the pipeline sees it.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// Upper-case method.
+    pub method: String,
+    /// Host (`:authority`), as sent; normalised when matched.
+    pub host: String,
+    /// Path as sent, query string included.
+    pub path: String,
+    pub headers: Headers,
+}
+
+/// Decides requests against the live policy.
+pub struct Pipeline {
+    active: ArcSwap<ActivePolicy>,
+    verifier: Verifier,
+}
+
+impl Pipeline {
+    /// An authorizer starting with `active`, caching up to `cache_entries` verified tokens.
+    pub fn new(active: ActivePolicy, cache_entries: u64) -> Self {
+        Self {
+            active: ArcSwap::from_pointee(active),
+            verifier: Verifier::new(cache_entries),
+        }
+    }
+
+    /// The policy in force.
+    pub fn active(&self) -> Arc<ActivePolicy> {
+        self.active.load_full()
+    }
+
+    /// Puts a new policy in force; checks already running finish under the old one.
+    pub fn replace(&self, active: ActivePolicy) {
+        self.active.store(Arc::new(active));
+    }
+
+    /// Decides one request.
+    pub async fn decide(&self, request: &Request) -> Decision {
+        let active = self.active.load_full();
+        let status = active.policy.insufficient_scope_status;
+        let deny = |reason, route: Option<&Route>| {
+            Decision::deny(reason, route.map(|r| r.name.clone()), status)
+        };
+
+        let segments = match path::segments(&request.path) {
+            Ok(s) => s,
+            Err(e) => return deny(DenyReason::UnsafePath(e), None),
+        };
+        let host = match crate::host::normalize(request.host.as_bytes()) {
+            Ok(h) => h,
+            Err(e) => return deny(DenyReason::UnsafeHost(e), None),
+        };
+        if !is_method(&request.method) {
+            return deny(DenyReason::UnsafeMethod, None);
+        }
+        let Some(route) = active.policy.routes.find(&segments, &request.method, &host) else {
+            return match active.policy.default_action {
+                DefaultAction::Deny => deny(DenyReason::NoRoute, None),
+                DefaultAction::Allow => Decision::Allow {
+                    reason: AllowReason::DefaultAllow,
+                    route: None,
+                    token: None,
+                },
+            };
+        };
+        if route.deny {
+            return deny(DenyReason::DenyRoute, Some(route));
+        }
+        if route.public {
+            return Decision::Allow {
+                reason: AllowReason::PublicRoute,
+                route: Some(route.name.clone()),
+                token: None,
+            };
+        }
+        let raw = match credential::bearer_token(&request.headers, &active.policy.token_header) {
+            Ok(t) => t,
+            Err(e) => return deny(DenyReason::NoToken(e), Some(route)),
+        };
+        let token = match self.verifier.verify(active.trust(), raw).await {
+            Ok(t) => t,
+            Err(e) => return deny(DenyReason::InvalidToken(e), Some(route)),
+        };
+        if !route.scopes.is_empty() && !route.scopes.iter().any(|s| token.scopes.contains(s)) {
+            return deny(DenyReason::InsufficientScope, Some(route));
+        }
+        if !route.groups.is_empty() && !route.groups.iter().any(|g| token.groups.contains(g)) {
+            return deny(DenyReason::InsufficientGroup, Some(route));
+        }
+        Decision::Allow {
+            reason: AllowReason::Authorized,
+            route: Some(route.name.clone()),
+            token: Some(token),
+        }
+    }
+}
+
+/// An HTTP method: a non-empty token (RFC 9110 5.6.2) of at most 32 characters.
+pub fn is_method(method: &str) -> bool {
+    !method.is_empty()
+        && method.len() <= 32
+        && method
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_are_tokens() {
+        for m in ["GET", "PROPFIND", "M-SEARCH"] {
+            assert!(is_method(m), "{m}");
+        }
+        for m in ["", "GET POST", "GET\n", "GE\u{e9}T", &"A".repeat(33)] {
+            assert!(!is_method(m), "{m:?}");
+        }
+    }
+}
