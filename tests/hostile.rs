@@ -549,6 +549,7 @@ async fn the_admin_port_bounds_header_size_time_and_connections() {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss = rss_kib(pid);
+    eprintln!("RSS with 200 half-sent admin requests: {rss} KiB");
     assert!(rss < 128 * 1024, "RSS {rss} KiB");
     let mut client = service.client().await;
     let a = check(&mut client, request("GET", "h", "/health", &[])).await;
@@ -589,7 +590,9 @@ async fn a_policy_path_that_is_huge_or_a_fifo_is_refused_without_reading_it() {
     drop(f);
     std::fs::rename(&tmp, &path).unwrap();
     wait_for_log(&service, "larger than the 1048576 bytes allowed").await;
-    assert!(rss_kib(pid) < 64 * 1024);
+    let rss = rss_kib(pid);
+    eprintln!("RSS after a 200 MB policy file: {rss} KiB");
+    assert!(rss < 64 * 1024);
 
     // A FIFO: refused without blocking anything.
     std::fs::remove_file(&path).unwrap();
@@ -775,6 +778,7 @@ async fn a_slow_log_reader_drops_lines_instead_of_stalling_checks() {
         .unwrap_or(0);
     assert!(dropped > 0, "no dropped lines counted:\n{metrics}");
     let rss = rss_kib(child.id());
+    eprintln!("RSS after 2,000 logged 60 KB paths, stderr never read: {rss} KiB, {dropped} lines dropped");
     assert!(rss < 128 * 1024, "RSS {rss} KiB");
     let _ = child.kill();
     let _ = child.wait();
