@@ -57,7 +57,7 @@ async fn a_reload_stops_cached_tokens_of_a_removed_app_client_or_pool_at_once() 
     reload(&mut service, &other_client).await;
     assert_eq!(status_of(&service, &cached).await, 401);
     assert!(
-        service.decisions().last().unwrap()["detail"]
+        service.decision(3).await["detail"]
             .as_str()
             .unwrap()
             .starts_with("client_not_allowed")
@@ -74,7 +74,11 @@ async fn a_reload_stops_cached_tokens_of_a_removed_app_client_or_pool_at_once() 
     );
     reload(&mut service, &other_pool).await;
     assert_eq!(status_of(&service, &cached).await, 401);
-    assert_eq!(service.metric(HITS, &[]).await, hits, "not answered from the cache");
+    assert_eq!(
+        service.metric(HITS, &[]).await,
+        hits,
+        "not answered from the cache"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -91,7 +95,11 @@ async fn zero_entries_disables_the_cache() {
         assert_eq!(status_of(&service, &same).await, 200);
     }
     assert_eq!(service.metric(HITS, &[]).await, 0.0);
-    assert_eq!(service.metric(MISSES, &[]).await, 0.0, "no cache: no lookups");
+    assert_eq!(
+        service.metric(MISSES, &[]).await,
+        0.0,
+        "no cache: no lookups"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

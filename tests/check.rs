@@ -623,8 +623,16 @@ fn a_token_not_valid_yet_fails_at_nbf() {
     claims["nbf"] = json!(now() + 3600);
     let r = check(&keys, "POST", "/users", "", Some(&token(&claims)));
     assert_eq!(r.code, 1, "{}", r.stdout);
-    assert_fails_at(&r.stdout, "nbf not in the future", "token is not valid yet (nbf)");
-    assert!(r.stdout.contains("decision: DENY (invalid_token)"), "{}", r.stdout);
+    assert_fails_at(
+        &r.stdout,
+        "nbf not in the future",
+        "token is not valid yet (nbf)",
+    );
+    assert!(
+        r.stdout.contains("decision: DENY (invalid_token)"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("response: HTTP 401"), "{}", r.stdout);
 }
 
@@ -640,7 +648,11 @@ fn a_token_issued_in_the_future_fails_at_iat() {
         "iat not in the future",
         "token was issued in the future (iat)",
     );
-    assert!(r.stdout.contains("decision: DENY (invalid_token)"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("decision: DENY (invalid_token)"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -651,5 +663,9 @@ fn a_token_without_sub_fails_at_sub() {
     let r = check(&keys, "POST", "/users", "", Some(&token(&claims)));
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert_fails_at(&r.stdout, "sub present", "malformed token: no sub claim");
-    assert!(r.stdout.contains("decision: DENY (invalid_token)"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("decision: DENY (invalid_token)"),
+        "{}",
+        r.stdout
+    );
 }

@@ -47,11 +47,7 @@ async fn wait_failed_fetches(service: &Service, n: f64) {
 #[tokio::test(flavor = "multi_thread")]
 async fn https_key_fetches_check_the_certificate() {
     let pki = TestPki::new();
-    let keys = TlsKeyServer::start(
-        &pki,
-        json!({ "keys": [key(0).jwk.clone()] }).to_string(),
-    )
-    .await;
+    let keys = TlsKeyServer::start(&pki, json!({ "keys": [key(0).jwk.clone()] }).to_string()).await;
     let ca = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(ca.path(), &pki.ca_pem).unwrap();
     let ca_path = ca.path().to_str().unwrap().to_owned();
@@ -62,7 +58,10 @@ async fn https_key_fetches_check_the_certificate() {
         &[("SSL_CERT_FILE", &ca_path)],
     );
     trusting.wait_ready().await;
-    assert_eq!(status_with(&trusting, &key(0).sign(&access_claims(SCOPE))).await, 200);
+    assert_eq!(
+        status_with(&trusting, &key(0).sign(&access_claims(SCOPE))).await,
+        200
+    );
     drop(trusting);
     let answered = keys.fetches();
     assert_eq!(answered, 1);
@@ -72,14 +71,21 @@ async fn https_key_fetches_check_the_certificate() {
     let service = Service::start(&policy_at(&keys.jwks_uri(POOL)), &[]);
     wait_failed_fetches(&service, 1.0).await;
     assert_eq!(service.health("").await, NOT_SERVING);
-    assert_eq!(keys.fetches(), answered, "no request went over the refused handshake");
+    assert_eq!(
+        keys.fetches(),
+        answered,
+        "no request went over the refused handshake"
+    );
     let logs = service.logs();
     assert!(
         logs.lines()
             .any(|l| l.contains("key set fetch failed") && l.to_lowercase().contains("certificate")),
         "{logs}"
     );
-    assert_eq!(status_with(&service, &key(0).sign(&access_claims(SCOPE))).await, 401);
+    assert_eq!(
+        status_with(&service, &key(0).sign(&access_claims(SCOPE))).await,
+        401
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -96,7 +102,11 @@ async fn redirects_are_not_followed() {
         0,
         "attempts at the pool's URL only, never one at the redirect target"
     );
-    assert!(service.logs().contains("HTTP status 302"), "{}", service.logs());
+    assert!(
+        service.logs().contains("HTTP status 302"),
+        "{}",
+        service.logs()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -133,14 +143,21 @@ async fn key_sets_over_256_kib_are_refused() {
     keys.answer(POOL, Answering::Body(padded(&keys, LIMIT)));
     let mut at_limit = Service::start(&policy(&keys, ROUTES), &[]);
     at_limit.wait_ready().await;
-    assert_eq!(status_with(&at_limit, &key(0).sign(&access_claims(SCOPE))).await, 200);
+    assert_eq!(
+        status_with(&at_limit, &key(0).sign(&access_claims(SCOPE))).await,
+        200
+    );
     drop(at_limit);
 
     keys.answer(POOL, Answering::Body(padded(&keys, LIMIT + 1)));
     let over = Service::start(&policy(&keys, ROUTES), &[]);
     wait_failed_fetches(&over, 1.0).await;
     assert_eq!(over.health("").await, NOT_SERVING);
-    assert!(over.logs().contains("larger than 262144 bytes"), "{}", over.logs());
+    assert!(
+        over.logs().contains("larger than 262144 bytes"),
+        "{}",
+        over.logs()
+    );
 }
 
 /// An RSA public JWK whose modulus has exactly `bits` bits (not a real key: nothing it
@@ -162,7 +179,12 @@ async fn only_rsa_keys_of_2048_to_8192_bits_are_used() {
     let mut doc = keys.jwks_document("none");
     let list = doc["keys"].as_array_mut().unwrap();
     list.push(key(0).jwk.clone());
-    for (kid, bits) in [("b2047", 2047), ("b2048", 2048), ("b8192", 8192), ("b8193", 8193)] {
+    for (kid, bits) in [
+        ("b2047", 2047),
+        ("b2048", 2048),
+        ("b8192", 8192),
+        ("b8193", 8193),
+    ] {
         list.push(jwk_of_bits(kid, bits));
     }
     keys.answer(POOL, Answering::Body(doc.to_string()));
@@ -171,15 +193,19 @@ async fn only_rsa_keys_of_2048_to_8192_bits_are_used() {
         &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "3600")],
     );
     service.wait_ready().await;
-    for (kid, expected) in [
+    for (n, (kid, expected)) in [
         ("b2047", "unknown_key"),
         ("b2048", "bad_signature"),
         ("b8192", "bad_signature"),
         ("b8193", "unknown_key"),
-    ] {
-        let token = key(0).sign_with_header(&json!({"alg": "RS256", "kid": kid}), &access_claims(SCOPE));
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let token =
+            key(0).sign_with_header(&json!({"alg": "RS256", "kid": kid}), &access_claims(SCOPE));
         assert_eq!(status_with(&service, &token).await, 401, "{kid}");
-        let last = service.decisions().pop().unwrap();
+        let last = service.decision(n + 1).await;
         assert!(
             last["detail"].as_str().unwrap().contains(match expected {
                 "unknown_key" => "no key with this kid",
@@ -203,7 +229,10 @@ async fn keys_are_refreshed_periodically() {
     );
     service.wait_ready().await;
     // Spend the one refetch the cooldown allows on an unknown kid...
-    let bogus = key(0).sign_with_header(&json!({"alg": "RS256", "kid": "bogus"}), &access_claims(SCOPE));
+    let bogus = key(0).sign_with_header(
+        &json!({"alg": "RS256", "kid": "bogus"}),
+        &access_claims(SCOPE),
+    );
     assert_eq!(status_with(&service, &bogus).await, 401);
     assert_eq!(keys.fetches(), 2);
     // ...so a key published now can only arrive with the periodic refresh (every 10 s).

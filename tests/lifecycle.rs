@@ -2,7 +2,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use support::*;
@@ -113,7 +113,8 @@ async fn rotated_keys_are_picked_up_and_last_good_keys_survive_outages() {
 
     // The key server goes down: an unknown kid makes a refetch that fails...
     keys.set_down(true);
-    let failed = format!("cognito_ext_authz_key_fetches_total{{pool=\"{POOL}\",result=\"failure\"}}");
+    let failed =
+        format!("cognito_ext_authz_key_fetches_total{{pool=\"{POOL}\",result=\"failure\"}}");
     assert_eq!(service.metric(&failed, &[]).await, 0.0);
     assert_eq!(status_of(&service, &fresh_token(key(2), 3)).await, 401);
     assert_eq!(keys.fetches(), before + 2, "the refetch was attempted");
@@ -291,7 +292,12 @@ async fn drains_on(signal: &str) {
         let token = fresh_token(key(0), n);
         let a = check(
             &mut client,
-            request("POST", "h", "/users/1", &[("authorization", &bearer(&token))]),
+            request(
+                "POST",
+                "h",
+                "/users/1",
+                &[("authorization", &bearer(&token))],
+            ),
         )
         .await;
         assert_eq!(a.status, 200);
@@ -304,7 +310,8 @@ async fn drains_on(signal: &str) {
     let logs = service.logs();
     let name = format!("SIG{signal}");
     assert!(
-        logs.lines().any(|l| l.contains("draining") && l.contains(&name)),
+        logs.lines()
+            .any(|l| l.contains("draining") && l.contains(&name)),
         "{logs}"
     );
     assert!(logs.contains("second signal; stopping now"), "{logs}");
@@ -347,7 +354,12 @@ async fn check_in_flight(
     let task = tokio::spawn(async move {
         check(
             &mut client,
-            request("POST", "h", "/users/1", &[("authorization", &bearer(&token))]),
+            request(
+                "POST",
+                "h",
+                "/users/1",
+                &[("authorization", &bearer(&token))],
+            ),
         )
         .await
     });
@@ -380,7 +392,10 @@ async fn in_flight_checks_finish_at_shutdown() {
         tokio::net::TcpStream::connect(grpc).await.is_err()
     })
     .await;
-    assert!(service.running(), "the process waits for the check in flight");
+    assert!(
+        service.running(),
+        "the process waits for the check in flight"
+    );
     // ...and the check in flight still gets its answer once its key fetch completes.
     held.store(false, std::sync::atomic::Ordering::SeqCst);
     let answer = in_flight.await.unwrap();
@@ -418,7 +433,10 @@ async fn in_flight_checks_finish_under_the_policy_they_started_with() {
     .await;
     held.store(false, std::sync::atomic::Ordering::SeqCst);
     let answer = in_flight.await.unwrap();
-    assert_eq!(answer.status, 200, "decided under the old policy: {answer:?}");
+    assert_eq!(
+        answer.status, 200,
+        "decided under the old policy: {answer:?}"
+    );
     assert_eq!(status_of(&service, &fresh_token(key(1), 8)).await, 401);
 }
 
@@ -439,11 +457,14 @@ async fn the_polling_fallback_alone_picks_up_a_change() {
     assert_eq!(status_of(&service, &token).await, 200);
     std::fs::write(
         &target,
-        policy(&keys, "routes:
+        policy(
+            &keys,
+            "routes:
   - name: create-user
     path: /users/{id}
     scopes: [other/scope]
-"),
+",
+        ),
     )
     .unwrap();
     eventually(60, "the polled change in force", || async {
@@ -452,7 +473,10 @@ async fn the_polling_fallback_alone_picks_up_a_change() {
     .await;
     assert_eq!(
         service
-            .metric("cognito_ext_authz_policy_reloads_total", &[r#"result="success""#])
+            .metric(
+                "cognito_ext_authz_policy_reloads_total",
+                &[r#"result="success""#]
+            )
             .await,
         2.0
     );
@@ -472,13 +496,22 @@ async fn command_line_flags_override_the_environment() {
             ("AUTHZ_ADMIN_ADDR", &env_admin),
             ("AUTHZ_POLICY_PATH", "/nonexistent/policy.yaml"),
         ],
-        &["--listen", &grpc, "--admin", &admin, "--policy", &policy_path],
+        &[
+            "--listen",
+            &grpc,
+            "--admin",
+            &admin,
+            "--policy",
+            &policy_path,
+        ],
     );
     service.wait_ready().await; // on the --admin address, with the --policy file
     assert_eq!(status_of(&service, &fresh_token(key(0), 1)).await, 200); // on --listen
     for unused in [&env_grpc, &env_admin] {
         assert!(
-            tokio::net::TcpStream::connect(unused.as_str()).await.is_err(),
+            tokio::net::TcpStream::connect(unused.as_str())
+                .await
+                .is_err(),
             "{unused} (from the environment) must not be listened on"
         );
     }

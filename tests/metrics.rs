@@ -143,6 +143,7 @@ async fn every_decision_logs_one_line_with_its_fields() {
     )
     .await;
 
+    service.decision(2).await;
     let lines = service.decisions();
     assert_eq!(lines.len(), 2, "one line per decision: {lines:?}");
     let allow = &lines[0];
@@ -174,5 +175,8 @@ async fn every_decision_logs_one_line_with_its_fields() {
     }
     let logs = service.logs();
     assert!(!logs.contains("secret=query"), "no query string is logged");
-    assert!(!logs.contains(token.split('.').nth(2).unwrap()), "no signature is logged");
+    assert!(
+        !logs.contains(token.split('.').nth(2).unwrap()),
+        "no signature is logged"
+    );
 }

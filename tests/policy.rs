@@ -54,7 +54,10 @@ fn policy_files_over_1_mib_are_refused() {
     };
     assert_eq!(padded(LIMIT).len(), LIMIT);
     assert_valid(&padded(LIMIT));
-    assert_refused(&padded(LIMIT + 1), "1048577 bytes is larger than the 1048576 allowed");
+    assert_refused(
+        &padded(LIMIT + 1),
+        "1048577 bytes is larger than the 1048576 allowed",
+    );
 }
 
 #[test]
@@ -91,9 +94,18 @@ fn empty_lists_are_refused() {
         format!("userPools:\n  - id: {POOL}\nroutes:\n  - path: /users/{{id}}\n    {field}\n")
     };
     for (field, error) in [
-        ("scopes: []", "routes[0] (/users/{id}).scopes: an empty list"),
-        ("groups: []", "routes[0] (/users/{id}).groups: an empty list"),
-        ("methods: []", "routes[0] (/users/{id}).methods: an empty list"),
+        (
+            "scopes: []",
+            "routes[0] (/users/{id}).scopes: an empty list",
+        ),
+        (
+            "groups: []",
+            "routes[0] (/users/{id}).groups: an empty list",
+        ),
+        (
+            "methods: []",
+            "routes[0] (/users/{id}).methods: an empty list",
+        ),
         ("hosts: []", "routes[0] (/users/{id}).hosts: an empty list"),
     ] {
         assert_refused(&route(field), error);

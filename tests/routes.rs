@@ -243,7 +243,9 @@ async fn unsafe_paths_are_refused_even_with_default_allow() {
     let mut service = Service::start(
         &policy(
             &keys,
-            &format!("defaultAction: allow\n{ROUTES}  - name: open\n    path: /open/{{proxy+}}\n    auth: none\n"),
+            &format!(
+                "defaultAction: allow\n{ROUTES}  - name: open\n    path: /open/{{proxy+}}\n    auth: none\n"
+            ),
         ),
         &[],
     );

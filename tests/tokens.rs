@@ -427,14 +427,17 @@ async fn status_of(client: &mut Client, token: &str) -> Answer {
     .await
 }
 
-type Client = cognito_ext_authz::proto::envoy::service::auth::v3::authorization_client::AuthorizationClient<tonic::transport::Channel>;
+type Client =
+    cognito_ext_authz::proto::envoy::service::auth::v3::authorization_client::AuthorizationClient<
+        tonic::transport::Channel,
+    >;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_without_sub_or_client_id_are_invalid() {
     let keys = KeyServer::start().await;
     let service = started(&keys, "").await;
     let mut client = service.client().await;
-    for claim in ["sub", "client_id"] {
+    for (n, claim) in ["sub", "client_id"].into_iter().enumerate() {
         let mut claims = access_claims(SCOPE);
         claims.as_object_mut().unwrap().remove(claim);
         let a = status_of(&mut client, &key(0).sign(&claims)).await;
@@ -442,7 +445,7 @@ async fn tokens_without_sub_or_client_id_are_invalid() {
         assert_eq!(a.headers["www-authenticate"], INVALID, "without {claim}");
         assert_eq!(a.body, UNAUTHORIZED);
         assert!(
-            service.decisions().last().unwrap()["detail"]
+            service.decision(n + 1).await["detail"]
                 .as_str()
                 .unwrap()
                 .contains(&format!("no {claim} claim")),
@@ -450,7 +453,12 @@ async fn tokens_without_sub_or_client_id_are_invalid() {
         );
     }
     // The same token with both claims passes: the claims, nothing else, made the difference.
-    assert_eq!(status_of(&mut client, &key(0).sign(&access_claims(SCOPE))).await.status, 200);
+    assert_eq!(
+        status_of(&mut client, &key(0).sign(&access_claims(SCOPE)))
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -477,7 +485,10 @@ async fn x5u_is_never_followed() {
     );
     assert_eq!(status_of(&mut client, &genuine).await.status, 200);
     assert_eq!(keys.fetches_of("attacker"), 0);
-    assert!(keys.fetches() - before <= 1, "at most the pool's own refetch for key(1)'s kid");
+    assert!(
+        keys.fetches() - before <= 1,
+        "at most the pool's own refetch for key(1)'s kid"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -493,20 +504,27 @@ async fn other_algorithms_are_refused_before_any_key_lookup() {
     let mut client = service.client().await;
     let claims = access_claims(SCOPE);
     let before = keys.fetches();
-    for alg in ["none", "HS256", "RS512", "PS256", "ES256", "rs256"] {
+    for (n, alg) in ["none", "HS256", "RS512", "PS256", "ES256", "rs256"]
+        .into_iter()
+        .enumerate()
+    {
         let token = key(0).sign_with_header(&json!({"alg": alg, "kid": "unknown-kid"}), &claims);
         let a = status_of(&mut client, &token).await;
         assert_eq!(a.status, 401, "{alg}");
         assert_eq!(a.headers["www-authenticate"], INVALID, "{alg}");
         assert!(
-            service.decisions().last().unwrap()["detail"]
+            service.decision(n + 1).await["detail"]
                 .as_str()
                 .unwrap()
                 .starts_with("algorithm"),
             "{alg}"
         );
     }
-    assert_eq!(keys.fetches(), before, "no key set was fetched for any of them");
+    assert_eq!(
+        keys.fetches(),
+        before,
+        "no key set was fetched for any of them"
+    );
     // The control: RS256 with the same unknown kid does look the key up (one refetch).
     let token = key(0).sign_with_header(&json!({"alg": "RS256", "kid": "unknown-kid"}), &claims);
     assert_eq!(status_of(&mut client, &token).await.status, 401);
@@ -527,12 +545,15 @@ async fn a_custom_issuer_replaces_the_default_one() {
     let mut client = service.client().await;
     let mut claims = access_claims(SCOPE);
     claims["iss"] = json!(custom);
-    assert_eq!(status_of(&mut client, &key(0).sign(&claims)).await.status, 200);
+    assert_eq!(
+        status_of(&mut client, &key(0).sign(&claims)).await.status,
+        200
+    );
     // The default issuer of the same pool is no longer accepted.
     let a = status_of(&mut client, &key(0).sign(&access_claims(SCOPE))).await;
     assert_eq!(a.status, 401);
     assert!(
-        service.decisions().last().unwrap()["detail"]
+        service.decision(2).await["detail"]
             .as_str()
             .unwrap()
             .starts_with("unknown_issuer"),
@@ -559,7 +580,11 @@ async fn time_claims_at_the_boundary() {
         assert_eq!(a.status, 200, "nbf = iat = now is valid: {a:?}");
         claims["exp"] = json!(t);
         let a = status_of(&mut client, &key(0).sign(&claims)).await;
-        assert_eq!((a.status, a.body.as_str()), (401, EXPIRED), "exp = now is expired");
+        assert_eq!(
+            (a.status, a.body.as_str()),
+            (401, EXPIRED),
+            "exp = now is expired"
+        );
     }
 }
 
@@ -625,7 +650,7 @@ async fn tokens_up_to_16_kib_are_read() {
     let a = status_of(&mut client, &sized(LIMIT + 1)).await;
     assert_eq!(a.status, 401);
     assert!(
-        service.decisions().last().unwrap()["detail"]
+        service.decision(2).await["detail"]
             .as_str()
             .unwrap()
             .contains("too long"),

@@ -175,7 +175,11 @@ async fn serve_jwks(
         }
         Some(Answering::Hang) => std::future::pending::<()>().await,
         Some(Answering::Body(body)) => {
-            return ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response();
+            return (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response();
         }
         Some(Answering::Hold(held)) => {
             while held.load(Ordering::SeqCst) {
@@ -433,9 +437,37 @@ impl Service {
         std::fs::rename(&tmp, root.join("..data")).unwrap();
     }
 
-    /// The value of one sample of the service's `/metrics` (0 when absent).
+    /// The value of one sample of the service's `/metrics` (0 when absent), waiting for
+    /// the admin port to be up.
     pub async fn metric(&self, name: &str, labels: &[&str]) -> f64 {
-        sample(&self.metrics().await, name, labels).unwrap_or(0.0)
+        let url = format!("http://{}/metrics", self.admin);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let text = loop {
+            match reqwest::get(&url).await {
+                Ok(r) => break r.text().await.unwrap(),
+                Err(e) => assert!(Instant::now() < deadline, "no /metrics: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        sample(&text, name, labels).unwrap_or(0.0)
+    }
+
+    /// The `n`th decision log line (from 1), waiting for it: lines are written by a
+    /// background thread, shortly after the answer.
+    pub async fn decision(&self, n: usize) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let lines = self.decisions();
+            if lines.len() >= n {
+                return lines[n - 1].clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no decision line #{n}:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// The decision log lines (JSON, `target` `decision`), parsed.
@@ -783,8 +815,7 @@ impl TlsKeyServer {
                     };
                     let mut request = Vec::new();
                     let mut buf = [0u8; 1024];
-                    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16_384
-                    {
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16_384 {
                         match tls.read(&mut buf).await {
                             Ok(0) | Err(_) => return,
                             Ok(n) => request.extend_from_slice(&buf[..n]),
