@@ -9,7 +9,7 @@
 #   TEST_ARGS="--lib --test tokens" scripts/mutants.sh src/token/verify.rs
 #
 # TEST_ARGS narrows the tests run per mutant (arguments to `cargo test`); by default every
-# Rust test runs. Results go to $CARGO_TARGET_DIR/mutants.out/ (or target/mutants.out/) (outcomes.json, missed.txt, caught.txt).
+# Rust test runs. Results go to mutants.out/ in that target folder (outcomes.json, missed.txt, caught.txt).
 # Needs: cargo install cargo-mutants --locked
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +33,11 @@ if ! cargo mutants --version >/dev/null 2>&1; then
   exit 2
 fi
 
-args=(--jobs 1 --timeout "${MUTANTS_TIMEOUT:-300}" --output "${MUTANTS_OUT:-${CARGO_TARGET_DIR:-target}}")
+# Its own target folder: mutated builds must never overwrite the test binaries of the
+# working tree (seed it with `cp -a` of an existing target folder to skip the first build).
+export CARGO_TARGET_DIR="${MUTANTS_TARGET_DIR:-${CARGO_TARGET_DIR:-target}-mutants}"
+
+args=(--jobs 1 --timeout "${MUTANTS_TIMEOUT:-300}" --output "${MUTANTS_OUT:-$CARGO_TARGET_DIR}")
 for f in "${files[@]}"; do
   args+=(-f "$f")
 done
