@@ -614,3 +614,58 @@ async fn fetches_keys_when_no_jwks_file_is_given() {
             .contains("cannot decide: the key set of the token's pool could not be fetched")
     );
 }
+
+#[test]
+fn a_token_not_valid_yet_fails_at_nbf() {
+    let keys = Keys::new();
+    let mut claims = access_claims(SCOPE);
+    // An hour ahead: outside any clock skew the service could allow.
+    claims["nbf"] = json!(now() + 3600);
+    let r = check(&keys, "POST", "/users", "", Some(&token(&claims)));
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_fails_at(
+        &r.stdout,
+        "nbf not in the future",
+        "token is not valid yet (nbf)",
+    );
+    assert!(
+        r.stdout.contains("decision: DENY (invalid_token)"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("response: HTTP 401"), "{}", r.stdout);
+}
+
+#[test]
+fn a_token_issued_in_the_future_fails_at_iat() {
+    let keys = Keys::new();
+    let mut claims = access_claims(SCOPE);
+    claims["iat"] = json!(now() + 3600);
+    let r = check(&keys, "POST", "/users", "", Some(&token(&claims)));
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_fails_at(
+        &r.stdout,
+        "iat not in the future",
+        "token was issued in the future (iat)",
+    );
+    assert!(
+        r.stdout.contains("decision: DENY (invalid_token)"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn a_token_without_sub_fails_at_sub() {
+    let keys = Keys::new();
+    let mut claims = access_claims(SCOPE);
+    claims.as_object_mut().unwrap().remove("sub");
+    let r = check(&keys, "POST", "/users", "", Some(&token(&claims)));
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_fails_at(&r.stdout, "sub present", "malformed token: no sub claim");
+    assert!(
+        r.stdout.contains("decision: DENY (invalid_token)"),
+        "{}",
+        r.stdout
+    );
+}

@@ -2,7 +2,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use support::*;
@@ -54,19 +54,6 @@ async fn statuses_concurrently(grpc: std::net::SocketAddr, tokens: Vec<String>) 
     out
 }
 
-/// Polls `f` until it returns true, for up to `secs` seconds.
-async fn eventually<F, Fut>(secs: u64, what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f().await {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn health_is_not_serving_until_every_pools_keys_are_loaded() {
     let keys = KeyServer::start().await;
@@ -74,7 +61,7 @@ async fn health_is_not_serving_until_every_pools_keys_are_loaded() {
     keys.set_down(true);
     let service = Service::start(&policy(&keys, ROUTES), &[]);
     let _ = service.client().await;
-    eventually(10, "a failed key fetch", || async { keys.fetches() >= 1 }).await;
+    eventually(30, "a failed key fetch", || async { keys.fetches() >= 1 }).await;
     assert_eq!(service.health("").await, NOT_SERVING);
     assert_eq!(
         service.health("envoy.service.auth.v3.Authorization").await,
@@ -88,7 +75,7 @@ async fn health_is_not_serving_until_every_pools_keys_are_loaded() {
     assert_eq!(status_of(&service, &fresh_token(key(0), 1)).await, 401);
 
     keys.set_down(false);
-    eventually(15, "SERVING after the key server recovers", || async {
+    eventually(30, "SERVING after the key server recovers", || async {
         service.health("").await == SERVING
     })
     .await;
@@ -110,30 +97,40 @@ async fn health_is_not_serving_until_every_pools_keys_are_loaded() {
 async fn rotated_keys_are_picked_up_and_last_good_keys_survive_outages() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
+    // No cooldown: every unknown kid refetches, so each step below really fetches.
     let mut service = Service::start(
         &policy(&keys, ROUTES),
-        &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "1")],
+        &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "0")],
     );
     service.wait_ready().await;
     assert_eq!(status_of(&service, &fresh_token(key(0), 1)).await, 200);
 
     // Cognito adds a key: a token signed with it triggers one refetch and is accepted.
     keys.publish(POOL, key(1));
+    let before = keys.fetches();
     assert_eq!(status_of(&service, &fresh_token(key(1), 2)).await, 200);
+    assert_eq!(keys.fetches(), before + 1);
 
-    // The key server goes down: known keys keep working, even after a failed refetch.
+    // The key server goes down: an unknown kid makes a refetch that fails...
     keys.set_down(true);
+    let failed =
+        format!("cognito_ext_authz_key_fetches_total{{pool=\"{POOL}\",result=\"failure\"}}");
+    assert_eq!(service.metric(&failed, &[]).await, 0.0);
     assert_eq!(status_of(&service, &fresh_token(key(2), 3)).await, 401);
+    assert_eq!(keys.fetches(), before + 2, "the refetch was attempted");
+    assert_eq!(service.metric(&failed, &[]).await, 1.0);
+    // ...and the known keys keep working after it, for tokens never seen before.
     assert_eq!(status_of(&service, &fresh_token(key(0), 4)).await, 200);
     assert_eq!(status_of(&service, &fresh_token(key(1), 5)).await, 200);
 
     // A key leaves the key set: tokens signed with it stop working, cached ones included.
     let cached = fresh_token(key(0), 6);
     assert_eq!(status_of(&service, &cached).await, 200);
+    assert_eq!(status_of(&service, &cached).await, 200);
     keys.set_down(false);
     keys.withdraw(POOL, &key(0).kid);
-    tokio::time::sleep(Duration::from_millis(1100)).await; // past the refetch cooldown
     assert_eq!(status_of(&service, &fresh_token(key(2), 7)).await, 401); // triggers a refetch
+    assert_eq!(keys.fetches(), before + 3);
     assert_eq!(status_of(&service, &cached).await, 401);
     assert_eq!(status_of(&service, &fresh_token(key(1), 8)).await, 200);
 }
@@ -207,7 +204,7 @@ async fn a_configmap_update_reloads_the_policy_and_a_bad_one_is_refused() {
         &keys,
         "routes:\n  - name: create-user\n    path: /users/{id}\n    scopes: [other/scope]\n",
     ));
-    eventually(5, "the new policy in force", || async {
+    eventually(30, "the new policy in force", || async {
         status_of(&service, &token).await == 401
     })
     .await;
@@ -217,7 +214,7 @@ async fn a_configmap_update_reloads_the_policy_and_a_bad_one_is_refused() {
         &keys,
         "routes:\n  - path: /users/{id\n    scopes: [a/b]\n",
     ));
-    eventually(5, "the refusal logged", || async {
+    eventually(30, "the refusal logged", || async {
         service.logs().contains("policy refused")
     })
     .await;
@@ -241,7 +238,7 @@ async fn a_configmap_update_reloads_the_policy_and_a_bad_one_is_refused() {
 
     // Fixing it takes effect again.
     service.swap_policy(&policy(&keys, ROUTES));
-    eventually(5, "the fixed policy in force", || async {
+    eventually(30, "the fixed policy in force", || async {
         status_of(&service, &token).await == 200
     })
     .await;
@@ -267,39 +264,257 @@ async fn a_plain_policy_file_rewritten_in_place_reloads() {
         ),
     )
     .unwrap();
-    eventually(5, "the rewritten policy in force", || async {
+    eventually(30, "the rewritten policy in force", || async {
         status_of(&service, &token).await == 403
     })
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn sigterm_drains_then_exits_zero() {
+/// The drain after `signal`: NOT_SERVING and /readyz 503, yet checks still answered on
+/// the connection Envoy holds; the drain is long (600 s) so nothing here races it, and a
+/// second signal ends it: exit 0.
+async fn drains_on(signal: &str) {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
-    let mut service = Service::start(&policy(&keys, ROUTES), &[("AUTHZ_DRAIN_SECONDS", "2")]);
+    let mut service = Service::start(&policy(&keys, ROUTES), &[("AUTHZ_DRAIN_SECONDS", "600")]);
     service.wait_ready().await;
     let mut client = service.client().await;
-    service.signal("TERM");
-    eventually(2, "NOT_SERVING while draining", || async {
+    service.signal(signal);
+    eventually(30, "NOT_SERVING while draining", || async {
         service.health("").await == NOT_SERVING
     })
     .await;
-    // Still answering during the drain, on the connection Envoy already holds.
+    let ready = reqwest::get(format!("http://{}/readyz", service.admin))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    for n in 0..3 {
+        let token = fresh_token(key(0), n);
+        let a = check(
+            &mut client,
+            request(
+                "POST",
+                "h",
+                "/users/1",
+                &[("authorization", &bearer(&token))],
+            ),
+        )
+        .await;
+        assert_eq!(a.status, 200);
+        let a = check(&mut client, request("POST", "h", "/users/1", &[])).await;
+        assert_eq!(a.status, 401);
+    }
+    assert!(service.running(), "still draining");
+    service.signal(signal);
+    assert_eq!(service.wait_exit(Duration::from_secs(30)).await, Some(0));
+    let logs = service.logs();
+    let name = format!("SIG{signal}");
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("draining") && l.contains(&name)),
+        "{logs}"
+    );
+    assert!(logs.contains("second signal; stopping now"), "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_drains_and_a_second_signal_ends_the_drain() {
+    drains_on("TERM").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigint_drains_like_sigterm() {
+    drains_on("INT").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_drain_ends_by_itself_and_the_process_exits_zero() {
+    let keys = KeyServer::start().await;
+    keys.publish(POOL, key(0));
+    let mut service = Service::start(&policy(&keys, ROUTES), &[("AUTHZ_DRAIN_SECONDS", "1")]);
+    service.wait_ready().await;
+    service.signal("TERM");
+    assert_eq!(service.wait_exit(Duration::from_secs(30)).await, Some(0));
+    assert!(!service.logs().contains("second signal"));
+}
+
+/// A check that is waiting for a key set fetch the test holds open: it is in flight until
+/// `held` is cleared. Returns the task answering it.
+async fn check_in_flight(
+    service: &Service,
+    keys: &KeyServer,
+    held: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<Answer> {
+    // key(1) is new to the service: its token makes the service refetch, and wait.
+    keys.publish(POOL, key(1));
+    keys.answer(POOL, Answering::Hold(held.clone()));
+    let before = keys.fetches();
+    let mut client = service.client().await;
+    let token = fresh_token(key(1), 99);
+    let task = tokio::spawn(async move {
+        check(
+            &mut client,
+            request(
+                "POST",
+                "h",
+                "/users/1",
+                &[("authorization", &bearer(&token))],
+            ),
+        )
+        .await
+    });
+    eventually(30, "the check to wait on its key fetch", || async {
+        keys.fetches() > before
+    })
+    .await;
+    task
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_flight_checks_finish_at_shutdown() {
+    let keys = KeyServer::start().await;
+    keys.publish(POOL, key(0));
+    let held = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let mut service = Service::start(
+        &policy(&keys, ROUTES),
+        &[
+            ("AUTHZ_JWKS_COOLDOWN_SECONDS", "0"),
+            ("AUTHZ_JWKS_TIMEOUT_SECONDS", "60"),
+        ],
+    );
+    service.wait_ready().await;
+    let in_flight = check_in_flight(&service, &keys, &held).await;
+
+    // SIGTERM with no drain: the listeners close (new connections are refused)...
+    service.signal("TERM");
+    let grpc = service.grpc;
+    eventually(30, "the gRPC listener to close", || async move {
+        tokio::net::TcpStream::connect(grpc).await.is_err()
+    })
+    .await;
+    assert!(
+        service.running(),
+        "the process waits for the check in flight"
+    );
+    // ...and the check in flight still gets its answer once its key fetch completes.
+    held.store(false, std::sync::atomic::Ordering::SeqCst);
+    let answer = in_flight.await.unwrap();
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(service.wait_exit(Duration::from_secs(30)).await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_flight_checks_finish_under_the_policy_they_started_with() {
+    let keys = KeyServer::start().await;
+    keys.publish(POOL, key(0));
+    let held = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let mut service = Service::start(
+        &policy(&keys, ROUTES),
+        &[
+            ("AUTHZ_JWKS_COOLDOWN_SECONDS", "0"),
+            ("AUTHZ_JWKS_TIMEOUT_SECONDS", "60"),
+        ],
+    );
+    service.wait_ready().await;
+    let in_flight = check_in_flight(&service, &keys, &held).await;
+
+    // A new policy asks for another scope; it is in force before the check finishes.
+    service.swap_policy(&policy(
+        &keys,
+        "routes:
+  - name: create-user
+    path: /users/{id}
+    scopes: [other/scope]
+",
+    ));
+    eventually(30, "the new policy in force", || async {
+        status_of(&service, &fresh_token(key(0), 7)).await == 401
+    })
+    .await;
+    held.store(false, std::sync::atomic::Ordering::SeqCst);
+    let answer = in_flight.await.unwrap();
+    assert_eq!(
+        answer.status, 200,
+        "decided under the old policy: {answer:?}"
+    );
+    assert_eq!(status_of(&service, &fresh_token(key(1), 8)).await, 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_polling_fallback_alone_picks_up_a_change() {
+    let keys = KeyServer::start().await;
+    keys.publish(POOL, key(0));
+    // The policy file lives in another folder, behind a symlink in the watched one: a
+    // rewrite of it makes no event in the watched folder, only polling can see it.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let target = write(elsewhere.path(), "policy.yaml", &policy(&keys, ROUTES));
+    let mut service = Service::prepare("");
+    std::fs::remove_file(service.policy_path()).unwrap();
+    std::os::unix::fs::symlink(&target, service.policy_path()).unwrap();
+    service.spawn(&[("AUTHZ_POLICY_POLL_SECONDS", "1")]);
+    service.wait_ready().await;
     let token = fresh_token(key(0), 1);
-    let a = check(
-        &mut client,
-        request(
-            "POST",
-            "h",
-            "/users/1",
-            &[("authorization", &bearer(&token))],
+    assert_eq!(status_of(&service, &token).await, 200);
+    std::fs::write(
+        &target,
+        policy(
+            &keys,
+            "routes:
+  - name: create-user
+    path: /users/{id}
+    scopes: [other/scope]
+",
         ),
     )
+    .unwrap();
+    eventually(60, "the polled change in force", || async {
+        status_of(&service, &token).await == 401
+    })
     .await;
-    assert_eq!(a.status, 200);
-    assert_eq!(service.wait_exit(Duration::from_secs(10)).await, Some(0));
-    assert!(service.logs().contains("draining"));
+    assert_eq!(
+        service
+            .metric(
+                "cognito_ext_authz_policy_reloads_total",
+                &[r#"result="success""#]
+            )
+            .await,
+        2.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn command_line_flags_override_the_environment() {
+    let keys = KeyServer::start().await;
+    keys.publish(POOL, key(0));
+    let mut service = Service::prepare(&policy(&keys, ROUTES));
+    let (env_grpc, env_admin) = (free_port().to_string(), free_port().to_string());
+    let (grpc, admin) = (service.grpc.to_string(), service.admin.to_string());
+    let policy_path = service.policy_path().to_str().unwrap().to_owned();
+    service.spawn_with_args(
+        &[
+            ("AUTHZ_LISTEN_ADDR", &env_grpc),
+            ("AUTHZ_ADMIN_ADDR", &env_admin),
+            ("AUTHZ_POLICY_PATH", "/nonexistent/policy.yaml"),
+        ],
+        &[
+            "--listen",
+            &grpc,
+            "--admin",
+            &admin,
+            "--policy",
+            &policy_path,
+        ],
+    );
+    service.wait_ready().await; // on the --admin address, with the --policy file
+    assert_eq!(status_of(&service, &fresh_token(key(0), 1)).await, 200); // on --listen
+    for unused in [&env_grpc, &env_admin] {
+        assert!(
+            tokio::net::TcpStream::connect(unused.as_str())
+                .await
+                .is_err(),
+            "{unused} (from the environment) must not be listened on"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,19 +6,6 @@ use support::*;
 
 const ROUTES: &str = "routes:\n  - name: create-user\n    path: /users/{id}\n    scopes: [user_management_lambdas/api]\n  - name: health\n    path: /health\n    auth: none\n";
 
-/// The value of the first sample of `name` whose labels include every one of `labels`.
-fn sample(metrics: &str, name: &str, labels: &[&str]) -> Option<f64> {
-    metrics
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .find(|l| {
-            let (series, _) = l.rsplit_once(' ').unwrap_or((l, ""));
-            (series == name || series.starts_with(&format!("{name}{{")))
-                && labels.iter().all(|want| series.contains(want))
-        })
-        .and_then(|l| l.rsplit_once(' ')?.1.parse().ok())
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_count_decisions_latency_and_cache_use() {
     let keys = KeyServer::start().await;
@@ -125,4 +112,71 @@ async fn metrics_count_decisions_latency_and_cache_use() {
             .unwrap();
         assert_eq!(r.status(), want, "{path}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_decision_logs_one_line_with_its_fields() {
+    let keys = KeyServer::start().await;
+    keys.publish(POOL, key(0));
+    let mut service = Service::start(&policy(&keys, ROUTES), &[]);
+    service.wait_ready().await;
+    let mut client = service.client().await;
+    let token = key(0).sign(&access_claims(SCOPE));
+    let bearer = format!("Bearer {token}");
+    check(
+        &mut client,
+        request(
+            "POST",
+            "api.example.com",
+            "/users/7?secret=query",
+            &[("authorization", &bearer)],
+        ),
+    )
+    .await;
+    let mut expired = access_claims(SCOPE);
+    expired["exp"] = serde_json::json!(now() - 3600);
+    expired["iat"] = serde_json::json!(now() - 7200);
+    let expired = format!("Bearer {}", key(0).sign(&expired));
+    check(
+        &mut client,
+        request("POST", "h", "/users/8", &[("authorization", &expired)]),
+    )
+    .await;
+
+    service.decision(2).await;
+    let lines = service.decisions();
+    assert_eq!(lines.len(), 2, "one line per decision: {lines:?}");
+    let allow = &lines[0];
+    for (field, want) in [
+        ("decision", "allow"),
+        ("reason", "authorized"),
+        ("detail", ""),
+        ("route", "create-user"),
+        ("method", "POST"),
+        ("host", "api.example.com"),
+        ("path", "/users/7"),
+        ("sub", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
+        ("client_id", CLIENT),
+    ] {
+        assert_eq!(allow[field], want, "{field} in {allow}");
+    }
+    assert!(allow["latency_us"].is_u64(), "{allow}");
+    let deny = &lines[1];
+    for (field, want) in [
+        ("decision", "deny"),
+        ("reason", "expired_token"),
+        ("detail", "expired: token has expired"),
+        ("route", "create-user"),
+        ("path", "/users/8"),
+        ("sub", ""),
+        ("client_id", ""),
+    ] {
+        assert_eq!(deny[field], want, "{field} in {deny}");
+    }
+    let logs = service.logs();
+    assert!(!logs.contains("secret=query"), "no query string is logged");
+    assert!(
+        !logs.contains(token.split('.').nth(2).unwrap()),
+        "no signature is logged"
+    );
 }

@@ -235,3 +235,38 @@ async fn default_allow_lets_unmatched_requests_through_without_identity() {
     let a = check(&mut client, request("GET", "h", "/users/1", &[])).await;
     assert_eq!(a.status, 401);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unsafe_paths_are_refused_even_with_default_allow() {
+    let keys = KeyServer::start().await;
+    keys.publish(POOL, key(0));
+    let mut service = Service::start(
+        &policy(
+            &keys,
+            &format!(
+                "defaultAction: allow\n{ROUTES}  - name: open\n    path: /open/{{proxy+}}\n    auth: none\n"
+            ),
+        ),
+        &[],
+    );
+    service.wait_ready().await;
+    let mut client = service.client().await;
+    for path in [
+        "/unlisted/../users/1",
+        "/unlisted/%2e%2e/users/1",
+        "/unlisted%2fusers",
+        "/unlisted%5cusers",
+        "/unlisted\\users",
+        "/unlisted/%zz",
+        "/open/../users/1",
+    ] {
+        let a = check(&mut client, request("GET", "h", path, &[])).await;
+        assert_eq!(a.status, 400, "{path}: {a:?}");
+        assert_eq!(a.body, r#"{"message":"Bad Request"}"#, "{path}");
+    }
+    // The control: the same requests without the unsafe part are allowed.
+    for path in ["/unlisted/users/1", "/open/users/1"] {
+        let a = check(&mut client, request("GET", "h", path, &[])).await;
+        assert_eq!(a.status, 200, "{path}: {a:?}");
+    }
+}

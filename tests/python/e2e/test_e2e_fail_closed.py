@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from pathlib import Path
 
 from support import http
@@ -71,13 +70,12 @@ def test_hung_service_times_out_into_503(envoy_bin: Path, tmp_path: Path, upstre
     try:
         with EnvoyProxy(envoy_bin, tmp_path, authz_port=hole.port, upstream_port=upstream.port) as envoy:
             before = upstream.count()
-            started = time.monotonic()
-            r = http.request(envoy.listen_port, "/health", timeout=10)
-            took = time.monotonic() - started
+            # Without Envoy's ext_authz timeout the request would wait on the hung service
+            # until the client gave up (60 s here): an answer at all shows the timeout in
+            # force, whatever the machine's speed.
+            r = http.request(envoy.listen_port, "/health", timeout=60)
             _assert_outage_answer(r)
             assert upstream.count() == before
-            # The ext_authz timeout (0.5 s) bounds what a hung service costs a request.
-            assert took < 3.0, f"took {took:.2f}s: the ext_authz timeout is not in force"
     finally:
         hole.close()
 
@@ -146,29 +144,30 @@ def test_grpc_health_check_sees_the_service(
         svc.stop()
 
 
-def test_drain_on_sigterm_keeps_answering_then_exits_zero(
+def test_drain_on_sigterm_keeps_answering_then_a_second_signal_exits_zero(
     authz_bin: Path, envoy_bin: Path, tmp_path: Path, keys, upstream: EchoServer, mint: Minter
 ) -> None:
     """SIGTERM: /readyz turns 503 and health NOT_SERVING, yet checks arriving through
-    Envoy's open connection are still answered for AUTHZ_DRAIN_SECONDS, then exit 0."""
+    Envoy's open connection are still answered during the drain (600 s here, so no request
+    can outlast it); a second SIGTERM ends the drain early and the process exits 0."""
     token = mint.access("files/read")
     svc = AuthzService(
-        authz_bin, tmp_path, main_policy(keys), name="drain-authz", env={"AUTHZ_DRAIN_SECONDS": "3"}
+        authz_bin, tmp_path, main_policy(keys), name="drain-authz", env={"AUTHZ_DRAIN_SECONDS": "600"}
     )
     try:
         with EnvoyProxy(envoy_bin, tmp_path, authz_port=svc.grpc_port, upstream_port=upstream.port) as envoy:
             assert http.request(envoy.listen_port, "/files/a", token=token).status == 200
             svc.terminate()
-            started = time.monotonic()
-            wait_until(lambda: svc.readyz() == 503, 2, "/readyz to turn 503 after SIGTERM", on_timeout=svc.log_tail)
+            wait_until(lambda: svc.readyz() == 503, 30, "/readyz to turn 503 after SIGTERM", on_timeout=svc.log_tail)
             statuses = []
-            while time.monotonic() - started < 1.5:
+            for _ in range(5):
                 statuses.append(http.request(envoy.listen_port, "/files/a", token=token).status)
                 statuses.append(http.request(envoy.listen_port, "/files/a").status)
-                time.sleep(0.1)
-            assert set(statuses) == {200, 401}, f"answers while draining: {statuses}\n{svc.log_tail()}"
-            code = svc.process.wait_exit(10)
+            assert statuses == [200, 401] * 5, f"answers while draining: {statuses}\n{svc.log_tail()}"
+            assert svc.process.alive(), "exited during the drain period"
+            svc.terminate()  # the second signal ends the drain
+            code = svc.process.wait_exit(60)
             assert code == 0, f"exit code {code} after drain\n{svc.log_tail()}"
-            assert time.monotonic() - started >= 2.5, "exited before the drain period"
+            assert "second signal" in svc.process.log_path.read_text(errors="replace")
     finally:
         svc.stop()

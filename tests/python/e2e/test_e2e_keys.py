@@ -1,7 +1,8 @@
 """Key rotation and key-server trouble, seen through Envoy.
 
 Each test runs its own stack on its own pool so that fetch counts and cooldowns are its
-own. The service runs with AUTHZ_JWKS_COOLDOWN_SECONDS=1 (see support.service).
+own. The refetch cooldown is 600 s here: the first unknown `kid` triggers the one refetch
+the cooldown allows, and every later one must not, however slow the machine is.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import pytest
 
 from support import tokens
 from support.keyserver import KeyServer
-from support.procs import wait_until
 from support.stack import Stack
 from support.upstream import EchoServer
 
+from .conftest import metric
 from .test_e2e_decisions import assert_invalid_token, upstream_saw
+
+FETCHES = "cognito_ext_authz_key_fetches_total"
 
 
 def _one_pool_policy(keys: KeyServer, pool: str) -> str:
@@ -39,46 +42,41 @@ def rotating(authz_bin: Path, envoy_bin: Path, tmp_path: Path, keys: KeyServer, 
     keys.add_pool(pool)
     with Stack(
         authz_bin=authz_bin, envoy_bin=envoy_bin, workdir=tmp_path, policy=_one_pool_policy(keys, pool),
-        upstream=upstream, name="keys",
+        upstream=upstream, name="keys", service_env={"AUTHZ_JWKS_COOLDOWN_SECONDS": "600"},
     ) as s:
         yield s, pool
 
 
-def test_startup_fetched_the_pool_keys(rotating, keys: KeyServer) -> None:
-    _, pool = rotating
-    assert keys.fetches[pool] >= 1
+def test_startup_fetches_each_pool_once(rotating, keys: KeyServer) -> None:
+    """Readiness needs one successful fetch; start-up makes no more than that one."""
+    stack, pool = rotating
+    assert keys.fetches[pool] == 1
+    m = stack.service.metrics()
+    assert metric(m, FETCHES, pool=pool, result="success") == 1, m
+    assert metric(m, FETCHES, pool=pool, result="failure") == 0, m
 
 
 def test_new_key_is_picked_up_on_unknown_kid(rotating, keys: KeyServer) -> None:
     """Cognito rotates by publishing a new key: the first token signed with it makes the
-    service refetch (the kid is unknown) and then pass, without a restart."""
+    service refetch (the kid is unknown) and pass at once, without a restart."""
     stack, pool = rotating
     new_key = keys.add_key(pool)
     token = tokens.access_token(new_key, keys.issuer(pool), scope="files/read")
-    # At most one refetch per cooldown (1 s here): a retry within a few seconds must pass.
-    wait_until(
-        lambda: stack.request("/files/x", token=token).status == 200,
-        10,
-        "a token signed with a newly published key to be accepted",
-        interval=0.3,
-        on_timeout=stack.logs,
-    )
     upstream_saw(stack.request("/files/x", token=token))
+    upstream_saw(stack.request("/files/x", token=token))
+    assert keys.fetches[pool] == 2, "one start-up fetch, one refetch for the new kid"
 
 
 def test_unknown_kid_refetches_are_rate_limited(rotating, keys: KeyServer) -> None:
-    """A burst of tokens with unknown kids must not turn into a burst of JWKS fetches."""
+    """A burst of tokens with unknown kids must not turn into a burst of JWKS fetches: one
+    refetch per cooldown (600 s here), whatever the kids and however long the burst takes."""
     stack, pool = rotating
     attacker = tokens.SigningKey.generate()
     before = keys.fetches[pool]
-    started = time.monotonic()
     for i in range(20):
         t = tokens.sign(tokens.access_claims(keys.issuer(pool), scope="files/read"), attacker, kid=f"bogus-{i}")
         assert_invalid_token(stack.request("/files/x", token=t))
-    elapsed = time.monotonic() - started
-    fetched = keys.fetches[pool] - before
-    # One refetch per 1 s cooldown, plus possibly a periodic refresh.
-    assert fetched <= int(elapsed) + 2, f"{fetched} JWKS fetches for 20 unknown kids in {elapsed:.1f}s"
+    assert keys.fetches[pool] - before == 1
 
 
 def test_failed_refetch_keeps_last_good_keys(rotating, keys: KeyServer) -> None:
@@ -87,15 +85,15 @@ def test_failed_refetch_keeps_last_good_keys(rotating, keys: KeyServer) -> None:
     upstream_saw(stack.request("/files/x", token=good))
     keys.set_failing(pool, 500)
     try:
-        # Force refetch attempts (unknown kid) that fail...
+        # An unknown kid forces a refetch, which fails...
         stranger = tokens.SigningKey.generate()
-        for _ in range(3):
-            t = tokens.sign(tokens.access_claims(keys.issuer(pool), scope="files/read"), stranger)
-            assert_invalid_token(stack.request("/files/x", token=t))
-            time.sleep(0.6)
-        # ...the keys fetched earlier still verify.
+        t = tokens.sign(tokens.access_claims(keys.issuer(pool), scope="files/read"), stranger)
+        assert_invalid_token(stack.request("/files/x", token=t))
+        m = stack.service.metrics()
+        assert metric(m, FETCHES, pool=pool, result="failure") == 1, m
+        # ...and the keys fetched earlier still verify, cached or not.
         upstream_saw(stack.request("/files/x", token=good))
-        fresh = tokens.access_token(keys.keys(pool)[0], keys.issuer(pool), scope="files/read")
+        fresh = tokens.access_token(keys.keys(pool)[0], keys.issuer(pool), scope="files/read", sub="fresh")
         upstream_saw(stack.request("/files/x", token=fresh))
     finally:
         keys.set_failing(pool, None)

@@ -1,10 +1,12 @@
 """Policy reload while Envoy keeps sending traffic (SPEC 3): the policy is a mounted
 ConfigMap, updated by the kubelet's atomic `..data` symlink swap. A good update takes
-effect without a restart; a broken one is refused and the last good policy stays."""
+effect without a restart; a broken one is refused and the last good policy stays.
+
+The polling fallback is off here (AUTHZ_POLICY_POLL_SECONDS=3600): every change must be
+seen through the folder watch. tests/lifecycle.rs covers the polling fallback alone."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -15,8 +17,8 @@ from support.procs import wait_until
 from support.stack import Stack
 from support.upstream import EchoServer
 
-from .conftest import POOL, Minter
-from .test_e2e_decisions import assert_denied, identity, upstream_saw
+from .conftest import POOL, Minter, metric
+from .test_e2e_decisions import assert_denied, assert_unauthorized_no_token, identity, upstream_saw
 
 
 def _policy(keys: KeyServer, reports_scope: str) -> str:
@@ -37,7 +39,7 @@ def reloadable(authz_bin: Path, envoy_bin: Path, tmp_path: Path, keys: KeyServer
     cm = ConfigMapDir(tmp_path / "config", {"policy.yaml": _policy(keys, "reports/v1")})
     with Stack(
         authz_bin=authz_bin, envoy_bin=envoy_bin, workdir=tmp_path, policy="", policy_path=cm.path("policy.yaml"),
-        upstream=upstream, name="reload",
+        upstream=upstream, name="reload", service_env={"AUTHZ_POLICY_POLL_SECONDS": "3600"},
     ) as s:
         yield s, cm
 
@@ -52,7 +54,7 @@ def test_configmap_update_takes_effect_without_restart(reloadable, keys: KeyServ
     cm.update({"policy.yaml": _policy(keys, "reports/v2")})
     wait_until(
         lambda: stack.request("/reports/1", token=v2).status == 200,
-        15,
+        30,
         "the updated policy to take effect",
         interval=0.2,
         on_timeout=stack.logs,
@@ -66,20 +68,28 @@ def test_broken_update_is_refused_and_last_good_policy_stays(reloadable, keys: K
     v1 = mint.access("reports/v1")
     upstream_saw(stack.request("/reports/1", token=v1))
 
+    def refusals() -> float:
+        return metric(stack.service.metrics(), "cognito_ext_authz_policy_reloads_total", result="failure")
+
+    assert refusals() == 0
     # A typo'd key (unknown keys are rejected) and a YAML syntax error, one after the other.
+    # Each refusal is observed (counted and logged) before the old policy is checked.
     typo = _policy(keys, "reports/v1").replace("scopes:", "scope:")
-    for broken in (typo, "routes: [unclosed\n"):
+    for n, broken in enumerate((typo, "routes: [unclosed\n"), start=1):
         cm.update({"policy.yaml": broken})
-        deadline = time.monotonic() + 3  # longer than a reload takes (see the test above)
-        while time.monotonic() < deadline:
-            r = stack.request("/reports/1", token=v1)
-            assert identity(upstream_saw(r))["x-cognito-route"] == ["reports"], "policy lost on a bad update"
-            assert stack.request("/reports/1").status == 401, "route lost its protection on a bad update"
-            time.sleep(0.2)
+        wait_until(lambda: refusals() == n, 30, f"refusal #{n} to be counted", interval=0.2, on_timeout=stack.logs)
+        r = stack.request("/reports/1", token=v1)
+        assert identity(upstream_saw(r))["x-cognito-route"] == ["reports"], "policy lost on a bad update"
+        assert_unauthorized_no_token(stack.request("/reports/1"))
+    log = stack.service.process.log_path.read_text(errors="replace")
+    refused = [line for line in log.splitlines() if "policy refused" in line]
+    assert len(refused) == 2, log
+    assert "scope" in refused[0], refused[0]  # the unknown key is named
     assert stack.service.readyz() == 200
+    assert metric(stack.service.metrics(), "cognito_ext_authz_policy_reloads_total", result="success") == 1
 
     # A good update after bad ones still applies.
     cm.update({"policy.yaml": _policy(keys, "reports/v3")})
     v3 = mint.access("reports/v3")
-    wait_until(lambda: stack.request("/reports/1", token=v3).status == 200, 15, "recovery after bad updates",
+    wait_until(lambda: stack.request("/reports/1", token=v3).status == 200, 30, "recovery after bad updates",
                interval=0.2, on_timeout=stack.logs)

@@ -1,0 +1,248 @@
+//! Key fetching (README "Token rules", "Keys"): HTTPS with certificate checks, no
+//! redirects, a timeout, a 256 KiB limit, RSA keys of 2048 to 8192 bits only, and a
+//! periodic refresh. Each against the real service and a local key server.
+
+mod support;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use support::*;
+
+const ROUTES: &str = "routes:\n  - name: create-user\n    path: /users/{id}\n    scopes: [user_management_lambdas/api]\n";
+const FETCHES: &str = "cognito_ext_authz_key_fetches_total";
+const SERVING: i32 = 1;
+const NOT_SERVING: i32 = 2;
+
+fn policy_at(jwks_uri: &str) -> String {
+    format!("userPools:\n  - id: {POOL}\n    jwksUri: {jwks_uri}\n{ROUTES}")
+}
+
+async fn status_with(service: &Service, token: &str) -> u16 {
+    let mut client = service.client().await;
+    let bearer = format!("Bearer {token}");
+    check(
+        &mut client,
+        request("POST", "h", "/users/1", &[("authorization", &bearer)]),
+    )
+    .await
+    .status
+}
+
+fn failures() -> String {
+    format!("pool=\"{POOL}\"")
+}
+
+/// Waits until the service has counted `n` failed fetches for the pool.
+async fn wait_failed_fetches(service: &Service, n: f64) {
+    eventually(60, "failed key fetches counted", || async {
+        service
+            .metric(FETCHES, &[&failures(), r#"result="failure""#])
+            .await
+            >= n
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_key_fetches_check_the_certificate() {
+    let pki = TestPki::new();
+    let keys = TlsKeyServer::start(&pki, json!({ "keys": [key(0).jwk.clone()] }).to_string()).await;
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), &pki.ca_pem).unwrap();
+    let ca_path = ca.path().to_str().unwrap().to_owned();
+
+    // Trusting the CA (the system trust store variable), the same server is accepted...
+    let mut trusting = Service::start(
+        &policy_at(&keys.jwks_uri(POOL)),
+        &[("SSL_CERT_FILE", &ca_path)],
+    );
+    trusting.wait_ready().await;
+    assert_eq!(
+        status_with(&trusting, &key(0).sign(&access_claims(SCOPE))).await,
+        200
+    );
+    drop(trusting);
+    let answered = keys.fetches();
+    assert_eq!(answered, 1);
+
+    // ...and without it, its certificate (from a CA nobody trusts) is refused: no keys,
+    // never SERVING, a failed fetch counted and logged, no request ever answered.
+    let service = Service::start(&policy_at(&keys.jwks_uri(POOL)), &[]);
+    wait_failed_fetches(&service, 1.0).await;
+    assert_eq!(service.health("").await, NOT_SERVING);
+    assert_eq!(
+        keys.fetches(),
+        answered,
+        "no request went over the refused handshake"
+    );
+    let logs = service.logs();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("key set fetch failed") && l.to_lowercase().contains("certificate")),
+        "{logs}"
+    );
+    assert_eq!(
+        status_with(&service, &key(0).sign(&access_claims(SCOPE))).await,
+        401
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redirects_are_not_followed() {
+    let keys = KeyServer::start().await;
+    // The redirect target serves a perfectly good key set: following it would load keys.
+    keys.publish("elsewhere", key(0));
+    keys.answer(POOL, Answering::Redirect(keys.jwks_uri("elsewhere")));
+    let service = Service::start(&policy(&keys, ROUTES), &[]);
+    wait_failed_fetches(&service, 2.0).await;
+    assert_eq!(service.health("").await, NOT_SERVING);
+    assert_eq!(
+        keys.fetches_of("elsewhere"),
+        0,
+        "attempts at the pool's URL only, never one at the redirect target"
+    );
+    assert!(
+        service.logs().contains("HTTP status 302"),
+        "{}",
+        service.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_server_that_never_answers_times_out() {
+    let keys = KeyServer::start().await;
+    keys.answer(POOL, Answering::Hang);
+    let service = Service::start(
+        &policy(&keys, ROUTES),
+        &[("AUTHZ_JWKS_TIMEOUT_SECONDS", "1")],
+    );
+    // Without a timeout the first fetch would hang for ever and nothing would be counted.
+    wait_failed_fetches(&service, 1.0).await;
+    assert_eq!(service.health("").await, NOT_SERVING);
+    assert!(
+        service.logs().to_lowercase().contains("timed out"),
+        "{}",
+        service.logs()
+    );
+}
+
+/// A key set document of exactly `size` bytes: the key set with `pad` space after it.
+fn padded(keys: &KeyServer, size: usize) -> String {
+    let doc = keys.jwks_document("src").to_string();
+    assert!(doc.len() < size);
+    format!("{doc}{}", " ".repeat(size - doc.len()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn key_sets_over_256_kib_are_refused() {
+    const LIMIT: usize = 256 * 1024;
+    let keys = KeyServer::start().await;
+    keys.publish("src", key(0));
+
+    keys.answer(POOL, Answering::Body(padded(&keys, LIMIT)));
+    let mut at_limit = Service::start(&policy(&keys, ROUTES), &[]);
+    at_limit.wait_ready().await;
+    assert_eq!(
+        status_with(&at_limit, &key(0).sign(&access_claims(SCOPE))).await,
+        200
+    );
+    drop(at_limit);
+
+    keys.answer(POOL, Answering::Body(padded(&keys, LIMIT + 1)));
+    let over = Service::start(&policy(&keys, ROUTES), &[]);
+    wait_failed_fetches(&over, 1.0).await;
+    assert_eq!(over.health("").await, NOT_SERVING);
+    assert!(
+        over.logs().contains("larger than 262144 bytes"),
+        "{}",
+        over.logs()
+    );
+}
+
+/// An RSA public JWK whose modulus has exactly `bits` bits (not a real key: nothing it
+/// signs would verify, but a key the service accepts makes a token `bad_signature`, one it
+/// skips makes it `unknown_key`).
+fn jwk_of_bits(kid: &str, bits: usize) -> Value {
+    let mut n = vec![0xffu8; bits.div_ceil(8)];
+    let top = bits % 8;
+    if top != 0 {
+        n[0] = (1u8 << top) - 1;
+    }
+    json!({"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig", "e": "AQAB",
+           "n": URL_SAFE_NO_PAD.encode(&n)})
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_rsa_keys_of_2048_to_8192_bits_are_used() {
+    let keys = KeyServer::start().await;
+    let mut doc = keys.jwks_document("none");
+    let list = doc["keys"].as_array_mut().unwrap();
+    list.push(key(0).jwk.clone());
+    for (kid, bits) in [
+        ("b2047", 2047),
+        ("b2048", 2048),
+        ("b8192", 8192),
+        ("b8193", 8193),
+    ] {
+        list.push(jwk_of_bits(kid, bits));
+    }
+    keys.answer(POOL, Answering::Body(doc.to_string()));
+    let mut service = Service::start(
+        &policy(&keys, ROUTES),
+        &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "3600")],
+    );
+    service.wait_ready().await;
+    for (n, (kid, expected)) in [
+        ("b2047", "unknown_key"),
+        ("b2048", "bad_signature"),
+        ("b8192", "bad_signature"),
+        ("b8193", "unknown_key"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let token =
+            key(0).sign_with_header(&json!({"alg": "RS256", "kid": kid}), &access_claims(SCOPE));
+        assert_eq!(status_with(&service, &token).await, 401, "{kid}");
+        let last = service.decision(n + 1).await;
+        assert!(
+            last["detail"].as_str().unwrap().contains(match expected {
+                "unknown_key" => "no key with this kid",
+                _ => "signature does not verify",
+            }),
+            "{kid}: {last}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_are_refreshed_periodically() {
+    let keys = KeyServer::start().await;
+    keys.publish(POOL, key(0));
+    let mut service = Service::start(
+        &policy(&keys, ROUTES),
+        &[
+            ("AUTHZ_JWKS_REFRESH_SECONDS", "10"),
+            ("AUTHZ_JWKS_COOLDOWN_SECONDS", "3600"),
+        ],
+    );
+    service.wait_ready().await;
+    // Spend the one refetch the cooldown allows on an unknown kid...
+    let bogus = key(0).sign_with_header(
+        &json!({"alg": "RS256", "kid": "bogus"}),
+        &access_claims(SCOPE),
+    );
+    assert_eq!(status_with(&service, &bogus).await, 401);
+    assert_eq!(keys.fetches(), 2);
+    // ...so a key published now can only arrive with the periodic refresh (every 10 s).
+    let before = keys.fetches();
+    keys.publish(POOL, key(1));
+    let token = key(1).sign(&access_claims(SCOPE));
+    eventually(60, "the new key through a periodic refresh", || async {
+        status_with(&service, &token).await == 200
+    })
+    .await;
+    assert_eq!(keys.fetches(), before + 1, "one refresh, no refetch");
+    assert_eq!(service.health("").await, SERVING);
+}

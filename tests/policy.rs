@@ -1,0 +1,121 @@
+//! Policy rules refused at load time (README "Refused at load time"), through
+//! `cognito-ext-authz validate`, the same loader `serve` uses. Each refusal has a control:
+//! the nearest policy that is accepted, so a test cannot pass because everything fails.
+
+mod support;
+
+use std::process::Command;
+
+use support::{POOL, write};
+
+const ROUTE: &str = "routes:\n  - path: /users/{id}\n    scopes: [user_management_lambdas/api]\n";
+
+struct Validated {
+    code: i32,
+    stderr: String,
+}
+
+fn validate(yaml: &str) -> Validated {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "policy.yaml", yaml);
+    let out = Command::new(env!("CARGO_BIN_EXE_cognito-ext-authz"))
+        .arg("validate")
+        .arg(&path)
+        .output()
+        .unwrap();
+    Validated {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn assert_valid(yaml: &str) {
+    let v = validate(yaml);
+    assert_eq!(v.code, 0, "should be valid:\n{yaml}\n{}", v.stderr);
+}
+
+fn assert_refused(yaml: &str, error: &str) {
+    let v = validate(yaml);
+    assert_eq!(v.code, 1, "should be refused:\n{yaml}\n{}", v.stderr);
+    assert!(v.stderr.contains(error), "no {error:?} in:\n{}", v.stderr);
+}
+
+fn pool_policy(extra: &str) -> String {
+    format!("userPools:\n  - id: {POOL}\n{extra}{ROUTE}")
+}
+
+#[test]
+fn policy_files_over_1_mib_are_refused() {
+    const LIMIT: usize = 1024 * 1024;
+    let padded = |size: usize| {
+        let body = pool_policy("");
+        let comment = size - body.len() - 3; // "# " and the newline
+        format!("{body}# {}\n", "x".repeat(comment))
+    };
+    assert_eq!(padded(LIMIT).len(), LIMIT);
+    assert_valid(&padded(LIMIT));
+    assert_refused(
+        &padded(LIMIT + 1),
+        "1048577 bytes is larger than the 1048576 allowed",
+    );
+}
+
+#[test]
+fn leeway_is_at_most_300_seconds() {
+    assert_valid(&pool_policy("leewaySeconds: 300\n"));
+    assert_refused(
+        &pool_policy("leewaySeconds: 301\n"),
+        "leewaySeconds: 301 is more than the 300 seconds allowed",
+    );
+}
+
+#[test]
+fn a_pool_or_issuer_listed_twice_is_refused() {
+    assert_refused(
+        &format!("userPools:\n  - id: {POOL}\n  - id: {POOL}\n{ROUTE}"),
+        &format!("userPools[1].id: \"{POOL}\" is listed twice"),
+    );
+    let issuer = "https://issuer.example.com/shared";
+    assert_refused(
+        &format!(
+            "userPools:\n  - id: {POOL}\n    issuer: {issuer}\n  - id: eu-west-1_zzzzzzzzz\n    issuer: {issuer}\n{ROUTE}"
+        ),
+        &format!("issuer \"{issuer}\" is configured twice"),
+    );
+    // The control: two pools, each its own issuer.
+    assert_valid(&format!(
+        "userPools:\n  - id: {POOL}\n  - id: eu-west-1_zzzzzzzzz\n{ROUTE}"
+    ));
+}
+
+#[test]
+fn empty_lists_are_refused() {
+    let route = |field: &str| {
+        format!("userPools:\n  - id: {POOL}\nroutes:\n  - path: /users/{{id}}\n    {field}\n")
+    };
+    for (field, error) in [
+        (
+            "scopes: []",
+            "routes[0] (/users/{id}).scopes: an empty list",
+        ),
+        (
+            "groups: []",
+            "routes[0] (/users/{id}).groups: an empty list",
+        ),
+        (
+            "methods: []",
+            "routes[0] (/users/{id}).methods: an empty list",
+        ),
+        ("hosts: []", "routes[0] (/users/{id}).hosts: an empty list"),
+    ] {
+        assert_refused(&route(field), error);
+    }
+    assert_refused(
+        &pool_policy("    appClients: []\n"),
+        "userPools[0].appClients: an empty list",
+    );
+    // The controls: the same fields with one entry each.
+    assert_valid(&format!(
+        "userPools:\n  - id: {POOL}\n    appClients: [abc123]\nroutes:\n  - path: /users/{{id}}\n    scopes: [a/b]\n    groups: [g]\n    methods: [GET]\n    hosts: [api.example.com]\n"
+    ));
+}
