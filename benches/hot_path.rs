@@ -55,6 +55,8 @@ fn runtime() -> tokio::runtime::Runtime {
 fn token_verification(c: &mut Criterion, f: &Fixture) {
     let rt = runtime();
     let active = active(f, 100);
+    // Any protected route: all share the one authorizer.
+    let route = active.policy.routes.routes()[0].clone();
     let mut group = c.benchmark_group("token");
 
     // Cold: no cache, every call a full parse + RS256 verify + claim checks.
@@ -64,7 +66,9 @@ fn token_verification(c: &mut Criterion, f: &Fixture) {
         b.iter(|| {
             i += 1;
             let t = &f.tokens[i % f.tokens.len()];
-            let ok = rt.block_on(uncached.verify(active.trust(), t)).unwrap();
+            let ok = rt
+                .block_on(uncached.verify(active.trust(&route), t))
+                .unwrap();
             black_box(ok);
         })
     });
@@ -72,14 +76,14 @@ fn token_verification(c: &mut Criterion, f: &Fixture) {
     // Cached: SHA-256 of the token + a cache lookup + the kid still-present check.
     let cached = Verifier::new(10_000);
     for t in &f.tokens {
-        rt.block_on(cached.verify(active.trust(), t)).unwrap();
+        rt.block_on(cached.verify(active.trust(&route), t)).unwrap();
     }
     let mut i = 0;
     group.bench_function("verify_cached", |b| {
         b.iter(|| {
             i += 1;
             let t = &f.tokens[i % f.tokens.len()];
-            let ok = rt.block_on(cached.verify(active.trust(), t)).unwrap();
+            let ok = rt.block_on(cached.verify(active.trust(&route), t)).unwrap();
             black_box(ok);
         })
     });

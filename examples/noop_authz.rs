@@ -19,7 +19,7 @@ use std::sync::Arc;
 use cognito_ext_authz::answer::Answer;
 use cognito_ext_authz::credential::Headers;
 use cognito_ext_authz::decision::{AllowReason, Decision};
-use cognito_ext_authz::token::AccessToken;
+use cognito_ext_authz::token::VerifiedToken;
 
 use cognito_ext_authz::proto::envoy::service::auth::v3::{
     CheckRequest, CheckResponse, OkHttpResponse, authorization_server,
@@ -35,10 +35,13 @@ struct Noop {
 
 /// The answer the real service gives a typical allowed request.
 fn identity_answer() -> CheckResponse {
-    let token = AccessToken {
+    let token = VerifiedToken {
+        token_use: cognito_ext_authz::policy::model::TokenUse::Access,
         sub: "00000000-bbbb-4ccc-8ddd-000000000001".to_owned(),
         client_id: "4benchclient0123456789abc".to_owned(),
         username: Some("user1".to_owned()),
+        aud: None,
+        claims: Vec::new(),
         scopes: "svc1/read svc1/write svc7/read svc7/write svc7/files svc13/read svc13/write"
             .split(' ')
             .map(str::to_owned)
@@ -51,7 +54,9 @@ fn identity_answer() -> CheckResponse {
     let decision = Decision::Allow {
         reason: AllowReason::Authorized,
         route: Some(Arc::from("svc7-item")),
+        authorizer: Some(Arc::from("default")),
         token: Some(Arc::new(token)),
+        claim_headers: Vec::new().into(),
     };
     cognito_ext_authz::grpc::to_response(&Answer::new(&decision, &Headers::default()))
 }

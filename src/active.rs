@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use crate::policy::Policy;
+use crate::policy::table::Route;
 use crate::token::Trust;
 use crate::token::keys::PoolKeys;
 
@@ -19,11 +20,14 @@ pub struct ActivePolicy {
 }
 
 impl ActivePolicy {
-    /// What tokens are verified against under this policy.
-    pub fn trust(&self) -> Trust<'_> {
+    /// What tokens are verified against on `route`.
+    pub fn trust(&self, route: &Route) -> Trust<'_> {
         Trust {
             pools: &self.policy.pools,
             keys: &self.keys,
+            authorizer: &self.policy.authorizers[route.authorizer],
+            token_use: route.token_use,
+            claim_names: &self.policy.claim_headers,
             leeway_seconds: self.policy.leeway_seconds,
             generation: self.generation,
         }

@@ -34,7 +34,7 @@ pub enum Answer {
     /// Send the request upstream with these header changes.
     Upstream {
         /// Headers to set, overwriting what the client sent.
-        set: Vec<(&'static str, String)>,
+        set: Vec<(String, String)>,
         /// Headers to remove.
         remove: Vec<String>,
         metadata: Vec<(&'static str, MetaValue)>,
@@ -55,32 +55,46 @@ impl Answer {
     pub fn new(decision: &Decision, request_headers: &Headers) -> Answer {
         let metadata = metadata(decision);
         match decision {
-            Decision::Allow { route, token, .. } => {
-                let mut set: Vec<(&'static str, String)> =
-                    Vec::with_capacity(IDENTITY_HEADERS.len());
+            Decision::Allow {
+                route,
+                token,
+                claim_headers,
+                ..
+            } => {
+                let mut set: Vec<(String, String)> =
+                    Vec::with_capacity(IDENTITY_HEADERS.len() + claim_headers.len());
+                let mut put = |name: &str, value: String| set.push((name.to_owned(), value));
                 if let Some(t) = token {
-                    set.push(("x-cognito-sub", t.sub.clone()));
-                    set.push(("x-cognito-client-id", t.client_id.clone()));
+                    put("x-cognito-sub", t.sub.clone());
+                    put("x-cognito-client-id", t.client_id.clone());
                     if let Some(u) = &t.username {
-                        set.push(("x-cognito-username", u.clone()));
+                        put("x-cognito-username", u.clone());
                     }
                     if !t.scopes.is_empty() {
-                        set.push(("x-cognito-scope", t.scopes.join(" ")));
+                        put("x-cognito-scope", t.scopes.join(" "));
                     }
                     if !t.groups.is_empty() {
-                        set.push(("x-cognito-groups", t.groups.join(",")));
+                        put("x-cognito-groups", t.groups.join(","));
+                    }
+                    for (header, claim) in claim_headers.iter() {
+                        if let Some((_, v)) = t.claims.iter().find(|(c, _)| c == claim) {
+                            put(header, v.clone());
+                        }
                     }
                 }
                 if let Some(r) = route {
-                    set.push(("x-cognito-route", r.to_string()));
+                    put("x-cognito-route", r.to_string());
                 }
                 // A value Envoy could not carry safely is dropped (and so removed).
                 set.retain(|(_, v)| !v.is_empty() && !v.chars().any(|c| c.is_control()));
+                let extra: Vec<&str> = claim_headers.iter().map(|(h, _)| h.as_str()).collect();
                 let remove = IDENTITY_HEADERS
                     .iter()
-                    .filter(|h| !set.iter().any(|(s, _)| s == *h))
-                    .map(|h| h.to_string())
-                    .chain(forged_identity_headers(request_headers))
+                    .copied()
+                    .chain(extra.iter().copied())
+                    .filter(|h| !set.iter().any(|(s, _)| s == h))
+                    .map(str::to_owned)
+                    .chain(forged_headers(request_headers, &extra))
                     .collect();
                 Answer::Upstream {
                     set,
@@ -111,10 +125,16 @@ impl Answer {
 /// (`x_cognito_sub`, `X-Cognito_Groups`), other than the identity header itself: WSGI, CGI
 /// and Rack fold `_` into `-`, so an upstream would read them as ours.
 pub fn forged_identity_headers(headers: &Headers) -> Vec<String> {
+    forged_headers(headers, &[])
+}
+
+/// [`forged_identity_headers`], for the built-in identity headers and `extra` ones (the
+/// policy's claim headers).
+fn forged_headers(headers: &Headers, extra: &[&str]) -> Vec<String> {
     let mut forged = Vec::new();
     headers.for_each_name(|name| {
         if name.contains('_')
-            && IDENTITY_HEADERS.iter().any(|h| {
+            && IDENTITY_HEADERS.iter().chain(extra.iter()).any(|h| {
                 h.len() == name.len()
                     && h.bytes()
                         .zip(name.bytes())
@@ -138,7 +158,11 @@ fn metadata(decision: &Decision) -> Vec<(&'static str, MetaValue)> {
     if let Some(route) = decision.route() {
         fields.push(("route", text(route)));
     }
+    if let Some(authorizer) = decision.authorizer() {
+        fields.push(("authorizer", text(authorizer)));
+    }
     if let Some(t) = decision.token() {
+        fields.push(("token_use", text(t.token_use.as_str())));
         fields.push(("sub", text(&t.sub)));
         fields.push(("client_id", text(&t.client_id)));
         if let Some(u) = &t.username {
@@ -179,7 +203,9 @@ mod tests {
         let allow = Decision::Allow {
             reason: AllowReason::PublicRoute,
             route: None,
+            authorizer: None,
             token: None,
+            claim_headers: Vec::new().into(),
         };
         let Answer::Upstream { remove, set, .. } = Answer::new(&allow, &headers) else {
             panic!("an allow goes upstream");

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use crate::credential::NoToken;
 use crate::host::BadHost;
 use crate::path::UnsafePath;
-use crate::token::{AccessToken, TokenError};
+use crate::policy::ClaimHeaders;
+use crate::token::{TokenError, VerifiedToken};
 
 /// Why a request was allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,11 +48,17 @@ pub enum Decision {
     Allow {
         reason: AllowReason,
         route: Option<Arc<str>>,
-        token: Option<Arc<AccessToken>>,
+        /// The route's authorizer, when a token was verified.
+        authorizer: Option<Arc<str>>,
+        token: Option<Arc<VerifiedToken>>,
+        /// The policy's claim headers: set from the token's claims, or removed.
+        claim_headers: ClaimHeaders,
     },
     Deny {
         reason: DenyReason,
         route: Option<Arc<str>>,
+        /// The route's authorizer, when the route needed a token.
+        authorizer: Option<Arc<str>>,
         /// What the client gets.
         response: DenialResponse,
     },
@@ -135,12 +142,14 @@ impl Decision {
     pub fn deny(
         reason: DenyReason,
         route: Option<Arc<str>>,
+        authorizer: Option<Arc<str>>,
         insufficient_scope_status: u16,
     ) -> Self {
         let response = reason.response(insufficient_scope_status);
         Decision::Deny {
             reason,
             route,
+            authorizer,
             response,
         }
     }
@@ -172,8 +181,17 @@ impl Decision {
         }
     }
 
+    /// The authorizer of the matched route, when it needed a token.
+    pub fn authorizer(&self) -> Option<&str> {
+        match self {
+            Decision::Allow { authorizer, .. } | Decision::Deny { authorizer, .. } => {
+                authorizer.as_deref()
+            }
+        }
+    }
+
     /// The verified token behind an allow, if any.
-    pub fn token(&self) -> Option<&AccessToken> {
+    pub fn token(&self) -> Option<&VerifiedToken> {
         match self {
             Decision::Allow { token, .. } => token.as_deref(),
             Decision::Deny { .. } => None,

@@ -19,12 +19,19 @@ pub const MAX_LOGGED_FIELD_BYTES: usize = 256;
 
 /// Logs and counts one decision.
 pub fn record(decision: &Decision, request: &Request, elapsed: Duration) {
+    let (route, authorizer) = match decision {
+        Decision::Allow {
+            route, authorizer, ..
+        }
+        | Decision::Deny {
+            route, authorizer, ..
+        } => (route.clone(), authorizer.clone()),
+    };
     crate::metrics::decision(
         decision.result(),
         decision.reason(),
-        match decision {
-            Decision::Allow { route, .. } | Decision::Deny { route, .. } => route.clone(),
-        },
+        route,
+        authorizer,
         elapsed,
     );
     let token = decision.token();
@@ -38,6 +45,7 @@ pub fn record(decision: &Decision, request: &Request, elapsed: Duration) {
         reason = decision.reason(),
         detail = %detail,
         route = decision.route().unwrap_or(""),
+        authorizer = decision.authorizer().unwrap_or(""),
         method = %bounded(&request.method, MAX_LOGGED_FIELD_BYTES),
         host = %bounded(&request.host, MAX_LOGGED_FIELD_BYTES),
         path = %bounded(without_query(&request.path), MAX_LOGGED_FIELD_BYTES),

@@ -18,8 +18,8 @@ pub enum ReadError {
     Io(#[from] std::io::Error),
     #[error("not a regular file")]
     NotRegular,
-    #[error("larger than the {0} bytes allowed")]
-    TooLarge(usize),
+    #[error("{size} bytes is larger than the {max} allowed")]
+    TooLarge { size: u64, max: usize },
     #[error("not UTF-8 text")]
     NotUtf8,
 }
@@ -35,13 +35,19 @@ pub fn read_text(path: &Path, max: usize) -> Result<String, ReadError> {
         return Err(ReadError::NotRegular);
     }
     if meta.len() > max as u64 {
-        return Err(ReadError::TooLarge(max));
+        return Err(ReadError::TooLarge {
+            size: meta.len(),
+            max,
+        });
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     // The file may grow between the size check and the read: never take more than max + 1.
     file.take(max as u64 + 1).read_to_end(&mut bytes)?;
     if bytes.len() > max {
-        return Err(ReadError::TooLarge(max));
+        return Err(ReadError::TooLarge {
+            size: bytes.len() as u64,
+            max,
+        });
     }
     String::from_utf8(bytes).map_err(|_| ReadError::NotUtf8)
 }
@@ -56,7 +62,10 @@ mod tests {
         let path = dir.path().join("p.yaml");
         std::fs::write(&path, "routes: []\n").unwrap();
         assert_eq!(read_text(&path, 100).unwrap(), "routes: []\n");
-        assert!(matches!(read_text(&path, 5), Err(ReadError::TooLarge(5))));
+        assert!(matches!(
+            read_text(&path, 5),
+            Err(ReadError::TooLarge { size: 11, max: 5 })
+        ));
         std::fs::write(&path, [0xff, 0xfe]).unwrap();
         assert!(matches!(read_text(&path, 100), Err(ReadError::NotUtf8)));
         assert!(matches!(

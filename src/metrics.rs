@@ -110,13 +110,15 @@ pub fn decision(
     result: &'static str,
     reason: &'static str,
     route: Option<Arc<str>>,
+    authorizer: Option<Arc<str>>,
     elapsed: Duration,
 ) {
-    let route = route.map_or(metrics::SharedString::const_str(""), Into::into);
+    let label = |v: Option<Arc<str>>| v.map_or(metrics::SharedString::const_str(""), Into::into);
     metrics::counter!(DECISIONS,
         "result" => result,
         "reason" => reason,
-        "route" => route,
+        "route" => label(route),
+        "authorizer" => label(authorizer),
     )
     .increment(1);
     match FIXED.get() {

@@ -14,7 +14,7 @@ use crate::decision::{AllowReason, Decision, DenyReason};
 use crate::path;
 use crate::policy::model::DefaultAction;
 use crate::policy::table::Route;
-use crate::token::Verifier;
+use crate::token::{VerifiedToken, Verifier};
 
 /// A request as the pipeline sees it.
 #[derive(Debug, Clone, Default)]
@@ -57,9 +57,20 @@ impl Pipeline {
     pub async fn decide(&self, request: &Request) -> Decision {
         let active = self.active.load_full();
         let status = active.policy.insufficient_scope_status;
+        let policy = &active.policy;
+        let authorizer_of = |route: &Route| policy.authorizers[route.authorizer].name.clone();
         let deny = |reason, route: Option<&Route>| {
-            Decision::deny(reason, route.map(|r| r.name.clone()), status)
+            let authorizer = route.filter(|r| !r.public && !r.deny).map(authorizer_of);
+            Decision::deny(reason, route.map(|r| r.name.clone()), authorizer, status)
         };
+        let allow =
+            |reason, route: Option<&Route>, token: Option<Arc<VerifiedToken>>| Decision::Allow {
+                reason,
+                route: route.map(|r| r.name.clone()),
+                authorizer: token.as_ref().and(route).map(authorizer_of),
+                token,
+                claim_headers: policy.claim_headers.clone(),
+            };
 
         let segments = match path::segments(&request.path) {
             Ok(s) => s,
@@ -75,28 +86,21 @@ impl Pipeline {
         let Some(route) = active.policy.routes.find(&segments, &request.method, &host) else {
             return match active.policy.default_action {
                 DefaultAction::Deny => deny(DenyReason::NoRoute, None),
-                DefaultAction::Allow => Decision::Allow {
-                    reason: AllowReason::DefaultAllow,
-                    route: None,
-                    token: None,
-                },
+                DefaultAction::Allow => allow(AllowReason::DefaultAllow, None, None),
             };
         };
         if route.deny {
             return deny(DenyReason::DenyRoute, Some(route));
         }
         if route.public {
-            return Decision::Allow {
-                reason: AllowReason::PublicRoute,
-                route: Some(route.name.clone()),
-                token: None,
-            };
+            return allow(AllowReason::PublicRoute, Some(route), None);
         }
-        let raw = match credential::bearer_token(&request.headers, &active.policy.token_header) {
+        let header = &policy.authorizers[route.authorizer].token_header;
+        let raw = match credential::bearer_token(&request.headers, header) {
             Ok(t) => t,
             Err(e) => return deny(DenyReason::NoToken(e), Some(route)),
         };
-        let token = match self.verifier.verify(active.trust(), raw).await {
+        let token = match self.verifier.verify(active.trust(route), raw).await {
             Ok(t) => t,
             Err(e) => return deny(DenyReason::InvalidToken(e), Some(route)),
         };
@@ -106,11 +110,7 @@ impl Pipeline {
         if !route.groups.is_empty() && !route.groups.iter().any(|g| token.groups.contains(g)) {
             return deny(DenyReason::InsufficientGroup, Some(route));
         }
-        Decision::Allow {
-            reason: AllowReason::Authorized,
-            route: Some(route.name.clone()),
-            token: Some(token),
-        }
+        allow(AllowReason::Authorized, Some(route), Some(token))
     }
 }
 

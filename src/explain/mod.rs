@@ -131,7 +131,10 @@ pub async fn check(options: &CheckOptions) -> Result<Explanation, CheckError> {
     } = offline::key_sets(&policy, options.jwks.as_deref()).await?;
     let mut headers = std::collections::HashMap::new();
     if let Some(v) = &header_value {
-        headers.insert(policy.token_header.clone(), v.clone());
+        // The value goes into every authorizer's token header: the matched route reads its own.
+        for authorizer in &policy.authorizers {
+            headers.insert(authorizer.token_header.clone(), v.clone());
+        }
     }
     let request = Request {
         method: options.method.trim().to_ascii_uppercase(),
@@ -155,7 +158,8 @@ pub async fn check(options: &CheckOptions) -> Result<Explanation, CheckError> {
         ..
     } = &decision
     {
-        let token = credential::bearer_token(&request.headers, &active.policy.token_header).ok();
+        let header = &active.policy.authorizers[0].token_header;
+        let token = credential::bearer_token(&request.headers, header).ok();
         let pool = token
             .and_then(|t| render::decode_part(t, 1))
             .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_owned))

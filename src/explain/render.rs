@@ -59,6 +59,7 @@ pub(super) fn render(
     let _ = writeln!(out, "\nroute:");
     let mut reached_token = false;
     let mut route_index = None;
+    let mut authorizer = &policy.authorizers[0];
     match decision {
         Decision::Deny {
             reason: DenyReason::UnsafePath(e),
@@ -91,6 +92,9 @@ pub(super) fn render(
             Some(name) => {
                 let route = policy.routes.routes().iter().find(|r| &*r.name == name);
                 route_index = route.map(|r| r.index);
+                if let Some(r) = route {
+                    authorizer = &policy.authorizers[r.authorizer];
+                }
                 describe_route(&mut out, route, request);
                 reached_token = route.is_some_and(|r| !r.public && !r.deny);
             }
@@ -99,8 +103,11 @@ pub(super) fn render(
     }
 
     // Token.
-    let _ = writeln!(out, "\ntoken (header {}):", policy.token_header);
-    let raw = credential::bearer_token(&request.headers, &policy.token_header);
+    if policy.authorizers.len() > 1 {
+        let _ = writeln!(out, "\nauthorizer: {}", authorizer.name);
+    }
+    let _ = writeln!(out, "\ntoken (header {}):", authorizer.token_header);
+    let raw = credential::bearer_token(&request.headers, &authorizer.token_header);
     match (&raw, reached_token) {
         (_, false) => {
             let _ = writeln!(out, "  not read: the decision did not need it");

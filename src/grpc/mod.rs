@@ -57,7 +57,7 @@ impl AuthorizationService {
         let (decision, request) = match to_request(request) {
             Ok(request) => (self.pipeline.decide(&request).await, request),
             Err(unreadable) => (
-                Decision::deny(unreadable.reason(), None, 401),
+                Decision::deny(unreadable.reason(), None, None, 401),
                 Request::default(),
             ),
         };

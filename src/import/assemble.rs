@@ -217,6 +217,8 @@ pub(crate) fn assemble(api: Api) -> Result<Assembled, String> {
                 scopes,
                 groups: None,
                 auth,
+                authorizer: None,
+                token_use: None,
             },
             shape: path.shape(),
             method,
@@ -231,6 +233,9 @@ pub(crate) fn assemble(api: Api) -> Result<Assembled, String> {
     let policy = PolicyFile {
         user_pools,
         token_source,
+        authorizers: Default::default(),
+        default_authorizer: None,
+        claim_headers: Default::default(),
         default_action: Default::default(),
         insufficient_scope_status: None,
         leeway_seconds: None,
@@ -429,6 +434,7 @@ fn trusted_pools(
     let mut pools: Vec<UserPoolConfig> = ids
         .into_iter()
         .map(|id| UserPoolConfig {
+            arn: None,
             id,
             app_clients: None,
             jwks_uri: None,
@@ -436,6 +442,7 @@ fn trusted_pools(
         })
         .collect();
     pools.extend(placeholders.iter().map(|p| UserPoolConfig {
+        arn: None,
         id: p.id.clone(),
         app_clients: None,
         jwks_uri: None,

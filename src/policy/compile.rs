@@ -4,36 +4,35 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::model::{AuthMode, PolicyFile};
+use std::time::Duration;
+
+use super::model::{AuthMode, AuthorizerConfig, PolicyFile, TokenUse, UserPoolConfig};
 use super::rules::{
     METHODS, check_fetch_url, check_issuer, is_header_name, is_scope_name, pool_region,
 };
 use super::table::{HostPattern, Route, RouteSpec, RouteTable};
 use super::template::PathTemplate;
-use super::{Policy, PolicyErrors, Pool, Pools};
+use super::{Authorizer, Policy, PolicyErrors, Pool, Pools, TrustedPool};
 
 impl Policy {
     /// Checks a parsed policy file and compiles it.
     pub fn compile(file: &PolicyFile) -> Result<Policy, PolicyErrors> {
         let mut errors = Vec::new();
-        let pools = compile_pools(file, &mut errors);
-        let mut issuers = HashMap::new();
-        for (i, pool) in pools.iter().enumerate() {
-            if issuers.insert(pool.issuer.clone(), i).is_some() {
-                errors.push(format!(
-                    "userPools[{i}]: issuer {:?} is configured twice",
-                    pool.issuer
-                ));
+        let mut pools = PoolList::default();
+        let authorizers = compile_authorizers(file, &mut pools, &mut errors);
+        let default_authorizer = match &file.default_authorizer {
+            Some(name) => {
+                let found = authorizers.iter().position(|a| &*a.name == name.as_str());
+                if found.is_none() {
+                    errors.push(format!(
+                        "defaultAuthorizer: {name:?} is not one of the authorizers"
+                    ));
+                }
+                found
             }
-        }
-
-        let token_header = file.token_source.header.trim().to_ascii_lowercase();
-        if !is_header_name(&token_header) {
-            errors.push(format!(
-                "tokenSource.header: {:?} is not a header name",
-                file.token_source.header
-            ));
-        }
+            None if authorizers.len() == 1 => Some(0),
+            None => None,
+        };
         let insufficient_scope_status = match file.insufficient_scope_status {
             None | Some(401) => 401,
             Some(403) => 403,
@@ -50,17 +49,19 @@ impl Policy {
                 "leewaySeconds: {leeway_seconds} is more than the 300 seconds allowed"
             ));
         }
-        let specs = compile_routes(file, &mut errors);
+        let claim_headers = compile_claim_headers(file, &authorizers, &mut errors);
+        let specs = compile_routes(file, &authorizers, default_authorizer, &mut errors);
 
         if !errors.is_empty() {
             return Err(PolicyErrors { file: None, errors });
         }
         Ok(Policy {
             pools: Pools {
-                list: pools,
-                by_issuer: issuers,
+                list: pools.list,
+                by_issuer: pools.by_issuer,
             },
-            token_header,
+            authorizers,
+            claim_headers: claim_headers.into(),
             default_action: file.default_action,
             insufficient_scope_status,
             leeway_seconds,
@@ -69,28 +70,171 @@ impl Policy {
     }
 }
 
-fn compile_pools(file: &PolicyFile, errors: &mut Vec<String>) -> Vec<Pool> {
-    if file.user_pools.is_empty() {
-        errors.push("userPools: at least one user pool is required".to_owned());
+/// The pools of every authorizer, each once (by issuer), as they are compiled.
+#[derive(Default)]
+struct PoolList {
+    list: Vec<Pool>,
+    by_issuer: HashMap<String, usize>,
+}
+
+/// Every authorizer, in either form: the single-authorizer form (top-level `userPools` and
+/// `tokenSource`) is one authorizer named `default`.
+fn compile_authorizers(
+    file: &PolicyFile,
+    pools: &mut PoolList,
+    errors: &mut Vec<String>,
+) -> Vec<Authorizer> {
+    let single = !file.user_pools.is_empty() || !file.token_source.is_default();
+    if !file.authorizers.is_empty() {
+        if single {
+            errors.push(
+                "userPools/tokenSource and authorizers: a policy uses the single-authorizer form (top-level userPools, tokenSource) or named authorizers, never both".to_owned(),
+            );
+        }
+        return file
+            .authorizers
+            .iter()
+            .map(|(name, config)| {
+                let at = format!("authorizers.{name}");
+                if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    errors.push(format!("{at}: {name:?} is not a usable name"));
+                }
+                compile_authorizer(name, config, &at, "", pools, errors)
+            })
+            .collect();
+    }
+    let config = AuthorizerConfig {
+        user_pools: file.user_pools.clone(),
+        token_source: file.token_source.clone(),
+        ..AuthorizerConfig::default()
+    };
+    vec![compile_authorizer(
+        "default", &config, "", "", pools, errors,
+    )]
+}
+
+fn compile_authorizer(
+    name: &str,
+    config: &AuthorizerConfig,
+    at: &str,
+    _unused: &str,
+    pools: &mut PoolList,
+    errors: &mut Vec<String>,
+) -> Authorizer {
+    let field = |f: &str| {
+        if at.is_empty() {
+            f.to_owned()
+        } else {
+            format!("{at}.{f}")
+        }
+    };
+    let token_header = config.token_source.header.trim().to_ascii_lowercase();
+    if !is_header_name(&token_header) {
+        errors.push(format!(
+            "{}: {:?} is not a header name",
+            field("tokenSource.header"),
+            config.token_source.header
+        ));
+    }
+    let expression = config
+        .identity_validation_expression
+        .as_ref()
+        .and_then(|e| {
+            regex::RegexBuilder::new(e)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|err| {
+                    errors.push(format!(
+                        "{}: {e:?} is not a regular expression: {err}",
+                        field("identityValidationExpression")
+                    ))
+                })
+                .ok()
+        });
+    let ttl = config
+        .result_ttl_seconds
+        .unwrap_or(DEFAULT_RESULT_TTL_SECONDS);
+    if ttl > 3600 {
+        errors.push(format!(
+            "{}: {ttl} is more than the 3600 seconds API Gateway allows",
+            field("resultTtlSeconds")
+        ));
+    }
+    let trusted = compile_pools(&config.user_pools, &field("userPools"), pools, errors);
+    Authorizer {
+        name: Arc::from(name),
+        pools: trusted,
+        token_header,
+        expression,
+        ttl: Duration::from_secs(ttl),
+    }
+}
+
+/// API Gateway's default `authorizerResultTtlInSeconds`.
+const DEFAULT_RESULT_TTL_SECONDS: u64 = 300;
+
+/// `arn:aws:cognito-idp:REGION:ACCOUNT:userpool/POOL_ID` → `POOL_ID`, when REGION agrees.
+fn pool_id_of_arn(arn: &str) -> Option<&str> {
+    let rest = arn.strip_prefix("arn:")?;
+    let mut parts = rest.splitn(5, ':');
+    let (_partition, service, region, _account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let id = resource.strip_prefix("userpool/")?;
+    (service == "cognito-idp" && pool_region(id) == Some(region)).then_some(id)
+}
+
+fn compile_pools(
+    configs: &[UserPoolConfig],
+    at_list: &str,
+    list: &mut PoolList,
+    errors: &mut Vec<String>,
+) -> Vec<TrustedPool> {
+    if configs.is_empty() {
+        errors.push(format!("{at_list}: at least one user pool is required"));
     }
     let mut seen = HashSet::new();
-    let mut pools = Vec::new();
-    for (i, pool) in file.user_pools.iter().enumerate() {
-        let at = format!("userPools[{i}]");
-        let Some(region) = pool_region(&pool.id) else {
+    let mut issuers_here = HashSet::new();
+    let mut trusted = Vec::new();
+    for (i, pool) in configs.iter().enumerate() {
+        let at = format!("{at_list}[{i}]");
+        let id = match (pool.id.as_str(), pool.arn.as_deref()) {
+            ("", Some(arn)) => match pool_id_of_arn(arn) {
+                Some(id) => id.to_owned(),
+                None => {
+                    errors.push(format!(
+                        "{at}.arn: {arn:?} is not a user pool ARN (arn:aws:cognito-idp:REGION:ACCOUNT:userpool/REGION_ID)"
+                    ));
+                    continue;
+                }
+            },
+            (id, None) if !id.is_empty() => id.to_owned(),
+            ("", None) => {
+                errors.push(format!("{at}: give the pool's id or arn"));
+                continue;
+            }
+            _ => {
+                errors.push(format!("{at}: give the pool's id or its arn, not both"));
+                continue;
+            }
+        };
+        let Some(region) = pool_region(&id) else {
             errors.push(format!(
-                "{at}.id: {:?} is not a user pool id (REGION_ID, e.g. ap-south-1_abcdefghi)",
-                pool.id
+                "{at}.id: {id:?} is not a user pool id (REGION_ID, e.g. ap-south-1_abcdefghi)"
             ));
             continue;
         };
-        if !seen.insert(pool.id.clone()) {
-            errors.push(format!("{at}.id: {:?} is listed twice", pool.id));
+        if !seen.insert(id.clone()) {
+            errors.push(format!("{at}.id: {id:?} is listed twice"));
         }
         let issuer = pool
             .issuer
             .clone()
-            .unwrap_or_else(|| format!("https://cognito-idp.{region}.amazonaws.com/{}", pool.id));
+            .unwrap_or_else(|| format!("https://cognito-idp.{region}.amazonaws.com/{id}"));
         if let Err(e) = check_issuer(&issuer) {
             errors.push(format!("{at}.issuer: {e}"));
         }
@@ -118,17 +262,99 @@ fn compile_pools(file: &PolicyFile, errors: &mut Vec<String>) -> Vec<Pool> {
                 Some(list.iter().cloned().collect())
             }
         };
-        pools.push(Pool {
-            id: pool.id.clone(),
-            issuer,
-            jwks_uri,
+        if !issuers_here.insert(issuer.clone()) {
+            errors.push(format!("{at}: issuer {issuer:?} is configured twice"));
+            continue;
+        }
+        // Authorizers may share a pool: one key set, one entry, by issuer.
+        let index = match list.by_issuer.get(&issuer) {
+            Some(&index) => {
+                let known = &list.list[index];
+                if known.jwks_uri != jwks_uri || known.id != id {
+                    errors.push(format!(
+                        "{at}: issuer {issuer:?} is configured elsewhere with another id or jwksUri"
+                    ));
+                }
+                index
+            }
+            None => {
+                list.list.push(Pool {
+                    id,
+                    issuer: issuer.clone(),
+                    jwks_uri,
+                });
+                list.by_issuer.insert(issuer, list.list.len() - 1);
+                list.list.len() - 1
+            }
+        };
+        trusted.push(TrustedPool {
+            pool: index,
             app_clients,
         });
     }
-    pools
+    trusted
 }
 
-fn compile_routes(file: &PolicyFile, errors: &mut Vec<String>) -> Vec<RouteSpec> {
+/// Headers that can never be claim headers: pseudo-headers, hop-by-hop headers and what
+/// Envoy or the upstream reads for routing or framing.
+const RESERVED_HEADERS: [&str; 12] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    "content-type",
+    "cookie",
+];
+
+fn compile_claim_headers(
+    file: &PolicyFile,
+    authorizers: &[Authorizer],
+    errors: &mut Vec<String>,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (header, claim) in &file.claim_headers {
+        let at = format!("claimHeaders.{header}");
+        let name = header.trim().to_ascii_lowercase();
+        let folded = name.replace('_', "-");
+        if !is_header_name(&name) || name.starts_with(':') {
+            errors.push(format!("{at}: {header:?} is not a header name"));
+        } else if RESERVED_HEADERS.contains(&folded.as_str()) {
+            errors.push(format!(
+                "{at}: {header:?} is a hop-by-hop or framing header and cannot carry a claim"
+            ));
+        } else if crate::answer::IDENTITY_HEADERS.contains(&folded.as_str()) {
+            errors.push(format!("{at}: {header:?} is a built-in identity header"));
+        } else if authorizers
+            .iter()
+            .any(|a| a.token_header.replace('_', "-") == folded)
+        {
+            errors.push(format!("{at}: {header:?} is a token header"));
+        } else if out
+            .iter()
+            .any(|(h, _): &(String, String)| h.replace('_', "-") == folded)
+        {
+            errors.push(format!("{at}: {header:?} is listed twice"));
+        }
+        if claim.is_empty() || claim.chars().any(|c| c.is_control()) {
+            errors.push(format!("{at}: {claim:?} is not a claim name"));
+        }
+        out.push((name, claim.clone()));
+    }
+    out
+}
+
+fn compile_routes(
+    file: &PolicyFile,
+    authorizers: &[Authorizer],
+    default_authorizer: Option<usize>,
+    errors: &mut Vec<String>,
+) -> Vec<RouteSpec> {
     let mut specs = Vec::new();
     let mut names: HashMap<String, usize> = HashMap::new();
     // (shape, host, method) -> route index, to refuse routes that would shadow each other.
@@ -166,6 +392,39 @@ fn compile_routes(file: &PolicyFile, errors: &mut Vec<String>) -> Vec<RouteSpec>
         };
         let public = route.auth == Some(AuthMode::None);
         let deny = route.auth == Some(AuthMode::Deny);
+        let token_use = route.token_use.unwrap_or_default();
+        let authorizer = match &route.authorizer {
+            Some(name) => {
+                let found = authorizers.iter().position(|a| &*a.name == name.as_str());
+                if found.is_none() {
+                    errors.push(format!(
+                        "{at}.authorizer: {name:?} is not one of the authorizers"
+                    ));
+                }
+                found.unwrap_or(0)
+            }
+            None => match default_authorizer {
+                Some(d) => d,
+                None => {
+                    if !public && !deny {
+                        errors.push(format!(
+                            "{at}: name its authorizer (there are several and no defaultAuthorizer)"
+                        ));
+                    }
+                    0
+                }
+            },
+        };
+        if token_use == TokenUse::Id && route.scopes.is_some() {
+            errors.push(format!(
+                "{at}: `tokenUse: id` is for routes without scopes (API Gateway checks scopes on access tokens only)"
+            ));
+        }
+        if (public || deny) && (route.token_use.is_some() || route.authorizer.is_some()) {
+            errors.push(format!(
+                "{at}: an `auth: none` or `auth: deny` route reads no token, so it takes no authorizer or tokenUse"
+            ));
+        }
         let scopes = compile_names(route.scopes.as_deref(), "scopes", &at, errors);
         let groups = compile_names(route.groups.as_deref(), "groups", &at, errors);
         if public && (!scopes.is_empty() || !groups.is_empty()) {
@@ -220,6 +479,8 @@ fn compile_routes(file: &PolicyFile, errors: &mut Vec<String>) -> Vec<RouteSpec>
             route: Route {
                 name: Arc::from(name),
                 index: i,
+                authorizer,
+                token_use,
                 template: template.clone(),
                 methods: methods.clone(),
                 hosts: route.hosts.clone().unwrap_or_default(),

@@ -14,6 +14,7 @@ pub mod watch;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use model::{DefaultAction, PolicyFile};
 use table::RouteTable;
@@ -23,15 +24,47 @@ pub use rules::{check_fetch_url, pool_region};
 /// Policy files larger than this are refused (a ConfigMap holds at most 1 MiB).
 pub const MAX_POLICY_BYTES: usize = 1024 * 1024;
 
-/// A trusted Cognito user pool, with its issuer and key set location resolved.
+/// A Cognito user pool some authorizer trusts, with its issuer and key set location
+/// resolved. Authorizers that share a pool share this entry (and its key set).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pool {
     pub id: String,
     pub issuer: String,
     pub jwks_uri: String,
-    /// `None`: any app client of the pool.
+}
+
+/// A pool as one authorizer trusts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedPool {
+    /// Index into [`Policy::pools`].
+    pub pool: usize,
+    /// The app clients accepted (`client_id` of access tokens, `aud` of ID tokens); `None`:
+    /// any client of the pool.
     pub app_clients: Option<HashSet<String>>,
 }
+
+/// A named authorizer: API Gateway's unit of "which tokens, from which header".
+#[derive(Debug)]
+pub struct Authorizer {
+    pub name: Arc<str>,
+    pub pools: Vec<TrustedPool>,
+    /// Lower-case header name carrying the token.
+    pub token_header: String,
+    /// Matched against the token's `aud`; a token without `aud` cannot match.
+    pub expression: Option<regex::Regex>,
+    /// How long a verified token may be reused; zero: verified on every request.
+    pub ttl: std::time::Duration,
+}
+
+impl Authorizer {
+    /// How this authorizer trusts pool `pool`, if it does.
+    pub fn trusts(&self, pool: usize) -> Option<&TrustedPool> {
+        self.pools.iter().find(|p| p.pool == pool)
+    }
+}
+
+/// Claim headers: (lower-case header name, claim name).
+pub type ClaimHeaders = Arc<[(String, String)]>;
 
 /// The trusted pools, found by index or by their exact issuer.
 #[derive(Debug, Default)]
@@ -75,8 +108,9 @@ impl std::ops::Index<usize> for Pools {
 #[derive(Debug)]
 pub struct Policy {
     pub pools: Pools,
-    /// Lower-case header name carrying the token.
-    pub token_header: String,
+    /// The authorizers, in name order; routes refer to them by index.
+    pub authorizers: Vec<Authorizer>,
+    pub claim_headers: ClaimHeaders,
     pub default_action: DefaultAction,
     /// 401 (API Gateway's behaviour) or 403.
     pub insufficient_scope_status: u16,
@@ -150,7 +184,7 @@ impl Policy {
         let public = self.routes.routes().iter().filter(|r| r.public).count();
         let deny = self.routes.routes().iter().filter(|r| r.deny).count();
         format!(
-            "{} user pool(s) [{}], {} route(s) ({} public, {} deny), default action {}, token from header {:?}",
+            "{} user pool(s) [{}], {} route(s) ({} public, {} deny), default action {}, {}",
             self.pools.len(),
             self.pools
                 .iter()
@@ -164,7 +198,15 @@ impl Policy {
                 DefaultAction::Deny => "deny",
                 DefaultAction::Allow => "allow",
             },
-            self.token_header,
+            self.authorizers
+                .iter()
+                .map(|a| if self.authorizers.len() == 1 {
+                    format!("token from header {:?}", a.token_header)
+                } else {
+                    format!("authorizer {} (header {:?})", a.name, a.token_header)
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
         )
     }
 }
@@ -220,7 +262,7 @@ routes:
             ),
             Some(1)
         );
-        assert_eq!(policy.token_header, "x-access-token");
+        assert_eq!(policy.authorizers[0].token_header, "x-access-token");
         assert_eq!(policy.insufficient_scope_status, 403);
         let names: Vec<&str> = policy.routes.routes().iter().map(|r| &*r.name).collect();
         assert_eq!(names, ["create-user", "ANY /files/{proxy+}", "ANY /health"]);

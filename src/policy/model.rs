@@ -5,17 +5,32 @@
 //! checked [`PolicyFile`] into the [`RouteTable`](super::table::RouteTable) the hot path
 //! uses, and `import/` produces them from API Gateway definitions.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// The whole policy file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PolicyFile {
-    /// The Cognito user pools whose access tokens are accepted (API Gateway's `providerARNs`).
+    /// The single-authorizer form: the Cognito user pools whose tokens are accepted (API
+    /// Gateway's `providerARNs`), for one authorizer named `default`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub user_pools: Vec<UserPoolConfig>,
-    /// Where the token is read from; `authorization` by default.
+    /// The single-authorizer form: where the token is read from; `authorization` by default.
     #[serde(default, skip_serializing_if = "TokenSource::is_default")]
     pub token_source: TokenSource,
+    /// The named-authorizer form (API Gateway's own model): each authorizer's pools, token
+    /// header, validation expression and result TTL. A file uses one form or the other.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub authorizers: BTreeMap<String, AuthorizerConfig>,
+    /// The authorizer of routes that name none; optional when there is exactly one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_authorizer: Option<String>,
+    /// Extra identity headers, each set from a claim of the verified token (API Gateway's
+    /// `context.authorizer.claims` mappings): header name → claim name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub claim_headers: BTreeMap<String, String>,
     /// What happens to a request that no route matches.
     #[serde(default, skip_serializing_if = "DefaultAction::is_deny")]
     pub default_action: DefaultAction,
@@ -35,8 +50,13 @@ pub struct PolicyFile {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserPoolConfig {
-    /// Pool id, `REGION_SUFFIX`, e.g. `ap-south-1_abcdefghi`.
+    /// Pool id, `REGION_SUFFIX`, e.g. `ap-south-1_abcdefghi`; or give `arn` instead.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
+    /// The pool's ARN (`arn:aws:cognito-idp:REGION:ACCOUNT:userpool/POOL_ID`), as API
+    /// Gateway's `providerARNs` lists it; instead of `id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
     /// Accepted app client ids (`client_id` claim); omitted means any client of the pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_clients: Option<Vec<String>>,
@@ -48,7 +68,27 @@ pub struct UserPoolConfig {
     pub issuer: Option<String>,
 }
 
-/// Where the access token is read from.
+/// One named authorizer (API Gateway's `AWS::ApiGateway::Authorizer` of type
+/// `COGNITO_USER_POOLS`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthorizerConfig {
+    /// The pools whose tokens it accepts (`providerARNs`).
+    pub user_pools: Vec<UserPoolConfig>,
+    /// Where the token is read from (`identitySource`); `authorization` by default.
+    #[serde(default, skip_serializing_if = "TokenSource::is_default")]
+    pub token_source: TokenSource,
+    /// A regular expression the token's `aud` must match (`identityValidationExpression`);
+    /// a token without `aud` (every access token) cannot match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_validation_expression: Option<String>,
+    /// How long a verified token may be reused without verifying it again
+    /// (`authorizerResultTtlInSeconds`, 0 to 3600, default 300; 0: every request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_ttl_seconds: Option<u64>,
+}
+
+/// Where the token is read from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TokenSource {
@@ -62,7 +102,8 @@ impl TokenSource {
         "authorization".to_owned()
     }
 
-    fn is_default(&self) -> bool {
+    /// Whether this is the default, `authorization`.
+    pub fn is_default(&self) -> bool {
         self.header.eq_ignore_ascii_case("authorization")
     }
 }
@@ -117,6 +158,35 @@ pub struct RouteConfig {
     /// default `required`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthMode>,
+    /// The authorizer whose pools and token header the route uses; default
+    /// `defaultAuthorizer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizer: Option<String>,
+    /// Which Cognito token the route takes: `access` (default) or `id` (API Gateway's rule
+    /// for a Cognito method without OAuth scopes; not together with `scopes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_use: Option<TokenUse>,
+}
+
+/// Which Cognito token a route takes (`token_use` claim).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TokenUse {
+    /// An access token (`token_use: access`).
+    #[default]
+    Access,
+    /// An ID token (`token_use: id`), its `aud` the app client.
+    Id,
+}
+
+impl TokenUse {
+    /// `access` or `id`, as the claim says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenUse::Access => "access",
+            TokenUse::Id => "id",
+        }
+    }
 }
 
 /// Whether a route needs a token at all.

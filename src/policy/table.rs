@@ -20,6 +20,10 @@ pub struct Route {
     pub name: Arc<str>,
     /// Its position in the policy's `routes` list.
     pub index: usize,
+    /// Index of its authorizer in [`Policy::authorizers`](super::Policy::authorizers).
+    pub authorizer: usize,
+    /// The token it takes.
+    pub token_use: super::model::TokenUse,
     /// The path template.
     pub template: PathTemplate,
     /// Methods it takes, upper case; empty: any method.
@@ -224,6 +228,8 @@ mod tests {
             route: Route {
                 name: name.into(),
                 index: 0,
+                authorizer: 0,
+                token_use: Default::default(),
                 template: PathTemplate::parse(path).unwrap(),
                 methods: methods.iter().map(|m| m.to_string()).collect(),
                 hosts: hosts.iter().map(|h| h.to_string()).collect(),

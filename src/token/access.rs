@@ -1,13 +1,23 @@
-//! A verified Cognito access token: the claims the policy and the upstream use.
+//! A verified Cognito token (access or ID): the claims the policy and the upstream use.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// A verified Cognito access token: the claims the policy and the upstream use.
+use crate::policy::model::TokenUse;
+
+/// A verified Cognito token: the claims the policy and the upstream use.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessToken {
+pub struct VerifiedToken {
+    /// `access` or `id`.
+    pub token_use: TokenUse,
     pub sub: String,
+    /// The app client: `client_id` of an access token, `aud` of an ID token.
     pub client_id: String,
+    /// `username` of an access token, `cognito:username` of an ID token.
     pub username: Option<String>,
+    /// `aud` when it is a string (every ID token; access tokens only when a trigger adds it).
+    pub aud: Option<String>,
+    /// The claims the policy's `claimHeaders` name, as header values.
+    pub claims: Vec<(String, String)>,
     pub scopes: Vec<String>,
     pub groups: Vec<String>,
     /// Expiry, seconds since the epoch.

@@ -9,17 +9,23 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_lc_rs::signature::ParsedPublicKey;
 use moka::sync::Cache;
 use sha2::{Digest, Sha256};
 
-use super::access::{AccessToken, now_unix};
+use super::access::{VerifiedToken, now_unix};
 
 type Key = [u8; 32];
 
 #[derive(Clone)]
 struct Entry {
     generation: u64,
-    token: Arc<AccessToken>,
+    token: Arc<VerifiedToken>,
+    /// When it was verified: an authorizer reuses it only within its result TTL.
+    verified_at: Instant,
+    /// The key that verified it: a hit counts only while the pool's key for that kid is
+    /// still this one.
+    key: Arc<ParsedPublicKey>,
 }
 
 struct UntilExp;
@@ -62,23 +68,43 @@ impl TokenCache {
         Sha256::digest(token.as_bytes()).into()
     }
 
-    /// The verified token for this digest, if cached under this policy generation.
-    pub fn get(&self, key: &Key, generation: u64) -> Option<Arc<AccessToken>> {
+    /// The verified token for this digest, when it was verified and with which key, if
+    /// cached under this policy generation.
+    pub fn get(
+        &self,
+        key: &Key,
+        generation: u64,
+    ) -> Option<(Arc<VerifiedToken>, Instant, Arc<ParsedPublicKey>)> {
         let cache = self.cache.as_ref()?;
         let hit = cache
             .get(key)
             .filter(|e| e.generation == generation)
-            .map(|e| e.token);
+            .map(|e| (e.token, e.verified_at, e.key));
         crate::metrics::token_cache(hit.is_some());
         hit
     }
 
     /// Remembers a verified token until its `exp`.
-    pub fn insert(&self, key: Key, generation: u64, token: Arc<AccessToken>, now: u64) {
+    pub fn insert(
+        &self,
+        digest: Key,
+        generation: u64,
+        token: Arc<VerifiedToken>,
+        key: Arc<ParsedPublicKey>,
+        now: u64,
+    ) {
         if let Some(cache) = &self.cache
             && token.exp > now
         {
-            cache.insert(key, Entry { generation, token });
+            cache.insert(
+                digest,
+                Entry {
+                    generation,
+                    token,
+                    verified_at: Instant::now(),
+                    key,
+                },
+            );
         }
     }
 }

@@ -6,5 +6,5 @@ pub mod cache;
 pub mod keys;
 pub mod verify;
 
-pub use access::AccessToken;
+pub use access::VerifiedToken;
 pub use verify::{TokenError, Trust, Verifier};

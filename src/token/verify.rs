@@ -17,18 +17,25 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use thiserror::Error;
 
-use super::access::{AccessToken, now_unix};
+use aws_lc_rs::signature::ParsedPublicKey;
+
+use super::access::{VerifiedToken, now_unix};
 use super::cache::TokenCache;
 use super::keys::PoolKeys;
-use crate::policy::Pools;
+use crate::policy::model::TokenUse;
+use crate::policy::{Authorizer, Pools};
 
-/// What a token is verified against: the policy's pools, their key sets (index for index),
-/// the clock leeway, and the policy generation (cached verifications from another one do
-/// not count).
+/// What a token is verified against: the policy's pools and their key sets (index for
+/// index), the route's authorizer and the token it takes, the claims the policy's claim
+/// headers need, the clock leeway, and the policy generation (cached verifications from
+/// another one do not count).
 #[derive(Clone, Copy)]
 pub struct Trust<'a> {
     pub pools: &'a Pools,
     pub keys: &'a [Arc<PoolKeys>],
+    pub authorizer: &'a Authorizer,
+    pub token_use: TokenUse,
+    pub claim_names: &'a [(String, String)],
     pub leeway_seconds: u64,
     pub generation: u64,
 }
@@ -65,6 +72,10 @@ pub enum TokenError {
     IssuedInFuture,
     #[error("not an access token (token_use {0:?})")]
     NotAccessToken(String),
+    #[error("not an ID token (token_use {0:?})")]
+    NotIdToken(String),
+    #[error("aud does not match the authorizer's identity validation expression")]
+    ValidationExpression,
     #[error("app client is not allowed")]
     ClientNotAllowed,
 }
@@ -82,6 +93,8 @@ impl TokenError {
             TokenError::NotYetValid => "not_yet_valid",
             TokenError::IssuedInFuture => "issued_in_future",
             TokenError::NotAccessToken(_) => "not_access_token",
+            TokenError::NotIdToken(_) => "not_id_token",
+            TokenError::ValidationExpression => "validation_expression",
             TokenError::ClientNotAllowed => "client_not_allowed",
         }
     }
@@ -103,11 +116,12 @@ pub enum TokenCheck {
     TokenUse,
     ClientId,
     Sub,
+    Expression,
 }
 
 impl TokenCheck {
     /// Every check, in pipeline order.
-    pub const ALL: [TokenCheck; 13] = [
+    pub const ALL: [TokenCheck; 14] = [
         TokenCheck::Shape,
         TokenCheck::Alg,
         TokenCheck::Kid,
@@ -121,6 +135,7 @@ impl TokenCheck {
         TokenCheck::TokenUse,
         TokenCheck::ClientId,
         TokenCheck::Sub,
+        TokenCheck::Expression,
     ];
 
     /// What the check verifies.
@@ -139,6 +154,7 @@ impl TokenCheck {
             TokenCheck::TokenUse => "token_use is access",
             TokenCheck::ClientId => "client_id present and allowed",
             TokenCheck::Sub => "sub present",
+            TokenCheck::Expression => "aud matches the identity validation expression (when set)",
         }
     }
 }
@@ -155,7 +171,8 @@ impl TokenError {
             TokenError::Expired => TokenCheck::Exp,
             TokenError::NotYetValid => TokenCheck::Nbf,
             TokenError::IssuedInFuture => TokenCheck::Iat,
-            TokenError::NotAccessToken(_) => TokenCheck::TokenUse,
+            TokenError::NotAccessToken(_) | TokenError::NotIdToken(_) => TokenCheck::TokenUse,
+            TokenError::ValidationExpression => TokenCheck::Expression,
             TokenError::ClientNotAllowed => TokenCheck::ClientId,
         }
     }
@@ -178,7 +195,10 @@ struct Claims {
     sub: Option<String>,
     token_use: Option<String>,
     client_id: Option<String>,
+    aud: Option<serde_json::Value>,
     username: Option<String>,
+    #[serde(rename = "cognito:username")]
+    cognito_username: Option<String>,
     scope: Option<String>,
     #[serde(rename = "cognito:groups")]
     groups: Option<Vec<String>>,
@@ -206,30 +226,83 @@ impl Verifier {
         &self,
         trust: Trust<'_>,
         token: &str,
-    ) -> Result<Arc<AccessToken>, TokenError> {
+    ) -> Result<Arc<VerifiedToken>, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Malformed(TokenCheck::Shape, "too long"));
         }
         let now = now_unix();
         let digest = TokenCache::digest(token);
-        if let Some(hit) = self.cache.get(&digest, trust.generation)
-            && hit.exp > now
-            && trust.keys[hit.pool].contains(&hit.kid)
-        {
-            return Ok(hit);
-        }
-        let verified = Arc::new(verify_uncached(trust, token, now).await?);
-        self.cache
-            .insert(digest, trust.generation, verified.clone(), now);
+        let ttl = trust.authorizer.ttl;
+        // A hit counts only under the same policy, before `exp`, within the authorizer's
+        // result TTL, and while the key that signed it is still the pool's key for its kid.
+        let hit = if ttl.is_zero() {
+            crate::metrics::token_cache(false);
+            None
+        } else {
+            self.cache
+                .get(&digest, trust.generation)
+                .filter(|(hit, verified_at, key)| {
+                    hit.exp > now
+                        && verified_at.elapsed() < ttl
+                        && trust.keys[hit.pool]
+                            .get(&hit.kid)
+                            .is_some_and(|current| Arc::ptr_eq(&current, key))
+                })
+                .map(|(hit, _, _)| hit)
+        };
+        let verified = match hit {
+            Some(hit) => hit,
+            None => {
+                let (verified, key) = verify_uncached(trust, token, now).await?;
+                let verified = Arc::new(verified);
+                self.cache
+                    .insert(digest, trust.generation, verified.clone(), key, now);
+                verified
+            }
+        };
+        accepts(trust, &verified)?;
         Ok(verified)
     }
 }
 
+/// The authorizer-specific rules, checked on every use of a verified token, cached or not:
+/// its pool is one of the authorizer's, it is the kind of token the route takes, its app
+/// client is allowed, and its `aud` matches the validation expression.
+fn accepts(trust: Trust<'_>, token: &VerifiedToken) -> Result<(), TokenError> {
+    let pool = trust
+        .authorizer
+        .trusts(token.pool)
+        .ok_or(TokenError::UnknownIssuer)?;
+    match (trust.token_use, token.token_use) {
+        (TokenUse::Access, TokenUse::Access) | (TokenUse::Id, TokenUse::Id) => {}
+        (TokenUse::Access, found) => {
+            return Err(TokenError::NotAccessToken(found.as_str().to_owned()));
+        }
+        (TokenUse::Id, found) => return Err(TokenError::NotIdToken(found.as_str().to_owned())),
+    }
+    if let Some(allowed) = &pool.app_clients
+        && !allowed.contains(&token.client_id)
+    {
+        return Err(TokenError::ClientNotAllowed);
+    }
+    if let Some(expression) = &trust.authorizer.expression
+        && !token
+            .aud
+            .as_deref()
+            .is_some_and(|aud| expression.is_match(aud))
+    {
+        return Err(TokenError::ValidationExpression);
+    }
+    Ok(())
+}
+
+/// Verifies what does not depend on the route: shape, algorithm, issuer, signature, times,
+/// `token_use`, client and `sub`. Returns the token and the key that verified it.
 async fn verify_uncached(
     trust: Trust<'_>,
     token: &str,
     now: u64,
-) -> Result<AccessToken, TokenError> {
+) -> Result<(VerifiedToken, Arc<ParsedPublicKey>), TokenError> {
     let mut parts = token.split('.');
     let (Some(header_b64), Some(claims_b64), Some(signature_b64), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -263,6 +336,7 @@ async fn verify_uncached(
     let pool_index = trust
         .pools
         .for_issuer(iss)
+        .filter(|&p| trust.authorizer.trusts(p).is_some())
         .ok_or(TokenError::UnknownIssuer)?;
     let key = trust.keys[pool_index]
         .get_or_refetch(&kid)
@@ -293,33 +367,45 @@ async fn verify_uncached(
     if claims.iat.is_some_and(|iat| iat > not_before_limit) {
         return Err(TokenError::IssuedInFuture);
     }
-    match claims.token_use.as_deref() {
-        Some("access") => {}
-        other => return Err(TokenError::NotAccessToken(other.unwrap_or("").to_owned())),
+    let aud = match &claims.aud {
+        Some(serde_json::Value::String(a)) => Some(a.clone()),
+        _ => None,
+    };
+    // The kind of token the route takes, before anything that differs between the kinds.
+    match (trust.token_use, claims.token_use.as_deref()) {
+        (TokenUse::Access, Some("access")) | (TokenUse::Id, Some("id")) => {}
+        (TokenUse::Access, other) => {
+            return Err(TokenError::NotAccessToken(other.unwrap_or("").to_owned()));
+        }
+        (TokenUse::Id, other) => {
+            return Err(TokenError::NotIdToken(other.unwrap_or("").to_owned()));
+        }
     }
-    let client_id = claims
-        .client_id
-        .filter(|c| !c.is_empty())
-        .ok_or(TokenError::Malformed(
-            TokenCheck::ClientId,
-            "no client_id claim, or an empty one",
-        ))?;
-    if let Some(allowed) = &trust.pools.get(pool_index).app_clients
-        && !allowed.contains(&client_id)
-    {
-        return Err(TokenError::ClientNotAllowed);
-    }
-    let sub = claims
-        .sub
-        .filter(|s| !s.is_empty())
-        .ok_or(TokenError::Malformed(
-            TokenCheck::Sub,
-            "no sub claim, or an empty one",
-        ))?;
-    Ok(AccessToken {
+    let (token_use, client_id, username) = match trust.token_use {
+        TokenUse::Access => (
+            TokenUse::Access,
+            required(claims.client_id, TokenCheck::ClientId, "client_id")?,
+            claims.username,
+        ),
+        TokenUse::Id => (
+            TokenUse::Id,
+            required(aud.clone(), TokenCheck::ClientId, "aud")?,
+            claims.cognito_username,
+        ),
+    };
+    let sub = required(claims.sub, TokenCheck::Sub, "sub")?;
+    let extra = if trust.claim_names.is_empty() {
+        Vec::new()
+    } else {
+        claim_values(claims_b64, trust.claim_names)
+    };
+    let verified = VerifiedToken {
+        token_use,
         sub,
         client_id,
-        username: claims.username,
+        username,
+        aud,
+        claims: extra,
         scopes: claims
             .scope
             .as_deref()
@@ -334,7 +420,64 @@ async fn verify_uncached(
         exp,
         pool: pool_index,
         kid,
-    })
+    };
+    Ok((verified, key))
+}
+
+/// The values of the claims the claim headers name, as header values: strings as they
+/// are, numbers in decimal, booleans `true`/`false`, arrays of those joined with `,`.
+/// Claims that are absent, objects or null are left out.
+fn claim_values(claims_b64: &str, wanted: &[(String, String)]) -> Vec<(String, String)> {
+    use serde_json::Value;
+    let Some(map) = decode_json::<serde_json::Map<String, Value>>(claims_b64) else {
+        return Vec::new();
+    };
+    let scalar = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    };
+    wanted
+        .iter()
+        .filter_map(|(_, claim)| {
+            let value = match map.get(claim)? {
+                Value::Array(items) => {
+                    let parts: Option<Vec<String>> = items.iter().map(scalar).collect();
+                    parts?.join(",")
+                }
+                other => scalar(other)?,
+            };
+            Some((claim.clone(), value))
+        })
+        .collect()
+}
+
+/// A claim that must be present and not empty.
+fn required(
+    value: Option<String>,
+    check: TokenCheck,
+    claim: &'static str,
+) -> Result<String, TokenError> {
+    match value {
+        Some(v) if !v.is_empty() => Ok(v),
+        Some(_) => Err(TokenError::Malformed(
+            check,
+            match claim {
+                "sub" => "empty sub claim",
+                "aud" => "empty aud claim",
+                _ => "empty client_id claim",
+            },
+        )),
+        None => Err(TokenError::Malformed(
+            check,
+            match claim {
+                "sub" => "no sub claim",
+                "aud" => "no aud claim",
+                _ => "no client_id claim",
+            },
+        )),
+    }
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Option<T> {
