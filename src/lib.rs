@@ -22,6 +22,7 @@ pub mod policy;
 pub mod server;
 pub mod settings;
 pub mod shutdown;
+pub mod tls;
 pub mod token;
 
 /// Code generated from `proto/` (Envoy's ext_authz v3 subset).
