@@ -198,23 +198,6 @@ pub fn token_cache(hit: bool) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn logged_fields_are_bounded_and_single_line() {
-        assert_eq!(bounded("/users/1", 256), "/users/1");
-        let long = "/a".repeat(40_000);
-        let cut = bounded(&long, 256);
-        assert_eq!(cut.len(), 256 + '…'.len_utf8());
-        assert!(cut.ends_with('…'));
-        assert_eq!(bounded("a\nb\r", 256), "a\u{fffd}b\u{fffd}");
-        // Never splits a character.
-        assert_eq!(bounded("ééé", 3), "é…");
-    }
-}
-
 // --- TLS on the gRPC port (src/tls.rs). One block, so it moves as one piece. ---
 
 pub const TLS_RELOADS: &str = "cognito_ext_authz_tls_reloads_total";
@@ -258,4 +241,21 @@ pub fn tls_not_after(unix_seconds: i64) {
 /// `bad_client_certificate`, `failed`).
 pub fn tls_handshake(result: &'static str) {
     metrics::counter!(TLS_HANDSHAKES, "result" => result).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_fields_are_bounded_and_single_line() {
+        assert_eq!(bounded("/users/1", 256), "/users/1");
+        let long = "/a".repeat(40_000);
+        let cut = bounded(&long, 256);
+        assert_eq!(cut.len(), 256 + '…'.len_utf8());
+        assert!(cut.ends_with('…'));
+        assert_eq!(bounded("a\nb\r", 256), "a\u{fffd}b\u{fffd}");
+        // Never splits a character.
+        assert_eq!(bounded("ééé", 3), "é…");
+    }
 }

@@ -407,16 +407,17 @@ impl Tls {
             .paths()
             .filter_map(|p| p.file_name().map(ToOwned::to_owned))
             .collect();
-        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            // An error (such as the kernel's event queue overflowing) may hide a change.
-            let change = match event {
-                Ok(event) => classify(&event, &names),
-                Err(_) => Some(Change::Write),
-            };
-            if let Some(change) = change {
-                let _ = event_tx.send(change);
-            }
-        })?;
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                // An error (such as the kernel's event queue overflowing) may hide a change.
+                let change = match event {
+                    Ok(event) => classify(&event, &names),
+                    Err(_) => Some(Change::Write),
+                };
+                if let Some(change) = change {
+                    let _ = event_tx.send(change);
+                }
+            })?;
         let folders: BTreeSet<PathBuf> = self.paths().map(folder).collect();
         for folder in &folders {
             watcher.watch(folder, RecursiveMode::NonRecursive)?;
@@ -745,7 +746,10 @@ mod tests {
         let e = error(false);
         assert!(e.starts_with("AUTHZ_TLS_KEY_FILE"), "{e}");
         assert!(e.contains("does not match"), "{e}");
-        assert!(e.contains(&path("tls.crt")) && e.contains(&path("tls.key")), "{e}");
+        assert!(
+            e.contains(&path("tls.crt")) && e.contains(&path("tls.key")),
+            "{e}"
+        );
 
         write("tls.crt", "not a certificate\n");
         let e = error(false);
@@ -797,13 +801,12 @@ mod tests {
         roots.add_parsable_certificates(
             CertificateDer::pem_slice_iter(ca.as_bytes()).map(Result::unwrap),
         );
-        let client = rustls::ClientConfig::builder_with_provider(Arc::new(
-            aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let client =
+            rustls::ClientConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
         let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
         let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
         let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
