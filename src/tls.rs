@@ -280,6 +280,9 @@ fn certificates(
 pub struct Tls {
     files: TlsFiles,
     config: ArcSwap<ServerConfig>,
+    /// The digest of the files loaded at start, so that the first event does not count
+    /// an unchanged set as a reload.
+    started_with: [u8; 32],
 }
 
 /// How the files are followed (the same timing as the policy's).
@@ -299,6 +302,7 @@ impl Tls {
         let tls = Arc::new(Tls {
             files: files.clone(),
             config: ArcSwap::new(loaded.config.clone()),
+            started_with: texts.digest(),
         });
         tls.announce(&loaded, "TLS on the gRPC port");
         Ok(tls)
@@ -425,7 +429,7 @@ impl Tls {
 
         tokio::spawn(async move {
             let _watcher = watcher; // Dropping it would stop the notifications.
-            let mut last = None;
+            let mut last = self.started_with;
             let mut last_stamps = self.stamps();
             let mut last_error = String::new();
             loop {
@@ -474,10 +478,10 @@ impl Tls {
                     }
                     Err(_) => continue,
                 };
-                if last == Some(digest) {
+                if last == digest {
                     continue;
                 }
-                last = Some(digest);
+                last = digest;
                 let files = self.files.clone();
                 let built = tokio::task::spawn_blocking(move || build(&files, &texts)).await;
                 match built {
