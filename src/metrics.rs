@@ -151,3 +151,48 @@ pub fn token_cache(hit: bool) {
         metrics::counter!(CACHE_MISSES).increment(1);
     }
 }
+
+// --- TLS on the gRPC port (src/tls.rs). One block, so it moves as one piece. ---
+
+pub const TLS_RELOADS: &str = "cognito_ext_authz_tls_reloads_total";
+pub const TLS_NOT_AFTER: &str = "cognito_ext_authz_tls_certificate_not_after_timestamp_seconds";
+pub const TLS_HANDSHAKES: &str = "cognito_ext_authz_tls_handshakes_total";
+
+static TLS_DESCRIBED: std::sync::Once = std::sync::Once::new();
+
+/// Describes the TLS metrics once (after [`install`], which the first TLS load follows).
+fn describe_tls() {
+    TLS_DESCRIBED.call_once(|| {
+        metrics::describe_counter!(
+            TLS_RELOADS,
+            "Loads of the gRPC port's certificate, key and client CA files, by result."
+        );
+        metrics::describe_gauge!(
+            TLS_NOT_AFTER,
+            metrics::Unit::Seconds,
+            "notAfter of the certificate the gRPC port serves, in Unix seconds."
+        );
+        metrics::describe_counter!(
+            TLS_HANDSHAKES,
+            "TLS handshakes on the gRPC port, by result."
+        );
+    });
+}
+
+/// Counts one load of the TLS files (`success`, `failure`).
+pub fn tls_reload(result: &'static str) {
+    describe_tls();
+    metrics::counter!(TLS_RELOADS, "result" => result).increment(1);
+}
+
+/// Shows the notAfter (Unix seconds) of the certificate now served.
+pub fn tls_not_after(unix_seconds: i64) {
+    describe_tls();
+    metrics::gauge!(TLS_NOT_AFTER).set(unix_seconds as f64);
+}
+
+/// Counts one TLS handshake (`ok`, `timeout`, `not_tls`, `no_client_certificate`,
+/// `bad_client_certificate`, `failed`).
+pub fn tls_handshake(result: &'static str) {
+    metrics::counter!(TLS_HANDSHAKES, "result" => result).increment(1);
+}

@@ -41,6 +41,16 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     })?;
     crate::metrics::policy_reload("success");
     tracing::info!(path = %settings.policy_path.display(), summary = %policy.summary(), "policy loaded");
+    let tls = match &settings.tls {
+        Some(files) => Some(crate::tls::Tls::start(
+            files,
+            crate::tls::Follow {
+                poll: settings.policy_poll,
+                quiet: settings.policy_quiet,
+            },
+        )?),
+        None => None,
+    };
 
     let fetcher = KeyFetcher::new(settings.jwks_timeout).map_err(|e| e.to_string())?;
     let store = Arc::new(KeyStore::new(fetcher, settings.jwks_cooldown));
@@ -142,15 +152,22 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         settings.max_request_bytes,
         settings.max_in_flight,
     );
-    grpc_server(&settings)
+    let router = grpc_server(&settings)
         .add_service(health_service)
-        .add_service(check)
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::ReceiverStream::new(grpc_connections),
-            async move { grpc_stop.reached(Phase::Stopping).await },
-        )
-        .await
-        .map_err(|e| format!("gRPC server failed: {e}"))?;
+        .add_service(check);
+    let stop = async move { grpc_stop.reached(Phase::Stopping).await };
+    let served = match tls {
+        Some(tls) => {
+            let handshaken = tls.accept(grpc_connections);
+            let incoming = tokio_stream::wrappers::ReceiverStream::new(handshaken);
+            router.serve_with_incoming_shutdown(incoming, stop).await
+        }
+        None => {
+            let incoming = tokio_stream::wrappers::ReceiverStream::new(grpc_connections);
+            router.serve_with_incoming_shutdown(incoming, stop).await
+        }
+    };
+    served.map_err(|e| format!("gRPC server failed: {e}"))?;
     admin_task.abort();
     tracing::info!("stopped");
     Ok(())

@@ -23,7 +23,7 @@ pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 7;
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 128 * 1024;
 
 /// Every variable we read, without the prefix.
-const KNOWN: [&str; 20] = [
+const KNOWN: [&str; 23] = [
     "LISTEN_ADDR",
     "ADMIN_ADDR",
     "POLICY_PATH",
@@ -44,6 +44,9 @@ const KNOWN: [&str; 20] = [
     "WORKER_THREADS",
     "ADMIN_MAX_CONNECTIONS",
     "LOG_QUEUE_LINES",
+    "TLS_CERT_FILE",
+    "TLS_KEY_FILE",
+    "TLS_CLIENT_CA_FILE",
 ];
 
 /// Log line format.
@@ -94,6 +97,19 @@ pub struct Settings {
     pub admin_max_connections: usize,
     /// Log lines queued for the writer; past that, lines are dropped and counted.
     pub log_queue_lines: usize,
+    /// TLS (and mTLS) on the gRPC port; `None`: plaintext.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files of TLS on the gRPC port (`src/tls.rs` reads and follows them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// `AUTHZ_TLS_CERT_FILE`: the serving certificate, then its intermediates.
+    pub cert: PathBuf,
+    /// `AUTHZ_TLS_KEY_FILE`: the certificate's private key.
+    pub key: PathBuf,
+    /// `AUTHZ_TLS_CLIENT_CA_FILE`: clients must present a certificate from these CAs (mTLS).
+    pub client_ca: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -118,6 +134,9 @@ struct Raw {
     worker_threads: Option<String>,
     admin_max_connections: Option<String>,
     log_queue_lines: Option<String>,
+    tls_cert_file: Option<String>,
+    tls_key_file: Option<String>,
+    tls_client_ca_file: Option<String>,
 }
 
 impl Default for Settings {
@@ -269,7 +288,44 @@ impl Settings {
                 16,
                 1_000_000,
             )? as usize,
+            tls: tls_files(raw.tls_cert_file, raw.tls_key_file, raw.tls_client_ca_file)?,
         })
+    }
+}
+
+/// Cert and key both or neither; a client CA only with both.
+fn tls_files(
+    cert: Option<String>,
+    key: Option<String>,
+    client_ca: Option<String>,
+) -> Result<Option<TlsFiles>, String> {
+    let path = |name: &str, value: Option<String>| match value {
+        Some(v) if v.trim().is_empty() => Err(format!("{name}: must not be empty")),
+        Some(v) => Ok(Some(PathBuf::from(v))),
+        None => Ok(None),
+    };
+    let cert = path("AUTHZ_TLS_CERT_FILE", cert)?;
+    let key = path("AUTHZ_TLS_KEY_FILE", key)?;
+    let client_ca = path("AUTHZ_TLS_CLIENT_CA_FILE", client_ca)?;
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(TlsFiles {
+            cert,
+            key,
+            client_ca,
+        })),
+        (Some(_), None) => Err(
+            "AUTHZ_TLS_KEY_FILE: not set, but AUTHZ_TLS_CERT_FILE is (TLS needs both or neither)"
+                .to_owned(),
+        ),
+        (None, Some(_)) => Err(
+            "AUTHZ_TLS_CERT_FILE: not set, but AUTHZ_TLS_KEY_FILE is (TLS needs both or neither)"
+                .to_owned(),
+        ),
+        (None, None) if client_ca.is_some() => Err(
+            "AUTHZ_TLS_CLIENT_CA_FILE: needs AUTHZ_TLS_CERT_FILE and AUTHZ_TLS_KEY_FILE (mTLS is TLS with client certificates)"
+                .to_owned(),
+        ),
+        (None, None) => Ok(None),
     }
 }
 
@@ -333,6 +389,28 @@ mod tests {
         assert_eq!(s.worker_threads, None);
         assert_eq!(s.admin_max_connections, 64);
         assert_eq!(s.log_queue_lines, 16_384);
+        assert_eq!(s.tls, None);
+    }
+
+    #[test]
+    fn tls_takes_cert_and_key_and_optionally_a_client_ca() {
+        let raw = Raw {
+            tls_cert_file: Some("/tls/tls.crt".into()),
+            tls_key_file: Some("/tls/tls.key".into()),
+            ..Raw::default()
+        };
+        let tls = Settings::from_raw(raw).unwrap().tls.unwrap();
+        assert_eq!(tls.cert, PathBuf::from("/tls/tls.crt"));
+        assert_eq!(tls.key, PathBuf::from("/tls/tls.key"));
+        assert_eq!(tls.client_ca, None);
+        let raw = Raw {
+            tls_cert_file: Some("/tls/tls.crt".into()),
+            tls_key_file: Some("/tls/tls.key".into()),
+            tls_client_ca_file: Some("/tls/ca.crt".into()),
+            ..Raw::default()
+        };
+        let tls = Settings::from_raw(raw).unwrap().tls.unwrap();
+        assert_eq!(tls.client_ca, Some(PathBuf::from("/tls/ca.crt")));
     }
 
     #[test]
@@ -350,7 +428,7 @@ mod tests {
     #[test]
     fn bad_values_name_the_variable() {
         type Setter = fn(&mut Raw);
-        let cases: [(Setter, &str); 8] = [
+        let cases: [(Setter, &str); 13] = [
             (|r| r.listen_addr = Some("9000".into()), "AUTHZ_LISTEN_ADDR"),
             (|r| r.log_format = Some("xml".into()), "AUTHZ_LOG_FORMAT"),
             (
@@ -376,6 +454,33 @@ mod tests {
             (
                 |r| r.log_queue_lines = Some("1".into()),
                 "AUTHZ_LOG_QUEUE_LINES",
+            ),
+            (
+                |r| r.tls_cert_file = Some("/tls/tls.crt".into()),
+                "AUTHZ_TLS_KEY_FILE",
+            ),
+            (
+                |r| r.tls_key_file = Some("/tls/tls.key".into()),
+                "AUTHZ_TLS_CERT_FILE",
+            ),
+            (
+                |r| r.tls_client_ca_file = Some("/tls/ca.crt".into()),
+                "AUTHZ_TLS_CLIENT_CA_FILE",
+            ),
+            (
+                |r| {
+                    r.tls_cert_file = Some(" ".into());
+                    r.tls_key_file = Some("/tls/tls.key".into());
+                },
+                "AUTHZ_TLS_CERT_FILE",
+            ),
+            (
+                |r| {
+                    r.tls_cert_file = Some("/tls/tls.crt".into());
+                    r.tls_key_file = Some("/tls/tls.key".into());
+                    r.tls_client_ca_file = Some("".into());
+                },
+                "AUTHZ_TLS_CLIENT_CA_FILE",
             ),
         ];
         for (set, name) in cases {

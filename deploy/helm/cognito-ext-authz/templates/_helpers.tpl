@@ -150,6 +150,25 @@ AUTHZ_JWKS_COOLDOWN_SECONDS: {{ .Values.settings.jwksCooldownSeconds | int | quo
 AUTHZ_JWKS_TIMEOUT_SECONDS: {{ .Values.settings.jwksTimeoutSeconds | int | quote }}
 AUTHZ_TOKEN_CACHE_ENTRIES: {{ .Values.settings.tokenCacheEntries | int | quote }}
 AUTHZ_WORKER_THREADS: {{ include "cognito-ext-authz.workerThreads" . | quote }}
+{{- if .Values.tls.enabled }}
+AUTHZ_TLS_CERT_FILE: {{ printf "/etc/cognito-ext-authz-tls/%s" .Values.tls.certKey | quote }}
+AUTHZ_TLS_KEY_FILE: {{ printf "/etc/cognito-ext-authz-tls/%s" .Values.tls.keyKey | quote }}
+{{- if .Values.tls.clientAuth.enabled }}
+AUTHZ_TLS_CLIENT_CA_FILE: {{ printf "%s/%s" (include "cognito-ext-authz.clientCaDir" .) .Values.tls.clientAuth.caKey | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Where the client CA is mounted: in the serving Secret's folder, or its own when it comes
+from another Secret.
+*/}}
+{{- define "cognito-ext-authz.clientCaDir" -}}
+{{- if .Values.tls.clientAuth.secretName -}}
+/etc/cognito-ext-authz-client-ca
+{{- else -}}
+/etc/cognito-ext-authz-tls
+{{- end -}}
 {{- end }}
 
 {{/*

@@ -1,0 +1,827 @@
+//! TLS and mTLS on the gRPC port, with certificates that rotate without a restart.
+//!
+//! Every `CheckRequest` carries a bearer token; outside a mesh the hop from Envoy to this
+//! service must not carry it in clear. `AUTHZ_TLS_CERT_FILE` + `AUTHZ_TLS_KEY_FILE` turn
+//! TLS on (TLS 1.2 and 1.3, ALPN `h2`, the aws-lc provider reqwest already uses);
+//! `AUTHZ_TLS_CLIENT_CA_FILE` adds mTLS: a client gets a handshake only with a certificate
+//! from that CA.
+//!
+//! The three files are one unit: they are read together, checked together (the key must
+//! match the certificate, the CA file must hold a CA certificate) and become one rustls
+//! `ServerConfig`, swapped in atomically. Each handshake takes the config in force when it
+//! starts, so a new connection sees a new certificate (and a new CA set) at once, and an
+//! established connection, already past its handshake, is never cut. A new config also
+//! brings a new session cache, so a session set up under an old CA cannot be resumed
+//! under the new one.
+//!
+//! The files are followed like the policy (`policy/watch.rs`): cert-manager writes a
+//! Secret and the kubelet swaps the `..data` symlink of the mount, so we watch the
+//! *folders*, read a swap at once, read any other change only once the folder has been
+//! quiet, compare the files' identities every poll in case an event was missed, and ignore
+//! access events so our own reads never wake us. A new set that cannot be read or does not
+//! fit together (a certificate renewed before its key was written) is refused, logged and
+//! counted, and the last good config stays in force.
+//!
+//! Handshakes happen off the accept loop, one task per connection, each bounded by
+//! [`HANDSHAKE_TIMEOUT`]: a client that connects and never finishes its handshake holds its
+//! connection slot for that long at most. Nothing here logs key material: errors name the
+//! variable and the file, never the contents.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use notify::event::{EventKind, ModifyKind};
+use notify::{RecursiveMode, Watcher};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::crypto::aws_lc_rs;
+use tokio_rustls::rustls::server::WebPkiClientVerifier;
+use tokio_rustls::rustls::sign::{CertifiedKey, SingleCertAndKey};
+use tokio_rustls::rustls::{self, RootCertStore, ServerConfig};
+
+use crate::files::{ReadError, read_text};
+use crate::listen::Conn;
+use crate::settings::TlsFiles;
+
+/// Longest time a client may take to finish its TLS handshake after connecting. A
+/// handshake takes milliseconds in a cluster; this bounds what a silent client holds.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest PEM file read (a CA bundle with every public root is about 250 KiB).
+const MAX_PEM_BYTES: usize = 1024 * 1024;
+
+/// How long to gather the burst of events of one kubelet swap before reading.
+const SWAP_SETTLE: Duration = Duration::from_millis(50);
+
+const CERT_VAR: &str = "AUTHZ_TLS_CERT_FILE";
+const KEY_VAR: &str = "AUTHZ_TLS_KEY_FILE";
+const CA_VAR: &str = "AUTHZ_TLS_CLIENT_CA_FILE";
+
+/// Why the TLS files cannot be used. Every error names the variable and the file; none
+/// carries anything read from the key file.
+#[derive(Debug, Error)]
+pub enum TlsError {
+    #[error("{var}: cannot read {}: {source}", path.display())]
+    Read {
+        var: &'static str,
+        path: PathBuf,
+        source: ReadError,
+    },
+    #[error("{var}: {} is not valid PEM: {detail}", path.display())]
+    Pem {
+        var: &'static str,
+        path: PathBuf,
+        detail: String,
+    },
+    #[error("{var}: {} holds no PEM certificate", path.display())]
+    NoCertificate { var: &'static str, path: PathBuf },
+    #[error("{var}: {} holds no usable CA certificate", path.display())]
+    NoCaCertificate { var: &'static str, path: PathBuf },
+    #[error("{var}: {} holds a certificate that cannot be used: {detail}", path.display())]
+    BadCertificate {
+        var: &'static str,
+        path: PathBuf,
+        detail: String,
+    },
+    #[error("{var}: {} holds no PEM private key (PKCS#8, PKCS#1 or SEC1) that can be read", path.display())]
+    NoKey { var: &'static str, path: PathBuf },
+    #[error("{var}: the private key in {} cannot be used: {detail}", path.display())]
+    BadKey {
+        var: &'static str,
+        path: PathBuf,
+        detail: String,
+    },
+    #[error(
+        "{KEY_VAR}: the private key in {} does not match the certificate in {} ({CERT_VAR})",
+        key.display(),
+        cert.display()
+    )]
+    KeyMismatch { key: PathBuf, cert: PathBuf },
+    #[error("{var}: {} cannot be used to verify client certificates: {detail}", path.display())]
+    ClientCa {
+        var: &'static str,
+        path: PathBuf,
+        detail: String,
+    },
+}
+
+/// The contents of the three files, as read together.
+struct Texts {
+    cert: String,
+    key: String,
+    client_ca: Option<String>,
+}
+
+impl Texts {
+    fn read(files: &TlsFiles) -> Result<Texts, TlsError> {
+        let read = |var: &'static str, path: &Path| {
+            read_text(path, MAX_PEM_BYTES).map_err(|source| TlsError::Read {
+                var,
+                path: path.to_owned(),
+                source,
+            })
+        };
+        Ok(Texts {
+            cert: read(CERT_VAR, &files.cert)?,
+            key: read(KEY_VAR, &files.key)?,
+            client_ca: files
+                .client_ca
+                .as_deref()
+                .map(|p| read(CA_VAR, p))
+                .transpose()?,
+        })
+    }
+
+    /// Tells a real change from a touch, without keeping the key's text around.
+    fn digest(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        for part in [Some(&self.cert), Some(&self.key), self.client_ca.as_ref()] {
+            match part {
+                Some(text) => {
+                    h.update((text.len() as u64).to_be_bytes());
+                    h.update(text.as_bytes());
+                }
+                None => h.update(u64::MAX.to_be_bytes()),
+            }
+        }
+        h.finalize().into()
+    }
+}
+
+/// A checked set of files, ready to serve.
+struct Loaded {
+    config: Arc<ServerConfig>,
+    /// The serving certificate's notAfter, Unix seconds.
+    not_after: i64,
+    subject: String,
+    client_cas: usize,
+}
+
+/// Builds the server config from the files' contents: the chain and its matching key, and
+/// the client CA verifier when mTLS is on.
+fn build(files: &TlsFiles, texts: &Texts) -> Result<Loaded, TlsError> {
+    let provider = Arc::new(aws_lc_rs::default_provider());
+    let chain = certificates(CERT_VAR, &files.cert, &texts.cert)?;
+    let Some(leaf) = chain.first() else {
+        return Err(TlsError::NoCertificate {
+            var: CERT_VAR,
+            path: files.cert.clone(),
+        });
+    };
+    let bad_cert = |detail: String| TlsError::BadCertificate {
+        var: CERT_VAR,
+        path: files.cert.clone(),
+        detail,
+    };
+    let (not_after, subject) = match x509_parser::parse_x509_certificate(leaf) {
+        Ok((_, parsed)) => (
+            parsed.validity().not_after.timestamp(),
+            parsed.subject().to_string(),
+        ),
+        Err(e) => return Err(bad_cert(e.to_string())),
+    };
+    // Any PEM error in the key file is reported without its detail: it may quote the file.
+    let key = PrivateKeyDer::from_pem_slice(texts.key.as_bytes()).map_err(|_| TlsError::NoKey {
+        var: KEY_VAR,
+        path: files.key.clone(),
+    })?;
+    let certified = CertifiedKey::from_der(chain, key, &provider).map_err(|e| match e {
+        rustls::Error::InconsistentKeys(_) => TlsError::KeyMismatch {
+            key: files.key.clone(),
+            cert: files.cert.clone(),
+        },
+        rustls::Error::InvalidCertificate(e) => bad_cert(format!("{e:?}")),
+        other => TlsError::BadKey {
+            var: KEY_VAR,
+            path: files.key.clone(),
+            detail: other.to_string(),
+        },
+    })?;
+
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .expect("aws-lc-rs supports TLS 1.2 and 1.3");
+    let mut client_cas = 0;
+    let builder = match (&files.client_ca, &texts.client_ca) {
+        (Some(path), Some(text)) => {
+            let mut roots = RootCertStore::empty();
+            let (added, _unusable) =
+                roots.add_parsable_certificates(certificates(CA_VAR, path, text)?);
+            if added == 0 {
+                return Err(TlsError::NoCaCertificate {
+                    var: CA_VAR,
+                    path: path.clone(),
+                });
+            }
+            client_cas = added;
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| TlsError::ClientCa {
+                    var: CA_VAR,
+                    path: path.clone(),
+                    detail: e.to_string(),
+                })?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Loaded {
+        config: Arc::new(config),
+        not_after,
+        subject,
+        client_cas,
+    })
+}
+
+/// Every certificate in a PEM text (other sections, such as a key, are skipped).
+fn certificates(
+    var: &'static str,
+    path: &Path,
+    text: &str,
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = CertificateDer::pem_slice_iter(text.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TlsError::Pem {
+            var,
+            path: path.to_owned(),
+            detail: e.to_string(),
+        })?;
+    if certs.is_empty() {
+        return Err(match var {
+            CA_VAR => TlsError::NoCaCertificate {
+                var,
+                path: path.to_owned(),
+            },
+            _ => TlsError::NoCertificate {
+                var,
+                path: path.to_owned(),
+            },
+        });
+    }
+    Ok(certs)
+}
+
+/// TLS on the gRPC port: the config in force, replaced as the files change.
+pub struct Tls {
+    files: TlsFiles,
+    config: ArcSwap<ServerConfig>,
+    /// The digest of the files loaded at start, so that the first event does not count
+    /// an unchanged set as a reload.
+    started_with: [u8; 32],
+}
+
+/// How the files are followed (the same timing as the policy's).
+#[derive(Debug, Clone, Copy)]
+pub struct Follow {
+    /// Re-check the files this often even without an event.
+    pub poll: Duration,
+    /// A file rewritten in place is read only after the folder has been quiet this long.
+    pub quiet: Duration,
+}
+
+impl Tls {
+    /// Reads and checks the files once (a startup error names the variable and the file).
+    pub fn load(files: &TlsFiles) -> Result<Arc<Tls>, TlsError> {
+        let texts = Texts::read(files)?;
+        let loaded = build(files, &texts).inspect_err(|_| crate::metrics::tls_reload("failure"))?;
+        let tls = Arc::new(Tls {
+            files: files.clone(),
+            config: ArcSwap::new(loaded.config.clone()),
+            started_with: texts.digest(),
+        });
+        tls.announce(&loaded, "TLS on the gRPC port");
+        Ok(tls)
+    }
+
+    /// Loads the files and follows them for as long as the process runs.
+    pub fn start(files: &TlsFiles, follow: Follow) -> Result<Arc<Tls>, String> {
+        let tls = Tls::load(files).map_err(|e| e.to_string())?;
+        tls.clone()
+            .follow(follow)
+            .map_err(|e| format!("cannot watch the TLS files: {e}"))?;
+        Ok(tls)
+    }
+
+    /// The config new handshakes use.
+    pub fn config(&self) -> Arc<ServerConfig> {
+        self.config.load_full()
+    }
+
+    fn announce(&self, loaded: &Loaded, what: &str) {
+        crate::metrics::tls_reload("success");
+        crate::metrics::tls_not_after(loaded.not_after);
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        tracing::info!(
+            cert = %self.files.cert.display(),
+            subject = %loaded.subject,
+            not_after = loaded.not_after,
+            client_cas = loaded.client_cas,
+            mtls = loaded.client_cas > 0,
+            "{what}"
+        );
+        if loaded.not_after <= now {
+            tracing::warn!(
+                cert = %self.files.cert.display(),
+                not_after = loaded.not_after,
+                "the serving certificate has expired; clients will refuse it"
+            );
+        }
+    }
+
+    /// Handshakes each accepted connection in its own task, within [`HANDSHAKE_TIMEOUT`],
+    /// and hands out the ones that succeed. Ends when the returned receiver is dropped
+    /// (dropping `conns` in turn, which stops the listener).
+    pub fn accept(
+        self: &Arc<Self>,
+        conns: mpsc::Receiver<io::Result<Conn>>,
+    ) -> mpsc::Receiver<io::Result<TlsConn>> {
+        self.accept_within(conns, HANDSHAKE_TIMEOUT)
+    }
+
+    fn accept_within(
+        self: &Arc<Self>,
+        mut conns: mpsc::Receiver<io::Result<Conn>>,
+        timeout: Duration,
+    ) -> mpsc::Receiver<io::Result<TlsConn>> {
+        let (tx, rx) = mpsc::channel(16);
+        let tls = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let conn = tokio::select! {
+                    conn = conns.recv() => match conn {
+                        Some(Ok(conn)) => conn,
+                        Some(Err(e)) => {
+                            if tx.send(Err(e)).await.is_err() {
+                                return;
+                            }
+                            continue;
+                        }
+                        None => return,
+                    },
+                    _ = tx.closed() => return,
+                };
+                let acceptor = TlsAcceptor::from(tls.config());
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let peer = conn.stream().peer_addr().ok();
+                    match tokio::time::timeout(timeout, acceptor.accept(conn)).await {
+                        Ok(Ok(stream)) => {
+                            crate::metrics::tls_handshake("ok");
+                            let _ = tx.send(Ok(TlsConn(stream))).await;
+                        }
+                        Ok(Err(e)) => {
+                            let reason = refusal(&e);
+                            crate::metrics::tls_handshake(reason);
+                            tracing::debug!(?peer, reason, error = %e, "TLS handshake refused");
+                        }
+                        Err(_) => {
+                            crate::metrics::tls_handshake("timeout");
+                            crate::metrics::limit_tripped("tls_handshake_timeout");
+                            tracing::debug!(?peer, "TLS handshake not finished in time; closed");
+                        }
+                    }
+                });
+            }
+        });
+        rx
+    }
+
+    /// Follows the files: watches their folders and polls them; puts each good new set in
+    /// force and keeps the last good one when a new set is refused.
+    fn follow(self: Arc<Self>, timing: Follow) -> Result<(), notify::Error> {
+        let (event_tx, mut event_rx) = mpsc::unbounded_channel::<Change>();
+        let names: Vec<OsString> = self
+            .paths()
+            .filter_map(|p| p.file_name().map(ToOwned::to_owned))
+            .collect();
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                // An error (such as the kernel's event queue overflowing) may hide a change.
+                let change = match event {
+                    Ok(event) => classify(&event, &names),
+                    Err(_) => Some(Change::Write),
+                };
+                if let Some(change) = change {
+                    let _ = event_tx.send(change);
+                }
+            })?;
+        let folders: BTreeSet<PathBuf> = self.paths().map(folder).collect();
+        for folder in &folders {
+            watcher.watch(folder, RecursiveMode::NonRecursive)?;
+        }
+
+        tokio::spawn(async move {
+            let _watcher = watcher; // Dropping it would stop the notifications.
+            let mut last = self.started_with;
+            let mut last_stamps = self.stamps();
+            let mut last_error = String::new();
+            loop {
+                tokio::select! {
+                    event = event_rx.recv() => {
+                        let Some(mut change) = event else { return };
+                        // Gather the burst; a write waits until the folders have been quiet.
+                        loop {
+                            let wait = match change {
+                                Change::Swap => SWAP_SETTLE,
+                                Change::Write => timing.quiet,
+                            };
+                            match tokio::time::timeout(wait, event_rx.recv()).await {
+                                Ok(Some(Change::Swap)) => change = Change::Swap,
+                                Ok(Some(Change::Write)) => {}
+                                Ok(None) => return,
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    _ = tokio::time::sleep(timing.poll) => {
+                        let now = self.stamps();
+                        if now == last_stamps {
+                            continue;
+                        }
+                        // Changed without an event: read once it has stayed the same a while.
+                        tokio::time::sleep(timing.quiet).await;
+                        if self.stamps() != now {
+                            continue;
+                        }
+                    }
+                }
+                last_stamps = self.stamps();
+                let files = self.files.clone();
+                let attempt = tokio::task::spawn_blocking(move || {
+                    let texts = Texts::read(&files)?;
+                    let digest = texts.digest();
+                    Ok::<_, TlsError>((digest, texts))
+                })
+                .await;
+                let (digest, texts) = match attempt {
+                    Ok(Ok(read)) => read,
+                    Ok(Err(e)) => {
+                        refused(&mut last_error, &e);
+                        continue;
+                    }
+                    Err(_) => continue,
+                };
+                if last == digest {
+                    continue;
+                }
+                last = digest;
+                let files = self.files.clone();
+                let built = tokio::task::spawn_blocking(move || build(&files, &texts)).await;
+                match built {
+                    Ok(Ok(loaded)) => {
+                        last_error.clear();
+                        self.config.store(loaded.config.clone());
+                        self.announce(&loaded, "TLS files reloaded; new connections use them");
+                    }
+                    Ok(Err(e)) => refused(&mut last_error, &e),
+                    Err(_) => {}
+                }
+            }
+        });
+        Ok(())
+    }
+
+    fn paths(&self) -> impl Iterator<Item = &Path> {
+        [
+            Some(self.files.cert.as_path()),
+            Some(self.files.key.as_path()),
+            self.files.client_ca.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    fn stamps(&self) -> Vec<Option<Stamp>> {
+        self.paths().map(stamp).collect()
+    }
+}
+
+fn refused(last_error: &mut String, error: &TlsError) {
+    let error = error.to_string();
+    if *last_error != error {
+        tracing::error!(%error, "TLS files refused; the last good certificate stays in force");
+        crate::metrics::tls_reload("failure");
+        *last_error = error;
+    }
+}
+
+/// The metric label for a refused handshake.
+fn refusal(e: &io::Error) -> &'static str {
+    match e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::NoCertificatesPresented) => "no_client_certificate",
+        Some(rustls::Error::InvalidCertificate(_)) => "bad_client_certificate",
+        Some(rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. }) => {
+            "not_tls"
+        }
+        _ => "failed",
+    }
+}
+
+/// What a folder event means for the files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// The kubelet swapped `..data`: the new files are complete.
+    Swap,
+    /// Something else changed: a file may still be being written.
+    Write,
+}
+
+/// Classifies a folder event for the files named `names`; `None` for events that change
+/// nothing (opens, reads, closes after reading: our own reads among them) and for other
+/// files in the folders.
+fn classify(event: &notify::Event, names: &[OsString]) -> Option<Change> {
+    if matches!(
+        event.kind,
+        EventKind::Access(_) | EventKind::Modify(ModifyKind::Metadata(_))
+    ) {
+        return None;
+    }
+    let file_names = || event.paths.iter().filter_map(|p| p.file_name());
+    if file_names().any(|n| n.as_encoded_bytes().starts_with(b"..")) {
+        Some(Change::Swap)
+    } else if file_names().any(|n| names.iter().any(|w| w == n)) || event.paths.is_empty() {
+        Some(Change::Write)
+    } else {
+        None
+    }
+}
+
+/// The identity of the file behind a path (following symlinks), to notice changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let m = std::fs::metadata(path).ok()?;
+    Some(Stamp {
+        dev: m.dev(),
+        ino: m.ino(),
+        len: m.len(),
+        modified: m.modified().ok(),
+    })
+}
+
+/// The folder holding a file (the Secret mount).
+fn folder(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A connection past its TLS handshake, still holding its connection slot and idle timer.
+pub struct TlsConn(tokio_rustls::server::TlsStream<Conn>);
+
+impl TlsConn {
+    /// The protocol ALPN settled on (`h2`), if the client offered any.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.0.get_ref().1.alpn_protocol()
+    }
+}
+
+impl AsyncRead for TlsConn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TlsConn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+}
+
+/// The same connection info as a plaintext connection, so nothing downstream differs.
+impl tonic::transport::server::Connected for TlsConn {
+    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.0.get_ref().0.connect_info()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{AccessKind, AccessMode, CreateKind};
+
+    /// A CA and a certificate it issued for `localhost`, as PEM: (ca, cert, key).
+    fn issued() -> (String, String, String) {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.distinguished_name = rcgen::DistinguishedName::new();
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "unit test CA");
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "localhost");
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        (ca_cert.pem(), cert.pem(), key.serialize_pem())
+    }
+
+    fn files(dir: &Path, ca: bool) -> TlsFiles {
+        TlsFiles {
+            cert: dir.join("tls.crt"),
+            key: dir.join("tls.key"),
+            client_ca: ca.then(|| dir.join("ca.crt")),
+        }
+    }
+
+    #[test]
+    fn own_reads_and_other_files_do_not_count_and_swaps_are_told_apart() {
+        let names = [OsString::from("tls.crt"), OsString::from("tls.key")];
+        let event = |kind, path: &str| notify::Event::new(kind).add_path(PathBuf::from(path));
+        let open = event(
+            EventKind::Access(AccessKind::Open(AccessMode::Any)),
+            "/s/tls.key",
+        );
+        assert_eq!(classify(&open, &names), None);
+        let swap = event(EventKind::Create(CreateKind::Any), "/s/..data");
+        assert_eq!(classify(&swap, &names), Some(Change::Swap));
+        let write = event(EventKind::Modify(ModifyKind::Any), "/s/tls.key");
+        assert_eq!(classify(&write, &names), Some(Change::Write));
+        let other = event(EventKind::Modify(ModifyKind::Any), "/s/other.log");
+        assert_eq!(classify(&other, &names), None);
+    }
+
+    #[test]
+    fn a_good_set_loads_with_alpn_h2_and_its_not_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ca, cert, key) = issued();
+        std::fs::write(dir.path().join("tls.crt"), &cert).unwrap();
+        std::fs::write(dir.path().join("tls.key"), &key).unwrap();
+        std::fs::write(dir.path().join("ca.crt"), &ca).unwrap();
+        let files = files(dir.path(), true);
+        let loaded = build(&files, &Texts::read(&files).unwrap()).unwrap();
+        assert_eq!(loaded.config.alpn_protocols, vec![b"h2".to_vec()]);
+        assert_eq!(loaded.client_cas, 1);
+        // rcgen's default validity ends in 4096.
+        assert!(loaded.not_after > 4_000_000_000, "{}", loaded.not_after);
+    }
+
+    #[test]
+    fn errors_name_the_variable_and_the_file_and_never_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ca, cert, key) = issued();
+        let (_, other_cert, _) = issued();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        let error = |ca: bool| {
+            let files = files(dir.path(), ca);
+            match Texts::read(&files) {
+                Ok(texts) => build(&files, &texts)
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default(),
+                Err(e) => e.to_string(),
+            }
+        };
+        let path = |name: &str| dir.path().join(name).display().to_string();
+
+        let e = error(false);
+        assert!(e.starts_with("AUTHZ_TLS_CERT_FILE: cannot read"), "{e}");
+        assert!(e.contains(&path("tls.crt")), "{e}");
+
+        write("tls.crt", &cert);
+        let e = error(false);
+        assert!(e.starts_with("AUTHZ_TLS_KEY_FILE: cannot read"), "{e}");
+
+        write("tls.key", "-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n");
+        let e = error(false);
+        assert!(e.starts_with("AUTHZ_TLS_KEY_FILE"), "{e}");
+        assert!(!e.contains("c2VjcmV0"), "{e}");
+
+        write("tls.key", &key);
+        write("tls.crt", &other_cert);
+        let e = error(false);
+        assert!(e.starts_with("AUTHZ_TLS_KEY_FILE"), "{e}");
+        assert!(e.contains("does not match"), "{e}");
+        assert!(
+            e.contains(&path("tls.crt")) && e.contains(&path("tls.key")),
+            "{e}"
+        );
+
+        write("tls.crt", "not a certificate\n");
+        let e = error(false);
+        assert!(e.starts_with("AUTHZ_TLS_CERT_FILE"), "{e}");
+        assert!(e.contains("no PEM certificate"), "{e}");
+
+        write("tls.crt", &cert);
+        write("ca.crt", &key);
+        let e = error(true);
+        assert!(e.starts_with("AUTHZ_TLS_CLIENT_CA_FILE"), "{e}");
+        assert!(e.contains(&path("ca.crt")), "{e}");
+
+        write("ca.crt", &ca);
+        assert_eq!(error(true), "", "the good set must load");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_finishes_its_handshake_is_closed_and_frees_its_slot() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ca, cert, key) = issued();
+        std::fs::write(dir.path().join("tls.crt"), &cert).unwrap();
+        std::fs::write(dir.path().join("tls.key"), &key).unwrap();
+        let tls = Tls::load(&files(dir.path(), false)).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let conns = crate::listen::accept(
+            listener,
+            crate::listen::Limits {
+                port: "grpc",
+                max_connections: 1,
+                idle_timeout: None,
+            },
+        );
+        let mut handshaken = tls.accept_within(conns, Duration::from_millis(300));
+
+        // Holds the only connection slot and sends nothing.
+        let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0u8; 16];
+        let closed = tokio::time::timeout(
+            Duration::from_secs(30),
+            tokio::io::AsyncReadExt::read(&mut silent, &mut buf),
+        )
+        .await
+        .expect("the silent client must be closed");
+        assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+
+        // Its slot is free again: a real client gets a handshake.
+        let mut roots = RootCertStore::empty();
+        roots.add_parsable_certificates(
+            CertificateDer::pem_slice_iter(ca.as_bytes()).map(Result::unwrap),
+        );
+        let client =
+            rustls::ClientConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let (_client, server) = tokio::join!(
+            async { connector.connect(name, tcp).await.unwrap() },
+            async {
+                tokio::time::timeout(Duration::from_secs(30), handshaken.recv())
+                    .await
+                    .unwrap()
+            }
+        );
+        assert!(matches!(server, Some(Ok(_))));
+    }
+}
