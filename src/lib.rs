@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod path;
 pub mod pipeline;
 pub mod policy;
+pub mod policytest;
 pub mod server;
 pub mod settings;
 pub mod token;
