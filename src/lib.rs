@@ -28,6 +28,7 @@ pub mod path;
 pub mod pipeline;
 pub mod policy;
 pub mod policytest;
+pub mod reflection;
 pub mod server;
 pub mod settings;
 pub mod token;

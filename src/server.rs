@@ -142,9 +142,20 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         settings.max_request_bytes,
         settings.max_in_flight,
     );
+    let (reflection_v1, reflection_v1alpha) = if settings.reflection {
+        let error = |e| format!("gRPC reflection: {e}");
+        (
+            Some(crate::reflection::v1().map_err(error)?),
+            Some(crate::reflection::v1alpha().map_err(error)?),
+        )
+    } else {
+        (None, None)
+    };
     grpc_server(&settings)
         .add_service(health_service)
         .add_service(check)
+        .add_optional_service(reflection_v1)
+        .add_optional_service(reflection_v1alpha)
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::ReceiverStream::new(grpc_connections),
             async move { grpc_stop.reached(Phase::Stopping).await },

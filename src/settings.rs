@@ -23,7 +23,7 @@ pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 7;
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 128 * 1024;
 
 /// Every variable we read, without the prefix.
-const KNOWN: [&str; 20] = [
+const KNOWN: [&str; 21] = [
     "LISTEN_ADDR",
     "ADMIN_ADDR",
     "POLICY_PATH",
@@ -44,6 +44,7 @@ const KNOWN: [&str; 20] = [
     "WORKER_THREADS",
     "ADMIN_MAX_CONNECTIONS",
     "LOG_QUEUE_LINES",
+    "REFLECTION",
 ];
 
 /// Log line format.
@@ -94,6 +95,8 @@ pub struct Settings {
     pub admin_max_connections: usize,
     /// Log lines queued for the writer; past that, lines are dropped and counted.
     pub log_queue_lines: usize,
+    /// Serve gRPC reflection (`grpc.reflection.v1` and `v1alpha`) on the gRPC port.
+    pub reflection: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -116,6 +119,7 @@ struct Raw {
     request_timeout_seconds: Option<String>,
     idle_timeout_seconds: Option<String>,
     worker_threads: Option<String>,
+    reflection: Option<String>,
     admin_max_connections: Option<String>,
     log_queue_lines: Option<String>,
 }
@@ -165,6 +169,15 @@ impl Settings {
                 Some(other) => {
                     return Err(format!(
                         "AUTHZ_LOG_FORMAT: {other:?} is not one of \"json\", \"text\""
+                    ));
+                }
+            },
+            reflection: match raw.reflection.as_deref().map(str::trim) {
+                None | Some("true") => true,
+                Some("false") => false,
+                Some(other) => {
+                    return Err(format!(
+                        "AUTHZ_REFLECTION: {other:?} is not one of \"true\", \"false\""
                     ));
                 }
             },
