@@ -1,4 +1,8 @@
-//! Compiles the ext_authz v3 subset in `proto/` with protox (pure Rust, no system `protoc`).
+//! Compiles the ext_authz v3 subset in `proto/` with protox (pure Rust, no system `protoc`),
+//! and writes its file descriptor set to `OUT_DIR/authz_descriptor.bin` for gRPC
+//! reflection (`src/reflection.rs`).
+
+use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
@@ -9,6 +13,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/google/rpc/status.proto",
     ];
     let fds = protox::compile(files, ["proto"])?;
+    let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out_dir.join("authz_descriptor.bin"), fds.encode_to_vec())?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)

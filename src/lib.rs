@@ -27,6 +27,8 @@ pub mod metrics;
 pub mod path;
 pub mod pipeline;
 pub mod policy;
+pub mod policytest;
+pub mod reflection;
 pub mod server;
 pub mod settings;
 pub mod tls;

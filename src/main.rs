@@ -76,6 +76,21 @@ enum Command {
         /// The source format; detected from the file when omitted.
         #[arg(long, value_enum)]
         format: Option<ImportFormat>,
+        /// Also write policy tests pinning each imported method to API Gateway's answers
+        /// (run them with `test`).
+        #[arg(long, value_name = "FILE")]
+        tests: Option<PathBuf>,
+    },
+    /// Run a policy's test cases offline with the real pipeline, with keys made for the run
+    /// standing in for every pool's (exit 0 all passed, 1 a case failed, 2 input error).
+    Test {
+        /// The policy file.
+        policy: PathBuf,
+        /// The tests file (`tests:` cases: request, token, expect).
+        tests: PathBuf,
+        /// Also write the results as JUnit XML to this file.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
 }
 
@@ -127,7 +142,56 @@ fn main() -> ExitCode {
             },
             jwks,
         }),
-        Command::Import { file, format } => import(&file, format.map(Into::into)),
+        Command::Import {
+            file,
+            format,
+            tests,
+        } => import(&file, format.map(Into::into), tests.as_deref()),
+        Command::Test {
+            policy,
+            tests,
+            junit,
+        } => test(&policy, &tests, junit.as_deref()),
+    }
+}
+
+fn test(
+    policy: &std::path::Path,
+    tests: &std::path::Path,
+    junit: Option<&std::path::Path>,
+) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = match runtime.block_on(cognito_ext_authz::policytest::run_files(policy, tests)) {
+        Ok(r) => r,
+        Err(e) => {
+            for line in e.to_string().lines() {
+                eprintln!("error: {line}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    print!("{}", report.render());
+    if let Some(path) = junit {
+        let xml =
+            cognito_ext_authz::policytest::junit::to_xml(&report, &tests.display().to_string());
+        if let Err(e) = std::fs::write(path, xml) {
+            eprintln!("error: {}: cannot write: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if report.failed() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 
@@ -158,7 +222,11 @@ fn check(options: CheckOptions) -> ExitCode {
     }
 }
 
-fn import(file: &std::path::Path, format: Option<cognito_ext_authz::import::Format>) -> ExitCode {
+fn import(
+    file: &std::path::Path,
+    format: Option<cognito_ext_authz::import::Format>,
+    tests: Option<&std::path::Path>,
+) -> ExitCode {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) => {
@@ -184,6 +252,23 @@ fn import(file: &std::path::Path, format: Option<cognito_ext_authz::import::Form
             return ExitCode::from(2);
         }
     };
+    if let Some(path) = tests {
+        let written = translation
+            .to_tests_yaml(&name)
+            .map_err(|e| e.to_string())
+            .and_then(|(text, count)| {
+                std::fs::write(path, text)
+                    .map(|()| count)
+                    .map_err(|e| format!("{}: cannot write: {e}", path.display()))
+            });
+        match written {
+            Ok(count) => eprintln!("{}: {count} policy test(s) written", path.display()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     print!("{yaml}");
     for note in &translation.notes {
         eprintln!("{note}");

@@ -152,9 +152,20 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         settings.max_request_bytes,
         settings.max_in_flight,
     );
+    let (reflection_v1, reflection_v1alpha) = if settings.reflection {
+        let error = |e| format!("gRPC reflection: {e}");
+        (
+            Some(crate::reflection::v1().map_err(error)?),
+            Some(crate::reflection::v1alpha().map_err(error)?),
+        )
+    } else {
+        (None, None)
+    };
     let router = grpc_server(&settings)
         .add_service(health_service)
-        .add_service(check);
+        .add_service(check)
+        .add_optional_service(reflection_v1)
+        .add_optional_service(reflection_v1alpha);
     let stop = async move { grpc_stop.reached(Phase::Stopping).await };
     let served = match tls {
         Some(tls) => {

@@ -23,7 +23,7 @@ pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 7;
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 128 * 1024;
 
 /// Every variable we read, without the prefix.
-const KNOWN: [&str; 23] = [
+const KNOWN: [&str; 24] = [
     "LISTEN_ADDR",
     "ADMIN_ADDR",
     "POLICY_PATH",
@@ -47,6 +47,7 @@ const KNOWN: [&str; 23] = [
     "TLS_CERT_FILE",
     "TLS_KEY_FILE",
     "TLS_CLIENT_CA_FILE",
+    "REFLECTION",
 ];
 
 /// Log line format.
@@ -99,6 +100,8 @@ pub struct Settings {
     pub log_queue_lines: usize,
     /// TLS (and mTLS) on the gRPC port; `None`: plaintext.
     pub tls: Option<TlsFiles>,
+    /// Serve gRPC reflection (`grpc.reflection.v1` and `v1alpha`) on the gRPC port.
+    pub reflection: bool,
 }
 
 /// The PEM files of TLS on the gRPC port (`src/tls.rs` reads and follows them).
@@ -132,6 +135,7 @@ struct Raw {
     request_timeout_seconds: Option<String>,
     idle_timeout_seconds: Option<String>,
     worker_threads: Option<String>,
+    reflection: Option<String>,
     admin_max_connections: Option<String>,
     log_queue_lines: Option<String>,
     tls_cert_file: Option<String>,
@@ -184,6 +188,15 @@ impl Settings {
                 Some(other) => {
                     return Err(format!(
                         "AUTHZ_LOG_FORMAT: {other:?} is not one of \"json\", \"text\""
+                    ));
+                }
+            },
+            reflection: match raw.reflection.as_deref().map(str::trim) {
+                None | Some("true") => true,
+                Some("false") => false,
+                Some(other) => {
+                    return Err(format!(
+                        "AUTHZ_REFLECTION: {other:?} is not one of \"true\", \"false\""
                     ));
                 }
             },

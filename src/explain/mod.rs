@@ -11,7 +11,7 @@
 //! [`offline`] sets up the policy and key sets; [`render`] writes the explanation.
 
 mod offline;
-mod render;
+pub(crate) mod render;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -32,7 +32,7 @@ pub(super) fn decode_part(token: &str, index: usize) -> Option<Map<String, Value
         .cloned()
 }
 
-pub(super) fn render(
+pub(crate) fn render(
     policy: &Policy,
     request: &Request,
     decision: &Decision,

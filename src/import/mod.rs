@@ -26,6 +26,7 @@ mod intrinsic;
 mod openapi;
 mod report;
 mod serverless;
+mod tests_writer;
 mod text;
 
 use std::fmt;

@@ -33,6 +33,7 @@ from .common import (
 POLICY_DIR = "/etc/cognito-ext-authz"
 SETTINGS_KEYS = {
     "AUTHZ_LISTEN_ADDR",
+    "AUTHZ_REFLECTION",
     "AUTHZ_ADMIN_ADDR",
     "AUTHZ_POLICY_PATH",
     "AUTHZ_LOG_FORMAT",

@@ -150,6 +150,7 @@ AUTHZ_JWKS_COOLDOWN_SECONDS: {{ .Values.settings.jwksCooldownSeconds | int | quo
 AUTHZ_JWKS_TIMEOUT_SECONDS: {{ .Values.settings.jwksTimeoutSeconds | int | quote }}
 AUTHZ_TOKEN_CACHE_ENTRIES: {{ .Values.settings.tokenCacheEntries | int | quote }}
 AUTHZ_WORKER_THREADS: {{ include "cognito-ext-authz.workerThreads" . | quote }}
+AUTHZ_REFLECTION: {{ .Values.settings.reflection | toString | quote }}
 {{- if .Values.tls.enabled }}
 AUTHZ_TLS_CERT_FILE: {{ printf "/etc/cognito-ext-authz-tls/%s" .Values.tls.certKey | quote }}
 AUTHZ_TLS_KEY_FILE: {{ printf "/etc/cognito-ext-authz-tls/%s" .Values.tls.keyKey | quote }}

@@ -1,0 +1,491 @@
+//! `test`: run a policy's test cases offline with the real pipeline (SPEC 9).
+//!
+//! Each case is a request, a token described by a kind and claims, and what must come
+//! out. The tokens are real RS256 tokens signed with keys made for the run ([`mint`]),
+//! which stand in for every pool's key set, so each case goes through exactly what `serve`
+//! does: [`Pipeline::decide`] and [`Answer::new`]. A failing case carries `check`'s
+//! explanation of the decision ([`crate::explain`]), so the reader sees which step said no.
+//! [`junit`] writes the results for CI.
+
+pub mod junit;
+mod mint;
+pub mod model;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::active::ActivePolicy;
+use crate::answer::Answer;
+use crate::credential::Headers;
+use crate::decision::Decision;
+use crate::pipeline::{Pipeline, Request};
+use crate::policy::{Policy, PolicyErrors};
+use crate::token::keys::PoolKeys;
+pub use mint::{DEFAULT_SCOPE, DEFAULT_SUB, DEFAULT_USERNAME};
+pub use model::{Expect, TestCase, TestFile, TestRequest, TokenKind, TokenSpec};
+
+/// Largest tests file read.
+pub const MAX_TESTS_BYTES: usize = 4 * 1024 * 1024;
+
+/// Why the tests could not run at all (exit 2).
+#[derive(Debug, Error)]
+pub enum TestError {
+    #[error("{0}")]
+    Policy(PolicyErrors),
+    #[error("{0}")]
+    Input(String),
+}
+
+/// How one case ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    /// What differed from the expectation, one line each, and the explanation.
+    Fail {
+        mismatches: Vec<String>,
+        explanation: String,
+    },
+    /// The case could not be run as written (an unknown pool, a kind not supported yet).
+    Error(String),
+}
+
+/// One case's result.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    pub name: String,
+    pub outcome: Outcome,
+    pub duration: Duration,
+}
+
+/// Every case's result, in file order.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub results: Vec<CaseResult>,
+}
+
+impl Report {
+    pub fn passed(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Pass)
+            .count()
+    }
+
+    /// Failed cases, errors included.
+    pub fn failed(&self) -> usize {
+        self.results.len() - self.passed()
+    }
+
+    /// The test-runner output: one line a case, a failure's details indented under it,
+    /// `N passed, M failed` last.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for r in &self.results {
+            match &r.outcome {
+                Outcome::Pass => {
+                    let _ = writeln!(out, "ok    {}", r.name);
+                }
+                Outcome::Fail {
+                    mismatches,
+                    explanation,
+                } => {
+                    let _ = writeln!(out, "FAIL  {}", r.name);
+                    for m in mismatches {
+                        let _ = writeln!(out, "      {m}");
+                    }
+                    for line in explanation.lines() {
+                        let _ = writeln!(out, "      | {line}");
+                    }
+                }
+                Outcome::Error(e) => {
+                    let _ = writeln!(out, "ERROR {}", r.name);
+                    let _ = writeln!(out, "      {e}");
+                }
+            }
+        }
+        let _ = writeln!(out, "{} passed, {} failed", self.passed(), self.failed());
+        out
+    }
+}
+
+/// Reads a tests file.
+pub fn load_tests(path: &Path) -> Result<TestFile, TestError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| TestError::Input(format!("{}: cannot read: {e}", path.display())))?;
+    if text.len() > MAX_TESTS_BYTES {
+        return Err(TestError::Input(format!(
+            "{}: larger than {MAX_TESTS_BYTES} bytes",
+            path.display()
+        )));
+    }
+    serde_saphyr::from_str(&text).map_err(|e| TestError::Input(format!("{}: {e}", path.display())))
+}
+
+/// Runs the cases of `tests_path` against the policy at `policy_path`.
+pub async fn run_files(policy_path: &Path, tests_path: &Path) -> Result<Report, TestError> {
+    let policy = Policy::load(policy_path).map_err(TestError::Policy)?;
+    let tests = load_tests(tests_path)?;
+    run(policy, &tests).await
+}
+
+/// Runs `tests` against `policy`.
+pub async fn run(policy: Policy, tests: &TestFile) -> Result<Report, TestError> {
+    if policy.pools.is_empty() {
+        return Err(TestError::Input("the policy has no user pools".to_owned()));
+    }
+    let keys = mint::Keys::generate().map_err(TestError::Input)?;
+    let map = keys.key_map().map_err(TestError::Input)?;
+    let pool_keys = policy
+        .pools
+        .iter()
+        .map(|p| Arc::new(PoolKeys::fixed(&p.id, map.clone())))
+        .collect();
+    // No token cache: every case is verified from scratch.
+    let pipeline = Pipeline::new(
+        ActivePolicy {
+            policy,
+            keys: pool_keys,
+            generation: 1,
+        },
+        0,
+    );
+    let mut report = Report::default();
+    for case in &tests.tests {
+        let started = Instant::now();
+        let outcome = match request_for(case, &pipeline.active().policy, &keys) {
+            Ok(request) => judge(case, &pipeline, &request).await,
+            Err(e) => Outcome::Error(e),
+        };
+        report.results.push(CaseResult {
+            name: case_name(case),
+            outcome,
+            duration: started.elapsed(),
+        });
+    }
+    Ok(report)
+}
+
+/// The case's name, or one made from its request and token.
+pub fn case_name(case: &TestCase) -> String {
+    if let Some(n) = &case.name {
+        return n.clone();
+    }
+    let token = match &case.token {
+        None => "no token".to_owned(),
+        Some(t) if t.kind == Some(TokenKind::None) => "no token".to_owned(),
+        Some(t) => {
+            let kind = t.kind.unwrap_or(TokenKind::Valid).name();
+            if t.claims.is_empty() {
+                format!("{kind} token")
+            } else {
+                let claims: Vec<String> = t
+                    .claims
+                    .iter()
+                    .map(|(k, v)| {
+                        format!("{k}={}", v.as_str().map_or(v.to_string(), str::to_owned))
+                    })
+                    .collect();
+                format!("{kind} token, {}", claims.join(", "))
+            }
+        }
+    };
+    let host = if case.request.host.is_empty() {
+        String::new()
+    } else {
+        format!(" host {}", case.request.host)
+    };
+    format!(
+        "{} {}{host} ({token}) -> {}",
+        case.request.method, case.request.path, case.expect.status
+    )
+}
+
+/// The pipeline's request for a case, its token minted.
+fn request_for(case: &TestCase, policy: &Policy, keys: &mint::Keys) -> Result<Request, String> {
+    let mut headers: HashMap<String, String> = case
+        .request
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect();
+    if let Some(spec) = &case.token {
+        let kind = spec.kind.unwrap_or(TokenKind::Valid);
+        if kind == TokenKind::Revoked {
+            return Err("token kind `revoked` is not supported yet: this version has no revocation list, so a revoked token cannot be told apart from a valid one".to_owned());
+        }
+        if kind == TokenKind::None {
+            if !spec.claims.is_empty() || spec.pool.is_some() {
+                return Err("token kind `none` takes no `claims` or `pool`".to_owned());
+            }
+        } else {
+            // The token goes where the matched route's authorizer reads it, from that
+            // authorizer's first pool unless the case names one.
+            let authorizer = crate::path::segments(&case.request.path)
+                .ok()
+                .and_then(|segments| {
+                    let host = crate::host::normalize(case.request.host.as_bytes()).ok()?;
+                    let method = case.request.method.trim().to_ascii_uppercase();
+                    policy.routes.find(&segments, &method, &host)
+                })
+                .map_or(&policy.authorizers[0], |r| {
+                    &policy.authorizers[r.authorizer]
+                });
+            let header = authorizer.token_header.clone();
+            if headers.contains_key(&header) {
+                return Err(format!(
+                    "the request sets the token header `{header}` and the case describes a token: keep one"
+                ));
+            }
+            let trusted = match &spec.pool {
+                None => authorizer.pools.first(),
+                Some(id) => authorizer
+                    .pools
+                    .iter()
+                    .find(|t| &policy.pools[t.pool].id == id),
+            }
+            .ok_or_else(|| {
+                format!(
+                    "token pool `{}` is not one of authorizer {}'s user pools",
+                    spec.pool.as_deref().unwrap_or(""),
+                    authorizer.name
+                )
+            })?;
+            let pool = &policy.pools[trusted.pool];
+            let issuers: Vec<&str> = policy.pools.iter().map(|p| p.issuer.as_str()).collect();
+            let claims = mint::claims(
+                kind,
+                pool,
+                trusted.app_clients.as_ref(),
+                &issuers,
+                &spec.claims,
+            );
+            let jwt = keys.sign(&claims, kind != TokenKind::BadSignature)?;
+            headers.insert(header, format!("Bearer {jwt}"));
+        }
+    }
+    Ok(Request {
+        method: case.request.method.trim().to_ascii_uppercase(),
+        host: case.request.host.clone(),
+        path: case.request.path.clone(),
+        headers: Headers::Joined(headers),
+    })
+}
+
+/// Decides the case's request and compares the answer with the expectation.
+async fn judge(case: &TestCase, pipeline: &Pipeline, request: &Request) -> Outcome {
+    let decision = pipeline.decide(request).await;
+    let answer = Answer::new(&decision, &request.headers);
+    let mismatches = compare(&case.expect, &decision, &answer);
+    if mismatches.is_empty() {
+        return Outcome::Pass;
+    }
+    let notes =
+        ["keys: generated for this test run, standing in for every pool's key set".to_owned()];
+    let explanation =
+        crate::explain::render::render(&pipeline.active().policy, request, &decision, &notes);
+    Outcome::Fail {
+        mismatches,
+        explanation,
+    }
+}
+
+/// Every way the answer differs from `expect`.
+fn compare(expect: &Expect, decision: &Decision, answer: &Answer) -> Vec<String> {
+    let mut out = Vec::new();
+    let (status, headers, body): (u16, Vec<(String, String)>, Option<&str>) = match answer {
+        Answer::Upstream { set, .. } => (
+            200,
+            set.iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            None,
+        ),
+        Answer::Respond {
+            status,
+            headers,
+            body,
+            ..
+        } => (
+            *status,
+            headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            Some(body),
+        ),
+    };
+    if status != expect.status {
+        out.push(format!(
+            "status: expected {}, got {status} ({})",
+            expect.status,
+            decision.reason()
+        ));
+    }
+    if let Some(route) = &expect.route
+        && decision.route() != Some(route.as_str())
+    {
+        out.push(format!(
+            "route: expected {route:?}, got {}",
+            decision
+                .route()
+                .map_or("no route".to_owned(), |r| format!("{r:?}"))
+        ));
+    }
+    if let Some(reason) = &expect.reason
+        && decision.reason() != reason
+    {
+        out.push(format!(
+            "reason: expected {reason}, got {}",
+            decision.reason()
+        ));
+    }
+    for (name, want) in &expect.headers {
+        let name = name.to_ascii_lowercase();
+        let got = headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v);
+        match (want, got) {
+            (Some(w), Some(g)) if w == g => {}
+            (None, None) => {}
+            (Some(w), Some(g)) => out.push(format!("header {name}: expected {w:?}, got {g:?}")),
+            (Some(w), None) => out.push(format!("header {name}: expected {w:?}, not set")),
+            (None, Some(g)) => out.push(format!("header {name}: expected absent, got {g:?}")),
+        }
+    }
+    if let Some(want) = &expect.body {
+        match body {
+            None => out.push(format!(
+                "body: expected {want:?}, but the request was allowed (no body of ours)"
+            )),
+            Some(got) if same_body(want, got) => {}
+            Some(got) => out.push(format!("body: expected {want:?}, got {got:?}")),
+        }
+    }
+    out
+}
+
+/// Equal text, or equal JSON values.
+fn same_body(want: &str, got: &str) -> bool {
+    want == got
+        || matches!(
+            (serde_json::from_str::<Value>(want), serde_json::from_str::<Value>(got)),
+            (Ok(a), Ok(b)) if a == b
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = r#"
+userPools:
+  - id: ap-south-1_abcdefghi
+    appClients: [client1]
+routes:
+  - name: create-user
+    methods: [POST]
+    path: /users/{id}
+    scopes: [users/write]
+  - path: /health
+    auth: none
+"#;
+
+    fn case(yaml: &str) -> TestCase {
+        serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    async fn run_one(yaml: &str) -> Outcome {
+        let tests = TestFile {
+            tests: vec![case(yaml)],
+        };
+        let report = run(Policy::parse(POLICY).unwrap(), &tests).await.unwrap();
+        report.results[0].outcome.clone()
+    }
+
+    #[tokio::test]
+    async fn every_kind_gets_the_answer_api_gateway_gives() {
+        let ok = |t: &str, status: u16, extra: &str| {
+            format!(
+                "request: {{method: POST, path: /users/1}}\ntoken: {t}\nexpect: {{status: {status}{extra}}}\n"
+            )
+        };
+        let cases = [
+            ok(
+                "{claims: {scope: users/write}}",
+                200,
+                ", route: create-user, reason: authorized, headers: {x-cognito-scope: users/write, x-cognito-client-id: client1, x-cognito-groups: null}",
+            ),
+            ok("{}", 401, ", reason: insufficient_scope"),
+            ok("{kind: none}", 401, ", reason: no_token"),
+            ok(
+                "{kind: expired, claims: {scope: users/write}}",
+                401,
+                r#", body: '{"message":"The incoming token has expired"}'"#,
+            ),
+            ok("{kind: idToken}", 401, ", reason: invalid_token"),
+            ok(
+                "{kind: wrongIssuer, claims: {scope: users/write}}",
+                401,
+                ", reason: invalid_token",
+            ),
+            ok(
+                "{kind: wrongClient, claims: {scope: users/write}}",
+                401,
+                ", reason: invalid_token",
+            ),
+            ok(
+                "{kind: badSignature, claims: {scope: users/write}}",
+                401,
+                ", reason: invalid_token",
+            ),
+        ];
+        for c in &cases {
+            assert_eq!(run_one(c).await, Outcome::Pass, "{c}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wrong_expectation_fails_with_the_explanation() {
+        let outcome =
+            run_one("request: {method: POST, path: /users/1}\ntoken: {}\nexpect: {status: 200}\n")
+                .await;
+        let Outcome::Fail {
+            mismatches,
+            explanation,
+        } = outcome
+        else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(
+            mismatches,
+            ["status: expected 200, got 401 (insufficient_scope)"]
+        );
+        assert!(explanation.contains("users/write"), "{explanation}");
+    }
+
+    #[tokio::test]
+    async fn revoked_is_an_error_not_a_pass() {
+        let outcome = run_one(
+            "request: {method: POST, path: /users/1}\ntoken: {kind: revoked}\nexpect: {status: 401}\n",
+        )
+        .await;
+        assert!(
+            matches!(&outcome, Outcome::Error(e) if e.contains("not supported yet")),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(
+            serde_saphyr::from_str::<TestFile>(
+                "tests:\n  - request: {path: /}\n    expect: {status: 200, stauts: 1}\n"
+            )
+            .is_err()
+        );
+    }
+}

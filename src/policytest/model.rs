@@ -1,0 +1,122 @@
+//! The tests file (`TESTS.yaml`): what `test` reads and `import --tests` writes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The whole file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TestFile {
+    pub tests: Vec<TestCase>,
+}
+
+/// One case: a request, the token it carries, and what must come out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TestCase {
+    /// Shown in the output; default `METHOD path (token)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub request: TestRequest,
+    /// Omitted: no token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<TokenSpec>,
+    pub expect: Expect,
+}
+
+/// The request as Envoy would send it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TestRequest {
+    #[serde(default = "TestRequest::default_method")]
+    pub method: String,
+    /// Path as sent, query string allowed.
+    pub path: String,
+    /// `:authority`; omitted: none (only routes for any host match).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host: String,
+    /// Further request headers (names are lower-cased).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+}
+
+impl TestRequest {
+    fn default_method() -> String {
+        "GET".to_owned()
+    }
+}
+
+/// The token: a kind, and claims set over the kind's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenSpec {
+    /// Omitted: a valid access token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<TokenKind>,
+    /// Which configured pool issues it (its `id`); default the policy's first pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+    /// Claims set over the defaults; `null` removes one.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub claims: Map<String, Value>,
+}
+
+/// What kind of token a case carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TokenKind {
+    /// A valid access token of the pool.
+    Valid,
+    /// No token header at all.
+    None,
+    /// Expired an hour ago.
+    Expired,
+    /// A Cognito ID token (`token_use: id`, `aud`, no scope).
+    IdToken,
+    /// Signed by the trusted key, but naming an issuer no pool has.
+    WrongIssuer,
+    /// A `client_id` outside the pool's `appClients`.
+    WrongClient,
+    /// Signed by another key under the trusted key's `kid`.
+    BadSignature,
+    /// A revoked token: not supported yet (this version has no revocation list).
+    Revoked,
+}
+
+impl TokenKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            TokenKind::Valid => "valid",
+            TokenKind::None => "none",
+            TokenKind::Expired => "expired",
+            TokenKind::IdToken => "idToken",
+            TokenKind::WrongIssuer => "wrongIssuer",
+            TokenKind::WrongClient => "wrongClient",
+            TokenKind::BadSignature => "badSignature",
+            TokenKind::Revoked => "revoked",
+        }
+    }
+}
+
+/// What must come out. Only what is stated is checked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Expect {
+    /// 200 for an allowed request, else the denial's status.
+    pub status: u16,
+    /// The route's name (`x-cognito-route`), for allowed and denied requests alike.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// The decision's reason label (`authorized`, `no_token`, `expired_token`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Allowed: headers set upstream (`null`: must not reach the upstream). Denied: the
+    /// response headers (`null`: absent).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, Option<String>>,
+    /// The denial's body (compared as JSON when both sides are JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
