@@ -63,6 +63,11 @@ impl TokenCache {
         Self { cache }
     }
 
+    /// Whether tokens are cached at all.
+    pub fn is_enabled(&self) -> bool {
+        self.cache.is_some()
+    }
+
     /// The cache key of a token.
     pub fn digest(token: &str) -> Key {
         Sha256::digest(token.as_bytes()).into()
@@ -80,7 +85,6 @@ impl TokenCache {
             .get(key)
             .filter(|e| e.generation == generation)
             .map(|e| (e.token, e.verified_at, e.key));
-        crate::metrics::token_cache(hit.is_some());
         hit
     }
 

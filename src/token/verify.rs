@@ -235,11 +235,14 @@ impl Verifier {
         let ttl = trust.authorizer.ttl;
         // A hit counts only under the same policy, before `exp`, within the authorizer's
         // result TTL, and while the key that signed it is still the pool's key for its kid.
-        let hit = if ttl.is_zero() {
+        let hit = if !self.cache.is_enabled() {
+            None
+        } else if ttl.is_zero() {
             crate::metrics::token_cache(false);
             None
         } else {
-            self.cache
+            let hit = self
+                .cache
                 .get(&digest, trust.generation)
                 .filter(|(hit, verified_at, key)| {
                     hit.exp > now
@@ -248,7 +251,9 @@ impl Verifier {
                             .get(&hit.kid)
                             .is_some_and(|current| Arc::ptr_eq(&current, key))
                 })
-                .map(|(hit, _, _)| hit)
+                .map(|(hit, _, _)| hit);
+            crate::metrics::token_cache(hit.is_some());
+            hit
         };
         let verified = match hit {
             Some(hit) => hit,

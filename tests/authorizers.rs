@@ -1,0 +1,433 @@
+//! API Gateway's authorizer model (SPEC 3a) through the real service: named authorizers
+//! with their own pools and token headers, ID-token routes, identity validation
+//! expressions, result TTLs, and claims passed to the upstream as headers.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::*;
+
+const STAFF_POOL: &str = "eu-west-1_StaffPool1";
+const CUSTOMER_POOL: &str = "eu-west-1_CustPool01";
+const CUSTOMER_CLIENT: &str = "custclient0123456789abcdef";
+
+fn two_authorizers(keys: &KeyServer) -> String {
+    format!(
+        r#"authorizers:
+  staff:
+    userPools:
+      - arn: arn:aws:cognito-idp:eu-west-1:123456789012:userpool/{STAFF_POOL}
+        jwksUri: {staff}
+  customers:
+    userPools:
+      - id: {CUSTOMER_POOL}
+        appClients: [{CUSTOMER_CLIENT}]
+        jwksUri: {cust}
+    tokenSource: {{ header: x-customer-token }}
+defaultAuthorizer: staff
+claimHeaders:
+  x-user-email: email
+  x-tenant: custom:tenant
+  x-level: custom:level
+  x-roles: custom:roles
+routes:
+  - name: staff-reports
+    path: /staff/reports
+    methods: [GET]
+    scopes: [reports/read]
+  - name: profile
+    path: /profile
+    authorizer: customers
+    tokenUse: id
+  - name: orders
+    path: /orders
+    authorizer: customers
+    scopes: [orders/read]
+"#,
+        staff = keys.jwks_uri(STAFF_POOL),
+        cust = keys.jwks_uri(CUSTOMER_POOL),
+    )
+}
+
+fn access(pool: &str, client: &str, scope: &str) -> Value {
+    let mut c = access_claims(scope);
+    c["iss"] = json!(issuer(pool));
+    c["client_id"] = json!(client);
+    c
+}
+
+/// A Cognito ID token's claims (`token_use: id`, `aud` the app client).
+fn id_claims(pool: &str, client: &str) -> Value {
+    let now = now();
+    json!({
+        "sub": "11111111-2222-3333-4444-555555555555",
+        "aud": client,
+        "cognito:groups": ["buyers"],
+        "email_verified": true,
+        "token_use": "id",
+        "auth_time": now - 60,
+        "iss": issuer(pool),
+        "cognito:username": "carol",
+        "exp": now + 3600,
+        "iat": now - 60,
+        "email": "carol@example.com",
+        "custom:tenant": "acme",
+        "custom:level": 3,
+        "custom:roles": ["a", "b"],
+    })
+}
+
+async fn started(keys: &KeyServer, yaml: &str, env: &[(&str, &str)]) -> Service {
+    keys.publish(STAFF_POOL, key(0));
+    keys.publish(CUSTOMER_POOL, key(1));
+    let mut service = Service::start(yaml, env);
+    service.wait_ready().await;
+    service
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_route_takes_tokens_of_its_own_authorizer_from_its_own_header() {
+    let keys = KeyServer::start().await;
+    let service = started(&keys, &two_authorizers(&keys), &[]).await;
+    let mut client = service.client().await;
+    let staff = format!(
+        "Bearer {}",
+        key(0).sign(&access(STAFF_POOL, "staffclient01", "reports/read"))
+    );
+    // A customer-pool token holding the staff scope: API Gateway refuses it on the staff route.
+    let customer_with_staff_scope = format!(
+        "Bearer {}",
+        key(1).sign(&access(
+            CUSTOMER_POOL,
+            CUSTOMER_CLIENT,
+            "reports/read orders/read"
+        ))
+    );
+
+    let a = check(
+        &mut client,
+        request("GET", "h", "/staff/reports", &[("authorization", &staff)]),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.metadata["authorizer"], "staff");
+    assert_eq!(a.metadata["token_use"], "access");
+    let a = check(
+        &mut client,
+        request(
+            "GET",
+            "h",
+            "/staff/reports",
+            &[("authorization", &customer_with_staff_scope)],
+        ),
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.metadata["reason"].as_str()),
+        (401, "invalid_token")
+    );
+
+    // The customers' header is read only on their routes, and theirs only.
+    let a = check(
+        &mut client,
+        request(
+            "GET",
+            "h",
+            "/orders",
+            &[("x-customer-token", &customer_with_staff_scope)],
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.metadata["authorizer"], "customers");
+    let a = check(
+        &mut client,
+        request(
+            "GET",
+            "h",
+            "/orders",
+            &[("authorization", &customer_with_staff_scope)],
+        ),
+    )
+    .await;
+    assert_eq!((a.status, a.metadata["reason"].as_str()), (401, "no_token"));
+    let a = check(
+        &mut client,
+        request(
+            "GET",
+            "h",
+            "/staff/reports",
+            &[("x-customer-token", &staff)],
+        ),
+    )
+    .await;
+    assert_eq!((a.status, a.metadata["reason"].as_str()), (401, "no_token"));
+    let m = service.metrics().await;
+    assert!(m.contains(r#"authorizer="customers""#), "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_id_token_route_takes_id_tokens_as_api_gateway_does() {
+    let keys = KeyServer::start().await;
+    let service = started(&keys, &two_authorizers(&keys), &[]).await;
+    let mut client = service.client().await;
+    let profile = |token: &str| {
+        request(
+            "GET",
+            "h",
+            "/profile",
+            &[
+                ("x-customer-token", token),
+                ("x-user-email", "forged@example.com"),
+                ("x_tenant", "forged"),
+            ],
+        )
+    };
+    let id = key(1).sign(&id_claims(CUSTOMER_POOL, CUSTOMER_CLIENT));
+    let a = check(&mut client, profile(&id)).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(
+        a.headers["x-cognito-sub"],
+        "11111111-2222-3333-4444-555555555555"
+    );
+    assert_eq!(a.headers["x-cognito-client-id"], CUSTOMER_CLIENT);
+    assert_eq!(a.headers["x-cognito-username"], "carol");
+    assert_eq!(a.headers["x-cognito-groups"], "buyers");
+    assert!(a.removed.contains(&"x-cognito-scope".to_owned()), "{a:?}");
+    assert_eq!(a.metadata["token_use"], "id");
+    // Claims to headers: string, number, array, custom attributes; forged ones replaced.
+    assert_eq!(a.headers["x-user-email"], "carol@example.com");
+    assert_eq!(a.headers["x-tenant"], "acme");
+    assert_eq!(a.headers["x-level"], "3");
+    assert_eq!(a.headers["x-roles"], "a,b");
+    assert!(a.overwrites);
+    assert!(a.removed.contains(&"x_tenant".to_owned()), "{a:?}");
+
+    // An access token of the same pool and client: 401 on an ID-token route.
+    let access_token = key(1).sign(&access(CUSTOMER_POOL, CUSTOMER_CLIENT, "orders/read"));
+    let a = check(&mut client, profile(&access_token)).await;
+    assert_eq!(
+        (a.status, a.metadata["reason"].as_str()),
+        (401, "invalid_token")
+    );
+    // An expired ID token: API Gateway's expired body.
+    let mut expired = id_claims(CUSTOMER_POOL, CUSTOMER_CLIENT);
+    expired["exp"] = json!(now() - 10);
+    let a = check(&mut client, profile(&key(1).sign(&expired))).await;
+    assert_eq!(a.body, r#"{"message":"The incoming token has expired"}"#);
+    // aud outside appClients, or empty: 401.
+    for aud in ["otherclient0000000000000", ""] {
+        let a = check(
+            &mut client,
+            profile(&key(1).sign(&id_claims(CUSTOMER_POOL, aud))),
+        )
+        .await;
+        assert_eq!(a.status, 401, "aud {aud:?}: {a:?}");
+    }
+    // An ID token on an access-token route: 401.
+    let a = check(
+        &mut client,
+        request("GET", "h", "/orders", &[("x-customer-token", &id)]),
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.metadata["reason"].as_str()),
+        (401, "invalid_token")
+    );
+    // Claim headers are removed when the token does not supply them, and on public or
+    // access routes whose token lacks the claims.
+    let a = check(
+        &mut client,
+        request(
+            "GET",
+            "h",
+            "/orders",
+            &[
+                (
+                    "x-customer-token",
+                    &key(1).sign(&access(CUSTOMER_POOL, CUSTOMER_CLIENT, "orders/read")),
+                ),
+                ("x-user-email", "forged@example.com"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert!(!a.headers.contains_key("x-user-email"));
+    assert!(a.removed.contains(&"x-user-email".to_owned()), "{a:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_identity_validation_expression_is_matched_against_aud() {
+    let keys = KeyServer::start().await;
+    let yaml = format!(
+        r#"authorizers:
+  customers:
+    userPools: [{{ id: {CUSTOMER_POOL}, jwksUri: {cust} }}]
+    identityValidationExpression: "^cust[0-9a-z]{{22}}$"
+routes:
+  - path: /profile
+    tokenUse: id
+  - path: /orders
+"#,
+        cust = keys.jwks_uri(CUSTOMER_POOL)
+    );
+    let service = started(&keys, &yaml, &[]).await;
+    let mut client = service.client().await;
+    let ask = |path: &str, claims: &Value| {
+        request("GET", "h", path, &[("authorization", &key(1).sign(claims))])
+    };
+    let a = check(
+        &mut client,
+        ask("/profile", &id_claims(CUSTOMER_POOL, CUSTOMER_CLIENT)),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{a:?}");
+    let a = check(
+        &mut client,
+        ask(
+            "/profile",
+            &id_claims(CUSTOMER_POOL, "other0123456789abcdefghijk"),
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 401);
+    assert!(a.metadata["reason"] == "invalid_token");
+    // Access tokens have no aud: they cannot match.
+    let a = check(
+        &mut client,
+        ask("/orders", &access(CUSTOMER_POOL, CUSTOMER_CLIENT, "")),
+    )
+    .await;
+    assert_eq!(a.status, 401, "{a:?}");
+}
+
+fn cache_misses(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("cognito_ext_authz_token_cache_misses_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_result_ttl_bounds_how_long_a_verified_token_is_reused() {
+    let keys = KeyServer::start().await;
+    let yaml = |ttl: u64| {
+        format!(
+            r#"authorizers:
+  staff:
+    userPools: [{{ id: {STAFF_POOL}, jwksUri: {staff} }}]
+    resultTtlSeconds: {ttl}
+routes:
+  - path: /staff/reports
+"#,
+            staff = keys.jwks_uri(STAFF_POOL)
+        )
+    };
+    let token = format!(
+        "Bearer {}",
+        key(0).sign(&access(STAFF_POOL, "staffclient01", ""))
+    );
+    let ask = || {
+        request(
+            "GET",
+            "h",
+            "/staff/reports",
+            &[("authorization", token.as_str())],
+        )
+    };
+
+    // TTL 0: every request is verified again (each one a cache miss).
+    let service = started(&keys, &yaml(0), &[]).await;
+    let mut client = service.client().await;
+    let before = cache_misses(&service.metrics().await);
+    for _ in 0..5 {
+        assert_eq!(check(&mut client, ask()).await.status, 200);
+    }
+    assert_eq!(cache_misses(&service.metrics().await) - before, 5);
+    drop(service);
+
+    // TTL 1: reused at once, verified again once the second has passed.
+    let service = started(&keys, &yaml(1), &[]).await;
+    let mut client = service.client().await;
+    let before = cache_misses(&service.metrics().await);
+    assert_eq!(check(&mut client, ask()).await.status, 200);
+    assert_eq!(check(&mut client, ask()).await.status, 200);
+    let after_two = cache_misses(&service.metrics().await) - before;
+    assert_eq!(
+        after_two, 1,
+        "the second check reused the first verification"
+    );
+    let waited = Instant::now();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(waited.elapsed() >= Duration::from_secs(1));
+    assert_eq!(check(&mut client, ask()).await.status, 200);
+    assert_eq!(cache_misses(&service.metrics().await) - before, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn policies_that_mix_forms_or_misuse_the_model_are_refused_with_their_place() {
+    let cases = [
+        (
+            "userPools: [{id: eu-west-1_StaffPool1}]\nauthorizers:\n  a:\n    userPools: [{id: eu-west-1_CustPool01}]\nroutes: []\n",
+            "never both",
+        ),
+        (
+            "authorizers:\n  a:\n    userPools: [{id: eu-west-1_CustPool01}]\nroutes:\n  - path: /p\n    tokenUse: id\n    scopes: [a/b]\n",
+            "`tokenUse: id` is for routes without scopes",
+        ),
+        (
+            "authorizers:\n  a:\n    userPools: [{id: eu-west-1_CustPool01}]\n    identityValidationExpression: \"([a-z\"\nroutes: []\n",
+            "authorizers.a.identityValidationExpression",
+        ),
+        (
+            "authorizers:\n  a:\n    userPools: [{id: eu-west-1_CustPool01}]\n    resultTtlSeconds: 3601\nroutes: []\n",
+            "authorizers.a.resultTtlSeconds",
+        ),
+        (
+            "authorizers:\n  a:\n    userPools: [{id: eu-west-1_CustPool01}]\n  b:\n    userPools: [{id: eu-west-1_StaffPool1}]\nroutes:\n  - path: /p\n",
+            "name its authorizer",
+        ),
+        (
+            "authorizers:\n  a:\n    userPools: [{id: eu-west-1_CustPool01}]\nroutes:\n  - path: /p\n    authorizer: b\n",
+            "\"b\" is not one of the authorizers",
+        ),
+        (
+            "userPools: [{arn: \"arn:aws:cognito-idp:us-east-1:1:userpool/eu-west-1_CustPool01\"}]\nroutes: []\n",
+            "is not a user pool ARN",
+        ),
+        (
+            "userPools: [{id: eu-west-1_CustPool01}]\nclaimHeaders:\n  x_cognito_sub: sub\nroutes: []\n",
+            "built-in identity header",
+        ),
+        (
+            "userPools: [{id: eu-west-1_CustPool01}]\nclaimHeaders:\n  authorization: email\nroutes: []\n",
+            "is a token header",
+        ),
+        (
+            "userPools: [{id: eu-west-1_CustPool01}]\nclaimHeaders:\n  transfer-encoding: email\nroutes: []\n",
+            "hop-by-hop",
+        ),
+        (
+            "userPools: [{id: eu-west-1_CustPool01}]\nclaimHeaders:\n  \":path\": email\nroutes: []\n",
+            "is not a header name",
+        ),
+    ];
+    for (yaml, want) in cases {
+        let err = cognito_ext_authz::policy::Policy::parse(yaml)
+            .expect_err(yaml)
+            .to_string();
+        assert!(
+            err.contains(want),
+            "{want:?} not in:\n{err}\n--- for:\n{yaml}"
+        );
+    }
+    // Two authorizers may share a pool, each with its own app clients.
+    let shared = "authorizers:\n  a:\n    userPools: [{id: eu-west-1_CustPool01, appClients: [aaa]}]\n  b:\n    userPools: [{id: eu-west-1_CustPool01, appClients: [bbb]}]\ndefaultAuthorizer: a\nroutes:\n  - path: /p\n";
+    let policy = cognito_ext_authz::policy::Policy::parse(shared).unwrap();
+    assert_eq!(policy.pools.len(), 1);
+    assert_eq!(policy.authorizers.len(), 2);
+}
