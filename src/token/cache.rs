@@ -81,11 +81,10 @@ impl TokenCache {
         generation: u64,
     ) -> Option<(Arc<VerifiedToken>, Instant, Arc<ParsedPublicKey>)> {
         let cache = self.cache.as_ref()?;
-        let hit = cache
+        cache
             .get(key)
             .filter(|e| e.generation == generation)
-            .map(|e| (e.token, e.verified_at, e.key));
-        hit
+            .map(|e| (e.token, e.verified_at, e.key))
     }
 
     /// Remembers a verified token until its `exp`.
