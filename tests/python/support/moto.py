@@ -82,7 +82,7 @@ class MotoCognito:
             AuthFlow="ADMIN_USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": username, "PASSWORD": password},
         )["AuthenticationResult"]
-        return MotoUser(pool_id, client_id, username, auth["VerifiedToken"], auth["IdToken"])
+        return MotoUser(pool_id, client_id, username, auth["AccessToken"], auth["IdToken"])
 
     def stop(self) -> None:
         self.process.stop()
