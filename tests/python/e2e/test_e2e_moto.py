@@ -52,6 +52,9 @@ routes:
   - name: orders
     path: /orders/{{id}}
     scopes: [orders/read]
+  - name: profile
+    path: /profile
+    tokenUse: id
 """
     with Stack(
         authz_bin=authz_bin, envoy_bin=envoy_bin, workdir=tmp_path_factory.mktemp("moto-stack"), policy=policy,
@@ -98,3 +101,16 @@ def test_moto_pool_id_shape_is_accepted(moto_stack: Stack, user: MotoUser) -> No
     # stack above started with it, so the policy loader accepted it.
     region, _, rest = user.pool_id.partition("_")
     assert region == "us-east-1" and len(rest) == 32
+
+
+def test_an_id_token_route_takes_motos_id_token_and_refuses_its_access_token(
+    moto_stack: Stack, user: MotoUser
+) -> None:
+    # API Gateway's rule for a Cognito method without scopes: an ID token (aud = the client).
+    claims = tokens.claims_of(user.id_token)
+    assert claims["aud"] == user.client_id
+    seen = upstream_saw(moto_stack.request("/profile", token=user.id_token))
+    assert identity(seen)["x-cognito-client-id"] == [user.client_id]
+    assert identity(seen)["x-cognito-sub"] == [claims["sub"]]
+    assert "x-cognito-scope" not in identity(seen)
+    assert_invalid_token(moto_stack.request("/profile", token=user.access_token))
