@@ -18,6 +18,7 @@ pub mod decision;
 pub mod decision_log;
 pub mod explain;
 pub mod files;
+pub mod follow;
 pub mod grpc;
 pub mod host;
 pub mod import;

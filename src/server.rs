@@ -96,7 +96,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     let updates = watch::spawn(
         settings.policy_path.clone(),
         watch::text_digest(&text),
-        watch::Timing {
+        crate::follow::Timing {
             poll: settings.policy_poll,
             quiet: settings.policy_quiet,
         },

@@ -27,10 +27,7 @@
 //! connection slot for that long at most. Nothing here logs key material: errors name the
 //! variable and the file, never the contents.
 
-use std::collections::BTreeSet;
-use std::ffi::OsString;
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -38,8 +35,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
-use notify::event::{EventKind, ModifyKind};
-use notify::{RecursiveMode, Watcher};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
@@ -62,9 +57,6 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Largest PEM file read (a CA bundle with every public root is about 250 KiB).
 const MAX_PEM_BYTES: usize = 1024 * 1024;
-
-/// How long to gather the burst of events of one kubelet swap before reading.
-const SWAP_SETTLE: Duration = Duration::from_millis(50);
 
 const CERT_VAR: &str = "AUTHZ_TLS_CERT_FILE";
 const KEY_VAR: &str = "AUTHZ_TLS_KEY_FILE";
@@ -286,13 +278,7 @@ pub struct Tls {
 }
 
 /// How the files are followed (the same timing as the policy's).
-#[derive(Debug, Clone, Copy)]
-pub struct Follow {
-    /// Re-check the files this often even without an event.
-    pub poll: Duration,
-    /// A file rewritten in place is read only after the folder has been quiet this long.
-    pub quiet: Duration,
-}
+pub type Follow = crate::follow::Timing;
 
 impl Tls {
     /// Reads and checks the files once (a startup error names the variable and the file).
@@ -403,66 +389,15 @@ impl Tls {
         rx
     }
 
-    /// Follows the files: watches their folders and polls them; puts each good new set in
-    /// force and keeps the last good one when a new set is refused.
+    /// Follows the files ([`crate::follow`]); puts each good new set in force and keeps
+    /// the last good one when a new set is refused.
     fn follow(self: Arc<Self>, timing: Follow) -> Result<(), notify::Error> {
-        let (event_tx, mut event_rx) = mpsc::unbounded_channel::<Change>();
-        let names: Vec<OsString> = self
-            .paths()
-            .filter_map(|p| p.file_name().map(ToOwned::to_owned))
-            .collect();
-        let mut watcher =
-            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                // An error (such as the kernel's event queue overflowing) may hide a change.
-                let change = match event {
-                    Ok(event) => classify(&event, &names),
-                    Err(_) => Some(Change::Write),
-                };
-                if let Some(change) = change {
-                    let _ = event_tx.send(change);
-                }
-            })?;
-        let folders: BTreeSet<PathBuf> = self.paths().map(folder).collect();
-        for folder in &folders {
-            watcher.watch(folder, RecursiveMode::NonRecursive)?;
-        }
-
+        let mut changes =
+            crate::follow::spawn(self.paths().map(Path::to_path_buf).collect(), timing)?;
         tokio::spawn(async move {
-            let _watcher = watcher; // Dropping it would stop the notifications.
             let mut last = self.started_with;
-            let mut last_stamps = self.stamps();
             let mut last_error = String::new();
-            loop {
-                tokio::select! {
-                    event = event_rx.recv() => {
-                        let Some(mut change) = event else { return };
-                        // Gather the burst; a write waits until the folders have been quiet.
-                        loop {
-                            let wait = match change {
-                                Change::Swap => SWAP_SETTLE,
-                                Change::Write => timing.quiet,
-                            };
-                            match tokio::time::timeout(wait, event_rx.recv()).await {
-                                Ok(Some(Change::Swap)) => change = Change::Swap,
-                                Ok(Some(Change::Write)) => {}
-                                Ok(None) => return,
-                                Err(_) => break,
-                            }
-                        }
-                    }
-                    _ = tokio::time::sleep(timing.poll) => {
-                        let now = self.stamps();
-                        if now == last_stamps {
-                            continue;
-                        }
-                        // Changed without an event: read once it has stayed the same a while.
-                        tokio::time::sleep(timing.quiet).await;
-                        if self.stamps() != now {
-                            continue;
-                        }
-                    }
-                }
-                last_stamps = self.stamps();
+            while changes.recv().await.is_some() {
                 let files = self.files.clone();
                 let attempt = tokio::task::spawn_blocking(move || {
                     let texts = Texts::read(&files)?;
@@ -507,10 +442,6 @@ impl Tls {
         .into_iter()
         .flatten()
     }
-
-    fn stamps(&self) -> Vec<Option<Stamp>> {
-        self.paths().map(stamp).collect()
-    }
 }
 
 fn refused(last_error: &mut String, error: &TlsError) {
@@ -531,62 +462,6 @@ fn refusal(e: &io::Error) -> &'static str {
             "not_tls"
         }
         _ => "failed",
-    }
-}
-
-/// What a folder event means for the files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Change {
-    /// The kubelet swapped `..data`: the new files are complete.
-    Swap,
-    /// Something else changed: a file may still be being written.
-    Write,
-}
-
-/// Classifies a folder event for the files named `names`; `None` for events that change
-/// nothing (opens, reads, closes after reading: our own reads among them) and for other
-/// files in the folders.
-fn classify(event: &notify::Event, names: &[OsString]) -> Option<Change> {
-    if matches!(
-        event.kind,
-        EventKind::Access(_) | EventKind::Modify(ModifyKind::Metadata(_))
-    ) {
-        return None;
-    }
-    let file_names = || event.paths.iter().filter_map(|p| p.file_name());
-    if file_names().any(|n| n.as_encoded_bytes().starts_with(b"..")) {
-        Some(Change::Swap)
-    } else if file_names().any(|n| names.iter().any(|w| w == n)) || event.paths.is_empty() {
-        Some(Change::Write)
-    } else {
-        None
-    }
-}
-
-/// The identity of the file behind a path (following symlinks), to notice changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    dev: u64,
-    ino: u64,
-    len: u64,
-    modified: Option<SystemTime>,
-}
-
-fn stamp(path: &Path) -> Option<Stamp> {
-    let m = std::fs::metadata(path).ok()?;
-    Some(Stamp {
-        dev: m.dev(),
-        ino: m.ino(),
-        len: m.len(),
-        modified: m.modified().ok(),
-    })
-}
-
-/// The folder holding a file (the Secret mount).
-fn folder(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
     }
 }
 
@@ -652,7 +527,6 @@ impl tonic::transport::server::Connected for TlsConn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use notify::event::{AccessKind, AccessMode, CreateKind};
 
     /// A CA and a certificate it issued for `localhost`, as PEM: (ca, cert, key).
     fn issued() -> (String, String, String) {
@@ -680,23 +554,6 @@ mod tests {
             key: dir.join("tls.key"),
             client_ca: ca.then(|| dir.join("ca.crt")),
         }
-    }
-
-    #[test]
-    fn own_reads_and_other_files_do_not_count_and_swaps_are_told_apart() {
-        let names = [OsString::from("tls.crt"), OsString::from("tls.key")];
-        let event = |kind, path: &str| notify::Event::new(kind).add_path(PathBuf::from(path));
-        let open = event(
-            EventKind::Access(AccessKind::Open(AccessMode::Any)),
-            "/s/tls.key",
-        );
-        assert_eq!(classify(&open, &names), None);
-        let swap = event(EventKind::Create(CreateKind::Any), "/s/..data");
-        assert_eq!(classify(&swap, &names), Some(Change::Swap));
-        let write = event(EventKind::Modify(ModifyKind::Any), "/s/tls.key");
-        assert_eq!(classify(&write, &names), Some(Change::Write));
-        let other = event(EventKind::Modify(ModifyKind::Any), "/s/other.log");
-        assert_eq!(classify(&other, &names), None);
     }
 
     #[test]
