@@ -29,6 +29,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod server;
 pub mod settings;
+pub mod telemetry;
 pub mod token;
 
 /// Code generated from `proto/` (Envoy's ext_authz v3 subset).

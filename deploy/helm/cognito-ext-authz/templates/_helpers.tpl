@@ -150,6 +150,18 @@ AUTHZ_JWKS_COOLDOWN_SECONDS: {{ .Values.settings.jwksCooldownSeconds | int | quo
 AUTHZ_JWKS_TIMEOUT_SECONDS: {{ .Values.settings.jwksTimeoutSeconds | int | quote }}
 AUTHZ_TOKEN_CACHE_ENTRIES: {{ .Values.settings.tokenCacheEntries | int | quote }}
 AUTHZ_WORKER_THREADS: {{ include "cognito-ext-authz.workerThreads" . | quote }}
+{{- with .Values.tracing }}
+{{- if .otlpEndpoint }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ .otlpEndpoint | quote }}
+OTEL_EXPORTER_OTLP_PROTOCOL: "grpc"
+OTEL_SERVICE_NAME: {{ .serviceName | quote }}
+OTEL_TRACES_SAMPLER: {{ .sampler | quote }}
+{{- if .samplerArg }}
+OTEL_TRACES_SAMPLER_ARG: {{ .samplerArg | toString | quote }}
+{{- end }}
+OTEL_BSP_MAX_QUEUE_SIZE: {{ .maxQueueSize | int | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
