@@ -32,6 +32,7 @@ pub mod policytest;
 pub mod reflection;
 pub mod server;
 pub mod settings;
+pub mod telemetry;
 pub mod tls;
 pub mod token;
 

@@ -307,8 +307,8 @@ fn serve(
     settings.listen_addr = listen.unwrap_or(settings.listen_addr);
     settings.admin_addr = admin.unwrap_or(settings.admin_addr);
     settings.policy_path = policy.unwrap_or(settings.policy_path);
-    // Flushes the log lines still queued when serve returns.
-    let _log_guard = init_logging(settings.log_format, settings.log_queue_lines);
+    // Sends the spans and flushes the log lines still queued when serve returns.
+    let _observability = init_logging(settings.log_format, settings.log_queue_lines);
     for w in warnings {
         tracing::warn!("{w}");
     }
@@ -372,15 +372,28 @@ fn validate(path: &std::path::Path) -> ExitCode {
     }
 }
 
+/// What `serve` keeps until it returns: dropped in this order, trace export first (sending
+/// the spans still queued), then the log writer (flushing the lines still queued).
+struct Observability {
+    _telemetry: Option<cognito_ext_authz::telemetry::Telemetry>,
+    _log: tracing_appender::non_blocking::WorkerGuard,
+}
+
 /// Logs go to stderr through a background writer thread, so a check never waits on a
 /// `write(2)`. The queue is bounded: when the writer cannot keep up (a slow log collector),
 /// lines are dropped and counted (`cognito_ext_authz_log_lines_dropped_total`) rather than
 /// queued without bound or waited for.
-fn init_logging(
-    format: LogFormat,
-    queue_lines: usize,
-) -> tracing_appender::non_blocking::WorkerGuard {
+///
+/// With `OTEL_EXPORTER_OTLP_ENDPOINT` set, a second layer turns the service's trace spans
+/// into OpenTelemetry spans (`src/telemetry.rs`); the log writer never sees those spans, and
+/// without the variable the layer does not exist.
+fn init_logging(format: LogFormat, queue_lines: usize) -> Observability {
+    use cognito_ext_authz::telemetry::{Telemetry, is_trace_span};
     use std::io::IsTerminal;
+    use tracing_subscriber::filter::{FilterExt, filter_fn};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{Layer, Registry};
     let ansi = std::io::stderr().is_terminal();
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(true)
@@ -390,17 +403,34 @@ fn init_logging(
     cognito_ext_authz::metrics::watch_log_drops(writer.error_counter());
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(ansi)
         .with_writer(writer);
-    match format {
-        LogFormat::Json => builder
+    let fmt: Box<dyn Layer<Registry> + Send + Sync> = match format {
+        LogFormat::Json => fmt
             .json()
             .flatten_event(true)
             .with_current_span(false)
-            .init(),
-        LogFormat::Text => builder.init(),
+            .with_span_list(false)
+            .boxed(),
+        LogFormat::Text => fmt.boxed(),
+    };
+    let (telemetry, telemetry_error) = match Telemetry::from_env() {
+        Ok(t) => (t, None),
+        Err(e) => (None, Some(e)),
+    };
+    tracing_subscriber::registry()
+        .with(fmt.with_filter(filter.and(filter_fn(|m| !is_trace_span(m)))))
+        .with(telemetry.as_ref().map(|t| t.layer()))
+        .init();
+    if let Some(e) = telemetry_error {
+        // Tracing is for following requests, not for deciding them: serve without it.
+        tracing::error!("{e}; serving without trace export");
+    } else if telemetry.is_some() {
+        tracing::info!("OpenTelemetry trace export on (OTLP/gRPC)");
     }
-    guard
+    Observability {
+        _telemetry: telemetry,
+        _log: guard,
+    }
 }

@@ -196,3 +196,24 @@ pub fn tls_not_after(unix_seconds: i64) {
 pub fn tls_handshake(result: &'static str) {
     metrics::counter!(TLS_HANDSHAKES, "result" => result).increment(1);
 }
+
+// ---------------------------------------------------------------------------------------
+// Trace export (src/telemetry.rs)
+
+pub const SPANS_DROPPED: &str = "cognito_ext_authz_spans_dropped_total";
+
+/// Describes the trace export counters and shows them at zero (called when export starts).
+pub fn describe_telemetry() {
+    metrics::describe_counter!(
+        SPANS_DROPPED,
+        "Trace spans not exported, by reason: queue_full (the export queue was full), export_failed (the collector refused or did not answer)."
+    );
+    for reason in ["queue_full", "export_failed"] {
+        metrics::counter!(SPANS_DROPPED, "reason" => reason).increment(0);
+    }
+}
+
+/// Counts `n` spans that were not exported.
+pub fn spans_dropped(reason: &'static str, n: u64) {
+    metrics::counter!(SPANS_DROPPED, "reason" => reason).increment(n);
+}

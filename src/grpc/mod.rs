@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use prost_types::{ListValue, Struct, Value, value::Kind};
+use tracing::Instrument as _;
 
 mod view;
 
@@ -21,6 +22,7 @@ pub use view::{
 use crate::answer::{Answer, MetaValue};
 use crate::credential::Headers;
 use crate::decision::{Decision, DenyReason};
+use crate::decision_log::Correlation;
 use crate::host::BadHost;
 use crate::path::UnsafePath;
 use crate::pipeline::{Pipeline, Request};
@@ -54,14 +56,31 @@ impl AuthorizationService {
     /// the response.
     pub async fn check_view(&self, request: CheckRequestView) -> CheckResponse {
         let started = Instant::now();
+        // Read before the request is taken apart, so even an unreadable check is logged
+        // with its ids; never consulted by the decision.
+        let correlation = correlation_of(&request);
+        let span = crate::telemetry::check_span(&correlation);
         let (decision, request) = match to_request(request) {
-            Ok(request) => (self.pipeline.decide(&request).await, request),
+            Ok(request) => (
+                self.pipeline
+                    .decide(&request)
+                    .instrument(span.clone())
+                    .await,
+                request,
+            ),
             Err(unreadable) => (
                 Decision::deny(unreadable.reason(), None, None, 401),
                 Request::default(),
             ),
         };
-        crate::decision_log::record(&decision, &request, started.elapsed());
+        crate::telemetry::record_decision(&span, &decision);
+        drop(span);
+        crate::decision_log::record_correlated(
+            &decision,
+            &request,
+            &correlation,
+            started.elapsed(),
+        );
         to_response(&Answer::new(&decision, &request.headers))
     }
 
@@ -76,6 +95,36 @@ pub fn view_of(request: &CheckRequest) -> CheckRequestView {
     use prost::Message;
     CheckRequestView::decode(request.encode_to_vec().as_slice())
         .expect("a CheckRequest always decodes as its view")
+}
+
+/// The request id and trace context of a check, read from the same header list
+/// [`to_request`] uses (`header_map` when Envoy sent it, else the joined `headers`).
+fn correlation_of(request: &CheckRequestView) -> Correlation {
+    let Some(http) = request
+        .attributes
+        .as_ref()
+        .and_then(|a| a.request.as_ref())
+        .and_then(|r| r.http.as_ref())
+    else {
+        return Correlation::default();
+    };
+    match &http.header_map {
+        Some(map) if !map.headers.is_empty() => {
+            Correlation::from_headers(map.headers.iter().map(|h| {
+                let value = if h.raw_value.is_empty() {
+                    &h.value
+                } else {
+                    &h.raw_value
+                };
+                (h.key.as_slice(), value.as_slice())
+            }))
+        }
+        _ => Correlation::from_headers(
+            http.headers
+                .iter()
+                .map(|h| (h.key.as_slice(), h.value.as_slice())),
+        ),
+    }
 }
 
 /// Why a check's HTTP attributes cannot be read as a request; each becomes a denial.

@@ -46,7 +46,9 @@ pub fn spawn(
                 continue;
             }
             last = digest;
-            match Policy::parse(&text) {
+            let reload =
+                tracing::info_span!(target: crate::telemetry::SPAN_TARGET, "policy reload");
+            match reload.in_scope(|| Policy::parse(&text)) {
                 Ok(policy) => {
                     last_error.clear();
                     if policy_tx.send(policy).await.is_err() {

@@ -318,7 +318,8 @@ impl PoolKeys {
         let Some(fetcher) = &self.fetcher else {
             return Ok(self.keys.load().len());
         };
-        let result = fetcher.fetch(&self.uri).await;
+        let span = tracing::info_span!(target: crate::telemetry::SPAN_TARGET, "key set fetch", pool = %self.pool_id);
+        let result = tracing::Instrument::instrument(fetcher.fetch(&self.uri), span).await;
         let outcome = if result.is_ok() { "success" } else { "failure" };
         crate::metrics::key_fetch(&self.pool_id, outcome);
         match result {

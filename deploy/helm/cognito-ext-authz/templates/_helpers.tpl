@@ -151,6 +151,18 @@ AUTHZ_JWKS_TIMEOUT_SECONDS: {{ .Values.settings.jwksTimeoutSeconds | int | quote
 AUTHZ_TOKEN_CACHE_ENTRIES: {{ .Values.settings.tokenCacheEntries | int | quote }}
 AUTHZ_WORKER_THREADS: {{ include "cognito-ext-authz.workerThreads" . | quote }}
 AUTHZ_REFLECTION: {{ .Values.settings.reflection | toString | quote }}
+{{- with .Values.tracing }}
+{{- if .otlpEndpoint }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ .otlpEndpoint | quote }}
+OTEL_EXPORTER_OTLP_PROTOCOL: "grpc"
+OTEL_SERVICE_NAME: {{ .serviceName | quote }}
+OTEL_TRACES_SAMPLER: {{ .sampler | quote }}
+{{- if .samplerArg }}
+OTEL_TRACES_SAMPLER_ARG: {{ .samplerArg | toString | quote }}
+{{- end }}
+OTEL_BSP_MAX_QUEUE_SIZE: {{ .maxQueueSize | int | quote }}
+{{- end }}
+{{- end }}
 {{- if .Values.tls.enabled }}
 AUTHZ_TLS_CERT_FILE: {{ printf "/etc/cognito-ext-authz-tls/%s" .Values.tls.certKey | quote }}
 AUTHZ_TLS_KEY_FILE: {{ printf "/etc/cognito-ext-authz-tls/%s" .Values.tls.keyKey | quote }}
