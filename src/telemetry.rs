@@ -169,6 +169,7 @@ pub fn check_span(correlation: &Correlation) -> Span {
         decision = Empty,
         reason = Empty,
         route = Empty,
+        authorizer = Empty,
         status = Empty,
         sub = Empty,
         client_id = Empty,
@@ -189,6 +190,7 @@ pub fn record_decision(span: &Span, decision: &Decision) {
     span.record("decision", decision.result());
     span.record("reason", decision.reason());
     span.record("route", decision.route().unwrap_or(""));
+    span.record("authorizer", decision.authorizer().unwrap_or(""));
     let status = match decision {
         Decision::Allow { .. } => 200,
         Decision::Deny { response, .. } => response.status,

@@ -259,7 +259,19 @@ async fn without_an_endpoint_nothing_is_exported_and_lines_still_carry_the_ids()
         .await;
         assert_eq!(a.status, 200);
     }
-    let logs = service.logs();
+    // Log lines go out through a background writer: wait for the third decision line.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let logs = loop {
+        let logs = service.logs();
+        let decisions = logs
+            .lines()
+            .filter(|l| l.contains(r#""route":"health""#))
+            .count();
+        if decisions >= 3 || std::time::Instant::now() > deadline {
+            break logs;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     let line = logs
         .lines()
         .find(|l| l.contains(r#""request_id":"plain-1""#))
