@@ -631,6 +631,45 @@ def test_schema_accepts_pool_ids(chart, yaml, tmp_path, pool_id):
     assert result.returncode == 0, result.stderr
 
 
+NAMED_AUTHORIZERS = {
+    "userPools": None,
+    "authorizers": {
+        "staff": {
+            "userPools": [{"arn": "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_StaffPool1"}],
+            "identityValidationExpression": "^[0-9a-z]{26}$",
+            "resultTtlSeconds": 0,
+        },
+        "customers": {
+            "userPools": [{"id": "eu-west-1_CustPool01", "appClients": ["abc123"]}],
+            "tokenSource": {"header": "x-customer-token"},
+        },
+    },
+    "defaultAuthorizer": "staff",
+    "claimHeaders": {"x-user-email": "email"},
+    "routes": [
+        {"path": "/staff/reports", "scopes": ["reports/read"]},
+        {"path": "/profile", "authorizer": "customers", "tokenUse": "id"},
+    ],
+}
+
+
+def test_named_authorizers_pass_the_schema_and_the_service(chart, render, yaml, tmp_path):
+    """API Gateway's authorizer model (SPEC 3a) is accepted by the schema, rendered, and
+    loaded by the service; mixing it with the single form is refused by both."""
+    values = {"policy": copy.deepcopy(NAMED_AUTHORIZERS)}
+    chart.validate_schema(values)
+    r = render(values)
+    policy = yaml.safe_load(r.one("ConfigMap", f"{RELEASE}-policy")["data"]["policy.yaml"])
+    assert "userPools" not in policy and set(policy["authorizers"]) == {"staff", "customers"}
+    result = service_validate(policy, yaml, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    mixed = copy.deepcopy(NAMED_AUTHORIZERS)
+    mixed["userPools"] = [{"id": "us-east-1_EXAMPLE"}]
+    with pytest.raises(Exception):
+        chart.validate_schema({"policy": mixed})
+    assert service_validate(mixed, yaml, tmp_path).returncode == 1
+
+
 BAD_VALUES = {
     "replicas as text": {"replicaCount": "two"},
     "negative replicas": {"replicaCount": -1},
