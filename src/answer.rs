@@ -121,15 +121,10 @@ impl Answer {
     }
 }
 
-/// Request headers that are an identity header once lower-cased with `_` read as `-`
-/// (`x_cognito_sub`, `X-Cognito_Groups`), other than the identity header itself: WSGI, CGI
-/// and Rack fold `_` into `-`, so an upstream would read them as ours.
-pub fn forged_identity_headers(headers: &Headers) -> Vec<String> {
-    forged_headers(headers, &[])
-}
-
-/// [`forged_identity_headers`], for the built-in identity headers and `extra` ones (the
-/// policy's claim headers).
+/// Request headers that are an identity header (built-in, or one of `extra`: the policy's
+/// claim headers) once lower-cased with `_` read as `-` (`x_cognito_sub`,
+/// `X-Cognito_Groups`), other than the identity header itself: WSGI, CGI and Rack fold `_`
+/// into `-`, so an upstream would read them as ours.
 fn forged_headers(headers: &Headers, extra: &[&str]) -> Vec<String> {
     let mut forged = Vec::new();
     headers.for_each_name(|name| {
@@ -195,7 +190,7 @@ mod tests {
             .map(|n| (n.to_string(), b"v".to_vec()))
             .collect(),
         );
-        let forged = forged_identity_headers(&headers);
+        let forged = forged_headers(&headers, &[]);
         assert_eq!(
             forged,
             ["x_cognito_sub", "x-cognito_groups", "x_cognito_route"]
