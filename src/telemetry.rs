@@ -170,6 +170,7 @@ pub fn check_span(correlation: &Correlation) -> Span {
         reason = Empty,
         route = Empty,
         authorizer = Empty,
+        cache_hit = Empty,
         status = Empty,
         sub = Empty,
         client_id = Empty,

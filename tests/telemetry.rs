@@ -157,6 +157,8 @@ async fn each_check_is_a_span_in_the_callers_trace_with_no_token_material() {
     assert_eq!(attribute(allow, "decision").as_deref(), Some("allow"));
     assert_eq!(attribute(allow, "reason").as_deref(), Some("authorized"));
     assert_eq!(attribute(allow, "route").as_deref(), Some("create-user"));
+    assert_eq!(attribute(allow, "authorizer").as_deref(), Some("default"));
+    assert_eq!(attribute(allow, "cache_hit").as_deref(), Some("false"));
     assert_eq!(attribute(allow, "status").as_deref(), Some("200"));
     assert_eq!(
         attribute(allow, "sub").as_deref(),
