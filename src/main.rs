@@ -297,6 +297,8 @@ fn serve(
     admin: Option<std::net::SocketAddr>,
     policy: Option<PathBuf>,
 ) -> ExitCode {
+    // First, before the heap grows: idle connections then cost half the memory.
+    cognito_ext_authz::listen::disable_transparent_huge_pages();
     let (mut settings, warnings) = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {

@@ -785,3 +785,55 @@ async fn a_slow_log_reader_drops_lines_instead_of_stalling_checks() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Meshes hold one idle HTTP/2 connection per proxy worker to every replica, so an idle
+/// connection must stay cheap: with the service's transparent huge pages off, a few
+/// pages, not a share of a 2 MiB page (docs/security.md has the release-build figures).
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_connections_stay_cheap_and_huge_pages_are_off() {
+    let keys = KeyServer::start().await;
+    let service = started(&keys, &[]).await;
+    let pid = service.pid();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    if let Some(thp) = status.lines().find_map(|l| l.strip_prefix("THP_enabled:")) {
+        assert_eq!(
+            thp.trim(),
+            "0",
+            "the service turns transparent huge pages off"
+        );
+    }
+    let token = bearer(&access_claims("files/read"));
+    let auth = [("authorization", token.as_str())];
+    // Warm up: the first connections grow pools that later ones reuse.
+    let mut clients = Vec::new();
+    for _ in 0..50 {
+        let mut client = service.client().await;
+        let a = check(
+            &mut client,
+            request("GET", "api.example.com", "/files/a", &auth),
+        )
+        .await;
+        assert_eq!(a.status, 200, "{a:?}");
+        clients.push(client);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = rss_kib(pid);
+    const CONNECTIONS: u64 = 400;
+    for _ in 0..CONNECTIONS {
+        let mut client = service.client().await;
+        let a = check(
+            &mut client,
+            request("GET", "api.example.com", "/files/a", &auth),
+        )
+        .await;
+        assert_eq!(a.status, 200, "{a:?}");
+        clients.push(client);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let per_connection = (rss_kib(pid).saturating_sub(before)) / CONNECTIONS;
+    // 21 KiB measured on the release build; 37 KiB with huge pages on.
+    assert!(
+        per_connection <= 30,
+        "{per_connection} KiB of RSS per idle connection"
+    );
+}
