@@ -10,6 +10,8 @@
 
 use crate::credential::Headers;
 use crate::decision::Decision;
+use crate::policy::ClaimHeaders;
+use crate::token::VerifiedToken;
 
 /// Identity headers set on allowed requests; any the token does not supply are removed.
 pub const IDENTITY_HEADERS: [&str; 6] = [
@@ -60,48 +62,24 @@ impl Answer {
                 token,
                 claim_headers,
                 ..
-            } => {
-                let mut set: Vec<(String, String)> =
-                    Vec::with_capacity(IDENTITY_HEADERS.len() + claim_headers.len());
-                let mut put = |name: &str, value: String| set.push((name.to_owned(), value));
-                if let Some(t) = token {
-                    put("x-cognito-sub", t.sub.clone());
-                    put("x-cognito-client-id", t.client_id.clone());
-                    if let Some(u) = &t.username {
-                        put("x-cognito-username", u.clone());
-                    }
-                    if !t.scopes.is_empty() {
-                        put("x-cognito-scope", t.scopes.join(" "));
-                    }
-                    if !t.groups.is_empty() {
-                        put("x-cognito-groups", t.groups.join(","));
-                    }
-                    for (header, claim) in claim_headers.iter() {
-                        if let Some((_, v)) = t.claims.iter().find(|(c, _)| c == claim) {
-                            put(header, v.clone());
-                        }
-                    }
-                }
-                if let Some(r) = route {
-                    put("x-cognito-route", r.to_string());
-                }
-                // A value Envoy could not carry safely is dropped (and so removed).
-                set.retain(|(_, v)| !v.is_empty() && !v.chars().any(|c| c.is_control()));
-                let extra: Vec<&str> = claim_headers.iter().map(|(h, _)| h.as_str()).collect();
-                let remove = IDENTITY_HEADERS
-                    .iter()
-                    .copied()
-                    .chain(extra.iter().copied())
-                    .filter(|h| !set.iter().any(|(s, _)| s == h))
-                    .map(str::to_owned)
-                    .chain(forged_headers(request_headers, &extra))
-                    .collect();
-                Answer::Upstream {
-                    set,
-                    remove,
-                    metadata,
-                }
-            }
+            } => upstream(
+                route.as_deref(),
+                token.as_deref(),
+                claim_headers,
+                request_headers,
+                metadata,
+            ),
+            Decision::Deny {
+                route,
+                dry_run: Some(dry_run),
+                ..
+            } => upstream(
+                route.as_deref(),
+                dry_run.token.as_deref(),
+                &dry_run.claim_headers,
+                request_headers,
+                metadata,
+            ),
             Decision::Deny {
                 reason, response, ..
             } => {
@@ -118,6 +96,57 @@ impl Answer {
                 }
             }
         }
+    }
+}
+
+/// The request goes upstream: identity headers set from `token` (none without one), every
+/// other identity header and forged spelling removed.
+fn upstream(
+    route: Option<&str>,
+    token: Option<&VerifiedToken>,
+    claim_headers: &ClaimHeaders,
+    request_headers: &Headers,
+    metadata: Vec<(&'static str, MetaValue)>,
+) -> Answer {
+    let mut set: Vec<(String, String)> =
+        Vec::with_capacity(IDENTITY_HEADERS.len() + claim_headers.len());
+    let mut put = |name: &str, value: String| set.push((name.to_owned(), value));
+    if let Some(t) = token {
+        put("x-cognito-sub", t.sub.clone());
+        put("x-cognito-client-id", t.client_id.clone());
+        if let Some(u) = &t.username {
+            put("x-cognito-username", u.clone());
+        }
+        if !t.scopes.is_empty() {
+            put("x-cognito-scope", t.scopes.join(" "));
+        }
+        if !t.groups.is_empty() {
+            put("x-cognito-groups", t.groups.join(","));
+        }
+        for (header, claim) in claim_headers.iter() {
+            if let Some((_, v)) = t.claims.iter().find(|(c, _)| c == claim) {
+                put(header, v.clone());
+            }
+        }
+    }
+    if let Some(r) = route {
+        put("x-cognito-route", r.to_string());
+    }
+    // A value Envoy could not carry safely is dropped (and so removed).
+    set.retain(|(_, v)| !v.is_empty() && !v.chars().any(|c| c.is_control()));
+    let extra: Vec<&str> = claim_headers.iter().map(|(h, _)| h.as_str()).collect();
+    let remove = IDENTITY_HEADERS
+        .iter()
+        .copied()
+        .chain(extra.iter().copied())
+        .filter(|h| !set.iter().any(|(s, _)| s == h))
+        .map(str::to_owned)
+        .chain(forged_headers(request_headers, &extra))
+        .collect();
+    Answer::Upstream {
+        set,
+        remove,
+        metadata,
     }
 }
 
@@ -150,6 +179,14 @@ fn metadata(decision: &Decision) -> Vec<(&'static str, MetaValue)> {
         ("decision", text(decision.result())),
         ("reason", text(decision.reason())),
     ];
+    if let Decision::Deny {
+        response,
+        dry_run: Some(_),
+        ..
+    } = decision
+    {
+        fields.push(("would_status", text(&response.status.to_string())));
+    }
     if let Some(route) = decision.route() {
         fields.push(("route", text(route)));
     }

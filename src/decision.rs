@@ -59,9 +59,21 @@ pub enum Decision {
         route: Option<Arc<str>>,
         /// The route's authorizer, when the route needed a token.
         authorizer: Option<Arc<str>>,
-        /// What the client gets.
+        /// What the client gets, unless the decision is a dry run's.
         response: DenialResponse,
+        /// Set when the route (or the policy) is in dry run: the denial is logged and
+        /// counted as `would_deny`, and the request is let through.
+        dry_run: Option<DryRun>,
     },
+}
+
+/// What a dry-run denial lets through: the identity of a token that was verified before
+/// the request fell short (a missing scope or group), so that the upstream sees the
+/// same headers it would once the policy is enforced.
+#[derive(Debug, Clone)]
+pub struct DryRun {
+    pub token: Option<Arc<VerifiedToken>>,
+    pub claim_headers: ClaimHeaders,
 }
 
 /// The HTTP answer for a denial.
@@ -151,14 +163,64 @@ impl Decision {
             route,
             authorizer,
             response,
+            dry_run: None,
         }
     }
 
-    /// `allow` or `deny`.
+    /// This denial, turned into a dry run's: logged and counted as `would_deny`, let
+    /// through with `token`'s identity (if any). An allow is returned as it is.
+    pub fn into_dry_run(
+        self,
+        token: Option<Arc<VerifiedToken>>,
+        claim_headers: &ClaimHeaders,
+    ) -> Self {
+        match self {
+            Decision::Deny {
+                reason,
+                route,
+                authorizer,
+                response,
+                ..
+            } => Decision::Deny {
+                reason,
+                route,
+                authorizer,
+                response,
+                dry_run: Some(DryRun {
+                    token,
+                    claim_headers: claim_headers.clone(),
+                }),
+            },
+            allow => allow,
+        }
+    }
+
+    /// Whether the request goes upstream: an allow, or a dry run's denial.
+    pub fn lets_through(&self) -> bool {
+        match self {
+            Decision::Allow { .. } => true,
+            Decision::Deny { dry_run, .. } => dry_run.is_some(),
+        }
+    }
+
+    /// The HTTP status the client gets: 200 when the request goes upstream.
+    pub fn status(&self) -> u16 {
+        match self {
+            Decision::Deny {
+                response,
+                dry_run: None,
+                ..
+            } => response.status,
+            _ => 200,
+        }
+    }
+
+    /// `allow`, `deny`, or `would_deny` (a dry run's denial, let through).
     pub fn result(&self) -> &'static str {
         match self {
             Decision::Allow { .. } => "allow",
-            Decision::Deny { .. } => "deny",
+            Decision::Deny { dry_run: None, .. } => "deny",
+            Decision::Deny { .. } => "would_deny",
         }
     }
 
@@ -190,10 +252,14 @@ impl Decision {
         }
     }
 
-    /// The verified token behind an allow, if any.
+    /// The verified token behind an allow or a dry run's denial, if any.
     pub fn token(&self) -> Option<&VerifiedToken> {
         match self {
             Decision::Allow { token, .. } => token.as_deref(),
+            Decision::Deny {
+                dry_run: Some(DryRun { token, .. }),
+                ..
+            } => token.as_deref(),
             Decision::Deny { .. } => None,
         }
     }

@@ -59,10 +59,20 @@ impl Pipeline {
         let status = active.policy.insufficient_scope_status;
         let policy = &active.policy;
         let authorizer_of = |route: &Route| policy.authorizers[route.authorizer].name.clone();
-        let deny = |reason, route: Option<&Route>| {
+        // A denial; under dry run (`dry_run`), let through as `would_deny` with the
+        // identity of `token` when it was verified.
+        let refuse = |reason, route: Option<&Route>, token, dry_run: bool| {
             let authorizer = route.filter(|r| !r.public && !r.deny).map(authorizer_of);
-            Decision::deny(reason, route.map(|r| r.name.clone()), authorizer, status)
+            let decision =
+                Decision::deny(reason, route.map(|r| r.name.clone()), authorizer, status);
+            if dry_run {
+                decision.into_dry_run(token, &policy.claim_headers)
+            } else {
+                decision
+            }
         };
+        let unsafe_request = |reason| refuse(reason, None, None, policy.dry_run_unsafe);
+        let deny = |reason, route: &Route| refuse(reason, Some(route), None, route.dry_run);
         let allow =
             |reason, route: Option<&Route>, token: Option<Arc<VerifiedToken>>| Decision::Allow {
                 reason,
@@ -74,23 +84,25 @@ impl Pipeline {
 
         let segments = match path::segments(&request.path) {
             Ok(s) => s,
-            Err(e) => return deny(DenyReason::UnsafePath(e), None),
+            Err(e) => return unsafe_request(DenyReason::UnsafePath(e)),
         };
         let host = match crate::host::normalize(request.host.as_bytes()) {
             Ok(h) => h,
-            Err(e) => return deny(DenyReason::UnsafeHost(e), None),
+            Err(e) => return unsafe_request(DenyReason::UnsafeHost(e)),
         };
         if !is_method(&request.method) {
-            return deny(DenyReason::UnsafeMethod, None);
+            return unsafe_request(DenyReason::UnsafeMethod);
         }
         let Some(route) = active.policy.routes.find(&segments, &request.method, &host) else {
             return match active.policy.default_action {
-                DefaultAction::Deny => deny(DenyReason::NoRoute, None),
+                DefaultAction::Deny => {
+                    refuse(DenyReason::NoRoute, None, None, policy.dry_run_no_route)
+                }
                 DefaultAction::Allow => allow(AllowReason::DefaultAllow, None, None),
             };
         };
         if route.deny {
-            return deny(DenyReason::DenyRoute, Some(route));
+            return deny(DenyReason::DenyRoute, route);
         }
         if route.public {
             return allow(AllowReason::PublicRoute, Some(route), None);
@@ -98,17 +110,27 @@ impl Pipeline {
         let header = &policy.authorizers[route.authorizer].token_header;
         let raw = match credential::bearer_token(&request.headers, header) {
             Ok(t) => t,
-            Err(e) => return deny(DenyReason::NoToken(e), Some(route)),
+            Err(e) => return deny(DenyReason::NoToken(e), route),
         };
         let token = match self.verifier.verify(active.trust(route), raw).await {
             Ok(t) => t,
-            Err(e) => return deny(DenyReason::InvalidToken(e), Some(route)),
+            Err(e) => return deny(DenyReason::InvalidToken(e), route),
         };
         if !route.scopes.is_empty() && !route.scopes.iter().any(|s| token.scopes.contains(s)) {
-            return deny(DenyReason::InsufficientScope, Some(route));
+            return refuse(
+                DenyReason::InsufficientScope,
+                Some(route),
+                Some(token),
+                route.dry_run,
+            );
         }
         if !route.groups.is_empty() && !route.groups.iter().any(|g| token.groups.contains(g)) {
-            return deny(DenyReason::InsufficientGroup, Some(route));
+            return refuse(
+                DenyReason::InsufficientGroup,
+                Some(route),
+                Some(token),
+                route.dry_run,
+            );
         }
         allow(AllowReason::Authorized, Some(route), Some(token))
     }

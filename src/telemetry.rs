@@ -192,11 +192,7 @@ pub fn record_decision(span: &Span, decision: &Decision) {
     span.record("reason", decision.reason());
     span.record("route", decision.route().unwrap_or(""));
     span.record("authorizer", decision.authorizer().unwrap_or(""));
-    let status = match decision {
-        Decision::Allow { .. } => 200,
-        Decision::Deny { response, .. } => response.status,
-    };
-    span.record("status", status);
+    span.record("status", decision.status());
     if let Some(token) = decision.token() {
         span.record("sub", bounded(&token.sub, MAX_LOGGED_FIELD_BYTES).as_ref());
         span.record(

@@ -103,9 +103,10 @@ pub struct Explanation {
 }
 
 impl Explanation {
-    /// Whether the request was allowed (exit 0) or denied (exit 1).
+    /// Whether the request goes upstream (exit 0: allowed, or a dry run's would-deny) or
+    /// is refused (exit 1).
     pub fn allowed(&self) -> bool {
-        matches!(self.decision, Decision::Allow { .. })
+        self.decision.lets_through()
     }
 }
 

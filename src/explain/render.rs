@@ -202,10 +202,22 @@ pub(crate) fn render(
         decision.reason()
     );
     match decision {
-        Decision::Deny { reason, .. } => {
+        Decision::Deny {
+            reason,
+            response,
+            dry_run,
+            ..
+        } => {
             let detail = reason.detail();
             if !detail.is_empty() {
                 let _ = writeln!(out, "  cause: {detail}");
+            }
+            if dry_run.is_some() {
+                let _ = writeln!(
+                    out,
+                    "  dry run: let through; enforced, it would get HTTP {}",
+                    response.status
+                );
             }
         }
         Decision::Allow { .. } => {}

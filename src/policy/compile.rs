@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use super::model::{AuthMode, AuthorizerConfig, PolicyFile, TokenUse, UserPoolConfig};
+use super::model::{AuthMode, AuthorizerConfig, Mode, PolicyFile, TokenUse, UserPoolConfig};
 use super::rules::{
     METHODS, check_fetch_url, check_issuer, is_header_name, is_scope_name, pool_region,
 };
@@ -49,6 +49,10 @@ impl Policy {
                 "leewaySeconds: {leeway_seconds} is more than the 300 seconds allowed"
             ));
         }
+        let dry_run = file.mode == Mode::DryRun;
+        if file.dry_run_unsafe_requests && !dry_run {
+            errors.push("dryRunUnsafeRequests: only takes effect with mode: dryRun".to_owned());
+        }
         let claim_headers = compile_claim_headers(file, &authorizers, &mut errors);
         let specs = compile_routes(file, &authorizers, default_authorizer, &mut errors);
 
@@ -63,6 +67,8 @@ impl Policy {
             authorizers,
             claim_headers: claim_headers.into(),
             default_action: file.default_action,
+            dry_run_no_route: dry_run,
+            dry_run_unsafe: file.dry_run_unsafe_requests,
             insufficient_scope_status,
             leeway_seconds,
             routes: RouteTable::new(specs),
@@ -392,6 +398,11 @@ fn compile_routes(
         };
         let public = route.auth == Some(AuthMode::None);
         let deny = route.auth == Some(AuthMode::Deny);
+        if public && route.dry_run == Some(true) {
+            errors.push(format!(
+                "{at}.dryRun: an auth: none route lets every request through already"
+            ));
+        }
         let token_use = route.token_use.unwrap_or_default();
         let authorizer = match &route.authorizer {
             Some(name) => {
@@ -488,6 +499,10 @@ fn compile_routes(
                 deny,
                 scopes,
                 groups,
+                dry_run: match route.dry_run {
+                    Some(explicit) => explicit,
+                    None => file.mode == Mode::DryRun && !deny,
+                },
             },
             template,
             hosts,

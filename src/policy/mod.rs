@@ -112,6 +112,11 @@ pub struct Policy {
     pub authorizers: Vec<Authorizer>,
     pub claim_headers: ClaimHeaders,
     pub default_action: DefaultAction,
+    /// `mode: dryRun`: a request no route matches is let through as `would_deny` under
+    /// `defaultAction: deny`.
+    pub dry_run_no_route: bool,
+    /// `dryRunUnsafeRequests`: requests refused before any route are let through too.
+    pub dry_run_unsafe: bool,
     /// 401 (API Gateway's behaviour) or 403.
     pub insufficient_scope_status: u16,
     pub leeway_seconds: u64,
@@ -183,7 +188,7 @@ impl Policy {
     pub fn summary(&self) -> String {
         let public = self.routes.routes().iter().filter(|r| r.public).count();
         let deny = self.routes.routes().iter().filter(|r| r.deny).count();
-        format!(
+        let mut summary = format!(
             "{} user pool(s) [{}], {} route(s) ({} public, {} deny), default action {}, {}",
             self.pools.len(),
             self.pools
@@ -207,7 +212,21 @@ impl Policy {
                 })
                 .collect::<Vec<_>>()
                 .join(", "),
-        )
+        );
+        let dry = self.routes.routes().iter().filter(|r| r.dry_run).count();
+        if self.dry_run_no_route {
+            summary.push_str(&format!(
+                "; DRY RUN: policy in mode dryRun, {dry} route(s) dry-run{}",
+                if self.dry_run_unsafe {
+                    ", unsafe requests too"
+                } else {
+                    ""
+                }
+            ));
+        } else if dry > 0 {
+            summary.push_str(&format!("; DRY RUN: {dry} route(s) dry-run"));
+        }
+        summary
     }
 }
 

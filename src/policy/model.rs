@@ -34,6 +34,16 @@ pub struct PolicyFile {
     /// What happens to a request that no route matches.
     #[serde(default, skip_serializing_if = "DefaultAction::is_deny")]
     pub default_action: DefaultAction,
+    /// `enforce` (the default) or `dryRun`: every route's denials (other than `auth: deny`
+    /// routes') and the default action's are logged and counted as `would_deny`, and the
+    /// request is let through. A route's own `dryRun` overrides it.
+    #[serde(default, skip_serializing_if = "Mode::is_enforce")]
+    pub mode: Mode,
+    /// With `mode: dryRun`, also let through requests refused before any route (400 for
+    /// an unsafe path, host or method). Off unless set: those requests are attacks far
+    /// more often than traffic a new policy should learn from.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run_unsafe_requests: bool,
     /// HTTP status for a valid token that lacks every required scope or group: 401 (API
     /// Gateway's behaviour, the default) or 403.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -116,6 +126,23 @@ impl Default for TokenSource {
     }
 }
 
+/// Whether denials are enforced or only logged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Mode {
+    /// Denials are answered (the default).
+    #[default]
+    Enforce,
+    /// Denials are logged and counted as `would_deny`; the request goes upstream.
+    DryRun,
+}
+
+impl Mode {
+    fn is_enforce(&self) -> bool {
+        *self == Mode::Enforce
+    }
+}
+
 /// What happens to requests that no route matches.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -166,6 +193,11 @@ pub struct RouteConfig {
     /// for a Cognito method without OAuth scopes; not together with `scopes`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_use: Option<TokenUse>,
+    /// `true`: the route's denials are logged and counted as `would_deny` and the request
+    /// is let through; `false`: enforced even under `mode: dryRun`. Default: the policy's
+    /// mode, except that an `auth: deny` route is dry-run only when it says so itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
 }
 
 /// Which Cognito token a route takes (`token_use` claim).

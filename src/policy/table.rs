@@ -38,6 +38,8 @@ pub struct Route {
     pub scopes: Vec<String>,
     /// Any one of these groups suffices; empty means no group is required.
     pub groups: Vec<String>,
+    /// Denials are logged as `would_deny` and the request let through.
+    pub dry_run: bool,
 }
 
 /// Which hosts a route entry applies to.
@@ -237,6 +239,7 @@ mod tests {
                 deny: false,
                 scopes: vec![],
                 groups: vec![],
+                dry_run: false,
             },
             template: PathTemplate::parse(path).unwrap(),
             hosts: if hosts.is_empty() {

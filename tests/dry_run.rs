@@ -1,0 +1,306 @@
+//! Dry run (SPEC 9) through the real service: `mode: dryRun` and a route's `dryRun` let a
+//! request through that the policy would refuse, and log, count and tell Envoy what
+//! would have happened; `auth: deny` routes and unsafe requests stay refused unless the
+//! operator says so for them.
+
+mod support;
+
+use support::*;
+
+const ROUTES: &str = r#"routes:
+  - name: read-user
+    path: /users/{id}
+    methods: [GET]
+    scopes: [users/read]
+  - name: admin
+    path: /admin
+    scopes: [admin/all]
+    groups: [admins]
+  - name: enforced
+    path: /billing
+    scopes: [billing/read]
+    dryRun: false
+  - name: closed
+    path: /closed
+    auth: deny
+  - name: closed-but-trialled
+    path: /trial-closed
+    auth: deny
+    dryRun: true
+"#;
+
+fn bearer(scope: &str) -> String {
+    format!("Bearer {}", key(0).sign(&access_claims(scope)))
+}
+
+async fn started(keys: &KeyServer, rest: &str) -> Service {
+    keys.publish(POOL, key(0));
+    let mut service = Service::start(&policy(keys, rest), &[]);
+    service.wait_ready().await;
+    service
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_policy_lets_through_what_it_would_deny_and_says_so() {
+    let keys = KeyServer::start().await;
+    let service = started(&keys, &format!("mode: dryRun\n{ROUTES}")).await;
+    let mut client = service.client().await;
+    let other = bearer("other/scope");
+
+    // A valid token without the scope: let through with its identity, would be 401.
+    let a = check(
+        &mut client,
+        request(
+            "GET",
+            "api.example.com",
+            "/users/7",
+            &[("authorization", &other), ("x-cognito-scope", "users/read")],
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(
+        a.headers["x-cognito-sub"],
+        "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+    );
+    assert_eq!(a.headers["x-cognito-scope"], "other/scope", "{a:?}");
+    assert_eq!(a.headers["x-cognito-route"], "read-user");
+    assert_eq!(a.metadata["decision"], "would_deny");
+    assert_eq!(a.metadata["reason"], "insufficient_scope");
+    assert_eq!(a.metadata["would_status"], "401");
+    assert_eq!(a.metadata["route"], "read-user");
+
+    // No token: let through without identity; a forged identity header is still removed.
+    let a = check(
+        &mut client,
+        request(
+            "GET",
+            "api.example.com",
+            "/users/7",
+            &[("x-cognito-sub", "forged"), ("x_cognito_sub", "forged")],
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert!(!a.headers.contains_key("x-cognito-sub"), "{a:?}");
+    assert!(a.removed.contains(&"x-cognito-sub".to_owned()), "{a:?}");
+    assert!(a.removed.contains(&"x_cognito_sub".to_owned()), "{a:?}");
+    assert_eq!(a.metadata["reason"], "no_token");
+
+    // A bad signature and a missing group: let through, counted.
+    let forged = format!("Bearer {}", key(1).sign(&access_claims("users/read")));
+    let a = check(
+        &mut client,
+        request("GET", "h", "/users/7", &[("authorization", &forged)]),
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.metadata["reason"].as_str()),
+        (200, "invalid_token")
+    );
+    assert!(!a.headers.contains_key("x-cognito-sub"), "{a:?}");
+    let mut claims = access_claims("admin/all");
+    claims["cognito:groups"] = serde_json::json!(["staff"]);
+    let admin = format!("Bearer {}", key(0).sign(&claims));
+    let a = check(
+        &mut client,
+        request("GET", "h", "/admin", &[("authorization", &admin)]),
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.metadata["reason"].as_str()),
+        (200, "insufficient_group")
+    );
+
+    // No route under defaultAction deny: let through.
+    let a = check(&mut client, request("GET", "h", "/nowhere", &[])).await;
+    assert_eq!((a.status, a.metadata["reason"].as_str()), (200, "no_route"));
+
+    // A route that opts out is enforced.
+    let a = check(
+        &mut client,
+        request("GET", "h", "/billing", &[("authorization", &other)]),
+    )
+    .await;
+    assert_eq!(a.status, 401, "{a:?}");
+    assert_eq!(a.metadata["decision"], "deny");
+
+    // auth: deny routes stay closed unless they say dryRun themselves.
+    let a = check(&mut client, request("GET", "h", "/closed", &[])).await;
+    assert_eq!((a.status, a.metadata["decision"].as_str()), (403, "deny"));
+    let a = check(&mut client, request("GET", "h", "/trial-closed", &[])).await;
+    assert_eq!(
+        (a.status, a.metadata["decision"].as_str()),
+        (200, "would_deny")
+    );
+    assert_eq!(a.metadata["reason"], "deny_route");
+
+    // Unsafe requests stay refused (no dryRunUnsafeRequests).
+    let a = check(&mut client, request("GET", "h", "/users/..;/admin", &[])).await;
+    assert_eq!((a.status, a.metadata["decision"].as_str()), (400, "deny"));
+
+    // Allowed requests are plain allows.
+    let read = bearer("users/read");
+    let a = check(
+        &mut client,
+        request("GET", "h", "/users/7", &[("authorization", &read)]),
+    )
+    .await;
+    assert_eq!((a.status, a.metadata["decision"].as_str()), (200, "allow"));
+
+    // Logged and counted as would_deny, with the reason and the token's identity.
+    let line = service.decision(1).await;
+    assert_eq!(line["decision"], "would_deny", "{line}");
+    assert_eq!(line["reason"], "insufficient_scope");
+    assert_eq!(line["sub"], "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
+    for reason in [
+        "insufficient_scope",
+        "insufficient_group",
+        "invalid_token",
+        "no_route",
+        "deny_route",
+        "no_token",
+    ] {
+        let reason_label = format!(r#"reason="{reason}""#);
+        let labels = [r#"result="would_deny""#, reason_label.as_str()];
+        let counted = service
+            .metric("cognito_ext_authz_decisions_total", &labels)
+            .await;
+        assert_eq!(counted, 1.0, "{reason}");
+    }
+    assert_eq!(
+        service
+            .metric(
+                "cognito_ext_authz_decisions_total",
+                &[r#"result="deny""#, r#"reason="insufficient_scope""#],
+            )
+            .await,
+        1.0,
+        "the opted-out route's denial"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_route_in_dry_run_leaves_the_others_enforced() {
+    let keys = KeyServer::start().await;
+    let routes = ROUTES.replace(
+        "    scopes: [users/read]\n",
+        "    scopes: [users/read]\n    dryRun: true\n",
+    );
+    let service = started(&keys, &routes).await;
+    let mut client = service.client().await;
+    let other = bearer("other/scope");
+    let a = check(
+        &mut client,
+        request("GET", "h", "/users/7", &[("authorization", &other)]),
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.metadata["decision"].as_str()),
+        (200, "would_deny")
+    );
+    let a = check(
+        &mut client,
+        request("GET", "h", "/admin", &[("authorization", &other)]),
+    )
+    .await;
+    assert_eq!((a.status, a.metadata["decision"].as_str()), (401, "deny"));
+    let a = check(&mut client, request("GET", "h", "/nowhere", &[])).await;
+    assert_eq!((a.status, a.metadata["decision"].as_str()), (403, "deny"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unsafe_requests_are_dry_run_only_when_the_operator_says_so() {
+    let keys = KeyServer::start().await;
+    let service = started(
+        &keys,
+        &format!("mode: dryRun\ndryRunUnsafeRequests: true\n{ROUTES}"),
+    )
+    .await;
+    let mut client = service.client().await;
+    let a = check(&mut client, request("GET", "h", "/users/a;b", &[])).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.metadata["decision"], "would_deny");
+    assert_eq!(a.metadata["reason"], "unsafe_path");
+    assert_eq!(a.metadata["would_status"], "400");
+}
+
+#[test]
+fn dry_run_settings_that_cannot_mean_anything_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (rest, error) in [
+        (
+            "dryRunUnsafeRequests: true\nroutes: []\n",
+            "dryRunUnsafeRequests: only takes effect with mode: dryRun",
+        ),
+        (
+            "routes:\n  - path: /open\n    auth: none\n    dryRun: true\n",
+            "routes[0] (/open).dryRun: an auth: none route lets every request through already",
+        ),
+        ("mode: dryrun\nroutes: []\n", "unknown variant `dryrun`"),
+    ] {
+        let yaml = format!(
+            "userPools:\n  - id: {POOL}\n    jwksUri: https://keys.example.com/jwks.json\n{rest}"
+        );
+        let path = write(dir.path(), "policy.yaml", &yaml);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cognito-ext-authz"))
+            .args(["validate", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{rest}: {stderr}");
+        assert!(stderr.contains(error), "{rest}: {stderr}");
+    }
+}
+
+#[test]
+fn validate_and_check_say_what_a_dry_run_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = write(
+        dir.path(),
+        "jwks.json",
+        &serde_json::json!({"keys": [key(0).jwk]}).to_string(),
+    );
+    let yaml = format!(
+        "userPools:\n  - id: {POOL}\n    jwksUri: https://keys.example.com/jwks.json\nmode: dryRun\n{ROUTES}"
+    );
+    let path = write(dir.path(), "policy.yaml", &yaml);
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cognito-ext-authz"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["validate", path.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("DRY RUN: policy in mode dryRun, 3 route(s) dry-run"),
+        "{stdout}"
+    );
+
+    let token = key(0).sign(&access_claims("other/scope"));
+    let out = run(&[
+        "check",
+        "--policy",
+        path.to_str().unwrap(),
+        "--jwks",
+        jwks.to_str().unwrap(),
+        "--method",
+        "GET",
+        "--path",
+        "/users/7",
+        "--token",
+        &token,
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "let through: {stdout}");
+    assert!(
+        stdout.contains("decision: WOULD_DENY (insufficient_scope)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("dry run: let through; enforced, it would get HTTP 401"),
+        "{stdout}"
+    );
+}
