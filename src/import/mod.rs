@@ -166,6 +166,11 @@ impl Translation {
             .any(|n| matches!(n.kind, NoteKind::Unresolved | NoteKind::Unreadable))
     }
 
+    /// How many distinct user pools the policy trusts, over all its authorizers.
+    pub fn pool_count(&self) -> usize {
+        crate::policy::Policy::compile(&self.policy).map_or(0, |p| p.pools.len())
+    }
+
     /// The policy YAML, headed by the report as comments, with a comment on each
     /// placeholder pool saying what to put there.
     pub fn to_yaml(&self, source: &str) -> Result<String, ImportError> {
