@@ -274,13 +274,13 @@ fn cognito_method(api: &mut Api, t: &Template, props: &Value) -> Access {
 /// A Cognito authorizer the file does not define: its pools, header and validation
 /// expression are all unknown (so the methods using it are denied, see `assemble.rs`).
 pub(crate) fn unknown_authorizer(name: &str, what: &str) -> GatewayAuthorizer {
-    let unknown = |part: &str| Some(Ok(Text::unknown(format!("the {part} of {what}"))));
+    let unknown = || Some(Ok(Text::unknown(what)));
     GatewayAuthorizer {
         name: name.to_owned(),
         at: format!("authorizer {name}"),
         provider_arns: vec![Text::unknown(format!("the provider ARNs of {what}"))],
-        identity_source: unknown("identity source"),
-        validation_expression: unknown("identity validation expression"),
+        identity_source: unknown(),
+        validation_expression: unknown(),
         result_ttl: None,
         conflict: None,
     }
