@@ -274,11 +274,12 @@ fn import(
         eprintln!("{note}");
     }
     eprintln!(
-        "{}: imported as {}: {} route(s), {} user pool(s), {} note(s)",
+        "{}: imported as {}: {} route(s), {} authorizer(s), {} user pool(s), {} note(s)",
         file.display(),
         translation.format,
         translation.policy.routes.len(),
-        translation.policy.user_pools.len(),
+        translation.policy.authorizers.len(),
+        translation.pool_count(),
         translation.notes.len()
     );
     if translation.is_complete() {

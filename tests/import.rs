@@ -10,7 +10,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cognito_ext_authz::policy::model::{AuthMode, PolicyFile};
+use cognito_ext_authz::policy::model::{AuthMode, PolicyFile, TokenUse, UserPoolConfig};
 use serde_json::json;
 use support::{SCOPE, access_claims, key};
 
@@ -78,8 +78,8 @@ fn import(name: &str, extra: &[&str]) -> Imported {
     }
 }
 
-/// `(path, methods, scopes, auth)` of every route; auth is `none`, `deny` or empty
-/// (required).
+/// `(path, methods, scopes, auth)` of every route; auth is `none`, `deny`, `id` (an ID
+/// token, API Gateway's rule without scopes) or empty (an access token).
 fn routes(p: &PolicyFile) -> Vec<(String, String, String, &'static str)> {
     p.routes
         .iter()
@@ -88,12 +88,24 @@ fn routes(p: &PolicyFile) -> Vec<(String, String, String, &'static str)> {
                 r.path.clone(),
                 r.methods.as_ref().map_or("ANY".to_owned(), |m| m.join(",")),
                 r.scopes.as_ref().map_or(String::new(), |s| s.join(" ")),
-                match r.auth {
-                    Some(AuthMode::None) => "none",
-                    Some(AuthMode::Deny) => "deny",
-                    Some(AuthMode::Required) | None => "",
+                match (r.auth, r.token_use) {
+                    (Some(AuthMode::None), _) => "none",
+                    (Some(AuthMode::Deny), _) => "deny",
+                    (_, Some(TokenUse::Id)) => "id",
+                    _ => "",
                 },
             )
+        })
+        .collect()
+}
+
+/// `(route name, authorizer)` of every route that names one.
+fn route_authorizers(p: &PolicyFile) -> Vec<(String, String)> {
+    p.routes
+        .iter()
+        .filter_map(|r| {
+            let name = r.name.clone().unwrap_or_else(|| r.path.clone());
+            Some((name, r.authorizer.clone()?))
         })
         .collect()
 }
@@ -107,8 +119,25 @@ fn route(
     (path.to_owned(), methods.to_owned(), scopes.to_owned(), auth)
 }
 
-fn pools(p: &PolicyFile) -> Vec<&str> {
-    p.user_pools.iter().map(|u| u.id.as_str()).collect()
+/// Every pool the policy trusts (over all its authorizers), by id, sorted.
+fn pools(p: &PolicyFile) -> Vec<String> {
+    let mut out: Vec<String> = p
+        .user_pools
+        .iter()
+        .chain(p.authorizers.values().flat_map(|a| &a.user_pools))
+        .map(pool_id)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A pool entry's id, written as `id` or as `arn`.
+fn pool_id(pool: &UserPoolConfig) -> String {
+    match &pool.arn {
+        Some(arn) if pool.id.is_empty() => arn.rsplit_once('/').unwrap().1.to_owned(),
+        _ => pool.id.clone(),
+    }
 }
 
 /// The report's lines of one kind.
@@ -142,11 +171,22 @@ fn serverless_example_of_issue_5() {
     let i = import("serverless.yml", &[]);
     assert_eq!(i.code, 0, "{}", i.report);
     assert_eq!(pools(&i.policy), ["ap-south-1_abcdefghi"]);
-    assert_eq!(i.policy.token_source.header, "authorization");
+    // The authorizer of resources.Resources, under its logical id, with its provider ARN.
+    let authorizer = &i.policy.authorizers["ApiGatewayAuthorizer"];
+    assert_eq!(authorizer.token_source.header, "authorization");
+    assert_eq!(
+        authorizer.user_pools[0].arn.as_deref(),
+        Some("arn:aws:cognito-idp:ap-south-1:1234567890:userpool/ap-south-1_abcdefghi")
+    );
     assert_eq!(routes(&i.policy), [route("/my_path", "POST", SCOPE, "")]);
     assert_eq!(i.policy.routes[0].name.as_deref(), Some("my_func"));
+    assert_eq!(
+        route_authorizers(&i.policy),
+        [("my_func".to_owned(), "ApiGatewayAuthorizer".to_owned())]
+    );
     assert!(
-        i.report.contains("1 route(s), 1 user pool(s), 0 note(s)"),
+        i.report
+            .contains("1 route(s), 1 authorizer(s), 1 user pool(s), 0 note(s)"),
         "{}",
         i.report
     );
@@ -232,8 +272,11 @@ fn serverless_authorizer_forms() {
         [
             route("/health", "GET", "", "none"),
             route("/legacy/{proxy+}", "ANY", "", "deny"),
-            route("/me", "GET", "", ""),
+            // No scopes: an ID token, as API Gateway.
+            route("/me", "GET", "", "id"),
             route("/orders", "GET", "orders/read orders/admin", ""),
+            // `cors: true`: the preflight API Gateway answers itself, and only it.
+            route("/orders", "OPTIONS", "", "none"),
             route("/orders/{id}", "GET", "orders/read", ""),
             route("/orders/{id}/{proxy+}", "ANY", "orders/admin", ""),
             route("/partner/orders", "POST", "partner/write", ""),
@@ -251,13 +294,26 @@ fn serverless_authorizer_forms() {
     ] {
         assert!(not_enforced.contains(want), "{want}: {not_enforced}");
     }
-    assert!(notes(&i.report, "public")[0].contains("GET /health"));
-    let changed = notes(&i.report, "changed").join("\n");
-    assert!(changed.contains(
-        "GET /me uses Cognito authorizer ProfileAuthorizer without authorization scopes"
-    ));
+    let public = notes(&i.report, "public").join("\n");
+    assert!(public.contains("GET /health"), "{public}");
+    assert!(
+        public.contains("[public] functions.listOrders.events[0].http.cors: OPTIONS /orders: a CORS preflight, which API Gateway answers without authorization; the route is public (auth: none), for OPTIONS only"),
+        "{public}"
+    );
+    // Every authorizer is its own: nothing is merged, so nothing is reported as changed.
+    assert!(notes(&i.report, "changed").is_empty(), "{}", i.report);
+    assert_eq!(
+        route_authorizers(&i.policy),
+        [
+            ("profile".to_owned(), "ProfileAuthorizer".to_owned()),
+            ("listOrders".to_owned(), "orders-pool".to_owned()),
+            ("getOrder".to_owned(), "orders-pool".to_owned()),
+            ("anyOrder".to_owned(), "orders-pool".to_owned()),
+            ("partner".to_owned(), "partner-authorizer".to_owned()),
+        ]
+    );
     let not_translated = notes(&i.report, "not-translated").join("\n");
-    assert!(not_translated.contains("cors"));
+    assert!(!not_translated.contains("cors"));
     assert!(not_translated.contains("httpApi"));
     assert!(i.yaml.contains("# PLACEHOLDER: replace with the real pool id (REGION_ID) of the Serverless variable ${ssm:/orders/partner-pool-id}"));
 }
@@ -285,7 +341,7 @@ fn openapi_3_export() {
             route("/items/{id}", "DELETE", "inventory/admin", ""),
             route("/items/{id}", "GET", "inventory/read", ""),
             route("/metrics", "GET", "", "deny"),
-            route("/profile", "GET", "", ""),
+            route("/profile", "GET", "", "id"),
             route("/webhooks/{source}", "POST", "", "deny"),
         ]
     );
@@ -299,12 +355,34 @@ fn openapi_3_export() {
         "POST /webhooks/{source}: protected by the Lambda authorizer webhook-authorizer (type request), which this service cannot check; emitted as `auth: deny`"
     ));
     assert!(not_enforced.contains("DELETE /items/{id}: an API key (x-api-key) is not checked"));
-    let changed = notes(&i.report, "changed").join("\n");
-    assert!(changed.contains("base path \"/prod\""));
-    assert!(changed.contains(
-        "GET /profile uses Cognito authorizer inventory-pool without authorization scopes"
-    ));
-    assert!(changed.contains("trust different user pools"));
+    // The only difference left is the base path.
+    let changed = notes(&i.report, "changed");
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert!(changed[0].contains("base path \"/prod\""));
+    // Each security scheme is its own authorizer, with its own pools.
+    let staff: Vec<String> = i.policy.authorizers["staff-pool"]
+        .user_pools
+        .iter()
+        .map(pool_id)
+        .collect();
+    assert_eq!(staff, ["us-east-1_Staff0001", "zz-replaceme-1_UNRESOLVED"]);
+    let inventory: Vec<String> = i.policy.authorizers["inventory-pool"]
+        .user_pools
+        .iter()
+        .map(pool_id)
+        .collect();
+    assert_eq!(inventory, ["us-east-1_InvPool01"]);
+    assert_eq!(
+        route_authorizers(&i.policy),
+        [
+            ("ANY /admin/{proxy+}".to_owned(), "staff-pool".to_owned()),
+            ("listItems".to_owned(), "inventory-pool".to_owned()),
+            ("createItem".to_owned(), "inventory-pool".to_owned()),
+            ("DELETE /items/{id}".to_owned(), "inventory-pool".to_owned()),
+            ("GET /items/{id}".to_owned(), "inventory-pool".to_owned()),
+            ("GET /profile".to_owned(), "inventory-pool".to_owned()),
+        ]
+    );
 }
 
 /// An IAM method under a broader Cognito route is refused, not caught by the broader route.
@@ -359,7 +437,12 @@ fn swagger_2_export_with_its_own_token_header() {
     let i = import("swagger2-export.yaml", &[]);
     assert_eq!(i.code, 0, "{}", i.report);
     assert_eq!(pools(&i.policy), ["eu-central-1_Acc0unts1"]);
-    assert_eq!(i.policy.token_source.header, "x-access-token");
+    assert_eq!(
+        i.policy.authorizers["accounts-authorizer"]
+            .token_source
+            .header,
+        "x-access-token"
+    );
     assert_eq!(
         routes(&i.policy),
         [
@@ -419,7 +502,7 @@ fn pools_created_by_the_template_become_placeholders() {
     // The placeholders validate (so the rest can be reviewed and tested) but are marked
     // where they stand, and say what the real value is.
     assert!(i.yaml.contains(
-        "  # PLACEHOLDER: replace with the real pool id (REGION_ID) of the user pool UserPool created by this template (!GetAtt UserPool.Arn)\n  - id: zz-replaceme-1_UNRESOLVED\n"
+        "      # PLACEHOLDER: replace with the real pool id (REGION_ID) of the user pool UserPool created by this template (!GetAtt UserPool.Arn)\n      - id: zz-replaceme-1_UNRESOLVED\n"
     ), "{}", i.yaml);
     assert!(i.yaml.contains(
         "# PLACEHOLDER: replace with the real pool id (REGION_ID) of parameter PartnerPoolArn\n"
@@ -436,11 +519,10 @@ fn pools_created_by_the_template_become_placeholders() {
     assert!(unresolved.contains("GET /notes: authorization scopes depend on parameter NotesScope (default \"notes/read\", may be overridden), which only deployment knows; emitted as `auth: deny` (every request refused, 403)"));
     // Such a pool can never be trusted by accident: its issuer's region does not exist.
     let policy = cognito_ext_authz::policy::Policy::load(&i.path).unwrap();
-    assert!(
-        policy.pools[0]
-            .jwks_uri
+    assert!(policy.pools.iter().any(|p| {
+        p.jwks_uri
             .starts_with("https://cognito-idp.zz-replaceme-1.amazonaws.com/")
-    );
+    }));
 }
 
 #[test]
@@ -449,7 +531,7 @@ fn sam_apis_events_and_globals() {
     assert_eq!(i.code, 0, "{}", i.report);
     assert_eq!(
         pools(&i.policy),
-        ["us-west-2_TaSkS0001", "us-west-2_PubPool99"]
+        ["us-west-2_PubPool99", "us-west-2_TaSkS0001"]
     );
     assert_eq!(
         routes(&i.policy),
@@ -550,4 +632,429 @@ fn sources_that_cannot_be_read_exit_2() {
         "{}",
         r.stderr
     );
+}
+
+// ---- Two authorizers, exactly as API Gateway has them ---------------------------------
+
+const STAFF_POOL: &str = "eu-west-1_StaffPool1";
+const CUSTOMER_POOL: &str = "eu-west-1_CustPool01";
+/// A customer app client: the customers' validation expression is `^cust[0-9a-z]{22}$`.
+const CUSTOMER_CLIENT: &str = "custclient0123456789abcdef";
+const STAFF_CLIENT: &str = "staffclient0123456789abcde";
+
+/// The same shop API in each source format, with the names its authorizers get there.
+const SHOP: [(&str, &str, &str); 3] = [
+    (
+        "serverless-two-authorizers.yml",
+        "StaffAuthorizer",
+        "customers",
+    ),
+    ("openapi-two-authorizers.json", "staff", "customers"),
+    (
+        "cloudformation-two-authorizers.yaml",
+        "StaffAuthorizer",
+        "CustomerAuthorizer",
+    ),
+];
+
+#[test]
+fn two_authorizers_import_exactly_from_every_format() {
+    for (fixture, staff, customers) in SHOP {
+        let i = import(fixture, &[]);
+        assert_eq!(i.code, 0, "{fixture}: {}", i.report);
+        // Only the two public methods are reported: nothing differs from API Gateway.
+        assert_eq!(
+            notes(&i.report, "public").len(),
+            2,
+            "{fixture}: {}",
+            i.report
+        );
+        assert!(
+            i.report
+                .contains("6 route(s), 2 authorizer(s), 2 user pool(s), 2 note(s)"),
+            "{fixture}: {}",
+            i.report
+        );
+        let names: Vec<&str> = i.policy.authorizers.keys().map(String::as_str).collect();
+        let mut want = vec![staff, customers];
+        want.sort();
+        assert_eq!(names, want, "{fixture}");
+        assert!(i.policy.user_pools.is_empty() && i.policy.default_authorizer.is_none());
+
+        let s = &i.policy.authorizers[staff];
+        assert_eq!(
+            s.user_pools.iter().map(pool_id).collect::<Vec<_>>(),
+            [STAFF_POOL]
+        );
+        assert_eq!(s.token_source.header, "authorization", "{fixture}");
+        assert_eq!(s.identity_validation_expression, None, "{fixture}");
+        assert_eq!(s.result_ttl_seconds, Some(0), "{fixture}");
+        let c = &i.policy.authorizers[customers];
+        assert_eq!(
+            c.user_pools.iter().map(pool_id).collect::<Vec<_>>(),
+            [CUSTOMER_POOL]
+        );
+        assert_eq!(c.token_source.header, "x-customer-token", "{fixture}");
+        assert_eq!(
+            c.identity_validation_expression.as_deref(),
+            Some("^cust[0-9a-z]{22}$"),
+            "{fixture}"
+        );
+        assert_eq!(c.result_ttl_seconds, Some(60), "{fixture}");
+
+        assert_eq!(
+            routes(&i.policy),
+            [
+                route("/health", "GET", "", "none"),
+                route("/orders", "GET", "orders/read", ""),
+                route("/orders", "OPTIONS", "", "none"),
+                route("/profile", "GET", "", "id"),
+                route("/staff/me", "GET", "", "id"),
+                route("/staff/reports", "GET", "reports/read", ""),
+            ],
+            "{fixture}"
+        );
+        let by_path: Vec<(&str, Option<&str>)> = i
+            .policy
+            .routes
+            .iter()
+            .map(|r| (r.path.as_str(), r.authorizer.as_deref()))
+            .collect();
+        assert_eq!(
+            by_path,
+            [
+                ("/health", None),
+                ("/orders", Some(customers)),
+                ("/orders", None),
+                ("/profile", Some(customers)),
+                ("/staff/me", Some(staff)),
+                ("/staff/reports", Some(staff)),
+            ],
+            "{fixture}"
+        );
+    }
+}
+
+/// The imported policy with each pool's key set served by `keys`.
+fn with_local_keys(policy: &PolicyFile, keys: &support::KeyServer) -> String {
+    let mut policy = policy.clone();
+    for authorizer in policy.authorizers.values_mut() {
+        for pool in &mut authorizer.user_pools {
+            pool.jwks_uri = Some(keys.jwks_uri(&pool_id(pool)));
+        }
+    }
+    serde_saphyr::to_string(&policy).unwrap()
+}
+
+fn access_of(pool: &str, client: &str, scope: &str) -> serde_json::Value {
+    let mut c = access_claims(scope);
+    c["iss"] = json!(support::issuer(pool));
+    c["client_id"] = json!(client);
+    c
+}
+
+fn id_of(pool: &str, aud: &str) -> serde_json::Value {
+    let now = support::now();
+    json!({
+        "sub": "11111111-2222-3333-4444-555555555555",
+        "aud": aud,
+        "token_use": "id",
+        "auth_time": now - 60,
+        "iss": support::issuer(pool),
+        "cognito:username": "carol",
+        "exp": now + 3600,
+        "iat": now - 60,
+        "email": "carol@example.com",
+    })
+}
+
+/// Each imported shop, served by the real binary, decides every request as API Gateway
+/// would: a route takes tokens of its own authorizer's pools from its own header only; a
+/// method without scopes takes ID tokens; the customers' expression is matched against
+/// `aud`; the preflight needs no token, and only OPTIONS is opened.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_authorizers_decide_through_the_service_as_api_gateway_would() {
+    let keys = support::KeyServer::start().await;
+    keys.publish(STAFF_POOL, key(0));
+    keys.publish(CUSTOMER_POOL, key(1));
+    let bearer = |k: usize, claims: &serde_json::Value| format!("Bearer {}", key(k).sign(claims));
+    let staff_reports = bearer(0, &access_of(STAFF_POOL, STAFF_CLIENT, "reports/read"));
+    let staff_id = bearer(0, &id_of(STAFF_POOL, STAFF_CLIENT));
+    let mut expired = access_of(STAFF_POOL, STAFF_CLIENT, "reports/read");
+    expired["exp"] = json!(support::now() - 10);
+    let staff_expired = bearer(0, &expired);
+    // A customer-pool token that even holds the staff scope.
+    let customer_with_staff_scope = bearer(
+        1,
+        &access_of(CUSTOMER_POOL, CUSTOMER_CLIENT, "reports/read orders/read"),
+    );
+    let customer_orders = bearer(1, &access_of(CUSTOMER_POOL, CUSTOMER_CLIENT, "orders/read"));
+    // An access token with `aud` (a pre-token-generation trigger can add it).
+    let mut with_aud = access_of(CUSTOMER_POOL, CUSTOMER_CLIENT, "orders/read");
+    with_aud["aud"] = json!(CUSTOMER_CLIENT);
+    let customer_orders_aud = bearer(1, &with_aud);
+    let customer_id = bearer(1, &id_of(CUSTOMER_POOL, CUSTOMER_CLIENT));
+    let customer_id_other_client = bearer(1, &id_of(CUSTOMER_POOL, "otherclient0123456789abcd"));
+    let customer_id_longer = bearer(1, &id_of(CUSTOMER_POOL, "xcustclient0123456789abcdef"));
+
+    const CUST: &str = "x-customer-token";
+    const AUTH: &str = "authorization";
+    // (what, method, path, header, token, status, reason)
+    let cases: Vec<(&str, &str, &str, &str, &str, u16, &str)> = vec![
+        (
+            "staff token, staff scope",
+            "GET",
+            "/staff/reports",
+            AUTH,
+            &staff_reports,
+            200,
+            "authorized",
+        ),
+        (
+            "customer token with the staff scope, on the staff route",
+            "GET",
+            "/staff/reports",
+            AUTH,
+            &customer_with_staff_scope,
+            401,
+            "invalid_token",
+        ),
+        (
+            "customer token in the customers' header, on the staff route",
+            "GET",
+            "/staff/reports",
+            CUST,
+            &customer_with_staff_scope,
+            401,
+            "no_token",
+        ),
+        (
+            "staff token in the customers' header, on the staff route",
+            "GET",
+            "/staff/reports",
+            CUST,
+            &staff_reports,
+            401,
+            "no_token",
+        ),
+        (
+            "staff ID token where scopes are required",
+            "GET",
+            "/staff/reports",
+            AUTH,
+            &staff_id,
+            401,
+            "invalid_token",
+        ),
+        (
+            "expired staff token",
+            "GET",
+            "/staff/reports",
+            AUTH,
+            &staff_expired,
+            401,
+            "expired_token",
+        ),
+        (
+            "staff ID token, scope-less staff route",
+            "GET",
+            "/staff/me",
+            AUTH,
+            &staff_id,
+            200,
+            "authorized",
+        ),
+        (
+            "staff access token, scope-less staff route",
+            "GET",
+            "/staff/me",
+            AUTH,
+            &staff_reports,
+            401,
+            "invalid_token",
+        ),
+        (
+            "customer ID token, scope-less staff route",
+            "GET",
+            "/staff/me",
+            AUTH,
+            &customer_id,
+            401,
+            "invalid_token",
+        ),
+        (
+            "customer ID token matching the expression",
+            "GET",
+            "/profile",
+            CUST,
+            &customer_id,
+            200,
+            "authorized",
+        ),
+        (
+            "customer ID token in the staff header",
+            "GET",
+            "/profile",
+            AUTH,
+            &customer_id,
+            401,
+            "no_token",
+        ),
+        (
+            "customer access token, scope-less route",
+            "GET",
+            "/profile",
+            CUST,
+            &customer_orders,
+            401,
+            "invalid_token",
+        ),
+        (
+            "customer ID token not matching the expression",
+            "GET",
+            "/profile",
+            CUST,
+            &customer_id_other_client,
+            401,
+            "invalid_token",
+        ),
+        (
+            "aud matching only in part",
+            "GET",
+            "/profile",
+            CUST,
+            &customer_id_longer,
+            401,
+            "invalid_token",
+        ),
+        (
+            "staff ID token on the customers' route",
+            "GET",
+            "/profile",
+            CUST,
+            &staff_id,
+            401,
+            "invalid_token",
+        ),
+        (
+            "customer access token without aud: the expression cannot match",
+            "GET",
+            "/orders",
+            CUST,
+            &customer_orders,
+            401,
+            "invalid_token",
+        ),
+        (
+            "customer access token with a matching aud",
+            "GET",
+            "/orders",
+            CUST,
+            &customer_orders_aud,
+            200,
+            "authorized",
+        ),
+        (
+            "staff token with a matching aud, on the customers' route",
+            "GET",
+            "/orders",
+            CUST,
+            &staff_reports,
+            401,
+            "invalid_token",
+        ),
+        ("no token", "GET", "/orders", CUST, "", 401, "no_token"),
+        (
+            "CORS preflight, no token",
+            "OPTIONS",
+            "/orders",
+            CUST,
+            "",
+            200,
+            "public_route",
+        ),
+        (
+            "another method of the preflight's path",
+            "DELETE",
+            "/orders",
+            CUST,
+            &customer_orders_aud,
+            403,
+            "no_route",
+        ),
+        (
+            "preflight of a path API Gateway does not answer",
+            "OPTIONS",
+            "/profile",
+            CUST,
+            "",
+            403,
+            "no_route",
+        ),
+        (
+            "public method",
+            "GET",
+            "/health",
+            AUTH,
+            "",
+            200,
+            "public_route",
+        ),
+    ];
+
+    for (fixture, staff, customers) in SHOP {
+        let i = import(fixture, &[]);
+        let mut service = support::Service::start(&with_local_keys(&i.policy, &keys), &[]);
+        service.wait_ready().await;
+        let mut client = service.client().await;
+        for (what, method, path, header, token, status, reason) in &cases {
+            let headers: Vec<(&str, &str)> = if token.is_empty() {
+                vec![]
+            } else {
+                vec![(*header, *token)]
+            };
+            let a = support::check(
+                &mut client,
+                support::request(method, "shop.example.com", path, &headers),
+            )
+            .await;
+            assert_eq!(
+                (a.status, a.metadata["reason"].as_str()),
+                (*status, *reason),
+                "{fixture}: {what}: {method} {path}: {a:?}"
+            );
+            if a.status == 200 && *reason == "authorized" {
+                let authorizer = if path.starts_with("/staff") {
+                    staff
+                } else {
+                    customers
+                };
+                assert_eq!(a.metadata["authorizer"], authorizer, "{fixture}: {what}");
+            }
+        }
+
+        // Result TTLs: staff 0 (every request verified), customers 60 (reused).
+        let misses = "cognito_ext_authz_token_cache_misses_total";
+        let before = service.metric(misses, &[]).await;
+        for _ in 0..3 {
+            let r = support::request("GET", "h", "/staff/reports", &[(AUTH, &staff_reports)]);
+            assert_eq!(support::check(&mut client, r).await.status, 200);
+        }
+        let staff_misses = service.metric(misses, &[]).await - before;
+        let fresh = bearer(1, &{
+            let mut c = id_of(CUSTOMER_POOL, CUSTOMER_CLIENT);
+            c["jti"] = json!(fixture);
+            c
+        });
+        for _ in 0..3 {
+            let r = support::request("GET", "h", "/profile", &[(CUST, &fresh)]);
+            assert_eq!(support::check(&mut client, r).await.status, 200);
+        }
+        let customer_misses = service.metric(misses, &[]).await - before - staff_misses;
+        assert_eq!(
+            (staff_misses, customer_misses),
+            (3.0, 1.0),
+            "{fixture}: cache misses (staff TTL 0, customers TTL 60)"
+        );
+    }
 }

@@ -10,7 +10,7 @@
 //! import must report itself incomplete (exit 3), so a pipeline does not deploy it.
 
 use cognito_ext_authz::import::{NoteKind, Translation, translate};
-use cognito_ext_authz::policy::model::{AuthMode, RouteConfig};
+use cognito_ext_authz::policy::model::{AuthMode, RouteConfig, TokenUse};
 
 fn import(source: &str) -> Translation {
     translate(source, None).unwrap_or_else(|e| panic!("{e}\n{source}"))
@@ -678,4 +678,360 @@ fn sam_event_on_an_api_defined_elsewhere_is_not_public() {
         "{RestApiId: !ImportValue shared-api, Path: /orders, Method: get, Auth: {Authorizer: NONE}}",
     ));
     assert_eq!(route(&t, "/orders", Some("GET")).auth, Some(AuthMode::None));
+}
+
+// ---- Authorizers and CORS (issue 12) ----------------------------------------------------
+
+/// The authorizer the route for `method path` names, with its pools' ids.
+fn authorizer_of<'a>(
+    t: &'a Translation,
+    path: &str,
+    method: Option<&str>,
+) -> &'a cognito_ext_authz::policy::model::AuthorizerConfig {
+    let r = route(t, path, method);
+    let name = r
+        .authorizer
+        .as_deref()
+        .unwrap_or_else(|| panic!("{method:?} {path} names no authorizer: {r:#?}"));
+    &t.policy.authorizers[name]
+}
+
+#[test]
+fn serverless_cors_opens_the_preflight_and_nothing_else() {
+    for cors in [
+        "true",
+        "{origin: '*', headers: [Content-Type, X-Customer-Token]}",
+    ] {
+        let t = import(&serverless(&format!(
+            r#"{{path: orders, method: get, cors: {cors}, authorizer: {{arn: "{POOL}", scopes: [orders/read]}}}}"#
+        )));
+        let preflight = route(&t, "/orders", Some("OPTIONS"));
+        assert_eq!(preflight.auth, Some(AuthMode::None), "cors: {cors}");
+        // The method itself keeps its authorizer and scopes; no other method is opened.
+        let get = route(&t, "/orders", Some("GET"));
+        assert_eq!(get.auth, None);
+        assert_eq!(get.scopes.as_deref(), Some(&["orders/read".to_owned()][..]));
+        assert_eq!(
+            t.policy
+                .routes
+                .iter()
+                .filter(|r| r.path == "/orders")
+                .count(),
+            2,
+            "{:#?}",
+            t.policy.routes
+        );
+        assert!(t.is_complete(), "{:#?}", t.notes);
+    }
+    let t = import(&serverless(&format!(
+        r#"{{path: orders, method: get, cors: false, authorizer: {{arn: "{POOL}"}}}}"#
+    )));
+    assert!(
+        t.policy
+            .routes
+            .iter()
+            .all(|r| r.methods.as_deref() != Some(&["OPTIONS".to_owned()][..])),
+        "{:#?}",
+        t.policy.routes
+    );
+}
+
+#[test]
+fn serverless_cors_that_is_not_plainly_on_or_off_denies_the_preflight() {
+    for (cors, kind, says) in [
+        ("'yes'", NoteKind::Unreadable, "`cors` is a string"),
+        ("5", NoteKind::Unreadable, "`cors` is a number"),
+        ("[a]", NoteKind::Unreadable, "`cors` is a list"),
+        (
+            "'${self:custom.unknownLater}'",
+            NoteKind::Unresolved,
+            "the Serverless variable ${opt:flag}",
+        ),
+    ] {
+        let t = import(&serverless(&format!(
+            r#"{{path: orders, method: get, cors: {cors}, authorizer: {{arn: "{POOL}", scopes: [orders/read]}}}}"#
+        )));
+        assert_denied(
+            &t,
+            "/orders",
+            Some("OPTIONS"),
+            kind,
+            "functions.f.events[0].http.cors",
+            says,
+        );
+        // The method itself is what its own authorizer says.
+        assert_eq!(route(&t, "/orders", Some("GET")).auth, None);
+    }
+}
+
+#[test]
+fn serverless_authorizer_settings_that_cannot_be_read_deny_its_methods() {
+    for (settings, kind, says) in [
+        (
+            "identitySource: method.request.querystring.token",
+            NoteKind::Unreadable,
+            "is not one request header",
+        ),
+        (
+            "identitySource: [method.request.header.A]",
+            NoteKind::Unreadable,
+            "identity source is a list",
+        ),
+        (
+            "identitySource: '${opt:header}'",
+            NoteKind::Unresolved,
+            "identity source (the token header) depends on the Serverless variable ${opt:header}",
+        ),
+        (
+            "identityValidationExpression: '${opt:aud}'",
+            NoteKind::Unresolved,
+            "identity validation expression depends on",
+        ),
+        (
+            "identityValidationExpression: null",
+            NoteKind::Unreadable,
+            "identity validation expression is null",
+        ),
+        // Java's look-behind: this service's regular expressions have none.
+        (
+            "identityValidationExpression: '(?<=cust)[a-z]+'",
+            NoteKind::NotEnforced,
+            "is not a regular expression this service can check the same way",
+        ),
+        (
+            "resultTtlInSeconds: 7200",
+            NoteKind::Unreadable,
+            "result TTL \"7200\" is not a number of seconds from 0 to 3600",
+        ),
+        (
+            "resultTtlInSeconds: -1",
+            NoteKind::Unreadable,
+            "result TTL \"-1\"",
+        ),
+    ] {
+        let t = import(&serverless(&format!(
+            r#"{{path: orders, method: get, authorizer: {{name: shop, arn: "{POOL}", {settings}, scopes: [orders/read]}}}}"#
+        )));
+        assert_denied(
+            &t,
+            "/orders",
+            Some("GET"),
+            kind,
+            "functions.f.events[0].http",
+            says,
+        );
+        assert!(
+            !t.policy.authorizers.contains_key("shop"),
+            "{settings}: {:#?}",
+            t.policy
+        );
+    }
+}
+
+#[test]
+fn serverless_authorizer_defined_twice_differently_denies_both_methods() {
+    // Both inline authorizers are named after the pool, as Serverless names them, and
+    // Serverless deploys one of them for both methods: which one is not certain here.
+    let t = import(&serverless(&format!(
+        r#"{{path: orders, method: get, authorizer: {{arn: "{POOL}", identitySource: method.request.header.X-Other, scopes: [orders/read]}}}}"#
+    )));
+    for (path, at) in [
+        ("/orders", "functions.f.events[0].http"),
+        ("/ok", "functions.ok.events[0].http"),
+    ] {
+        assert_denied(
+            &t,
+            path,
+            Some("GET"),
+            NoteKind::NotTranslated,
+            at,
+            "and again differently",
+        );
+    }
+}
+
+#[test]
+fn serverless_name_alone_is_a_lambda_function_not_a_shared_authorizer() {
+    let src = format!(
+        r#"
+service: s
+provider: {{name: aws}}
+functions:
+  f:
+    handler: h
+    events:
+      - http: {{path: orders, method: get, authorizer: {{name: ShopAuthorizer, type: COGNITO_USER_POOLS, scopes: [orders/read]}}}}
+      - http: {{path: me, method: get, authorizer: {{name: ShopAuthorizer}}}}
+resources:
+  Resources:
+    ShopAuthorizer:
+      Type: AWS::ApiGateway::Authorizer
+      Properties: {{Type: COGNITO_USER_POOLS, ProviderARNs: ["{POOL}"]}}
+"#
+    );
+    let t = import(&src);
+    assert_denied(
+        &t,
+        "/orders",
+        Some("GET"),
+        NoteKind::Unreadable,
+        "functions.f.events[0].http",
+        "write `authorizerId: {Ref: ...}`",
+    );
+    // Without `type`, Serverless reads it as the Lambda authorizer ShopAuthorizer.
+    assert_denied(
+        &t,
+        "/me",
+        Some("GET"),
+        NoteKind::NotEnforced,
+        "functions.f.events[1].http",
+        "Lambda authorizer ShopAuthorizer",
+    );
+}
+
+#[test]
+fn an_authorizer_defined_outside_the_file_denies_its_methods() {
+    let t = import(&serverless(
+        "{path: orders, method: get, authorizer: {type: COGNITO_USER_POOLS, authorizerId: abc123, scopes: [orders/read]}}",
+    ));
+    assert_denied(
+        &t,
+        "/orders",
+        Some("GET"),
+        NoteKind::Unresolved,
+        "functions.f.events[0].http",
+        "depends on the authorizer abc123, which is not defined in this file",
+    );
+    let t = import(&cloudformation(
+        "AuthorizationType: COGNITO_USER_POOLS, AuthorizerId: abc123",
+    ));
+    assert_denied(
+        &t,
+        "/orders",
+        Some("GET"),
+        NoteKind::Unresolved,
+        "Resources.GetOrders",
+        "depends on the authorizer abc123, defined outside this template",
+    );
+}
+
+#[test]
+fn openapi_identity_source_that_is_not_one_header_denies() {
+    for (scheme, says) in [
+        (
+            r#""type": "apiKey", "name": "token", "in": "query""#,
+            "the scheme's `in` is a string \"query\", not header",
+        ),
+        (
+            r#""type": "apiKey", "name": "Authorization", "in": "header", "x-identity": 1"#,
+            "",
+        ),
+    ] {
+        let src = openapi(r#"{"security": [{"CognitoAuth": ["orders/read"]}]}"#, "").replace(
+            r#""type": "apiKey", "name": "Authorization", "in": "header""#,
+            scheme,
+        );
+        let t = import(&src);
+        if says.is_empty() {
+            // The control: the same document with a header scheme is translated.
+            assert_eq!(route(&t, "/orders", Some("GET")).auth, None);
+            continue;
+        }
+        assert_denied(
+            &t,
+            "/orders",
+            Some("GET"),
+            NoteKind::Unreadable,
+            "paths./orders.get",
+            says,
+        );
+    }
+    // identitySource and the scheme's name naming different headers.
+    let src = openapi(r#"{"security": [{"CognitoAuth": ["orders/read"]}]}"#, "").replace(
+        r#""type": "cognito_user_pools", "providerARNs""#,
+        r#""type": "cognito_user_pools", "identitySource": "method.request.header.X-Token", "providerARNs""#,
+    );
+    let t = import(&src);
+    assert_denied(
+        &t,
+        "/orders",
+        Some("GET"),
+        NoteKind::Unreadable,
+        "paths./orders.get",
+        "names another header than the scheme's name",
+    );
+}
+
+#[test]
+fn openapi_cors_extension_opens_preflights_only() {
+    let t = import(&openapi(
+        r#"{"security": [{"CognitoAuth": ["orders/read"]}]}"#,
+        r#""x-amazon-apigateway-cors": {"allowOrigins": ["https://shop.example.com"]},"#,
+    ));
+    for path in ["/orders", "/ok"] {
+        assert_eq!(
+            route(&t, path, Some("OPTIONS")).auth,
+            Some(AuthMode::None),
+            "{path}"
+        );
+        let get = route(&t, path, Some("GET"));
+        assert_eq!(
+            (get.auth, get.authorizer.as_deref()),
+            (None, Some("CognitoAuth"))
+        );
+    }
+    assert_eq!(t.policy.routes.len(), 4, "{:#?}", t.policy.routes);
+    // Anything but a map of settings: the preflights are denied, the methods untouched.
+    let t = import(&openapi(
+        r#"{"security": [{"CognitoAuth": ["orders/read"]}]}"#,
+        r#""x-amazon-apigateway-cors": true,"#,
+    ));
+    assert_denied(
+        &t,
+        "/orders",
+        Some("OPTIONS"),
+        NoteKind::Unreadable,
+        "x-amazon-apigateway-cors",
+        "not a map of CORS settings",
+    );
+    assert_eq!(route(&t, "/orders", Some("GET")).auth, None);
+}
+
+#[test]
+fn cloudformation_authorizer_settings_only_deployment_knows() {
+    // An expression only deployment knows: the method is denied.
+    let t = import(
+        &cloudformation("AuthorizationType: COGNITO_USER_POOLS, AuthorizerId: !Ref Auth").replace(
+            "Properties: {Type: COGNITO_USER_POOLS,",
+            "Properties: {IdentityValidationExpression: !Ref Flag, Type: COGNITO_USER_POOLS,",
+        ),
+    );
+    assert_denied(
+        &t,
+        "/orders",
+        Some("GET"),
+        NoteKind::Unresolved,
+        "Resources.GetOrders",
+        "identity validation expression depends on parameter Flag",
+    );
+    // A TTL only deployment knows: the route is kept, with nothing reused until it is set.
+    let t = import(
+        &cloudformation("AuthorizationType: COGNITO_USER_POOLS, AuthorizerId: !Ref Auth").replace(
+            "Properties: {Type: COGNITO_USER_POOLS,",
+            "Properties: {AuthorizerResultTtlInSeconds: !Ref Flag, Type: COGNITO_USER_POOLS,",
+        ),
+    );
+    let get = route(&t, "/orders", Some("GET"));
+    assert_eq!(get.token_use, Some(TokenUse::Id));
+    assert_eq!(
+        authorizer_of(&t, "/orders", Some("GET")).result_ttl_seconds,
+        Some(0)
+    );
+    assert!(!t.is_complete());
+    assert!(t.notes.iter().any(|n| {
+        n.kind == NoteKind::Unresolved
+            && n.at == "Resources.Auth"
+            && n.message
+                .contains("the result TTL depends on parameter Flag")
+    }));
 }

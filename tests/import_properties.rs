@@ -14,12 +14,15 @@
 //!
 //! - public: OpenAPI `security` (the operation's, else the document's) a list of empty
 //!   requirements (`[]`, `[{}]`), or no `security` at either level and no key that looks
-//!   like a misspelt one; a Serverless http event `'METHOD PATH'`, or a map without
-//!   `authorizer` (nor anything spelt like it) and without `private: true`; a
+//!   like a misspelt one; OPTIONS on a path without an `options` operation of a document
+//!   with an `x-amazon-apigateway-cors` map; a Serverless http event `'METHOD PATH'`, or a
+//!   map without `authorizer` (nor anything spelt like it) and without `private: true`;
+//!   OPTIONS on the path of an http event with `cors: true` or a map of CORS settings; a
 //!   CloudFormation method with `AuthorizationType: NONE`, or none and no authorizer, and
 //!   no `ApiKeyRequired` other than false; a SAM event whose authorizer (its own, else its
 //!   API's default) is `NONE` or absent on an API of the template.
-//! - scope-less: a requirement naming a Cognito scheme with exactly `[]`; a Serverless
+//! - scope-less (an ID-token route, `tokenUse: id`, counts as one): a requirement naming a
+//!   Cognito scheme with exactly `[]`; a Serverless
 //!   Cognito authorizer (an ARN, or a map of type `COGNITO_USER_POOLS` or with a Cognito
 //!   `arn`) naming its `arn` or `authorizerId`, with `scopes` absent or `[]`; a
 //!   `COGNITO_USER_POOLS` method with an `AuthorizerId` and `AuthorizationScopes` absent or
@@ -356,10 +359,24 @@ fn openapi(doc: &Value, out: &mut Vec<Plain>) {
     let Some(paths) = root.get("paths").and_then(Value::as_object) else {
         return;
     };
+    // `x-amazon-apigateway-cors`: API Gateway answers the preflight of every path that
+    // does not define its own OPTIONS operation.
+    let cors = root
+        .get("x-amazon-apigateway-cors")
+        .is_some_and(Value::is_object);
     for (path, item) in paths {
         let Some(item) = item.as_object() else {
             continue;
         };
+        if cors && !item.keys().any(|k| k.eq_ignore_ascii_case("options")) {
+            out.push(Plain {
+                method: "OPTIONS".to_owned(),
+                path: policy_path(path),
+                name: String::new(),
+                public: true,
+                scope_less: false,
+            });
+        }
         for (key, op) in item {
             let method = match key.to_ascii_lowercase().as_str() {
                 "get" | "put" | "post" | "delete" | "options" | "head" | "patch" => {
@@ -473,6 +490,20 @@ fn serverless(doc: &Value, out: &mut Vec<Plain>) {
                     }
                 }
                 Value::Object(def) => {
+                    // `cors: true` (or a map of settings) adds the OPTIONS method API
+                    // Gateway answers without authorization, whatever the event's method.
+                    let cors = def.get("cors").map(|c| resolve_self(doc, c));
+                    if matches!(cors, Some(Value::Bool(true) | Value::Object(_)))
+                        && let Some(path) = text(def.get("path"))
+                    {
+                        out.push(Plain {
+                            method: "OPTIONS".to_owned(),
+                            path: policy_path(&format!("/{}", path.trim().trim_start_matches('/'))),
+                            name: String::new(),
+                            public: true,
+                            scope_less: false,
+                        });
+                    }
                     let (Some(verb), Some(path)) = (
                         text(def.get("method")).and_then(|m| method_name(&Value::String(m))),
                         text(def.get("path")),

@@ -184,6 +184,9 @@ fn every_import_fixture_passes_its_generated_tests() {
         "import/sam.yaml",
         "import/cloudformation.yaml",
         "import/swagger2-export.yaml",
+        "import/serverless-two-authorizers.yml",
+        "import/openapi-two-authorizers.json",
+        "import/cloudformation-two-authorizers.yaml",
     ] {
         let dir = tempfile::tempdir().unwrap();
         let tests = dir.path().join("tests.yaml");
@@ -199,5 +202,65 @@ fn every_import_fixture_passes_its_generated_tests() {
             "{source}: {}",
             r.stdout
         );
+    }
+}
+
+/// The generated cases of an API with two authorizers pin what API Gateway does and a
+/// policy edited by hand could lose: each route's own pools, ID tokens where a method has
+/// no scopes, the identity validation expression, the preflight.
+#[test]
+fn generated_tests_pin_each_authorizer_its_pools_id_tokens_and_expression() {
+    let dir = tempfile::tempdir().unwrap();
+    let (policy, tests) = import_with_tests(
+        dir.path(),
+        &fixture("import/serverless-two-authorizers.yml"),
+    );
+    let written = std::fs::read_to_string(&tests).unwrap();
+    for want in [
+        "GET /staff/reports: token with scope reports/read, 200",
+        "GET /staff/reports: token of pool eu-west-1_CustPool01 (not this authorizer's), 401",
+        "GET /profile: ID token, 200",
+        "GET /profile: access token, 401 (API Gateway takes ID tokens on a method without scopes)",
+        "GET /profile: ID token whose aud the identity validation expression refuses, 401",
+        "GET /orders: access token without aud, 401 (the identity validation expression)",
+        "OPTIONS /orders: public (CORS preflight), no token, 200",
+    ] {
+        assert!(written.contains(want), "{want}: {written}");
+    }
+    let r = run(&["test", s(&policy), s(&tests)]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.ends_with("27 passed, 0 failed\n"), "{}", r.stdout);
+
+    let text = std::fs::read_to_string(&policy).unwrap();
+    // Each edit, and the first case it makes fail.
+    let edits: [(&str, String, &str); 3] = [
+        (
+            "ID tokens accepted nowhere",
+            text.replace("    tokenUse: id\n", ""),
+            "FAIL  GET /profile: ID token, 200",
+        ),
+        (
+            "the staff pool trusted by the customers' authorizer too",
+            text.replace(
+                "userpool/eu-west-1_CustPool01\n",
+                "userpool/eu-west-1_CustPool01\n      - id: eu-west-1_StaffPool1\n",
+            ),
+            "FAIL  GET /orders: token of pool eu-west-1_StaffPool1 (not this authorizer's), 401",
+        ),
+        (
+            "the expression dropped",
+            text.replace(
+                "    identityValidationExpression: \"^cust[0-9a-z]{22}$\"\n",
+                "",
+            ),
+            "FAIL  GET /orders: access token without aud, 401 (the identity validation expression)",
+        ),
+    ];
+    for (what, edited, fails) in edits {
+        assert_ne!(edited, text, "{what}: the edit changed nothing");
+        std::fs::write(&policy, &edited).unwrap();
+        let r = run(&["test", s(&policy), s(&tests)]);
+        assert_eq!(r.code, 1, "{what}: {}{}", r.stdout, r.stderr);
+        assert!(r.stdout.contains(fails), "{what}: {}", r.stdout);
     }
 }

@@ -10,16 +10,39 @@ use super::report::{Note, NoteKind};
 use super::text::Text;
 
 /// A `COGNITO_USER_POOLS` authorizer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct GatewayAuthorizer {
-    /// Logical name in the source, for notes.
+    /// Its name in the source (the Serverless authorizer name, the CloudFormation logical
+    /// id, the OpenAPI security scheme): the policy's authorizer is named after it.
     pub name: String,
     /// Where it is defined.
     pub at: String,
     /// `providerARNs` / `ProviderARNs` / `UserPoolArn`.
     pub provider_arns: Vec<Text>,
     /// `method.request.header.Authorization`, or just the header name; `None`: the default.
-    pub identity_source: Option<Text>,
+    pub identity_source: Option<Setting>,
+    /// `IdentityValidationExpression`; `None`: none.
+    pub validation_expression: Option<Setting>,
+    /// `AuthorizerResultTtlInSeconds`; `None`: API Gateway's default (300).
+    pub result_ttl: Option<Setting>,
+    /// Set when the source defines this name again differently: which definition API
+    /// Gateway (or the tool deploying it) keeps is not certain, so the methods using it are
+    /// denied.
+    pub conflict: Option<String>,
+}
+
+/// One setting of an authorizer as the source states it: a string or number (possibly
+/// known only at deployment), or `Err` saying what else it is.
+pub(crate) type Setting = Result<Text, String>;
+
+impl GatewayAuthorizer {
+    /// Whether `other` defines the same authorizer (the place aside).
+    fn same_definition(&self, other: &GatewayAuthorizer) -> bool {
+        self.provider_arns == other.provider_arns
+            && self.identity_source == other.identity_source
+            && self.validation_expression == other.validation_expression
+            && self.result_ttl == other.result_ttl
+    }
 }
 
 /// How API Gateway authorizes one method.
@@ -56,6 +79,10 @@ pub(crate) struct Method {
     pub access: Access,
     /// Requirements API Gateway adds that this service does not check (an API key).
     pub unenforced_extras: Vec<String>,
+    /// A CORS preflight method API Gateway answers itself, without authorization: an
+    /// OPTIONS method with a MOCK integration, or the one Serverless `cors` or OpenAPI
+    /// `x-amazon-apigateway-cors` adds. Only changes how it is reported.
+    pub preflight: bool,
 }
 
 /// A REST API as read from one source file.
@@ -67,13 +94,22 @@ pub(crate) struct Api {
 }
 
 impl Api {
-    /// Adds an authorizer, or finds the one already read under the same name.
+    /// Adds an authorizer, or finds the one already read under the same name. A second,
+    /// different definition under one name marks it conflicting (see
+    /// [`GatewayAuthorizer::conflict`]): never is one of them silently kept.
     pub(crate) fn authorizer(&mut self, authorizer: GatewayAuthorizer) -> usize {
         if let Some(i) = self
             .authorizers
             .iter()
             .position(|a| a.name == authorizer.name)
         {
+            let known = &mut self.authorizers[i];
+            if known.conflict.is_none() && !known.same_definition(&authorizer) {
+                known.conflict = Some(format!(
+                    "the authorizer {} is defined at {} and again differently at {}",
+                    known.name, known.at, authorizer.at
+                ));
+            }
             return i;
         }
         self.authorizers.push(authorizer);

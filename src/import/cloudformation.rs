@@ -42,15 +42,21 @@ pub(crate) fn api_gateway_authorizer(
     let props = t.resource(id)?.get("Properties").unwrap_or(&Value::Null);
     let kind = props.get("Type").map(|v| values.text(v));
     Some(match kind.as_ref().and_then(Text::as_known).as_deref() {
-        Some("COGNITO_USER_POOLS") => AuthorizerKind::Cognito(GatewayAuthorizer {
-            name: id.to_owned(),
-            at: format!("Resources.{id}"),
-            provider_arns: props
-                .get("ProviderARNs")
-                .map(|v| values.list(v))
-                .unwrap_or_default(),
-            identity_source: props.get("IdentitySource").map(|v| values.text(v)),
-        }),
+        Some("COGNITO_USER_POOLS") => {
+            let setting = |k: &str| props.get(k).map(|v| values.setting(v));
+            AuthorizerKind::Cognito(GatewayAuthorizer {
+                name: id.to_owned(),
+                at: format!("Resources.{id}"),
+                provider_arns: props
+                    .get("ProviderARNs")
+                    .map(|v| values.list(v))
+                    .unwrap_or_default(),
+                identity_source: setting("IdentitySource"),
+                validation_expression: setting("IdentityValidationExpression"),
+                result_ttl: setting("AuthorizerResultTtlInSeconds"),
+                conflict: None,
+            })
+        }
         Some(other) => AuthorizerKind::Other(format!("the Lambda authorizer {id} (Type {other})")),
         None => AuthorizerKind::Other(format!(
             "the authorizer {id}, whose Type depends on {}",
@@ -192,6 +198,15 @@ fn method(api: &mut Api, t: &Template, id: &str, props: &Value) -> Method {
         None => (access, vec![]),
         Some(v) => with_api_key(access, &t.flag(v), "ApiKeyRequired"),
     };
+    let preflight = matches!(access, Access::Public)
+        && verb
+            .as_known()
+            .is_some_and(|v| v.eq_ignore_ascii_case("OPTIONS"))
+        && props
+            .get("Integration")
+            .and_then(|i| i.get("Type"))
+            .and_then(|k| t.text(k).as_known())
+            .is_some_and(|k| k.eq_ignore_ascii_case("MOCK"));
     Method {
         at,
         name: id.to_owned(),
@@ -199,6 +214,7 @@ fn method(api: &mut Api, t: &Template, id: &str, props: &Value) -> Method {
         method: verb,
         access,
         unenforced_extras: extras,
+        preflight,
     }
 }
 
@@ -255,13 +271,18 @@ fn cognito_method(api: &mut Api, t: &Template, props: &Value) -> Access {
     Access::Cognito { authorizer, scopes }
 }
 
-/// A Cognito authorizer whose pools the file does not state.
+/// A Cognito authorizer the file does not define: its pools, header and validation
+/// expression are all unknown (so the methods using it are denied, see `assemble.rs`).
 pub(crate) fn unknown_authorizer(name: &str, what: &str) -> GatewayAuthorizer {
+    let unknown = || Some(Ok(Text::unknown(what)));
     GatewayAuthorizer {
         name: name.to_owned(),
         at: format!("authorizer {name}"),
         provider_arns: vec![Text::unknown(format!("the provider ARNs of {what}"))],
-        identity_source: None,
+        identity_source: unknown(),
+        validation_expression: unknown(),
+        result_ttl: None,
+        conflict: None,
     }
 }
 
@@ -416,6 +437,7 @@ fn sam_function(api: &mut Api, t: &Template, doc: &Value, id: &str, props: &Valu
             method: verb,
             access,
             unenforced_extras: extras,
+            preflight: false,
         });
     }
 }
@@ -471,14 +493,19 @@ fn sam_access(
                 return Access::Unreadable(format!("AuthorizationScopes is {shape}"));
             }
         };
+        let identity = |k: &str| {
+            def.get("Identity")
+                .and_then(|i| i.get(k))
+                .map(|v| t.setting(v))
+        };
         let authorizer = api.authorizer(GatewayAuthorizer {
             name: format!("{api_id}.{name}"),
             at: format!("Resources.{api_id}.Properties.Auth.Authorizers.{name}"),
             provider_arns: t.list(pool),
-            identity_source: def
-                .get("Identity")
-                .and_then(|i| i.get("Header"))
-                .map(|h| t.text(h)),
+            identity_source: identity("Header"),
+            validation_expression: identity("ValidationExpression"),
+            result_ttl: identity("ReauthorizeEvery"),
+            conflict: None,
         });
         return Access::Cognito { authorizer, scopes };
     }

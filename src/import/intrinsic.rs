@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value};
 
-use super::api::Flag;
+use super::api::{Flag, Setting};
 use super::text::Text;
 
 /// What a value is, for notes: `a string "x"`, `null`, `a map`, ...
@@ -74,6 +74,17 @@ pub(crate) trait Resolve {
             Some(s) if s.trim().eq_ignore_ascii_case("false") => Flag::No,
             Some(s) => Flag::Unreadable(format!("{s:?}")),
             None => Flag::Unknown(text.unknowns().join(", ")),
+        }
+    }
+
+    /// One setting of an authorizer (`IdentitySource`, `IdentityValidationExpression`,
+    /// `AuthorizerResultTtlInSeconds`): a string, a number or an expression; `Err` says what
+    /// it is instead (`null`, a list, a map, a boolean), which is never read as "not set".
+    fn setting(&self, value: &Value) -> Setting {
+        match value {
+            Value::String(_) | Value::Number(_) => Ok(self.text(value)),
+            _ if self.is_expression(value) => Ok(self.text(value)),
+            other => Err(shape(other)),
         }
     }
 

@@ -5,7 +5,11 @@
 //! by hand is how the two drift apart. Each importer ([`serverless`], [`openapi`],
 //! [`cloudformation`]) only reads its syntax into API Gateway's model ([`api`]); one set of
 //! rules ([`assemble`]) turns that into a [`PolicyFile`] and a [`Note`] for everything that
-//! is not a one-to-one translation. Nothing is dropped silently, nothing is guessed: a pool
+//! is not a one-to-one translation. The translation is exact where it can be: each API
+//! Gateway authorizer becomes a named authorizer (its pools, header, validation expression
+//! and result TTL), each method a route naming it, a Cognito method without scopes an
+//! ID-token route, each CORS preflight API Gateway answers a public OPTIONS route. Nothing
+//! is dropped silently, nothing is guessed: a pool
 //! id only deployment knows becomes a placeholder that cannot be used by accident (see
 //! [`PLACEHOLDER_SUFFIX`]), and a method this service cannot enforce becomes an
 //! `auth: deny` route (403, even under a broader route).
@@ -164,6 +168,11 @@ impl Translation {
             .notes
             .iter()
             .any(|n| matches!(n.kind, NoteKind::Unresolved | NoteKind::Unreadable))
+    }
+
+    /// How many distinct user pools the policy trusts, over all its authorizers.
+    pub fn pool_count(&self) -> usize {
+        crate::policy::Policy::compile(&self.policy).map_or(0, |p| p.pools.len())
     }
 
     /// The policy YAML, headed by the report as comments, with a comment on each

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::api::{Access, Api, GatewayAuthorizer, Method};
+use super::api::{Access, Api, GatewayAuthorizer, Method, Setting};
 use super::intrinsic::{Resolve, shape};
 use super::report::NoteKind;
 use super::text::Text;
@@ -58,6 +58,15 @@ pub(crate) fn read(doc: &Value, resolve: &dyn Resolve, at: &str) -> Api {
     base_path_note(&mut api, doc, swagger, at);
 
     let root = Security::of(doc.as_object(), &ROOT_FIELDS);
+    // API Gateway answers CORS preflights itself for every path of an API with
+    // `x-amazon-apigateway-cors`; a path's own `options` operation says more.
+    let cors = doc.get("x-amazon-apigateway-cors").map(|c| match c {
+        Value::Object(_) => Access::Public,
+        other => Access::Unreadable(format!(
+            "`x-amazon-apigateway-cors` is {}, not a map of CORS settings",
+            shape(other)
+        )),
+    });
     let paths = match doc.get("paths") {
         None => None,
         Some(Value::Object(paths)) => Some(paths),
@@ -88,9 +97,23 @@ pub(crate) fn read(doc: &Value, resolve: &dyn Resolve, at: &str) -> Api {
                     shape(item)
                 )),
                 unenforced_extras: vec![],
+                preflight: false,
             });
             continue;
         };
+        if let Some(access) = &cors
+            && !item.keys().any(|k| k.eq_ignore_ascii_case("options"))
+        {
+            api.methods.push(Method {
+                at: format!("{at}x-amazon-apigateway-cors"),
+                name: String::new(),
+                path: Text::known(path.as_str()),
+                method: Text::known("OPTIONS"),
+                access: access.clone(),
+                unenforced_extras: vec![],
+                preflight: true,
+            });
+        }
         if item.contains_key("$ref") {
             api.note(
                 NoteKind::NotTranslated,
@@ -125,6 +148,13 @@ pub(crate) fn read(doc: &Value, resolve: &dyn Resolve, at: &str) -> Api {
                 ),
                 Some(op) => operation_access(&by_name, op, &root, resolve),
             };
+            let preflight = method == "OPTIONS"
+                && matches!(access, Access::Public)
+                && operation
+                    .get("x-amazon-apigateway-integration")
+                    .and_then(|i| i.get("type"))
+                    .and_then(Value::as_str)
+                    .is_some_and(|k| k.eq_ignore_ascii_case("mock"));
             api.methods.push(Method {
                 at: op_at,
                 name,
@@ -132,6 +162,7 @@ pub(crate) fn read(doc: &Value, resolve: &dyn Resolve, at: &str) -> Api {
                 method: Text::known(method),
                 access,
                 unenforced_extras: extras,
+                preflight,
             });
         }
     }
@@ -286,14 +317,7 @@ fn read_scheme(
         let kind = lower(authorizer.get("type")).unwrap_or_default();
         return match kind.as_str() {
             "cognito_user_pools" => {
-                let identity_source = authorizer
-                    .get("identitySource")
-                    .map(|v| resolve.text(v))
-                    .or_else(|| {
-                        (lower(scheme.get("in")).as_deref() == Some("header"))
-                            .then(|| scheme.get("name").map(|v| resolve.text(v)))
-                            .flatten()
-                    });
+                let setting = |k: &str| authorizer.get(k).map(|v| resolve.setting(v));
                 let provider_arns = authorizer
                     .get("providerARNs")
                     .map(|v| resolve.list(v))
@@ -302,7 +326,10 @@ fn read_scheme(
                     name: name.to_owned(),
                     at: at.to_owned(),
                     provider_arns,
-                    identity_source,
+                    identity_source: identity_source(scheme, authorizer, resolve),
+                    validation_expression: setting("identityValidationExpression"),
+                    result_ttl: setting("authorizerResultTtlInSeconds"),
+                    conflict: None,
                 }))
             }
             "token" | "request" => {
@@ -326,6 +353,43 @@ fn read_scheme(
     Scheme::Other(format!(
         "the security scheme {name}, which is not an API Gateway Cognito authorizer"
     ))
+}
+
+/// The header a Cognito scheme reads the token from: the authorizer's `identitySource`,
+/// the scheme's own `name` (`in: header`), or both when they agree. Two different headers,
+/// or a scheme that reads the token from elsewhere (`in: query`), cannot be read as one
+/// header with certainty.
+fn identity_source(scheme: &Value, authorizer: &Value, resolve: &dyn Resolve) -> Option<Setting> {
+    let own = authorizer.get("identitySource").map(|v| resolve.setting(v));
+    let location = scheme.get("in").map(|v| match v.as_str() {
+        Some(s) if s.eq_ignore_ascii_case("header") => Ok(()),
+        _ => Err(format!("the scheme's `in` is {}, not header", shape(v))),
+    });
+    let named = match (location, scheme.get("name")) {
+        (Some(Ok(())), Some(name)) => Some(resolve.setting(name)),
+        (Some(Err(why)), _) => Some(Err(why)),
+        _ => None,
+    };
+    match (own, named) {
+        (None, named) => named,
+        (Some(own), None) => Some(own),
+        (Some(Err(why)), _) | (_, Some(Err(why))) => Some(Err(why)),
+        (Some(Ok(own)), Some(Ok(named))) => {
+            let header = |t: &Text| {
+                t.as_known().map(|s| {
+                    let s = s.trim().to_ascii_lowercase();
+                    s.strip_prefix("method.request.header.")
+                        .map_or(s.clone(), str::to_owned)
+                })
+            };
+            match (header(&own), header(&named)) {
+                (Some(a), Some(b)) if a != b => Some(Err(format!(
+                    "identitySource \"{own}\" names another header than the scheme's name \"{named}\""
+                ))),
+                _ => Some(Ok(own)),
+            }
+        }
+    }
 }
 
 /// The access of an operation from its `security` requirements (any one requirement
@@ -574,7 +638,7 @@ mod tests {
         assert_eq!(api.authorizers.len(), 1);
         assert_eq!(
             api.authorizers[0].identity_source,
-            Some(Text::known("Authorization"))
+            Some(Ok(Text::known("Authorization")))
         );
         let by_name: HashMap<&str, &Method> =
             api.methods.iter().map(|m| (m.name.as_str(), m)).collect();
@@ -613,7 +677,7 @@ mod tests {
         assert!(api.notes.is_empty(), "{:?}", api.notes);
         assert_eq!(
             api.authorizers[0].identity_source,
-            Some(Text::known("method.request.header.X-Token"))
+            Some(Ok(Text::known("method.request.header.X-Token")))
         );
         assert!(
             matches!(&api.methods[0].access, Access::Cognito { scopes, .. } if scopes.len() == 1)

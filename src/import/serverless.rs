@@ -8,10 +8,11 @@
 //! (`${opt:...}`, `${env:...}`, `${ssm:...}`, `${cf:...}`, ...) only deployment knows.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use serde_json::Value;
 
-use super::api::{Access, Api, GatewayAuthorizer, Method, with_api_key};
+use super::api::{Access, Api, GatewayAuthorizer, Method, Setting, with_api_key};
 use super::cloudformation::{AuthorizerKind, api_gateway_authorizer, unknown_authorizer};
 use super::intrinsic::{Resolve, Template, is_intrinsic, shape, strings};
 use super::report::NoteKind;
@@ -180,6 +181,15 @@ impl Resolve for Serverless<'_> {
         }
     }
 
+    fn setting(&self, value: &Value) -> Setting {
+        let value = self.value(value);
+        match value.as_ref() {
+            v @ (Value::String(_) | Value::Number(_)) => Ok(self.text(v)),
+            v if self.is_expression(v) => Ok(self.text(v)),
+            other => Err(shape(other)),
+        }
+    }
+
     fn list(&self, value: &Value) -> Vec<Text> {
         match self.value(value).as_ref() {
             Value::Array(items) => items.iter().map(|v| self.text(v)).collect(),
@@ -218,6 +228,7 @@ pub(crate) fn read(doc: &Value) -> Api {
             Vec::new()
         }
     };
+    let mut preflight_paths: HashSet<String> = HashSet::new();
     for (name, function) in functions {
         let events = match function.get("events").map(|e| sls.value(e)) {
             None => continue,
@@ -237,7 +248,7 @@ pub(crate) fn read(doc: &Value) -> Api {
         for (i, event) in events.iter().enumerate() {
             let at = format!("functions.{name}.events[{i}]");
             if let Some(http) = event.get("http") {
-                let method = http_event(
+                let (method, preflight) = http_event(
                     &sls,
                     &mut api,
                     name,
@@ -245,6 +256,19 @@ pub(crate) fn read(doc: &Value) -> Api {
                     &format!("{at}.http"),
                 );
                 api.methods.push(method);
+                // Serverless adds one preflight method per path, whatever number of
+                // events on it have `cors`.
+                if let Some(preflight) = preflight {
+                    let public = matches!(preflight.access, Access::Public);
+                    let key = preflight.path.as_known();
+                    let first = match (&key, public) {
+                        (Some(path), true) => preflight_paths.insert(path.clone()),
+                        _ => true,
+                    };
+                    if first {
+                        api.methods.push(preflight);
+                    }
+                }
             }
             for (kind, what) in [
                 ("httpApi", "an HTTP API event (JWT authorizers)"),
@@ -296,7 +320,15 @@ fn resources(doc: &Value, api: &mut Api) -> Value {
     Value::Object(merged)
 }
 
-fn http_event(sls: &Serverless, api: &mut Api, function: &str, http: &Value, at: &str) -> Method {
+/// The method of an `http` event, and the CORS preflight method its `cors` adds.
+fn http_event(
+    sls: &Serverless,
+    api: &mut Api,
+    function: &str,
+    http: &Value,
+    at: &str,
+) -> (Method, Option<Method>) {
+    let mut preflight = None;
     let (verb, path, access, extras) = match http {
         Value::String(short) => {
             let text = sls.interpolate(short, 0);
@@ -349,24 +381,14 @@ fn http_event(sls: &Serverless, api: &mut Api, function: &str, http: &Value, at:
                         ))
                     }
                 }
-                Some(a) => authorizer(sls, api, &sls.value(a), at),
+                Some(a) => authorizer(sls, api, &sls.value(a), at, function),
             };
             let (access, extras) = match def.get("private") {
                 None => (access, Vec::new()),
                 Some(p) => with_api_key(access, &sls.flag(&sls.value(p)), "private"),
             };
-            if def
-                .get("cors")
-                .is_some_and(|c| !matches!(c, Value::Bool(false) | Value::Null))
-            {
-                api.note(
-                    NoteKind::NotTranslated,
-                    format!("{at}.cors"),
-                    format!(
-                        "cors: API Gateway answers the OPTIONS preflight of {} itself, without authorization; no route is written for it (let Envoy's CORS filter answer preflights, or add an `auth: none` OPTIONS route)",
-                        path
-                    ),
-                );
+            if let Some(cors) = def.get("cors") {
+                preflight = cors_preflight(sls, &sls.value(cors), &path, &format!("{at}.cors"));
             }
             (verb, path, access, extras)
         }
@@ -377,14 +399,49 @@ fn http_event(sls: &Serverless, api: &mut Api, function: &str, http: &Value, at:
             Vec::new(),
         ),
     };
-    Method {
+    let method = Method {
         at: at.to_owned(),
         name: function.to_owned(),
         path: absolute(path),
         method: verb,
         access,
         unenforced_extras: extras,
-    }
+        preflight: false,
+    };
+    (method, preflight)
+}
+
+/// The OPTIONS method Serverless adds for `cors` on an http event: `true` or a map of
+/// settings is a MOCK method API Gateway answers without authorization (so the preflight
+/// needs no token); `false` is none. Any other value (a string, a number, a variable only
+/// deployment resolves) does not say for certain: that OPTIONS method is denied, never
+/// opened on a guess.
+fn cors_preflight(sls: &Serverless, cors: &Value, path: &Text, at: &str) -> Option<Method> {
+    let access = match cors {
+        Value::Bool(false) | Value::Null => return None,
+        Value::Bool(true) | Value::Object(_) => Access::Public,
+        v if sls.is_expression(v) => {
+            let text = sls.text(v);
+            Access::Unknown(format!(
+                "whether `cors` is on ({})",
+                text.unknowns().join(", ")
+            ))
+        }
+        other => Access::Unreadable(format!(
+            "`cors` is {}, not true, false or a map of CORS settings",
+            shape(other)
+        )),
+    };
+    Some(Method {
+        at: at.to_owned(),
+        // No name of its own: the policy's default, `OPTIONS /path`.
+        name: String::new(),
+        path: absolute(path.clone()),
+        method: Text::known("OPTIONS"),
+        access,
+        unenforced_extras: Vec::new(),
+        preflight: true,
+    })
 }
 
 /// The keys Serverless defines for an `http` event (and `documentation`, which the
@@ -418,8 +475,12 @@ fn absolute(path: Text) -> Text {
     }
 }
 
-/// The access an event's `authorizer` gives.
-fn authorizer(sls: &Serverless, api: &mut Api, auth: &Value, at: &str) -> Access {
+/// The access an event's `authorizer` gives, read as Serverless reads it: a string is
+/// `aws_iam`, a Lambda function's name or an ARN (Cognito when it is a user pool's); a map
+/// with `type` and `authorizerId` names an `AWS::ApiGateway::Authorizer`, one with `arn`
+/// defines an authorizer inline (named `name`, else after its pool), and one with only a
+/// `name` names a Lambda function of the service.
+fn authorizer(sls: &Serverless, api: &mut Api, auth: &Value, at: &str, function: &str) -> Access {
     let lower = |t: &Text| t.as_known().map(|s| s.to_ascii_lowercase());
     let is_cognito_arn = |t: &Text| {
         let (flat, _) = t.with_holes('\0');
@@ -437,10 +498,10 @@ fn authorizer(sls: &Serverless, api: &mut Api, auth: &Value, at: &str) -> Access
                 Access::NotEnforceable("AWS_IAM authorization (SigV4)".to_owned())
             } else if is_cognito_arn(&text) {
                 let index = api.authorizer(GatewayAuthorizer {
-                    name: format!("{at}.authorizer"),
+                    name: inline_name(None, &text, function),
                     at: format!("{at}.authorizer"),
                     provider_arns: vec![text],
-                    identity_source: None,
+                    ..GatewayAuthorizer::default()
                 });
                 Access::Cognito {
                     authorizer: index,
@@ -507,19 +568,38 @@ fn authorizer(sls: &Serverless, api: &mut Api, auth: &Value, at: &str) -> Access
                     }
                 }
             } else if let Some(arn) = arn {
+                let name = def.get("name").map(|n| sls.text(&sls.value(n)));
+                if name.is_none() && !def.get("arn").is_some_and(Value::is_string) {
+                    // Serverless names an inline Cognito authorizer after its ARN, and
+                    // refuses one whose ARN is an expression (it cannot name it).
+                    return Access::Unreadable(format!(
+                        "the Cognito authorizer's `arn` is {}, and it has no `name` (Serverless refuses to deploy it)",
+                        shape(&def["arn"])
+                    ));
+                }
+                let setting = |k: &str| def.get(k).map(|v| sls.setting(v));
                 api.authorizer(GatewayAuthorizer {
-                    name: field("name")
-                        .map_or_else(|| format!("{at}.authorizer"), |n| n.to_string()),
+                    name: inline_name(name.as_ref(), &arn, function),
                     at: format!("{at}.authorizer"),
                     provider_arns: vec![arn],
-                    identity_source: field("identitySource"),
+                    identity_source: setting("identitySource"),
+                    validation_expression: setting("identityValidationExpression"),
+                    result_ttl: setting("resultTtlInSeconds"),
+                    conflict: None,
                 })
             } else {
-                // Serverless refuses to deploy it: no pool to trust, no authorizer to name.
                 let shown = field("name").map_or_else(|| "(unnamed)".to_owned(), |n| n.to_string());
-                return Access::Unreadable(format!(
-                    "the Cognito authorizer {shown} names neither arn nor authorizerId"
-                ));
+                let why = if def.contains_key("name") {
+                    // `{name: X}` without `arn` is the Lambda function X to Serverless, even
+                    // with `type: COGNITO_USER_POOLS`: it deploys no Cognito authorizer.
+                    format!(
+                        "the Cognito authorizer {shown} names no `arn` nor `authorizerId`; Serverless reads `name` alone as a Lambda function of the service (write `authorizerId: {{Ref: ...}}` to use an AWS::ApiGateway::Authorizer, or repeat its `arn`)"
+                    )
+                } else {
+                    // Serverless refuses to deploy it: no pool to trust, no authorizer to name.
+                    format!("the Cognito authorizer {shown} names neither arn nor authorizerId")
+                };
+                return Access::Unreadable(why);
             };
             Access::Cognito {
                 authorizer: index,
@@ -530,6 +610,18 @@ fn authorizer(sls: &Serverless, api: &mut Api, auth: &Value, at: &str) -> Access
             "`authorizer` is {}, not a name, an ARN or a map",
             shape(other)
         )),
+    }
+}
+
+/// The name of an inline Cognito authorizer: its `name`, else its pool id (Serverless names
+/// it after the ARN too), else its function's when the ARN is only known at deployment.
+fn inline_name(name: Option<&Text>, arn: &Text, function: &str) -> String {
+    if let Some(name) = name {
+        return name.to_string();
+    }
+    match arn.as_known().as_deref().and_then(|a| a.rsplit_once('/')) {
+        Some((_, pool)) if !pool.trim().is_empty() => pool.trim().to_owned(),
+        _ => format!("{function}-authorizer"),
     }
 }
 

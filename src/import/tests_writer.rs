@@ -2,13 +2,20 @@
 //! answers (SPEC 9), run with `cognito-ext-authz test`.
 //!
 //! Per route of the imported policy, on a request built to match it (a sample value in
-//! each path parameter, the first host, each method): with scopes, a token holding each
-//! scope (200), one holding none of them (API Gateway's 401, or the policy's
-//! `insufficientScopeStatus`), no token (401), an expired token (401 with the expired
-//! body) and an ID token (401: API Gateway refuses ID tokens where scopes are set); without
-//! scopes, a valid access token (200), no token and an expired one; a public route 200
-//! without a token; a deny route 403. Each request is checked against the compiled route
-//! table first, so a case never silently tests a different route than the one it names.
+//! each path parameter, the first host, each method), with tokens of the route's own
+//! authorizer (its pools, its header):
+//! - with scopes: a token holding each scope (200), one holding none of them (API Gateway's
+//!   401, or the policy's `insufficientScopeStatus`), an ID token (401);
+//! - without scopes (`tokenUse: id`, API Gateway's rule for a Cognito method without
+//!   scopes): an ID token (200), an access token (401);
+//! - with an identity validation expression: the token's `aud` made to match it (200), an
+//!   ID token whose `aud` does not match, or an access token without `aud` (401);
+//! - every protected route: no token (401), an expired token (401 with the expired body), a
+//!   token of a pool only another authorizer trusts (401);
+//! - a public route (a CORS preflight among them) 200 without a token; a deny route 403.
+//!
+//! Each request is checked against the compiled route table first, so a case never silently
+//! tests a different route than the one it names.
 
 use std::collections::BTreeMap;
 
@@ -16,10 +23,10 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
 use super::{ImportError, Translation, one_line};
-use crate::policy::Policy;
-use crate::policy::model::DefaultAction;
+use crate::policy::model::{DefaultAction, TokenUse};
 use crate::policy::table::Route;
 use crate::policy::template::Segment;
+use crate::policy::{Authorizer, Policy};
 use crate::policytest::{Expect, TestCase, TestFile, TestRequest, TokenKind, TokenSpec};
 
 const UNAUTHORIZED: &str = r#"{"message":"Unauthorized"}"#;
@@ -29,6 +36,10 @@ const FORBIDDEN: &str = r#"{"message":"Forbidden"}"#;
 const OTHER_SCOPE: &str = "cognito-ext-authz-test/not-a-route-scope";
 /// A path no route should take, for the default action.
 const NO_ROUTE_PATH: &str = "/cognito-ext-authz-test/no-such-resource";
+/// `aud` values tried for one an identity validation expression refuses.
+const MISMATCHED_AUDS: [&str; 3] = ["cognito-ext-authz-test-aud-mismatch", "0", "-"];
+/// The `aud` of a `policytest` token of a pool without `appClients`.
+const DEFAULT_AUD: &str = "testclient0000000000000000";
 
 /// Characters escaped in a sample path segment.
 const SEGMENT: &AsciiSet = &CONTROLS
@@ -56,9 +67,7 @@ impl Translation {
             .map_err(|e| ImportError::Internal(format!("cannot write the tests YAML: {e}")))?;
         let mut out = format!(
             "# cognito-ext-authz policy tests imported from {} ({}): API Gateway's answer\n\
-             # for each imported method. Run: cognito-ext-authz test POLICY THIS_FILE\n\
-             # Methods without scopes get no ID-token case: API Gateway accepts ID tokens\n\
-             # there, this service never does (see the README).\n",
+             # for each imported method. Run: cognito-ext-authz test POLICY THIS_FILE\n",
             one_line(source),
             self.format
         );
@@ -94,7 +103,7 @@ pub(crate) fn tests_for(policy: &Policy) -> (TestFile, Vec<String>) {
                         host: host.clone(),
                         headers: BTreeMap::new(),
                     };
-                    cases_for(policy, route, &request, &mut tests);
+                    cases_for(policy, route, &request, &mut tests, &mut skipped);
                 }
                 None => skipped.push(format!(
                     "{method} {} ({}): no sample request reaches this route",
@@ -130,8 +139,14 @@ fn request(method: &str, path: &str, host: &str) -> TestRequest {
     }
 }
 
-/// The cases for one method of one route.
-fn cases_for(policy: &Policy, route: &Route, request: &TestRequest, out: &mut Vec<TestCase>) {
+/// The cases for one method of one route; what cannot be tested goes to `skipped`.
+fn cases_for(
+    policy: &Policy,
+    route: &Route,
+    request: &TestRequest,
+    out: &mut Vec<TestCase>,
+    skipped: &mut Vec<String>,
+) {
     let at = format!("{} {}", request.method, route.template);
     let name = Some(route.name.to_string());
     let case = |what: &str, token: Option<TokenSpec>, expect: Expect| TestCase {
@@ -156,8 +171,13 @@ fn cases_for(policy: &Policy, route: &Route, request: &TestRequest, out: &mut Ve
         return;
     }
     if route.public {
+        let what = if request.method == "OPTIONS" {
+            "public (CORS preflight), no token, 200"
+        } else {
+            "public, no token, 200"
+        };
         out.push(case(
-            "public, no token, 200",
+            what,
             None,
             Expect {
                 status: 200,
@@ -168,6 +188,8 @@ fn cases_for(policy: &Policy, route: &Route, request: &TestRequest, out: &mut Ve
         ));
         return;
     }
+    let authorizer = &policy.authorizers[route.authorizer];
+    let id_route = route.token_use == TokenUse::Id;
     let token = |kind: Option<TokenKind>, claims: Map<String, Value>| {
         Some(TokenSpec {
             kind,
@@ -175,56 +197,96 @@ fn cases_for(policy: &Policy, route: &Route, request: &TestRequest, out: &mut Ve
             claims,
         })
     };
-    let group_claim = |claims: &mut Map<String, Value>| {
-        if let Some(g) = route.groups.first() {
-            claims.insert("cognito:groups".to_owned(), json!([g]));
-        }
-    };
+    let invalid = || denied(401, "invalid_token", UNAUTHORIZED);
     let insufficient = policy.insufficient_scope_status;
     let insufficient_body = if insufficient == 403 {
         FORBIDDEN
     } else {
         UNAUTHORIZED
     };
-    // A scope the route takes, for the cases about something else.
+    // With an identity validation expression, the `aud` every allowed token carries.
+    let aud = match &authorizer.expression {
+        None => None,
+        Some(expression) => match matching_aud(authorizer, expression) {
+            Some(aud) => Some(aud),
+            None => {
+                skipped.push(format!(
+                    "{at} ({}): the allowed cases: no sample aud matches the identity validation expression {:?} (add cases with an aud of your app clients)",
+                    route.name,
+                    expression.as_str()
+                ));
+                None
+            }
+        },
+    };
+    let can_allow = authorizer.expression.is_none() || aud.is_some();
+    // The claims of a token the route takes, but for what a case changes.
     let good_scope = route.scopes.first().cloned();
-    let base = |claims: &mut Map<String, Value>| {
+    let base = || {
+        let mut claims = Map::new();
         if let Some(s) = &good_scope {
             claims.insert("scope".to_owned(), json!(s));
         }
-        group_claim(claims);
+        if let Some(g) = route.groups.first() {
+            claims.insert("cognito:groups".to_owned(), json!([g]));
+        }
+        if let Some(aud) = &aud {
+            claims.insert("aud".to_owned(), json!(aud));
+        }
+        claims
     };
-    if route.scopes.is_empty() {
-        let mut claims = Map::new();
-        group_claim(&mut claims);
+    if id_route {
+        if can_allow {
+            out.push(case(
+                "ID token, 200",
+                token(Some(TokenKind::IdToken), base()),
+                allowed(&name, None),
+            ));
+        }
         out.push(case(
-            "valid access token, 200",
-            token(None, claims),
-            allowed(&name, None),
+            "access token, 401 (API Gateway takes ID tokens on a method without scopes)",
+            token(Some(TokenKind::AccessToken), Map::new()),
+            invalid(),
         ));
     } else {
         for scope in &route.scopes {
-            let mut claims = Map::new();
+            if !can_allow {
+                break;
+            }
+            let mut claims = base();
             claims.insert("scope".to_owned(), json!(scope));
-            group_claim(&mut claims);
             out.push(case(
                 &format!("token with scope {scope}, 200"),
                 token(None, claims),
                 allowed(&name, Some(scope)),
             ));
         }
-        let mut claims = Map::new();
-        claims.insert("scope".to_owned(), json!(OTHER_SCOPE));
-        group_claim(&mut claims);
+        if can_allow {
+            let mut claims = base();
+            claims.insert("scope".to_owned(), json!(OTHER_SCOPE));
+            out.push(case(
+                &format!("token without the route's scopes, {insufficient}"),
+                token(None, claims),
+                denied(insufficient, "insufficient_scope", insufficient_body),
+            ));
+        }
+        if authorizer.expression.is_some() {
+            let mut claims = base();
+            claims.remove("aud");
+            out.push(case(
+                "access token without aud, 401 (the identity validation expression)",
+                token(None, claims),
+                invalid(),
+            ));
+        }
         out.push(case(
-            &format!("token without the route's scopes, {insufficient}"),
-            token(None, claims),
-            denied(insufficient, "insufficient_scope", insufficient_body),
+            "ID token, 401",
+            token(Some(TokenKind::IdToken), base()),
+            invalid(),
         ));
     }
-    if !route.groups.is_empty() {
-        let mut claims = Map::new();
-        base(&mut claims);
+    if !route.groups.is_empty() && can_allow {
+        let mut claims = base();
         claims.insert(
             "cognito:groups".to_owned(),
             json!(["cognito-ext-authz-test-other-group"]),
@@ -235,25 +297,129 @@ fn cases_for(policy: &Policy, route: &Route, request: &TestRequest, out: &mut Ve
             denied(insufficient, "insufficient_group", insufficient_body),
         ));
     }
+    if id_route && let Some(expression) = &authorizer.expression {
+        match MISMATCHED_AUDS.iter().find(|a| !expression.is_match(a)) {
+            Some(other) => {
+                let mut claims = base();
+                claims.insert("aud".to_owned(), json!(other));
+                out.push(case(
+                    "ID token whose aud the identity validation expression refuses, 401",
+                    token(None, claims),
+                    invalid(),
+                ));
+            }
+            None => skipped.push(format!(
+                "{at} ({}): an aud the identity validation expression refuses (it matches every sample)",
+                route.name
+            )),
+        }
+    }
     out.push(case(
         "no token, 401",
         token(Some(TokenKind::None), Map::new()),
         denied(401, "no_token", UNAUTHORIZED),
     ));
-    let mut claims = Map::new();
-    base(&mut claims);
     out.push(case(
         "expired token, 401",
-        token(Some(TokenKind::Expired), claims),
+        token(Some(TokenKind::Expired), base()),
         denied(401, "expired_token", EXPIRED),
     ));
-    if !route.scopes.is_empty() {
-        out.push(case(
-            "ID token, 401",
-            token(Some(TokenKind::IdToken), Map::new()),
-            denied(401, "invalid_token", UNAUTHORIZED),
-        ));
+    // Tokens of the pools only other authorizers trust: API Gateway's authorizer of this
+    // method knows nothing of them.
+    for (i, pool) in policy.pools.iter().enumerate() {
+        if authorizer.trusts(i).is_none() {
+            out.push(case(
+                &format!("token of pool {} (not this authorizer's), 401", pool.id),
+                Some(TokenSpec {
+                    kind: None,
+                    pool: Some(pool.id.clone()),
+                    claims: base(),
+                }),
+                invalid(),
+            ));
+        }
     }
+}
+
+/// An `aud` the authorizer's identity validation expression takes: one of its first pool's
+/// app clients, the test tokens' default, or one built from the expression itself; and the
+/// pool's `appClients` must take it too.
+fn matching_aud(authorizer: &Authorizer, expression: &regex::Regex) -> Option<String> {
+    let clients: Option<Vec<String>> = authorizer
+        .pools
+        .first()
+        .and_then(|p| p.app_clients.as_ref())
+        .map(|c| {
+            let mut c: Vec<String> = c.iter().cloned().collect();
+            c.sort();
+            c
+        });
+    let candidates = match clients {
+        Some(clients) => clients,
+        None => [Some(DEFAULT_AUD.to_owned()), sample_of(expression)]
+            .into_iter()
+            .flatten()
+            .collect(),
+    };
+    candidates
+        .into_iter()
+        .find(|c| !c.is_empty() && expression.is_match(c))
+}
+
+/// A string the expression matches, built from its syntax tree: the first branch of each
+/// alternation, the first character of each class, each repetition its least count (at
+/// least once). `None` when the result does not match after all.
+fn sample_of(expression: &regex::Regex) -> Option<String> {
+    use regex_syntax::hir::{Class, Hir, HirKind};
+
+    fn build(hir: &Hir, out: &mut String, depth: usize) -> Option<()> {
+        if depth > 64 || out.len() > 512 {
+            return None;
+        }
+        match hir.kind() {
+            HirKind::Empty | HirKind::Look(_) => {}
+            HirKind::Literal(lit) => out.push_str(std::str::from_utf8(&lit.0).ok()?),
+            HirKind::Class(Class::Unicode(class)) => {
+                let ranges = class.ranges();
+                let pick = ranges
+                    .iter()
+                    .flat_map(|r| (r.start()..=r.end()).take(128))
+                    .find(char::is_ascii_alphanumeric)
+                    .or_else(|| ranges.first().map(|r| r.start()))?;
+                out.push(pick);
+            }
+            HirKind::Class(Class::Bytes(class)) => {
+                let pick = class
+                    .ranges()
+                    .iter()
+                    .flat_map(|r| r.start()..=r.end())
+                    .find(|b| b.is_ascii_alphanumeric())?;
+                out.push(char::from(pick));
+            }
+            HirKind::Repetition(rep) => {
+                let count = match rep.max {
+                    Some(0) => 0,
+                    _ => rep.min.max(1),
+                };
+                for _ in 0..count.min(256) {
+                    build(&rep.sub, out, depth + 1)?;
+                }
+            }
+            HirKind::Capture(capture) => build(&capture.sub, out, depth + 1)?,
+            HirKind::Concat(parts) => {
+                for part in parts {
+                    build(part, out, depth + 1)?;
+                }
+            }
+            HirKind::Alternation(branches) => build(branches.first()?, out, depth + 1)?,
+        }
+        Some(())
+    }
+
+    let hir = regex_syntax::parse(expression.as_str()).ok()?;
+    let mut out = String::new();
+    build(&hir, &mut out, 0)?;
+    expression.is_match(&out).then_some(out)
 }
 
 fn allowed(route: &Option<String>, scope: Option<&String>) -> Expect {

@@ -18,6 +18,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
 use crate::policy::Pool;
+use crate::policy::model::TokenUse;
 use crate::token::access::now_unix;
 use crate::token::keys::KeyMap;
 
@@ -92,11 +93,14 @@ impl Keys {
     }
 }
 
-/// The claims of a token of `kind` from `pool`: a valid Cognito access token, changed as
-/// the kind says, then `overrides` set over it (`null` removes a claim). `issuers` are every
-/// configured issuer, which a `wrongIssuer` token must not be.
+/// The claims of a token of `kind` from `pool`: a valid Cognito token of the kind `route`
+/// takes (an access token, or an ID token), changed as the kind says, then `overrides` set
+/// over it (`null` removes a claim). `idToken` and `accessToken` are that token whatever the
+/// route takes. `issuers` are every configured issuer, which a `wrongIssuer` token must not
+/// be.
 pub fn claims(
     kind: TokenKind,
+    route: TokenUse,
     pool: &Pool,
     app_clients: Option<&std::collections::HashSet<String>>,
     issuers: &[&str],
@@ -106,34 +110,49 @@ pub fn claims(
     let client = app_clients
         .and_then(|c| c.iter().min().cloned())
         .unwrap_or_else(|| DEFAULT_CLIENT.to_owned());
+    let token_use = match kind {
+        TokenKind::IdToken => TokenUse::Id,
+        TokenKind::AccessToken => TokenUse::Access,
+        _ => route,
+    };
     let mut c = Map::new();
     c.insert("sub".into(), json!(DEFAULT_SUB));
     c.insert("iss".into(), json!(pool.issuer));
-    c.insert("client_id".into(), json!(client));
-    c.insert("origin_jti".into(), json!(format!("origin-{now}")));
-    c.insert("token_use".into(), json!("access"));
-    c.insert("scope".into(), json!(DEFAULT_SCOPE));
     c.insert("auth_time".into(), json!(now));
     c.insert("iat".into(), json!(now));
     c.insert("exp".into(), json!(now + 3600));
-    c.insert("jti".into(), json!(format!("test-{now}")));
-    c.insert("username".into(), json!(DEFAULT_USERNAME));
-    match kind {
-        TokenKind::Valid | TokenKind::None | TokenKind::Revoked | TokenKind::BadSignature => {}
-        TokenKind::Expired => {
-            c.insert("auth_time".into(), json!(now - 7200));
-            c.insert("iat".into(), json!(now - 7200));
-            c.insert("exp".into(), json!(now - 3600));
+    match token_use {
+        TokenUse::Access => {
+            c.insert("client_id".into(), json!(client));
+            c.insert("origin_jti".into(), json!(format!("origin-{now}")));
+            c.insert("token_use".into(), json!("access"));
+            c.insert("scope".into(), json!(DEFAULT_SCOPE));
+            c.insert("jti".into(), json!(format!("test-{now}")));
+            c.insert("username".into(), json!(DEFAULT_USERNAME));
         }
-        TokenKind::IdToken => {
+        TokenUse::Id => {
             // What Cognito puts in an ID token: `aud` rather than `client_id`, no scope.
-            c.remove("client_id");
-            c.remove("scope");
-            c.remove("username");
             c.insert("aud".into(), json!(client));
             c.insert("token_use".into(), json!("id"));
             c.insert("cognito:username".into(), json!(DEFAULT_USERNAME));
             c.insert("email".into(), json!("test-user@example.com"));
+        }
+    }
+    let client_claim = match token_use {
+        TokenUse::Access => "client_id",
+        TokenUse::Id => "aud",
+    };
+    match kind {
+        TokenKind::Valid
+        | TokenKind::None
+        | TokenKind::Revoked
+        | TokenKind::BadSignature
+        | TokenKind::IdToken
+        | TokenKind::AccessToken => {}
+        TokenKind::Expired => {
+            c.insert("auth_time".into(), json!(now - 7200));
+            c.insert("iat".into(), json!(now - 7200));
+            c.insert("exp".into(), json!(now - 3600));
         }
         TokenKind::WrongIssuer => {
             let mut iss =
@@ -144,7 +163,7 @@ pub fn claims(
             c.insert("iss".into(), json!(iss));
         }
         TokenKind::WrongClient => {
-            c.insert("client_id".into(), json!(WRONG_CLIENT));
+            c.insert(client_claim.into(), json!(WRONG_CLIENT));
         }
     }
     for (k, v) in overrides {

@@ -25,6 +25,7 @@ use crate::answer::Answer;
 use crate::credential::Headers;
 use crate::decision::Decision;
 use crate::pipeline::{Pipeline, Request};
+use crate::policy::model::TokenUse;
 use crate::policy::{Policy, PolicyErrors};
 use crate::token::keys::PoolKeys;
 pub use mint::{DEFAULT_SCOPE, DEFAULT_SUB, DEFAULT_USERNAME};
@@ -224,47 +225,48 @@ fn request_for(case: &TestCase, policy: &Policy, keys: &mint::Keys) -> Result<Re
                 return Err("token kind `none` takes no `claims` or `pool`".to_owned());
             }
         } else {
-            // The token goes where the matched route's authorizer reads it, from that
-            // authorizer's first pool unless the case names one.
-            let authorizer = crate::path::segments(&case.request.path)
+            // The token goes where the matched route's authorizer reads it, of the kind the
+            // route takes, from that authorizer's first pool unless the case names one.
+            let route = crate::path::segments(&case.request.path)
                 .ok()
                 .and_then(|segments| {
                     let host = crate::host::normalize(case.request.host.as_bytes()).ok()?;
                     let method = case.request.method.trim().to_ascii_uppercase();
                     policy.routes.find(&segments, &method, &host)
-                })
-                .map_or(&policy.authorizers[0], |r| {
-                    &policy.authorizers[r.authorizer]
                 });
+            let authorizer = route.map_or(&policy.authorizers[0], |r| {
+                &policy.authorizers[r.authorizer]
+            });
+            let token_use = route.map_or(TokenUse::Access, |r| r.token_use);
             let header = authorizer.token_header.clone();
             if headers.contains_key(&header) {
                 return Err(format!(
                     "the request sets the token header `{header}` and the case describes a token: keep one"
                 ));
             }
-            let trusted = match &spec.pool {
-                None => authorizer.pools.first(),
-                Some(id) => authorizer
+            // A pool of the policy the route's authorizer does not trust issues a token the
+            // route must refuse; its app clients are those another authorizer gives it.
+            let (pool, app_clients) = match &spec.pool {
+                None => authorizer
                     .pools
-                    .iter()
-                    .find(|t| &policy.pools[t.pool].id == id),
+                    .first()
+                    .map(|t| (t.pool, t.app_clients.as_ref())),
+                Some(id) => policy.pools.iter().position(|p| &p.id == id).map(|pool| {
+                    let trusted = authorizer
+                        .trusts(pool)
+                        .or_else(|| policy.authorizers.iter().find_map(|a| a.trusts(pool)));
+                    (pool, trusted.and_then(|t| t.app_clients.as_ref()))
+                }),
             }
             .ok_or_else(|| {
                 format!(
-                    "token pool `{}` is not one of authorizer {}'s user pools",
-                    spec.pool.as_deref().unwrap_or(""),
-                    authorizer.name
+                    "token pool `{}` is not one of the policy's user pools",
+                    spec.pool.as_deref().unwrap_or("")
                 )
             })?;
-            let pool = &policy.pools[trusted.pool];
+            let pool = &policy.pools[pool];
             let issuers: Vec<&str> = policy.pools.iter().map(|p| p.issuer.as_str()).collect();
-            let claims = mint::claims(
-                kind,
-                pool,
-                trusted.app_clients.as_ref(),
-                &issuers,
-                &spec.claims,
-            );
+            let claims = mint::claims(kind, token_use, pool, app_clients, &issuers, &spec.claims);
             let jwt = keys.sign(&claims, kind != TokenKind::BadSignature)?;
             headers.insert(header, format!("Bearer {jwt}"));
         }
@@ -446,6 +448,89 @@ routes:
         for c in &cases {
             assert_eq!(run_one(c).await, Outcome::Pass, "{c}");
         }
+    }
+
+    #[tokio::test]
+    async fn tokens_are_of_the_kind_and_from_the_authorizer_the_route_takes() {
+        const AUTHORIZERS: &str = r#"
+authorizers:
+  staff:
+    userPools: [{id: eu-west-1_StaffPool1}]
+  customers:
+    userPools: [{id: eu-west-1_CustPool01, appClients: [cust1]}]
+    tokenSource: {header: x-customer-token}
+routes:
+  - {name: profile, path: /profile, authorizer: customers, tokenUse: id}
+  - {name: reports, path: /reports, authorizer: staff, scopes: [reports/read]}
+"#;
+        let case = |path: &str, token: &str, expect: &str| {
+            format!("request: {{path: {path}}}\ntoken: {token}\nexpect: {expect}\n")
+        };
+        let cases = [
+            // On an ID-token route, the default token is an ID token (aud: the app client).
+            case(
+                "/profile",
+                "{}",
+                "{status: 200, headers: {x-cognito-client-id: cust1, x-cognito-scope: null}}",
+            ),
+            case("/profile", "{kind: idToken}", "{status: 200}"),
+            case(
+                "/profile",
+                "{kind: accessToken}",
+                "{status: 401, reason: invalid_token}",
+            ),
+            case(
+                "/profile",
+                "{kind: expired}",
+                r#"{status: 401, body: '{"message":"The incoming token has expired"}'}"#,
+            ),
+            case(
+                "/profile",
+                "{kind: wrongClient}",
+                "{status: 401, reason: invalid_token}",
+            ),
+            // A pool only the other authorizer trusts.
+            case(
+                "/profile",
+                "{pool: eu-west-1_StaffPool1}",
+                "{status: 401, reason: invalid_token}",
+            ),
+            case(
+                "/reports",
+                "{claims: {scope: reports/read}}",
+                "{status: 200, headers: {x-cognito-scope: reports/read}}",
+            ),
+            case(
+                "/reports",
+                "{pool: eu-west-1_CustPool01, claims: {scope: reports/read}}",
+                "{status: 401, reason: invalid_token}",
+            ),
+            case(
+                "/reports",
+                "{kind: idToken}",
+                "{status: 401, reason: invalid_token}",
+            ),
+        ];
+        let tests = TestFile {
+            tests: cases.iter().map(|c| self::case(c)).collect(),
+        };
+        let report = run(Policy::parse(AUTHORIZERS).unwrap(), &tests)
+            .await
+            .unwrap();
+        assert_eq!(report.failed(), 0, "{}", report.render());
+        let unknown = TestFile {
+            tests: vec![self::case(
+                "request: {path: /reports}\ntoken: {pool: eu-west-1_NotOurs01}\nexpect: {status: 401}\n",
+            )],
+        };
+        let report = run(Policy::parse(AUTHORIZERS).unwrap(), &unknown)
+            .await
+            .unwrap();
+        assert!(
+            matches!(&report.results[0].outcome, Outcome::Error(e) if e.contains("not one of the policy's user pools")),
+            "{:?}",
+            report.results[0]
+        );
     }
 
     #[tokio::test]

@@ -52,10 +52,12 @@ impl TestRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TokenSpec {
-    /// Omitted: a valid access token.
+    /// Omitted: a valid token of the kind the route takes (an access token; an ID token on
+    /// a `tokenUse: id` route).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<TokenKind>,
-    /// Which configured pool issues it (its `id`); default the policy's first pool.
+    /// Which configured pool issues it (its `id`); default the first pool of the matched
+    /// route's authorizer. A pool of another authorizer makes a token the route must refuse.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool: Option<String>,
     /// Claims set over the defaults; `null` removes one.
@@ -63,21 +65,25 @@ pub struct TokenSpec {
     pub claims: Map<String, Value>,
 }
 
-/// What kind of token a case carries.
+/// What kind of token a case carries. Each kind but `idToken` and `accessToken` is of the
+/// kind the matched route takes: an access token, or an ID token on a `tokenUse: id` route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum TokenKind {
-    /// A valid access token of the pool.
+    /// A valid token of the pool.
     Valid,
     /// No token header at all.
     None,
     /// Expired an hour ago.
     Expired,
-    /// A Cognito ID token (`token_use: id`, `aud`, no scope).
+    /// A Cognito ID token (`token_use: id`, `aud`, no scope), whatever the route takes.
     IdToken,
+    /// A Cognito access token (`token_use: access`, `client_id`, `scope`), whatever the
+    /// route takes.
+    AccessToken,
     /// Signed by the trusted key, but naming an issuer no pool has.
     WrongIssuer,
-    /// A `client_id` outside the pool's `appClients`.
+    /// A `client_id` (an ID token's `aud`) outside the pool's `appClients`.
     WrongClient,
     /// Signed by another key under the trusted key's `kid`.
     BadSignature,
@@ -92,6 +98,7 @@ impl TokenKind {
             TokenKind::None => "none",
             TokenKind::Expired => "expired",
             TokenKind::IdToken => "idToken",
+            TokenKind::AccessToken => "accessToken",
             TokenKind::WrongIssuer => "wrongIssuer",
             TokenKind::WrongClient => "wrongClient",
             TokenKind::BadSignature => "badSignature",
