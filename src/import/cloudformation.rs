@@ -7,6 +7,10 @@
 //! inline OpenAPI `Body` is read like an export. SAM: `AWS::Serverless::Api` `Auth`
 //! (`Authorizers` with `UserPoolArn`, `DefaultAuthorizer`) and the `Api` events of
 //! `AWS::Serverless::Function`, including those of the implicit API (`Globals.Api.Auth`).
+//!
+//! Over 500 lines: about one line in ten is unit tests; the rest is one format's reader
+//! (resource tree, methods, authorizers, SAM's shapes), kept together so that format's
+//! rules read in one file.
 
 use serde_json::{Map, Value};
 

@@ -6,6 +6,9 @@
 //! does: [`Pipeline::decide`] and [`Answer::new`]. A failing case carries `check`'s
 //! explanation of the decision ([`crate::explain`]), so the reader sees which step said no.
 //! [`junit`] writes the results for CI.
+//!
+//! Over 500 lines: a third is unit tests; the rest is the case runner, whose expectations
+//! (status, route, headers, body, reason) are checked in one place.
 
 pub mod junit;
 mod mint;
