@@ -33,6 +33,8 @@ pub const DEFAULT_USERNAME: &str = "test-user";
 pub const DEFAULT_CLIENT: &str = "testclient0000000000000000";
 /// `scope` of the default token: what Cognito grants a user sign-in.
 pub const DEFAULT_SCOPE: &str = "aws.cognito.signin.user.admin";
+/// `jti` of every `revoked` token: the run's revocation list holds it.
+pub const REVOKED_JTI: &str = "cognito-ext-authz-test-revoked";
 /// `client_id` of a `wrongClient` token.
 pub const WRONG_CLIENT: &str = "wrongclient000000000000000";
 
@@ -119,7 +121,10 @@ pub fn claims(
     c.insert("jti".into(), json!(format!("test-{now}")));
     c.insert("username".into(), json!(DEFAULT_USERNAME));
     match kind {
-        TokenKind::Valid | TokenKind::None | TokenKind::Revoked | TokenKind::BadSignature => {}
+        TokenKind::Valid | TokenKind::None | TokenKind::BadSignature => {}
+        TokenKind::Revoked => {
+            c.insert("jti".into(), json!(REVOKED_JTI));
+        }
         TokenKind::Expired => {
             c.insert("auth_time".into(), json!(now - 7200));
             c.insert("iat".into(), json!(now - 7200));
