@@ -12,8 +12,8 @@
 //! Reading a file opens it, and opening is an event: access events are ignored, and so are
 //! events on other files in the folders, so a reader never wakes itself. What to do with a
 //! report (read, validate, swap in) is the caller's; [`parsed`] does it for a text file
-//! (the policy, the revocation list): read off the request workers, parsed only when the
-//! text changed, a refusal reported once.
+//! (the policy, the revocation list): read and parsed off the request workers, parsed only
+//! when the text changed, a refusal reported once.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -168,13 +168,24 @@ pub fn text_digest(text: &str) -> [u8; 32] {
     Sha256::digest(text.as_bytes()).into()
 }
 
-/// How to turn a followed text file into a value: `read` runs on the blocking pool (never
-/// on a request worker) and bounds what it reads; `parse` validates in full; `refused` is
-/// told (once per distinct error, until a version is accepted) why a version was not taken.
+/// How to turn a followed text file into a value: `read` bounds what it reads; `parse`
+/// validates in full; both run on the blocking pool, never on a request worker (a large
+/// revocation list takes a good part of a second to parse). `refused` is told (once per
+/// distinct error, until a version is accepted) why a version was not taken.
 pub struct TextFile<T> {
     pub read: fn(&Path) -> Result<String, String>,
     pub parse: fn(&str) -> Result<T, String>,
     pub refused: fn(&str),
+}
+
+/// What reading a settled version gave.
+enum Version<T> {
+    /// The same text as the last one read: nothing to do.
+    Unchanged,
+    /// A new text (its digest), and what parsing it gave.
+    New([u8; 32], Result<T, String>),
+    /// It could not be read.
+    Unreadable(String),
 }
 
 /// Follows the text file at `path` ([`spawn`]); each valid new version arrives on the
@@ -198,29 +209,34 @@ pub fn parsed<T: Send + 'static>(
             }
         };
         while changes.recv().await.is_some() {
-            let read = path.clone();
-            let read_file = file.read;
-            let text = match tokio::task::spawn_blocking(move || read_file(&read)).await {
-                Ok(Ok(text)) => text,
-                Ok(Err(e)) => {
-                    refuse(e, &mut last_error);
-                    continue;
-                }
-                Err(_) => continue,
-            };
-            let digest = text_digest(&text);
-            if digest == last {
-                continue;
-            }
-            last = digest;
-            match (file.parse)(&text) {
-                Ok(value) => {
-                    last_error.clear();
-                    if tx.send(value).await.is_err() {
-                        return;
+            let (path, read, parse) = (path.clone(), file.read, file.parse);
+            let version = tokio::task::spawn_blocking(move || match read(&path) {
+                Err(e) => Version::Unreadable(e),
+                Ok(text) => {
+                    let digest = text_digest(&text);
+                    if digest == last {
+                        Version::Unchanged
+                    } else {
+                        Version::New(digest, parse(&text))
                     }
                 }
-                Err(e) => refuse(e, &mut last_error),
+            })
+            .await;
+            match version {
+                Ok(Version::New(digest, parsed)) => {
+                    last = digest;
+                    match parsed {
+                        Ok(value) => {
+                            last_error.clear();
+                            if tx.send(value).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => refuse(e, &mut last_error),
+                    }
+                }
+                Ok(Version::Unreadable(e)) => refuse(e, &mut last_error),
+                Ok(Version::Unchanged) | Err(_) => {}
             }
         }
     });

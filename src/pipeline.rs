@@ -65,9 +65,9 @@ impl Pipeline {
     }
 
     /// Puts a new revocation list in force: every token used from now on, cached or not,
-    /// is looked up in it.
-    pub fn replace_revocations(&self, revocations: Arc<RevocationList>) {
-        self.revocations.store(revocations);
+    /// is looked up in it. Returns the list it replaces (checks running may still hold it).
+    pub fn replace_revocations(&self, revocations: Arc<RevocationList>) -> Arc<RevocationList> {
+        self.revocations.swap(revocations)
     }
 
     /// Decides one request.

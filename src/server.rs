@@ -1,10 +1,11 @@
 //! `serve`: wiring the gRPC service, health, the admin HTTP port, key maintenance, policy
-//! reloads and graceful shutdown.
+//! and revocation list reloads and graceful shutdown.
 //!
 //! Start-up: load the policy and the revocation list when one is configured (a bad one
-//! stops the process with every error listed: fail closed), bind both ports, report NOT_SERVING, fetch every pool's keys, then report SERVING. On SIGTERM
-//! health goes NOT_SERVING while checks are still answered for the drain period; then the
-//! listeners close, in-flight checks finish and the process exits 0.
+//! stops the process with every error listed: fail closed), bind both ports, report
+//! NOT_SERVING, fetch every pool's keys, then report SERVING; both files are then followed
+//! and reloaded. On SIGTERM health goes NOT_SERVING while checks are still answered for the
+//! drain period; then the listeners close, in-flight checks finish and the process exits 0.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -388,15 +389,21 @@ fn load_revocations(path: &std::path::Path) -> Result<(RevocationList, [u8; 32])
 }
 
 /// Puts each new valid revocation list in force: from then on every check, cached token or
-/// not, is looked up in it.
+/// not, is looked up in it. A replaced list is kept until the next reload, so that a check
+/// that was still using it is not the one that frees it (100,000 entries take milliseconds
+/// to free), and is then freed on the blocking pool.
 async fn apply_revocations(
     mut updates: tokio::sync::mpsc::Receiver<RevocationList>,
     pipeline: Arc<Pipeline>,
 ) {
+    let mut previous = None;
     while let Some(list) = updates.recv().await {
         let summary = list.summary();
         let sizes = list.sizes();
-        pipeline.replace_revocations(Arc::new(list));
+        let replaced = pipeline.replace_revocations(Arc::new(list));
+        if let Some(older) = previous.replace(replaced) {
+            tokio::task::spawn_blocking(move || drop(older));
+        }
         crate::metrics::revocation_reload("success");
         crate::metrics::revocations_in_force(sizes);
         tracing::info!(summary = %summary, "revocation list reloaded");

@@ -1,10 +1,10 @@
 //! Keeping the live policy in step with its file.
 //!
 //! [`crate::follow`] says when the file may have changed and is settled (a kubelet
-//! `..data` swap at once, an in-place rewrite once quiet); then the file is read on the
-//! blocking pool, never on a request worker. A text already in force is ignored; a new one
-//! is compiled in full before it is offered; an invalid one is logged and counted once,
-//! and the last good policy stays in force.
+//! `..data` swap at once, an in-place rewrite once quiet); then the file is read and
+//! compiled on the blocking pool, never on a request worker. A text already in force is
+//! ignored; a new one is compiled in full before it is offered; an invalid one is logged
+//! and counted once, and the last good policy stays in force.
 
 use std::path::PathBuf;
 

@@ -38,6 +38,11 @@ use crate::token::VerifiedToken;
 /// a file from another volume may be larger (100,000 entries with reasons fit easily).
 pub const MAX_REVOCATIONS_BYTES: usize = 16 * 1024 * 1024;
 
+/// Lists with more entries are refused (while they are read): what bounds the memory a
+/// list takes, about 130 MB while this many load (`docs/security.md`). Twice the 100,000
+/// entries the benchmarks load; `revocations prune` keeps a list far below it.
+pub const MAX_REVOCATION_ENTRIES: usize = 200_000;
+
 /// What an entry names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -129,6 +134,16 @@ impl RevocationList {
     pub fn compile(entries: &[EntryFile]) -> Result<RevocationList, PolicyErrors> {
         let mut errors = Vec::new();
         let mut list = RevocationList::default();
+        let count = |kind| {
+            entries
+                .iter()
+                .filter(|e| selector(e).is_ok_and(|(k, _)| k == kind))
+                .count()
+        };
+        list.entries.reserve_exact(entries.len());
+        list.jti.reserve(count(Kind::Jti));
+        list.origin_jti.reserve(count(Kind::OriginJti));
+        list.sub.reserve(count(Kind::Sub));
         for (index, entry) in entries.iter().enumerate() {
             match check_entry(index, entry) {
                 Ok(revocation) => list.add(revocation),
@@ -288,27 +303,48 @@ fn yaml_options() -> serde_saphyr::Options {
     }
 }
 
-/// Checks one entry; every problem, each with its place.
-fn check_entry(index: usize, entry: &EntryFile) -> Result<Revocation, Vec<String>> {
-    let place = format!("revocations[{index}]");
-    let mut errors = Vec::new();
-    let named: Vec<(Kind, &String)> = [
+/// `revocations[3]`, written only when an error needs it (a list has 100,000 entries).
+struct Place(usize);
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "revocations[{}]", self.0)
+    }
+}
+
+/// What an entry names: `jti`, `originJti` or `sub`, when exactly one.
+fn selector(entry: &EntryFile) -> Result<(Kind, &String), Vec<Kind>> {
+    let named = [
         (Kind::Jti, &entry.jti),
         (Kind::OriginJti, &entry.origin_jti),
         (Kind::Sub, &entry.sub),
-    ]
-    .into_iter()
-    .filter_map(|(kind, value)| value.as_ref().map(|v| (kind, v)))
-    .collect();
-    let (kind, value) = match named.as_slice() {
-        [one] => *one,
-        [] => {
+    ];
+    let mut found = named
+        .iter()
+        .filter_map(|(kind, value)| value.as_ref().map(|v| (*kind, v)));
+    match (found.next(), found.next()) {
+        (Some(one), None) => Ok(one),
+        _ => Err(named
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(k, _)| *k)
+            .collect()),
+    }
+}
+
+/// Checks one entry; every problem, each with its place.
+fn check_entry(index: usize, entry: &EntryFile) -> Result<Revocation, Vec<String>> {
+    let place = Place(index);
+    let mut errors = Vec::new();
+    let (kind, value) = match selector(entry) {
+        Ok(one) => one,
+        Err(several) if several.is_empty() => {
             return Err(vec![format!(
                 "{place}: names none of jti, originJti, sub (an entry names exactly one)"
             )]);
         }
-        several => {
-            let names: Vec<&str> = several.iter().map(|(k, _)| k.name()).collect();
+        Err(several) => {
+            let names: Vec<&str> = several.iter().map(|k| k.name()).collect();
             return Err(vec![format!(
                 "{place}: names {} (an entry names exactly one of jti, originJti, sub)",
                 names.join(" and ")
@@ -530,6 +566,19 @@ revocations:
         ] {
             assert!(err.contains(want), "missing {want:?} in:\n{err}");
         }
+    }
+
+    #[test]
+    fn more_entries_than_allowed_are_refused_while_read() {
+        let mut text = String::from("revocations:\n");
+        for i in 0..=MAX_REVOCATION_ENTRIES {
+            text.push_str(&format!("- jti: {i:x}\n"));
+        }
+        let err = errors_of(&text);
+        assert!(
+            err.contains("more than the 200000 entries allowed"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! prune` can write the entries it keeps back unchanged; [`super::RevocationList::compile`]
 //! checks them and says where each problem is.
 
-use serde::de::{self, Deserializer, Visitor};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +12,35 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RevocationFile {
+    #[serde(deserialize_with = "at_most_max_entries")]
     pub revocations: Vec<EntryFile>,
+}
+
+/// The entries, refused past [`super::MAX_REVOCATION_ENTRIES`] while they are read, so a
+/// file of many tiny entries cannot take the memory of the process (each costs a few
+/// hundred bytes while read and kept).
+fn at_most_max_entries<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<EntryFile>, D::Error> {
+    struct Entries;
+    impl<'de> Visitor<'de> for Entries {
+        type Value = Vec<EntryFile>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of revocation entries")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<EntryFile>, A::Error> {
+            let max = super::MAX_REVOCATION_ENTRIES;
+            let mut entries = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(max));
+            while let Some(entry) = seq.next_element()? {
+                if entries.len() == max {
+                    return Err(de::Error::custom(format!(
+                        "more than the {max} entries allowed (prune the list: `cognito-ext-authz revocations prune`)"
+                    )));
+                }
+                entries.push(entry);
+            }
+            Ok(entries)
+        }
+    }
+    d.deserialize_seq(Entries)
 }
 
 /// One entry: exactly one of `jti`, `originJti`, `sub` (with `issuedBefore`).

@@ -1,8 +1,8 @@
 //! Keeping the live revocation list in step with its file, by the policy's rules
-//! ([`crate::follow::parsed`]): read off the request workers, bounded; a kubelet swap taken
-//! at once, an in-place rewrite once quiet; a new list compiled in full before it is
-//! offered; an invalid one logged and counted once while the last good list stays in force
-//! (a broken file must never un-revoke a token).
+//! ([`crate::follow::parsed`]): read (bounded) and compiled off the request workers; a
+//! kubelet swap taken at once, an in-place rewrite once quiet; a new list compiled in full
+//! before it is offered; an invalid one logged and counted once while the last good list
+//! stays in force (a broken file must never un-revoke a token).
 
 use std::path::PathBuf;
 
