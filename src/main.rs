@@ -225,9 +225,7 @@ fn prune(file: &std::path::Path, max_token_lifetime: &str, dry_run: bool) -> Exi
     let plan = match parsed {
         Ok(p) => p,
         Err(errors) => {
-            for line in errors.to_string().lines() {
-                eprintln!("error: {line}");
-            }
+            print_errors(&errors);
             eprintln!("{}: not pruned", file.display());
             return ExitCode::FAILURE;
         }
@@ -304,9 +302,7 @@ fn test(
     )) {
         Ok(r) => r,
         Err(e) => {
-            for line in e.to_string().lines() {
-                eprintln!("error: {line}");
-            }
+            print_errors(&e);
             return ExitCode::from(2);
         }
     };
@@ -488,9 +484,7 @@ fn validate_revocations(path: &std::path::Path) -> bool {
             true
         }
         Err(errors) => {
-            for line in errors.to_string().lines() {
-                eprintln!("error: {line}");
-            }
+            print_errors(&errors);
             eprintln!("{}: {} error(s)", path.display(), errors.errors.len());
             false
         }
@@ -527,12 +521,17 @@ fn validate_policy(path: &std::path::Path) -> bool {
             true
         }
         Err(errors) => {
-            for line in errors.to_string().lines() {
-                eprintln!("error: {line}");
-            }
+            print_errors(&errors);
             eprintln!("{}: {} error(s)", path.display(), errors.errors.len());
             false
         }
+    }
+}
+
+/// Every error, one `error: ` line each (a policy or revocation list gives one per place).
+fn print_errors(errors: &impl std::fmt::Display) {
+    for line in errors.to_string().lines() {
+        eprintln!("error: {line}");
     }
 }
 

@@ -4,12 +4,9 @@ the hook validates it, and what it renders is what the service reads."""
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
-
 import pytest
 
-from .common import KUBE_VERSION, RELEASE, service_binary
+from .common import KUBE_VERSION, RELEASE, run_container
 
 HOOK = f"{RELEASE}-policy-check"
 PATH = "/etc/cognito-ext-authz/revocations.yaml"
@@ -81,28 +78,8 @@ def test_list_changes_are_hot_reloaded_and_turning_it_on_rolls_the_pods(render):
     assert checksum(none) != checksum(one), "the variable appears: the pods roll once"
 
 
-def run_job(r, tmp_path: Path, kind: str, name: str) -> subprocess.CompletedProcess:
-    """A rendered container's command against the ConfigMaps it mounts, as the kubelet does."""
-    pod = r.one(kind, name)
-    spec = pod["spec"]["template"]["spec"] if kind == "Job" else pod["spec"]
-    [container] = spec["containers"]
-    volumes = {v["name"]: v["configMap"] for v in spec["volumes"]}
-    args = list(container["args"])
-    for mount in container["volumeMounts"]:
-        source = volumes[mount["name"]]
-        folder = tmp_path / mount["mountPath"].lstrip("/")
-        folder.mkdir(parents=True)
-        data = r.one("ConfigMap", source["name"])["data"]
-        for item in source["items"]:
-            (folder / item["path"]).write_text(data[item["key"]])
-        args = [str(folder / a[len(mount["mountPath"]) + 1:])
-                if a.startswith(mount["mountPath"] + "/") else a for a in args]
-    return subprocess.run([str(service_binary()), *args], capture_output=True, text=True,
-                          timeout=60)
-
-
 def test_the_service_reads_what_the_chart_renders(render, tmp_path):
-    result = run_job(render({"policy": POLICY, "revocations": LIST}), tmp_path, "Job", HOOK)
+    result = run_container(render({"policy": POLICY, "revocations": LIST}), tmp_path, "Job", HOOK)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "valid revocation list: 4 entries: 1 jti, 1 originJti, 2 sub" in result.stdout
 
@@ -114,7 +91,7 @@ def test_the_hook_fails_a_list_the_schema_lets_through(chart, render, tmp_path):
         {"sub": "b", "issuedBefore": "yesterday"},
     ]}
     chart.validate_schema(values)
-    result = run_job(render(values), tmp_path, "Job", HOOK)
+    result = run_container(render(values), tmp_path, "Job", HOOK)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "revocations[0].issuedBefore: only with sub" in result.stderr
     assert "revocations[1].issuedBefore" in result.stderr
@@ -129,7 +106,7 @@ def test_helm_test_runs_the_policy_tests_with_the_list(render, tmp_path):
                                    "origin_jti": "0b7e1f2a-0000-4000-8000-000000000002"}},
               "expect": {"status": 401, "reason": "revoked"}}]
     r = render({"policy": POLICY, "revocations": LIST, "helmTest": {"policyTests": cases}})
-    result = run_job(r, tmp_path, "Pod", f"{RELEASE}-test-policy")
+    result = run_container(r, tmp_path, "Pod", f"{RELEASE}-test-policy")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.endswith("2 passed, 0 failed\n"), result.stdout
 
