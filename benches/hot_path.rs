@@ -1,5 +1,7 @@
 //! The hot path, in process: token verification (cold and cached), route matching over a
-//! 1,000-route policy, and a whole `Check` (CheckRequest in, CheckResponse out).
+//! 1,000-route policy, a whole `Check` (CheckRequest in, CheckResponse out), and the
+//! revocation list (a lookup and a cached check with 100,000 entries against none, and
+//! loading 100,000 entries).
 //!
 //! `cargo bench --bench hot_path` (about a minute and a half). Keys are generated once per
 //! run with the `rsa` crate; tokens are real Cognito-shaped RS256 access tokens.
@@ -17,6 +19,7 @@ use cognito_ext_authz::grpc::{self, AuthorizationService};
 use cognito_ext_authz::path;
 use cognito_ext_authz::pipeline::Pipeline;
 use cognito_ext_authz::policy::Policy;
+use cognito_ext_authz::revocation::RevocationList;
 use cognito_ext_authz::token::Verifier;
 use cognito_ext_authz::token::keys::{PoolKeys, parse_jwks};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -57,6 +60,7 @@ fn token_verification(c: &mut Criterion, f: &Fixture) {
     let active = active(f, 100);
     // Any protected route: all share the one authorizer.
     let route = active.policy.routes.routes()[0].clone();
+    let none = RevocationList::empty();
     let mut group = c.benchmark_group("token");
 
     // Cold: no cache, every call a full parse + RS256 verify + claim checks.
@@ -67,7 +71,7 @@ fn token_verification(c: &mut Criterion, f: &Fixture) {
             i += 1;
             let t = &f.tokens[i % f.tokens.len()];
             let ok = rt
-                .block_on(uncached.verify(active.trust(&route), t))
+                .block_on(uncached.verify(active.trust(&route, &none), t))
                 .unwrap();
             black_box(ok);
         })
@@ -76,14 +80,17 @@ fn token_verification(c: &mut Criterion, f: &Fixture) {
     // Cached: SHA-256 of the token + a cache lookup + the kid still-present check.
     let cached = Verifier::new(10_000);
     for t in &f.tokens {
-        rt.block_on(cached.verify(active.trust(&route), t)).unwrap();
+        rt.block_on(cached.verify(active.trust(&route, &none), t))
+            .unwrap();
     }
     let mut i = 0;
     group.bench_function("verify_cached", |b| {
         b.iter(|| {
             i += 1;
             let t = &f.tokens[i % f.tokens.len()];
-            let ok = rt.block_on(cached.verify(active.trust(&route), t)).unwrap();
+            let ok = rt
+                .block_on(cached.verify(active.trust(&route, &none), t))
+                .unwrap();
             black_box(ok);
         })
     });
@@ -217,11 +224,78 @@ fn whole_check(c: &mut Criterion, f: &Fixture) {
     group.finish();
 }
 
+/// The revocation list: what it adds to a check at 100,000 entries, and what loading that
+/// many costs (a reload happens beside the checks, never inside one).
+fn revocation(c: &mut Criterion, f: &Fixture) {
+    const ENTRIES: usize = 100_000;
+    let rt = runtime();
+    let text = support::revocations_yaml(ENTRIES);
+    let list = RevocationList::parse(&text).expect("bench revocation list");
+    assert_eq!(list.len(), ENTRIES);
+    let none = RevocationList::empty();
+
+    // The lookup alone, for a verified token on no list (the common case: every check
+    // pays it), with 100,000 entries and with none.
+    let small = active(f, 100);
+    let route = small.policy.routes.routes()[0].clone();
+    let token = rt
+        .block_on(Verifier::new(0).verify(small.trust(&route, &none), &f.tokens[0]))
+        .unwrap();
+    let mut group = c.benchmark_group("revocation");
+    group.bench_function("find_100k_entries", |b| {
+        b.iter(|| black_box(list.find(black_box(&token))))
+    });
+    group.bench_function("find_no_list", |b| {
+        b.iter(|| black_box(none.find(black_box(&token))))
+    });
+
+    // A whole cached check, with the list in force and without.
+    cognito_ext_authz::metrics::install();
+    let (method, host, raw) = support::TARGETS[2];
+    let requests: Vec<_> = f
+        .tokens
+        .iter()
+        .map(|t| grpc::view_of(&support::check_request(method, host, raw, Some(t))))
+        .collect();
+    let with_list = Arc::new(Pipeline::new(active(f, 1000), 10_000));
+    with_list.replace_revocations(Arc::new(list));
+    let without = Arc::new(Pipeline::new(active(f, 1000), 10_000));
+    for (name, pipeline) in [
+        ("check_cached_100k_entries", with_list),
+        ("check_cached_no_list", without),
+    ] {
+        let service = AuthorizationService::new(pipeline);
+        for r in &requests {
+            rt.block_on(service.check_view(r.clone()));
+        }
+        let mut i = 0;
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    i += 1;
+                    requests[i % requests.len()].clone()
+                },
+                |r| black_box(rt.block_on(service.check_view(r))),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("revocation_load");
+    group.sample_size(10);
+    group.bench_function("parse_100k_entries", |b| {
+        b.iter(|| black_box(RevocationList::parse(black_box(&text)).unwrap()))
+    });
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
     let f = fixture();
     token_verification(c, &f);
     route_matching(c, &f);
     whole_check(c, &f);
+    revocation(c, &f);
 }
 
 criterion_group! {

@@ -50,6 +50,9 @@ fn identity_answer() -> CheckResponse {
         exp: u64::MAX,
         pool: 0,
         kid: "bench-key-1".to_owned(),
+        jti: None,
+        origin_jti: None,
+        iat: None,
     };
     let decision = Decision::Allow {
         reason: AllowReason::Authorized,

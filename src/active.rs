@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::policy::Policy;
 use crate::policy::table::Route;
+use crate::revocation::RevocationList;
 use crate::token::Trust;
 use crate::token::keys::PoolKeys;
 
@@ -20,8 +21,8 @@ pub struct ActivePolicy {
 }
 
 impl ActivePolicy {
-    /// What tokens are verified against on `route`.
-    pub fn trust(&self, route: &Route) -> Trust<'_> {
+    /// What tokens are verified against on `route`, with the revocation list in force.
+    pub fn trust<'a>(&'a self, route: &Route, revocations: &'a RevocationList) -> Trust<'a> {
         Trust {
             pools: &self.policy.pools,
             keys: &self.keys,
@@ -30,6 +31,7 @@ impl ActivePolicy {
             claim_names: &self.policy.claim_headers,
             leeway_seconds: self.policy.leeway_seconds,
             generation: self.generation,
+            revocations,
         }
     }
 

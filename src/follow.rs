@@ -11,7 +11,9 @@
 //!
 //! Reading a file opens it, and opening is an event: access events are ignored, and so are
 //! events on other files in the folders, so a reader never wakes itself. What to do with a
-//! report (read, validate, swap in) is the caller's.
+//! report (read, validate, swap in) is the caller's; [`parsed`] does it for a text file
+//! (the policy, the revocation list): read and parsed off the request workers, parsed only
+//! when the text changed, a refusal reported once.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -21,6 +23,7 @@ use std::time::{Duration, SystemTime};
 
 use notify::event::{EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
+use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 /// How long to gather the burst of events of one kubelet swap before reporting.
@@ -158,6 +161,86 @@ pub fn spawn(paths: Vec<PathBuf>, timing: Timing) -> notify::Result<mpsc::Receiv
         }
     });
     Ok(ready_rx)
+}
+
+/// A digest of a followed file's text, to tell real changes from touches.
+pub fn text_digest(text: &str) -> [u8; 32] {
+    Sha256::digest(text.as_bytes()).into()
+}
+
+/// How to turn a followed text file into a value: `read` bounds what it reads; `parse`
+/// validates in full; both run on the blocking pool, never on a request worker (a large
+/// revocation list takes a good part of a second to parse). `refused` is told (once per
+/// distinct error, until a version is accepted) why a version was not taken.
+pub struct TextFile<T> {
+    pub read: fn(&Path) -> Result<String, String>,
+    pub parse: fn(&str) -> Result<T, String>,
+    pub refused: fn(&str),
+}
+
+/// What reading a settled version gave.
+enum Version<T> {
+    /// The same text as the last one read: nothing to do.
+    Unchanged,
+    /// A new text (its digest), and what parsing it gave.
+    New([u8; 32], Result<T, String>),
+    /// It could not be read.
+    Unreadable(String),
+}
+
+/// Follows the text file at `path` ([`spawn`]); each valid new version arrives on the
+/// returned channel. `current` is the digest of the text already in force: a settled
+/// version with the same text is ignored, so is a text already refused.
+pub fn parsed<T: Send + 'static>(
+    path: PathBuf,
+    current: [u8; 32],
+    timing: Timing,
+    file: TextFile<T>,
+) -> notify::Result<mpsc::Receiver<T>> {
+    let mut changes = spawn(vec![path.clone()], timing)?;
+    let (tx, rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        let mut last = current;
+        let mut last_error = String::new();
+        let refuse = |error: String, last_error: &mut String| {
+            if *last_error != error {
+                (file.refused)(&error);
+                *last_error = error;
+            }
+        };
+        while changes.recv().await.is_some() {
+            let (path, read, parse) = (path.clone(), file.read, file.parse);
+            let version = tokio::task::spawn_blocking(move || match read(&path) {
+                Err(e) => Version::Unreadable(e),
+                Ok(text) => {
+                    let digest = text_digest(&text);
+                    if digest == last {
+                        Version::Unchanged
+                    } else {
+                        Version::New(digest, parse(&text))
+                    }
+                }
+            })
+            .await;
+            match version {
+                Ok(Version::New(digest, parsed)) => {
+                    last = digest;
+                    match parsed {
+                        Ok(value) => {
+                            last_error.clear();
+                            if tx.send(value).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => refuse(e, &mut last_error),
+                    }
+                }
+                Ok(Version::Unreadable(e)) => refuse(e, &mut last_error),
+                Ok(Version::Unchanged) | Err(_) => {}
+            }
+        }
+    });
+    Ok(rx)
 }
 
 #[cfg(test)]

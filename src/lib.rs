@@ -30,6 +30,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod policytest;
 pub mod reflection;
+pub mod revocation;
 pub mod server;
 pub mod settings;
 pub mod telemetry;

@@ -35,11 +35,18 @@ enum Command {
         /// Policy file (overrides AUTHZ_POLICY_PATH).
         #[arg(long, value_name = "PATH")]
         policy: Option<PathBuf>,
+        /// Revocation list file (overrides AUTHZ_REVOCATIONS_PATH).
+        #[arg(long, value_name = "PATH")]
+        revocations: Option<PathBuf>,
     },
-    /// Parse and compile a policy file; print a summary, or every error with its place.
+    /// Parse and compile a policy file (and a revocation list); print a summary, or every
+    /// error with its place.
     Validate {
         /// The policy file.
         policy: PathBuf,
+        /// Also check this revocation list (the file AUTHZ_REVOCATIONS_PATH names).
+        #[arg(long, value_name = "FILE")]
+        revocations: Option<PathBuf>,
     },
     /// Decide one request offline with the real pipeline and explain the decision
     /// (exit 0 allow, 1 deny, 2 usage or input error).
@@ -66,6 +73,9 @@ enum Command {
         /// A JWKS file used as every user pool's key set, instead of fetching them.
         #[arg(long, value_name = "FILE")]
         jwks: Option<PathBuf>,
+        /// A revocation list to look the token up in, as `serve` does.
+        #[arg(long, value_name = "FILE")]
+        revocations: Option<PathBuf>,
     },
     /// Translate an API Gateway definition (Serverless, OpenAPI, CloudFormation/SAM) into a
     /// policy on stdout, with a report of every difference on stderr (exit 0 complete,
@@ -91,6 +101,33 @@ enum Command {
         /// Also write the results as JUnit XML to this file.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// A revocation list in force for the run (tokens of kind `revoked` are always
+        /// revoked, by an entry made for the run).
+        #[arg(long, value_name = "FILE")]
+        revocations: Option<PathBuf>,
+    },
+    /// Work on a revocation list file.
+    Revocations {
+        #[command(subcommand)]
+        command: RevocationsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RevocationsCommand {
+    /// Remove the entries every token of which must have expired, and write the file back
+    /// in one step (exit 0 written or nothing to remove, 1 invalid file, 2 other errors).
+    Prune {
+        /// The revocation list file (a regular file: the source of the ConfigMap, not its
+        /// read-only mount).
+        file: PathBuf,
+        /// The longest lifetime of the tokens the list revokes (access and ID tokens of
+        /// every app client): 1d, 24h, 90m, 3600s or seconds. Cognito allows at most 1 day.
+        #[arg(long, value_name = "DURATION", default_value = "1d")]
+        max_token_lifetime: String,
+        /// Print what would be removed without writing the file.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -120,8 +157,12 @@ fn main() -> ExitCode {
             listen,
             admin,
             policy,
-        } => serve(listen, admin, policy),
-        Command::Validate { policy } => validate(&policy),
+            revocations,
+        } => serve(listen, admin, policy, revocations),
+        Command::Validate {
+            policy,
+            revocations,
+        } => validate(&policy, revocations.as_deref()),
         Command::Check {
             policy,
             method,
@@ -130,6 +171,7 @@ fn main() -> ExitCode {
             token,
             token_file,
             jwks,
+            revocations,
         } => check(CheckOptions {
             policy,
             method,
@@ -141,6 +183,7 @@ fn main() -> ExitCode {
                 (None, None) => TokenInput::None,
             },
             jwks,
+            revocations,
         }),
         Command::Import {
             file,
@@ -151,7 +194,88 @@ fn main() -> ExitCode {
             policy,
             tests,
             junit,
-        } => test(&policy, &tests, junit.as_deref()),
+            revocations,
+        } => test(&policy, &tests, junit.as_deref(), revocations.as_deref()),
+        Command::Revocations {
+            command:
+                RevocationsCommand::Prune {
+                    file,
+                    max_token_lifetime,
+                    dry_run,
+                },
+        } => prune(&file, &max_token_lifetime, dry_run),
+    }
+}
+
+fn prune(file: &std::path::Path, max_token_lifetime: &str, dry_run: bool) -> ExitCode {
+    use cognito_ext_authz::revocation::{self, prune};
+    use cognito_ext_authz::token::access::{now_unix, utc};
+    let lifetime = match prune::parse_duration(max_token_lifetime) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: --max-token-lifetime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let parsed = revocation::read_text(file).and_then(|text| {
+        let parsed = revocation::parse_file(&text).map_err(|e| e.in_file(file))?;
+        let plan = prune::plan(&parsed, lifetime, now_unix()).map_err(|e| e.in_file(file))?;
+        Ok(plan)
+    });
+    let plan = match parsed {
+        Ok(p) => p,
+        Err(errors) => {
+            print_errors(&errors);
+            eprintln!("{}: not pruned", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    for removed in &plan.removed {
+        let e = &removed.entry;
+        println!(
+            "removed {e}: {} {} (every token it matches expired by {}){}",
+            e.kind.name(),
+            e.value,
+            utc(removed.expired_by),
+            e.reason
+                .as_deref()
+                .map_or(String::new(), |r| format!("; reason: {r}"))
+        );
+    }
+    if plan.undated > 0 {
+        println!(
+            "kept {} jti/originJti entr{} without addedAt: when their tokens expire is unknown (add addedAt to let prune remove them)",
+            plan.undated,
+            if plan.undated == 1 { "y" } else { "ies" }
+        );
+    }
+    let summary = format!(
+        "{}: {} removed, {} kept (tokens living at most {lifetime} s)",
+        file.display(),
+        plan.removed.len(),
+        plan.kept.len()
+    );
+    if dry_run || plan.removed.is_empty() {
+        println!(
+            "{summary}; {}",
+            if dry_run {
+                "dry run, file not written"
+            } else {
+                "nothing to remove, file not written"
+            }
+        );
+        return ExitCode::SUCCESS;
+    }
+    let written = prune::render(&plan.kept).and_then(|text| prune::write_atomically(file, &text));
+    match written {
+        Ok(()) => {
+            println!("{summary}; written");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -159,6 +283,7 @@ fn test(
     policy: &std::path::Path,
     tests: &std::path::Path,
     junit: Option<&std::path::Path>,
+    revocations: Option<&std::path::Path>,
 ) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -170,12 +295,14 @@ fn test(
             return ExitCode::from(2);
         }
     };
-    let report = match runtime.block_on(cognito_ext_authz::policytest::run_files(policy, tests)) {
+    let report = match runtime.block_on(cognito_ext_authz::policytest::run_files(
+        policy,
+        tests,
+        revocations,
+    )) {
         Ok(r) => r,
         Err(e) => {
-            for line in e.to_string().lines() {
-                eprintln!("error: {line}");
-            }
+            print_errors(&e);
             return ExitCode::from(2);
         }
     };
@@ -297,6 +424,7 @@ fn serve(
     listen: Option<std::net::SocketAddr>,
     admin: Option<std::net::SocketAddr>,
     policy: Option<PathBuf>,
+    revocations: Option<PathBuf>,
 ) -> ExitCode {
     // First, before the heap grows: idle connections then cost half the memory.
     cognito_ext_authz::listen::disable_transparent_huge_pages();
@@ -310,6 +438,7 @@ fn serve(
     settings.listen_addr = listen.unwrap_or(settings.listen_addr);
     settings.admin_addr = admin.unwrap_or(settings.admin_addr);
     settings.policy_path = policy.unwrap_or(settings.policy_path);
+    settings.revocations_path = revocations.or(settings.revocations_path);
     // Sends the spans and flushes the log lines still queued when serve returns.
     let _observability = init_logging(settings.log_format, settings.log_queue_lines);
     for w in warnings {
@@ -336,7 +465,36 @@ fn serve(
     }
 }
 
-fn validate(path: &std::path::Path) -> ExitCode {
+fn validate(path: &std::path::Path, revocations: Option<&std::path::Path>) -> ExitCode {
+    let policy_ok = validate_policy(path);
+    let revocations_ok = revocations.is_none_or(validate_revocations);
+    if policy_ok && revocations_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `validate --revocations`: a summary line, or every error with its place.
+fn validate_revocations(path: &std::path::Path) -> bool {
+    match cognito_ext_authz::revocation::RevocationList::load(path) {
+        Ok(list) => {
+            println!(
+                "{}: valid revocation list: {}",
+                path.display(),
+                list.summary()
+            );
+            true
+        }
+        Err(errors) => {
+            print_errors(&errors);
+            eprintln!("{}: {} error(s)", path.display(), errors.errors.len());
+            false
+        }
+    }
+}
+
+fn validate_policy(path: &std::path::Path) -> bool {
     match Policy::load(path) {
         Ok(policy) => {
             println!("{}: valid", path.display());
@@ -363,15 +521,20 @@ fn validate(path: &std::path::Path) -> ExitCode {
                     route.template.to_string()
                 );
             }
-            ExitCode::SUCCESS
+            true
         }
         Err(errors) => {
-            for line in errors.to_string().lines() {
-                eprintln!("error: {line}");
-            }
+            print_errors(&errors);
             eprintln!("{}: {} error(s)", path.display(), errors.errors.len());
-            ExitCode::FAILURE
+            false
         }
+    }
+}
+
+/// Every error, one `error: ` line each (a policy or revocation list gives one per place).
+fn print_errors(errors: &impl std::fmt::Display) {
+    for line in errors.to_string().lines() {
+        eprintln!("error: {line}");
     }
 }
 

@@ -17,6 +17,8 @@ pub const CACHE_HITS: &str = "cognito_ext_authz_token_cache_hits_total";
 pub const CACHE_MISSES: &str = "cognito_ext_authz_token_cache_misses_total";
 pub const LIMITS_TRIPPED: &str = "cognito_ext_authz_limits_tripped_total";
 pub const LOG_LINES_DROPPED: &str = "cognito_ext_authz_log_lines_dropped_total";
+pub const REVOCATION_RELOADS: &str = "cognito_ext_authz_revocation_reloads_total";
+pub const REVOCATIONS: &str = "cognito_ext_authz_revocations";
 
 /// Check latency buckets, in seconds: 25 µs to 250 ms.
 const LATENCY_BUCKETS: [f64; 13] = [
@@ -72,6 +74,11 @@ fn describe() {
     );
     metrics::describe_counter!(KEY_FETCHES, "User pool key set fetches by pool and result.");
     metrics::describe_counter!(POLICY_RELOADS, "Policy (re)loads by result.");
+    metrics::describe_counter!(REVOCATION_RELOADS, "Revocation list (re)loads by result.");
+    metrics::describe_gauge!(
+        REVOCATIONS,
+        "Entries of the revocation list in force, by kind (jti, origin_jti, sub)."
+    );
     metrics::describe_counter!(CACHE_HITS, "Verified-token cache hits.");
     metrics::describe_counter!(CACHE_MISSES, "Verified-token cache misses.");
     metrics::describe_counter!(
@@ -135,6 +142,19 @@ pub fn key_fetch(pool: &str, result: &'static str) {
 /// Counts one policy load or reload.
 pub fn policy_reload(result: &'static str) {
     metrics::counter!(POLICY_RELOADS, "result" => result).increment(1);
+}
+
+/// Counts one revocation list load or reload.
+pub fn revocation_reload(result: &'static str) {
+    metrics::counter!(REVOCATION_RELOADS, "result" => result).increment(1);
+}
+
+/// Shows the size of the revocation list now in force, by kind (`jti`, `origin_jti`,
+/// `sub`).
+pub fn revocations_in_force(by_kind: [(&'static str, usize); 3]) {
+    for (kind, n) in by_kind {
+        metrics::gauge!(REVOCATIONS, "kind" => kind).set(n as f64);
+    }
 }
 
 /// Counts one verified-token cache lookup.

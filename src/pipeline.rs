@@ -14,6 +14,7 @@ use crate::decision::{AllowReason, Decision, DenyReason};
 use crate::path;
 use crate::policy::model::DefaultAction;
 use crate::policy::table::Route;
+use crate::revocation::RevocationList;
 use crate::token::{VerifiedToken, Verifier};
 
 /// A request as the pipeline sees it.
@@ -28,17 +29,22 @@ pub struct Request {
     pub headers: Headers,
 }
 
-/// Decides requests against the live policy.
+/// Decides requests against the live policy and revocation list.
 pub struct Pipeline {
     active: ArcSwap<ActivePolicy>,
+    /// Swapped on its own: a new list takes effect without touching the policy or the
+    /// cache of verified tokens (the list is consulted on every use of a token).
+    revocations: ArcSwap<RevocationList>,
     verifier: Verifier,
 }
 
 impl Pipeline {
-    /// An authorizer starting with `active`, caching up to `cache_entries` verified tokens.
+    /// An authorizer starting with `active` and no revocation list, caching up to
+    /// `cache_entries` verified tokens.
     pub fn new(active: ActivePolicy, cache_entries: u64) -> Self {
         Self {
             active: ArcSwap::from_pointee(active),
+            revocations: ArcSwap::from_pointee(RevocationList::empty()),
             verifier: Verifier::new(cache_entries),
         }
     }
@@ -51,6 +57,17 @@ impl Pipeline {
     /// Puts a new policy in force; checks already running finish under the old one.
     pub fn replace(&self, active: ActivePolicy) {
         self.active.store(Arc::new(active));
+    }
+
+    /// The revocation list in force.
+    pub fn revocations(&self) -> Arc<RevocationList> {
+        self.revocations.load_full()
+    }
+
+    /// Puts a new revocation list in force: every token used from now on, cached or not,
+    /// is looked up in it. Returns the list it replaces (checks running may still hold it).
+    pub fn replace_revocations(&self, revocations: Arc<RevocationList>) -> Arc<RevocationList> {
+        self.revocations.swap(revocations)
     }
 
     /// Decides one request.
@@ -112,7 +129,9 @@ impl Pipeline {
             Ok(t) => t,
             Err(e) => return deny(DenyReason::NoToken(e), route),
         };
-        let token = match self.verifier.verify(active.trust(route), raw).await {
+        let revocations = self.revocations.load_full();
+        let trust = active.trust(route, &revocations);
+        let token = match self.verifier.verify(trust, raw).await {
             Ok(t) => t,
             Err(e) => return deny(DenyReason::InvalidToken(e), route),
         };

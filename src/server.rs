@@ -1,10 +1,11 @@
 //! `serve`: wiring the gRPC service, health, the admin HTTP port, key maintenance, policy
-//! reloads and graceful shutdown.
+//! and revocation list reloads and graceful shutdown.
 //!
-//! Start-up: load the policy (a bad one stops the process with every error listed), bind
-//! both ports, report NOT_SERVING, fetch every pool's keys, then report SERVING. On SIGTERM
-//! health goes NOT_SERVING while checks are still answered for the drain period; then the
-//! listeners close, in-flight checks finish and the process exits 0.
+//! Start-up: load the policy and the revocation list when one is configured (a bad one
+//! stops the process with every error listed: fail closed), bind both ports, report
+//! NOT_SERVING, fetch every pool's keys, then report SERVING; both files are then followed
+//! and reloaded. On SIGTERM health goes NOT_SERVING while checks are still answered for the
+//! drain period; then the listeners close, in-flight checks finish and the process exits 0.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use crate::grpc::{AuthorizationService, CheckServer};
 use crate::lifecycle::{Lifecycle, Phase, signal};
 use crate::pipeline::Pipeline;
 use crate::policy::{Policy, read_policy_text, watch};
+use crate::revocation::RevocationList;
 use crate::settings::Settings;
 use crate::token::keys::{KeyFetcher, KeyStore, PoolKeys};
 
@@ -41,6 +43,10 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     })?;
     crate::metrics::policy_reload("success");
     tracing::info!(path = %settings.policy_path.display(), summary = %policy.summary(), "policy loaded");
+    let revocations = match &settings.revocations_path {
+        Some(path) => Some(load_revocations(path)?),
+        None => None,
+    };
     let tls = match &settings.tls {
         Some(files) => Some(crate::tls::Tls::start(
             files,
@@ -63,6 +69,16 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         },
         settings.token_cache_entries,
     ));
+    let follow_timing = crate::follow::Timing {
+        poll: settings.policy_poll,
+        quiet: settings.policy_quiet,
+    };
+    if let (Some(path), Some((list, digest))) = (&settings.revocations_path, revocations) {
+        pipeline.replace_revocations(Arc::new(list));
+        let updates = crate::revocation::watch::spawn(path.clone(), digest, follow_timing)
+            .map_err(|e| format!("cannot watch {}: {e}", path.display()))?;
+        tokio::spawn(apply_revocations(updates, pipeline.clone()));
+    }
 
     let grpc_listener = tokio::net::TcpListener::bind(settings.listen_addr)
         .await
@@ -95,11 +111,8 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     ));
     let updates = watch::spawn(
         settings.policy_path.clone(),
-        watch::text_digest(&text),
-        crate::follow::Timing {
-            poll: settings.policy_poll,
-            quiet: settings.policy_quiet,
-        },
+        crate::follow::text_digest(&text),
+        follow_timing,
     )
     .map_err(|e| format!("cannot watch {}: {e}", settings.policy_path.display()))?;
     tokio::spawn(apply_policies(
@@ -358,5 +371,41 @@ async fn apply_policies(
         });
         crate::metrics::policy_reload("success");
         tracing::info!(generation, summary = %summary, "policy reloaded");
+    }
+}
+
+/// Loads the revocation list at start: refused (the process does not start) when it cannot
+/// be read or is invalid, like the policy. Returns it with the digest of its text.
+fn load_revocations(path: &std::path::Path) -> Result<(RevocationList, [u8; 32]), String> {
+    let text = crate::revocation::read_text(path).map_err(|e| e.to_string())?;
+    let list = RevocationList::parse(&text).map_err(|e| {
+        crate::metrics::revocation_reload("failure");
+        format!("revocation list refused:\n{}", e.in_file(path))
+    })?;
+    crate::metrics::revocation_reload("success");
+    crate::metrics::revocations_in_force(list.sizes());
+    tracing::info!(path = %path.display(), summary = %list.summary(), "revocation list loaded");
+    Ok((list, crate::follow::text_digest(&text)))
+}
+
+/// Puts each new valid revocation list in force: from then on every check, cached token or
+/// not, is looked up in it. A replaced list is kept until the next reload, so that a check
+/// that was still using it is not the one that frees it (100,000 entries take milliseconds
+/// to free), and is then freed on the blocking pool.
+async fn apply_revocations(
+    mut updates: tokio::sync::mpsc::Receiver<RevocationList>,
+    pipeline: Arc<Pipeline>,
+) {
+    let mut previous = None;
+    while let Some(list) = updates.recv().await {
+        let summary = list.summary();
+        let sizes = list.sizes();
+        let replaced = pipeline.replace_revocations(Arc::new(list));
+        if let Some(older) = previous.replace(replaced) {
+            tokio::task::spawn_blocking(move || drop(older));
+        }
+        crate::metrics::revocation_reload("success");
+        crate::metrics::revocations_in_force(sizes);
+        tracing::info!(summary = %summary, "revocation list reloaded");
     }
 }

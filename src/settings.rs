@@ -23,10 +23,11 @@ pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 7;
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 128 * 1024;
 
 /// Every variable we read, without the prefix.
-const KNOWN: [&str; 24] = [
+const KNOWN: [&str; 25] = [
     "LISTEN_ADDR",
     "ADMIN_ADDR",
     "POLICY_PATH",
+    "REVOCATIONS_PATH",
     "LOG_FORMAT",
     "DRAIN_SECONDS",
     "JWKS_REFRESH_SECONDS",
@@ -65,6 +66,8 @@ pub struct Settings {
     /// HTTP: `/metrics`, `/healthz`, `/readyz`.
     pub admin_addr: SocketAddr,
     pub policy_path: PathBuf,
+    /// The revocation list (`None`: no list, nothing revoked); followed like the policy.
+    pub revocations_path: Option<PathBuf>,
     pub log_format: LogFormat,
     /// After SIGTERM: how long checks are still answered while health says NOT_SERVING.
     pub drain: Duration,
@@ -76,9 +79,11 @@ pub struct Settings {
     pub jwks_timeout: Duration,
     /// Verified tokens kept in the cache (0 disables it).
     pub token_cache_entries: u64,
-    /// How often the policy file is re-read even without a change notification.
+    /// How often the policy (and revocation list) file is re-read even without a change
+    /// notification.
     pub policy_poll: Duration,
-    /// A policy file rewritten in place is read only once it has not changed for this long.
+    /// A policy (or revocation list) file rewritten in place is read only once it has not
+    /// changed for this long.
     pub policy_quiet: Duration,
     /// Largest `CheckRequest` accepted (larger: `RESOURCE_EXHAUSTED`).
     pub max_request_bytes: usize,
@@ -120,6 +125,7 @@ struct Raw {
     listen_addr: Option<String>,
     admin_addr: Option<String>,
     policy_path: Option<String>,
+    revocations_path: Option<String>,
     log_format: Option<String>,
     drain_seconds: Option<String>,
     jwks_refresh_seconds: Option<String>,
@@ -181,6 +187,16 @@ impl Settings {
                 }
                 Some(p) => PathBuf::from(p),
                 None => PathBuf::from("/etc/cognito-ext-authz/policy.yaml"),
+            },
+            revocations_path: match raw.revocations_path {
+                Some(p) if p.trim().is_empty() => {
+                    return Err(
+                        "AUTHZ_REVOCATIONS_PATH: must not be empty (unset it for no revocation list)"
+                            .to_owned(),
+                    );
+                }
+                Some(p) => Some(PathBuf::from(p)),
+                None => None,
             },
             log_format: match raw.log_format.as_deref().map(str::trim) {
                 None | Some("json") => LogFormat::Json,
@@ -403,6 +419,19 @@ mod tests {
         assert_eq!(s.admin_max_connections, 64);
         assert_eq!(s.log_queue_lines, 16_384);
         assert_eq!(s.tls, None);
+        assert_eq!(s.revocations_path, None);
+    }
+
+    #[test]
+    fn a_revocation_list_is_optional() {
+        let raw = Raw {
+            revocations_path: Some("/etc/cognito-ext-authz/revocations.yaml".into()),
+            ..Raw::default()
+        };
+        assert_eq!(
+            Settings::from_raw(raw).unwrap().revocations_path,
+            Some(PathBuf::from("/etc/cognito-ext-authz/revocations.yaml"))
+        );
     }
 
     #[test]
@@ -441,9 +470,13 @@ mod tests {
     #[test]
     fn bad_values_name_the_variable() {
         type Setter = fn(&mut Raw);
-        let cases: [(Setter, &str); 13] = [
+        let cases: [(Setter, &str); 14] = [
             (|r| r.listen_addr = Some("9000".into()), "AUTHZ_LISTEN_ADDR"),
             (|r| r.log_format = Some("xml".into()), "AUTHZ_LOG_FORMAT"),
+            (
+                |r| r.revocations_path = Some(" ".into()),
+                "AUTHZ_REVOCATIONS_PATH",
+            ),
             (
                 |r| r.drain_seconds = Some("-1".into()),
                 "AUTHZ_DRAIN_SECONDS",

@@ -135,6 +135,27 @@ pub fn policy_yaml(routes: usize, jwks_uri: &str) -> String {
     out
 }
 
+/// A revocation list of `n` entries, as an operator would write it: two in five `jti`
+/// entries (half with `addedAt` and a reason), one in five `originJti`, two in five
+/// `sub` + `issuedBefore`. None matches a token of [`BenchKey::token`].
+pub fn revocations_yaml(n: usize) -> String {
+    let mut out = String::with_capacity(n * 80);
+    out.push_str("revocations:\n");
+    for i in 0..n {
+        match i % 5 {
+            0 => out.push_str(&format!(
+                "  - jti: 0f1c2d3e-4b5a-4c6d-8e7f-{i:012x}\n    addedAt: 2026-11-26T10:00:00Z\n    reason: leaked in a log\n"
+            )),
+            1 => out.push_str(&format!("  - jti: 0f1c2d3e-4b5a-4c6d-8e7f-{i:012x}\n")),
+            2 => out.push_str(&format!("  - originJti: 0b7e1f2a-3c4d-4e5f-8a6b-{i:012x}\n")),
+            _ => out.push_str(&format!(
+                "  - sub: 7d0e1f2a-3b4c-4d5e-8f6a-{i:012x}\n    issuedBefore: 1795687200\n"
+            )),
+        }
+    }
+    out
+}
+
 /// A `CheckRequest` as Envoy's HTTP filter sends it, with the headers a browser or SDK
 /// client typically sends.
 pub fn check_request(method: &str, host: &str, path: &str, token: Option<&str>) -> CheckRequest {

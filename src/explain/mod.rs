@@ -6,7 +6,9 @@
 //! [`crate::token::verify`]), so the [`TokenError`] the pipeline returned says which check
 //! failed, every check before it passed and every one after it was not reached. The only
 //! thing decoded here is the token's (unverified) header and claims, for display; the raw
-//! token and its signature are never printed.
+//! token and its signature are never printed. With `--revocations FILE` the token is also
+//! looked up in that revocation list, as `serve` does, and a match is shown with its entry
+//! and reason.
 //!
 //! [`offline`] sets up the policy and key sets; [`render`] writes the explanation.
 
@@ -15,6 +17,7 @@ pub(crate) mod render;
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde_json::Value;
 use thiserror::Error;
@@ -24,6 +27,7 @@ use crate::credential::{self, Headers};
 use crate::decision::{Decision, DenyReason};
 use crate::pipeline::{Pipeline, Request};
 use crate::policy::{Policy, PolicyErrors};
+use crate::revocation::RevocationList;
 use crate::token::TokenError;
 use crate::token::verify::TokenCheck;
 use offline::KeySets;
@@ -60,6 +64,8 @@ pub struct CheckOptions {
     pub token: TokenInput,
     /// A JWKS file used as every pool's key set; `None` fetches each pool's keys once.
     pub jwks: Option<PathBuf>,
+    /// A revocation list to look the token up in; `None`: no list.
+    pub revocations: Option<PathBuf>,
 }
 
 /// The outcome of one token check.
@@ -120,6 +126,10 @@ impl fmt::Display for Explanation {
 /// usage or input problem (exit 2), never a decision.
 pub async fn check(options: &CheckOptions) -> Result<Explanation, CheckError> {
     let policy = Policy::load(&options.policy).map_err(CheckError::Policy)?;
+    let revocations = match &options.revocations {
+        Some(path) => Some(RevocationList::load(path).map_err(CheckError::Policy)?),
+        None => None,
+    };
     let header_value = match &options.token {
         TokenInput::None => None,
         TokenInput::Value(v) => Some(v.clone()),
@@ -127,7 +137,7 @@ pub async fn check(options: &CheckOptions) -> Result<Explanation, CheckError> {
     };
     let KeySets {
         keys,
-        notes,
+        mut notes,
         failed: failed_pools,
     } = offline::key_sets(&policy, options.jwks.as_deref()).await?;
     let mut headers = std::collections::HashMap::new();
@@ -151,6 +161,17 @@ pub async fn check(options: &CheckOptions) -> Result<Explanation, CheckError> {
         },
         0,
     );
+    match (&options.revocations, revocations) {
+        (Some(path), Some(list)) => {
+            notes.push(format!(
+                "revocations: {} ({})",
+                path.display(),
+                list.summary()
+            ));
+            pipeline.replace_revocations(Arc::new(list));
+        }
+        _ => notes.push("revocations: none (--revocations FILE to look the token up)".to_owned()),
+    }
     let decision = pipeline.decide(&request).await;
     let active = pipeline.active();
 

@@ -22,8 +22,9 @@ use crate::policy::model::DefaultAction;
 use crate::policy::rules::METHODS;
 use crate::policy::table::Route;
 use crate::policy::template::{PathTemplate, Segment};
+use crate::revocation::Revocation;
 use crate::token::TokenError;
-use crate::token::access::now_unix;
+use crate::token::access::{now_unix, utc};
 use crate::token::verify::TokenCheck;
 
 /// The JSON of a token part (0 header, 1 claims), unverified, for display only.
@@ -153,6 +154,9 @@ pub(crate) fn render(
             };
             let _ = writeln!(out, "    {:<42} {mark}", check.describe());
         }
+        if let Some(Err(TokenError::Revoked(entry))) = outcome {
+            describe_revocation(&mut out, entry);
+        }
     }
 
     // Scopes and groups.
@@ -250,6 +254,28 @@ pub(crate) fn render(
         }
     }
     out
+}
+
+/// Which revocation entry matched, and why it is there.
+fn describe_revocation(out: &mut String, entry: &Revocation) {
+    let _ = write!(
+        out,
+        "  revoked by {entry}: {} {}",
+        entry.kind.name(),
+        entry.value
+    );
+    if let Some(before) = entry.issued_before {
+        let _ = write!(out, " issuedBefore {} (iat is earlier)", utc(before));
+    }
+    if let Some(added) = entry.added_at {
+        let _ = write!(out, " addedAt {}", utc(added));
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "  reason: {}",
+        entry.reason.as_deref().unwrap_or("(none given)")
+    );
 }
 
 /// What a passed check found, where it names something worth seeing.
@@ -440,7 +466,9 @@ fn describe_token(out: &mut String, token: &str) {
                 "sub",
                 "username",
                 "scope",
-                "cognito:groups"
+                "cognito:groups",
+                "jti",
+                "origin_jti"
             ]
         )
     );
@@ -458,6 +486,8 @@ fn describe_token(out: &mut String, token: &str) {
         "username",
         "scope",
         "cognito:groups",
+        "jti",
+        "origin_jti",
         "exp",
         "nbf",
         "iat",
@@ -477,28 +507,6 @@ fn summary(map: &Map<String, Value>, keys: &[&str]) -> String {
         .filter_map(|k| map.get(*k).map(|v| format!("{k}={v}")))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// `2026-11-26T06:00:00Z`.
-fn utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 /// `in 59m 3s` / `3m 0s ago`.

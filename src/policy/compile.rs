@@ -48,9 +48,10 @@ impl Policy {
             }
         };
         let leeway_seconds = file.leeway_seconds.unwrap_or(0);
-        if leeway_seconds > 300 {
+        if leeway_seconds > super::MAX_LEEWAY_SECONDS {
             errors.push(format!(
-                "leewaySeconds: {leeway_seconds} is more than the 300 seconds allowed"
+                "leewaySeconds: {leeway_seconds} is more than the {} seconds allowed",
+                super::MAX_LEEWAY_SECONDS
             ));
         }
         let dry_run = file.mode == Mode::DryRun;

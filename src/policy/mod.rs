@@ -24,6 +24,9 @@ pub use rules::{check_fetch_url, pool_region};
 /// Policy files larger than this are refused (a ConfigMap holds at most 1 MiB).
 pub const MAX_POLICY_BYTES: usize = 1024 * 1024;
 
+/// The largest `leewaySeconds` a policy may set.
+pub const MAX_LEEWAY_SECONDS: u64 = 300;
+
 /// A Cognito user pool some authorizer trusts, with its issuer and key set location
 /// resolved. Authorizers that share a pool share this entry (and its key set).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,8 +126,8 @@ pub struct Policy {
     pub routes: RouteTable,
 }
 
-/// Every problem found in a policy, each with its place in the file, and the file when it
-/// came from one.
+/// Every problem found in a policy (or a revocation list), each with its place in the file,
+/// and the file when it came from one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyErrors {
     /// The file, shown once before each error.

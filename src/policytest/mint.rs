@@ -34,6 +34,8 @@ pub const DEFAULT_USERNAME: &str = "test-user";
 pub const DEFAULT_CLIENT: &str = "testclient0000000000000000";
 /// `scope` of the default token: what Cognito grants a user sign-in.
 pub const DEFAULT_SCOPE: &str = "aws.cognito.signin.user.admin";
+/// `jti` of every `revoked` token: the run's revocation list holds it.
+pub const REVOKED_JTI: &str = "cognito-ext-authz-test-revoked";
 /// `client_id` of a `wrongClient` token.
 pub const WRONG_CLIENT: &str = "wrongclient000000000000000";
 
@@ -133,6 +135,8 @@ pub fn claims(
         TokenUse::Id => {
             // What Cognito puts in an ID token: `aud` rather than `client_id`, no scope.
             c.insert("aud".into(), json!(client));
+            c.insert("origin_jti".into(), json!(format!("origin-{now}")));
+            c.insert("jti".into(), json!(format!("test-{now}")));
             c.insert("token_use".into(), json!("id"));
             c.insert("cognito:username".into(), json!(DEFAULT_USERNAME));
             c.insert("email".into(), json!("test-user@example.com"));
@@ -145,10 +149,12 @@ pub fn claims(
     match kind {
         TokenKind::Valid
         | TokenKind::None
-        | TokenKind::Revoked
         | TokenKind::BadSignature
         | TokenKind::IdToken
         | TokenKind::AccessToken => {}
+        TokenKind::Revoked => {
+            c.insert("jti".into(), json!(REVOKED_JTI));
+        }
         TokenKind::Expired => {
             c.insert("auth_time".into(), json!(now - 7200));
             c.insert("iat".into(), json!(now - 7200));

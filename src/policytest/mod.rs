@@ -7,6 +7,12 @@
 //! explanation of the decision ([`crate::explain`]), so the reader sees which step said no.
 //! [`junit`] writes the results for CI.
 //!
+//! Revocation: the run's revocation list is the operator's (`--revocations FILE`, when
+//! given) plus one entry made for the run, the `jti` every `revoked` token carries
+//! ([`mint::REVOKED_JTI`]). So `kind: revoked` shows how the policy answers a revoked token,
+//! and tokens described by their claims (`sub`, `iat`, `jti`, `origin_jti`) show what the
+//! operator's list revokes.
+//!
 //! Over 500 lines: a third is unit tests; the rest is the case runner, whose expectations
 //! (status, route, headers, body, reason) are checked in one place.
 
@@ -30,8 +36,10 @@ use crate::decision::Decision;
 use crate::pipeline::{Pipeline, Request};
 use crate::policy::model::TokenUse;
 use crate::policy::{Policy, PolicyErrors};
+use crate::revocation::RevocationList;
+use crate::revocation::model::EntryFile;
 use crate::token::keys::PoolKeys;
-pub use mint::{DEFAULT_SCOPE, DEFAULT_SUB, DEFAULT_USERNAME};
+pub use mint::{DEFAULT_SCOPE, DEFAULT_SUB, DEFAULT_USERNAME, REVOKED_JTI};
 pub use model::{Expect, TestCase, TestFile, TestRequest, TokenKind, TokenSpec};
 
 /// Largest tests file read.
@@ -55,7 +63,7 @@ pub enum Outcome {
         mismatches: Vec<String>,
         explanation: String,
     },
-    /// The case could not be run as written (an unknown pool, a kind not supported yet).
+    /// The case could not be run as written (an unknown pool, claims a kind cannot take).
     Error(String),
 }
 
@@ -131,15 +139,37 @@ pub fn load_tests(path: &Path) -> Result<TestFile, TestError> {
     serde_saphyr::from_str(&text).map_err(|e| TestError::Input(format!("{}: {e}", path.display())))
 }
 
-/// Runs the cases of `tests_path` against the policy at `policy_path`.
-pub async fn run_files(policy_path: &Path, tests_path: &Path) -> Result<Report, TestError> {
+/// Runs the cases of `tests_path` against the policy at `policy_path`, with the revocation
+/// list at `revocations_path` when given.
+pub async fn run_files(
+    policy_path: &Path,
+    tests_path: &Path,
+    revocations_path: Option<&Path>,
+) -> Result<Report, TestError> {
     let policy = Policy::load(policy_path).map_err(TestError::Policy)?;
+    let revocations = match revocations_path {
+        Some(path) => {
+            let text = crate::revocation::read_text(path).map_err(TestError::Policy)?;
+            let file = crate::revocation::parse_file(&text)
+                .map_err(|e| TestError::Policy(e.in_file(path)))?;
+            // Checked on its own first, so its errors point into the operator's file.
+            RevocationList::compile(&file.revocations)
+                .map_err(|e| TestError::Policy(e.in_file(path)))?;
+            file.revocations
+        }
+        None => Vec::new(),
+    };
     let tests = load_tests(tests_path)?;
-    run(policy, &tests).await
+    run(policy, &tests, &revocations).await
 }
 
-/// Runs `tests` against `policy`.
-pub async fn run(policy: Policy, tests: &TestFile) -> Result<Report, TestError> {
+/// Runs `tests` against `policy`, with `revocations` (and the entry revoking `revoked`
+/// tokens) as the revocation list.
+pub async fn run(
+    policy: Policy,
+    tests: &TestFile,
+    revocations: &[EntryFile],
+) -> Result<Report, TestError> {
     if policy.pools.is_empty() {
         return Err(TestError::Input("the policy has no user pools".to_owned()));
     }
@@ -159,6 +189,14 @@ pub async fn run(policy: Policy, tests: &TestFile) -> Result<Report, TestError> 
         },
         0,
     );
+    let mut entries = revocations.to_vec();
+    entries.push(EntryFile {
+        jti: Some(REVOKED_JTI.to_owned()),
+        reason: Some("made for this test run: every `kind: revoked` token carries it".to_owned()),
+        ..EntryFile::default()
+    });
+    let list = RevocationList::compile(&entries).map_err(TestError::Policy)?;
+    pipeline.replace_revocations(Arc::new(list));
     let mut report = Report::default();
     for case in &tests.tests {
         let started = Instant::now();
@@ -220,8 +258,10 @@ fn request_for(case: &TestCase, policy: &Policy, keys: &mint::Keys) -> Result<Re
         .collect();
     if let Some(spec) = &case.token {
         let kind = spec.kind.unwrap_or(TokenKind::Valid);
-        if kind == TokenKind::Revoked {
-            return Err("token kind `revoked` is not supported yet: this version has no revocation list, so a revoked token cannot be told apart from a valid one".to_owned());
+        if kind == TokenKind::Revoked && spec.claims.contains_key("jti") {
+            return Err(format!(
+                "token kind `revoked` sets `jti` itself ({REVOKED_JTI}, on the run's revocation list): leave `jti` out of its claims"
+            ));
         }
         if kind == TokenKind::None {
             if !spec.claims.is_empty() || spec.pool.is_some() {
@@ -407,7 +447,9 @@ routes:
         let tests = TestFile {
             tests: vec![case(yaml)],
         };
-        let report = run(Policy::parse(POLICY).unwrap(), &tests).await.unwrap();
+        let report = run(Policy::parse(POLICY).unwrap(), &tests, &[])
+            .await
+            .unwrap();
         report.results[0].outcome.clone()
     }
 
@@ -517,7 +559,7 @@ routes:
         let tests = TestFile {
             tests: cases.iter().map(|c| self::case(c)).collect(),
         };
-        let report = run(Policy::parse(AUTHORIZERS).unwrap(), &tests)
+        let report = run(Policy::parse(AUTHORIZERS).unwrap(), &tests, &[])
             .await
             .unwrap();
         assert_eq!(report.failed(), 0, "{}", report.render());
@@ -526,7 +568,7 @@ routes:
                 "request: {path: /reports}\ntoken: {pool: eu-west-1_NotOurs01}\nexpect: {status: 401}\n",
             )],
         };
-        let report = run(Policy::parse(AUTHORIZERS).unwrap(), &unknown)
+        let report = run(Policy::parse(AUTHORIZERS).unwrap(), &unknown, &[])
             .await
             .unwrap();
         assert!(
@@ -556,15 +598,48 @@ routes:
     }
 
     #[tokio::test]
-    async fn revoked_is_an_error_not_a_pass() {
+    async fn a_revoked_token_is_refused_as_an_invalid_one() {
+        let case = "request: {method: POST, path: /users/1}\ntoken: {kind: revoked, claims: {scope: users/write}}\nexpect: {status: 401, reason: revoked, body: '{\"message\":\"Unauthorized\"}', headers: {www-authenticate: 'Bearer error=\"invalid_token\"'}}\n";
+        assert_eq!(run_one(case).await, Outcome::Pass);
+        // Expecting it to pass fails, with the entry in the explanation.
         let outcome = run_one(
-            "request: {method: POST, path: /users/1}\ntoken: {kind: revoked}\nexpect: {status: 401}\n",
+            "request: {method: POST, path: /users/1}\ntoken: {kind: revoked, claims: {scope: users/write}}\nexpect: {status: 200}\n",
+        )
+        .await;
+        let Outcome::Fail { explanation, .. } = &outcome else {
+            panic!("{outcome:?}")
+        };
+        assert!(
+            explanation.contains("made for this test run"),
+            "{explanation}"
+        );
+        let outcome = run_one(
+            "request: {method: POST, path: /users/1}\ntoken: {kind: revoked, claims: {jti: x}}\nexpect: {status: 401}\n",
         )
         .await;
         assert!(
-            matches!(&outcome, Outcome::Error(e) if e.contains("not supported yet")),
+            matches!(&outcome, Outcome::Error(e) if e.contains("sets `jti` itself")),
             "{outcome:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn the_operators_list_applies_to_tokens_described_by_claims() {
+        let signed_out = crate::token::access::now_unix() - 10;
+        let revocations = crate::revocation::parse_file(&format!(
+            "revocations:\n  - sub: {DEFAULT_SUB}\n    issuedBefore: {signed_out}\n"
+        ))
+        .unwrap()
+        .revocations;
+        let before = signed_out - 1;
+        let tests: TestFile = serde_saphyr::from_str(&format!(
+            "tests:\n  - request: {{method: POST, path: /users/1}}\n    token: {{claims: {{scope: users/write, iat: {before}}}}}\n    expect: {{status: 401, reason: revoked}}\n  - request: {{method: POST, path: /users/1}}\n    token: {{claims: {{scope: users/write, iat: {signed_out}}}}}\n    expect: {{status: 200}}\n",
+        ))
+        .unwrap();
+        let report = run(Policy::parse(POLICY).unwrap(), &tests, &revocations)
+            .await
+            .unwrap();
+        assert_eq!(report.failed(), 0, "{}", report.render());
     }
 
     #[test]

@@ -87,7 +87,7 @@ pub enum TokenKind {
     WrongClient,
     /// Signed by another key under the trusted key's `kid`.
     BadSignature,
-    /// A revoked token: not supported yet (this version has no revocation list).
+    /// A valid token whose `jti` is on the run's revocation list.
     Revoked,
 }
 

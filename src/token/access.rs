@@ -26,6 +26,11 @@ pub struct VerifiedToken {
     pub pool: usize,
     /// The key that signed it.
     pub kid: String,
+    /// `jti`, `origin_jti` and `iat`: what the revocation list matches on.
+    pub jti: Option<String>,
+    pub origin_jti: Option<String>,
+    /// Issue time, seconds since the epoch.
+    pub iat: Option<u64>,
 }
 
 /// Seconds since the epoch.
@@ -34,4 +39,26 @@ pub fn now_unix() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// `2026-11-26T06:00:00Z`: seconds since the epoch as an RFC 3339 UTC time.
+pub fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }

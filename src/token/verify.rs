@@ -9,6 +9,8 @@
 //!    when the `kid` is unknown).
 //! 5. Claims, now trusted: `token_use` is `access`, `exp` present and in the future,
 //!    `nbf`/`iat` not in the future (with the policy's leeway), `client_id` allowed.
+//! 6. On every use, cached or not: the route's authorizer takes it, and it is not on the
+//!    revocation list in force.
 
 use std::sync::Arc;
 
@@ -24,11 +26,12 @@ use super::cache::TokenCache;
 use super::keys::PoolKeys;
 use crate::policy::model::TokenUse;
 use crate::policy::{Authorizer, Pools};
+use crate::revocation::{Revocation, RevocationList};
 
 /// What a token is verified against: the policy's pools and their key sets (index for
 /// index), the route's authorizer and the token it takes, the claims the policy's claim
-/// headers need, the clock leeway, and the policy generation (cached verifications from
-/// another one do not count).
+/// headers need, the clock leeway, the policy generation (cached verifications from
+/// another one do not count), and the revocation list in force.
 #[derive(Clone, Copy)]
 pub struct Trust<'a> {
     pub pools: &'a Pools,
@@ -38,6 +41,7 @@ pub struct Trust<'a> {
     pub claim_names: &'a [(String, String)],
     pub leeway_seconds: u64,
     pub generation: u64,
+    pub revocations: &'a RevocationList,
 }
 
 /// Seconds `nbf` and `iat` may lie ahead of this pod's clock, on top of the policy's
@@ -78,6 +82,9 @@ pub enum TokenError {
     ValidationExpression,
     #[error("app client is not allowed")]
     ClientNotAllowed,
+    /// Verified, but on the revocation list.
+    #[error("revoked by {0}")]
+    Revoked(Arc<Revocation>),
 }
 
 impl TokenError {
@@ -96,6 +103,7 @@ impl TokenError {
             TokenError::NotIdToken(_) => "not_id_token",
             TokenError::ValidationExpression => "validation_expression",
             TokenError::ClientNotAllowed => "client_not_allowed",
+            TokenError::Revoked(_) => "revoked",
         }
     }
 }
@@ -117,11 +125,12 @@ pub enum TokenCheck {
     ClientId,
     Sub,
     Expression,
+    Revocation,
 }
 
 impl TokenCheck {
     /// Every check, in pipeline order.
-    pub const ALL: [TokenCheck; 14] = [
+    pub const ALL: [TokenCheck; 15] = [
         TokenCheck::Shape,
         TokenCheck::Alg,
         TokenCheck::Kid,
@@ -136,6 +145,7 @@ impl TokenCheck {
         TokenCheck::ClientId,
         TokenCheck::Sub,
         TokenCheck::Expression,
+        TokenCheck::Revocation,
     ];
 
     /// What the check verifies.
@@ -155,6 +165,7 @@ impl TokenCheck {
             TokenCheck::ClientId => "client_id present and allowed",
             TokenCheck::Sub => "sub present",
             TokenCheck::Expression => "aud matches the identity validation expression (when set)",
+            TokenCheck::Revocation => "not on the revocation list",
         }
     }
 }
@@ -174,6 +185,7 @@ impl TokenError {
             TokenError::NotAccessToken(_) | TokenError::NotIdToken(_) => TokenCheck::TokenUse,
             TokenError::ValidationExpression => TokenCheck::Expression,
             TokenError::ClientNotAllowed => TokenCheck::ClientId,
+            TokenError::Revoked(_) => TokenCheck::Revocation,
         }
     }
 }
@@ -205,6 +217,8 @@ struct Claims {
     exp: Option<u64>,
     nbf: Option<u64>,
     iat: Option<u64>,
+    jti: Option<String>,
+    origin_jti: Option<String>,
 }
 
 /// Verifies tokens against the policy in force, through the cache of verified tokens.
@@ -276,9 +290,11 @@ impl Verifier {
     }
 }
 
-/// The authorizer-specific rules, checked on every use of a verified token, cached or not:
-/// its pool is one of the authorizer's, it is the kind of token the route takes, its app
-/// client is allowed, and its `aud` matches the validation expression.
+/// The rules checked on every use of a verified token, cached or not: its pool is one of
+/// the authorizer's, it is the kind of token the route takes, its app client is allowed,
+/// its `aud` matches the validation expression, and it is not on the revocation list in
+/// force (so a token cached before an entry was added is refused from the moment the new
+/// list is).
 fn accepts(trust: Trust<'_>, token: &VerifiedToken) -> Result<(), TokenError> {
     let pool = trust
         .authorizer
@@ -303,6 +319,9 @@ fn accepts(trust: Trust<'_>, token: &VerifiedToken) -> Result<(), TokenError> {
             .is_some_and(|aud| expression.is_match(aud))
     {
         return Err(TokenError::ValidationExpression);
+    }
+    if let Some(entry) = trust.revocations.find(token) {
+        return Err(TokenError::Revoked(entry.clone()));
     }
     Ok(())
 }
@@ -431,6 +450,9 @@ async fn verify_uncached(
         exp,
         pool: pool_index,
         kid,
+        jti: claims.jti,
+        origin_jti: claims.origin_jti,
+        iat: claims.iat,
     };
     Ok((verified, key))
 }

@@ -384,6 +384,31 @@ impl Service {
         service
     }
 
+    /// Like [`Service::start`], with a revocation list beside the policy in the same
+    /// kubelet-style folder (`revocations.yaml -> ..data/revocations.yaml`) and
+    /// `AUTHZ_REVOCATIONS_PATH` naming it.
+    pub fn start_with_revocations(
+        policy_yaml: &str,
+        revocations_yaml: &str,
+        env: &[(&str, &str)],
+    ) -> Service {
+        let mut service = Service::prepare(policy_yaml);
+        std::fs::remove_file(service.policy_path()).unwrap();
+        service.swap_files(&[
+            ("policy.yaml", policy_yaml),
+            ("revocations.yaml", revocations_yaml),
+        ]);
+        for name in ["policy.yaml", "revocations.yaml"] {
+            std::os::unix::fs::symlink(format!("..data/{name}"), service.dir.path().join(name))
+                .unwrap();
+        }
+        let path = service.revocations_path();
+        let mut env = env.to_vec();
+        env.push(("AUTHZ_REVOCATIONS_PATH", path.to_str().unwrap()));
+        service.spawn(&env);
+        service
+    }
+
     pub fn spawn(&mut self, env: &[(&str, &str)]) {
         self.spawn_with_args(env, &[]);
     }
@@ -419,6 +444,10 @@ impl Service {
         self.dir.path().join("policy.yaml")
     }
 
+    pub fn revocations_path(&self) -> PathBuf {
+        self.dir.path().join("revocations.yaml")
+    }
+
     /// The process id of the running service.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().unwrap().id()
@@ -427,6 +456,12 @@ impl Service {
     /// Replaces the policy the way the kubelet updates a mounted ConfigMap: a new
     /// timestamped folder, then an atomic rename of the `..data` symlink.
     pub fn swap_policy(&mut self, yaml: &str) {
+        self.swap_files(&[("policy.yaml", yaml)]);
+    }
+
+    /// Replaces the folder's files (every key of the ConfigMap: a file left out is gone
+    /// after the swap) the way the kubelet does.
+    pub fn swap_files(&mut self, files: &[(&str, &str)]) {
         self.versions += 1;
         let root = self.dir.path();
         let version = format!(
@@ -435,7 +470,9 @@ impl Service {
             std::process::id()
         );
         std::fs::create_dir(root.join(&version)).unwrap();
-        std::fs::write(root.join(&version).join("policy.yaml"), yaml).unwrap();
+        for (name, text) in files {
+            std::fs::write(root.join(&version).join(name), text).unwrap();
+        }
         let tmp = root.join("..data_tmp");
         let _ = std::fs::remove_file(&tmp);
         std::os::unix::fs::symlink(&version, &tmp).unwrap();

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib
 import os
+import subprocess
 import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -56,3 +58,24 @@ def service_binary() -> Path:
     missing_tool("the cognito-ext-authz binary",
                  "cargo build --release --bin cognito-ext-authz")
     raise AssertionError("unreachable")
+
+
+def run_container(r: Any, tmp_path: Path, kind: str, name: str) -> subprocess.CompletedProcess:
+    """A rendered Job's or Pod's container command, run with the binary against the
+    ConfigMaps it mounts, each item at its path as the kubelet lays them out."""
+    obj = r.one(kind, name)
+    spec = obj["spec"]["template"]["spec"] if kind == "Job" else obj["spec"]
+    [container] = spec["containers"]
+    volumes = {v["name"]: v["configMap"] for v in spec["volumes"]}
+    args = list(container["args"])
+    for mount in container["volumeMounts"]:
+        source = volumes[mount["name"]]
+        folder = tmp_path / mount["mountPath"].lstrip("/")
+        folder.mkdir(parents=True)
+        data = r.one("ConfigMap", source["name"])["data"]
+        for item in source["items"]:
+            (folder / item["path"]).write_text(data[item["key"]])
+        args = [str(folder / a[len(mount["mountPath"]) + 1:])
+                if a.startswith(mount["mountPath"] + "/") else a for a in args]
+    return subprocess.run([str(service_binary()), *args], capture_output=True, text=True,
+                          timeout=60)

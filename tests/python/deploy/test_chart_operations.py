@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .common import CHART_DIR, NAMESPACE, RELEASE, REPO, service_binary
+from .common import CHART_DIR, NAMESPACE, RELEASE, REPO, run_container
 
 ENVOY_CONFIG = REPO / "deploy" / "envoy" / "envoy.yaml"
 HOOK = "cognito-ext-authz-policy-check"
@@ -160,16 +160,7 @@ def test_the_hook_passes_a_good_policy(render, load_values, tmp_path):
 
 def run_hook(r, tmp_path: Path) -> subprocess.CompletedProcess:
     """The hook Job's container command against its ConfigMap, mounted as the kubelet does."""
-    job = hook_job(r)
-    [container] = job["spec"]["template"]["spec"]["containers"]
-    [mount] = container["volumeMounts"]
-    policy_dir = tmp_path / mount["mountPath"].lstrip("/")
-    policy_dir.mkdir(parents=True)
-    (policy_dir / "policy.yaml").write_text(r.one("ConfigMap", HOOK)["data"]["policy.yaml"])
-    args = [str(policy_dir / "policy.yaml") if a.startswith(mount["mountPath"]) else a
-            for a in container["args"]]
-    return subprocess.run([str(service_binary()), *args], capture_output=True, text=True,
-                          timeout=60)
+    return run_container(r, tmp_path, "Job", HOOK)
 
 
 # --- topology spread, priority ----------------------------------------------------------
@@ -242,6 +233,7 @@ SERVICE_METRICS = {
     "cognito_ext_authz_decisions_total", "cognito_ext_authz_check_duration_seconds_bucket",
     "cognito_ext_authz_key_fetches_total", "cognito_ext_authz_policy_reloads_total",
     "cognito_ext_authz_token_cache_hits_total", "cognito_ext_authz_token_cache_misses_total",
+    "cognito_ext_authz_revocation_reloads_total",
 }
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .common import KUBE_VERSION, REPO, service_binary
+from .common import KUBE_VERSION, REPO, run_container, service_binary
 
 SEED = REPO / "tests" / "fixtures" / "import" / "serverless.yml"
 POD = "cognito-ext-authz-test-policy"
@@ -34,21 +34,7 @@ def imported(yaml, tmp_path_factory):
 
 def run_pod(r, tmp_path: Path) -> subprocess.CompletedProcess:
     """The test Pod's container command against the ConfigMaps it mounts."""
-    pod = r.one("Pod", POD)
-    [container] = pod["spec"]["containers"]
-    volumes = {v["name"]: v["configMap"] for v in pod["spec"]["volumes"]}
-    args = list(container["args"])
-    for mount in container["volumeMounts"]:
-        source = volumes[mount["name"]]
-        folder = tmp_path / mount["mountPath"].lstrip("/")
-        folder.mkdir(parents=True)
-        data = r.one("ConfigMap", source["name"])["data"]
-        for item in source["items"]:
-            (folder / item["path"]).write_text(data[item["key"]])
-        args = [str(folder / a[len(mount["mountPath"]) + 1:])
-                if a.startswith(mount["mountPath"] + "/") else a for a in args]
-    return subprocess.run([str(service_binary()), *args], capture_output=True, text=True,
-                          timeout=60)
+    return run_container(r, tmp_path, "Pod", POD)
 
 
 def test_no_policy_test_pod_without_cases(render):

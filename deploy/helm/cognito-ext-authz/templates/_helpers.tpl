@@ -49,6 +49,16 @@ Name of the ConfigMap holding the policy: the chart's own, or one managed elsewh
 {{- end }}
 
 {{/*
+The revocation list as the file the service reads (`revocations: [...]`), when
+`revocations` is a list; nothing when it is null (no list).
+*/}}
+{{- define "cognito-ext-authz.revocationsYaml" -}}
+{{- if kindIs "slice" .Values.revocations }}
+{{- toYaml (dict "revocations" .Values.revocations) }}
+{{- end }}
+{{- end }}
+
+{{/*
 Chart label value.
 */}}
 {{- define "cognito-ext-authz.chart" -}}
@@ -142,6 +152,9 @@ pods. The policy is deliberately NOT part of this: it is hot-reloaded in place.
 AUTHZ_LISTEN_ADDR: {{ include "cognito-ext-authz.listenAddr" (dict "host" .Values.settings.bindAddress "port" .Values.containerPorts.grpc) | quote }}
 AUTHZ_ADMIN_ADDR: {{ include "cognito-ext-authz.listenAddr" (dict "host" .Values.settings.bindAddress "port" .Values.containerPorts.admin) | quote }}
 AUTHZ_POLICY_PATH: "/etc/cognito-ext-authz/policy.yaml"
+{{- if kindIs "slice" .Values.revocations }}
+AUTHZ_REVOCATIONS_PATH: "/etc/cognito-ext-authz/revocations.yaml"
+{{- end }}
 AUTHZ_LOG_FORMAT: {{ .Values.settings.logFormat | quote }}
 RUST_LOG: {{ .Values.settings.logLevel | quote }}
 AUTHZ_DRAIN_SECONDS: {{ .Values.settings.drainSeconds | int | quote }}
