@@ -113,8 +113,8 @@ const CHECKS: [&str; 13] = [
     "exp present and in the future",
     "nbf not in the future",
     "iat not in the future",
-    "token_use is access",
-    "client_id present and allowed",
+    "token_use is the route's (access, or id)",
+    "client (client_id, or aud of an ID token) present and allowed",
     "sub present",
 ];
 
@@ -312,7 +312,7 @@ fn algorithm_issuer_token_use_and_client_failures_name_their_check() {
     let r = check(&keys, "POST", "/users", "", Some(&token(&id_token)));
     assert_fails_at(
         &r.stdout,
-        "token_use is access",
+        "token_use is the route's (access, or id)",
         "not an access token (token_use \"id\")",
     );
 
@@ -321,7 +321,7 @@ fn algorithm_issuer_token_use_and_client_failures_name_their_check() {
     let r = check(&keys, "POST", "/users", "", Some(&token(&other_client)));
     assert_fails_at(
         &r.stdout,
-        "client_id present and allowed",
+        "client (client_id, or aud of an ID token) present and allowed",
         "app client is not allowed",
     );
     assert_eq!(r.code, 1);
