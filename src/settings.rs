@@ -11,6 +11,81 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+/// A setting that cannot be used: which variable, and what is wrong with its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError {
+    /// The variable (`AUTHZ_MAX_CONNECTIONS`), or `AUTHZ_*` when the environment as a
+    /// whole could not be read.
+    pub setting: &'static str,
+    pub problem: Problem,
+}
+
+/// What is wrong with a setting's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The environment could not be read at all.
+    Unreadable(String),
+    /// Set, but empty.
+    Empty {
+        hint: &'static str,
+    },
+    NotOneOf {
+        value: String,
+        allowed: &'static [&'static str],
+    },
+    NotAnAddress {
+        value: String,
+        example: &'static str,
+    },
+    OutOfRange {
+        value: String,
+        min: u64,
+        max: u64,
+    },
+    /// Not set, but `because` is, which needs it.
+    Missing {
+        because: &'static str,
+        why: &'static str,
+    },
+    /// Only usable together with `with`, which is not set.
+    Needs {
+        with: &'static str,
+        why: &'static str,
+    },
+}
+
+impl std::fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = self.setting;
+        match &self.problem {
+            Problem::Unreadable(e) => write!(f, "cannot read {PREFIX}* settings: {e}"),
+            Problem::Empty { hint } => write!(f, "{name}: must not be empty{hint}"),
+            Problem::NotOneOf { value, allowed } => {
+                let allowed: Vec<String> = allowed.iter().map(|a| format!("{a:?}")).collect();
+                write!(f, "{name}: {value:?} is not one of {}", allowed.join(", "))
+            }
+            Problem::NotAnAddress { value, example } => write!(
+                f,
+                "{name}: {value:?} is not an address with a port (like {example} or [::]:9000)"
+            ),
+            Problem::OutOfRange { value, min, max } => write!(
+                f,
+                "{name}: {value:?} is not a whole number from {min} to {max}"
+            ),
+            Problem::Missing { because, why } => {
+                write!(f, "{name}: not set, but {because} is ({why})")
+            }
+            Problem::Needs { with, why } => write!(f, "{name}: needs {with} ({why})"),
+        }
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+fn fail<T>(setting: &'static str, problem: Problem) -> Result<T, SettingsError> {
+    Err(SettingsError { setting, problem })
+}
+
 const PREFIX: &str = "AUTHZ_";
 
 /// The default `AUTHZ_REQUEST_TIMEOUT_SECONDS`: longer than a check can take when it must
@@ -158,10 +233,13 @@ impl Default for Settings {
 
 impl Settings {
     /// Reads the settings from the environment; also returns warnings to log.
-    pub fn from_env() -> Result<(Settings, Vec<String>), String> {
+    pub fn from_env() -> Result<(Settings, Vec<String>), SettingsError> {
         let raw: Raw = envy::prefixed(PREFIX)
             .from_env()
-            .map_err(|e| format!("cannot read {PREFIX}* settings: {e}"))?;
+            .map_err(|e| SettingsError {
+                setting: "AUTHZ_*",
+                problem: Problem::Unreadable(e.to_string()),
+            })?;
         let warnings = std::env::vars_os()
             .filter_map(|(k, _)| k.into_string().ok())
             .filter_map(|k| {
@@ -177,22 +255,24 @@ impl Settings {
         Ok((Self::from_raw(raw)?, warnings))
     }
 
-    fn from_raw(raw: Raw) -> Result<Settings, String> {
+    fn from_raw(raw: Raw) -> Result<Settings, SettingsError> {
         Ok(Settings {
             listen_addr: addr("AUTHZ_LISTEN_ADDR", raw.listen_addr, "0.0.0.0:9000")?,
             admin_addr: addr("AUTHZ_ADMIN_ADDR", raw.admin_addr, "0.0.0.0:9090")?,
             policy_path: match raw.policy_path {
                 Some(p) if p.trim().is_empty() => {
-                    return Err("AUTHZ_POLICY_PATH: must not be empty".to_owned());
+                    return fail("AUTHZ_POLICY_PATH", Problem::Empty { hint: "" });
                 }
                 Some(p) => PathBuf::from(p),
                 None => PathBuf::from("/etc/cognito-ext-authz/policy.yaml"),
             },
             revocations_path: match raw.revocations_path {
                 Some(p) if p.trim().is_empty() => {
-                    return Err(
-                        "AUTHZ_REVOCATIONS_PATH: must not be empty (unset it for no revocation list)"
-                            .to_owned(),
+                    return fail(
+                        "AUTHZ_REVOCATIONS_PATH",
+                        Problem::Empty {
+                            hint: " (unset it for no revocation list)",
+                        },
                     );
                 }
                 Some(p) => Some(PathBuf::from(p)),
@@ -202,18 +282,26 @@ impl Settings {
                 None | Some("json") => LogFormat::Json,
                 Some("text") => LogFormat::Text,
                 Some(other) => {
-                    return Err(format!(
-                        "AUTHZ_LOG_FORMAT: {other:?} is not one of \"json\", \"text\""
-                    ));
+                    return fail(
+                        "AUTHZ_LOG_FORMAT",
+                        Problem::NotOneOf {
+                            value: other.to_owned(),
+                            allowed: &["json", "text"],
+                        },
+                    );
                 }
             },
             reflection: match raw.reflection.as_deref().map(str::trim) {
                 None | Some("true") => true,
                 Some("false") => false,
                 Some(other) => {
-                    return Err(format!(
-                        "AUTHZ_REFLECTION: {other:?} is not one of \"true\", \"false\""
-                    ));
+                    return fail(
+                        "AUTHZ_REFLECTION",
+                        Problem::NotOneOf {
+                            value: other.to_owned(),
+                            allowed: &["true", "false"],
+                        },
+                    );
                 }
             },
             drain: seconds("AUTHZ_DRAIN_SECONDS", raw.drain_seconds, 5, 0, 3600)?,
@@ -327,9 +415,9 @@ fn tls_files(
     cert: Option<String>,
     key: Option<String>,
     client_ca: Option<String>,
-) -> Result<Option<TlsFiles>, String> {
-    let path = |name: &str, value: Option<String>| match value {
-        Some(v) if v.trim().is_empty() => Err(format!("{name}: must not be empty")),
+) -> Result<Option<TlsFiles>, SettingsError> {
+    let path = |name: &'static str, value: Option<String>| match value {
+        Some(v) if v.trim().is_empty() => fail(name, Problem::Empty { hint: "" }),
         Some(v) => Ok(Some(PathBuf::from(v))),
         None => Ok(None),
     };
@@ -342,54 +430,72 @@ fn tls_files(
             key,
             client_ca,
         })),
-        (Some(_), None) => Err(
-            "AUTHZ_TLS_KEY_FILE: not set, but AUTHZ_TLS_CERT_FILE is (TLS needs both or neither)"
-                .to_owned(),
+        (Some(_), None) => fail(
+            "AUTHZ_TLS_KEY_FILE",
+            Problem::Missing {
+                because: "AUTHZ_TLS_CERT_FILE",
+                why: "TLS needs both or neither",
+            },
         ),
-        (None, Some(_)) => Err(
-            "AUTHZ_TLS_CERT_FILE: not set, but AUTHZ_TLS_KEY_FILE is (TLS needs both or neither)"
-                .to_owned(),
+        (None, Some(_)) => fail(
+            "AUTHZ_TLS_CERT_FILE",
+            Problem::Missing {
+                because: "AUTHZ_TLS_KEY_FILE",
+                why: "TLS needs both or neither",
+            },
         ),
-        (None, None) if client_ca.is_some() => Err(
-            "AUTHZ_TLS_CLIENT_CA_FILE: needs AUTHZ_TLS_CERT_FILE and AUTHZ_TLS_KEY_FILE (mTLS is TLS with client certificates)"
-                .to_owned(),
+        (None, None) if client_ca.is_some() => fail(
+            "AUTHZ_TLS_CLIENT_CA_FILE",
+            Problem::Needs {
+                with: "AUTHZ_TLS_CERT_FILE and AUTHZ_TLS_KEY_FILE",
+                why: "mTLS is TLS with client certificates",
+            },
         ),
         (None, None) => Ok(None),
     }
 }
 
-fn addr(name: &str, value: Option<String>, default: &str) -> Result<SocketAddr, String> {
+fn addr(
+    name: &'static str,
+    value: Option<String>,
+    default: &'static str,
+) -> Result<SocketAddr, SettingsError> {
     let value = value.unwrap_or_else(|| default.to_owned());
-    value.trim().parse().map_err(|_| {
-        format!("{name}: {value:?} is not an address with a port (like {default} or [::]:9000)")
-    })
+    match value.trim().parse() {
+        Ok(a) => Ok(a),
+        Err(_) => fail(
+            name,
+            Problem::NotAnAddress {
+                value,
+                example: default,
+            },
+        ),
+    }
 }
 
 fn number(
-    name: &str,
+    name: &'static str,
     value: Option<String>,
     default: u64,
     min: u64,
     max: u64,
-) -> Result<u64, String> {
+) -> Result<u64, SettingsError> {
     let Some(value) = value else {
         return Ok(default);
     };
     match value.trim().parse::<u64>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "{name}: {value:?} is not a whole number from {min} to {max}"
-        )),
+        _ => fail(name, Problem::OutOfRange { value, min, max }),
     }
 }
 
 fn seconds(
-    name: &str,
+    name: &'static str,
     value: Option<String>,
     default: u64,
     min: u64,
     max: u64,
-) -> Result<Duration, String> {
+) -> Result<Duration, SettingsError> {
     number(name, value, default, min, max).map(Duration::from_secs)
 }
 
@@ -533,7 +639,43 @@ mod tests {
             let mut raw = Raw::default();
             set(&mut raw);
             let err = Settings::from_raw(raw).unwrap_err();
-            assert!(err.starts_with(name), "{err}");
+            assert_eq!(err.setting, name, "{err}");
         }
+    }
+
+    #[test]
+    fn errors_say_what_the_value_should_be() {
+        let raw = Raw {
+            max_connections: Some("0".into()),
+            ..Raw::default()
+        };
+        assert_eq!(
+            Settings::from_raw(raw).unwrap_err().to_string(),
+            r#"AUTHZ_MAX_CONNECTIONS: "0" is not a whole number from 1 to 1000000"#
+        );
+        let raw = Raw {
+            log_format: Some("xml".into()),
+            ..Raw::default()
+        };
+        assert_eq!(
+            Settings::from_raw(raw).unwrap_err().to_string(),
+            r#"AUTHZ_LOG_FORMAT: "xml" is not one of "json", "text""#
+        );
+        let raw = Raw {
+            tls_cert_file: Some("/tls/tls.crt".into()),
+            ..Raw::default()
+        };
+        assert_eq!(
+            Settings::from_raw(raw).unwrap_err().to_string(),
+            "AUTHZ_TLS_KEY_FILE: not set, but AUTHZ_TLS_CERT_FILE is (TLS needs both or neither)"
+        );
+        let raw = Raw {
+            listen_addr: Some("9000".into()),
+            ..Raw::default()
+        };
+        assert_eq!(
+            Settings::from_raw(raw).unwrap_err().to_string(),
+            r#"AUTHZ_LISTEN_ADDR: "9000" is not an address with a port (like 0.0.0.0:9000 or [::]:9000)"#
+        );
     }
 }

@@ -17,6 +17,71 @@ pub enum Segment {
     Greedy(String),
 }
 
+/// Why a path template was refused, with the template it was found in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    pub path: String,
+    pub problem: TemplateProblem,
+}
+
+/// What is wrong with a path template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateProblem {
+    NoLeadingSlash,
+    TrailingSlash,
+    EmptySegment,
+    /// `{name` without `}`.
+    Unclosed(String),
+    /// `{}`, `{a b}`: not `{name}` or `{name+}` with a usable name.
+    BadParameter(String),
+    GreedyNotLast,
+    DuplicateParameter(String),
+    /// `id{id}`: text and a parameter in one segment.
+    MixedSegment(String),
+    DotSegment(String),
+    BadCharacter(String, char),
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = &self.path;
+        match &self.problem {
+            TemplateProblem::NoLeadingSlash => write!(f, "{path:?} must start with '/'"),
+            TemplateProblem::TrailingSlash => write!(f, "{path:?} must not end with '/'"),
+            TemplateProblem::EmptySegment => write!(f, "{path:?} has an empty segment"),
+            TemplateProblem::Unclosed(part) => {
+                write!(
+                    f,
+                    "{path:?}: segment {part:?} opens '{{' without closing it"
+                )
+            }
+            TemplateProblem::BadParameter(part) => write!(
+                f,
+                "{path:?}: parameter {part:?} must be {{name}} or {{name+}} with a name of letters, digits, '_' or '-'"
+            ),
+            TemplateProblem::GreedyNotLast => write!(
+                f,
+                "{path:?}: a greedy segment {{name+}} must be the last segment"
+            ),
+            TemplateProblem::DuplicateParameter(name) => {
+                write!(f, "{path:?}: parameter {{{name}}} appears twice")
+            }
+            TemplateProblem::MixedSegment(part) => write!(
+                f,
+                "{path:?}: segment {part:?} mixes text and a parameter; API Gateway parameters take a whole segment"
+            ),
+            TemplateProblem::DotSegment(part) => {
+                write!(f, "{path:?}: segment {part:?} is a dot segment")
+            }
+            TemplateProblem::BadCharacter(part, c) => {
+                write!(f, "{path:?}: segment {part:?} has the character {c:?}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
 /// A parsed path template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathTemplate {
@@ -25,10 +90,14 @@ pub struct PathTemplate {
 
 impl PathTemplate {
     /// Parses an API Gateway resource path; the error says what is wrong with it.
-    pub fn parse(path: &str) -> Result<Self, String> {
+    pub fn parse(path: &str) -> Result<Self, TemplateError> {
+        let refuse = |problem| TemplateError {
+            path: path.to_owned(),
+            problem,
+        };
         let rest = path
             .strip_prefix('/')
-            .ok_or_else(|| format!("{path:?} must start with '/'"))?;
+            .ok_or_else(|| refuse(TemplateProblem::NoLeadingSlash))?;
         if rest.is_empty() {
             return Ok(Self {
                 segments: Vec::new(),
@@ -40,22 +109,20 @@ impl PathTemplate {
         for (i, part) in parts.iter().enumerate() {
             let last = i + 1 == parts.len();
             if part.is_empty() {
-                return Err(if last {
-                    format!("{path:?} must not end with '/'")
+                return Err(refuse(if last {
+                    TemplateProblem::TrailingSlash
                 } else {
-                    format!("{path:?} has an empty segment")
-                });
+                    TemplateProblem::EmptySegment
+                }));
             }
-            let segment = parse_segment(part).map_err(|e| format!("{path:?}: {e}"))?;
+            let segment = parse_segment(part).map_err(refuse)?;
             match &segment {
                 Segment::Greedy(_) if !last => {
-                    return Err(format!(
-                        "{path:?}: a greedy segment {{name+}} must be the last segment"
-                    ));
+                    return Err(refuse(TemplateProblem::GreedyNotLast));
                 }
                 Segment::Param(name) | Segment::Greedy(name) => {
                     if names.contains(&name.as_str()) {
-                        return Err(format!("{path:?}: parameter {{{name}}} appears twice"));
+                        return Err(refuse(TemplateProblem::DuplicateParameter(name.clone())));
                     }
                     names.push(part.trim_matches(['{', '}', '+']));
                 }
@@ -106,11 +173,11 @@ impl fmt::Display for PathTemplate {
     }
 }
 
-fn parse_segment(part: &str) -> Result<Segment, String> {
+fn parse_segment(part: &str) -> Result<Segment, TemplateProblem> {
     if let Some(inner) = part.strip_prefix('{') {
         let inner = inner
             .strip_suffix('}')
-            .ok_or_else(|| format!("segment {part:?} opens '{{' without closing it"))?;
+            .ok_or_else(|| TemplateProblem::Unclosed(part.to_owned()))?;
         let (name, greedy) = match inner.strip_suffix('+') {
             Some(name) => (name, true),
             None => (inner, false),
@@ -120,9 +187,7 @@ fn parse_segment(part: &str) -> Result<Segment, String> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
-            return Err(format!(
-                "parameter {part:?} must be {{name}} or {{name+}} with a name of letters, digits, '_' or '-'"
-            ));
+            return Err(TemplateProblem::BadParameter(part.to_owned()));
         }
         return Ok(if greedy {
             Segment::Greedy(name.to_owned())
@@ -131,18 +196,16 @@ fn parse_segment(part: &str) -> Result<Segment, String> {
         });
     }
     if part.contains(['{', '}']) {
-        return Err(format!(
-            "segment {part:?} mixes text and a parameter; API Gateway parameters take a whole segment"
-        ));
+        return Err(TemplateProblem::MixedSegment(part.to_owned()));
     }
     if part == "." || part == ".." {
-        return Err(format!("segment {part:?} is a dot segment"));
+        return Err(TemplateProblem::DotSegment(part.to_owned()));
     }
     if let Some(c) = part
         .chars()
         .find(|c| c.is_control() || c.is_whitespace() || matches!(c, '?' | '#' | '%' | '\\'))
     {
-        return Err(format!("segment {part:?} has the character {c:?}"));
+        return Err(TemplateProblem::BadCharacter(part.to_owned(), c));
     }
     Ok(Segment::Literal(part.to_owned()))
 }
@@ -192,7 +255,7 @@ mod tests {
             ("/a%2F", "character '%'"),
         ];
         for (path, want) in cases {
-            let err = PathTemplate::parse(path).unwrap_err();
+            let err = PathTemplate::parse(path).unwrap_err().to_string();
             assert!(err.contains(want), "{path}: {err}");
         }
     }
