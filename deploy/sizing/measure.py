@@ -24,21 +24,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "python"))
-
-from deploy.h2raw import H2Connection, check_request, grpc_frame  # noqa: E402
-from support import tokens  # noqa: E402
-from support.keyserver import KeyServer  # noqa: E402
-from support.procs import ManagedProcess, free_port, http_status, wait_until  # noqa: E402
+from support import tokens, tools
+from support.h2raw import H2Connection, check_request, grpc_frame
+from support.keyserver import KeyServer
+from support.procs import ManagedProcess, free_port, http_status, wait_until
 
 POOL = "us-east-1_Sizing123"
 CONNECTIONS = int(os.environ.get("SIZING_CONNECTIONS", "2000"))
@@ -102,16 +97,16 @@ def connection_cost(binary: Path, workdir: Path, keys: KeyServer, request: bytes
 
 
 def checks_per_core(binary: Path, workdir: Path, keys: KeyServer, request: bytes) -> dict:
-    h2load = shutil.which("h2load")
+    h2load = tools.find("h2load")
     if not h2load:
-        return {"error": "h2load not found (apt-get install nghttp2-client)"}
+        return {"error": tools.missing_message("h2load", "no checks-per-core figure")}
     proc, grpc, admin = start_service(binary, workdir, keys, {"AUTHZ_WORKER_THREADS": "1"},
                                       taskset="0")
     try:
         body = workdir / "check.bin"
         body.write_bytes(grpc_frame(request))
         result = subprocess.run(
-            ["taskset", "-c", "1", h2load, "-c", "4", "-m", "32", "-D", str(SECONDS),
+            ["taskset", "-c", "1", str(h2load), "-c", "4", "-m", "32", "-D", str(SECONDS),
              "-H", "content-type: application/grpc", "-H", "te: trailers",
              "-d", str(body), f"http://127.0.0.1:{grpc}/envoy.service.auth.v3.Authorization/Check"],
             capture_output=True, text=True, timeout=SECONDS + 60)
@@ -138,7 +133,9 @@ def checks_per_core(binary: Path, workdir: Path, keys: KeyServer, request: bytes
 
 
 def main() -> None:
-    binary = Path(os.environ.get("AUTHZ_BIN", REPO / "target" / "release" / "cognito-ext-authz"))
+    binary = tools.service_binary()
+    if binary is None:
+        raise SystemExit(tools.missing_message("cognito-ext-authz", "nothing was measured"))
     with tempfile.TemporaryDirectory() as tmp, KeyServer() as keys:
         workdir = Path(tmp)
         keys.add_pool(POOL)

@@ -4,9 +4,9 @@
 Runs the shipped deploy/envoy/envoy.yaml twice against the release binary: as shipped
 (plaintext gRPC) and with its `UpstreamTlsContext` block switched on against the service
 with AUTHZ_TLS_CERT_FILE / AUTHZ_TLS_KEY_FILE / AUTHZ_TLS_CLIENT_CA_FILE (the same
-transform as tests/python/e2e/test_e2e_tls.py). The application upstream is replaced by a
-direct_response, so only the hop to the service differs and no upstream server competes
-for the cores. Envoy runs with one worker; wrk -t1 -cC -dD with one cached token, rounds
+transform as tests/python/e2e/test_e2e_tls.py: support.envoy.upstream_tls). The application
+upstream is replaced by a direct_response (support.envoy.answer_directly), so only the hop
+to the service differs and no upstream server competes for the cores. Envoy runs with one worker; wrk -t1 -cC -dD with one cached token, rounds
 alternating plain/mTLS, medians reported. Envoy keeps one long HTTP/2 connection to the
 service, so the TLS cost is record encryption, not handshakes (the handshake count is
 printed too).
@@ -24,17 +24,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "python"))
-
-from e2e.test_e2e_tls import Pki, Ca, metric, with_upstream_tls  # noqa: E402
-from support import tools, tokens  # noqa: E402
-from support.configmap import ConfigMapDir  # noqa: E402
-from support.envoy import EnvoyProxy  # noqa: E402
-from support.keyserver import KeyServer  # noqa: E402
-from support.procs import free_port, wait_until  # noqa: E402
-from support import http  # noqa: E402
-from support.service import AuthzService  # noqa: E402
+from support import http, tokens, tools
+from support import envoy as envoy_cfg
+from support.envoy import EnvoyProxy
+from support.keyserver import KeyServer
+from support.pki import make_pki
+from support.procs import free_port, wait_until
+from support.service import AuthzService
 
 POOL = "us-east-1_BenchTls1"
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
@@ -42,26 +38,9 @@ REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 CONC = int(os.environ.get("BENCH_CONCURRENCY", "32"))
 
 
-def direct_response(then=None):
-    """Answer allowed requests in Envoy itself (after ext_authz ran), then apply `then`."""
-
-    def transform(cfg: dict) -> None:
-        listener = cfg["static_resources"]["listeners"][0]
-        hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
-        hcm.pop("access_log", None)  # no per-request stdout line competing for the cores
-        for vh in hcm["route_config"]["virtual_hosts"]:
-            for route in vh["routes"]:
-                route.pop("route", None)
-                route["direct_response"] = {"status": 200, "body": {"inline_string": "ok\n"}}
-        if then:
-            then(cfg)
-
-    return transform
-
-
 def wrk(port: int, token: str, seconds: int) -> tuple[float, str, str, int]:
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{CONC}", f"-d{seconds}s", "--latency",
+        [str(tools.find("wrk")), "-t1", f"-c{CONC}", f"-d{seconds}s", "--latency",
          "-H", "Host: api.example.com", "-H", f"Authorization: Bearer {token}",
          f"http://127.0.0.1:{port}/reports/1"],
         capture_output=True, text=True, check=True,
@@ -77,19 +56,21 @@ def wrk(port: int, token: str, seconds: int) -> tuple[float, str, str, int]:
 def main() -> None:
     authz_bin = tools.service_binary()
     envoy_bin = tools.envoy_binary()
-    if not authz_bin or not envoy_bin:
-        raise SystemExit("needs the release binary (or $AUTHZ_BIN) and Envoy (scripts/setup.sh)")
+    if not authz_bin or not envoy_bin or not tools.find("wrk"):
+        raise SystemExit("\n".join(tools.missing_message(name, "the benchmark cannot run")
+                                  for name, path in (("cognito-ext-authz", authz_bin), ("envoy", envoy_bin),
+                                                     ("wrk", tools.find("wrk")))
+                                  if path is None))
     work = Path(tempfile.mkdtemp(prefix="bench-tls-"))
-    server_ca, client_ca = Ca("bench server CA"), Ca("bench client CA")
-    server = server_ca.issue("cognito-ext-authz", server=True)
-    envoy_cert = client_ca.issue("envoy", server=False)
-    secret = ConfigMapDir(work / "secret", {"tls.crt": server.cert, "tls.key": server.key, "ca.crt": client_ca.pem})
-    envoy_dir = work / "envoy-tls"
-    envoy_dir.mkdir()
-    (envoy_dir / "tls.crt").write_text(envoy_cert.cert)
-    (envoy_dir / "tls.key").write_text(envoy_cert.key)
-    (envoy_dir / "ca.crt").write_text(server_ca.pem)
-    pki = Pki(server_ca, client_ca, server, envoy_cert, secret, envoy_dir)
+    pki = make_pki(work, "bench")
+    secret, envoy_dir = pki.secret, pki.envoy_dir
+    mtls_to_the_service = envoy_cfg.upstream_tls(
+        envoy_dir / "ca.crt", cert=envoy_dir / "tls.crt", key=envoy_dir / "tls.key"
+    )
+
+    def mtls_answered_directly(cfg: dict) -> None:
+        envoy_cfg.answer_directly(cfg)
+        mtls_to_the_service(cfg)
 
     with KeyServer() as keys:
         keys.add_pool(POOL)
@@ -105,8 +86,8 @@ def main() -> None:
             "AUTHZ_TLS_CLIENT_CA_FILE": str(secret.path("ca.crt")),
         })
         variants = {
-            "plaintext": (plain, direct_response()),
-            "mTLS": (mtls, direct_response(with_upstream_tls(envoy_dir))),
+            "plaintext": (plain, envoy_cfg.answer_directly),
+            "mTLS": (mtls, mtls_answered_directly),
         }
         runs: dict[str, list[tuple[float, str, str, int]]] = {k: [] for k in variants}
         try:
@@ -122,7 +103,7 @@ def main() -> None:
                         runs[name].append(r)
                         print(f"round {round_} {name}: {r[0]:.0f} req/s, p50 {r[1]}, p99 {r[2]}, non-2xx {r[3]}",
                               file=sys.stderr)
-            handshakes = metric(mtls, 'cognito_ext_authz_tls_handshakes_total{result="ok"}')
+            handshakes = mtls.metric('cognito_ext_authz_tls_handshakes_total{result="ok"}')
         finally:
             plain.stop()
             mtls.stop()

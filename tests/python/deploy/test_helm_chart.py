@@ -11,10 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -26,7 +23,7 @@ from .common import (
     REPO,
     SCHEMAS_DIR,
     VALUES_FILES,
-    missing_tool,
+    require_command,
     service_binary,
 )
 
@@ -132,12 +129,7 @@ def test_objects_are_namespaced_to_the_release(rendered):
 
 def test_kubernetes_validate_cli_accepts_the_production_render(production, yaml, tmp_path):
     """The documented command (`kubernetes-validate --strict -k 1.30.0`) offline, as CI runs it."""
-    cli = Path(sys.executable).parent / "kubernetes-validate"
-    if not cli.exists():
-        found = shutil.which("kubernetes-validate")
-        if not found:
-            missing_tool("kubernetes-validate command")
-        cli = Path(found)
+    cli = require_command("kubernetes-validate", "kubernetes-validate")
     builtin = [o for o in production.objects if (o["apiVersion"], o["kind"]) not in CRD_SCHEMAS]
     manifest = tmp_path / "production.yaml"
     manifest.write_text(yaml.safe_dump_all(builtin))

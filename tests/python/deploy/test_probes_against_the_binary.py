@@ -27,7 +27,7 @@ import pytest
 from support.keyserver import KeyServer
 from support.procs import ManagedProcess, free_port, http_status, wait_until
 
-from . import h2raw
+from support import h2raw
 from .common import RELEASE, service_binary
 
 POOL = "eu-west-1_Probes1234"

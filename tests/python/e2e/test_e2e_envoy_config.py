@@ -1,17 +1,22 @@
-"""The shipped Envoy configuration: it renders, Envoy accepts it, and it says what we rely on.
+"""The shipped Envoy configuration: Envoy accepts it as it is, the variants the tests, the
+demo and the benchmarks run differ from it only where they say, and it holds the settings
+the docs and the failure tests rely on.
 
 These run without the service binary.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import subprocess
+import sys
 from pathlib import Path
 
-import yaml
+import pytest
 
 from support import envoy as envoy_cfg
+from support.keyserver import SigningKey
+from support.tools import REPO
 
 
 def _validate(envoy_bin: Path, config: Path) -> subprocess.CompletedProcess:
@@ -23,30 +28,64 @@ def _validate(envoy_bin: Path, config: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_reference_config_with_defaults_passes_envoy_validate(envoy_bin: Path, tmp_path: Path) -> None:
-    cfg = tmp_path / "envoy.yaml"
-    cfg.write_text(envoy_cfg.render())
-    r = _validate(envoy_bin, cfg)
+def test_the_shipped_file_passes_envoy_validate_as_it_is(envoy_bin: Path) -> None:
+    """`envoy -c deploy/envoy/envoy.yaml` is what a user runs: no rendering step."""
+    r = _validate(envoy_bin, envoy_cfg.REFERENCE)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "OK" in r.stdout + r.stderr
+    assert "${" not in envoy_cfg.REFERENCE.read_text()
 
 
-def test_render_sh_matches_the_test_renderer(envoy_bin: Path, tmp_path: Path) -> None:
-    """Operators render with render.sh (envsubst); the tests with support.envoy.render.
+def _diff(a: object, b: object, path: str = "") -> list[str]:
+    """Paths where two YAML trees differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in a.keys() | b.keys() for d in _diff(a.get(k), b.get(k), f"{path}/{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _diff(x, y, f"{path}/{i}")]
+    return [] if a == b else [path]
 
-    Both must produce the same file, or the tests would not be testing the shipped config.
-    """
-    env = {k: v for k, v in os.environ.items() if k not in envoy_cfg.defaults()}
-    env.update({"AUTHZ_HOST": "10.1.2.3", "UPSTREAM_PORT": "3000"})
-    out = subprocess.run(
-        ["bash", str(envoy_cfg.ENVOY_DIR / "render.sh")], capture_output=True, text=True, env=env, timeout=30
+
+def test_the_loopback_variant_changes_only_addresses(envoy_bin: Path, tmp_path: Path) -> None:
+    """What EnvoyProxy (every e2e test and the demo) runs: the shipped file with four
+    socket addresses changed, nothing else."""
+    derived = envoy_cfg.derive(
+        listen=("127.0.0.1", 18080), admin=("127.0.0.1", 19901),
+        authz=("127.0.0.1", 19000), upstream=("127.0.0.1", 18000),
     )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout == envoy_cfg.render({"AUTHZ_HOST": "10.1.2.3", "UPSTREAM_PORT": 3000})
-    cfg = tmp_path / "rendered.yaml"
-    cfg.write_text(out.stdout)
-    r = _validate(envoy_bin, cfg)
+    changed = _diff(envoy_cfg.reference(), derived)
+    assert changed and all("/socket_address/" in p for p in changed), changed
+    assert len({p.rsplit("/socket_address/", 1)[0] for p in changed}) == 4, changed
+    r = _validate(envoy_bin, envoy_cfg.dump(derived, tmp_path / "loopback.yaml"))
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("mode", ["none", "jwt", "ext_authz"])
+def test_the_benchmark_variants_pass_envoy_validate(envoy_bin: Path, tmp_path: Path, mode: str) -> None:
+    """scripts/bench.sh runs what scripts/bench/envoy_config.py derives."""
+    extra = {"none": [], "jwt": [str(tmp_path / "jwks.json"), "https://issuer.example"], "ext_authz": ["19000"]}[mode]
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [SigningKey.generate().public_jwk()]}))
+    out = tmp_path / f"{mode}.yaml"
+    r = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "bench" / "envoy_config.py"), mode, "18080", "19901", *extra],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    out.write_text(r.stdout)
+    v = _validate(envoy_bin, out)
+    assert v.returncode == 0, v.stdout + v.stderr
+
+
+def test_the_commented_blocks_parse_and_switch_on(envoy_bin: Path, tmp_path: Path) -> None:
+    """The optional blocks (upstream TLS, CORS) are valid once uncommented."""
+    for name in ("tls.crt", "tls.key", "ca.crt"):
+        (tmp_path / name).write_text("")
+    cfg = envoy_cfg.derive(transforms=[
+        envoy_cfg.upstream_tls(tmp_path / "ca.crt", cert=tmp_path / "tls.crt", key=tmp_path / "tls.key"),
+        envoy_cfg.cors(),
+    ])
+    names = [f["name"] for f in envoy_cfg.hcm(cfg)["http_filters"]]
+    assert names == ["envoy.filters.http.cors", "envoy.filters.http.ext_authz", "envoy.filters.http.router"]
+    assert "transport_socket" in envoy_cfg.cluster(cfg, envoy_cfg.AUTHZ_CLUSTER)
 
 
 def _find(node: object, key: str) -> list:
@@ -65,13 +104,16 @@ def _find(node: object, key: str) -> list:
 
 def test_reference_config_settings() -> None:
     """The settings the docs and the failure tests depend on are really in the file."""
-    cfg = yaml.safe_load(envoy_cfg.render())
+    cfg = envoy_cfg.reference()
     (listener,) = cfg["static_resources"]["listeners"]
-    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    assert listener["address"]["socket_address"] == {"address": "0.0.0.0", "port_value": 8080}
+    assert cfg["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
+    hcm = envoy_cfg.hcm(cfg)
     assert hcm["@type"].endswith("HttpConnectionManager")
     assert hcm["normalize_path"] is True
     assert hcm["merge_slashes"] is True
     assert hcm["path_with_escaped_slashes_action"] == "REJECT_REQUEST"
+    assert hcm["common_http_protocol_options"]["headers_with_underscores_action"] == "REJECT_REQUEST"
 
     filters = hcm["http_filters"]
     assert [f["name"] for f in filters] == ["envoy.filters.http.ext_authz", "envoy.filters.http.router"]
@@ -84,8 +126,10 @@ def test_reference_config_settings() -> None:
     assert authz.get("include_peer_certificate", False) is False
     assert "with_request_body" not in authz
 
-    clusters = {c["name"]: c for c in cfg["static_resources"]["clusters"]}
-    ext = clusters["cognito_ext_authz"]
+    ext = envoy_cfg.cluster(cfg, envoy_cfg.AUTHZ_CLUSTER)
+    assert ext["type"] == "STRICT_DNS"
+    (endpoint,) = ext["load_assignment"]["endpoints"][0]["lb_endpoints"]
+    assert endpoint["endpoint"]["address"]["socket_address"] == {"address": "cognito-ext-authz", "port_value": 9000}
     opts = ext["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
     assert "http2_protocol_options" in opts["explicit_http_config"]
     assert ext["connect_timeout"] == "0.25s"

@@ -11,7 +11,6 @@ switched on, answers preflights itself before ext_authz.
 
 from __future__ import annotations
 
-import re
 import subprocess
 from pathlib import Path
 
@@ -19,7 +18,8 @@ import pytest
 import yaml
 
 from support import tokens
-from support.envoy import TEMPLATE, EnvoyProxy
+from support import envoy as envoy_cfg
+from support.envoy import EnvoyProxy
 from support.keyserver import KeyServer
 from support.service import AuthzService
 from support.stack import Stack
@@ -158,29 +158,13 @@ def test_the_preflight_needs_no_token_and_opens_nothing_else(shop: Stack, shop_k
 # --- the shipped CORS filter, switched on ---------------------------------------------
 
 
-def shipped_block(name: str) -> object:
-    """A commented BEGIN/END block of deploy/envoy/envoy.yaml, uncommented and parsed."""
-    text = TEMPLATE.read_text()
-    block = re.search(rf"# BEGIN {name}\n(.*?)\n\s*# END {name}", text, re.S)
-    assert block, f"no BEGIN/END {name} block in {TEMPLATE}"
-    lines = [re.sub(r"^(\s*)# ?", r"\1", line, count=1) for line in block.group(1).splitlines()]
-    return yaml.safe_load("\n".join(lines))
-
-
-def with_shipped_cors(cfg: dict) -> None:
-    hcm = cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
-    (vhost,) = hcm["route_config"]["virtual_hosts"]
-    vhost.update(shipped_block("CORS policy"))
-    policy = vhost["typed_per_filter_config"]["envoy.filters.http.cors"]
-    policy["allow_headers"] += f", {CUSTOMER_HEADER}"
-    names = [f["name"] for f in hcm["http_filters"]]
-    hcm["http_filters"][names.index("envoy.filters.http.ext_authz"):0] = shipped_block("CORS filter")
+with_shipped_cors = envoy_cfg.cors(extra_allow_headers=[CUSTOMER_HEADER])
 
 
 def test_the_shipped_cors_filter_is_placed_before_ext_authz() -> None:
-    text = TEMPLATE.read_text()
+    text = envoy_cfg.REFERENCE.read_text()
     assert text.index("# BEGIN CORS filter") < text.index("- name: envoy.filters.http.ext_authz")
-    assert shipped_block("CORS filter") == [
+    assert envoy_cfg.commented_block("CORS filter") == [
         {
             "name": "envoy.filters.http.cors",
             "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors"},

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from support.envoy import EnvoyProxy
+from support.envoy import EnvoyProxy, raw_headers
 from support.service import AuthzService
 from support.stack import Stack
 from support.upstream import EchoServer
@@ -43,11 +43,6 @@ def test_every_envoy_check_is_one_counted_decision(stack: Stack, mint: Minter) -
     assert (stack.envoy.stat("http.ingress_http.ext_authz.error") or 0) == 0
 
 
-def _raw_headers(cfg: dict) -> None:
-    hcm = cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
-    hcm["http_filters"][0]["typed_config"]["encode_raw_headers"] = True
-
-
 @pytest.fixture(scope="module")
 def raw_headers_stack(authz_bin: Path, envoy_bin: Path, tmp_path_factory: pytest.TempPathFactory, keys, upstream: EchoServer):
     """The reference config with `encode_raw_headers: true`: headers arrive in
@@ -57,7 +52,7 @@ def raw_headers_stack(authz_bin: Path, envoy_bin: Path, tmp_path_factory: pytest
     try:
         with EnvoyProxy(
             envoy_bin, workdir, authz_port=svc.grpc_port, upstream_port=upstream.port, name="raw-envoy",
-            transform=_raw_headers,
+            transform=raw_headers,
         ) as envoy:
             yield envoy
     finally:

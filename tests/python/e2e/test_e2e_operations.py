@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from support import http
-from support.envoy import EnvoyProxy
+from support.envoy import AUTHZ_CLUSTER, EnvoyProxy, cluster
 from support.procs import wait_until
 from support.service import AuthzService, policy_yaml
 from support.stack import Stack
@@ -108,9 +108,7 @@ def host_flags(envoy: EnvoyProxy) -> dict[int, str]:
 
 def with_second_instance(port: int):
     def transform(config: dict) -> None:
-        [cluster] = [c for c in config["static_resources"]["clusters"]
-                     if c["name"] == "cognito_ext_authz"]
-        endpoints = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
+        endpoints = cluster(config, AUTHZ_CLUSTER)["load_assignment"]["endpoints"][0]["lb_endpoints"]
         second = yaml.safe_load(yaml.safe_dump(endpoints[0]))
         second["endpoint"]["address"]["socket_address"]["port_value"] = port
         endpoints.append(second)

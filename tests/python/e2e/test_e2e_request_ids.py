@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from support.envoy import EnvoyProxy
+from support.envoy import EnvoyProxy, hcm
 from support.procs import wait_until
 from support.service import AuthzService
 from support.stack import Stack
@@ -60,8 +60,7 @@ def test_the_clients_request_id_and_trace_are_on_the_decision_line(stack: Stack,
 def _log_request_id(cfg: dict) -> None:
     """The access log format docs/install.md recommends: Envoy's x-request-id next to the
     decision the service put in dynamic_metadata."""
-    hcm = cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
-    hcm["access_log"][0]["typed_config"]["log_format"]["json_format"]["request_id"] = "%REQ(X-REQUEST-ID)%"
+    hcm(cfg)["access_log"][0]["typed_config"]["log_format"]["json_format"]["request_id"] = "%REQ(X-REQUEST-ID)%"
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from pathlib import Path
 
 import jwt
 import pytest
@@ -90,3 +91,33 @@ def test_echo_upstream_reports_headers_and_raw_path() -> None:
         assert seen["path"] == "/a/../b%2F?q=1"
         assert seen["headers"]["x-cognito-sub"] == ["1"] and seen["headers"]["x-two"] == ["a", "b"]
         assert up.count() == 1
+
+
+# --- one harness, used one way ------------------------------------------------------------
+
+
+def _python_files() -> list:
+    from support.tools import REPO
+
+    roots = [REPO / "tests" / "python", REPO / "scripts", REPO / "deploy"]
+    this = Path(__file__).resolve()
+    return sorted(p for root in roots for p in root.rglob("*.py") if "__pycache__" not in p.parts and p != this)
+
+
+def test_the_harness_is_imported_as_an_installed_package() -> None:
+    """scripts/setup.sh installs it (pip install -e): nobody edits sys.path to find it."""
+    import support
+    from support.tools import REPO
+
+    assert support.__file__ == str(REPO / "tests" / "python" / "harness" / "support" / "__init__.py")
+    offenders = [str(p) for p in _python_files() if "sys.path.insert" in p.read_text() or "sys.path.append" in p.read_text()]
+    assert offenders == []
+
+
+def test_processes_start_one_way_and_tools_are_found_one_way() -> None:
+    """Long-running children go through support.procs.ManagedProcess, tool lookups through
+    support.tools (so the missing-tool rule has one home)."""
+    popen = [str(p) for p in _python_files() if "Popen(" in p.read_text() and p.name != "procs.py"]
+    which = [str(p) for p in _python_files() if "shutil.which(" in p.read_text() and p.name != "tools.py"]
+    rule = [str(p) for p in _python_files() if "pytest.skip(" in p.read_text() and p.name != "tools.py"]
+    assert (popen, which, rule) == ([], [], [])

@@ -10,23 +10,16 @@ live traffic, and an Envoy that cannot present a client certificate fails closed
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
-import re
 import socket
 import ssl
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from support.configmap import ConfigMapDir
-from support.envoy import TEMPLATE, EnvoyProxy
+from support import envoy as envoy_cfg
+from support.envoy import EnvoyProxy
+from support.pki import Pki, make_pki
 from support.keyserver import KeyServer
 from support.procs import wait_until
 from support.service import AuthzService
@@ -50,133 +43,21 @@ routes:
 """
 
 
-# --- certificates -------------------------------------------------------------------
-
-
-@dataclass
-class Issued:
-    cert: str  # PEM
-    key: str  # PEM (PKCS#8)
-    der: bytes
-
-
-class Ca:
-    def __init__(self, name: str) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self.name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        now = datetime.datetime.now(datetime.timezone.utc)
-        self.cert = (
-            x509.CertificateBuilder()
-            .subject_name(self.name)
-            .issuer_name(self.name)
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=False, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                    encipher_only=False, decipher_only=False,
-                ),
-                critical=True,
-            )
-            .sign(self.key, hashes.SHA256())
-        )
-        self.pem = self.cert.public_bytes(serialization.Encoding.PEM).decode()
-
-    def issue(self, name: str, *, server: bool, days: int = 30) -> Issued:
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.timezone.utc)
-        sans: list[x509.GeneralName] = [x509.DNSName(name)]
-        if server:
-            sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-            .issuer_name(self.name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=days))
-            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .add_extension(
-                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]),
-                critical=False,
-            )
-            .sign(self.key, hashes.SHA256())
-        )
-        return Issued(
-            cert=cert.public_bytes(serialization.Encoding.PEM).decode(),
-            key=key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            ).decode(),
-            der=cert.public_bytes(serialization.Encoding.DER),
-        )
-
-
-# --- the shipped UpstreamTlsContext -------------------------------------------------
-
-
-def shipped_upstream_tls() -> dict:
-    """The commented block of deploy/envoy/envoy.yaml, uncommented and parsed."""
-    text = TEMPLATE.read_text()
-    block = re.search(r"# BEGIN upstream TLS\n(.*?)\n\s*# END upstream TLS", text, re.S)
-    assert block, f"no BEGIN/END upstream TLS block in {TEMPLATE}"
-    lines = [re.sub(r"^(\s*)# ?", r"\1", line, count=1) for line in block.group(1).splitlines()]
-    return yaml.safe_load("\n".join(lines))
-
-
 def with_upstream_tls(envoy_dir: Path, *, client_cert: bool = True):
-    """A transform turning the shipped block on, with this test's files and names."""
-
-    def transform(cfg: dict) -> None:
-        block = shipped_upstream_tls()["transport_socket"]
-        tls = block["typed_config"]
-        tls["sni"] = "localhost"
-        ctx = tls["common_tls_context"]
-        assert ctx["alpn_protocols"] == ["h2"]
-        if client_cert:
-            ctx["tls_certificates"][0]["certificate_chain"]["filename"] = str(envoy_dir / "tls.crt")
-            ctx["tls_certificates"][0]["private_key"]["filename"] = str(envoy_dir / "tls.key")
-        else:
-            del ctx["tls_certificates"]
-        ctx["validation_context"]["trusted_ca"]["filename"] = str(envoy_dir / "ca.crt")
-        ctx["validation_context"]["match_typed_subject_alt_names"][0]["matcher"]["exact"] = "localhost"
-        (cluster,) = [c for c in cfg["static_resources"]["clusters"] if c["name"] == "cognito_ext_authz"]
-        cluster["transport_socket"] = block
-
-    return transform
+    """The shipped upstream TLS block switched on, with this test's files and names."""
+    return envoy_cfg.upstream_tls(
+        envoy_dir / "ca.crt",
+        cert=envoy_dir / "tls.crt" if client_cert else None,
+        key=envoy_dir / "tls.key" if client_cert else None,
+    )
 
 
 # --- fixtures -----------------------------------------------------------------------
 
 
-@dataclass
-class Pki:
-    server_ca: Ca
-    client_ca: Ca
-    server: Issued
-    envoy: Issued
-    secret: ConfigMapDir  # the service's Secret mount
-    envoy_dir: Path  # Envoy's files
-
-
 @pytest.fixture
 def pki(tmp_path: Path) -> Pki:
-    server_ca, client_ca = Ca("e2e server CA"), Ca("e2e client CA")
-    server = server_ca.issue("cognito-ext-authz", server=True)
-    envoy = client_ca.issue("envoy", server=False)
-    secret = ConfigMapDir(
-        tmp_path / "secret", {"tls.crt": server.cert, "tls.key": server.key, "ca.crt": client_ca.pem}
-    )
-    envoy_dir = tmp_path / "envoy-tls"
-    envoy_dir.mkdir()
-    (envoy_dir / "tls.crt").write_text(envoy.cert)
-    (envoy_dir / "tls.key").write_text(envoy.key)
-    (envoy_dir / "ca.crt").write_text(server_ca.pem)
-    return Pki(server_ca, client_ca, server, envoy, secret, envoy_dir)
+    return make_pki(tmp_path)
 
 
 @pytest.fixture
@@ -193,13 +74,6 @@ def mtls_service(authz_bin: Path, tmp_path: Path, keys: KeyServer, pki: Pki):
         },
     ) as service:
         yield service
-
-
-def metric(service: AuthzService, series: str) -> float:
-    for line in service.metrics().splitlines():
-        if line.startswith(series + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 def served_certificate(port: int, pki: Pki) -> bytes:
@@ -239,10 +113,10 @@ def test_envoy_checks_over_mtls_and_the_service_certificate_rotates_under_traffi
         wait_until(lambda: envoy.authz_health_flags() == "healthy", 20, "healthy over mTLS", on_timeout=logs)
         assert served_certificate(service.grpc_port, pki) == pki.server.der
         # Envoy holds one HTTP/2 connection: one handshake serves many checks.
-        handshakes = metric(service, 'cognito_ext_authz_tls_handshakes_total{result="ok"}')
+        handshakes = service.metric('cognito_ext_authz_tls_handshakes_total{result="ok"}')
         for _ in range(20):
             upstream_saw(http.request(envoy.listen_port, "/reports/1", token=good))
-        assert metric(service, 'cognito_ext_authz_tls_handshakes_total{result="ok"}') <= handshakes + 1
+        assert service.metric('cognito_ext_authz_tls_handshakes_total{result="ok"}') <= handshakes + 1
 
         # cert-manager renews the service's certificate: the kubelet swaps the Secret.
         renewed = pki.server_ca.issue("cognito-ext-authz", server=True, days=60)
@@ -255,10 +129,10 @@ def test_envoy_checks_over_mtls_and_the_service_certificate_rotates_under_traffi
         for _ in range(20):
             upstream_saw(http.request(envoy.listen_port, "/reports/1", token=good))
         assert envoy.stat("cluster.cognito_ext_authz.upstream_cx_destroy_remote") in (None, 0), logs()
-        assert metric(service, 'cognito_ext_authz_tls_reloads_total{result="success"}') == 2
-        assert metric(service, 'cognito_ext_authz_tls_reloads_total{result="failure"}') == 0
+        assert service.metric('cognito_ext_authz_tls_reloads_total{result="success"}') == 2
+        assert service.metric('cognito_ext_authz_tls_reloads_total{result="failure"}') == 0
         not_after = x509.load_der_x509_certificate(renewed.der).not_valid_after_utc.timestamp()
-        assert metric(service, "cognito_ext_authz_tls_certificate_not_after_timestamp_seconds") == not_after
+        assert service.metric("cognito_ext_authz_tls_certificate_not_after_timestamp_seconds") == not_after
 
 
 def test_an_envoy_without_a_client_certificate_or_without_tls_fails_closed(
@@ -277,5 +151,5 @@ def test_an_envoy_without_a_client_certificate_or_without_tls_fails_closed(
             r = http.request(envoy.listen_port, "/reports/1", token=good)
             assert r.status == 503, f"{name}: {r.describe()}"
             assert r.header("x-upstream") is None, f"{name}: the upstream was reached"
-    assert metric(service, 'cognito_ext_authz_tls_handshakes_total{result="no_client_certificate"}') >= 1
-    assert metric(service, 'cognito_ext_authz_tls_handshakes_total{result="not_tls"}') >= 1
+    assert service.metric('cognito_ext_authz_tls_handshakes_total{result="no_client_certificate"}') >= 1
+    assert service.metric('cognito_ext_authz_tls_handshakes_total{result="not_tls"}') >= 1

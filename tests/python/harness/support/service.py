@@ -104,6 +104,13 @@ class AuthzService:
         with urllib.request.urlopen(self.admin_url("/metrics"), timeout=2) as r:
             return r.read().decode()
 
+    def metric(self, series: str) -> float:
+        """One exposition line's value, by its exact series (`name{label="v"}`); 0 when absent."""
+        for line in self.metrics().splitlines():
+            if line.startswith(series + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
     def terminate(self) -> None:
         """SIGTERM without waiting: the service starts draining."""
         assert self.process
