@@ -7,23 +7,29 @@
 #   scripts/mutants.sh                                # the whole security core
 #   scripts/mutants.sh src/token/verify.rs src/path.rs
 #   TEST_ARGS="--lib --test tokens" scripts/mutants.sh src/token/verify.rs
+#   TEST_ARGS="--lib" scripts/mutants.sh src/path.rs     # unit tests first, then
+#   MUTANTS_ARGS=--iterate TEST_ARGS="--lib --test metrics" scripts/mutants.sh src/path.rs
 #
-# TEST_ARGS narrows the tests run per mutant (arguments to `cargo test`); by default every
-# Rust test runs. Results go to mutants.out/ in that target folder (outcomes.json, missed.txt, caught.txt).
+# TEST_ARGS narrows the test targets built and run per mutant (arguments to `cargo test`,
+# `--lib --test routes`); by default every Rust test runs. Results go to mutants.out/ in
+# the mutants' target folder, or MUTANTS_OUT (outcomes.json, missed.txt, caught.txt).
 # Needs: cargo install cargo-mutants --locked
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CORE=(
   src/path.rs
+  src/host.rs
   src/credential.rs
-  src/decide.rs
+  src/pipeline.rs
+  src/answer.rs
   src/token/verify.rs
   src/token/keys.rs
   src/token/cache.rs
   src/policy/table.rs
   src/policy/template.rs
-  src/grpc.rs
+  src/grpc/mod.rs
+  src/grpc/view.rs
 )
 files=("$@")
 [ ${#files[@]} -eq 0 ] && files=("${CORE[@]}")
@@ -35,11 +41,23 @@ fi
 
 # Its own target folder: mutated builds must never overwrite the test binaries of the
 # working tree (seed it with `cp -a` of an existing target folder to skip the first build).
-export CARGO_TARGET_DIR="${MUTANTS_TARGET_DIR:-${CARGO_TARGET_DIR:-target}-mutants}"
+# Absolute, and ignored by git: cargo-mutants copies the tree (less what .gitignore names)
+# into a scratch folder per run and runs cargo there.
+target_dir="${MUTANTS_TARGET_DIR:-${CARGO_TARGET_DIR:-target}-mutants}"
+mkdir -p "$target_dir"
+export CARGO_TARGET_DIR="$(cd "$target_dir" && pwd)"
 
-args=(--jobs 1 --timeout "${MUTANTS_TIMEOUT:-300}" --output "${MUTANTS_OUT:-$CARGO_TARGET_DIR}")
+args=(--jobs 1 --gitignore true --timeout "${MUTANTS_TIMEOUT:-300}" --output "${MUTANTS_OUT:-$CARGO_TARGET_DIR}")
 for f in "${files[@]}"; do
   args+=(-f "$f")
 done
+# TEST_ARGS go to every cargo invocation, the build as well as the test run: otherwise each
+# mutant builds and links every test binary (minutes on two cores) only to run a few.
 # shellcheck disable=SC2086 # TEST_ARGS is a list of arguments
-exec cargo mutants "${args[@]}" -- ${TEST_ARGS:-}
+for a in ${TEST_ARGS:-}; do
+  args+=(--cargo-arg="$a")
+done
+# MUTANTS_ARGS: more cargo-mutants options, e.g. "--iterate" to re-run only the mutants the
+# last run in that output folder did not catch (with broader TEST_ARGS).
+# shellcheck disable=SC2086
+exec cargo mutants "${args[@]}" ${MUTANTS_ARGS:-}

@@ -222,6 +222,8 @@ mod tests {
                 "x_cognito_subject",
                 "x_other",
                 "x_cognito_sub",
+                // Same length as `x-cognito-sub`, but `x` where the `-` is: not ours.
+                "x_cognitoxsub",
             ]
             .iter()
             .map(|n| (n.to_string(), b"v".to_vec()))
@@ -249,6 +251,60 @@ mod tests {
             .chain(forged.iter().map(String::as_str))
         {
             assert!(remove.iter().any(|h| h == name), "{name}");
+        }
+    }
+
+    #[test]
+    fn claim_values_envoy_cannot_carry_are_removed_not_set() {
+        let token = VerifiedToken {
+            token_use: crate::policy::model::TokenUse::Access,
+            sub: "s".into(),
+            client_id: "c".into(),
+            username: Some(String::new()),
+            aud: None,
+            claims: vec![
+                ("email".into(), "a@example.com\r\nx-admin: 1".into()),
+                ("custom:tenant".into(), "t1".into()),
+            ],
+            scopes: vec!["a/b".into()],
+            groups: vec!["g1".into(), "g2".into()],
+            exp: 0,
+            pool: 0,
+            kid: "k".into(),
+            jti: None,
+            origin_jti: None,
+            iat: None,
+        };
+        let claim_headers: ClaimHeaders = vec![
+            ("x-user-email".to_owned(), "email".to_owned()),
+            ("x-tenant".to_owned(), "custom:tenant".to_owned()),
+        ]
+        .into();
+        let allow = Decision::Allow {
+            reason: AllowReason::Authorized,
+            route: Some("r".into()),
+            authorizer: Some("default".into()),
+            token: Some(std::sync::Arc::new(token)),
+            claim_headers,
+        };
+        let Answer::Upstream { set, remove, .. } = Answer::new(&allow, &Headers::default()) else {
+            panic!("an allow goes upstream");
+        };
+        let set: Vec<(&str, &str)> = set.iter().map(|(h, v)| (h.as_str(), v.as_str())).collect();
+        assert_eq!(
+            set,
+            [
+                ("x-cognito-sub", "s"),
+                ("x-cognito-client-id", "c"),
+                ("x-cognito-scope", "a/b"),
+                ("x-cognito-groups", "g1,g2"),
+                ("x-tenant", "t1"),
+                ("x-cognito-route", "r"),
+            ]
+        );
+        // An empty username and a claim with CR LF are not sent: removed instead.
+        for name in ["x-cognito-username", "x-user-email"] {
+            assert!(remove.iter().any(|h| h == name), "{name} removed");
         }
     }
 }

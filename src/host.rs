@@ -134,6 +134,8 @@ mod tests {
         assert_eq!(ok("127.0.0.1:9000"), "127.0.0.1");
         assert_eq!(ok("my_host"), "my_host");
         assert_eq!(ok(""), "");
+        let longest = "a".repeat(MAX_HOST_BYTES);
+        assert_eq!(ok(&longest), longest);
     }
 
     #[test]
@@ -159,6 +161,8 @@ mod tests {
             ("[::1]x", BadHost::BadIpLiteral),
             ("[::1]:", BadHost::BadPort),
             ("[]", BadHost::BadIpLiteral),
+            // No ':', so not an IPv6 literal (an IPv4 address is never bracketed).
+            ("[1.2.3.4]", BadHost::BadIpLiteral),
             ("[v1.x]", BadHost::BadIpLiteral),
             ("[fe80::1%25eth0]", BadHost::BadIpLiteral),
         ];

@@ -180,3 +180,147 @@ async fn every_decision_logs_one_line_with_its_fields() {
         "no signature is logged"
     );
 }
+
+/// The decision log's `detail` names the precise cause of each 400 and of each missing
+/// token: an operator filters and alerts on these labels, so they must not drift.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_decision_log_names_each_unsafe_request_and_missing_token() {
+    let keys = KeyServer::start().await;
+    keys.publish(POOL, key(0));
+    let mut service = Service::start(&policy(&keys, ROUTES), &[]);
+    service.wait_ready().await;
+    let mut client = service.client().await;
+    let long_path = "/a".repeat(129);
+    let long_host = "a".repeat(256);
+    let cases: Vec<(_, &str, &str)> = vec![
+        (
+            request("GET", "h", "health", &[]),
+            "unsafe_path",
+            "not_absolute",
+        ),
+        (
+            request("GET", "h", "/a/../health", &[]),
+            "unsafe_path",
+            "dot_segment",
+        ),
+        (
+            request("GET", "h", "/a%2Fb", &[]),
+            "unsafe_path",
+            "encoded_separator",
+        ),
+        (
+            request("GET", "h", "/a\\b", &[]),
+            "unsafe_path",
+            "backslash",
+        ),
+        (
+            request("GET", "h", "/a%zz", &[]),
+            "unsafe_path",
+            "bad_encoding",
+        ),
+        (request("GET", "h", "/a%ff", &[]), "unsafe_path", "not_utf8"),
+        (
+            request("GET", "h", "/a%00", &[]),
+            "unsafe_path",
+            "control_character",
+        ),
+        (
+            request("GET", "h", "/a//health", &[]),
+            "unsafe_path",
+            "empty_segment",
+        ),
+        (
+            request("GET", "h", &long_path, &[]),
+            "unsafe_path",
+            "too_long",
+        ),
+        (
+            request("GET", "h", "/health;x", &[]),
+            "unsafe_path",
+            "path_parameter",
+        ),
+        (
+            request("GET", "h", "/health#x", &[]),
+            "unsafe_path",
+            "fragment",
+        ),
+        (
+            raw_request("GET", "", "/health", &[(":authority", b"\xff")]),
+            "unsafe_host",
+            "not_utf8",
+        ),
+        (
+            request("GET", &long_host, "/health", &[]),
+            "unsafe_host",
+            "too_long",
+        ),
+        (
+            request("GET", "u@h", "/health", &[]),
+            "unsafe_host",
+            "userinfo",
+        ),
+        (
+            request("GET", "h:abc", "/health", &[]),
+            "unsafe_host",
+            "bad_port",
+        ),
+        (
+            request("GET", "h!", "/health", &[]),
+            "unsafe_host",
+            "bad_character",
+        ),
+        (
+            request("GET", "h.", "/health", &[]),
+            "unsafe_host",
+            "trailing_dot",
+        ),
+        (
+            request("GET", "a..b", "/health", &[]),
+            "unsafe_host",
+            "empty_label",
+        ),
+        (
+            request("GET", "[zz]", "/health", &[]),
+            "unsafe_host",
+            "bad_ip_literal",
+        ),
+        (request("POST", "h", "/users/1", &[]), "no_token", "missing"),
+        (
+            request("POST", "h", "/users/1", &[("authorization", " ")]),
+            "no_token",
+            "empty",
+        ),
+        (
+            request("POST", "h", "/users/1", &[("authorization", "a.b.c,d.e.f")]),
+            "no_token",
+            "several_values",
+        ),
+        (
+            request(
+                "POST",
+                "h",
+                "/users/1",
+                &[("authorization", "Basic dXNlcjpwYXNz")],
+            ),
+            "no_token",
+            "other_scheme",
+        ),
+        (
+            raw_request("POST", "h", "/users/1", &[("authorization", b"\xff\xfe")]),
+            "no_token",
+            "not_text",
+        ),
+    ];
+    for (req, _, _) in &cases {
+        check(&mut client, req.clone()).await;
+    }
+
+    service.decision(cases.len()).await;
+    let lines = service.decisions();
+    assert_eq!(lines.len(), cases.len(), "one line per decision: {lines:?}");
+    for (line, (_, reason, detail)) in lines.iter().zip(&cases) {
+        assert_eq!(line["decision"], "deny", "{line}");
+        assert_eq!(line["reason"], *reason, "{line}");
+        assert_eq!(line["detail"], *detail, "{line}");
+    }
+}

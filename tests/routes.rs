@@ -163,6 +163,16 @@ async fn public_routes_default_deny_and_unsafe_paths() {
     assert_eq!(a.body, r#"{"message":"Forbidden"}"#);
     assert_eq!(a.metadata["reason"], "deny_route");
     assert_eq!(a.metadata["route"], "users-export-closed");
+    assert_eq!(
+        a.metadata.get("authorizer"),
+        None,
+        "a deny route has no authorizer"
+    );
+    // A route that needs a token names its authorizer, also when the token is missing.
+    let a = check(&mut client, request("GET", "h", "/users/me", &[])).await;
+    assert_eq!(a.status, 401);
+    assert_eq!(a.metadata["reason"], "no_token");
+    assert_eq!(a.metadata["authorizer"], "default");
     let a = check(
         &mut client,
         request("GET", "h", "/users/export", &[("authorization", &bearer)]),
