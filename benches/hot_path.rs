@@ -6,9 +6,6 @@
 //! `cargo bench --bench hot_path` (about a minute and a half). Keys are generated once per
 //! run with the `rsa` crate; tokens are real Cognito-shaped RS256 access tokens.
 
-#[path = "support/mod.rs"]
-mod support;
-
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,28 +20,27 @@ use cognito_ext_authz::revocation::RevocationList;
 use cognito_ext_authz::token::Verifier;
 use cognito_ext_authz::token::keys::{PoolKeys, parse_jwks};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use testkit::{SigningKey, check_request, load};
 
 const JWKS_URI: &str = "http://127.0.0.1:1/ap-south-1_benchpool/.well-known/jwks.json";
 
 struct Fixture {
-    key: support::BenchKey,
+    key: SigningKey,
     tokens: Vec<String>,
 }
 
 fn fixture() -> Fixture {
-    let key = support::BenchKey::generate();
-    let tokens = (0..512)
-        .map(|n| key.token(n, support::TOKEN_SCOPE))
-        .collect();
+    let key = SigningKey::generate(load::KID);
+    let tokens = (0..512).map(|n| load::token(&key, n)).collect();
     Fixture { key, tokens }
 }
 
 fn active(f: &Fixture, routes: usize) -> ActivePolicy {
-    let policy = Policy::parse(&support::policy_yaml(routes, JWKS_URI)).expect("bench policy");
+    let policy = Policy::parse(&load::policy_yaml(routes, JWKS_URI)).expect("bench policy");
     let keys = parse_jwks(f.key.jwks().as_bytes()).expect("bench JWKS");
     ActivePolicy {
         policy,
-        keys: vec![Arc::new(PoolKeys::fixed(support::POOL, keys))],
+        keys: vec![Arc::new(PoolKeys::fixed(load::POOL, keys))],
         generation: 1,
     }
 }
@@ -145,13 +141,13 @@ fn whole_check(c: &mut Criterion, f: &Fixture) {
     cognito_ext_authz::metrics::install();
     let service = AuthorizationService::new(Arc::new(Pipeline::new(active(f, 1000), 10_000)));
     let cold = AuthorizationService::new(Arc::new(Pipeline::new(active(f, 1000), 0)));
-    let (method, host, raw) = support::TARGETS[2];
+    let (method, host, raw) = load::TARGETS[2];
     // The service decodes a wire view of each request; build those once, as the server
     // would have decoded them.
     let requests: Vec<_> = f
         .tokens
         .iter()
-        .map(|t| grpc::view_of(&support::check_request(method, host, raw, Some(t))))
+        .map(|t| grpc::view_of(&check_request(method, host, raw, Some(t))))
         .collect();
     for r in &requests {
         rt.block_on(service.check_view(r.clone()));
@@ -229,7 +225,7 @@ fn whole_check(c: &mut Criterion, f: &Fixture) {
 fn revocation(c: &mut Criterion, f: &Fixture) {
     const ENTRIES: usize = 100_000;
     let rt = runtime();
-    let text = support::revocations_yaml(ENTRIES);
+    let text = load::revocations_yaml(ENTRIES);
     let list = RevocationList::parse(&text).expect("bench revocation list");
     assert_eq!(list.len(), ENTRIES);
     let none = RevocationList::empty();
@@ -251,11 +247,11 @@ fn revocation(c: &mut Criterion, f: &Fixture) {
 
     // A whole cached check, with the list in force and without.
     cognito_ext_authz::metrics::install();
-    let (method, host, raw) = support::TARGETS[2];
+    let (method, host, raw) = load::TARGETS[2];
     let requests: Vec<_> = f
         .tokens
         .iter()
-        .map(|t| grpc::view_of(&support::check_request(method, host, raw, Some(t))))
+        .map(|t| grpc::view_of(&check_request(method, host, raw, Some(t))))
         .collect();
     let with_list = Arc::new(Pipeline::new(active(f, 1000), 10_000));
     with_list.replace_revocations(Arc::new(list));

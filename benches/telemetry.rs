@@ -6,9 +6,6 @@
 //! is measured is the request path (span, attributes, hand-off to the export queue); the
 //! export thread's own work runs beside it on the same cores, as it would in production.
 
-#[path = "support/mod.rs"]
-mod support;
-
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -19,20 +16,19 @@ use cognito_ext_authz::policy::Policy;
 use cognito_ext_authz::telemetry::{ExportQueue, Telemetry};
 use cognito_ext_authz::token::keys::{PoolKeys, parse_jwks};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use testkit::{SigningKey, check_request, load};
 use tracing_subscriber::layer::SubscriberExt;
 
 const JWKS_URI: &str = "http://127.0.0.1:1/ap-south-1_benchpool/.well-known/jwks.json";
 
 fn benches(c: &mut Criterion) {
-    let key = support::BenchKey::generate();
-    let tokens: Vec<String> = (0..512)
-        .map(|n| key.token(n, support::TOKEN_SCOPE))
-        .collect();
-    let policy = Policy::parse(&support::policy_yaml(1000, JWKS_URI)).expect("bench policy");
+    let key = SigningKey::generate(load::KID);
+    let tokens: Vec<String> = (0..512).map(|n| load::token(&key, n)).collect();
+    let policy = Policy::parse(&load::policy_yaml(1000, JWKS_URI)).expect("bench policy");
     let keys = parse_jwks(key.jwks().as_bytes()).expect("bench JWKS");
     let active = ActivePolicy {
         policy,
-        keys: vec![Arc::new(PoolKeys::fixed(support::POOL, keys))],
+        keys: vec![Arc::new(PoolKeys::fixed(load::POOL, keys))],
         generation: 1,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -40,13 +36,13 @@ fn benches(c: &mut Criterion) {
         .unwrap();
     cognito_ext_authz::metrics::install();
     let service = AuthorizationService::new(Arc::new(Pipeline::new(active, 10_000)));
-    let (method, host, raw) = support::TARGETS[2];
+    let (method, host, raw) = load::TARGETS[2];
     let requests = |traceparent: bool| -> Vec<_> {
         tokens
             .iter()
             .enumerate()
             .map(|(n, t)| {
-                let mut r = support::check_request(method, host, raw, Some(t));
+                let mut r = check_request(method, host, raw, Some(t));
                 let http = r.attributes.as_mut().unwrap().request.as_mut().unwrap();
                 let headers = &mut http.http.as_mut().unwrap().headers;
                 headers.insert(

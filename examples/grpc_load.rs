@@ -7,16 +7,13 @@
 //! grpc_load load --addr HOST:PORT --tokens FILE ... Check at a fixed concurrency (or rate)
 //! ```
 //!
-//! `load` sends `CheckRequest`s shaped like Envoy's (see `benches/support`), rotating over a
+//! `load` sends `CheckRequest`s shaped like Envoy's (see `testkit::check_request`), rotating over a
 //! few realistic paths. `--mode cached` cycles over the first `--pool` tokens (so after the
 //! first pass every check is a cache hit); `--mode distinct` uses every token of the file
 //! exactly once (every check is a full RS256 verification) and stops when they run out.
 //! `--rate R` switches from closed-loop (fixed concurrency) to open-loop (R requests/s,
 //! latency measured from each actual send). It prints a human summary and one
 //! `RESULT key=value ...` line for `scripts/bench.sh`.
-
-#[path = "../benches/support/mod.rs"]
-mod support;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,6 +24,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use cognito_ext_authz::proto::envoy::service::auth::v3::{
     authorization_client::AuthorizationClient, check_response::HttpResponse,
 };
+use testkit::{SigningKey, check_request, issuer, load};
 use tonic::transport::{Channel, Endpoint};
 
 #[derive(Parser)]
@@ -142,24 +140,20 @@ fn setup(dir: &std::path::Path, jwks_uri: &str, routes: usize) {
     std::fs::create_dir_all(dir).unwrap();
     // An existing key is kept, so tokens minted earlier stay valid.
     let key = match std::fs::read(dir.join("key.der")) {
-        Ok(der) => support::BenchKey::from_pkcs1_der(&der),
+        Ok(der) => SigningKey::from_pkcs1_der(load::KID, &der),
         Err(_) => {
-            let key = support::BenchKey::generate();
+            let key = SigningKey::generate(load::KID);
             std::fs::write(dir.join("key.der"), &key.pkcs1_der).unwrap();
             key
         }
     };
     let jwks = key.jwks();
     std::fs::write(dir.join("jwks.json"), &jwks).unwrap();
-    let www = dir.join("www").join(support::POOL).join(".well-known");
+    let www = dir.join("www").join(load::POOL).join(".well-known");
     std::fs::create_dir_all(&www).unwrap();
     std::fs::write(www.join("jwks.json"), &jwks).unwrap();
-    std::fs::write(
-        dir.join("policy.yaml"),
-        support::policy_yaml(routes, jwks_uri),
-    )
-    .unwrap();
-    std::fs::write(dir.join("issuer"), support::issuer()).unwrap();
+    std::fs::write(dir.join("policy.yaml"), load::policy_yaml(routes, jwks_uri)).unwrap();
+    std::fs::write(dir.join("issuer"), issuer(load::POOL)).unwrap();
     eprintln!(
         "wrote key, JWKS and a {routes}-route policy to {}",
         dir.display()
@@ -167,7 +161,7 @@ fn setup(dir: &std::path::Path, jwks_uri: &str, routes: usize) {
 }
 
 fn mint(dir: &std::path::Path, start: u64, count: u64, out: &std::path::Path) {
-    let key = support::BenchKey::from_pkcs1_der(&std::fs::read(dir.join("key.der")).unwrap());
+    let key = SigningKey::from_pkcs1_der(load::KID, &std::fs::read(dir.join("key.der")).unwrap());
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
     let started = Instant::now();
     let chunks: Vec<String> = std::thread::scope(|s| {
@@ -178,7 +172,7 @@ fn mint(dir: &std::path::Path, start: u64, count: u64, out: &std::path::Path) {
                     let mut text = String::new();
                     let mut n = start + t;
                     while n < start + count {
-                        text.push_str(&key.token(n, support::TOKEN_SCOPE));
+                        text.push_str(&load::token(key, n));
                         text.push('\n');
                         n += threads;
                     }
@@ -244,8 +238,8 @@ async fn one(
     n: usize,
     counts: &Counts,
 ) -> bool {
-    let (method, host, path) = support::TARGETS[n % support::TARGETS.len()];
-    let request = support::check_request(method, host, path, Some(token));
+    let (method, host, path) = load::TARGETS[n % load::TARGETS.len()];
+    let request = check_request(method, host, path, Some(token));
     match client.check(request).await {
         Ok(r) => {
             match r.into_inner().http_response {

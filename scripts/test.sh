@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 cargo build --release --locked --bin cognito-ext-authz
+# The root package only: every Rust test is there (crates/testkit, the test kit, has none).
 cargo test --locked
 # The harness (`support`) is installed into .venv by scripts/setup.sh (pip install -e).
 # -p support.tools: the one missing-tool rule applies to every test, whichever helper skipped.

@@ -2,12 +2,13 @@
 //! with their own pools and token headers, ID-token routes, identity validation
 //! expressions, result TTLs, and claims passed to the upstream as headers.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::*;
+use testkit::*;
+
+/// The service binary, started by the test kit's `Service` (see its crate doc).
+const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
 
 const STAFF_POOL: &str = "eu-west-1_StaffPool1";
 const CUSTOMER_POOL: &str = "eu-west-1_CustPool01";
@@ -82,7 +83,7 @@ fn id_claims(pool: &str, client: &str) -> Value {
 async fn started(keys: &KeyServer, yaml: &str, env: &[(&str, &str)]) -> Service {
     keys.publish(STAFF_POOL, key(0));
     keys.publish(CUSTOMER_POOL, key(1));
-    let mut service = Service::start(yaml, env);
+    let mut service = Service::start(BIN, yaml, env);
     service.wait_ready().await;
     service
 }

@@ -1,10 +1,11 @@
 //! The cache of verified tokens (README "Token rules"): dropped on every policy reload,
 //! bounded by `AUTHZ_TOKEN_CACHE_ENTRIES`, disabled by `0`.
 
-mod support;
-
 use serde_json::json;
-use support::*;
+use testkit::*;
+
+/// The service binary, started by the test kit's `Service` (see its crate doc).
+const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
 
 const ROUTES: &str = "routes:\n  - name: create-user\n    path: /users/{id}\n    scopes: [user_management_lambdas/api]\n";
 const HITS: &str = "cognito_ext_authz_token_cache_hits_total";
@@ -42,7 +43,7 @@ async fn reload(service: &mut Service, yaml: &str) {
 async fn a_reload_stops_cached_tokens_of_a_removed_app_client_or_pool_at_once() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
-    let mut service = Service::start(&policy(&keys, ROUTES), &[]);
+    let mut service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
     service.wait_ready().await;
     let cached = token(1);
     assert_eq!(status_of(&service, &cached).await, 200);
@@ -86,6 +87,7 @@ async fn zero_entries_disables_the_cache() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
     let mut service = Service::start(
+        BIN,
         &policy(&keys, ROUTES),
         &[("AUTHZ_TOKEN_CACHE_ENTRIES", "0")],
     );
@@ -109,6 +111,7 @@ async fn the_cache_holds_at_most_the_configured_number_of_tokens() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
     let mut service = Service::start(
+        BIN,
         &policy(&keys, ROUTES),
         &[("AUTHZ_TOKEN_CACHE_ENTRIES", &ENTRIES.to_string())],
     );
@@ -138,6 +141,7 @@ async fn a_cached_token_stops_when_its_kid_names_another_key() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
     let mut service = Service::start(
+        BIN,
         &policy(&keys, ROUTES),
         &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "0")],
     );

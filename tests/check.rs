@@ -4,14 +4,12 @@
 //! and a JWKS file written here, and asserts the explanation (route, token checks in
 //! order, scopes, response) and the exit code: 0 allow, 1 deny, 2 usage or input error.
 
-mod support;
-
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use support::{CLIENT, SCOPE, access_claims, b64_json, key, now};
+use testkit::{CLIENT, SCOPE, access_claims, b64_json, key, now};
 
 const POLICY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -51,7 +49,7 @@ struct Keys {
 impl Keys {
     fn new() -> Keys {
         let dir = tempfile::tempdir().unwrap();
-        support::write(
+        testkit::write(
             dir.path(),
             "jwks.json",
             &json!({"keys": [key(0).jwk]}).to_string(),
@@ -299,7 +297,7 @@ fn algorithm_issuer_token_use_and_client_failures_name_their_check() {
     );
 
     let mut other_pool = claims.clone();
-    other_pool["iss"] = json!(support::issuer("eu-west-1_AbCdEfGhI"));
+    other_pool["iss"] = json!(testkit::issuer("eu-west-1_AbCdEfGhI"));
     let r = check(&keys, "POST", "/users", "", Some(&token(&other_pool)));
     assert_fails_at(
         &r.stdout,
@@ -431,7 +429,7 @@ fn greedy_routes_show_what_they_caught() {
 fn tokens_come_from_a_file_or_standard_input_with_or_without_bearer() {
     let keys = Keys::new();
     let t = token(&access_claims(SCOPE));
-    let file = support::write(keys.dir.path(), "token", &format!("Bearer {t}\n"));
+    let file = testkit::write(keys.dir.path(), "token", &format!("Bearer {t}\n"));
     let jwks = keys.jwks();
     let base = [
         "check",
@@ -458,12 +456,12 @@ fn usage_and_input_errors_exit_2() {
     let keys = Keys::new();
     let jwks = keys.jwks();
     let jwks = jwks.to_str().unwrap();
-    let bad_policy = support::write(
+    let bad_policy = testkit::write(
         keys.dir.path(),
         "bad.yaml",
         "userPools: []\nroutes:\n  - path: /x\n    scope: [a]\n",
     );
-    let not_jwks = support::write(keys.dir.path(), "not-jwks.json", "{\"keys\": []}");
+    let not_jwks = testkit::write(keys.dir.path(), "not-jwks.json", "{\"keys\": []}");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["check", "--policy", POLICY, "--path", "/users"],
@@ -559,16 +557,16 @@ fn usage_and_input_errors_exit_2() {
 /// Without --jwks, each pool's keys are fetched once from its key set URL.
 #[tokio::test]
 async fn fetches_keys_when_no_jwks_file_is_given() {
-    let keys = support::KeyServer::start().await;
-    keys.publish(support::POOL, key(0));
+    let keys = testkit::KeyServer::start().await;
+    keys.publish(testkit::POOL, key(0));
     let dir = tempfile::tempdir().unwrap();
-    let policy = support::write(
+    let policy = testkit::write(
         dir.path(),
         "policy.yaml",
         &format!(
             "userPools:\n  - id: {}\n    jwksUri: {}\nroutes:\n  - path: /users\n    scopes: [{SCOPE}]\n",
-            support::POOL,
-            keys.jwks_uri(support::POOL)
+            testkit::POOL,
+            keys.jwks_uri(testkit::POOL)
         ),
     );
     let policy = policy.to_str().unwrap().to_owned();

@@ -2,8 +2,6 @@
 //! `x-request-id` or `traceparent` value, however malformed, long or repeated, changes
 //! what a check answers (`proptest`), and one check is never an error because of them.
 
-mod support;
-
 use std::sync::{Arc, OnceLock};
 
 use cognito_ext_authz::active::ActivePolicy;
@@ -14,7 +12,7 @@ use cognito_ext_authz::proto::envoy::service::auth::v3::{CheckRequest, CheckResp
 use cognito_ext_authz::token::keys::{PoolKeys, parse_jwks};
 use proptest::prelude::*;
 use serde_json::json;
-use support::*;
+use testkit::*;
 
 struct Fixture {
     service: AuthorizationService,

@@ -3,9 +3,10 @@
 //! would have happened; `auth: deny` routes and unsafe requests stay refused unless the
 //! operator says so for them.
 
-mod support;
+use testkit::*;
 
-use support::*;
+/// The service binary, started by the test kit's `Service` (see its crate doc).
+const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
 
 const ROUTES: &str = r#"routes:
   - name: read-user
@@ -35,7 +36,7 @@ fn bearer(scope: &str) -> String {
 
 async fn started(keys: &KeyServer, rest: &str) -> Service {
     keys.publish(POOL, key(0));
-    let mut service = Service::start(&policy(keys, rest), &[]);
+    let mut service = Service::start(BIN, &policy(keys, rest), &[]);
     service.wait_ready().await;
     service
 }
@@ -243,7 +244,7 @@ fn dry_run_settings_that_cannot_mean_anything_are_refused() {
             "userPools:\n  - id: {POOL}\n    jwksUri: https://keys.example.com/jwks.json\n{rest}"
         );
         let path = write(dir.path(), "policy.yaml", &yaml);
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cognito-ext-authz"))
+        let out = std::process::Command::new(BIN)
             .args(["validate", path.to_str().unwrap()])
             .output()
             .unwrap();
@@ -265,12 +266,7 @@ fn validate_and_check_say_what_a_dry_run_does() {
         "userPools:\n  - id: {POOL}\n    jwksUri: https://keys.example.com/jwks.json\nmode: dryRun\n{ROUTES}"
     );
     let path = write(dir.path(), "policy.yaml", &yaml);
-    let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_cognito-ext-authz"))
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| std::process::Command::new(BIN).args(args).output().unwrap();
     let out = run(&["validate", path.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");

@@ -3,15 +3,16 @@
 //!
 //! Bounded in count and time, loopback only. Memory is read from `/proc/PID/status`.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use cognito_ext_authz::grpc::{CHECK_PATH, CheckRequestView, view_of};
 use cognito_ext_authz::proto::envoy::service::auth::v3::CheckResponse;
 use serde_json::json;
-use support::*;
+use testkit::*;
 use tonic::transport::Channel;
+
+/// The service binary, started by the test kit's `Service` (see its crate doc).
+const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
 
 const ROUTES: &str = r#"routes:
   - name: admin-files
@@ -33,7 +34,7 @@ const ROUTES: &str = r#"routes:
 
 async fn started(keys: &KeyServer, env: &[(&str, &str)]) -> Service {
     keys.publish(POOL, key(0));
-    let mut service = Service::start(&policy(keys, ROUTES), env);
+    let mut service = Service::start(BIN, &policy(keys, ROUTES), env);
     service.wait_ready().await;
     service
 }
@@ -578,7 +579,7 @@ async fn the_admin_port_bounds_header_size_time_and_connections() {
 async fn a_policy_path_that_is_huge_or_a_fifo_is_refused_without_reading_it() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
-    let mut service = Service::start_in(&policy(&keys, ROUTES), &[], false);
+    let mut service = Service::start_in(BIN, &policy(&keys, ROUTES), &[], false);
     service.wait_ready().await;
     let pid = service.pid();
     let path = service.policy_path();
@@ -629,6 +630,7 @@ async fn a_policy_rewritten_in_place_takes_effect_only_once_complete() {
     let full = policy(&keys, &format!("{first}{rest}"));
     assert!(cognito_ext_authz::policy::Policy::parse(&prefix).is_ok());
     let mut service = Service::start_in(
+        BIN,
         &policy(&keys, ROUTES),
         &[("AUTHZ_POLICY_QUIET_MS", "1500")],
         false,
@@ -688,7 +690,7 @@ async fn a_policy_rewritten_in_place_takes_effect_only_once_complete() {
 async fn the_watcher_does_not_wake_itself() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
-    let mut service = Service::start_in(&policy(&keys, ROUTES), &[], false);
+    let mut service = Service::start_in(BIN, &policy(&keys, ROUTES), &[], false);
     service.wait_ready().await;
     // Count opens of the policy file while nothing changes it.
     let opens = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -726,7 +728,7 @@ async fn a_slow_log_reader_drops_lines_instead_of_stalling_checks() {
     let grpc = free_port();
     let admin = free_port();
     // stderr is a pipe nobody reads: the writer blocks once the pipe's buffer is full.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cognito-ext-authz"))
+    let mut child = std::process::Command::new(BIN)
         .arg("serve")
         .env_clear()
         .env("AUTHZ_LISTEN_ADDR", grpc.to_string())

@@ -5,14 +5,15 @@
 //! example of issue 5 is then taken through the decision pipeline with `check`, with
 //! tokens signed by a key generated here and published in a JWKS file written here.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cognito_ext_authz::policy::model::{AuthMode, PolicyFile, TokenUse, UserPoolConfig};
 use serde_json::json;
-use support::{SCOPE, access_claims, key};
+use testkit::{SCOPE, access_claims, key};
+
+/// The service binary, started by the test kit's `Service` (see its crate doc).
+const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
 
 struct Run {
     code: i32,
@@ -21,10 +22,7 @@ struct Run {
 }
 
 fn run(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_cognito-ext-authz"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = Command::new(BIN).args(args).output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8(out.stdout).unwrap(),
@@ -60,7 +58,7 @@ fn import(name: &str, extra: &[&str]) -> Imported {
         r.stderr
     );
     let dir = tempfile::tempdir().unwrap();
-    let path = support::write(dir.path(), "policy.yaml", &r.stdout);
+    let path = testkit::write(dir.path(), "policy.yaml", &r.stdout);
     let v = run(&["validate", path.to_str().unwrap()]);
     assert_eq!(
         v.code, 0,
@@ -204,7 +202,7 @@ fn serverless_example_of_issue_5() {
 #[test]
 fn serverless_example_decides_like_api_gateway() {
     let i = import("serverless.yml", &[]);
-    let jwks = support::write(
+    let jwks = testkit::write(
         i._dir.path(),
         "jwks.json",
         &json!({"keys": [key(0).jwk]}).to_string(),
@@ -389,7 +387,7 @@ fn openapi_3_export() {
 #[test]
 fn a_denied_method_under_a_broader_route_is_refused() {
     let i = import("openapi3-export.json", &[]);
-    let jwks = support::write(
+    let jwks = testkit::write(
         i._dir.path(),
         "jwks.json",
         &json!({"keys": [key(0).jwk]}).to_string(),
@@ -599,8 +597,8 @@ fn an_inline_openapi_body_is_read_with_the_template_intrinsics() {
 #[test]
 fn sources_that_cannot_be_read_exit_2() {
     let dir = tempfile::tempdir().unwrap();
-    let unknown = support::write(dir.path(), "x.yaml", "name: not an api\n");
-    let broken = support::write(dir.path(), "y.yaml", "Resources: [\n");
+    let unknown = testkit::write(dir.path(), "x.yaml", "name: not an api\n");
+    let broken = testkit::write(dir.path(), "y.yaml", "Resources: [\n");
     for (args, want) in [
         (
             vec!["import", unknown.to_str().unwrap()],
@@ -736,7 +734,7 @@ fn two_authorizers_import_exactly_from_every_format() {
 }
 
 /// The imported policy with each pool's key set served by `keys`.
-fn with_local_keys(policy: &PolicyFile, keys: &support::KeyServer) -> String {
+fn with_local_keys(policy: &PolicyFile, keys: &testkit::KeyServer) -> String {
     let mut policy = policy.clone();
     for authorizer in policy.authorizers.values_mut() {
         for pool in &mut authorizer.user_pools {
@@ -748,19 +746,19 @@ fn with_local_keys(policy: &PolicyFile, keys: &support::KeyServer) -> String {
 
 fn access_of(pool: &str, client: &str, scope: &str) -> serde_json::Value {
     let mut c = access_claims(scope);
-    c["iss"] = json!(support::issuer(pool));
+    c["iss"] = json!(testkit::issuer(pool));
     c["client_id"] = json!(client);
     c
 }
 
 fn id_of(pool: &str, aud: &str) -> serde_json::Value {
-    let now = support::now();
+    let now = testkit::now();
     json!({
         "sub": "11111111-2222-3333-4444-555555555555",
         "aud": aud,
         "token_use": "id",
         "auth_time": now - 60,
-        "iss": support::issuer(pool),
+        "iss": testkit::issuer(pool),
         "cognito:username": "carol",
         "exp": now + 3600,
         "iat": now - 60,
@@ -774,14 +772,14 @@ fn id_of(pool: &str, aud: &str) -> serde_json::Value {
 /// `aud`; the preflight needs no token, and only OPTIONS is opened.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_authorizers_decide_through_the_service_as_api_gateway_would() {
-    let keys = support::KeyServer::start().await;
+    let keys = testkit::KeyServer::start().await;
     keys.publish(STAFF_POOL, key(0));
     keys.publish(CUSTOMER_POOL, key(1));
     let bearer = |k: usize, claims: &serde_json::Value| format!("Bearer {}", key(k).sign(claims));
     let staff_reports = bearer(0, &access_of(STAFF_POOL, STAFF_CLIENT, "reports/read"));
     let staff_id = bearer(0, &id_of(STAFF_POOL, STAFF_CLIENT));
     let mut expired = access_of(STAFF_POOL, STAFF_CLIENT, "reports/read");
-    expired["exp"] = json!(support::now() - 10);
+    expired["exp"] = json!(testkit::now() - 10);
     let staff_expired = bearer(0, &expired);
     // A customer-pool token that even holds the staff scope.
     let customer_with_staff_scope = bearer(
@@ -1004,7 +1002,7 @@ async fn two_authorizers_decide_through_the_service_as_api_gateway_would() {
 
     for (fixture, staff, customers) in SHOP {
         let i = import(fixture, &[]);
-        let mut service = support::Service::start(&with_local_keys(&i.policy, &keys), &[]);
+        let mut service = testkit::Service::start(BIN, &with_local_keys(&i.policy, &keys), &[]);
         service.wait_ready().await;
         let mut client = service.client().await;
         for (what, method, path, header, token, status, reason) in &cases {
@@ -1013,9 +1011,9 @@ async fn two_authorizers_decide_through_the_service_as_api_gateway_would() {
             } else {
                 vec![(*header, *token)]
             };
-            let a = support::check(
+            let a = testkit::check(
                 &mut client,
-                support::request(method, "shop.example.com", path, &headers),
+                testkit::request(method, "shop.example.com", path, &headers),
             )
             .await;
             assert_eq!(
@@ -1037,8 +1035,8 @@ async fn two_authorizers_decide_through_the_service_as_api_gateway_would() {
         let misses = "cognito_ext_authz_token_cache_misses_total";
         let before = service.metric(misses, &[]).await;
         for _ in 0..3 {
-            let r = support::request("GET", "h", "/staff/reports", &[(AUTH, &staff_reports)]);
-            assert_eq!(support::check(&mut client, r).await.status, 200);
+            let r = testkit::request("GET", "h", "/staff/reports", &[(AUTH, &staff_reports)]);
+            assert_eq!(testkit::check(&mut client, r).await.status, 200);
         }
         let staff_misses = service.metric(misses, &[]).await - before;
         let fresh = bearer(1, &{
@@ -1047,8 +1045,8 @@ async fn two_authorizers_decide_through_the_service_as_api_gateway_would() {
             c
         });
         for _ in 0..3 {
-            let r = support::request("GET", "h", "/profile", &[(CUST, &fresh)]);
-            assert_eq!(support::check(&mut client, r).await.status, 200);
+            let r = testkit::request("GET", "h", "/profile", &[(CUST, &fresh)]);
+            assert_eq!(testkit::check(&mut client, r).await.status, 200);
         }
         let customer_misses = service.metric(misses, &[]).await - before - staff_misses;
         assert_eq!(

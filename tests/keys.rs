@@ -2,12 +2,13 @@
 //! redirects, a timeout, a 256 KiB limit, RSA keys of 2048 to 8192 bits only, and a
 //! periodic refresh. Each against the real service and a local key server.
 
-mod support;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use support::*;
+use testkit::*;
+
+/// The service binary, started by the test kit's `Service` (see its crate doc).
+const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
 
 const ROUTES: &str = "routes:\n  - name: create-user\n    path: /users/{id}\n    scopes: [user_management_lambdas/api]\n";
 const FETCHES: &str = "cognito_ext_authz_key_fetches_total";
@@ -46,7 +47,7 @@ async fn wait_failed_fetches(service: &Service, n: f64) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn https_key_fetches_check_the_certificate() {
-    let pki = TestPki::new();
+    let pki = TestPki::generate();
     let keys = TlsKeyServer::start(&pki, json!({ "keys": [key(0).jwk.clone()] }).to_string()).await;
     let ca = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(ca.path(), &pki.ca_pem).unwrap();
@@ -54,6 +55,7 @@ async fn https_key_fetches_check_the_certificate() {
 
     // Trusting the CA (the system trust store variable), the same server is accepted...
     let mut trusting = Service::start(
+        BIN,
         &policy_at(&keys.jwks_uri(POOL)),
         &[("SSL_CERT_FILE", &ca_path)],
     );
@@ -68,7 +70,7 @@ async fn https_key_fetches_check_the_certificate() {
 
     // ...and without it, its certificate (from a CA nobody trusts) is refused: no keys,
     // never SERVING, a failed fetch counted and logged, no request ever answered.
-    let service = Service::start(&policy_at(&keys.jwks_uri(POOL)), &[]);
+    let service = Service::start(BIN, &policy_at(&keys.jwks_uri(POOL)), &[]);
     wait_failed_fetches(&service, 1.0).await;
     assert_eq!(service.health("").await, NOT_SERVING);
     assert_eq!(
@@ -94,7 +96,7 @@ async fn redirects_are_not_followed() {
     // The redirect target serves a perfectly good key set: following it would load keys.
     keys.publish("elsewhere", key(0));
     keys.answer(POOL, Answering::Redirect(keys.jwks_uri("elsewhere")));
-    let service = Service::start(&policy(&keys, ROUTES), &[]);
+    let service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
     wait_failed_fetches(&service, 2.0).await;
     assert_eq!(service.health("").await, NOT_SERVING);
     assert_eq!(
@@ -114,6 +116,7 @@ async fn a_key_server_that_never_answers_times_out() {
     let keys = KeyServer::start().await;
     keys.answer(POOL, Answering::Hang);
     let service = Service::start(
+        BIN,
         &policy(&keys, ROUTES),
         &[("AUTHZ_JWKS_TIMEOUT_SECONDS", "1")],
     );
@@ -141,7 +144,7 @@ async fn key_sets_over_256_kib_are_refused() {
     keys.publish("src", key(0));
 
     keys.answer(POOL, Answering::Body(padded(&keys, LIMIT)));
-    let mut at_limit = Service::start(&policy(&keys, ROUTES), &[]);
+    let mut at_limit = Service::start(BIN, &policy(&keys, ROUTES), &[]);
     at_limit.wait_ready().await;
     assert_eq!(
         status_with(&at_limit, &key(0).sign(&access_claims(SCOPE))).await,
@@ -150,7 +153,7 @@ async fn key_sets_over_256_kib_are_refused() {
     drop(at_limit);
 
     keys.answer(POOL, Answering::Body(padded(&keys, LIMIT + 1)));
-    let over = Service::start(&policy(&keys, ROUTES), &[]);
+    let over = Service::start(BIN, &policy(&keys, ROUTES), &[]);
     wait_failed_fetches(&over, 1.0).await;
     assert_eq!(over.health("").await, NOT_SERVING);
     assert!(
@@ -189,6 +192,7 @@ async fn only_rsa_keys_of_2048_to_8192_bits_are_used() {
     }
     keys.answer(POOL, Answering::Body(doc.to_string()));
     let mut service = Service::start(
+        BIN,
         &policy(&keys, ROUTES),
         &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "3600")],
     );
@@ -221,6 +225,7 @@ async fn keys_are_refreshed_periodically() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
     let mut service = Service::start(
+        BIN,
         &policy(&keys, ROUTES),
         &[
             ("AUTHZ_JWKS_REFRESH_SECONDS", "10"),

@@ -1,11 +1,12 @@
 //! Keys, reloads, health and signals (SPEC 1-4), against the real service process.
 
-mod support;
-
 use std::time::Duration;
 
 use serde_json::json;
-use support::*;
+use testkit::*;
+
+/// The service binary, started by the test kit's `Service` (see its crate doc).
+const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
 
 const ROUTES: &str = "routes:\n  - name: create-user\n    path: /users/{id}\n    scopes: [user_management_lambdas/api]\n";
 const SERVING: i32 = 1;
@@ -59,7 +60,7 @@ async fn health_is_not_serving_until_every_pools_keys_are_loaded() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
     keys.set_down(true);
-    let service = Service::start(&policy(&keys, ROUTES), &[]);
+    let service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
     let _ = service.client().await;
     eventually(30, "a failed key fetch", || async { keys.fetches() >= 1 }).await;
     assert_eq!(service.health("").await, NOT_SERVING);
@@ -99,6 +100,7 @@ async fn rotated_keys_are_picked_up_and_last_good_keys_survive_outages() {
     keys.publish(POOL, key(0));
     // No cooldown: every unknown kid refetches, so each step below really fetches.
     let mut service = Service::start(
+        BIN,
         &policy(&keys, ROUTES),
         &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "0")],
     );
@@ -140,6 +142,7 @@ async fn unknown_kids_share_one_refetch_per_cooldown() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
     let mut service = Service::start(
+        BIN,
         &policy(&keys, ROUTES),
         &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "600")],
     );
@@ -170,6 +173,7 @@ async fn concurrent_unknown_kids_wait_for_one_fetch() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
     let mut service = Service::start(
+        BIN,
         &policy(&keys, ROUTES),
         &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "600")],
     );
@@ -193,6 +197,7 @@ async fn a_configmap_update_reloads_the_policy_and_a_bad_one_is_refused() {
     keys.publish(POOL, key(0));
     // No polling fallback: the change must be seen through the folder watch.
     let mut service = Service::start(
+        BIN,
         &policy(&keys, ROUTES),
         &[("AUTHZ_POLICY_POLL_SECONDS", "3600")],
     );
@@ -249,6 +254,7 @@ async fn a_plain_policy_file_rewritten_in_place_reloads() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
     let mut service = Service::start_in(
+        BIN,
         &policy(&keys, ROUTES),
         &[("AUTHZ_POLICY_POLL_SECONDS", "3600")],
         false,
@@ -276,7 +282,11 @@ async fn a_plain_policy_file_rewritten_in_place_reloads() {
 async fn drains_on(signal: &str) {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
-    let mut service = Service::start(&policy(&keys, ROUTES), &[("AUTHZ_DRAIN_SECONDS", "600")]);
+    let mut service = Service::start(
+        BIN,
+        &policy(&keys, ROUTES),
+        &[("AUTHZ_DRAIN_SECONDS", "600")],
+    );
     service.wait_ready().await;
     let mut client = service.client().await;
     service.signal(signal);
@@ -331,7 +341,7 @@ async fn sigint_drains_like_sigterm() {
 async fn the_drain_ends_by_itself_and_the_process_exits_zero() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
-    let mut service = Service::start(&policy(&keys, ROUTES), &[("AUTHZ_DRAIN_SECONDS", "1")]);
+    let mut service = Service::start(BIN, &policy(&keys, ROUTES), &[("AUTHZ_DRAIN_SECONDS", "1")]);
     service.wait_ready().await;
     service.signal("TERM");
     assert_eq!(service.wait_exit(Duration::from_secs(30)).await, Some(0));
@@ -376,6 +386,7 @@ async fn in_flight_checks_finish_at_shutdown() {
     keys.publish(POOL, key(0));
     let held = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     let mut service = Service::start(
+        BIN,
         &policy(&keys, ROUTES),
         &[
             ("AUTHZ_JWKS_COOLDOWN_SECONDS", "0"),
@@ -409,6 +420,7 @@ async fn in_flight_checks_finish_under_the_policy_they_started_with() {
     keys.publish(POOL, key(0));
     let held = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     let mut service = Service::start(
+        BIN,
         &policy(&keys, ROUTES),
         &[
             ("AUTHZ_JWKS_COOLDOWN_SECONDS", "0"),
@@ -448,7 +460,7 @@ async fn the_polling_fallback_alone_picks_up_a_change() {
     // rewrite of it makes no event in the watched folder, only polling can see it.
     let elsewhere = tempfile::tempdir().unwrap();
     let target = write(elsewhere.path(), "policy.yaml", &policy(&keys, ROUTES));
-    let mut service = Service::prepare("");
+    let mut service = Service::prepare(BIN, "");
     std::fs::remove_file(service.policy_path()).unwrap();
     std::os::unix::fs::symlink(&target, service.policy_path()).unwrap();
     service.spawn(&[("AUTHZ_POLICY_POLL_SECONDS", "1")]);
@@ -486,7 +498,7 @@ async fn the_polling_fallback_alone_picks_up_a_change() {
 async fn command_line_flags_override_the_environment() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
-    let mut service = Service::prepare(&policy(&keys, ROUTES));
+    let mut service = Service::prepare(BIN, &policy(&keys, ROUTES));
     let (env_grpc, env_admin) = (free_port().to_string(), free_port().to_string());
     let (grpc, admin) = (service.grpc.to_string(), service.admin.to_string());
     let policy_path = service.policy_path().to_str().unwrap().to_owned();
@@ -521,6 +533,7 @@ async fn command_line_flags_override_the_environment() {
 async fn start_up_errors_are_clear() {
     let keys = KeyServer::start().await;
     let mut service = Service::start(
+        BIN,
         &policy(
             &keys,
             "routes:\n  - path: /a\n    methods: [GETT]\n    scopess: [x]\n",
@@ -531,6 +544,7 @@ async fn start_up_errors_are_clear() {
     assert!(service.logs().contains("scopess"), "{}", service.logs());
 
     let mut service = Service::start(
+        BIN,
         &policy(&keys, ROUTES),
         &[("AUTHZ_LISTEN_ADDR", "nine-thousand")],
     );

@@ -1,8 +1,9 @@
 //! The admin port: `/metrics` counts what the service decided, `/healthz` and `/readyz`.
 
-mod support;
+use testkit::*;
 
-use support::*;
+/// The service binary, started by the test kit's `Service` (see its crate doc).
+const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
 
 const ROUTES: &str = "routes:\n  - name: create-user\n    path: /users/{id}\n    scopes: [user_management_lambdas/api]\n  - name: health\n    path: /health\n    auth: none\n";
 
@@ -10,7 +11,7 @@ const ROUTES: &str = "routes:\n  - name: create-user\n    path: /users/{id}\n   
 async fn metrics_count_decisions_latency_and_cache_use() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
-    let mut service = Service::start(&policy(&keys, ROUTES), &[]);
+    let mut service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
     service.wait_ready().await;
     let mut client = service.client().await;
     let bearer = format!("Bearer {}", key(0).sign(&access_claims(SCOPE)));
@@ -118,7 +119,7 @@ async fn metrics_count_decisions_latency_and_cache_use() {
 async fn every_decision_logs_one_line_with_its_fields() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
-    let mut service = Service::start(&policy(&keys, ROUTES), &[]);
+    let mut service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
     service.wait_ready().await;
     let mut client = service.client().await;
     let token = key(0).sign(&access_claims(SCOPE));

@@ -2,11 +2,9 @@
 //! `cognito-ext-authz validate`, the same loader `serve` uses. Each refusal has a control:
 //! the nearest policy that is accepted, so a test cannot pass because everything fails.
 
-mod support;
-
 use std::process::Command;
 
-use support::{POOL, write};
+use testkit::{POOL, write};
 
 const ROUTE: &str = "routes:\n  - path: /users/{id}\n    scopes: [user_management_lambdas/api]\n";
 

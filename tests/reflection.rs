@@ -2,12 +2,13 @@
 //! services and resolves their file descriptors, over `grpc.reflection.v1` and `v1alpha`;
 //! `AUTHZ_REFLECTION=false` turns it off.
 
-mod support;
-
 use prost::Message;
 use prost_types::FileDescriptorProto;
-use support::*;
+use testkit::*;
 use tonic_reflection::pb::{v1, v1alpha};
+
+/// The service binary, started by the test kit's `Service` (see its crate doc).
+const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
 
 const ROUTES: &str = "routes:\n  - path: /health\n    auth: none\n";
 
@@ -58,7 +59,7 @@ async fn a_reflection_client_lists_and_describes_both_services() {
 
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
-    let service = Service::start(&policy(&keys, ROUTES), &[]);
+    let service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
     let answers = ask_v1(
         &service,
         vec![
@@ -137,7 +138,7 @@ async fn v1alpha_answers_older_clients() {
 
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
-    let service = Service::start(&policy(&keys, ROUTES), &[]);
+    let service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
     service.client().await;
     let mut client =
         v1alpha::server_reflection_client::ServerReflectionClient::new(channel(&service).await);
@@ -166,7 +167,11 @@ async fn v1alpha_answers_older_clients() {
 async fn reflection_can_be_switched_off() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
-    let service = Service::start(&policy(&keys, ROUTES), &[("AUTHZ_REFLECTION", "false")]);
+    let service = Service::start(
+        BIN,
+        &policy(&keys, ROUTES),
+        &[("AUTHZ_REFLECTION", "false")],
+    );
     let err = ask_v1(
         &service,
         vec![v1::server_reflection_request::MessageRequest::ListServices(

@@ -4,13 +4,14 @@
 //! `validate`, `check`, `test` and `revocations prune` commands. Each refusal has its
 //! control: a token the list does not name passes.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
-use support::*;
+use testkit::*;
+
+/// The service binary, started by the test kit's `Service` (see its crate doc).
+const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
 
 const ROUTES: &str = "routes:\n  - name: create-user\n    path: /users/{id}\n    scopes: [user_management_lambdas/api]\n";
 const HITS: &str = "cognito_ext_authz_token_cache_hits_total";
@@ -69,7 +70,7 @@ async fn each_kind_of_entry_revokes_its_tokens_and_nothing_else() {
     let list = format!(
         "revocations:\n  - jti: 6F1C0000-0000-4000-8000-00000000000A\n    reason: leaked in a log\n  - originJti: 0b7e0000-0000-4000-8000-00000000000b\n  - sub: user-signed-out\n    issuedBefore: {signed_out}\n"
     );
-    let mut service = Service::start_with_revocations(&policy(&keys, ROUTES), &list, &[]);
+    let mut service = Service::start_with_revocations(BIN, &policy(&keys, ROUTES), &list, &[]);
     service.wait_ready().await;
     let fresh = |n: u32| format!("fresh-{n}");
     let mut n = 0;
@@ -171,7 +172,7 @@ async fn a_cached_token_is_refused_from_the_moment_the_new_list_is_in_force() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
     let policy = policy(&keys, ROUTES);
-    let mut service = Service::start_with_revocations(&policy, "revocations: []\n", &[]);
+    let mut service = Service::start_with_revocations(BIN, &policy, "revocations: []\n", &[]);
     service.wait_ready().await;
     let cached = token("cached-jti", "cached-session", "u1", now());
     assert_eq!(status_of(&service, &cached).await, 200);
@@ -203,6 +204,7 @@ async fn an_invalid_list_is_refused_and_the_last_good_one_stays() {
     keys.publish(POOL, key(0));
     let policy = policy(&keys, ROUTES);
     let mut service = Service::start_with_revocations(
+        BIN,
         &policy,
         "revocations:\n  - jti: first\n",
         &[("AUTHZ_POLICY_QUIET_MS", "100")],
@@ -286,7 +288,7 @@ async fn a_list_rewritten_in_place_is_taken_once_quiet() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
     // A plain file (not a kubelet folder), rewritten in place.
-    let mut service = Service::prepare(&policy(&keys, ROUTES));
+    let mut service = Service::prepare(BIN, &policy(&keys, ROUTES));
     let path = service.revocations_path();
     std::fs::write(&path, "revocations: []\n").unwrap();
     service.spawn(&[
@@ -309,7 +311,7 @@ async fn start_up_is_refused_without_a_valid_list() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
     let invalid = "revocations:\n  - jti: a\n    originJti: b\n";
-    let mut service = Service::start_with_revocations(&policy(&keys, ROUTES), invalid, &[]);
+    let mut service = Service::start_with_revocations(BIN, &policy(&keys, ROUTES), invalid, &[]);
     assert_eq!(
         service.wait_exit(std::time::Duration::from_secs(20)).await,
         Some(1)
@@ -324,7 +326,7 @@ async fn start_up_is_refused_without_a_valid_list() {
         "the file is named: {logs}"
     );
 
-    let mut service = Service::prepare(&policy(&keys, ROUTES));
+    let mut service = Service::prepare(BIN, &policy(&keys, ROUTES));
     let missing = service.revocations_path();
     service.spawn(&[("AUTHZ_REVOCATIONS_PATH", missing.to_str().unwrap())]);
     assert_eq!(
@@ -337,7 +339,7 @@ async fn start_up_is_refused_without_a_valid_list() {
         service.logs()
     );
 
-    let mut service = Service::prepare(&policy(&keys, ROUTES));
+    let mut service = Service::prepare(BIN, &policy(&keys, ROUTES));
     service.spawn(&[("AUTHZ_REVOCATIONS_PATH", "")]);
     assert_eq!(
         service.wait_exit(std::time::Duration::from_secs(20)).await,
@@ -357,10 +359,7 @@ struct Run {
 }
 
 fn run(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_cognito-ext-authz"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = Command::new(BIN).args(args).output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8(out.stdout).unwrap(),

@@ -1,8 +1,9 @@
 //! Route matching (SPEC 3) and path safety, through the real service over gRPC.
 
-mod support;
+use testkit::*;
 
-use support::*;
+/// The service binary, started by the test kit's `Service` (see its crate doc).
+const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
 
 const ROUTES: &str = r#"routes:
   - name: me
@@ -67,7 +68,7 @@ async fn route_of(
 async fn the_most_specific_route_wins() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
-    let mut service = Service::start(&policy(&keys, ROUTES), &[]);
+    let mut service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
     service.wait_ready().await;
     let mut client = service.client().await;
 
@@ -130,7 +131,7 @@ async fn the_most_specific_route_wins() {
 async fn public_routes_default_deny_and_unsafe_paths() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
-    let mut service = Service::start(&policy(&keys, ROUTES), &[]);
+    let mut service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
     service.wait_ready().await;
     let mut client = service.client().await;
 
@@ -223,6 +224,7 @@ async fn default_allow_lets_unmatched_requests_through_without_identity() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
     let mut service = Service::start(
+        BIN,
         &policy(&keys, &format!("defaultAction: allow\n{ROUTES}")),
         &[],
     );
@@ -251,6 +253,7 @@ async fn unsafe_paths_are_refused_even_with_default_allow() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
     let mut service = Service::start(
+        BIN,
         &policy(
             &keys,
             &format!(

@@ -2,8 +2,6 @@
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` set each check is an OpenTelemetry span, received here by a
 //! real OTLP/gRPC receiver on loopback (`TraceService/Export` from `opentelemetry-proto`).
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,7 +13,10 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
-use support::*;
+use testkit::*;
+
+/// The service binary, started by the test kit's `Service` (see its crate doc).
+const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
 
 const ROUTES: &str = "routes:\n  - name: create-user\n    path: /users/{id}\n    scopes: [user_management_lambdas/api]\n  - name: health\n    path: /health\n    auth: none\n";
 
@@ -103,6 +104,7 @@ async fn each_check_is_a_span_in_the_callers_trace_with_no_token_material() {
     keys.publish(POOL, key(0));
     let endpoint = format!("http://{otlp}");
     let mut service = Service::start(
+        BIN,
         &policy(&keys, ROUTES),
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
@@ -234,7 +236,7 @@ async fn each_check_is_a_span_in_the_callers_trace_with_no_token_material() {
 async fn without_an_endpoint_nothing_is_exported_and_lines_still_carry_the_ids() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
-    let mut service = Service::start(&policy(&keys, ROUTES), &[]);
+    let mut service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
     service.wait_ready().await;
     let mut client = service.client().await;
     let a = check(

@@ -2,8 +2,6 @@
 //! certificates made here (a CA, server and client certificates), real rustls handshakes
 //! on loopback, and the certificate files replaced the way the kubelet and cert-manager do.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -14,11 +12,14 @@ use cognito_ext_authz::proto::envoy::service::auth::v3::authorization_client::Au
 use cognito_ext_authz::proto::envoy::service::auth::v3::check_response::HttpResponse;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use support::*;
+use testkit::*;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::{self, RootCertStore};
 use tonic::transport::{Channel, Endpoint, Uri};
+
+/// The service binary, started by the test kit's `Service` (see its crate doc).
+const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
 
 const ROUTES: &str = "routes:\n  - name: create-user\n    path: /users/{id}\n    scopes: [user_management_lambdas/api]\n";
 /// Generous: every wait below polls for an observable condition until this deadline.
@@ -355,6 +356,7 @@ async fn checks_and_health_are_served_over_tls_and_a_plaintext_client_is_refused
         &[("tls.crt", &server.cert), ("tls.key", &server.key)],
     );
     let mut service = Service::start(
+        BIN,
         &policy(&keys, ROUTES),
         &[
             ("AUTHZ_TLS_CERT_FILE", &secret.path("tls.crt")),
@@ -424,6 +426,7 @@ async fn mtls_admits_only_clients_with_a_certificate_from_the_client_ca() {
         ],
     );
     let mut service = Service::start(
+        BIN,
         &policy(&keys, ROUTES),
         &[
             ("AUTHZ_TLS_CERT_FILE", &secret.path("tls.crt")),
@@ -487,6 +490,7 @@ async fn a_rotated_secret_reaches_new_connections_while_established_ones_keep_wo
         ],
     );
     let mut service = Service::start(
+        BIN,
         &policy(&keys, ROUTES),
         &[
             ("AUTHZ_TLS_CERT_FILE", &secret.path("tls.crt")),
@@ -561,6 +565,7 @@ async fn a_bad_replacement_is_refused_and_counted_and_the_last_good_pair_stays()
     let cert = write(tls_dir.path(), "tls.crt", &first.cert);
     let key_file = write(tls_dir.path(), "tls.key", &first.key);
     let mut service = Service::start(
+        BIN,
         &policy(&keys, ROUTES),
         &[
             ("AUTHZ_TLS_CERT_FILE", cert.to_str().unwrap()),
@@ -641,7 +646,7 @@ fn serve_exit(env: &[(&str, &str)]) -> (Option<i32>, String) {
             "userPools:\n  - id: {POOL}\n    jwksUri: http://127.0.0.1:9/{POOL}/.well-known/jwks.json\n{ROUTES}"
         ),
     );
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cognito-ext-authz"));
+    let mut cmd = Command::new(BIN);
     cmd.arg("serve")
         .env_clear()
         .env("AUTHZ_LISTEN_ADDR", free_port().to_string())

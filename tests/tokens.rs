@@ -1,9 +1,10 @@
 //! Token rules (SPEC 4) and responses (SPEC 5), through the real service over gRPC.
 
-mod support;
-
 use serde_json::json;
-use support::*;
+use testkit::*;
+
+/// The service binary, started by the test kit's `Service` (see its crate doc).
+const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
 
 const ROUTES: &str = r#"routes:
   - name: create-user
@@ -26,7 +27,7 @@ const INVALID: &str = r#"Bearer error="invalid_token""#;
 
 async fn started(keys: &KeyServer, extra: &str) -> Service {
     keys.publish(POOL, key(0));
-    let mut service = Service::start(&policy(keys, &format!("{extra}{ROUTES}")), &[]);
+    let mut service = Service::start(BIN, &policy(keys, &format!("{extra}{ROUTES}")), &[]);
     service.wait_ready().await;
     service
 }
@@ -497,6 +498,7 @@ async fn other_algorithms_are_refused_before_any_key_lookup() {
     keys.publish(POOL, key(0));
     // No refetch cooldown: any key lookup for an unknown kid would fetch the key set.
     let mut service = Service::start(
+        BIN,
         &policy(&keys, ROUTES),
         &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "0")],
     );
@@ -540,7 +542,7 @@ async fn a_custom_issuer_replaces_the_default_one() {
         "userPools:\n  - id: {POOL}\n    issuer: {custom}\n    jwksUri: {}\n{ROUTES}",
         keys.jwks_uri(POOL)
     );
-    let mut service = Service::start(&yaml, &[]);
+    let mut service = Service::start(BIN, &yaml, &[]);
     service.wait_ready().await;
     let mut client = service.client().await;
     let mut claims = access_claims(SCOPE);

@@ -1,0 +1,70 @@
+//! The test kit of cognito-ext-authz: everything the integration tests (`tests/`), the
+//! criterion benches (`benches/`) and the load generator (`examples/grpc_load.rs`) share,
+//! written once.
+//!
+//! - [`token`]: Cognito-shaped RSA-2048 signing keys, access-token claims, minting.
+//! - [`key_server`]: a local stand-in for Cognito's `/{poolId}/.well-known/jwks.json`
+//!   (and the policy that trusts it), able to fail, hang, redirect or hold its answers.
+//! - [`pki`]: a CA made per test and an HTTPS key server with a certificate it signed.
+//! - [`service`]: the real `cognito-ext-authz serve` process on loopback ports, with its
+//!   policy in a kubelet-style ConfigMap folder; its logs, metrics, health and signals.
+//! - [`check`]: `CheckRequest`s shaped as Envoy's ext_authz filter sends them, and what
+//!   Envoy would make of the `CheckResponse` ([`Answer`]).
+//! - [`load`]: fixtures for benches and load runs: a policy of any size, numbered tokens, a
+//!   large revocation list, the requests the load rotates over.
+//!
+//! Everything but [`load`] is re-exported at the top, so a test says `use testkit::*;`.
+//!
+//! # The binary under test
+//!
+//! Cargo tells only the root package's own integration tests where it built the
+//! `cognito-ext-authz` binary (`env!("CARGO_BIN_EXE_cognito-ext-authz")`, at compile time),
+//! so the kit cannot name it: a test passes it in. Each test file that starts the service
+//! declares
+//!
+//! ```ignore
+//! const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
+//! ```
+//!
+//! and hands it to the [`Service`] constructors (`Service::start(BIN, &policy, &[])`).
+//! Nothing is guessed from the test executable's location.
+//!
+//! The kit depends on the root crate for its protobuf types (the root package's
+//! dev-dependency on the kit closes a cycle cargo allows). It has no tests of its own.
+
+pub mod check;
+pub mod key_server;
+pub mod load;
+pub mod pki;
+pub mod service;
+pub mod token;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub use check::{Answer, check, check_request, raw_request, request};
+pub use key_server::{Answering, KeyServer, policy};
+pub use pki::{TestPki, TlsKeyServer};
+pub use service::{Service, free_port, sample};
+pub use token::{CLIENT, POOL, SCOPE, SigningKey, access_claims, b64_json, issuer, key, now};
+
+/// Writes `text` to a file in `dir`, returning its path.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Polls `f` until it returns true, for up to `secs` seconds (a generous deadline: the
+/// condition is what is waited on, never the time).
+pub async fn eventually<F, Fut>(secs: u64, what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f().await {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
