@@ -188,7 +188,7 @@ async fn every_decision_logs_one_line_with_its_fields() {
 async fn the_decision_log_names_each_unsafe_request_and_missing_token() {
     let keys = KeyServer::start().await;
     keys.publish(POOL, key(0));
-    let mut service = Service::start(&policy(&keys, ROUTES), &[]);
+    let mut service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
     service.wait_ready().await;
     let mut client = service.client().await;
     let long_path = "/a".repeat(129);
