@@ -45,6 +45,9 @@ pub struct Service {
     pub dir: tempfile::TempDir,
     pub log: PathBuf,
     versions: usize,
+    /// The last `spawn`'s env and arguments, to start again on other ports when a port
+    /// picked by [`free_port`] was taken by someone else before the service bound it.
+    spawned_with: (Vec<(String, String)>, Vec<String>),
 }
 
 impl Service {
@@ -111,6 +114,7 @@ impl Service {
             log: dir.path().join("service.log"),
             dir,
             versions: 0,
+            spawned_with: (Vec::new(), Vec::new()),
         }
     }
 
@@ -121,6 +125,12 @@ impl Service {
 
     /// Starts `serve` with command-line arguments after it.
     pub fn spawn_with_args(&mut self, env: &[(&str, &str)], args: &[&str]) {
+        self.spawned_with = (
+            env.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            args.iter().map(|a| a.to_string()).collect(),
+        );
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -267,15 +277,31 @@ impl Service {
     /// Polls `/readyz` until it answers 200.
     pub async fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
-        let url = format!("http://{}/readyz", self.admin);
+        let mut port_retries = 0;
         loop {
+            let url = format!("http://{}/readyz", self.admin);
             if let Ok(r) = reqwest::get(&url).await
                 && r.status() == 200
             {
                 return;
             }
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("service exited with {status}:\n{}", self.logs());
+                // free_port() closes the port it found, so another process (a parallel
+                // test) can take it before the service binds it: start again elsewhere.
+                let logs = self.logs();
+                if logs.contains("Address already in use") && port_retries < 5 {
+                    port_retries += 1;
+                    self.grpc = free_port();
+                    self.admin = free_port();
+                    let _ = std::fs::remove_file(&self.log);
+                    let (env, args) = self.spawned_with.clone();
+                    let env: Vec<(&str, &str)> =
+                        env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    self.spawn_with_args(&env, &args);
+                    continue;
+                }
+                panic!("service exited with {status}:\n{logs}");
             }
             assert!(
                 Instant::now() < deadline,
