@@ -1,18 +1,20 @@
 //! A do-nothing `envoy.service.auth.v3.Authorization/Check` server: every check is allowed
 //! with an empty `OkHttpResponse`, without looking at the request.
 //!
-//! It is built from the same proto (`cognito_ext_authz::proto`) and the same tonic/HTTP/2
-//! settings as the real service, so measuring it gives the floor of the ext_authz protocol
-//! hop on this machine: what any authorization service costs before it decides anything.
-//! `scripts/bench.sh` compares the real service with it.
+//! It is what anyone would write first: the generated tonic server from the same proto
+//! (`cognito_ext_authz::proto`), decoding the whole `CheckRequest`, on tonic's and tokio's
+//! defaults (`#[tokio::main]`, `Server::builder()`). Measuring it gives the floor of the
+//! ext_authz protocol hop on this machine: what any authorization service costs before it
+//! decides anything. `scripts/bench.sh` compares the real service with it.
 //!
-//! With `--identity` every answer is instead one fixed allow shaped exactly like the real
-//! service's (six identity headers set or removed, the decision in `dynamic_metadata`),
-//! built once and cloned: the floor for a service that must answer what this one answers,
-//! which separates Envoy's cost of applying such an answer from the cost of deciding it.
+//! With `--identity` every answer is instead one fixed allow shaped like the real
+//! service's allow with every option on (identity headers set, the others removed, the
+//! decision in `dynamic_metadata`), built once and cloned: it separates Envoy's cost of
+//! applying such an answer from the cost of deciding it. `--identity-headers` sends only
+//! its header changes, `--identity-metadata` only its metadata.
 //!
-//! Usage: `cargo run --release --example noop_authz -- [ADDR] [--identity]` (default
-//! address `127.0.0.1:9100`).
+//! Usage: `cargo run --release --example noop_authz -- [ADDR] [--identity |
+//! --identity-headers | --identity-metadata]` (default address `127.0.0.1:9100`).
 
 use std::sync::Arc;
 
@@ -87,16 +89,25 @@ impl authorization_server::Authorization for Noop {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let identity = args.iter().any(|a| a == "--identity");
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    let identity = has("--identity") || has("--identity-headers") || has("--identity-metadata");
     let addr = args
         .iter()
         .find(|a| !a.starts_with("--"))
         .map_or("127.0.0.1:9100", String::as_str)
         .parse()?;
-    let answer = identity.then(identity_answer);
+    let answer = identity.then(|| {
+        let mut answer = identity_answer();
+        if has("--identity-headers") {
+            answer.dynamic_metadata = None;
+        }
+        if has("--identity-metadata") {
+            answer.http_response = Some(HttpResponse::OkResponse(OkHttpResponse::default()));
+        }
+        answer
+    });
     eprintln!("noop_authz listening on {addr} (identity answer: {identity})");
-    // The same HTTP/2 settings as `cognito-ext-authz serve`.
-    cognito_ext_authz::server::grpc_server(&cognito_ext_authz::settings::Settings::default())
+    tonic::transport::Server::builder()
         .add_service(AuthorizationServer::new(Noop { answer }))
         .serve(addr)
         .await?;

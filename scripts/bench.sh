@@ -19,6 +19,11 @@
 #   BENCH_ROUTES     routes in the policy                   (default 200)
 #   BENCH_CONCURRENCY  connections (wrk) / streams (grpc_load) (default 32)
 #   BENCH_PORT_BASE  first of the loopback ports used       (default 18000)
+#   BENCH_PARTS      which parts to run                     (default "envoy direct distinct memory")
+#   BENCH_MODES      which Envoy configurations             (default "a b c d e")
+# CPU per check: the utime + stime a process accumulated over a measured run (from
+# /proc/PID/stat), divided by the checks completed in it; printed for the authorization
+# server (service or do-nothing server) and for Envoy.
 # Tokens are minted once into target/bench/fixtures and reused by later runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +38,9 @@ base=${BENCH_PORT_BASE:-18000}
 jwks_port=$base authz_port=$((base + 1)) admin_port=$((base + 2)) noop_port=$((base + 3))
 envoy_port=$((base + 4)) envoy_admin=$((base + 5)) quiet_port=$((base + 6)) quiet_admin=$((base + 7))
 ident_port=$((base + 8))
+parts=" ${BENCH_PARTS:-envoy direct distinct memory} "
+modes=${BENCH_MODES:-a b c d e}
+want() { [[ $parts == *" $1 "* ]]; }
 
 work=$root/target/bench
 fix=$work/fixtures
@@ -82,6 +90,14 @@ rss_kib() { # PID FIELD
   awk -v f="$2:" '$1 == f { print $2 }' /proc/"$1"/status
 }
 
+cpu_ticks() { # PID: user + system CPU so far, in clock ticks (fields 14 and 15)
+  awk '{ print $14 + $15 }' /proc/"$1"/stat
+}
+tick_us=$(awk -v t="$(getconf CLK_TCK)" 'BEGIN { print 1000000 / t }')
+per_check_us() { # TICKS_BEFORE TICKS_AFTER CHECKS
+  awk -v a="$1" -v b="$2" -v n="$3" -v u="$tick_us" 'BEGIN { if (n > 0) printf "%.1f", (b - a) * u / n; else print "-" }'
+}
+
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 field() { # LINE KEY: value of KEY=value in a RESULT line
@@ -100,7 +116,7 @@ if [ "$(lines "$cached")" -lt 1000 ]; then
   "$load" mint "$fix" --count 1000 --out "$cached"
 fi
 many=$fix/distinct-$distinct.txt
-if [ "$(lines "$many")" -lt "$distinct" ]; then
+if { want distinct || want memory; } && [ "$(lines "$many")" -lt "$distinct" ]; then
   say "minting $distinct distinct tokens (RSA-2048 signatures; this takes a while, once)"
   "$load" mint "$fix" --count "$distinct" --start 1000000 --out "$many"
 fi
@@ -135,11 +151,26 @@ wait_port "$noop_port"
 ident=$!
 pids+=("$ident")
 wait_port "$ident_port"
+# (f) and (g), only when asked for (BENCH_MODES): which half of the identity answer
+# costs Envoy what.
+headers_port=$((base + 9)) meta_port=$((base + 10))
+if [[ " $modes " == *" f "* ]]; then
+  "$bin/examples/noop_authz" "127.0.0.1:$headers_port" --identity-headers 2> /dev/null &
+  headers_only=$!
+  pids+=("$headers_only")
+  wait_port "$headers_port"
+fi
+if [[ " $modes " == *" g "* ]]; then
+  "$bin/examples/noop_authz" "127.0.0.1:$meta_port" --identity-metadata 2> /dev/null &
+  meta_only=$!
+  pids+=("$meta_only")
+  wait_port "$meta_port"
+fi
 
 # ---------------------------------------------------------------- through Envoy
-envoy_run() { # MODE ARGS... -> prints "rps p50_ms p99_ms non2xx"
-  local mode=$1
-  shift
+envoy_run() { # MODE AUTHZ_PID ARGS... -> prints "rps p50_ms p99_ms non2xx authz_us envoy_us"
+  local mode=$1 authz=$2
+  shift 2
   # The shipped deploy/envoy/envoy.yaml, derived per mode (support.envoy.derive).
   .venv/bin/python scripts/bench/envoy_config.py "$mode" "$envoy_port" "$envoy_admin" "$@" > "$work/run/envoy-$mode.yaml"
   "$envoy" -c "$work/run/envoy-$mode.yaml" --concurrency 1 --log-level warn \
@@ -158,128 +189,170 @@ envoy_run() { # MODE ARGS... -> prints "rps p50_ms p99_ms non2xx"
   echo "   $mode: without a token -> $anon, with a token -> $good" >&2
   # Warm-up (connections, caches), then the measured run.
   wrk -t1 -c"$conc" -d2s -s scripts/bench/wrk.lua "http://127.0.0.1:$envoy_port" -- "$cached" > /dev/null
-  local out
+  local out a0 a1 e0 e1
+  a0=$([ "$authz" = - ] && echo 0 || cpu_ticks "$authz")
+  e0=$(cpu_ticks "$pid")
   out=$(wrk -t1 -c"$conc" -d"${duration}s" --latency -s scripts/bench/wrk.lua \
     "http://127.0.0.1:$envoy_port" -- "$cached")
+  a1=$([ "$authz" = - ] && echo 0 || cpu_ticks "$authz")
+  e1=$(cpu_ticks "$pid")
   stop "$pid"
   echo "$out" > "$work/run/wrk-$mode-last.txt"
-  local rps p50 p99 bad
+  local rps p50 p99 bad n
   rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<< "$out")
   p50=$(awk '$1 == "50%" { print $2 }' <<< "$out")
   p99=$(awk '$1 == "99%" { print $2 }' <<< "$out")
   bad=$(awk '/Non-2xx/ { print $NF }' <<< "$out")
-  echo "$rps $p50 $p99 ${bad:-0}"
+  n=$(awk '/requests in/ { print $1 }' <<< "$out")
+  local authz_us=-
+  [ "$authz" = - ] || authz_us=$(per_check_us "$a0" "$a1" "$n")
+  echo "$rps $p50 $p99 ${bad:-0} $authz_us $(per_check_us "$e0" "$e1" "$n")"
 }
 
-declare -A rps_runs lat
-say "through Envoy (--concurrency 1), wrk -t1 -c$conc -d${duration}s, $repeat round(s)"
-for round in $(seq 1 "$repeat"); do
-  for m in a b c d e; do
-    case $m in
-      a) r=$(envoy_run none) ;;
-      b) r=$(envoy_run jwt "$fix/jwks.json" "$(cat "$fix/issuer")") ;;
-      c) r=$(envoy_run ext_authz "$authz_port") ;;
-      d) r=$(envoy_run ext_authz "$noop_port") ;;
-      e) r=$(envoy_run ext_authz "$ident_port") ;;
-    esac
-    read -r rps p50 p99 bad <<< "$r"
-    echo "   round $round ($m): $rps req/s, p50 $p50, p99 $p99, non-2xx $bad" >&2
-    rps_runs[$m]="${rps_runs[$m]:-} $rps"
-    lat[$m]="p50 $p50, p99 $p99, non-2xx $bad"
+declare -A rps_runs lat authz_cpu envoy_cpu env_rps label
+label[a]="(a) no auth" label[b]="(b) jwt_authn" label[c]="(c) ext_authz -> service"
+label[d]="(d) ext_authz -> noop" label[e]="(e) ext_authz -> noop, identity answer"
+label[f]="(f) ext_authz -> noop, identity headers only"
+label[g]="(g) ext_authz -> noop, metadata only"
+if want envoy; then
+  say "through Envoy (--concurrency 1), wrk -t1 -c$conc -d${duration}s, $repeat round(s)"
+  for round in $(seq 1 "$repeat"); do
+    for m in $modes; do
+      case $m in
+        a) r=$(envoy_run none -) ;;
+        b) r=$(envoy_run jwt - "$fix/jwks.json" "$(cat "$fix/issuer")") ;;
+        c) r=$(envoy_run ext_authz "$svc" "$authz_port") ;;
+        d) r=$(envoy_run ext_authz "$noop" "$noop_port") ;;
+        e) r=$(envoy_run ext_authz "$ident" "$ident_port") ;;
+        f) r=$(envoy_run ext_authz "$headers_only" "$headers_port") ;;
+        g) r=$(envoy_run ext_authz "$meta_only" "$meta_port") ;;
+      esac
+      read -r rps p50 p99 bad a_us e_us <<< "$r"
+      echo "   round $round ($m): $rps req/s, p50 $p50, p99 $p99, non-2xx $bad, CPU/check authz $a_us µs, Envoy $e_us µs" >&2
+      rps_runs[$m]="${rps_runs[$m]:-} $rps"
+      authz_cpu[$m]="${authz_cpu[$m]:-} $a_us"
+      envoy_cpu[$m]="${envoy_cpu[$m]:-} $e_us"
+      lat[$m]="p50 $p50, p99 $p99, non-2xx $bad"
+    done
   done
-done
-declare -A env_rps
-for m in a b c d e; do env_rps[$m]=$(tr ' ' '\n' <<< "${rps_runs[$m]}" | grep . | median); done
+  for m in $modes; do
+    env_rps[$m]=$(tr ' ' '\n' <<< "${rps_runs[$m]}" | grep . | median)
+    authz_cpu[$m]=$(tr ' ' '\n' <<< "${authz_cpu[$m]}" | grep . | grep -v '^-$' | median)
+    envoy_cpu[$m]=$(tr ' ' '\n' <<< "${envoy_cpu[$m]}" | grep . | median)
+  done
+fi
 
 # ---------------------------------------------------------------- direct gRPC
-# A second instance with RUST_LOG=warn: the same service without its per-decision log
-# line, to show what that line costs.
-main_svc=$svc
-start_service "$quiet_port" "$quiet_admin" warn
-quiet=$svc
-svc=$main_svc
-say "direct gRPC Check, one connection, $conc concurrent streams, $repeat round(s)"
-svc_runs="" noop_runs="" quiet_runs="" svc_last="" noop_last="" quiet_last=""
-for round in $(seq 1 "$repeat"); do
-  quiet_last=$("$load" load --addr "127.0.0.1:$quiet_port" --tokens "$cached" --mode cached \
-    --concurrency "$conc" --duration "$duration" --name service-cached-nolog)
-  quiet_runs+=" $(field "$quiet_last" rps)"
-  svc_last=$("$load" load --addr "127.0.0.1:$authz_port" --tokens "$cached" --mode cached \
-    --concurrency "$conc" --duration "$duration" --name service-cached)
-  noop_last=$("$load" load --addr "127.0.0.1:$noop_port" --tokens "$cached" --mode cached \
-    --concurrency "$conc" --duration "$duration" --name noop-cached)
-  svc_runs+=" $(field "$svc_last" rps)"
-  noop_runs+=" $(field "$noop_last" rps)"
-done
-svc_rps=$(tr ' ' '\n' <<< "$svc_runs" | grep . | median)
-noop_rps=$(tr ' ' '\n' <<< "$noop_runs" | grep . | median)
-quiet_rps=$(tr ' ' '\n' <<< "$quiet_runs" | grep . | median)
-stop "$quiet"
+direct_load() { # PID ARGS... -> the RESULT line, with the server's CPU per check appended
+  local pid=$1 t0 t1 line
+  shift
+  t0=$(cpu_ticks "$pid")
+  line=$("$load" load "$@")
+  t1=$(cpu_ticks "$pid")
+  echo "$line server_cpu_us=$(per_check_us "$t0" "$t1" "$(field "$line" checks)")"
+}
+if want direct; then
+  # A second instance with RUST_LOG=warn: the same service without its per-decision log
+  # line, to show what that line costs.
+  main_svc=$svc
+  start_service "$quiet_port" "$quiet_admin" warn
+  quiet=$svc
+  svc=$main_svc
+  say "direct gRPC Check, one connection, $conc concurrent streams, $repeat round(s)"
+  svc_runs="" noop_runs="" quiet_runs="" svc_last="" noop_last="" quiet_last=""
+  for round in $(seq 1 "$repeat"); do
+    quiet_last=$(direct_load "$quiet" --addr "127.0.0.1:$quiet_port" --tokens "$cached" --mode cached \
+      --concurrency "$conc" --duration "$duration" --name service-cached-nolog)
+    quiet_runs+=" $(field "$quiet_last" rps)"
+    svc_last=$(direct_load "$svc" --addr "127.0.0.1:$authz_port" --tokens "$cached" --mode cached \
+      --concurrency "$conc" --duration "$duration" --name service-cached)
+    noop_last=$(direct_load "$noop" --addr "127.0.0.1:$noop_port" --tokens "$cached" --mode cached \
+      --concurrency "$conc" --duration "$duration" --name noop-cached)
+    svc_runs+=" $(field "$svc_last" rps)"
+    noop_runs+=" $(field "$noop_last" rps)"
+  done
+  svc_rps=$(tr ' ' '\n' <<< "$svc_runs" | grep . | median)
+  noop_rps=$(tr ' ' '\n' <<< "$noop_runs" | grep . | median)
+  quiet_rps=$(tr ' ' '\n' <<< "$quiet_runs" | grep . | median)
+  stop "$quiet"
 
-say "one check at a time (closed loop, concurrency 1) for ${duration}s"
-serial_line=$("$load" load --addr "127.0.0.1:$authz_port" --tokens "$cached" --mode cached \
-  --concurrency 1 --duration "$duration" --name service-serial)
-noop_serial_line=$("$load" load --addr "127.0.0.1:$noop_port" --tokens "$cached" --mode cached \
-  --concurrency 1 --duration "$duration" --name noop-serial)
+  say "one check at a time (closed loop, concurrency 1) for ${duration}s"
+  serial_line=$(direct_load "$svc" --addr "127.0.0.1:$authz_port" --tokens "$cached" --mode cached \
+    --concurrency 1 --duration "$duration" --name service-serial)
+  noop_serial_line=$(direct_load "$noop" --addr "127.0.0.1:$noop_port" --tokens "$cached" --mode cached \
+    --concurrency 1 --duration "$duration" --name noop-serial)
 
-say "fixed rate: 1,000 checks/s for ${duration}s"
-rate_line=$("$load" load --addr "127.0.0.1:$authz_port" --tokens "$cached" --mode cached \
-  --rate 1000 --duration "$duration" --name service-1000rps)
-noop_rate_line=$("$load" load --addr "127.0.0.1:$noop_port" --tokens "$cached" --mode cached \
-  --rate 1000 --duration "$duration" --name noop-1000rps)
+  say "fixed rate: 1,000 checks/s for ${duration}s"
+  rate_line=$(direct_load "$svc" --addr "127.0.0.1:$authz_port" --tokens "$cached" --mode cached \
+    --rate 1000 --duration "$duration" --name service-1000rps)
+  noop_rate_line=$(direct_load "$noop" --addr "127.0.0.1:$noop_port" --tokens "$cached" --mode cached \
+    --rate 1000 --duration "$duration" --name noop-1000rps)
+fi
 
 peak_kib=$(rss_kib "$svc" VmHWM)
 noop_peak_kib=$(rss_kib "$noop" VmHWM)
 
-say "all-distinct tokens: throughput over ${duration}s (fresh service)"
-stop "$svc"
-start_service
-distinct_line=$("$load" load --addr "127.0.0.1:$authz_port" --tokens "$many" --mode distinct \
-  --concurrency "$conc" --duration "$duration" --name service-distinct)
-stop "$svc"
+if want distinct; then
+  say "all-distinct tokens: throughput over ${duration}s (fresh service)"
+  stop "$svc"
+  start_service
+  distinct_line=$(direct_load "$svc" --addr "127.0.0.1:$authz_port" --tokens "$many" --mode distinct \
+    --concurrency "$conc" --duration "$duration" --name service-distinct)
+fi
 
-say "RSS after $distinct distinct tokens (fresh service, every token once)"
-start_service
-rss_before_kib=$(rss_kib "$svc" VmRSS)
-many_line=$("$load" load --addr "127.0.0.1:$authz_port" --tokens "$many" --mode distinct \
-  --concurrency "$conc" --duration 100000 --name service-all-distinct)
-rss_after_kib=$(rss_kib "$svc" VmRSS)
-hwm_after_kib=$(rss_kib "$svc" VmHWM)
-entries=$(curl -s "http://127.0.0.1:$admin_port/metrics" | awk '/^cognito_ext_authz_token_cache_misses_total/ { print $2 }')
+if want memory; then
+  say "RSS after $distinct distinct tokens (fresh service, every token once)"
+  stop "$svc"
+  start_service
+  rss_before_kib=$(rss_kib "$svc" VmRSS)
+  many_line=$(direct_load "$svc" --addr "127.0.0.1:$authz_port" --tokens "$many" --mode distinct \
+    --concurrency "$conc" --duration 100000 --name service-all-distinct)
+  rss_after_kib=$(rss_kib "$svc" VmRSS)
+  hwm_after_kib=$(rss_kib "$svc" VmHWM)
+  entries=$(curl -s "http://127.0.0.1:$admin_port/metrics" | awk '/^cognito_ext_authz_token_cache_misses_total/ { print $2 }')
+fi
 
 # ---------------------------------------------------------------- report
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 {
   echo
   echo "cognito-ext-authz benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r)"
   echo "Envoy $("$envoy" --version 2> /dev/null | grep -o '[0-9]*\.[0-9]*\.[0-9]*' | head -1), $routes-route policy, $conc connections/streams, ${duration}s runs, median of $repeat"
-  echo
-  echo "Through Envoy (wrk -t1 -c$conc; req/s median; latency of the last round):"
-  echo "  (a) no auth                 ${env_rps[a]} req/s   ${lat[a]}"
-  echo "  (b) jwt_authn               ${env_rps[b]} req/s   ${lat[b]}"
-  echo "  (c) ext_authz -> service    ${env_rps[c]} req/s   ${lat[c]}"
-  echo "  (d) ext_authz -> noop       ${env_rps[d]} req/s   ${lat[d]}"
-  echo "  (e) ext_authz -> noop, identity answer  ${env_rps[e]} req/s   ${lat[e]}"
-  echo "  c/d = $(ratio "${env_rps[c]}" "${env_rps[d]}")   c/e = $(ratio "${env_rps[c]}" "${env_rps[e]}")   c/b = $(ratio "${env_rps[c]}" "${env_rps[b]}")   c/a = $(ratio "${env_rps[c]}" "${env_rps[a]}")"
-  echo
-  echo "Direct gRPC (examples/grpc_load, 1 connection):"
-  echo "  service, cached tokens      $svc_rps checks/s (runs:$svc_runs)"
-  echo "  noop_authz                  $noop_rps checks/s (runs:$noop_runs)"
-  echo "  service, RUST_LOG=warn      $quiet_rps checks/s (runs:$quiet_runs)"
-  echo "  service/noop = $(ratio "$svc_rps" "$noop_rps")   without the decision log: $(ratio "$quiet_rps" "$noop_rps")"
-  echo "  $svc_last"
-  echo "  $noop_last"
-  echo "  $quiet_last"
-  echo "  $distinct_line"
-  echo "  $serial_line"
-  echo "  $noop_serial_line"
-  echo "  $rate_line"
-  echo "  $noop_rate_line"
+  if want envoy; then
+    echo
+    echo "Through Envoy (wrk -t1 -c$conc; req/s median; CPU per check median, authorization server and Envoy; latency of the last round):"
+    for m in $modes; do
+      printf '  %-46s %6s req/s   CPU/check %5s µs (Envoy %5s µs)   %s\n' \
+        "${label[$m]}" "${env_rps[$m]}" "${authz_cpu[$m]:--}" "${envoy_cpu[$m]}" "${lat[$m]}"
+    done
+    echo "  c/d = $(ratio "${env_rps[c]:-}" "${env_rps[d]:-}")   c/e = $(ratio "${env_rps[c]:-}" "${env_rps[e]:-}")   c/b = $(ratio "${env_rps[c]:-}" "${env_rps[b]:-}")   c/a = $(ratio "${env_rps[c]:-}" "${env_rps[a]:-}")"
+    echo "  CPU per check, service/noop = $(ratio "${authz_cpu[c]:-}" "${authz_cpu[d]:-}")"
+  fi
+  if want direct; then
+    echo
+    echo "Direct gRPC (examples/grpc_load, 1 connection; server_cpu_us = the server's CPU per check):"
+    echo "  service, cached tokens      $svc_rps checks/s (runs:$svc_runs)"
+    echo "  noop_authz                  $noop_rps checks/s (runs:$noop_runs)"
+    echo "  service, RUST_LOG=warn      $quiet_rps checks/s (runs:$quiet_runs)"
+    echo "  service/noop = $(ratio "$svc_rps" "$noop_rps")   without the decision log: $(ratio "$quiet_rps" "$noop_rps")"
+    echo "  $svc_last"
+    echo "  $noop_last"
+    echo "  $quiet_last"
+    echo "  $serial_line"
+    echo "  $noop_serial_line"
+    echo "  $rate_line"
+    echo "  $noop_rate_line"
+  fi
+  if want distinct; then
+    echo "  $distinct_line"
+  fi
   echo
   echo "Memory (service):"
-  echo "  peak RSS after the Envoy and cached runs: $(mib "$peak_kib") (noop_authz: $(mib "$noop_peak_kib"))"
-  echo "  RSS before / after $distinct distinct tokens: $(mib "$rss_before_kib") / $(mib "$rss_after_kib") (peak $(mib "$hwm_after_kib")); cache misses counted: $entries"
-  echo "  $many_line"
+  echo "  peak RSS after the runs above: $(mib "$peak_kib") (noop_authz: $(mib "$noop_peak_kib"))"
+  if want memory; then
+    echo "  RSS before / after $distinct distinct tokens: $(mib "$rss_before_kib") / $(mib "$rss_after_kib") (peak $(mib "$hwm_after_kib")); cache misses counted: $entries"
+    echo "  $many_line"
+  fi
 } | tee -a "$results"
 say "results saved in $results"

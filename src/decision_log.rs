@@ -11,11 +11,21 @@
 //! the trace of a W3C `traceparent`. Both are read by [`Correlation::from_headers`], which
 //! keeps a value only when it is well-formed and short; anything else is left out of the
 //! line (an empty field), never an error, and never looked at by the decision.
+//!
+//! In `serve` with JSON logs the line is written by hand ([`format_json`]): the fields are
+//! known, so it is formatted straight into a buffer each thread reuses and handed to the
+//! [`LogSink`] whose thread writes it out; nothing is allocated per line. It is the same
+//! line `tracing`'s JSON formatter writes (same keys, same order), which is what every
+//! other user of this module (text logs, tools, tests) still gets.
 
 use std::borrow::Cow;
-use std::time::Duration;
+use std::cell::RefCell;
+use std::io::Write as _;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
 
 use crate::decision::Decision;
+use crate::log_sink::LogSink;
 use crate::path::without_query;
 use crate::pipeline::Request;
 use crate::telemetry::TraceParent;
@@ -70,6 +80,31 @@ fn valid_request_id(value: &[u8]) -> Option<&str> {
     ok.then(|| std::str::from_utf8(value).ok()).flatten()
 }
 
+/// Where decision lines go when they skip `tracing`; unset, they go through it.
+enum Output {
+    /// Formatted by [`format_json`] and queued to the sink.
+    Json(LogSink),
+    /// Not logged (the log filter leaves `decision` lines out).
+    Off,
+}
+
+static OUTPUT: OnceLock<Output> = OnceLock::new();
+
+thread_local! {
+    static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
+}
+
+/// From now on, decision lines are formatted by [`format_json`] and queued to `sink`
+/// (once per process; later calls do nothing).
+pub fn write_json_to(sink: LogSink) {
+    let _ = OUTPUT.set(Output::Json(sink));
+}
+
+/// From now on, decision lines are not logged at all (still counted in the metrics).
+pub fn write_none() {
+    let _ = OUTPUT.set(Output::Off);
+}
+
 /// Logs and counts one decision.
 pub fn record(decision: &Decision, request: &Request, elapsed: Duration) {
     record_correlated(decision, request, &Correlation::default(), elapsed);
@@ -97,6 +132,29 @@ pub fn record_correlated(
         authorizer,
         elapsed,
     );
+    match OUTPUT.get() {
+        Some(Output::Json(sink)) => {
+            LINE.with_borrow_mut(|line| {
+                line.clear();
+                format_json(
+                    line,
+                    SystemTime::now(),
+                    decision,
+                    request,
+                    correlation,
+                    elapsed,
+                );
+                sink.push(line);
+                // A line cut to its bounds is a few KiB at most; never keep more.
+                if line.capacity() > 16 * 1024 {
+                    *line = Vec::with_capacity(1024);
+                }
+            });
+            return;
+        }
+        Some(Output::Off) => return,
+        None => {}
+    }
     let token = decision.token();
     let detail = match decision {
         Decision::Deny { reason, .. } => reason.detail(),
@@ -106,7 +164,7 @@ pub fn record_correlated(
         target: "decision",
         decision = decision.result(),
         reason = decision.reason(),
-        detail = %detail,
+        detail = %bounded(&detail, MAX_LOGGED_FIELD_BYTES),
         route = decision.route().unwrap_or(""),
         authorizer = decision.authorizer().unwrap_or(""),
         method = %bounded(&request.method, MAX_LOGGED_FIELD_BYTES),
@@ -120,6 +178,99 @@ pub fn record_correlated(
         request_id = %correlation.request_id.as_deref().unwrap_or(""),
         trace_id = %correlation.trace.as_ref().map_or("", TraceParent::trace_id),
         latency_us = elapsed.as_micros() as u64,
+    );
+}
+
+/// Appends the decision line, as `tracing`'s flattened JSON formatter writes it, to `out`
+/// (with its `\n`): `timestamp` (RFC 3339, microseconds, UTC), `level`, the fields of
+/// [`record_correlated`] in order, `target`.
+pub fn format_json(
+    out: &mut Vec<u8>,
+    now: SystemTime,
+    decision: &Decision,
+    request: &Request,
+    correlation: &Correlation,
+    elapsed: Duration,
+) {
+    let token = decision.token();
+    out.extend_from_slice(b"{\"timestamp\":\"");
+    timestamp(out, now);
+    out.extend_from_slice(b"\",\"level\":\"INFO\"");
+    field(out, "decision", decision.result());
+    field(out, "reason", decision.reason());
+    fn cut(v: &str) -> Cow<'_, str> {
+        bounded(v, MAX_LOGGED_FIELD_BYTES)
+    }
+    match decision {
+        Decision::Deny { reason, .. } => field(out, "detail", &cut(&reason.detail())),
+        Decision::Allow { .. } => field(out, "detail", ""),
+    }
+    field(out, "route", decision.route().unwrap_or(""));
+    field(out, "authorizer", decision.authorizer().unwrap_or(""));
+    field(out, "method", &cut(&request.method));
+    field(out, "host", &cut(&request.host));
+    field(out, "path", &cut(without_query(&request.path)));
+    field(out, "sub", &cut(token.map_or("", |t| t.sub.as_str())));
+    field(out, "client_id", &cut(token.map_or("", |t| t.client_id.as_str())));
+    field(
+        out,
+        "request_id",
+        correlation.request_id.as_deref().unwrap_or(""),
+    );
+    field(
+        out,
+        "trace_id",
+        correlation.trace.as_ref().map_or("", TraceParent::trace_id),
+    );
+    let _ = write!(
+        out,
+        ",\"latency_us\":{},\"target\":\"decision\"}}\n",
+        elapsed.as_micros() as u64
+    );
+}
+
+/// `,"name":"value"` with `value` escaped as a JSON string.
+fn field(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":\"");
+    let bytes = value.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..0x20 | 0x7f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// `2026-11-26T16:05:09.123456Z`, as `tracing_subscriber`'s `SystemTime` timer writes it.
+fn timestamp(out: &mut Vec<u8>, now: SystemTime) {
+    let t = time::OffsetDateTime::from(now);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
     );
 }
 
@@ -158,6 +309,101 @@ mod tests {
         assert_eq!(bounded("a\nb\r", 256), "a\u{fffd}b\u{fffd}");
         // Never splits a character.
         assert_eq!(bounded("ééé", 3), "é…");
+    }
+
+    /// What `tracing`'s JSON formatter (as `serve` sets it up) writes for one decision.
+    fn through_tracing(decision: &Decision, request: &Request, c: &Correlation) -> String {
+        use tracing_subscriber::layer::SubscriberExt;
+        #[derive(Clone, Default)]
+        struct Out(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Out {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let out = Out::default();
+        let writer = out.clone();
+        let layer = tracing_subscriber::fmt::layer()
+            .with_writer(move || writer.clone())
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false);
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            record_correlated(decision, request, c, Duration::from_micros(1234))
+        });
+        String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
+    }
+
+    fn by_hand(decision: &Decision, request: &Request, c: &Correlation) -> String {
+        let mut out = Vec::new();
+        format_json(
+            &mut out,
+            SystemTime::now(),
+            decision,
+            request,
+            c,
+            Duration::from_micros(1234),
+        );
+        String::from_utf8(out).unwrap()
+    }
+
+    /// The line without its timestamp, which differs between the two.
+    fn untimed(line: &str) -> &str {
+        let rest = line.strip_prefix("{\"timestamp\":\"").unwrap();
+        &rest[rest.find('"').unwrap()..]
+    }
+
+    #[test]
+    fn the_hand_written_line_is_the_line_tracing_writes() {
+        use crate::decision::DenyReason;
+        use crate::token::TokenError;
+        let request = Request {
+            method: "GET".into(),
+            host: "api.example.com".into(),
+            path: "/a\"b\\c/é/\u{1}?token=secret".into(),
+            headers: Default::default(),
+        };
+        let c = correlation(&[("x-request-id", b"id-1"), ("traceparent", TP)]);
+        let long = "x".repeat(1000);
+        let decisions = [
+            Decision::deny(DenyReason::NoRoute, None, None, 401),
+            Decision::deny(
+                DenyReason::InvalidToken(TokenError::Algorithm(format!("\"none\"{long}"))),
+                Some("r\"1".into()),
+                Some("default".into()),
+                401,
+            ),
+        ];
+        for decision in &decisions {
+            let ours = by_hand(decision, &request, &c);
+            let theirs = through_tracing(decision, &request, &c);
+            assert_eq!(untimed(&ours), untimed(&theirs));
+            assert!(ours.ends_with('\n') && ours.lines().count() == 1);
+            let v: serde_json::Value = serde_json::from_str(&ours).unwrap();
+            assert!(!v["path"].as_str().unwrap().contains("secret"));
+            assert!(v["detail"].as_str().unwrap().len() <= MAX_LOGGED_FIELD_BYTES + 3);
+        }
+        // Read back with the same timestamp shape: 2026-11-26T16:05:09.123456Z.
+        let line = by_hand(&decisions[0], &request, &c);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let ts = v["timestamp"].as_str().unwrap();
+        assert_eq!(ts.len(), 27, "{ts}");
+        assert!(ts.ends_with('Z') && ts.as_bytes()[10] == b'T' && ts.as_bytes()[19] == b'.');
+        assert_eq!(v["latency_us"], 1234);
+        assert_eq!(v["request_id"], "id-1");
+    }
+
+    #[test]
+    fn timestamps_are_utc_calendar_times() {
+        let mut out = Vec::new();
+        timestamp(&mut out, SystemTime::UNIX_EPOCH + Duration::from_micros(1_795_709_109_123_456));
+        assert_eq!(String::from_utf8(out).unwrap(), "2026-11-26T16:05:09.123456Z");
     }
 
     fn correlation(pairs: &[(&str, &[u8])]) -> Correlation {

@@ -24,6 +24,7 @@ pub mod host;
 pub mod import;
 pub mod lifecycle;
 pub mod listen;
+pub mod log_sink;
 pub mod metrics;
 pub mod path;
 pub mod pipeline;

@@ -542,7 +542,7 @@ fn print_errors(errors: &impl std::fmt::Display) {
 /// the spans still queued), then the log writer (flushing the lines still queued).
 struct Observability {
     _telemetry: Option<cognito_ext_authz::telemetry::Telemetry>,
-    _log: tracing_appender::non_blocking::WorkerGuard,
+    _log: Option<cognito_ext_authz::log_sink::FlushGuard>,
 }
 
 /// Logs go to stderr through a background writer thread, so a check never waits on a
@@ -560,18 +560,45 @@ fn init_logging(format: LogFormat, queue_lines: usize) -> Observability {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{Layer, Registry};
+    use cognito_ext_authz::log_sink::LogSink;
     let ansi = std::io::stderr().is_terminal();
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(true)
-        .buffered_lines_limit(queue_lines)
-        .thread_name("log-writer")
-        .finish(std::io::stderr());
-    cognito_ext_authz::metrics::watch_log_drops(writer.error_counter());
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_ansi(ansi)
-        .with_writer(writer);
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    let (sink, guard) = match LogSink::new(std::io::stderr(), queue_lines) {
+        Ok((sink, guard)) => (Some(sink), Some(guard)),
+        // No thread to spare: lines are written on the spot instead.
+        Err(e) => {
+            eprintln!("warning: cannot start the log writer thread ({e}); writing logs directly");
+            (None, None)
+        }
+    };
+    if let Some(sink) = &sink {
+        let counted = sink.clone();
+        cognito_ext_authz::metrics::watch_log_drops(move || counted.dropped());
+        if format == LogFormat::Json {
+            // Decision lines skip `tracing` (formatted by hand, src/decision_log.rs) when
+            // the filter lets them through; RUST_LOG is read once, here.
+            let probe = tracing_subscriber::registry().with(filter());
+            let decisions_on = tracing::subscriber::with_default(probe, || {
+                tracing::enabled!(target: "decision", tracing::Level::INFO)
+            });
+            if decisions_on {
+                cognito_ext_authz::decision_log::write_json_to(sink.clone());
+            } else {
+                cognito_ext_authz::decision_log::write_none();
+            }
+        }
+    }
+    let fmt = tracing_subscriber::fmt::layer().with_ansi(ansi);
+    let fmt = match sink {
+        Some(sink) => fmt.with_writer(tracing_subscriber::fmt::writer::BoxMakeWriter::new(sink)),
+        None => fmt.with_writer(tracing_subscriber::fmt::writer::BoxMakeWriter::new(
+            std::io::stderr,
+        )),
+    };
+    let filter = filter();
     let fmt: Box<dyn Layer<Registry> + Send + Sync> = match format {
         LogFormat::Json => fmt
             .json()

@@ -96,17 +96,18 @@ pub fn limit_tripped(limit: &'static str) {
     metrics::counter!(LIMITS_TRIPPED, "limit" => limit).increment(1);
 }
 
-static LOG_DROPS: OnceLock<tracing_appender::non_blocking::ErrorCounter> = OnceLock::new();
+type DropCount = Box<dyn Fn() -> u64 + Send + Sync>;
+static LOG_DROPS: OnceLock<DropCount> = OnceLock::new();
 
 /// Follows the log writer's count of dropped lines (shown on `/metrics`).
-pub fn watch_log_drops(counter: tracing_appender::non_blocking::ErrorCounter) {
-    let _ = LOG_DROPS.set(counter);
+pub fn watch_log_drops(dropped: impl Fn() -> u64 + Send + Sync + 'static) {
+    let _ = LOG_DROPS.set(Box::new(dropped));
 }
 
 /// The Prometheus text, with the counters kept outside the registry brought up to date.
 pub fn render(handle: &PrometheusHandle) -> String {
     if let Some(drops) = LOG_DROPS.get() {
-        metrics::counter!(LOG_LINES_DROPPED).absolute(drops.dropped_lines() as u64);
+        metrics::counter!(LOG_LINES_DROPPED).absolute(drops());
     }
     handle.render()
 }
