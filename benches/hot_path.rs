@@ -8,13 +8,14 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use cognito_ext_authz::active::ActivePolicy;
 use cognito_ext_authz::answer::Answer;
+use cognito_ext_authz::decision::Decision;
 use cognito_ext_authz::grpc::{self, AuthorizationService};
 use cognito_ext_authz::path;
-use cognito_ext_authz::pipeline::Pipeline;
+use cognito_ext_authz::pipeline::{Pipeline, Request};
 use cognito_ext_authz::policy::Policy;
 use cognito_ext_authz::revocation::RevocationList;
 use cognito_ext_authz::token::Verifier;
@@ -216,6 +217,77 @@ fn whole_check(c: &mut Criterion, f: &Fixture) {
         b.iter(|| {
             cognito_ext_authz::decision_log::record(&decision, &request, Duration::from_micros(3))
         })
+    });
+    group.finish();
+    decision_line(c, &decision, &request);
+}
+
+/// The decision log line of an allowed check: formatted by hand into a reused buffer and
+/// queued to the log writer (what `serve` does with JSON logs), against the same line
+/// through `tracing`'s JSON formatter (what it did before, and still does for text logs).
+/// Both write to a sink that discards, from a writer thread as in `serve`; the two
+/// `record_*` cases are the whole of `decision_log::record_correlated` (metrics included).
+fn decision_line(c: &mut Criterion, decision: &Decision, request: &Request) {
+    use cognito_ext_authz::decision_log::{self, Correlation};
+    use cognito_ext_authz::log_sink::LogSink;
+    use tracing_subscriber::layer::SubscriberExt;
+    let correlation = Correlation::from_headers([
+        (
+            &b"x-request-id"[..],
+            &b"5f2c1e0a-7c1d-4f1e-9a55-0123456789ab"[..],
+        ),
+        (
+            b"traceparent",
+            b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ),
+    ]);
+    let elapsed = Duration::from_micros(3);
+    let (sink, _flush) = LogSink::new(std::io::sink(), 1 << 20).unwrap();
+    let mut group = c.benchmark_group("decision_line");
+    let mut line = Vec::with_capacity(1024);
+    group.bench_function("format_json", |b| {
+        b.iter(|| {
+            line.clear();
+            decision_log::format_json(
+                &mut line,
+                SystemTime::now(),
+                decision,
+                request,
+                &correlation,
+                elapsed,
+            );
+            black_box(line.len())
+        })
+    });
+    group.bench_function("format_json_and_queue", |b| {
+        b.iter(|| {
+            line.clear();
+            decision_log::format_json(
+                &mut line,
+                SystemTime::now(),
+                decision,
+                request,
+                &correlation,
+                elapsed,
+            );
+            black_box(sink.push(&line))
+        })
+    });
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(sink.clone())
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false);
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        group.bench_function("record_through_tracing_json", |b| {
+            b.iter(|| decision_log::record_correlated(decision, request, &correlation, elapsed))
+        });
+    });
+    decision_log::write_json_to(sink.clone());
+    group.bench_function("record_by_hand", |b| {
+        b.iter(|| decision_log::record_correlated(decision, request, &correlation, elapsed))
     });
     group.finish();
 }

@@ -211,7 +211,11 @@ pub fn format_json(
     field(out, "host", &cut(&request.host));
     field(out, "path", &cut(without_query(&request.path)));
     field(out, "sub", &cut(token.map_or("", |t| t.sub.as_str())));
-    field(out, "client_id", &cut(token.map_or("", |t| t.client_id.as_str())));
+    field(
+        out,
+        "client_id",
+        &cut(token.map_or("", |t| t.client_id.as_str())),
+    );
     field(
         out,
         "request_id",
@@ -222,11 +226,9 @@ pub fn format_json(
         "trace_id",
         correlation.trace.as_ref().map_or("", TraceParent::trace_id),
     );
-    let _ = write!(
-        out,
-        ",\"latency_us\":{},\"target\":\"decision\"}}\n",
-        elapsed.as_micros() as u64
-    );
+    out.extend_from_slice(b",\"latency_us\":");
+    digits(out, elapsed.as_micros() as u64, 1);
+    out.extend_from_slice(b",\"target\":\"decision\"}\n");
 }
 
 /// `,"name":"value"` with `value` escaped as a JSON string.
@@ -259,19 +261,48 @@ fn field(out: &mut Vec<u8>, name: &str, value: &str) {
 }
 
 /// `2026-11-26T16:05:09.123456Z`, as `tracing_subscriber`'s `SystemTime` timer writes it.
+/// The part up to the seconds is worked out once a second per thread.
 fn timestamp(out: &mut Vec<u8>, now: SystemTime) {
-    let t = time::OffsetDateTime::from(now);
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    );
+    thread_local! {
+        static SECOND: RefCell<(u64, [u8; 19])> = const { RefCell::new((u64::MAX, [0; 19])) };
+    }
+    let since = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = since.as_secs();
+    SECOND.with_borrow_mut(|(cached, text)| {
+        if *cached != secs {
+            let t = time::OffsetDateTime::from(now);
+            let mut w = &mut text[..];
+            let _ = write!(
+                w,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            );
+            *cached = if w.is_empty() { secs } else { u64::MAX };
+        }
+        out.extend_from_slice(text);
+    });
+    out.push(b'.');
+    digits(out, u64::from(since.subsec_micros()), 6);
+    out.push(b'Z');
+}
+
+/// `n` in decimal, left-padded with zeros to `width` digits.
+fn digits(out: &mut Vec<u8>, mut n: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut i = buf.len();
+    while n > 0 || buf.len() - i < width.max(1) {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// `value` cut to at most `max` bytes (at a character boundary, marked with `…`) and with
@@ -401,9 +432,25 @@ mod tests {
 
     #[test]
     fn timestamps_are_utc_calendar_times() {
-        let mut out = Vec::new();
-        timestamp(&mut out, SystemTime::UNIX_EPOCH + Duration::from_micros(1_795_709_109_123_456));
-        assert_eq!(String::from_utf8(out).unwrap(), "2026-11-26T16:05:09.123456Z");
+        let at = |micros| {
+            let mut out = Vec::new();
+            timestamp(
+                &mut out,
+                SystemTime::UNIX_EPOCH + Duration::from_micros(micros),
+            );
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(at(1_795_709_109_123_456), "2026-11-26T16:05:09.123456Z");
+        // The same second again (from the per-thread cache), then the next one.
+        assert_eq!(at(1_795_709_109_000_007), "2026-11-26T16:05:09.000007Z");
+        assert_eq!(at(1_795_709_110_999_999), "2026-11-26T16:05:10.999999Z");
+        assert_eq!(at(0), "1970-01-01T00:00:00.000000Z");
+        let mut n = Vec::new();
+        for v in [0, 7, 1234, u64::MAX] {
+            n.clear();
+            digits(&mut n, v, 1);
+            assert_eq!(String::from_utf8(n.clone()).unwrap(), v.to_string());
+        }
     }
 
     fn correlation(pairs: &[(&str, &[u8])]) -> Correlation {

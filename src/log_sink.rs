@@ -6,7 +6,9 @@
 //! [`crate::decision_log`], formatted by hand. A line is appended to one shared buffer
 //! under a lock held only for the copy; the writer thread swaps that buffer for an empty
 //! one and writes it out, so lines never interleave and, once both buffers have grown,
-//! nothing is allocated per line. When the writer falls behind by
+//! nothing is allocated per line. While lines keep coming the writer wakes by itself every
+//! [`BATCH_INTERVAL`] (a line waits that long at most), so a busy check path makes no
+//! wake-up calls; only the first line after a quiet spell, or a queue half full, wakes it. When the writer falls behind by
 //! [`LogSink::new`]'s `max_lines`, further lines are dropped and counted (never blocking a
 //! check, never growing without bound); the count is a metric.
 
@@ -18,6 +20,9 @@ use std::thread::JoinHandle;
 /// Longest line kept, in bytes; a longer one is dropped and counted (a decision line is
 /// at most a few KiB: every request field is cut at 256 bytes).
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// How long the writer waits for more lines before writing what it has.
+pub const BATCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
 
 struct Shared {
     pending: Mutex<Pending>,
@@ -31,6 +36,8 @@ struct Pending {
     buf: Vec<u8>,
     lines: usize,
     closed: bool,
+    /// The writer waits without a deadline: the next line must wake it.
+    asleep: bool,
 }
 
 /// The queue of lines and its writer thread; cheap to clone.
@@ -82,8 +89,12 @@ impl LogSink {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             return false;
         }
-        let was_empty = {
-            let mut p = self.shared.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let wake = {
+            let mut p = self
+                .shared
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             if p.lines >= self.shared.max_lines {
                 drop(p);
                 self.shared.dropped.fetch_add(1, Ordering::Relaxed);
@@ -91,9 +102,11 @@ impl LogSink {
             }
             p.buf.extend_from_slice(line);
             p.lines += 1;
-            p.lines == 1
+            let wake = p.asleep || p.lines == self.shared.max_lines.div_ceil(2);
+            p.asleep = false;
+            wake
         };
-        if was_empty {
+        if wake {
             self.shared.wake.notify_one();
         }
         true
@@ -115,9 +128,19 @@ fn write_lines(shared: &Shared, mut out: impl Write) {
     loop {
         let closed = {
             let mut p = shared.pending.lock().unwrap_or_else(|e| e.into_inner());
+            // Lines came recently: give more a moment to gather, then write them together.
+            if !p.closed && p.lines < shared.max_lines.div_ceil(2) {
+                p = shared
+                    .wake
+                    .wait_timeout(p, BATCH_INTERVAL)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
             while p.lines == 0 && !p.closed {
+                p.asleep = true;
                 p = shared.wake.wait(p).unwrap_or_else(|e| e.into_inner());
             }
+            p.asleep = false;
             std::mem::swap(&mut p.buf, &mut spare);
             p.lines = 0;
             p.closed
@@ -233,7 +256,9 @@ mod tests {
         let (sink, guard) = LogSink::new(capture.clone(), 10).unwrap();
         // The writer may take one batch (at most 10 lines) before it blocks on the shut
         // gate, and 10 more are queued behind it: every other line is dropped at once.
-        let kept = (0..1000).filter(|i| sink.push(format!("{i}\n").as_bytes())).count();
+        let kept = (0..1000)
+            .filter(|i| sink.push(format!("{i}\n").as_bytes()))
+            .count();
         assert!((10..=20).contains(&kept), "{kept} lines kept");
         assert_eq!(sink.dropped(), 1000 - kept as u64);
         assert!(!sink.push(&vec![b'x'; MAX_LINE_BYTES + 1]));

@@ -554,13 +554,13 @@ struct Observability {
 /// into OpenTelemetry spans (`src/telemetry.rs`); the log writer never sees those spans, and
 /// without the variable the layer does not exist.
 fn init_logging(format: LogFormat, queue_lines: usize) -> Observability {
+    use cognito_ext_authz::log_sink::LogSink;
     use cognito_ext_authz::telemetry::{Telemetry, is_trace_span};
     use std::io::IsTerminal;
     use tracing_subscriber::filter::{FilterExt, filter_fn};
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{Layer, Registry};
-    use cognito_ext_authz::log_sink::LogSink;
     let ansi = std::io::stderr().is_terminal();
     let filter = || {
         tracing_subscriber::EnvFilter::try_from_default_env()
@@ -581,9 +581,10 @@ fn init_logging(format: LogFormat, queue_lines: usize) -> Observability {
             // Decision lines skip `tracing` (formatted by hand, src/decision_log.rs) when
             // the filter lets them through; RUST_LOG is read once, here.
             let probe = tracing_subscriber::registry().with(filter());
-            let decisions_on = tracing::subscriber::with_default(probe, || {
-                tracing::enabled!(target: "decision", tracing::Level::INFO)
-            });
+            let decisions_on = tracing::subscriber::with_default(
+                probe,
+                || tracing::enabled!(target: "decision", tracing::Level::INFO),
+            );
             if decisions_on {
                 cognito_ext_authz::decision_log::write_json_to(sink.clone());
             } else {
