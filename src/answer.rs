@@ -53,9 +53,20 @@ pub enum Answer {
 }
 
 impl Answer {
-    /// The answer for `decision` on a request with `request_headers`.
+    /// The answer for `decision` on a request with `request_headers`, its metadata
+    /// included.
     pub fn new(decision: &Decision, request_headers: &Headers) -> Answer {
-        let metadata = metadata(decision);
+        Answer::build(decision, request_headers, true)
+    }
+
+    /// The answer, with the decision's metadata only when `with_metadata` (empty
+    /// otherwise: nothing for Envoy to apply).
+    pub fn build(decision: &Decision, request_headers: &Headers, with_metadata: bool) -> Answer {
+        let metadata = if with_metadata {
+            metadata(decision)
+        } else {
+            Vec::new()
+        };
         match decision {
             Decision::Allow {
                 route,

@@ -557,6 +557,7 @@ fn init_logging(format: LogFormat, queue_lines: usize) -> Observability {
     use cognito_ext_authz::log_sink::LogSink;
     use cognito_ext_authz::telemetry::{Telemetry, is_trace_span};
     use std::io::IsTerminal;
+    use tracing::level_filters::LevelFilter;
     use tracing_subscriber::filter::{FilterExt, filter_fn};
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -614,7 +615,13 @@ fn init_logging(format: LogFormat, queue_lines: usize) -> Observability {
         Err(e) => (None, Some(e)),
     };
     tracing_subscriber::registry()
-        .with(fmt.with_filter(filter.and(filter_fn(|m| !is_trace_span(m)))))
+        // The hint keeps RUST_LOG's level the process's maximum: without it, a plain
+        // closure filter says nothing of levels, and every `trace!` callsite in the HTTP/2
+        // stack would be dispatched (and its spans made) on every check, only to be
+        // filtered out.
+        .with(fmt.with_filter(
+            filter.and(filter_fn(|m| !is_trace_span(m)).with_max_level_hint(LevelFilter::TRACE)),
+        ))
         .with(telemetry.as_ref().map(|t| t.layer()))
         .init();
     if let Some(e) = telemetry_error {

@@ -161,7 +161,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         },
     );
     let check = CheckServer::new(
-        AuthorizationService::new(pipeline),
+        AuthorizationService::new(pipeline).with_dynamic_metadata(settings.dynamic_metadata),
         settings.max_request_bytes,
         settings.max_in_flight,
     );

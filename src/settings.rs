@@ -98,7 +98,7 @@ pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 7;
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 128 * 1024;
 
 /// Every variable we read, without the prefix.
-const KNOWN: [&str; 25] = [
+const KNOWN: [&str; 26] = [
     "LISTEN_ADDR",
     "ADMIN_ADDR",
     "POLICY_PATH",
@@ -124,6 +124,7 @@ const KNOWN: [&str; 25] = [
     "TLS_KEY_FILE",
     "TLS_CLIENT_CA_FILE",
     "REFLECTION",
+    "DYNAMIC_METADATA",
 ];
 
 /// Log line format.
@@ -182,6 +183,9 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     /// Serve gRPC reflection (`grpc.reflection.v1` and `v1alpha`) on the gRPC port.
     pub reflection: bool,
+    /// Put the decision in `CheckResponse.dynamic_metadata` (for Envoy's access logs and
+    /// RBAC); off, Envoy has less to apply on every request.
+    pub dynamic_metadata: bool,
 }
 
 /// The PEM files of TLS on the gRPC port (`src/tls.rs` reads and follows them).
@@ -217,6 +221,7 @@ struct Raw {
     idle_timeout_seconds: Option<String>,
     worker_threads: Option<String>,
     reflection: Option<String>,
+    dynamic_metadata: Option<String>,
     admin_max_connections: Option<String>,
     log_queue_lines: Option<String>,
     tls_cert_file: Option<String>,
@@ -297,6 +302,19 @@ impl Settings {
                 Some(other) => {
                     return fail(
                         "AUTHZ_REFLECTION",
+                        Problem::NotOneOf {
+                            value: other.to_owned(),
+                            allowed: &["true", "false"],
+                        },
+                    );
+                }
+            },
+            dynamic_metadata: match raw.dynamic_metadata.as_deref().map(str::trim) {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return fail(
+                        "AUTHZ_DYNAMIC_METADATA",
                         Problem::NotOneOf {
                             value: other.to_owned(),
                             allowed: &["true", "false"],
@@ -525,6 +543,7 @@ mod tests {
         assert_eq!(s.admin_max_connections, 64);
         assert_eq!(s.log_queue_lines, 16_384);
         assert_eq!(s.tls, None);
+        assert!(!s.dynamic_metadata);
         assert_eq!(s.revocations_path, None);
     }
 
@@ -576,8 +595,12 @@ mod tests {
     #[test]
     fn bad_values_name_the_variable() {
         type Setter = fn(&mut Raw);
-        let cases: [(Setter, &str); 14] = [
+        let cases: [(Setter, &str); 15] = [
             (|r| r.listen_addr = Some("9000".into()), "AUTHZ_LISTEN_ADDR"),
+            (
+                |r| r.dynamic_metadata = Some("yes".into()),
+                "AUTHZ_DYNAMIC_METADATA",
+            ),
             (|r| r.log_format = Some("xml".into()), "AUTHZ_LOG_FORMAT"),
             (
                 |r| r.revocations_path = Some(" ".into()),
@@ -661,6 +684,11 @@ mod tests {
             Settings::from_raw(raw).unwrap_err().to_string(),
             r#"AUTHZ_LOG_FORMAT: "xml" is not one of "json", "text""#
         );
+        let on = Raw {
+            dynamic_metadata: Some(" true".into()),
+            ..Raw::default()
+        };
+        assert!(Settings::from_raw(on).unwrap().dynamic_metadata);
         let raw = Raw {
             tls_cert_file: Some("/tls/tls.crt".into()),
             ..Raw::default()

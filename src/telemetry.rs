@@ -322,7 +322,12 @@ impl Telemetry {
             .with_threads(false)
             .with_level(false)
             .with_tracked_inactivity(false)
-            .with_filter(tracing_subscriber::filter::filter_fn(is_trace_span))
+            // The hint lets every `trace!`/`debug!` callsite (h2, hyper, tower: several
+            // per check) be skipped by its level alone, before any dispatch.
+            .with_filter(
+                tracing_subscriber::filter::filter_fn(is_trace_span)
+                    .with_max_level_hint(tracing::level_filters::LevelFilter::INFO),
+            )
     }
 
     /// Sends what is queued and stops the export thread.

@@ -45,11 +45,22 @@ const CODE_INVALID_ARGUMENT: i32 = 3;
 #[derive(Clone)]
 pub struct AuthorizationService {
     pipeline: Arc<Pipeline>,
+    dynamic_metadata: bool,
 }
 
 impl AuthorizationService {
+    /// Answers with the decision in `dynamic_metadata`.
     pub fn new(pipeline: Arc<Pipeline>) -> Self {
-        Self { pipeline }
+        Self {
+            pipeline,
+            dynamic_metadata: true,
+        }
+    }
+
+    /// Puts the decision in `dynamic_metadata` only when `on` (`AUTHZ_DYNAMIC_METADATA`).
+    pub fn with_dynamic_metadata(mut self, on: bool) -> Self {
+        self.dynamic_metadata = on;
+        self
     }
 
     /// Decides one check as read off the wire, logs and counts the decision, and builds
@@ -81,7 +92,11 @@ impl AuthorizationService {
             &correlation,
             started.elapsed(),
         );
-        to_response(&Answer::new(&decision, &request.headers))
+        to_response(&Answer::build(
+            &decision,
+            &request.headers,
+            self.dynamic_metadata,
+        ))
     }
 
     /// Decides one `CheckRequest` (the generated type, as tests and tools build it).
@@ -232,7 +247,7 @@ pub fn to_response(answer: &Answer) -> CheckResponse {
                 headers_to_remove: remove.clone(),
                 response_headers_to_add: Vec::new(),
             })),
-            dynamic_metadata: Some(metadata(fields)),
+            dynamic_metadata: metadata(fields),
         },
         Answer::Respond {
             status,
@@ -261,7 +276,7 @@ pub fn to_response(answer: &Answer) -> CheckResponse {
                         .collect(),
                     body: (*body).to_owned(),
                 })),
-                dynamic_metadata: Some(metadata(fields)),
+                dynamic_metadata: metadata(fields),
             }
         }
     }
@@ -294,8 +309,11 @@ fn string(s: &str) -> Value {
 }
 
 /// The answer's metadata as Envoy's `dynamic_metadata` struct (namespace
-/// `envoy.filters.http.ext_authz`).
-fn metadata(fields: &[(&'static str, MetaValue)]) -> Struct {
+/// `envoy.filters.http.ext_authz`); none when there is none.
+fn metadata(fields: &[(&'static str, MetaValue)]) -> Option<Struct> {
+    if fields.is_empty() {
+        return None;
+    }
     let fields = fields
         .iter()
         .map(|(k, v)| {
@@ -310,7 +328,7 @@ fn metadata(fields: &[(&'static str, MetaValue)]) -> Struct {
             ((*k).to_owned(), value)
         })
         .collect::<BTreeMap<_, _>>();
-    Struct { fields }
+    Some(Struct { fields })
 }
 
 #[cfg(test)]
