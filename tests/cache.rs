@@ -41,10 +41,7 @@ async fn reload(service: &mut Service, yaml: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reload_stops_cached_tokens_of_a_removed_app_client_or_pool_at_once() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
-    service.wait_ready().await;
+    let (keys, mut service) = keys_and_service(BIN, ROUTES, &[]).await;
     let cached = token(1);
     assert_eq!(status_of(&service, &cached).await, 200);
     assert_eq!(status_of(&service, &cached).await, 200);
@@ -84,14 +81,8 @@ async fn a_reload_stops_cached_tokens_of_a_removed_app_client_or_pool_at_once() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn zero_entries_disables_the_cache() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(
-        BIN,
-        &policy(&keys, ROUTES),
-        &[("AUTHZ_TOKEN_CACHE_ENTRIES", "0")],
-    );
-    service.wait_ready().await;
+    let (_keys, service) =
+        keys_and_service(BIN, ROUTES, &[("AUTHZ_TOKEN_CACHE_ENTRIES", "0")]).await;
     let same = token(1);
     for _ in 0..3 {
         assert_eq!(status_of(&service, &same).await, 200);
@@ -108,14 +99,12 @@ async fn zero_entries_disables_the_cache() {
 async fn the_cache_holds_at_most_the_configured_number_of_tokens() {
     const TOKENS: usize = 200;
     const ENTRIES: usize = 10;
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(
+    let (_keys, service) = keys_and_service(
         BIN,
-        &policy(&keys, ROUTES),
+        ROUTES,
         &[("AUTHZ_TOKEN_CACHE_ENTRIES", &ENTRIES.to_string())],
-    );
-    service.wait_ready().await;
+    )
+    .await;
     let tokens: Vec<String> = (0..TOKENS).map(token).collect();
     for t in &tokens {
         assert_eq!(status_of(&service, t).await, 200);
@@ -138,14 +127,8 @@ async fn the_cache_holds_at_most_the_configured_number_of_tokens() {
 /// token keeps passing although the key that signed it is gone.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cached_token_stops_when_its_kid_names_another_key() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(
-        BIN,
-        &policy(&keys, ROUTES),
-        &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "0")],
-    );
-    service.wait_ready().await;
+    let (keys, service) =
+        keys_and_service(BIN, ROUTES, &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "0")]).await;
     let cached = token(1);
     assert_eq!(status_of(&service, &cached).await, 200);
     assert_eq!(status_of(&service, &cached).await, 200);

@@ -772,8 +772,7 @@ fn id_of(pool: &str, aud: &str) -> serde_json::Value {
 /// `aud`; the preflight needs no token, and only OPTIONS is opened.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_authorizers_decide_through_the_service_as_api_gateway_would() {
-    let keys = testkit::KeyServer::start().await;
-    keys.publish(STAFF_POOL, key(0));
+    let keys = testkit::KeyServer::publishing(STAFF_POOL, key(0)).await;
     keys.publish(CUSTOMER_POOL, key(1));
     let bearer = |k: usize, claims: &serde_json::Value| format!("Bearer {}", key(k).sign(claims));
     let staff_reports = bearer(0, &access_of(STAFF_POOL, STAFF_CLIENT, "reports/read"));
@@ -1002,8 +1001,7 @@ async fn two_authorizers_decide_through_the_service_as_api_gateway_would() {
 
     for (fixture, staff, customers) in SHOP {
         let i = import(fixture, &[]);
-        let mut service = testkit::Service::start(BIN, &with_local_keys(&i.policy, &keys), &[]);
-        service.wait_ready().await;
+        let service = testkit::Service::ready(BIN, &with_local_keys(&i.policy, &keys), &[]).await;
         let mut client = service.client().await;
         for (what, method, path, header, token, status, reason) in &cases {
             let headers: Vec<(&str, &str)> = if token.is_empty() {

@@ -54,12 +54,12 @@ async fn https_key_fetches_check_the_certificate() {
     let ca_path = ca.path().to_str().unwrap().to_owned();
 
     // Trusting the CA (the system trust store variable), the same server is accepted...
-    let mut trusting = Service::start(
+    let trusting = Service::ready(
         BIN,
         &policy_at(&keys.jwks_uri(POOL)),
         &[("SSL_CERT_FILE", &ca_path)],
-    );
-    trusting.wait_ready().await;
+    )
+    .await;
     assert_eq!(
         status_with(&trusting, &key(0).sign(&access_claims(SCOPE))).await,
         200
@@ -144,8 +144,7 @@ async fn key_sets_over_256_kib_are_refused() {
     keys.publish("src", key(0));
 
     keys.answer(POOL, Answering::Body(padded(&keys, LIMIT)));
-    let mut at_limit = Service::start(BIN, &policy(&keys, ROUTES), &[]);
-    at_limit.wait_ready().await;
+    let at_limit = Service::ready(BIN, &policy(&keys, ROUTES), &[]).await;
     assert_eq!(
         status_with(&at_limit, &key(0).sign(&access_claims(SCOPE))).await,
         200
@@ -191,12 +190,12 @@ async fn only_rsa_keys_of_2048_to_8192_bits_are_used() {
         list.push(jwk_of_bits(kid, bits));
     }
     keys.answer(POOL, Answering::Body(doc.to_string()));
-    let mut service = Service::start(
+    let service = Service::ready(
         BIN,
         &policy(&keys, ROUTES),
         &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "3600")],
-    );
-    service.wait_ready().await;
+    )
+    .await;
     for (n, (kid, expected)) in [
         ("b2047", "unknown_key"),
         ("b2048", "bad_signature"),
@@ -222,17 +221,15 @@ async fn only_rsa_keys_of_2048_to_8192_bits_are_used() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_are_refreshed_periodically() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(
+    let (keys, service) = keys_and_service(
         BIN,
-        &policy(&keys, ROUTES),
+        ROUTES,
         &[
             ("AUTHZ_JWKS_REFRESH_SECONDS", "10"),
             ("AUTHZ_JWKS_COOLDOWN_SECONDS", "3600"),
         ],
-    );
-    service.wait_ready().await;
+    )
+    .await;
     // Spend the one refetch the cooldown allows on an unknown kid...
     let bogus = key(0).sign_with_header(
         &json!({"alg": "RS256", "kid": "bogus"}),

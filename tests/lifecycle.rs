@@ -57,8 +57,7 @@ async fn statuses_concurrently(grpc: std::net::SocketAddr, tokens: Vec<String>) 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn health_is_not_serving_until_every_pools_keys_are_loaded() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     keys.set_down(true);
     let service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
     let _ = service.client().await;
@@ -96,15 +95,9 @@ async fn health_is_not_serving_until_every_pools_keys_are_loaded() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rotated_keys_are_picked_up_and_last_good_keys_survive_outages() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
     // No cooldown: every unknown kid refetches, so each step below really fetches.
-    let mut service = Service::start(
-        BIN,
-        &policy(&keys, ROUTES),
-        &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "0")],
-    );
-    service.wait_ready().await;
+    let (keys, service) =
+        keys_and_service(BIN, ROUTES, &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "0")]).await;
     assert_eq!(status_of(&service, &fresh_token(key(0), 1)).await, 200);
 
     // Cognito adds a key: a token signed with it triggers one refetch and is accepted.
@@ -139,14 +132,8 @@ async fn rotated_keys_are_picked_up_and_last_good_keys_survive_outages() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_kids_share_one_refetch_per_cooldown() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(
-        BIN,
-        &policy(&keys, ROUTES),
-        &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "600")],
-    );
-    service.wait_ready().await;
+    let (keys, service) =
+        keys_and_service(BIN, ROUTES, &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "600")]).await;
     let before = keys.fetches();
 
     let unknown_kid = |prefix: &str, n: usize| {
@@ -170,14 +157,8 @@ async fn unknown_kids_share_one_refetch_per_cooldown() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_unknown_kids_wait_for_one_fetch() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(
-        BIN,
-        &policy(&keys, ROUTES),
-        &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "600")],
-    );
-    service.wait_ready().await;
+    let (keys, service) =
+        keys_and_service(BIN, ROUTES, &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "600")]).await;
     let before = keys.fetches();
     // key(1) is published now; 32 concurrent checks with its tokens need its kid.
     keys.publish(POOL, key(1));
@@ -193,15 +174,9 @@ async fn concurrent_unknown_kids_wait_for_one_fetch() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_configmap_update_reloads_the_policy_and_a_bad_one_is_refused() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
     // No polling fallback: the change must be seen through the folder watch.
-    let mut service = Service::start(
-        BIN,
-        &policy(&keys, ROUTES),
-        &[("AUTHZ_POLICY_POLL_SECONDS", "3600")],
-    );
-    service.wait_ready().await;
+    let (keys, mut service) =
+        keys_and_service(BIN, ROUTES, &[("AUTHZ_POLICY_POLL_SECONDS", "3600")]).await;
     let token = fresh_token(key(0), 1);
     assert_eq!(status_of(&service, &token).await, 200);
 
@@ -251,8 +226,7 @@ async fn a_configmap_update_reloads_the_policy_and_a_bad_one_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_plain_policy_file_rewritten_in_place_reloads() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let mut service = Service::start_in(
         BIN,
         &policy(&keys, ROUTES),
@@ -280,14 +254,8 @@ async fn a_plain_policy_file_rewritten_in_place_reloads() {
 /// the connection Envoy holds; the drain is long (600 s) so nothing here races it, and a
 /// second signal ends it: exit 0.
 async fn drains_on(signal: &str) {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(
-        BIN,
-        &policy(&keys, ROUTES),
-        &[("AUTHZ_DRAIN_SECONDS", "600")],
-    );
-    service.wait_ready().await;
+    let (_keys, mut service) =
+        keys_and_service(BIN, ROUTES, &[("AUTHZ_DRAIN_SECONDS", "600")]).await;
     let mut client = service.client().await;
     service.signal(signal);
     eventually(30, "NOT_SERVING while draining", || async {
@@ -339,10 +307,7 @@ async fn sigint_drains_like_sigterm() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_drain_ends_by_itself_and_the_process_exits_zero() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(BIN, &policy(&keys, ROUTES), &[("AUTHZ_DRAIN_SECONDS", "1")]);
-    service.wait_ready().await;
+    let (_keys, mut service) = keys_and_service(BIN, ROUTES, &[("AUTHZ_DRAIN_SECONDS", "1")]).await;
     service.signal("TERM");
     assert_eq!(service.wait_exit(Duration::from_secs(30)).await, Some(0));
     assert!(!service.logs().contains("second signal"));
@@ -382,18 +347,17 @@ async fn check_in_flight(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn in_flight_checks_finish_at_shutdown() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let held = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let mut service = Service::start(
+    let mut service = Service::ready(
         BIN,
         &policy(&keys, ROUTES),
         &[
             ("AUTHZ_JWKS_COOLDOWN_SECONDS", "0"),
             ("AUTHZ_JWKS_TIMEOUT_SECONDS", "60"),
         ],
-    );
-    service.wait_ready().await;
+    )
+    .await;
     let in_flight = check_in_flight(&service, &keys, &held).await;
 
     // SIGTERM with no drain: the listeners close (new connections are refused)...
@@ -416,18 +380,17 @@ async fn in_flight_checks_finish_at_shutdown() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn in_flight_checks_finish_under_the_policy_they_started_with() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let held = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let mut service = Service::start(
+    let mut service = Service::ready(
         BIN,
         &policy(&keys, ROUTES),
         &[
             ("AUTHZ_JWKS_COOLDOWN_SECONDS", "0"),
             ("AUTHZ_JWKS_TIMEOUT_SECONDS", "60"),
         ],
-    );
-    service.wait_ready().await;
+    )
+    .await;
     let in_flight = check_in_flight(&service, &keys, &held).await;
 
     // A new policy asks for another scope; it is in force before the check finishes.
@@ -454,8 +417,7 @@ async fn in_flight_checks_finish_under_the_policy_they_started_with() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_polling_fallback_alone_picks_up_a_change() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     // The policy file lives in another folder, behind a symlink in the watched one: a
     // rewrite of it makes no event in the watched folder, only polling can see it.
     let elsewhere = tempfile::tempdir().unwrap();
@@ -496,8 +458,7 @@ async fn the_polling_fallback_alone_picks_up_a_change() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn command_line_flags_override_the_environment() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let mut service = Service::prepare(BIN, &policy(&keys, ROUTES));
     let (env_grpc, env_admin) = (free_port().to_string(), free_port().to_string());
     let (grpc, admin) = (service.grpc.to_string(), service.admin.to_string());

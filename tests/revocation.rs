@@ -64,8 +64,7 @@ async fn swap_revocations(service: &mut Service, policy: &str, revocations: &str
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_kind_of_entry_revokes_its_tokens_and_nothing_else() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let signed_out = now() - 100;
     let list = format!(
         "revocations:\n  - jti: 6F1C0000-0000-4000-8000-00000000000A\n    reason: leaked in a log\n  - originJti: 0b7e0000-0000-4000-8000-00000000000b\n  - sub: user-signed-out\n    issuedBefore: {signed_out}\n"
@@ -169,8 +168,7 @@ async fn each_kind_of_entry_revokes_its_tokens_and_nothing_else() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cached_token_is_refused_from_the_moment_the_new_list_is_in_force() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let policy = policy(&keys, ROUTES);
     let mut service = Service::start_with_revocations(BIN, &policy, "revocations: []\n", &[]);
     service.wait_ready().await;
@@ -200,8 +198,7 @@ async fn a_cached_token_is_refused_from_the_moment_the_new_list_is_in_force() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_invalid_list_is_refused_and_the_last_good_one_stays() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let policy = policy(&keys, ROUTES);
     let mut service = Service::start_with_revocations(
         BIN,
@@ -285,8 +282,7 @@ async fn an_invalid_list_is_refused_and_the_last_good_one_stays() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_list_rewritten_in_place_is_taken_once_quiet() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     // A plain file (not a kubelet folder), rewritten in place.
     let mut service = Service::prepare(BIN, &policy(&keys, ROUTES));
     let path = service.revocations_path();
@@ -308,8 +304,7 @@ async fn a_list_rewritten_in_place_is_taken_once_quiet() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn start_up_is_refused_without_a_valid_list() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let invalid = "revocations:\n  - jti: a\n    originJti: b\n";
     let mut service = Service::start_with_revocations(BIN, &policy(&keys, ROUTES), invalid, &[]);
     assert_eq!(

@@ -25,17 +25,9 @@ const UNAUTHORIZED: &str = r#"{"message":"Unauthorized"}"#;
 const EXPIRED: &str = r#"{"message":"The incoming token has expired"}"#;
 const INVALID: &str = r#"Bearer error="invalid_token""#;
 
-async fn started(keys: &KeyServer, extra: &str) -> Service {
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(BIN, &policy(keys, &format!("{extra}{ROUTES}")), &[]);
-    service.wait_ready().await;
-    service
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_with_the_scope_is_allowed_with_identity_headers() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, "").await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     let token = key(0).sign(&access_claims("openid user_management_lambdas/api email"));
 
@@ -124,8 +116,7 @@ async fn a_token_with_the_scope_is_allowed_with_identity_headers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_bad_token_is_a_401_with_the_right_body() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, "").await;
+    let (keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     let good = access_claims(SCOPE);
     let sign = |f: &dyn Fn(&mut serde_json::Value)| {
@@ -310,8 +301,7 @@ async fn every_bad_token_is_a_401_with_the_right_body() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scopes_and_groups_are_any_of() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, "").await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     let call = |scope: &str, path: &str| {
         let token = key(0).sign(&access_claims(scope));
@@ -355,8 +345,8 @@ async fn scopes_and_groups_are_any_of() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn insufficient_scope_can_answer_403() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, "insufficientScopeStatus: 403\n").await;
+    let (_keys, service) =
+        keys_and_service(BIN, &format!("insufficientScopeStatus: 403\n{ROUTES}"), &[]).await;
     let mut client = service.client().await;
     let token = key(0).sign(&access_claims("openid"));
     let a = check(
@@ -382,8 +372,8 @@ async fn insufficient_scope_can_answer_403() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn leeway_tolerates_small_clock_skew() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, "leewaySeconds: 120\n").await;
+    let (_keys, service) =
+        keys_and_service(BIN, &format!("leewaySeconds: 120\n{ROUTES}"), &[]).await;
     let mut client = service.client().await;
     let mut claims = access_claims(SCOPE);
     claims["exp"] = json!(now() - 30);
@@ -435,8 +425,7 @@ type Client =
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_without_sub_or_client_id_are_invalid() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, "").await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     for (n, claim) in ["sub", "client_id"].into_iter().enumerate() {
         let mut claims = access_claims(SCOPE);
@@ -464,10 +453,10 @@ async fn tokens_without_sub_or_client_id_are_invalid() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn x5u_is_never_followed() {
-    let keys = KeyServer::start().await;
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     // The x5u URL serves the attacker's key: it must never be fetched nor trusted.
     keys.publish("attacker", key(1));
-    let service = started(&keys, "").await;
+    let service = Service::ready(BIN, &policy(&keys, ROUTES), &[]).await;
     let mut client = service.client().await;
     let before = keys.fetches();
     let x5u = keys.jwks_uri("attacker");
@@ -494,15 +483,9 @@ async fn x5u_is_never_followed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn other_algorithms_are_refused_before_any_key_lookup() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
     // No refetch cooldown: any key lookup for an unknown kid would fetch the key set.
-    let mut service = Service::start(
-        BIN,
-        &policy(&keys, ROUTES),
-        &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "0")],
-    );
-    service.wait_ready().await;
+    let (keys, service) =
+        keys_and_service(BIN, ROUTES, &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "0")]).await;
     let mut client = service.client().await;
     let claims = access_claims(SCOPE);
     let before = keys.fetches();
@@ -535,15 +518,13 @@ async fn other_algorithms_are_refused_before_any_key_lookup() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_custom_issuer_replaces_the_default_one() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let custom = format!("https://issuer-cognito-idp.ap-south-1.amazonaws.com/{POOL}");
     let yaml = format!(
         "userPools:\n  - id: {POOL}\n    issuer: {custom}\n    jwksUri: {}\n{ROUTES}",
         keys.jwks_uri(POOL)
     );
-    let mut service = Service::start(BIN, &yaml, &[]);
-    service.wait_ready().await;
+    let service = Service::ready(BIN, &yaml, &[]).await;
     let mut client = service.client().await;
     let mut claims = access_claims(SCOPE);
     claims["iss"] = json!(custom);
@@ -569,8 +550,7 @@ async fn a_custom_issuer_replaces_the_default_one() {
 /// every round crosses a second.)
 #[tokio::test(flavor = "multi_thread")]
 async fn time_claims_at_the_boundary() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, "").await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     for round in 0..5 {
         let t = now();
@@ -595,8 +575,7 @@ async fn time_claims_at_the_boundary() {
 /// use it.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cached_token_is_refused_from_the_second_of_its_exp() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, "").await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     // Cache it late in a second (0.85 s in), so that the cache keeps it until 0.85 s past
     // its whole-second exp: the check at the second of exp is then served from the cache,
@@ -625,8 +604,7 @@ async fn a_cached_token_is_refused_from_the_second_of_its_exp() {
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_up_to_16_kib_are_read() {
     const LIMIT: usize = 16 * 1024;
-    let keys = KeyServer::start().await;
-    let service = started(&keys, "").await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     let make = |pad: usize, hpad: usize| {
         let mut claims = access_claims(SCOPE);

@@ -14,6 +14,8 @@
 //!   large revocation list, the requests the load rotates over.
 //!
 //! Everything but [`load`] is re-exported at the top, so a test says `use testkit::*;`.
+//! Most tests start from [`keys_and_service`]: a key server with [`key`]`(0)` in [`POOL`]
+//! and the service, ready, on a policy trusting it.
 //!
 //! # The binary under test
 //!
@@ -26,7 +28,8 @@
 //! const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
 //! ```
 //!
-//! and hands it to the [`Service`] constructors (`Service::start(BIN, &policy, &[])`).
+//! and hands it to the [`Service`] constructors (`Service::start(BIN, &policy, &[])`,
+//! `Service::ready(BIN, &policy, &[])`) and to [`keys_and_service`].
 //! Nothing is guessed from the test executable's location.
 //!
 //! The kit depends on the root crate for its protobuf types (the root package's
@@ -47,6 +50,16 @@ pub use key_server::{Answering, KeyServer, policy};
 pub use pki::{TestPki, TlsKeyServer};
 pub use service::{Service, free_port, sample};
 pub use token::{CLIENT, POOL, SCOPE, SigningKey, access_claims, b64_json, issuer, key, now};
+
+/// The fixture most tests start from: a [`KeyServer`] serving [`key`]`(0)` for [`POOL`], and
+/// the service on [`policy`]`(&keys, rest)` started with `env`, ready.
+///
+/// Bind the key server to a name (`_keys` at least, never `_`): dropped, it stops serving.
+pub async fn keys_and_service(bin: &str, rest: &str, env: &[(&str, &str)]) -> (KeyServer, Service) {
+    let keys = KeyServer::publishing(POOL, key(0)).await;
+    let service = Service::ready(bin, &policy(&keys, rest), env).await;
+    (keys, service)
+}
 
 /// Writes `text` to a file in `dir`, returning its path.
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

@@ -57,6 +57,13 @@ impl Service {
         Self::start_in(bin, policy_yaml, env, true)
     }
 
+    /// Starts the service as [`Service::start`] does and waits until it is ready.
+    pub async fn ready(bin: &str, policy_yaml: &str, env: &[(&str, &str)]) -> Service {
+        let mut service = Service::start(bin, policy_yaml, env);
+        service.wait_ready().await;
+        service
+    }
+
     /// Prepared (policy written as a plain file) but not started: call [`Service::spawn`]
     /// or [`Service::spawn_with_args`].
     pub fn prepare(bin: &str, policy_yaml: &str) -> Service {
