@@ -12,17 +12,6 @@ const HITS: &str = "cognito_ext_authz_token_cache_hits_total";
 const MISSES: &str = "cognito_ext_authz_token_cache_misses_total";
 const RELOADS: &str = "cognito_ext_authz_policy_reloads_total";
 
-async fn status_of(service: &Service, token: &str) -> u16 {
-    let mut client = service.client().await;
-    let bearer = format!("Bearer {token}");
-    check(
-        &mut client,
-        request("POST", "h", "/users/1", &[("authorization", &bearer)]),
-    )
-    .await
-    .status
-}
-
 fn token(n: usize) -> String {
     let mut claims = access_claims(SCOPE);
     claims["jti"] = json!(format!("cache-{n}"));
@@ -43,8 +32,8 @@ async fn reload(service: &mut Service, yaml: &str) {
 async fn a_reload_stops_cached_tokens_of_a_removed_app_client_or_pool_at_once() {
     let (keys, mut service) = keys_and_service(BIN, ROUTES, &[]).await;
     let cached = token(1);
-    assert_eq!(status_of(&service, &cached).await, 200);
-    assert_eq!(status_of(&service, &cached).await, 200);
+    assert_eq!(service.check_token(&cached).await.status, 200);
+    assert_eq!(service.check_token(&cached).await.status, 200);
     assert_eq!(service.metric(HITS, &[]).await, 1.0, "the token is cached");
 
     // The app client is removed from the pool: the cached token is refused at once.
@@ -53,7 +42,7 @@ async fn a_reload_stops_cached_tokens_of_a_removed_app_client_or_pool_at_once() 
         keys.jwks_uri(POOL)
     );
     reload(&mut service, &other_client).await;
-    assert_eq!(status_of(&service, &cached).await, 401);
+    assert_eq!(service.check_token(&cached).await.status, 401);
     assert!(
         service.decision(3).await["detail"]
             .as_str()
@@ -63,15 +52,15 @@ async fn a_reload_stops_cached_tokens_of_a_removed_app_client_or_pool_at_once() 
 
     // Back to the first policy (cached again), then the pool is removed altogether.
     reload(&mut service, &policy(&keys, ROUTES)).await;
-    assert_eq!(status_of(&service, &cached).await, 200);
-    assert_eq!(status_of(&service, &cached).await, 200);
+    assert_eq!(service.check_token(&cached).await.status, 200);
+    assert_eq!(service.check_token(&cached).await.status, 200);
     let hits = service.metric(HITS, &[]).await;
     let other_pool = format!(
         "userPools:\n  - id: eu-west-1_zzzzzzzzz\n    jwksUri: {}\n{ROUTES}",
         keys.jwks_uri(POOL)
     );
     reload(&mut service, &other_pool).await;
-    assert_eq!(status_of(&service, &cached).await, 401);
+    assert_eq!(service.check_token(&cached).await.status, 401);
     assert_eq!(
         service.metric(HITS, &[]).await,
         hits,
@@ -85,7 +74,7 @@ async fn zero_entries_disables_the_cache() {
         keys_and_service(BIN, ROUTES, &[("AUTHZ_TOKEN_CACHE_ENTRIES", "0")]).await;
     let same = token(1);
     for _ in 0..3 {
-        assert_eq!(status_of(&service, &same).await, 200);
+        assert_eq!(service.check_token(&same).await.status, 200);
     }
     assert_eq!(service.metric(HITS, &[]).await, 0.0);
     assert_eq!(
@@ -107,12 +96,12 @@ async fn the_cache_holds_at_most_the_configured_number_of_tokens() {
     .await;
     let tokens: Vec<String> = (0..TOKENS).map(token).collect();
     for t in &tokens {
-        assert_eq!(status_of(&service, t).await, 200);
+        assert_eq!(service.check_token(t).await.status, 200);
     }
     assert_eq!(service.metric(HITS, &[]).await, 0.0);
     // A second round over the same tokens: an unbounded cache would answer all of them.
     for t in &tokens {
-        assert_eq!(status_of(&service, t).await, 200);
+        assert_eq!(service.check_token(t).await.status, 200);
     }
     let hits = service.metric(HITS, &[]).await as usize;
     assert!(
@@ -130,8 +119,8 @@ async fn a_cached_token_stops_when_its_kid_names_another_key() {
     let (keys, service) =
         keys_and_service(BIN, ROUTES, &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "0")]).await;
     let cached = token(1);
-    assert_eq!(status_of(&service, &cached).await, 200);
-    assert_eq!(status_of(&service, &cached).await, 200);
+    assert_eq!(service.check_token(&cached).await.status, 200);
+    assert_eq!(service.check_token(&cached).await.status, 200);
 
     // The pool's key set now has key(1)'s material under key(0)'s kid.
     keys.withdraw(POOL, &key(0).kid);
@@ -145,9 +134,9 @@ async fn a_cached_token_stops_when_its_kid_names_another_key() {
         &json!({"alg": "RS256", "kid": "unknown"}),
         &access_claims(SCOPE),
     );
-    assert_eq!(status_of(&service, &unknown).await, 401); // refetches the key set
+    assert_eq!(service.check_token(&unknown).await.status, 401); // refetches the key set
     // The control: a token of key(0) never seen before no longer verifies...
-    assert_eq!(status_of(&service, &token(2)).await, 401);
+    assert_eq!(service.check_token(&token(2)).await.status, 401);
     // ...and the cached one must not pass either.
-    assert_eq!(status_of(&service, &cached).await, 401);
+    assert_eq!(service.check_token(&cached).await.status, 401);
 }

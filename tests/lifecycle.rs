@@ -12,19 +12,11 @@ const ROUTES: &str = "routes:\n  - name: create-user\n    path: /users/{id}\n   
 const SERVING: i32 = 1;
 const NOT_SERVING: i32 = 2;
 
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
-
 /// A token signed by `key` that no earlier check has seen (so it is verified, not cached).
 fn fresh_token(signer: &SigningKey, n: u64) -> String {
     let mut claims = access_claims(SCOPE);
     claims["jti"] = json!(format!("fresh-{n}"));
     signer.sign(&claims)
-}
-
-async fn status_of(service: &Service, token: &str) -> u16 {
-    status_at(service.grpc, token.to_owned()).await
 }
 
 /// The status of `POST /users/1` with `token`, over a new connection to `grpc`.
@@ -35,11 +27,7 @@ async fn status_at(grpc: std::net::SocketAddr, token: String) -> u16 {
         )
         .await
         .unwrap();
-    let headers = [("authorization", bearer(&token))];
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    check(&mut client, request("POST", "h", "/users/1", &headers))
-        .await
-        .status
+    check(&mut client, token_request(&token)).await.status
 }
 
 /// Checks every token at once, each over its own connection.
@@ -72,7 +60,10 @@ async fn health_is_not_serving_until_every_pools_keys_are_loaded() {
         .unwrap();
     assert_eq!(ready.status(), 503);
     // Checks are answered meanwhile, and a token cannot be verified without keys.
-    assert_eq!(status_of(&service, &fresh_token(key(0), 1)).await, 401);
+    assert_eq!(
+        service.check_token(&fresh_token(key(0), 1)).await.status,
+        401
+    );
 
     keys.set_down(false);
     eventually(30, "SERVING after the key server recovers", || async {
@@ -83,7 +74,10 @@ async fn health_is_not_serving_until_every_pools_keys_are_loaded() {
         service.health("envoy.service.auth.v3.Authorization").await,
         SERVING
     );
-    assert_eq!(status_of(&service, &fresh_token(key(0), 2)).await, 200);
+    assert_eq!(
+        service.check_token(&fresh_token(key(0), 2)).await.status,
+        200
+    );
     let metrics = service.metrics().await;
     assert!(
         metrics.contains(&format!(
@@ -98,12 +92,18 @@ async fn rotated_keys_are_picked_up_and_last_good_keys_survive_outages() {
     // No cooldown: every unknown kid refetches, so each step below really fetches.
     let (keys, service) =
         keys_and_service(BIN, ROUTES, &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "0")]).await;
-    assert_eq!(status_of(&service, &fresh_token(key(0), 1)).await, 200);
+    assert_eq!(
+        service.check_token(&fresh_token(key(0), 1)).await.status,
+        200
+    );
 
     // Cognito adds a key: a token signed with it triggers one refetch and is accepted.
     keys.publish(POOL, key(1));
     let before = keys.fetches();
-    assert_eq!(status_of(&service, &fresh_token(key(1), 2)).await, 200);
+    assert_eq!(
+        service.check_token(&fresh_token(key(1), 2)).await.status,
+        200
+    );
     assert_eq!(keys.fetches(), before + 1);
 
     // The key server goes down: an unknown kid makes a refetch that fails...
@@ -111,23 +111,38 @@ async fn rotated_keys_are_picked_up_and_last_good_keys_survive_outages() {
     let failed =
         format!("cognito_ext_authz_key_fetches_total{{pool=\"{POOL}\",result=\"failure\"}}");
     assert_eq!(service.metric(&failed, &[]).await, 0.0);
-    assert_eq!(status_of(&service, &fresh_token(key(2), 3)).await, 401);
+    assert_eq!(
+        service.check_token(&fresh_token(key(2), 3)).await.status,
+        401
+    );
     assert_eq!(keys.fetches(), before + 2, "the refetch was attempted");
     assert_eq!(service.metric(&failed, &[]).await, 1.0);
     // ...and the known keys keep working after it, for tokens never seen before.
-    assert_eq!(status_of(&service, &fresh_token(key(0), 4)).await, 200);
-    assert_eq!(status_of(&service, &fresh_token(key(1), 5)).await, 200);
+    assert_eq!(
+        service.check_token(&fresh_token(key(0), 4)).await.status,
+        200
+    );
+    assert_eq!(
+        service.check_token(&fresh_token(key(1), 5)).await.status,
+        200
+    );
 
     // A key leaves the key set: tokens signed with it stop working, cached ones included.
     let cached = fresh_token(key(0), 6);
-    assert_eq!(status_of(&service, &cached).await, 200);
-    assert_eq!(status_of(&service, &cached).await, 200);
+    assert_eq!(service.check_token(&cached).await.status, 200);
+    assert_eq!(service.check_token(&cached).await.status, 200);
     keys.set_down(false);
     keys.withdraw(POOL, &key(0).kid);
-    assert_eq!(status_of(&service, &fresh_token(key(2), 7)).await, 401); // triggers a refetch
+    assert_eq!(
+        service.check_token(&fresh_token(key(2), 7)).await.status,
+        401
+    ); // triggers a refetch
     assert_eq!(keys.fetches(), before + 3);
-    assert_eq!(status_of(&service, &cached).await, 401);
-    assert_eq!(status_of(&service, &fresh_token(key(1), 8)).await, 200);
+    assert_eq!(service.check_token(&cached).await.status, 401);
+    assert_eq!(
+        service.check_token(&fresh_token(key(1), 8)).await.status,
+        200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -146,7 +161,10 @@ async fn unknown_kids_share_one_refetch_per_cooldown() {
     let statuses = statuses_concurrently(service.grpc, tokens).await;
     assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
     for n in 0..64 {
-        assert_eq!(status_of(&service, &unknown_kid("again", n)).await, 401);
+        assert_eq!(
+            service.check_token(&unknown_kid("again", n)).await.status,
+            401
+        );
     }
     assert_eq!(
         keys.fetches() - before,
@@ -178,14 +196,14 @@ async fn a_configmap_update_reloads_the_policy_and_a_bad_one_is_refused() {
     let (keys, mut service) =
         keys_and_service(BIN, ROUTES, &[("AUTHZ_POLICY_POLL_SECONDS", "3600")]).await;
     let token = fresh_token(key(0), 1);
-    assert_eq!(status_of(&service, &token).await, 200);
+    assert_eq!(service.check_token(&token).await.status, 200);
 
     service.swap_policy(&policy(
         &keys,
         "routes:\n  - name: create-user\n    path: /users/{id}\n    scopes: [other/scope]\n",
     ));
     eventually(30, "the new policy in force", || async {
-        status_of(&service, &token).await == 401
+        service.check_token(&token).await.status == 401
     })
     .await;
 
@@ -199,7 +217,7 @@ async fn a_configmap_update_reloads_the_policy_and_a_bad_one_is_refused() {
     })
     .await;
     assert!(service.logs().contains("routes[0] (/users/{id).path"));
-    assert_eq!(status_of(&service, &token).await, 401);
+    assert_eq!(service.check_token(&token).await.status, 401);
     let mut client = service.client().await;
     let a = check(&mut client, request("POST", "h", "/users/1", &[])).await;
     assert_eq!(
@@ -219,7 +237,7 @@ async fn a_configmap_update_reloads_the_policy_and_a_bad_one_is_refused() {
     // Fixing it takes effect again.
     service.swap_policy(&policy(&keys, ROUTES));
     eventually(30, "the fixed policy in force", || async {
-        status_of(&service, &token).await == 200
+        service.check_token(&token).await.status == 200
     })
     .await;
 }
@@ -235,7 +253,7 @@ async fn a_plain_policy_file_rewritten_in_place_reloads() {
     );
     service.wait_ready().await;
     let token = fresh_token(key(0), 1);
-    assert_eq!(status_of(&service, &token).await, 200);
+    assert_eq!(service.check_token(&token).await.status, 200);
     std::fs::write(
         service.policy_path(),
         policy(
@@ -245,7 +263,7 @@ async fn a_plain_policy_file_rewritten_in_place_reloads() {
     )
     .unwrap();
     eventually(30, "the rewritten policy in force", || async {
-        status_of(&service, &token).await == 403
+        service.check_token(&token).await.status == 403
     })
     .await;
 }
@@ -268,16 +286,7 @@ async fn drains_on(signal: &str) {
     assert_eq!(ready.status(), 503);
     for n in 0..3 {
         let token = fresh_token(key(0), n);
-        let a = check(
-            &mut client,
-            request(
-                "POST",
-                "h",
-                "/users/1",
-                &[("authorization", &bearer(&token))],
-            ),
-        )
-        .await;
+        let a = check(&mut client, token_request(&token)).await;
         assert_eq!(a.status, 200);
         let a = check(&mut client, request("POST", "h", "/users/1", &[])).await;
         assert_eq!(a.status, 401);
@@ -326,18 +335,7 @@ async fn check_in_flight(
     let before = keys.fetches();
     let mut client = service.client().await;
     let token = fresh_token(key(1), 99);
-    let task = tokio::spawn(async move {
-        check(
-            &mut client,
-            request(
-                "POST",
-                "h",
-                "/users/1",
-                &[("authorization", &bearer(&token))],
-            ),
-        )
-        .await
-    });
+    let task = tokio::spawn(async move { check(&mut client, token_request(&token)).await });
     eventually(30, "the check to wait on its key fetch", || async {
         keys.fetches() > before
     })
@@ -403,7 +401,7 @@ async fn in_flight_checks_finish_under_the_policy_they_started_with() {
 ",
     ));
     eventually(30, "the new policy in force", || async {
-        status_of(&service, &fresh_token(key(0), 7)).await == 401
+        service.check_token(&fresh_token(key(0), 7)).await.status == 401
     })
     .await;
     held.store(false, std::sync::atomic::Ordering::SeqCst);
@@ -412,7 +410,10 @@ async fn in_flight_checks_finish_under_the_policy_they_started_with() {
         answer.status, 200,
         "decided under the old policy: {answer:?}"
     );
-    assert_eq!(status_of(&service, &fresh_token(key(1), 8)).await, 401);
+    assert_eq!(
+        service.check_token(&fresh_token(key(1), 8)).await.status,
+        401
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -428,7 +429,7 @@ async fn the_polling_fallback_alone_picks_up_a_change() {
     service.spawn(&[("AUTHZ_POLICY_POLL_SECONDS", "1")]);
     service.wait_ready().await;
     let token = fresh_token(key(0), 1);
-    assert_eq!(status_of(&service, &token).await, 200);
+    assert_eq!(service.check_token(&token).await.status, 200);
     std::fs::write(
         &target,
         policy(
@@ -442,7 +443,7 @@ async fn the_polling_fallback_alone_picks_up_a_change() {
     )
     .unwrap();
     eventually(60, "the polled change in force", || async {
-        status_of(&service, &token).await == 401
+        service.check_token(&token).await.status == 401
     })
     .await;
     assert_eq!(
@@ -479,7 +480,10 @@ async fn command_line_flags_override_the_environment() {
         ],
     );
     service.wait_ready().await; // on the --admin address, with the --policy file
-    assert_eq!(status_of(&service, &fresh_token(key(0), 1)).await, 200); // on --listen
+    assert_eq!(
+        service.check_token(&fresh_token(key(0), 1)).await.status,
+        200
+    ); // on --listen
     for unused in [&env_grpc, &env_admin] {
         assert!(
             tokio::net::TcpStream::connect(unused.as_str())

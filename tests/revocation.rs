@@ -29,23 +29,9 @@ fn token(jti: &str, origin_jti: &str, sub: &str, iat: u64) -> String {
     key(0).sign(&claims)
 }
 
-async fn answer(service: &Service, token: &str) -> Answer {
-    let mut client = service.client().await;
-    let bearer = format!("Bearer {token}");
-    check(
-        &mut client,
-        request("POST", "h", "/users/1", &[("authorization", &bearer)]),
-    )
-    .await
-}
-
-async fn status_of(service: &Service, token: &str) -> u16 {
-    answer(service, token).await.status
-}
-
 /// Decides with `token` as the `n`th check of the service; its answer and decision line.
 async fn decided(service: &Service, token: &str, n: &mut usize) -> (Answer, Value) {
-    let answer = answer(service, token).await;
+    let answer = service.check_token(token).await;
     *n += 1;
     (answer, service.decision(*n).await)
 }
@@ -127,24 +113,28 @@ async fn each_kind_of_entry_revokes_its_tokens_and_nothing_else() {
 
     // sub + issuedBefore: iat before is revoked, iat equal or after is not.
     let before = token(&fresh(4), &fresh(4), "user-signed-out", signed_out - 1);
-    assert_eq!(status_of(&service, &before).await, 401);
+    assert_eq!(service.check_token(&before).await.status, 401);
     let at = token(&fresh(5), &fresh(5), "user-signed-out", signed_out);
-    assert_eq!(status_of(&service, &at).await, 200, "iat == issuedBefore");
+    assert_eq!(
+        service.check_token(&at).await.status,
+        200,
+        "iat == issuedBefore"
+    );
     let after = token(&fresh(6), &fresh(6), "user-signed-out", now());
-    assert_eq!(status_of(&service, &after).await, 200);
+    assert_eq!(service.check_token(&after).await.status, 200);
     // A token without iat of a listed sub: nothing shows it is newer.
     let mut claims = access_claims(SCOPE);
     claims["sub"] = json!("user-signed-out");
     claims.as_object_mut().unwrap().remove("iat");
-    assert_eq!(status_of(&service, &key(0).sign(&claims)).await, 401);
+    assert_eq!(service.check_token(&key(0).sign(&claims)).await.status, 401);
 
     // Controls: other ids and subs pass; a token without jti/origin_jti too.
     let other = token(&fresh(7), &fresh(7), "u2", signed_out - 1);
-    assert_eq!(status_of(&service, &other).await, 200);
+    assert_eq!(service.check_token(&other).await.status, 200);
     let mut bare = access_claims(SCOPE);
     bare.as_object_mut().unwrap().remove("jti");
     bare.as_object_mut().unwrap().remove("origin_jti");
-    assert_eq!(status_of(&service, &key(0).sign(&bare)).await, 200);
+    assert_eq!(service.check_token(&key(0).sign(&bare)).await.status, 200);
 
     assert_eq!(
         service
@@ -173,14 +163,14 @@ async fn a_cached_token_is_refused_from_the_moment_the_new_list_is_in_force() {
     let mut service = Service::start_with_revocations(BIN, &policy, "revocations: []\n", &[]);
     service.wait_ready().await;
     let cached = token("cached-jti", "cached-session", "u1", now());
-    assert_eq!(status_of(&service, &cached).await, 200);
-    assert_eq!(status_of(&service, &cached).await, 200);
+    assert_eq!(service.check_token(&cached).await.status, 200);
+    assert_eq!(service.check_token(&cached).await.status, 200);
     assert_eq!(service.metric(HITS, &[]).await, 1.0, "the token is cached");
 
     let list = "revocations:\n  - originJti: cached-session\n    reason: RevokeToken\n";
     swap_revocations(&mut service, &policy, list, "success").await;
     assert_eq!(service.metric(SIZE, &[r#"kind="origin_jti""#]).await, 1.0);
-    assert_eq!(status_of(&service, &cached).await, 401);
+    assert_eq!(service.check_token(&cached).await.status, 401);
     assert_eq!(service.decision(3).await["reason"], "revoked");
     assert_eq!(
         service.metric(HITS, &[]).await,
@@ -189,11 +179,11 @@ async fn a_cached_token_is_refused_from_the_moment_the_new_list_is_in_force() {
     );
     // The control: another session's token still passes.
     let other = token("other-jti", "other-session", "u1", now());
-    assert_eq!(status_of(&service, &other).await, 200);
+    assert_eq!(service.check_token(&other).await.status, 200);
 
     // Taken off the list: the token passes again.
     swap_revocations(&mut service, &policy, "revocations: []\n", "success").await;
-    assert_eq!(status_of(&service, &cached).await, 200);
+    assert_eq!(service.check_token(&cached).await.status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -209,8 +199,8 @@ async fn an_invalid_list_is_refused_and_the_last_good_one_stays() {
     service.wait_ready().await;
     let first = token("first", "s1", "u1", now());
     let second = token("second", "s2", "u1", now());
-    assert_eq!(status_of(&service, &first).await, 401);
-    assert_eq!(status_of(&service, &second).await, 200);
+    assert_eq!(service.check_token(&first).await.status, 401);
+    assert_eq!(service.check_token(&second).await.status, 200);
 
     // Each broken version names `second` too: none of them may be taken in part.
     let huge = format!(
@@ -236,11 +226,15 @@ async fn an_invalid_list_is_refused_and_the_last_good_one_stays() {
             (n + 1) as f64
         );
         assert_eq!(
-            status_of(&service, &first).await,
+            service.check_token(&first).await.status,
             401,
             "last good list lost"
         );
-        assert_eq!(status_of(&service, &second).await, 200, "broken list taken");
+        assert_eq!(
+            service.check_token(&second).await.status,
+            200,
+            "broken list taken"
+        );
         let logs = service.logs();
         let refused: Vec<&str> = logs
             .lines()
@@ -256,7 +250,7 @@ async fn an_invalid_list_is_refused_and_the_last_good_one_stays() {
         service.metric(RELOADS, &[r#"result="failure""#]).await > before
     })
     .await;
-    assert_eq!(status_of(&service, &first).await, 401);
+    assert_eq!(service.check_token(&first).await.status, 401);
     let mut client = service.client().await;
     assert_eq!(
         check(&mut client, request("GET", "h", "/nope", &[]))
@@ -274,8 +268,8 @@ async fn an_invalid_list_is_refused_and_the_last_good_one_stays() {
         "success",
     )
     .await;
-    assert_eq!(status_of(&service, &first).await, 200);
-    assert_eq!(status_of(&service, &second).await, 401);
+    assert_eq!(service.check_token(&first).await.status, 200);
+    assert_eq!(service.check_token(&second).await.status, 401);
     assert_eq!(service.metric(SIZE, &[r#"kind="jti""#]).await, 1.0);
     assert!(service.running());
 }
@@ -293,10 +287,10 @@ async fn a_list_rewritten_in_place_is_taken_once_quiet() {
     ]);
     service.wait_ready().await;
     let t = token("in-place", "s", "u", now());
-    assert_eq!(status_of(&service, &t).await, 200);
+    assert_eq!(service.check_token(&t).await.status, 200);
     std::fs::write(&path, "revocations:\n  - jti: in-place\n").unwrap();
     eventually(30, "the rewritten list", || async {
-        status_of(&service, &t).await == 401
+        service.check_token(&t).await.status == 401
     })
     .await;
     assert_eq!(service.metric(RELOADS, &[r#"result="success""#]).await, 2.0);

@@ -235,16 +235,7 @@ async fn every_bad_token_is_a_401_with_the_right_body() {
         ("huge", "a".repeat(20_000), UNAUTHORIZED),
     ];
     for (name, token, body) in cases {
-        let a = check(
-            &mut client,
-            request(
-                "POST",
-                "h",
-                "/users/1",
-                &[("authorization", &format!("Bearer {token}"))],
-            ),
-        )
-        .await;
+        let a = check(&mut client, token_request(&token)).await;
         assert_eq!(a.status, 401, "{name}: {a:?}");
         assert_eq!(a.body, body, "{name}");
         assert_eq!(a.headers["www-authenticate"], INVALID, "{name}");
@@ -349,16 +340,7 @@ async fn insufficient_scope_can_answer_403() {
         keys_and_service(BIN, &format!("insufficientScopeStatus: 403\n{ROUTES}"), &[]).await;
     let mut client = service.client().await;
     let token = key(0).sign(&access_claims("openid"));
-    let a = check(
-        &mut client,
-        request(
-            "POST",
-            "h",
-            "/users/1",
-            &[("authorization", &format!("Bearer {token}"))],
-        ),
-    )
-    .await;
+    let a = check(&mut client, token_request(&token)).await;
     assert_eq!(a.status, 403);
     assert_eq!(a.body, r#"{"message":"Forbidden"}"#);
     assert_eq!(
@@ -379,49 +361,13 @@ async fn leeway_tolerates_small_clock_skew() {
     claims["exp"] = json!(now() - 30);
     claims["nbf"] = json!(now() + 30);
     let token = key(0).sign(&claims);
-    let a = check(
-        &mut client,
-        request(
-            "POST",
-            "h",
-            "/users/1",
-            &[("authorization", &format!("Bearer {token}"))],
-        ),
-    )
-    .await;
+    let a = check(&mut client, token_request(&token)).await;
     assert_eq!(a.status, 200, "{a:?}");
     claims["exp"] = json!(now() - 300);
     let token = key(0).sign(&claims);
-    let a = check(
-        &mut client,
-        request(
-            "POST",
-            "h",
-            "/users/1",
-            &[("authorization", &format!("Bearer {token}"))],
-        ),
-    )
-    .await;
+    let a = check(&mut client, token_request(&token)).await;
     assert_eq!(a.body, EXPIRED);
 }
-
-async fn status_of(client: &mut Client, token: &str) -> Answer {
-    check(
-        client,
-        request(
-            "POST",
-            "h",
-            "/users/1",
-            &[("authorization", &format!("Bearer {token}"))],
-        ),
-    )
-    .await
-}
-
-type Client =
-    cognito_ext_authz::proto::envoy::service::auth::v3::authorization_client::AuthorizationClient<
-        tonic::transport::Channel,
-    >;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_without_sub_or_client_id_are_invalid() {
@@ -430,7 +376,7 @@ async fn tokens_without_sub_or_client_id_are_invalid() {
     for (n, claim) in ["sub", "client_id"].into_iter().enumerate() {
         let mut claims = access_claims(SCOPE);
         claims.as_object_mut().unwrap().remove(claim);
-        let a = status_of(&mut client, &key(0).sign(&claims)).await;
+        let a = check(&mut client, token_request(&key(0).sign(&claims))).await;
         assert_eq!(a.status, 401, "without {claim}");
         assert_eq!(a.headers["www-authenticate"], INVALID, "without {claim}");
         assert_eq!(a.body, UNAUTHORIZED);
@@ -444,9 +390,12 @@ async fn tokens_without_sub_or_client_id_are_invalid() {
     }
     // The same token with both claims passes: the claims, nothing else, made the difference.
     assert_eq!(
-        status_of(&mut client, &key(0).sign(&access_claims(SCOPE)))
-            .await
-            .status,
+        check(
+            &mut client,
+            token_request(&key(0).sign(&access_claims(SCOPE)))
+        )
+        .await
+        .status,
         200
     );
 }
@@ -464,7 +413,7 @@ async fn x5u_is_never_followed() {
         &json!({"alg": "RS256", "kid": key(1).kid, "x5u": x5u}),
         &access_claims(SCOPE),
     );
-    let a = status_of(&mut client, &forged).await;
+    let a = check(&mut client, token_request(&forged)).await;
     assert_eq!(a.status, 401);
     assert_eq!(a.headers["www-authenticate"], INVALID);
     // A genuine token carrying an x5u header is verified with the pool's own keys: the
@@ -473,7 +422,10 @@ async fn x5u_is_never_followed() {
         &json!({"alg": "RS256", "kid": key(0).kid, "x5u": x5u}),
         &access_claims(SCOPE),
     );
-    assert_eq!(status_of(&mut client, &genuine).await.status, 200);
+    assert_eq!(
+        check(&mut client, token_request(&genuine)).await.status,
+        200
+    );
     assert_eq!(keys.fetches_of("attacker"), 0);
     assert!(
         keys.fetches() - before <= 1,
@@ -494,7 +446,7 @@ async fn other_algorithms_are_refused_before_any_key_lookup() {
         .enumerate()
     {
         let token = key(0).sign_with_header(&json!({"alg": alg, "kid": "unknown-kid"}), &claims);
-        let a = status_of(&mut client, &token).await;
+        let a = check(&mut client, token_request(&token)).await;
         assert_eq!(a.status, 401, "{alg}");
         assert_eq!(a.headers["www-authenticate"], INVALID, "{alg}");
         assert!(
@@ -512,7 +464,7 @@ async fn other_algorithms_are_refused_before_any_key_lookup() {
     );
     // The control: RS256 with the same unknown kid does look the key up (one refetch).
     let token = key(0).sign_with_header(&json!({"alg": "RS256", "kid": "unknown-kid"}), &claims);
-    assert_eq!(status_of(&mut client, &token).await.status, 401);
+    assert_eq!(check(&mut client, token_request(&token)).await.status, 401);
     assert_eq!(keys.fetches(), before + 1);
 }
 
@@ -529,11 +481,17 @@ async fn a_custom_issuer_replaces_the_default_one() {
     let mut claims = access_claims(SCOPE);
     claims["iss"] = json!(custom);
     assert_eq!(
-        status_of(&mut client, &key(0).sign(&claims)).await.status,
+        check(&mut client, token_request(&key(0).sign(&claims)))
+            .await
+            .status,
         200
     );
     // The default issuer of the same pool is no longer accepted.
-    let a = status_of(&mut client, &key(0).sign(&access_claims(SCOPE))).await;
+    let a = check(
+        &mut client,
+        token_request(&key(0).sign(&access_claims(SCOPE))),
+    )
+    .await;
     assert_eq!(a.status, 401);
     assert!(
         service.decision(2).await["detail"]
@@ -558,10 +516,10 @@ async fn time_claims_at_the_boundary() {
         claims["jti"] = json!(format!("boundary-{round}"));
         claims["nbf"] = json!(t);
         claims["iat"] = json!(t);
-        let a = status_of(&mut client, &key(0).sign(&claims)).await;
+        let a = check(&mut client, token_request(&key(0).sign(&claims))).await;
         assert_eq!(a.status, 200, "nbf = iat = now is valid: {a:?}");
         claims["exp"] = json!(t);
-        let a = status_of(&mut client, &key(0).sign(&claims)).await;
+        let a = check(&mut client, token_request(&key(0).sign(&claims))).await;
         assert_eq!(
             (a.status, a.body.as_str()),
             (401, EXPIRED),
@@ -589,13 +547,13 @@ async fn a_cached_token_is_refused_from_the_second_of_its_exp() {
     let exp = now() + 5;
     claims["exp"] = json!(exp);
     let token = key(0).sign(&claims);
-    let first = status_of(&mut client, &token).await;
+    let first = check(&mut client, token_request(&token)).await;
     // Checked four seconds before its exp, however slow the machine: it is cached.
     assert_eq!(first.status, 200, "checked before its exp: {first:?}");
     while now() < exp {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let a = status_of(&mut client, &token).await;
+    let a = check(&mut client, token_request(&token)).await;
     assert_eq!((a.status, a.body.as_str()), (401, EXPIRED));
 }
 
@@ -625,9 +583,9 @@ async fn tokens_up_to_16_kib_are_read() {
         }
         panic!("no token of {len} bytes");
     };
-    let a = status_of(&mut client, &sized(LIMIT)).await;
+    let a = check(&mut client, token_request(&sized(LIMIT))).await;
     assert_eq!(a.status, 200, "{a:?}");
-    let a = status_of(&mut client, &sized(LIMIT + 1)).await;
+    let a = check(&mut client, token_request(&sized(LIMIT + 1))).await;
     assert_eq!(a.status, 401);
     assert!(
         service.decision(2).await["detail"]

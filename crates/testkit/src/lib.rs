@@ -45,7 +45,7 @@ pub mod token;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub use check::{Answer, check, check_request, raw_request, request};
+pub use check::{Answer, check, check_request, raw_request, request, token_request};
 pub use key_server::{Answering, KeyServer, policy};
 pub use pki::{TestPki, TlsKeyServer};
 pub use service::{Service, free_port, sample};
