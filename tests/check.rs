@@ -4,42 +4,18 @@
 //! and a JWKS file written here, and asserts the explanation (route, token checks in
 //! order, scopes, response) and the exit code: 0 allow, 1 deny, 2 usage or input error.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use testkit::{CLIENT, SCOPE, access_claims, b64_json, key, now};
+use testkit::{CLIENT, Run, SCOPE, access_claims, b64_json, key, now, run, run_with_input};
+
+/// The service binary, run by the test kit's `run` (see its crate doc).
+const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
 
 const POLICY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/check/policy.yaml"
 );
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str], stdin: Option<&str>) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cognito-ext-authz"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
 
 /// A temporary folder holding the JWKS of `key(0)`.
 struct Keys {
@@ -82,7 +58,7 @@ fn check(keys: &Keys, method: &str, path: &str, host: &str, token: Option<&str>)
     if let Some(t) = token {
         args.extend(["--token", t]);
     }
-    run(&args, None)
+    run(BIN, &args)
 }
 
 fn token(claims: &Value) -> String {
@@ -444,10 +420,10 @@ fn tokens_come_from_a_file_or_standard_input_with_or_without_bearer() {
     ];
     let mut args = base.to_vec();
     args.extend(["--token-file", file.to_str().unwrap()]);
-    assert_eq!(run(&args, None).code, 0);
+    assert_eq!(run(BIN, &args).code, 0);
     let mut args = base.to_vec();
     args.extend(["--token-file", "-"]);
-    let r = run(&args, Some(&format!("{t}\n")));
+    let r = run_with_input(BIN, &args, &format!("{t}\n"));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 }
 
@@ -543,7 +519,7 @@ fn usage_and_input_errors_exit_2() {
         ),
     ];
     for (args, want) in cases {
-        let r = run(&args, None);
+        let r = run(BIN, &args);
         assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
         assert!(
             r.stderr.contains(want),
@@ -586,7 +562,7 @@ async fn fetches_keys_when_no_jwks_file_is_given() {
     };
     let a = args(&t);
     let r = tokio::task::spawn_blocking(move || {
-        run(&a.iter().map(String::as_str).collect::<Vec<_>>(), None)
+        run(BIN, &a.iter().map(String::as_str).collect::<Vec<_>>())
     })
     .await
     .unwrap();
@@ -602,7 +578,7 @@ async fn fetches_keys_when_no_jwks_file_is_given() {
     keys.set_down(true);
     let a = args(&t);
     let r = tokio::task::spawn_blocking(move || {
-        run(&a.iter().map(String::as_str).collect::<Vec<_>>(), None)
+        run(BIN, &a.iter().map(String::as_str).collect::<Vec<_>>())
     })
     .await
     .unwrap();

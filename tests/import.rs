@@ -6,29 +6,13 @@
 //! tokens signed by a key generated here and published in a JWKS file written here.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use cognito_ext_authz::policy::model::{AuthMode, PolicyFile, TokenUse, UserPoolConfig};
 use serde_json::json;
-use testkit::{SCOPE, access_claims, key};
+use testkit::{SCOPE, access_claims, key, run};
 
 /// The service binary, started by the test kit's `Service` (see its crate doc).
 const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str]) -> Run {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -50,7 +34,7 @@ fn import(name: &str, extra: &[&str]) -> Imported {
     let source = fixture(name);
     let mut args = vec!["import", source.to_str().unwrap()];
     args.extend(extra);
-    let r = run(&args);
+    let r = run(BIN, &args);
     assert!(
         r.code == 0 || r.code == 3,
         "{name}: exit {}: {}",
@@ -59,7 +43,7 @@ fn import(name: &str, extra: &[&str]) -> Imported {
     );
     let dir = tempfile::tempdir().unwrap();
     let path = testkit::write(dir.path(), "policy.yaml", &r.stdout);
-    let v = run(&["validate", path.to_str().unwrap()]);
+    let v = run(BIN, &["validate", path.to_str().unwrap()]);
     assert_eq!(
         v.code, 0,
         "{name}: the imported policy does not validate:\n{}\n{}",
@@ -189,12 +173,15 @@ fn serverless_example_of_issue_5() {
         i.report
     );
     // The format can be given instead of detected.
-    let forced = run(&[
-        "import",
-        fixture("serverless.yml").to_str().unwrap(),
-        "--format",
-        "serverless",
-    ]);
+    let forced = run(
+        BIN,
+        &[
+            "import",
+            fixture("serverless.yml").to_str().unwrap(),
+            "--format",
+            "serverless",
+        ],
+    );
     assert_eq!(forced.stdout, i.yaml);
 }
 
@@ -222,7 +209,7 @@ fn serverless_example_decides_like_api_gateway() {
         if let Some(t) = token {
             args.extend(["--token", t]);
         }
-        run(&args)
+        run(BIN, &args)
     };
     let with_scope = key(0).sign(&access_claims(SCOPE));
     let without_scope = key(0).sign(&access_claims("openid email"));
@@ -393,19 +380,22 @@ fn a_denied_method_under_a_broader_route_is_refused() {
         &json!({"keys": [key(0).jwk]}).to_string(),
     );
     let check = |method: &str, path: &str| {
-        run(&[
-            "check",
-            "--policy",
-            i.path.to_str().unwrap(),
-            "--jwks",
-            jwks.to_str().unwrap(),
-            "--method",
-            method,
-            "--path",
-            path,
-            "--token",
-            &key(0).sign(&access_claims("staff/admin")),
-        ])
+        run(
+            BIN,
+            &[
+                "check",
+                "--policy",
+                i.path.to_str().unwrap(),
+                "--jwks",
+                jwks.to_str().unwrap(),
+                "--method",
+                method,
+                "--path",
+                path,
+                "--token",
+                &key(0).sign(&access_claims("staff/admin")),
+            ],
+        )
     };
     let r = check("POST", "/admin/keys");
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
@@ -611,18 +601,21 @@ fn sources_that_cannot_be_read_exit_2() {
             "invalid value",
         ),
     ] {
-        let r = run(&args);
+        let r = run(BIN, &args);
         assert_eq!(r.code, 2, "{args:?}");
         assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
         assert!(r.stdout.is_empty());
     }
     // A format given by hand that the file is not: nothing to translate, and it says so.
-    let r = run(&[
-        "import",
-        fixture("serverless.yml").to_str().unwrap(),
-        "--format",
-        "openapi",
-    ]);
+    let r = run(
+        BIN,
+        &[
+            "import",
+            fixture("serverless.yml").to_str().unwrap(),
+            "--format",
+            "openapi",
+        ],
+    );
     assert_eq!(r.code, 3);
     assert!(
         r.stderr

@@ -5,7 +5,6 @@
 //! control: a token the list does not name passes.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{Value, json};
 use testkit::*;
@@ -341,21 +340,6 @@ async fn start_up_is_refused_without_a_valid_list() {
     );
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str]) -> Run {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
-
 fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -371,12 +355,15 @@ fn validate_checks_the_list_and_summarises_it() {
         &format!("userPools:\n  - id: {POOL}\n{ROUTES}"),
     );
     let list = write(dir.path(), "revocations.yaml", LIST);
-    let ok = run(&[
-        "validate",
-        path_str(&policy),
-        "--revocations",
-        path_str(&list),
-    ]);
+    let ok = run(
+        BIN,
+        &[
+            "validate",
+            path_str(&policy),
+            "--revocations",
+            path_str(&list),
+        ],
+    );
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     assert!(
         ok.stdout.contains(&format!(
@@ -391,12 +378,15 @@ fn validate_checks_the_list_and_summarises_it() {
         "bad.yaml",
         "revocations:\n  - sub: u1\n  - jti: a\n    issuedBefore: 1\n  - sub: u2\n    issuedBefore: 2026-11-26\n",
     );
-    let refused = run(&[
-        "validate",
-        path_str(&policy),
-        "--revocations",
-        path_str(&bad),
-    ]);
+    let refused = run(
+        BIN,
+        &[
+            "validate",
+            path_str(&policy),
+            "--revocations",
+            path_str(&bad),
+        ],
+    );
     assert_eq!(refused.code, 1);
     for want in [
         "revocations[0]: sub needs issuedBefore",
@@ -437,7 +427,10 @@ fn check_explains_which_entry_revoked_the_token() {
         "--token-file",
         path_str(&token_file),
     ];
-    let out = run(&[&base[..], &["--revocations", path_str(&list)]].concat());
+    let out = run(
+        BIN,
+        &[&base[..], &["--revocations", path_str(&list)]].concat(),
+    );
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     for want in [
         "revocations: ",
@@ -453,7 +446,7 @@ fn check_explains_which_entry_revoked_the_token() {
     }
     assert!(!out.stdout.contains(&revoked), "the token is never printed");
     // Without the list the same token is allowed.
-    let out = run(&base);
+    let out = run(BIN, &base);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("revocations: none"), "{}", out.stdout);
 }
@@ -490,13 +483,16 @@ tests:
     expect: { status: 200 }
 "#,
     );
-    let out = run(&[
-        "test",
-        path_str(&policy),
-        path_str(&tests),
-        "--revocations",
-        path_str(&list),
-    ]);
+    let out = run(
+        BIN,
+        &[
+            "test",
+            path_str(&policy),
+            path_str(&tests),
+            "--revocations",
+            path_str(&list),
+        ],
+    );
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stdout.ends_with("3 passed, 0 failed\n"),
@@ -504,7 +500,7 @@ tests:
         out.stdout
     );
     // Without the operator's list the sub case fails; `revoked` still works.
-    let out = run(&["test", path_str(&policy), path_str(&tests)]);
+    let out = run(BIN, &["test", path_str(&policy), path_str(&tests)]);
     assert_eq!(out.code, 1);
     assert!(
         out.stdout.contains("FAIL  the operator's sub entry"),
@@ -527,7 +523,7 @@ fn prune_removes_only_entries_whose_tokens_have_all_expired() {
     );
     let file = write(dir.path(), "revocations.yaml", &text);
 
-    let dry = run(&["revocations", "prune", path_str(&file), "--dry-run"]);
+    let dry = run(BIN, &["revocations", "prune", path_str(&file), "--dry-run"]);
     assert_eq!(dry.code, 0, "{}", dry.stderr);
     assert!(
         dry.stdout.contains("dry run, file not written"),
@@ -536,13 +532,16 @@ fn prune_removes_only_entries_whose_tokens_have_all_expired() {
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
 
-    let out = run(&[
-        "revocations",
-        "prune",
-        path_str(&file),
-        "--max-token-lifetime",
-        "1d",
-    ]);
+    let out = run(
+        BIN,
+        &[
+            "revocations",
+            "prune",
+            path_str(&file),
+            "--max-token-lifetime",
+            "1d",
+        ],
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     for want in [
         "removed revocations[0] (sub): sub gone (every token it matches expired by 2020-01-02T00:05:00Z); reason: GlobalSignOut",
@@ -558,12 +557,15 @@ fn prune_removes_only_entries_whose_tokens_have_all_expired() {
         "policy.yaml",
         &format!("userPools:\n  - id: {POOL}\n{ROUTES}"),
     );
-    let check = run(&[
-        "validate",
-        path_str(&policy),
-        "--revocations",
-        path_str(&file),
-    ]);
+    let check = run(
+        BIN,
+        &[
+            "validate",
+            path_str(&policy),
+            "--revocations",
+            path_str(&file),
+        ],
+    );
     assert!(
         check
             .stdout
@@ -575,13 +577,16 @@ fn prune_removes_only_entries_whose_tokens_have_all_expired() {
     assert!(!pruned.contains("gone") && !pruned.contains("old-token"));
 
     // A lifetime longer than the time since: nothing to remove, the file is untouched.
-    let again = run(&[
-        "revocations",
-        "prune",
-        path_str(&file),
-        "--max-token-lifetime",
-        "3600000s",
-    ]);
+    let again = run(
+        BIN,
+        &[
+            "revocations",
+            "prune",
+            path_str(&file),
+            "--max-token-lifetime",
+            "3600000s",
+        ],
+    );
     assert!(
         again.stdout.contains("nothing to remove"),
         "{}",
@@ -591,7 +596,7 @@ fn prune_removes_only_entries_whose_tokens_have_all_expired() {
 
     // An invalid file is refused and left as it is.
     let bad = write(dir.path(), "bad.yaml", "revocations:\n  - sub: x\n");
-    let refused = run(&["revocations", "prune", path_str(&bad)]);
+    let refused = run(BIN, &["revocations", "prune", path_str(&bad)]);
     assert_eq!(refused.code, 1);
     assert!(
         refused.stderr.contains("sub needs issuedBefore"),
@@ -602,12 +607,15 @@ fn prune_removes_only_entries_whose_tokens_have_all_expired() {
         std::fs::read_to_string(&bad).unwrap(),
         "revocations:\n  - sub: x\n"
     );
-    let usage = run(&[
-        "revocations",
-        "prune",
-        path_str(&file),
-        "--max-token-lifetime",
-        "1 week",
-    ]);
+    let usage = run(
+        BIN,
+        &[
+            "revocations",
+            "prune",
+            path_str(&file),
+            "--max-token-lifetime",
+            "1 week",
+        ],
+    );
     assert_eq!(usage.code, 2, "{}", usage.stderr);
 }

@@ -10,6 +10,8 @@
 //!   policy in a kubelet-style ConfigMap folder; its logs, metrics, health and signals.
 //! - [`check`]: `CheckRequest`s shaped as Envoy's ext_authz filter sends them, and what
 //!   Envoy would make of the `CheckResponse` ([`Answer`]).
+//! - [`cli`]: the binary's one-shot commands (`validate`, `check`, `import`, ...) run with
+//!   arguments (and standard input), their exit code and output.
 //! - [`load`]: fixtures for benches and load runs: a policy of any size, numbered tokens, a
 //!   large revocation list, the requests the load rotates over.
 //!
@@ -29,13 +31,14 @@
 //! ```
 //!
 //! and hands it to the [`Service`] constructors (`Service::start(BIN, &policy, &[])`,
-//! `Service::ready(BIN, &policy, &[])`) and to [`keys_and_service`].
+//! `Service::ready(BIN, &policy, &[])`), to [`keys_and_service`] and to [`run`].
 //! Nothing is guessed from the test executable's location.
 //!
 //! The kit depends on the root crate for its protobuf types (the root package's
 //! dev-dependency on the kit closes a cycle cargo allows). It has no tests of its own.
 
 pub mod check;
+pub mod cli;
 pub mod key_server;
 pub mod load;
 pub mod pki;
@@ -46,6 +49,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub use check::{Answer, check, check_request, raw_request, request, token_request};
+pub use cli::{Run, run, run_with_input};
 pub use key_server::{Answering, KeyServer, policy};
 pub use pki::{TestPki, TlsKeyServer};
 pub use service::{Service, free_port, sample};
