@@ -322,13 +322,28 @@ async fn the_drain_ends_by_itself_and_the_process_exits_zero() {
     assert!(!service.logs().contains("second signal"));
 }
 
-/// A check that is waiting for a key set fetch the test holds open: it is in flight until
-/// `held` is cleared. Returns the task answering it.
-async fn check_in_flight(
-    service: &Service,
-    keys: &KeyServer,
-    held: &std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> tokio::task::JoinHandle<Answer> {
+/// The service (no key fetch cooldown, a long fetch timeout) with a check in flight: the
+/// check waits for a key set fetch the test holds open until `held` is cleared.
+struct InFlight {
+    keys: KeyServer,
+    service: Service,
+    held: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The task answering the check.
+    check: tokio::task::JoinHandle<Answer>,
+}
+
+async fn a_check_in_flight() -> InFlight {
+    let keys = KeyServer::publishing(POOL, key(0)).await;
+    let held = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let service = Service::ready(
+        BIN,
+        &policy(&keys, ROUTES),
+        &[
+            ("AUTHZ_JWKS_COOLDOWN_SECONDS", "0"),
+            ("AUTHZ_JWKS_TIMEOUT_SECONDS", "60"),
+        ],
+    )
+    .await;
     // key(1) is new to the service: its token makes the service refetch, and wait.
     keys.publish(POOL, key(1));
     keys.answer(POOL, Answering::Hold(held.clone()));
@@ -340,23 +355,22 @@ async fn check_in_flight(
         keys.fetches() > before
     })
     .await;
-    task
+    InFlight {
+        keys,
+        service,
+        held,
+        check: task,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn in_flight_checks_finish_at_shutdown() {
-    let keys = KeyServer::publishing(POOL, key(0)).await;
-    let held = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let mut service = Service::ready(
-        BIN,
-        &policy(&keys, ROUTES),
-        &[
-            ("AUTHZ_JWKS_COOLDOWN_SECONDS", "0"),
-            ("AUTHZ_JWKS_TIMEOUT_SECONDS", "60"),
-        ],
-    )
-    .await;
-    let in_flight = check_in_flight(&service, &keys, &held).await;
+    let InFlight {
+        keys: _keys,
+        mut service,
+        held,
+        check: in_flight,
+    } = a_check_in_flight().await;
 
     // SIGTERM with no drain: the listeners close (new connections are refused)...
     service.signal("TERM");
@@ -378,18 +392,12 @@ async fn in_flight_checks_finish_at_shutdown() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn in_flight_checks_finish_under_the_policy_they_started_with() {
-    let keys = KeyServer::publishing(POOL, key(0)).await;
-    let held = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let mut service = Service::ready(
-        BIN,
-        &policy(&keys, ROUTES),
-        &[
-            ("AUTHZ_JWKS_COOLDOWN_SECONDS", "0"),
-            ("AUTHZ_JWKS_TIMEOUT_SECONDS", "60"),
-        ],
-    )
-    .await;
-    let in_flight = check_in_flight(&service, &keys, &held).await;
+    let InFlight {
+        keys,
+        mut service,
+        held,
+        check: in_flight,
+    } = a_check_in_flight().await;
 
     // A new policy asks for another scope; it is in force before the check finishes.
     service.swap_policy(&policy(

@@ -407,6 +407,21 @@ async fn checks_and_health_are_served_over_tls_and_a_plaintext_client_is_refused
     drop(keys);
 }
 
+/// The service serving TLS with the secret's `tls.crt` and `tls.key`, and asking clients
+/// for a certificate from its `ca.crt`.
+async fn mtls_service(keys: &KeyServer, secret: &Secret) -> Service {
+    Service::ready(
+        BIN,
+        &policy(keys, ROUTES),
+        &[
+            ("AUTHZ_TLS_CERT_FILE", &secret.path("tls.crt")),
+            ("AUTHZ_TLS_KEY_FILE", &secret.path("tls.key")),
+            ("AUTHZ_TLS_CLIENT_CA_FILE", &secret.path("ca.crt")),
+        ],
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn mtls_admits_only_clients_with_a_certificate_from_the_client_ca() {
     let keys = KeyServer::publishing(POOL, key(0)).await;
@@ -423,16 +438,7 @@ async fn mtls_admits_only_clients_with_a_certificate_from_the_client_ca() {
             ("ca.crt", &client_ca.pem),
         ],
     );
-    let service = Service::ready(
-        BIN,
-        &policy(&keys, ROUTES),
-        &[
-            ("AUTHZ_TLS_CERT_FILE", &secret.path("tls.crt")),
-            ("AUTHZ_TLS_KEY_FILE", &secret.path("tls.key")),
-            ("AUTHZ_TLS_CLIENT_CA_FILE", &secret.path("ca.crt")),
-        ],
-    )
-    .await;
+    let service = mtls_service(&keys, &secret).await;
 
     let envoy = Client::new(&ca.pem, Some(&client_ca.client("envoy")));
     let mut conn = envoy.connect_when_up(&service).await;
@@ -486,16 +492,7 @@ async fn a_rotated_secret_reaches_new_connections_while_established_ones_keep_wo
             ("ca.crt", &client_ca.pem),
         ],
     );
-    let service = Service::ready(
-        BIN,
-        &policy(&keys, ROUTES),
-        &[
-            ("AUTHZ_TLS_CERT_FILE", &secret.path("tls.crt")),
-            ("AUTHZ_TLS_KEY_FILE", &secret.path("tls.key")),
-            ("AUTHZ_TLS_CLIENT_CA_FILE", &secret.path("ca.crt")),
-        ],
-    )
-    .await;
+    let service = mtls_service(&keys, &secret).await;
     let envoy = Client::new(&ca.pem, Some(&client_ca.client("envoy")));
     let mut established = envoy.connect_when_up(&service).await;
     assert_eq!(established.server_cert, first.der);
