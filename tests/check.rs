@@ -3,6 +3,9 @@
 //! Runs the real binary against tests/fixtures/check/policy.yaml with tokens minted here
 //! and a JWKS file written here, and asserts the explanation (route, token checks in
 //! order, scopes, response) and the exit code: 0 allow, 1 deny, 2 usage or input error.
+//!
+//! Why one file of this length: one subcommand, one fixture policy and one ordered list of
+//! token checks (`CHECKS`) that the explanation tests assert against.
 
 use std::path::PathBuf;
 

@@ -2,6 +2,9 @@
 //! service over gRPC, asserting the fixed behaviour and the memory bounds.
 //!
 //! Bounded in count and time, loopback only. Memory is read from `/proc/PID/status`.
+//!
+//! Why one file of this length: it is the replay of one attack review, one test per finding,
+//! kept together as the record of SPEC 8 that a reader checks against the review.
 
 use std::time::{Duration, Instant};
 

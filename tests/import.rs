@@ -4,6 +4,10 @@
 //! must pass `validate`, and its routes, pools and notes are asserted. The Serverless
 //! example of issue 5 is then taken through the decision pipeline with `check`, with
 //! tokens signed by a key generated here and published in a JWKS file written here.
+//!
+//! Why one file of this length: one expected translation per fixture in
+//! tests/fixtures/import/, each a table of routes, pools and notes that reads as data; the
+//! helpers that turn a policy into those tables are shared by all of them.
 
 use std::path::{Path, PathBuf};
 

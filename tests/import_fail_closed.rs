@@ -8,6 +8,10 @@
 //! `auth: none` or a route any access token passes. Each must now be an `auth: deny` route
 //! with a note at the place in the source that says what was not understood, and the
 //! import must report itself incomplete (exit 3), so a pipeline does not deploy it.
+//!
+//! Why one file of this length: one rule (an unreadable authorization is `auth: deny` with a
+//! note, exit 3) over every source format, each format's cases beside the source builder they
+//! share; the rule itself is checked in one place (`assert_denied`).
 
 use cognito_ext_authz::import::{NoteKind, Translation, translate};
 use cognito_ext_authz::policy::model::{AuthMode, RouteConfig, TokenUse};

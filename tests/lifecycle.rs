@@ -1,4 +1,8 @@
 //! Keys, reloads, health and signals (SPEC 1-4), against the real service process.
+//!
+//! Why one file of this length: every test drives one process through its life (keys, reloads,
+//! health, drain, exit) with the same routes and helpers; each `tests/*.rs` is a binary of its
+//! own linked against the whole service, so a split would cost a link for no clearer reading.
 
 use std::time::Duration;
 

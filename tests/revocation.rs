@@ -3,6 +3,10 @@
 //! refused while the last good one stays, start-up refused on a bad list, and the
 //! `validate`, `check`, `test` and `revocations prune` commands. Each refusal has its
 //! control: a token the list does not name passes.
+//!
+//! Why one file of this length: the list is one feature seen through the service and through
+//! every command that reads it (`validate`, `check`, `test`, `revocations prune`), and the
+//! tests share the token maker and the list swapping.
 
 use std::path::Path;
 

@@ -1,6 +1,9 @@
 //! TLS and mTLS on the gRPC port (SPEC 1-2, issue 14), against the real service process:
 //! certificates made here (a CA, server and client certificates), real rustls handshakes
 //! on loopback, and the certificate files replaced the way the kubelet and cert-manager do.
+//!
+//! Why one file of this length: nearly half is the TLS plumbing only these tests need (a CA,
+//! a kubelet-style Secret, a rustls client); the tests read against it, one per behaviour.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,7 @@
 //! Token rules (SPEC 4) and responses (SPEC 5), through the real service over gRPC.
+//!
+//! Why one file of this length: the bad-token table is its largest part, one row per SPEC 4 rule,
+//! and reads best as one list; the other tests are the responses (SPEC 5) to the same tokens.
 
 use serde_json::json;
 use testkit::*;
