@@ -6,21 +6,19 @@ unsafe paths stay refused."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from support.keyserver import KeyServer
 from support.procs import wait_until
 from support.stack import Stack
-from support.upstream import EchoServer
 
 from .conftest import POOL, Minter
 from .test_e2e_decisions import FORGED, assert_denied, identity, upstream_saw
 
 
 @pytest.fixture(scope="module")
-def trial(authz_bin: Path, envoy_bin: Path, tmp_path_factory: pytest.TempPathFactory, keys: KeyServer, upstream: EchoServer):
+def trial(new_stack, tmp_path_factory: pytest.TempPathFactory, keys: KeyServer):
     policy = f"""\
 userPools:
   - id: {POOL}
@@ -38,14 +36,7 @@ routes:
     path: /closed
     auth: deny
 """
-    with Stack(
-        authz_bin=authz_bin,
-        envoy_bin=envoy_bin,
-        workdir=tmp_path_factory.mktemp("dry-run"),
-        policy=policy,
-        upstream=upstream,
-        name="dry-run",
-    ) as s:
+    with new_stack(workdir=tmp_path_factory.mktemp("dry-run"), policy=policy, name="dry-run") as s:
         yield s
 
 
