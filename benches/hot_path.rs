@@ -6,51 +6,22 @@
 //! `cargo bench --bench hot_path` (about a minute and a half). Keys are generated once per
 //! run with the `rsa` crate; tokens are real Cognito-shaped RS256 access tokens.
 
+mod support;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use cognito_ext_authz::active::ActivePolicy;
 use cognito_ext_authz::answer::Answer;
 use cognito_ext_authz::decision::Decision;
 use cognito_ext_authz::grpc::{self, AuthorizationService};
 use cognito_ext_authz::path;
 use cognito_ext_authz::pipeline::{Pipeline, Request};
-use cognito_ext_authz::policy::Policy;
 use cognito_ext_authz::revocation::RevocationList;
 use cognito_ext_authz::token::Verifier;
-use cognito_ext_authz::token::keys::{PoolKeys, parse_jwks};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use testkit::{SigningKey, check_request, load};
-
-const JWKS_URI: &str = "http://127.0.0.1:1/ap-south-1_benchpool/.well-known/jwks.json";
-
-struct Fixture {
-    key: SigningKey,
-    tokens: Vec<String>,
-}
-
-fn fixture() -> Fixture {
-    let key = SigningKey::generate(load::KID);
-    let tokens = (0..512).map(|n| load::token(&key, n)).collect();
-    Fixture { key, tokens }
-}
-
-fn active(f: &Fixture, routes: usize) -> ActivePolicy {
-    let policy = Policy::parse(&load::policy_yaml(routes, JWKS_URI)).expect("bench policy");
-    let keys = parse_jwks(f.key.jwks().as_bytes()).expect("bench JWKS");
-    ActivePolicy {
-        policy,
-        keys: vec![Arc::new(PoolKeys::fixed(load::POOL, keys))],
-        generation: 1,
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-}
+use support::{Fixture, active, checks_in_turn, fixture, requests, runtime};
+use testkit::load;
 
 fn token_verification(c: &mut Criterion, f: &Fixture) {
     let rt = runtime();
@@ -60,19 +31,23 @@ fn token_verification(c: &mut Criterion, f: &Fixture) {
     let none = RevocationList::empty();
     let mut group = c.benchmark_group("token");
 
+    // Verifies the tokens in turn.
+    let mut verify_in_turn = |name: &str, verifier: &Verifier| {
+        let mut i = 0;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                i += 1;
+                let t = &f.tokens[i % f.tokens.len()];
+                let ok = rt
+                    .block_on(verifier.verify(active.trust(&route, &none), t))
+                    .unwrap();
+                black_box(ok);
+            })
+        });
+    };
+
     // Cold: no cache, every call a full parse + RS256 verify + claim checks.
-    let uncached = Verifier::new(0);
-    let mut i = 0;
-    group.bench_function("verify_cold", |b| {
-        b.iter(|| {
-            i += 1;
-            let t = &f.tokens[i % f.tokens.len()];
-            let ok = rt
-                .block_on(uncached.verify(active.trust(&route, &none), t))
-                .unwrap();
-            black_box(ok);
-        })
-    });
+    verify_in_turn("verify_cold", &Verifier::new(0));
 
     // Cached: SHA-256 of the token + a cache lookup + the kid still-present check.
     let cached = Verifier::new(10_000);
@@ -80,17 +55,7 @@ fn token_verification(c: &mut Criterion, f: &Fixture) {
         rt.block_on(cached.verify(active.trust(&route, &none), t))
             .unwrap();
     }
-    let mut i = 0;
-    group.bench_function("verify_cached", |b| {
-        b.iter(|| {
-            i += 1;
-            let t = &f.tokens[i % f.tokens.len()];
-            let ok = rt
-                .block_on(cached.verify(active.trust(&route, &none), t))
-                .unwrap();
-            black_box(ok);
-        })
-    });
+    verify_in_turn("verify_cached", &cached);
     group.finish();
 }
 
@@ -142,40 +107,14 @@ fn whole_check(c: &mut Criterion, f: &Fixture) {
     cognito_ext_authz::metrics::install();
     let service = AuthorizationService::new(Arc::new(Pipeline::new(active(f, 1000), 10_000)));
     let cold = AuthorizationService::new(Arc::new(Pipeline::new(active(f, 1000), 0)));
-    let (method, host, raw) = load::TARGETS[2];
-    // The service decodes a wire view of each request; build those once, as the server
-    // would have decoded them.
-    let requests: Vec<_> = f
-        .tokens
-        .iter()
-        .map(|t| grpc::view_of(&check_request(method, host, raw, Some(t))))
-        .collect();
+    // The service decodes a wire view of each request.
+    let requests = requests(f, |_, _| {});
     for r in &requests {
         rt.block_on(service.check_view(r.clone()));
     }
     let mut group = c.benchmark_group("check");
-    let mut i = 0;
-    group.bench_function("cached_token", |b| {
-        b.iter_batched(
-            || {
-                i += 1;
-                requests[i % requests.len()].clone()
-            },
-            |r| black_box(rt.block_on(service.check_view(r))),
-            BatchSize::SmallInput,
-        )
-    });
-    let mut i = 0;
-    group.bench_function("uncached_token", |b| {
-        b.iter_batched(
-            || {
-                i += 1;
-                requests[i % requests.len()].clone()
-            },
-            |r| black_box(rt.block_on(cold.check_view(r))),
-            BatchSize::SmallInput,
-        )
-    });
+    checks_in_turn(&mut group, "cached_token", &rt, &service, &requests);
+    checks_in_turn(&mut group, "uncached_token", &rt, &cold, &requests);
     // The decision log line, as `serve` writes it (JSON), into a sink.
     let subscriber = tracing_subscriber::fmt()
         .json()
@@ -183,18 +122,9 @@ fn whole_check(c: &mut Criterion, f: &Fixture) {
         .with_current_span(false)
         .with_writer(std::io::sink)
         .finish();
-    let mut i = 0;
     tracing::subscriber::with_default(subscriber, || {
-        group.bench_function("cached_token_with_json_log", |b| {
-            b.iter_batched(
-                || {
-                    i += 1;
-                    requests[i % requests.len()].clone()
-                },
-                |r| black_box(rt.block_on(service.check_view(r))),
-                BatchSize::SmallInput,
-            )
-        });
+        let name = "cached_token_with_json_log";
+        checks_in_turn(&mut group, name, &rt, &service, &requests);
     });
     // Pieces of the cached check, to see where its time goes.
     let authorizer = Pipeline::new(active(f, 1000), 10_000);
@@ -319,12 +249,7 @@ fn revocation(c: &mut Criterion, f: &Fixture) {
 
     // A whole cached check, with the list in force and without.
     cognito_ext_authz::metrics::install();
-    let (method, host, raw) = load::TARGETS[2];
-    let requests: Vec<_> = f
-        .tokens
-        .iter()
-        .map(|t| grpc::view_of(&check_request(method, host, raw, Some(t))))
-        .collect();
+    let requests = requests(f, |_, _| {});
     let with_list = Arc::new(Pipeline::new(active(f, 1000), 10_000));
     with_list.replace_revocations(Arc::new(list));
     let without = Arc::new(Pipeline::new(active(f, 1000), 10_000));
@@ -336,17 +261,7 @@ fn revocation(c: &mut Criterion, f: &Fixture) {
         for r in &requests {
             rt.block_on(service.check_view(r.clone()));
         }
-        let mut i = 0;
-        group.bench_function(name, |b| {
-            b.iter_batched(
-                || {
-                    i += 1;
-                    requests[i % requests.len()].clone()
-                },
-                |r| black_box(rt.block_on(service.check_view(r))),
-                BatchSize::SmallInput,
-            )
-        });
+        checks_in_turn(&mut group, name, &rt, &service, &requests);
     }
     group.finish();
 

@@ -83,9 +83,7 @@ fn id_claims(pool: &str, client: &str) -> Value {
 async fn started(keys: &KeyServer, yaml: &str, env: &[(&str, &str)]) -> Service {
     keys.publish(STAFF_POOL, key(0));
     keys.publish(CUSTOMER_POOL, key(1));
-    let mut service = Service::start(BIN, yaml, env);
-    service.wait_ready().await;
-    service
+    Service::ready(BIN, yaml, env).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -12,17 +12,6 @@ const HITS: &str = "cognito_ext_authz_token_cache_hits_total";
 const MISSES: &str = "cognito_ext_authz_token_cache_misses_total";
 const RELOADS: &str = "cognito_ext_authz_policy_reloads_total";
 
-async fn status_of(service: &Service, token: &str) -> u16 {
-    let mut client = service.client().await;
-    let bearer = format!("Bearer {token}");
-    check(
-        &mut client,
-        request("POST", "h", "/users/1", &[("authorization", &bearer)]),
-    )
-    .await
-    .status
-}
-
 fn token(n: usize) -> String {
     let mut claims = access_claims(SCOPE);
     claims["jti"] = json!(format!("cache-{n}"));
@@ -41,13 +30,10 @@ async fn reload(service: &mut Service, yaml: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reload_stops_cached_tokens_of_a_removed_app_client_or_pool_at_once() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
-    service.wait_ready().await;
+    let (keys, mut service) = keys_and_service(BIN, ROUTES, &[]).await;
     let cached = token(1);
-    assert_eq!(status_of(&service, &cached).await, 200);
-    assert_eq!(status_of(&service, &cached).await, 200);
+    assert_eq!(service.check_token(&cached).await.status, 200);
+    assert_eq!(service.check_token(&cached).await.status, 200);
     assert_eq!(service.metric(HITS, &[]).await, 1.0, "the token is cached");
 
     // The app client is removed from the pool: the cached token is refused at once.
@@ -56,7 +42,7 @@ async fn a_reload_stops_cached_tokens_of_a_removed_app_client_or_pool_at_once() 
         keys.jwks_uri(POOL)
     );
     reload(&mut service, &other_client).await;
-    assert_eq!(status_of(&service, &cached).await, 401);
+    assert_eq!(service.check_token(&cached).await.status, 401);
     assert!(
         service.decision(3).await["detail"]
             .as_str()
@@ -66,15 +52,15 @@ async fn a_reload_stops_cached_tokens_of_a_removed_app_client_or_pool_at_once() 
 
     // Back to the first policy (cached again), then the pool is removed altogether.
     reload(&mut service, &policy(&keys, ROUTES)).await;
-    assert_eq!(status_of(&service, &cached).await, 200);
-    assert_eq!(status_of(&service, &cached).await, 200);
+    assert_eq!(service.check_token(&cached).await.status, 200);
+    assert_eq!(service.check_token(&cached).await.status, 200);
     let hits = service.metric(HITS, &[]).await;
     let other_pool = format!(
         "userPools:\n  - id: eu-west-1_zzzzzzzzz\n    jwksUri: {}\n{ROUTES}",
         keys.jwks_uri(POOL)
     );
     reload(&mut service, &other_pool).await;
-    assert_eq!(status_of(&service, &cached).await, 401);
+    assert_eq!(service.check_token(&cached).await.status, 401);
     assert_eq!(
         service.metric(HITS, &[]).await,
         hits,
@@ -84,17 +70,11 @@ async fn a_reload_stops_cached_tokens_of_a_removed_app_client_or_pool_at_once() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn zero_entries_disables_the_cache() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(
-        BIN,
-        &policy(&keys, ROUTES),
-        &[("AUTHZ_TOKEN_CACHE_ENTRIES", "0")],
-    );
-    service.wait_ready().await;
+    let (_keys, service) =
+        keys_and_service(BIN, ROUTES, &[("AUTHZ_TOKEN_CACHE_ENTRIES", "0")]).await;
     let same = token(1);
     for _ in 0..3 {
-        assert_eq!(status_of(&service, &same).await, 200);
+        assert_eq!(service.check_token(&same).await.status, 200);
     }
     assert_eq!(service.metric(HITS, &[]).await, 0.0);
     assert_eq!(
@@ -108,22 +88,20 @@ async fn zero_entries_disables_the_cache() {
 async fn the_cache_holds_at_most_the_configured_number_of_tokens() {
     const TOKENS: usize = 200;
     const ENTRIES: usize = 10;
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(
+    let (_keys, service) = keys_and_service(
         BIN,
-        &policy(&keys, ROUTES),
+        ROUTES,
         &[("AUTHZ_TOKEN_CACHE_ENTRIES", &ENTRIES.to_string())],
-    );
-    service.wait_ready().await;
+    )
+    .await;
     let tokens: Vec<String> = (0..TOKENS).map(token).collect();
     for t in &tokens {
-        assert_eq!(status_of(&service, t).await, 200);
+        assert_eq!(service.check_token(t).await.status, 200);
     }
     assert_eq!(service.metric(HITS, &[]).await, 0.0);
     // A second round over the same tokens: an unbounded cache would answer all of them.
     for t in &tokens {
-        assert_eq!(status_of(&service, t).await, 200);
+        assert_eq!(service.check_token(t).await.status, 200);
     }
     let hits = service.metric(HITS, &[]).await as usize;
     assert!(
@@ -138,17 +116,11 @@ async fn the_cache_holds_at_most_the_configured_number_of_tokens() {
 /// token keeps passing although the key that signed it is gone.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cached_token_stops_when_its_kid_names_another_key() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(
-        BIN,
-        &policy(&keys, ROUTES),
-        &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "0")],
-    );
-    service.wait_ready().await;
+    let (keys, service) =
+        keys_and_service(BIN, ROUTES, &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "0")]).await;
     let cached = token(1);
-    assert_eq!(status_of(&service, &cached).await, 200);
-    assert_eq!(status_of(&service, &cached).await, 200);
+    assert_eq!(service.check_token(&cached).await.status, 200);
+    assert_eq!(service.check_token(&cached).await.status, 200);
 
     // The pool's key set now has key(1)'s material under key(0)'s kid.
     keys.withdraw(POOL, &key(0).kid);
@@ -162,9 +134,9 @@ async fn a_cached_token_stops_when_its_kid_names_another_key() {
         &json!({"alg": "RS256", "kid": "unknown"}),
         &access_claims(SCOPE),
     );
-    assert_eq!(status_of(&service, &unknown).await, 401); // refetches the key set
+    assert_eq!(service.check_token(&unknown).await.status, 401); // refetches the key set
     // The control: a token of key(0) never seen before no longer verifies...
-    assert_eq!(status_of(&service, &token(2)).await, 401);
+    assert_eq!(service.check_token(&token(2)).await.status, 401);
     // ...and the cached one must not pass either.
-    assert_eq!(status_of(&service, &cached).await, 401);
+    assert_eq!(service.check_token(&cached).await.status, 401);
 }

@@ -3,43 +3,22 @@
 //! Runs the real binary against tests/fixtures/check/policy.yaml with tokens minted here
 //! and a JWKS file written here, and asserts the explanation (route, token checks in
 //! order, scopes, response) and the exit code: 0 allow, 1 deny, 2 usage or input error.
+//!
+//! Why one file of this length: one subcommand, one fixture policy and one ordered list of
+//! token checks (`CHECKS`) that the explanation tests assert against.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use testkit::{CLIENT, SCOPE, access_claims, b64_json, key, now};
+use testkit::{CLIENT, Run, SCOPE, access_claims, b64_json, key, now, run, run_with_input};
+
+/// The service binary, run by the test kit's `run` (see its crate doc).
+const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
 
 const POLICY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/check/policy.yaml"
 );
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str], stdin: Option<&str>) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cognito-ext-authz"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
 
 /// A temporary folder holding the JWKS of `key(0)`.
 struct Keys {
@@ -82,7 +61,14 @@ fn check(keys: &Keys, method: &str, path: &str, host: &str, token: Option<&str>)
     if let Some(t) = token {
         args.extend(["--token", t]);
     }
-    run(&args, None)
+    run(BIN, &args)
+}
+
+/// Every one of `wants` is in the output.
+fn assert_says(out: &str, wants: &[&str]) {
+    for want in wants {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
 }
 
 fn token(claims: &Value) -> String {
@@ -135,28 +121,29 @@ fn allows_a_valid_token_and_explains_every_step() {
     let r = check(&keys, "post", "/users?x=1", "", Some(&t));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let out = &r.stdout;
-    for want in [
-        "request: POST /users host (none)",
-        "matched route \"create-user\" (routes[0])",
-        "path: template /users matches /users (literal segments)",
-        "method: POST is one of [POST]",
-        "host: the route takes any host",
-        "requires: a valid access token of a configured pool with any one scope of [user_management_lambdas/api]",
-        "header (unverified): alg=\"RS256\" kid=\"test-key-0\"",
-        "token_use=\"access\"",
-        &format!("client_id=\"{CLIENT}\""),
-        "scopes: any one of [user_management_lambdas/api]; token has [openid, user_management_lambdas/api] (verified); user_management_lambdas/api matches",
-        "decision: ALLOW (authorized)",
-        "pass → pool ap-south-1_abcdefghi",
-        "pass → kid test-key-0",
-        "pass → client 4example23456789abc",
-        "response: the request goes upstream",
-        "set x-cognito-sub: aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
-        "set x-cognito-username: alice",
-        "set x-cognito-route: create-user",
-    ] {
-        assert!(out.contains(want), "missing {want:?} in:\n{out}");
-    }
+    assert_says(
+        out,
+        &[
+            "request: POST /users host (none)",
+            "matched route \"create-user\" (routes[0])",
+            "path: template /users matches /users (literal segments)",
+            "method: POST is one of [POST]",
+            "host: the route takes any host",
+            "requires: a valid access token of a configured pool with any one scope of [user_management_lambdas/api]",
+            "header (unverified): alg=\"RS256\" kid=\"test-key-0\"",
+            "token_use=\"access\"",
+            &format!("client_id=\"{CLIENT}\""),
+            "scopes: any one of [user_management_lambdas/api]; token has [openid, user_management_lambdas/api] (verified); user_management_lambdas/api matches",
+            "decision: ALLOW (authorized)",
+            "pass → pool ap-south-1_abcdefghi",
+            "pass → kid test-key-0",
+            "pass → client 4example23456789abc",
+            "response: the request goes upstream",
+            "set x-cognito-sub: aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+            "set x-cognito-username: alice",
+            "set x-cognito-route: create-user",
+        ],
+    );
     for c in CHECKS {
         assert_eq!(status(out, c), "pass", "{c}");
     }
@@ -172,19 +159,16 @@ fn explains_host_and_parameter_matches_with_groups() {
     let t = token(&access_claims("users/read"));
     let r = check(&keys, "GET", "/users/42", "API.example.com:443", Some(&t));
     assert_eq!(r.code, 0, "{}", r.stdout);
-    for want in [
-        "matched route \"get-user\"",
-        "path: template /users/{id} matches /users/42 ({id} = 42)",
-        "host: api.example.com is matched by [api.example.com]",
-        "and any one group of [admins]",
-        "groups: any one of [admins]; token has [admins] (verified); admins matches",
-    ] {
-        assert!(
-            r.stdout.contains(want),
-            "missing {want:?} in:\n{}",
-            r.stdout
-        );
-    }
+    assert_says(
+        &r.stdout,
+        &[
+            "matched route \"get-user\"",
+            "path: template /users/{id} matches /users/42 ({id} = 42)",
+            "host: api.example.com is matched by [api.example.com]",
+            "and any one group of [admins]",
+            "groups: any one of [admins]; token has [admins] (verified); admins matches",
+        ],
+    );
     // Another host: the host-bound route does not match, and nothing else does.
     let r = check(&keys, "GET", "/users/42", "other.example.com", Some(&t));
     assert_eq!(r.code, 1);
@@ -207,20 +191,17 @@ fn an_expired_token_fails_at_exp() {
         "exp present and in the future",
         "token has expired",
     );
-    for want in [
-        "ago)",
-        "decision: DENY (expired_token)",
-        "response: HTTP 401",
-        "www-authenticate: Bearer error=\"invalid_token\"",
-        r#"body: {"message":"The incoming token has expired"}"#,
-        "token has [user_management_lambdas/api] (unverified); user_management_lambdas/api matches",
-    ] {
-        assert!(
-            r.stdout.contains(want),
-            "missing {want:?} in:\n{}",
-            r.stdout
-        );
-    }
+    assert_says(
+        &r.stdout,
+        &[
+            "ago)",
+            "decision: DENY (expired_token)",
+            "response: HTTP 401",
+            "www-authenticate: Bearer error=\"invalid_token\"",
+            r#"body: {"message":"The incoming token has expired"}"#,
+            "token has [user_management_lambdas/api] (unverified); user_management_lambdas/api matches",
+        ],
+    );
 }
 
 #[test]
@@ -237,19 +218,16 @@ fn a_token_without_the_scope_is_refused_with_401() {
     for c in CHECKS {
         assert_eq!(status(&r.stdout, c), "pass", "{c}");
     }
-    for want in [
-        "token has [orders/read] (verified); none matches",
-        "decision: DENY (insufficient_scope)",
-        "response: HTTP 401",
-        "www-authenticate: Bearer error=\"insufficient_scope\"",
-        r#"body: {"message":"Unauthorized"}"#,
-    ] {
-        assert!(
-            r.stdout.contains(want),
-            "missing {want:?} in:\n{}",
-            r.stdout
-        );
-    }
+    assert_says(
+        &r.stdout,
+        &[
+            "token has [orders/read] (verified); none matches",
+            "decision: DENY (insufficient_scope)",
+            "response: HTTP 401",
+            "www-authenticate: Bearer error=\"insufficient_scope\"",
+            r#"body: {"message":"Unauthorized"}"#,
+        ],
+    );
 }
 
 #[test]
@@ -337,18 +315,15 @@ fn no_token_is_401_with_a_bearer_challenge() {
     let keys = Keys::new();
     let r = check(&keys, "POST", "/users", "", None);
     assert_eq!(r.code, 1);
-    for want in [
-        "no token: token header is missing",
-        "decision: DENY (no_token)",
-        "response: HTTP 401",
-        "www-authenticate: Bearer\n",
-    ] {
-        assert!(
-            r.stdout.contains(want),
-            "missing {want:?} in:\n{}",
-            r.stdout
-        );
-    }
+    assert_says(
+        &r.stdout,
+        &[
+            "no token: token header is missing",
+            "decision: DENY (no_token)",
+            "response: HTTP 401",
+            "www-authenticate: Bearer\n",
+        ],
+    );
     assert!(!r.stdout.contains("checks, in pipeline order"));
     let r = check(&keys, "POST", "/users", "", Some("Basic dXNlcjpwYXNz"));
     assert!(
@@ -363,21 +338,18 @@ fn no_route_is_403_and_names_the_methods_the_path_has() {
     let t = token(&access_claims(SCOPE));
     let r = check(&keys, "DELETE", "/users", "", Some(&t));
     assert_eq!(r.code, 1);
-    for want in [
-        "no route matches DELETE /users on host (none)",
-        "the path has routes for other methods: POST (route \"create-user\")",
-        "default action: deny (403)",
-        "not read: the decision did not need it",
-        "decision: DENY (no_route)",
-        "response: HTTP 403",
-        r#"body: {"message":"Forbidden"}"#,
-    ] {
-        assert!(
-            r.stdout.contains(want),
-            "missing {want:?} in:\n{}",
-            r.stdout
-        );
-    }
+    assert_says(
+        &r.stdout,
+        &[
+            "no route matches DELETE /users on host (none)",
+            "the path has routes for other methods: POST (route \"create-user\")",
+            "default action: deny (403)",
+            "not read: the decision did not need it",
+            "decision: DENY (no_route)",
+            "response: HTTP 403",
+            r#"body: {"message":"Forbidden"}"#,
+        ],
+    );
 }
 
 #[test]
@@ -444,10 +416,10 @@ fn tokens_come_from_a_file_or_standard_input_with_or_without_bearer() {
     ];
     let mut args = base.to_vec();
     args.extend(["--token-file", file.to_str().unwrap()]);
-    assert_eq!(run(&args, None).code, 0);
+    assert_eq!(run(BIN, &args).code, 0);
     let mut args = base.to_vec();
     args.extend(["--token-file", "-"]);
-    let r = run(&args, Some(&format!("{t}\n")));
+    let r = run_with_input(BIN, &args, &format!("{t}\n"));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 }
 
@@ -543,7 +515,7 @@ fn usage_and_input_errors_exit_2() {
         ),
     ];
     for (args, want) in cases {
-        let r = run(&args, None);
+        let r = run(BIN, &args);
         assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
         assert!(
             r.stderr.contains(want),
@@ -586,7 +558,7 @@ async fn fetches_keys_when_no_jwks_file_is_given() {
     };
     let a = args(&t);
     let r = tokio::task::spawn_blocking(move || {
-        run(&a.iter().map(String::as_str).collect::<Vec<_>>(), None)
+        run(BIN, &a.iter().map(String::as_str).collect::<Vec<_>>())
     })
     .await
     .unwrap();
@@ -602,7 +574,7 @@ async fn fetches_keys_when_no_jwks_file_is_given() {
     keys.set_down(true);
     let a = args(&t);
     let r = tokio::task::spawn_blocking(move || {
-        run(&a.iter().map(String::as_str).collect::<Vec<_>>(), None)
+        run(BIN, &a.iter().map(String::as_str).collect::<Vec<_>>())
     })
     .await
     .unwrap();

@@ -34,17 +34,9 @@ fn bearer(scope: &str) -> String {
     format!("Bearer {}", key(0).sign(&access_claims(scope)))
 }
 
-async fn started(keys: &KeyServer, rest: &str) -> Service {
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(BIN, &policy(keys, rest), &[]);
-    service.wait_ready().await;
-    service
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dry_run_policy_lets_through_what_it_would_deny_and_says_so() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, &format!("mode: dryRun\n{ROUTES}")).await;
+    let (_keys, service) = keys_and_service(BIN, &format!("mode: dryRun\n{ROUTES}"), &[]).await;
     let mut client = service.client().await;
     let other = bearer("other/scope");
 
@@ -183,12 +175,11 @@ async fn a_dry_run_policy_lets_through_what_it_would_deny_and_says_so() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_route_in_dry_run_leaves_the_others_enforced() {
-    let keys = KeyServer::start().await;
     let routes = ROUTES.replace(
         "    scopes: [users/read]\n",
         "    scopes: [users/read]\n    dryRun: true\n",
     );
-    let service = started(&keys, &routes).await;
+    let (_keys, service) = keys_and_service(BIN, &routes, &[]).await;
     let mut client = service.client().await;
     let other = bearer("other/scope");
     let a = check(
@@ -212,12 +203,8 @@ async fn one_route_in_dry_run_leaves_the_others_enforced() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unsafe_requests_are_dry_run_only_when_the_operator_says_so() {
-    let keys = KeyServer::start().await;
-    let service = started(
-        &keys,
-        &format!("mode: dryRun\ndryRunUnsafeRequests: true\n{ROUTES}"),
-    )
-    .await;
+    let rest = format!("mode: dryRun\ndryRunUnsafeRequests: true\n{ROUTES}");
+    let (_keys, service) = keys_and_service(BIN, &rest, &[]).await;
     let mut client = service.client().await;
     let a = check(&mut client, request("GET", "h", "/users/a;b", &[])).await;
     assert_eq!(a.status, 200, "{a:?}");

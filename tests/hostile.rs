@@ -2,6 +2,9 @@
 //! service over gRPC, asserting the fixed behaviour and the memory bounds.
 //!
 //! Bounded in count and time, loopback only. Memory is read from `/proc/PID/status`.
+//!
+//! Why one file of this length: it is the replay of one attack review, one test per finding,
+//! kept together as the record of SPEC 8 that a reader checks against the review.
 
 use std::time::{Duration, Instant};
 
@@ -31,13 +34,6 @@ const ROUTES: &str = r#"routes:
   - name: me
     path: /me
 "#;
-
-async fn started(keys: &KeyServer, env: &[(&str, &str)]) -> Service {
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(BIN, &policy(keys, ROUTES), env);
-    service.wait_ready().await;
-    service
-}
 
 fn bearer(claims: &serde_json::Value) -> String {
     format!("Bearer {}", key(0).sign(claims))
@@ -80,8 +76,7 @@ fn rss_kib(pid: u32) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn host_forms_envoy_routes_elsewhere_are_refused_and_the_same_host_matches_the_same_route() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, &[]).await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     let files_only = bearer(&access_claims("files/read"));
     let auth = [("authorization", files_only.as_str())];
@@ -126,8 +121,7 @@ async fn host_forms_envoy_routes_elsewhere_are_refused_and_the_same_host_matches
 
 #[tokio::test(flavor = "multi_thread")]
 async fn path_parameters_are_refused_before_any_route() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, &[]).await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     let files = bearer(&access_claims("files/read"));
     let auth = [("authorization", files.as_str())];
@@ -156,8 +150,7 @@ async fn path_parameters_are_refused_before_any_route() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn identity_headers_with_underscores_never_reach_the_upstream() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, &[]).await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     let files = bearer(&access_claims("files/read"));
     let forged = [
@@ -204,8 +197,7 @@ async fn identity_headers_with_underscores_never_reach_the_upstream() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn empty_sub_or_client_id_is_an_invalid_token() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, &[]).await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     for claim in ["sub", "client_id"] {
         let mut claims = access_claims("files/read");
@@ -232,8 +224,7 @@ async fn empty_sub_or_client_id_is_an_invalid_token() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scopes_are_split_on_the_space_character_only() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, &[]).await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     for scope in [
         "openid\tfiles/read",
@@ -270,8 +261,7 @@ async fn scopes_are_split_on_the_space_character_only() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fresh_token_from_a_clock_slightly_ahead_is_accepted_but_exp_stays_exact() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, &[]).await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     let decide = |claims: serde_json::Value| {
         let token = bearer(&claims);
@@ -309,8 +299,7 @@ async fn a_fresh_token_from_a_clock_slightly_ahead_is_accepted_but_exp_stays_exa
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bytes_that_are_not_utf8_get_a_decision_not_a_grpc_error() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, &[]).await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let channel = Channel::from_shared(format!("http://{}", service.grpc))
         .unwrap()
         .connect()
@@ -383,8 +372,8 @@ async fn bytes_that_are_not_utf8_get_a_decision_not_a_grpc_error() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_oversized_check_is_resource_exhausted_and_the_service_goes_on() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, &[("AUTHZ_MAX_REQUEST_BYTES", "65536")]).await;
+    let (_keys, service) =
+        keys_and_service(BIN, ROUTES, &[("AUTHZ_MAX_REQUEST_BYTES", "65536")]).await;
     let mut client = service.client().await;
     let big = "a".repeat(70_000);
     let err = client
@@ -445,10 +434,10 @@ fn partial_message(len: u32, sent: usize) -> bytes::Bytes {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unfinished_huge_streams_cannot_take_memory_or_starve_other_connections() {
-    let keys = KeyServer::start().await;
     // A long request timeout, so that starved checks would wait far longer than the
     // deadline below instead of being freed by it.
-    let service = started(&keys, &[("AUTHZ_REQUEST_TIMEOUT_SECONDS", "120")]).await;
+    let (_keys, service) =
+        keys_and_service(BIN, ROUTES, &[("AUTHZ_REQUEST_TIMEOUT_SECONDS", "120")]).await;
     let pid = service.pid();
     let before = rss_kib(pid);
 
@@ -511,8 +500,8 @@ async fn unfinished_huge_streams_cannot_take_memory_or_starve_other_connections(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_admin_port_bounds_header_size_time_and_connections() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, &[("AUTHZ_ADMIN_MAX_CONNECTIONS", "32")]).await;
+    let (_keys, service) =
+        keys_and_service(BIN, ROUTES, &[("AUTHZ_ADMIN_MAX_CONNECTIONS", "32")]).await;
     let pid = service.pid();
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -577,8 +566,7 @@ async fn the_admin_port_bounds_header_size_time_and_connections() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_policy_path_that_is_huge_or_a_fifo_is_refused_without_reading_it() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let mut service = Service::start_in(BIN, &policy(&keys, ROUTES), &[], false);
     service.wait_ready().await;
     let pid = service.pid();
@@ -620,8 +608,7 @@ async fn wait_for_log(service: &Service, text: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_policy_rewritten_in_place_takes_effect_only_once_complete() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     // The rewrite puts the any-host files route first: the file cut after it is a valid
     // policy in which files/read is enough on the admin host too.
     let first = "routes:\n  - name: files\n    path: /files/{proxy+}\n    scopes: [files/read]\n";
@@ -688,8 +675,7 @@ async fn a_policy_rewritten_in_place_takes_effect_only_once_complete() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_watcher_does_not_wake_itself() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let mut service = Service::start_in(BIN, &policy(&keys, ROUTES), &[], false);
     service.wait_ready().await;
     // Count opens of the policy file while nothing changes it.
@@ -721,8 +707,7 @@ async fn the_watcher_does_not_wake_itself() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slow_log_reader_drops_lines_instead_of_stalling_checks() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let dir = tempfile::tempdir().unwrap();
     let policy_path = write(dir.path(), "policy.yaml", &policy(&keys, ROUTES));
     let grpc = free_port();
@@ -793,8 +778,7 @@ async fn a_slow_log_reader_drops_lines_instead_of_stalling_checks() {
 /// pages, not a share of a 2 MiB page (docs/security.md has the release-build figures).
 #[tokio::test(flavor = "multi_thread")]
 async fn idle_connections_stay_cheap_and_huge_pages_are_off() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, &[]).await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let pid = service.pid();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     if let Some(thp) = status.lines().find_map(|l| l.strip_prefix("THP_enabled:")) {

@@ -4,31 +4,19 @@
 //! must pass `validate`, and its routes, pools and notes are asserted. The Serverless
 //! example of issue 5 is then taken through the decision pipeline with `check`, with
 //! tokens signed by a key generated here and published in a JWKS file written here.
+//!
+//! Why one file of this length: one expected translation per fixture in
+//! tests/fixtures/import/, each a table of routes, pools and notes that reads as data; the
+//! helpers that turn a policy into those tables are shared by all of them.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use cognito_ext_authz::policy::model::{AuthMode, PolicyFile, TokenUse, UserPoolConfig};
 use serde_json::json;
-use testkit::{SCOPE, access_claims, key};
+use testkit::{SCOPE, access_claims, key, run};
 
 /// The service binary, started by the test kit's `Service` (see its crate doc).
 const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str]) -> Run {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -50,7 +38,7 @@ fn import(name: &str, extra: &[&str]) -> Imported {
     let source = fixture(name);
     let mut args = vec!["import", source.to_str().unwrap()];
     args.extend(extra);
-    let r = run(&args);
+    let r = run(BIN, &args);
     assert!(
         r.code == 0 || r.code == 3,
         "{name}: exit {}: {}",
@@ -59,7 +47,7 @@ fn import(name: &str, extra: &[&str]) -> Imported {
     );
     let dir = tempfile::tempdir().unwrap();
     let path = testkit::write(dir.path(), "policy.yaml", &r.stdout);
-    let v = run(&["validate", path.to_str().unwrap()]);
+    let v = run(BIN, &["validate", path.to_str().unwrap()]);
     assert_eq!(
         v.code, 0,
         "{name}: the imported policy does not validate:\n{}\n{}",
@@ -189,12 +177,15 @@ fn serverless_example_of_issue_5() {
         i.report
     );
     // The format can be given instead of detected.
-    let forced = run(&[
-        "import",
-        fixture("serverless.yml").to_str().unwrap(),
-        "--format",
-        "serverless",
-    ]);
+    let forced = run(
+        BIN,
+        &[
+            "import",
+            fixture("serverless.yml").to_str().unwrap(),
+            "--format",
+            "serverless",
+        ],
+    );
     assert_eq!(forced.stdout, i.yaml);
 }
 
@@ -222,7 +213,7 @@ fn serverless_example_decides_like_api_gateway() {
         if let Some(t) = token {
             args.extend(["--token", t]);
         }
-        run(&args)
+        run(BIN, &args)
     };
     let with_scope = key(0).sign(&access_claims(SCOPE));
     let without_scope = key(0).sign(&access_claims("openid email"));
@@ -393,19 +384,22 @@ fn a_denied_method_under_a_broader_route_is_refused() {
         &json!({"keys": [key(0).jwk]}).to_string(),
     );
     let check = |method: &str, path: &str| {
-        run(&[
-            "check",
-            "--policy",
-            i.path.to_str().unwrap(),
-            "--jwks",
-            jwks.to_str().unwrap(),
-            "--method",
-            method,
-            "--path",
-            path,
-            "--token",
-            &key(0).sign(&access_claims("staff/admin")),
-        ])
+        run(
+            BIN,
+            &[
+                "check",
+                "--policy",
+                i.path.to_str().unwrap(),
+                "--jwks",
+                jwks.to_str().unwrap(),
+                "--method",
+                method,
+                "--path",
+                path,
+                "--token",
+                &key(0).sign(&access_claims("staff/admin")),
+            ],
+        )
     };
     let r = check("POST", "/admin/keys");
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
@@ -611,18 +605,21 @@ fn sources_that_cannot_be_read_exit_2() {
             "invalid value",
         ),
     ] {
-        let r = run(&args);
+        let r = run(BIN, &args);
         assert_eq!(r.code, 2, "{args:?}");
         assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
         assert!(r.stdout.is_empty());
     }
     // A format given by hand that the file is not: nothing to translate, and it says so.
-    let r = run(&[
-        "import",
-        fixture("serverless.yml").to_str().unwrap(),
-        "--format",
-        "openapi",
-    ]);
+    let r = run(
+        BIN,
+        &[
+            "import",
+            fixture("serverless.yml").to_str().unwrap(),
+            "--format",
+            "openapi",
+        ],
+    );
     assert_eq!(r.code, 3);
     assert!(
         r.stderr
@@ -772,8 +769,7 @@ fn id_of(pool: &str, aud: &str) -> serde_json::Value {
 /// `aud`; the preflight needs no token, and only OPTIONS is opened.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_authorizers_decide_through_the_service_as_api_gateway_would() {
-    let keys = testkit::KeyServer::start().await;
-    keys.publish(STAFF_POOL, key(0));
+    let keys = testkit::KeyServer::publishing(STAFF_POOL, key(0)).await;
     keys.publish(CUSTOMER_POOL, key(1));
     let bearer = |k: usize, claims: &serde_json::Value| format!("Bearer {}", key(k).sign(claims));
     let staff_reports = bearer(0, &access_of(STAFF_POOL, STAFF_CLIENT, "reports/read"));
@@ -1002,8 +998,7 @@ async fn two_authorizers_decide_through_the_service_as_api_gateway_would() {
 
     for (fixture, staff, customers) in SHOP {
         let i = import(fixture, &[]);
-        let mut service = testkit::Service::start(BIN, &with_local_keys(&i.policy, &keys), &[]);
-        service.wait_ready().await;
+        let service = testkit::Service::ready(BIN, &with_local_keys(&i.policy, &keys), &[]).await;
         let mut client = service.client().await;
         for (what, method, path, header, token, status, reason) in &cases {
             let headers: Vec<(&str, &str)> = if token.is_empty() {

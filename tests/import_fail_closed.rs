@@ -8,6 +8,10 @@
 //! `auth: none` or a route any access token passes. Each must now be an `auth: deny` route
 //! with a note at the place in the source that says what was not understood, and the
 //! import must report itself incomplete (exit 3), so a pipeline does not deploy it.
+//!
+//! Why one file of this length: one rule (an unreadable authorization is `auth: deny` with a
+//! note, exit 3) over every source format, each format's cases beside the source builder they
+//! share; the rule itself is checked in one place (`assert_denied`).
 
 use cognito_ext_authz::import::{NoteKind, Translation, translate};
 use cognito_ext_authz::policy::model::{AuthMode, RouteConfig, TokenUse};
@@ -61,6 +65,11 @@ fn assert_denied(
     }
 }
 
+/// [`assert_denied`] for `GET /orders`, the method every source below is built around.
+fn assert_orders_denied(t: &Translation, kind: NoteKind, at: &str, because: &str) {
+    assert_denied(t, "/orders", Some("GET"), kind, at, because);
+}
+
 // ---- OpenAPI 3 / Swagger 2 ------------------------------------------------------------
 
 const POOL: &str = "arn:aws:cognito-idp:eu-west-1:111122223333:userpool/eu-west-1_AbCdEfGhI";
@@ -89,10 +98,8 @@ fn openapi(op: &str, root_extra: &str) -> String {
 fn openapi_security_as_a_list_of_scheme_names_is_denied() {
     // The defect of issue 9: this was `auth: none`.
     let t = import(&openapi(r#"{"security": ["CognitoAuth"]}"#, ""));
-    assert_denied(
+    assert_orders_denied(
         &t,
-        "/orders",
-        Some("GET"),
         NoteKind::Unreadable,
         "paths./orders.get",
         "\"CognitoAuth\"",
@@ -119,14 +126,7 @@ fn openapi_scopes_that_are_not_a_list_of_strings_are_denied() {
             &format!(r#"{{"security": [{{"CognitoAuth": {scopes}}}]}}"#),
             "",
         ));
-        assert_denied(
-            &t,
-            "/orders",
-            Some("GET"),
-            NoteKind::Unreadable,
-            "paths./orders.get",
-            says,
-        );
+        assert_orders_denied(&t, NoteKind::Unreadable, "paths./orders.get", says);
     }
 }
 
@@ -140,14 +140,7 @@ fn openapi_security_of_the_wrong_shape_is_denied() {
         r#"{"security": [null]}"#,
     ] {
         let t = import(&openapi(op, ""));
-        assert_denied(
-            &t,
-            "/orders",
-            Some("GET"),
-            NoteKind::Unreadable,
-            "paths./orders.get",
-            "security",
-        );
+        assert_orders_denied(&t, NoteKind::Unreadable, "paths./orders.get", "security");
     }
 }
 
@@ -160,14 +153,7 @@ fn openapi_top_level_security_of_the_wrong_shape_is_denied() {
         r#""security": [{"CognitoAuth": "orders/read"}],"#,
     ] {
         let t = import(&openapi(r#"{"operationId": "listOrders"}"#, root));
-        assert_denied(
-            &t,
-            "/orders",
-            Some("GET"),
-            NoteKind::Unreadable,
-            "paths./orders.get",
-            "security",
-        );
+        assert_orders_denied(&t, NoteKind::Unreadable, "paths./orders.get", "security");
     }
 }
 
@@ -175,10 +161,8 @@ fn openapi_top_level_security_of_the_wrong_shape_is_denied() {
 fn openapi_operation_that_is_not_a_map_is_denied() {
     for op in ["null", r#""CognitoAuth""#, "[]", "5"] {
         let t = import(&openapi(op, ""));
-        assert_denied(
+        assert_orders_denied(
             &t,
-            "/orders",
-            Some("GET"),
             NoteKind::Unreadable,
             "paths./orders.get",
             "not an operation",
@@ -194,10 +178,8 @@ fn openapi_misspelt_security_does_not_make_a_method_public() {
         r#"{"Security": [{"CognitoAuth": ["orders/read"]}]}"#,
         "",
     ));
-    assert_denied(
+    assert_orders_denied(
         &t,
-        "/orders",
-        Some("GET"),
         NoteKind::Unreadable,
         "paths./orders.get",
         "\"Security\"",
@@ -206,14 +188,7 @@ fn openapi_misspelt_security_does_not_make_a_method_public() {
         "{}",
         r#""securty": [{"CognitoAuth": ["orders/read"]}],"#,
     ));
-    assert_denied(
-        &t,
-        "/orders",
-        Some("GET"),
-        NoteKind::Unreadable,
-        "paths./orders.get",
-        "\"securty\"",
-    );
+    assert_orders_denied(&t, NoteKind::Unreadable, "paths./orders.get", "\"securty\"");
 }
 
 #[test]
@@ -239,14 +214,7 @@ fn openapi_optional_security_is_denied() {
         r#"{"security": [{"CognitoAuth": ["orders/read"]}, {}]}"#,
         "",
     ));
-    assert_denied(
-        &t,
-        "/orders",
-        Some("GET"),
-        NoteKind::NotEnforced,
-        "paths./orders.get",
-        "optional",
-    );
+    assert_orders_denied(&t, NoteKind::NotEnforced, "paths./orders.get", "optional");
 }
 
 #[test]
@@ -261,10 +229,8 @@ fn openapi_legacy_auth_extension_of_the_wrong_shape_is_denied() {
             &format!(r#"{{"security": [], "x-amazon-apigateway-auth": {ext}}}"#),
             "",
         ));
-        assert_denied(
+        assert_orders_denied(
             &t,
-            "/orders",
-            Some("GET"),
             NoteKind::Unreadable,
             "paths./orders.get",
             "x-amazon-apigateway-auth",
@@ -361,14 +327,7 @@ fn serverless_scopes_that_are_not_a_list_of_strings_are_denied() {
         let t = import(&serverless(&format!(
             r#"{{path: orders, method: get, authorizer: {{arn: "{POOL}", scopes: {scopes}}}}}"#
         )));
-        assert_denied(
-            &t,
-            "/orders",
-            Some("GET"),
-            NoteKind::Unreadable,
-            "functions.f.events[0].http",
-            says,
-        );
+        assert_orders_denied(&t, NoteKind::Unreadable, "functions.f.events[0].http", says);
     }
 }
 
@@ -391,14 +350,7 @@ fn serverless_authorizer_of_the_wrong_shape_is_denied() {
         let t = import(&serverless(&format!(
             "{{path: orders, method: get, authorizer: {authorizer}}}"
         )));
-        assert_denied(
-            &t,
-            "/orders",
-            Some("GET"),
-            NoteKind::Unreadable,
-            "functions.f.events[0].http",
-            says,
-        );
+        assert_orders_denied(&t, NoteKind::Unreadable, "functions.f.events[0].http", says);
     }
 }
 
@@ -407,10 +359,8 @@ fn serverless_misspelt_authorizer_does_not_make_a_method_public() {
     let t = import(&serverless(&format!(
         r#"{{path: orders, method: get, Authorizer: {{arn: "{POOL}"}}}}"#
     )));
-    assert_denied(
+    assert_orders_denied(
         &t,
-        "/orders",
-        Some("GET"),
         NoteKind::Unreadable,
         "functions.f.events[0].http",
         "\"Authorizer\"",
@@ -425,19 +375,15 @@ fn serverless_private_flag_only_deployment_knows_is_denied() {
     let t = import(&serverless(
         "{path: orders, method: get, private: '${self:custom.unknownLater}'}",
     ));
-    assert_denied(
+    assert_orders_denied(
         &t,
-        "/orders",
-        Some("GET"),
         NoteKind::Unresolved,
         "functions.f.events[0].http",
         "private",
     );
     let t = import(&serverless("{path: orders, method: get, private: maybe}"));
-    assert_denied(
+    assert_orders_denied(
         &t,
-        "/orders",
-        Some("GET"),
         NoteKind::Unreadable,
         "functions.f.events[0].http",
         "private",
@@ -466,10 +412,8 @@ fn two_definitions_of_one_method_with_different_requirements_are_denied() {
         ),
     );
     let t = import(&src);
-    assert_denied(
+    assert_orders_denied(
         &t,
-        "/orders",
-        Some("GET"),
         NoteKind::NotTranslated,
         "functions.g.events[0].http",
         "different requirements",
@@ -514,14 +458,7 @@ fn cloudformation_scopes_that_are_not_a_list_of_strings_are_denied() {
         let t = import(&cloudformation(&format!(
             "AuthorizationType: COGNITO_USER_POOLS, AuthorizerId: !Ref Auth, AuthorizationScopes: {scopes}"
         )));
-        assert_denied(
-            &t,
-            "/orders",
-            Some("GET"),
-            NoteKind::Unreadable,
-            "Resources.GetOrders",
-            says,
-        );
+        assert_orders_denied(&t, NoteKind::Unreadable, "Resources.GetOrders", says);
     }
 }
 
@@ -538,24 +475,15 @@ fn cloudformation_cognito_without_a_usable_authorizer_is_denied() {
         ("AuthorizationScopes: [a/b]", "AuthorizationScopes"),
     ] {
         let t = import(&cloudformation(props));
-        assert_denied(
-            &t,
-            "/orders",
-            Some("GET"),
-            NoteKind::Unreadable,
-            "Resources.GetOrders",
-            says,
-        );
+        assert_orders_denied(&t, NoteKind::Unreadable, "Resources.GetOrders", says);
     }
 }
 
 #[test]
 fn cloudformation_misspelt_property_does_not_make_a_method_public() {
     let t = import(&cloudformation("Authorizationtype: COGNITO_USER_POOLS"));
-    assert_denied(
+    assert_orders_denied(
         &t,
-        "/orders",
-        Some("GET"),
         NoteKind::Unreadable,
         "Resources.GetOrders",
         "\"Authorizationtype\"",
@@ -569,10 +497,8 @@ fn cloudformation_api_key_flag_only_deployment_knows_is_denied() {
     let t = import(&cloudformation(
         "AuthorizationType: NONE, ApiKeyRequired: !Ref Flag",
     ));
-    assert_denied(
+    assert_orders_denied(
         &t,
-        "/orders",
-        Some("GET"),
         NoteKind::Unresolved,
         "Resources.GetOrders",
         "ApiKeyRequired",
@@ -581,10 +507,8 @@ fn cloudformation_api_key_flag_only_deployment_knows_is_denied() {
     let t = import(&cloudformation(
         "AuthorizationType: NONE, ApiKeyRequired: 'True'",
     ));
-    assert_denied(
+    assert_orders_denied(
         &t,
-        "/orders",
-        Some("GET"),
         NoteKind::NotEnforced,
         "Resources.GetOrders",
         "API key alone",
@@ -647,10 +571,8 @@ fn sam_auth_of_the_wrong_shape_is_denied() {
         ),
     ] {
         let t = import(&sam(api_auth, event));
-        assert_denied(
+        assert_orders_denied(
             &t,
-            "/orders",
-            Some("GET"),
             NoteKind::Unreadable,
             "Resources.F.Properties.Events.E",
             says,
@@ -664,10 +586,8 @@ fn sam_event_on_an_api_defined_elsewhere_is_not_public() {
         SAM_AUTH,
         "{RestApiId: !ImportValue shared-api, Path: /orders, Method: get}",
     ));
-    assert_denied(
+    assert_orders_denied(
         &t,
-        "/orders",
-        Some("GET"),
         NoteKind::Unresolved,
         "Resources.F.Properties.Events.E",
         "DefaultAuthorizer",
@@ -812,14 +732,7 @@ fn serverless_authorizer_settings_that_cannot_be_read_deny_its_methods() {
         let t = import(&serverless(&format!(
             r#"{{path: orders, method: get, authorizer: {{name: shop, arn: "{POOL}", {settings}, scopes: [orders/read]}}}}"#
         )));
-        assert_denied(
-            &t,
-            "/orders",
-            Some("GET"),
-            kind,
-            "functions.f.events[0].http",
-            says,
-        );
+        assert_orders_denied(&t, kind, "functions.f.events[0].http", says);
         assert!(
             !t.policy.authorizers.contains_key("shop"),
             "{settings}: {:#?}",
@@ -870,10 +783,8 @@ resources:
 "#
     );
     let t = import(&src);
-    assert_denied(
+    assert_orders_denied(
         &t,
-        "/orders",
-        Some("GET"),
         NoteKind::Unreadable,
         "functions.f.events[0].http",
         "write `authorizerId: {Ref: ...}`",
@@ -894,10 +805,8 @@ fn an_authorizer_defined_outside_the_file_denies_its_methods() {
     let t = import(&serverless(
         "{path: orders, method: get, authorizer: {type: COGNITO_USER_POOLS, authorizerId: abc123, scopes: [orders/read]}}",
     ));
-    assert_denied(
+    assert_orders_denied(
         &t,
-        "/orders",
-        Some("GET"),
         NoteKind::Unresolved,
         "functions.f.events[0].http",
         "depends on the authorizer abc123, which is not defined in this file",
@@ -905,10 +814,8 @@ fn an_authorizer_defined_outside_the_file_denies_its_methods() {
     let t = import(&cloudformation(
         "AuthorizationType: COGNITO_USER_POOLS, AuthorizerId: abc123",
     ));
-    assert_denied(
+    assert_orders_denied(
         &t,
-        "/orders",
-        Some("GET"),
         NoteKind::Unresolved,
         "Resources.GetOrders",
         "depends on the authorizer abc123, defined outside this template",
@@ -937,14 +844,7 @@ fn openapi_identity_source_that_is_not_one_header_denies() {
             assert_eq!(route(&t, "/orders", Some("GET")).auth, None);
             continue;
         }
-        assert_denied(
-            &t,
-            "/orders",
-            Some("GET"),
-            NoteKind::Unreadable,
-            "paths./orders.get",
-            says,
-        );
+        assert_orders_denied(&t, NoteKind::Unreadable, "paths./orders.get", says);
     }
     // identitySource and the scheme's name naming different headers.
     let src = openapi(r#"{"security": [{"CognitoAuth": ["orders/read"]}]}"#, "").replace(
@@ -952,10 +852,8 @@ fn openapi_identity_source_that_is_not_one_header_denies() {
         r#""type": "cognito_user_pools", "identitySource": "method.request.header.X-Token", "providerARNs""#,
     );
     let t = import(&src);
-    assert_denied(
+    assert_orders_denied(
         &t,
-        "/orders",
-        Some("GET"),
         NoteKind::Unreadable,
         "paths./orders.get",
         "names another header than the scheme's name",
@@ -1006,10 +904,8 @@ fn cloudformation_authorizer_settings_only_deployment_knows() {
             "Properties: {IdentityValidationExpression: !Ref Flag, Type: COGNITO_USER_POOLS,",
         ),
     );
-    assert_denied(
+    assert_orders_denied(
         &t,
-        "/orders",
-        Some("GET"),
         NoteKind::Unresolved,
         "Resources.GetOrders",
         "identity validation expression depends on parameter Flag",

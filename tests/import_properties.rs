@@ -30,6 +30,10 @@
 //!
 //! A route matches a source method by path and HTTP method; CloudFormation methods, whose
 //! paths come from the resource tree, match by their logical id (the route's name).
+//!
+//! Why one file of this length: the mutator and the reference reading (one function per
+//! format) are one model, and the property needs all of it at once; a split would separate a
+//! format's reading from the rule it is written from.
 
 use std::path::Path;
 

@@ -19,17 +19,6 @@ fn policy_at(jwks_uri: &str) -> String {
     format!("userPools:\n  - id: {POOL}\n    jwksUri: {jwks_uri}\n{ROUTES}")
 }
 
-async fn status_with(service: &Service, token: &str) -> u16 {
-    let mut client = service.client().await;
-    let bearer = format!("Bearer {token}");
-    check(
-        &mut client,
-        request("POST", "h", "/users/1", &[("authorization", &bearer)]),
-    )
-    .await
-    .status
-}
-
 fn failures() -> String {
     format!("pool=\"{POOL}\"")
 }
@@ -54,14 +43,17 @@ async fn https_key_fetches_check_the_certificate() {
     let ca_path = ca.path().to_str().unwrap().to_owned();
 
     // Trusting the CA (the system trust store variable), the same server is accepted...
-    let mut trusting = Service::start(
+    let trusting = Service::ready(
         BIN,
         &policy_at(&keys.jwks_uri(POOL)),
         &[("SSL_CERT_FILE", &ca_path)],
-    );
-    trusting.wait_ready().await;
+    )
+    .await;
     assert_eq!(
-        status_with(&trusting, &key(0).sign(&access_claims(SCOPE))).await,
+        trusting
+            .check_token(&key(0).sign(&access_claims(SCOPE)))
+            .await
+            .status,
         200
     );
     drop(trusting);
@@ -85,7 +77,10 @@ async fn https_key_fetches_check_the_certificate() {
         "{logs}"
     );
     assert_eq!(
-        status_with(&service, &key(0).sign(&access_claims(SCOPE))).await,
+        service
+            .check_token(&key(0).sign(&access_claims(SCOPE)))
+            .await
+            .status,
         401
     );
 }
@@ -144,10 +139,12 @@ async fn key_sets_over_256_kib_are_refused() {
     keys.publish("src", key(0));
 
     keys.answer(POOL, Answering::Body(padded(&keys, LIMIT)));
-    let mut at_limit = Service::start(BIN, &policy(&keys, ROUTES), &[]);
-    at_limit.wait_ready().await;
+    let at_limit = Service::ready(BIN, &policy(&keys, ROUTES), &[]).await;
     assert_eq!(
-        status_with(&at_limit, &key(0).sign(&access_claims(SCOPE))).await,
+        at_limit
+            .check_token(&key(0).sign(&access_claims(SCOPE)))
+            .await
+            .status,
         200
     );
     drop(at_limit);
@@ -191,12 +188,12 @@ async fn only_rsa_keys_of_2048_to_8192_bits_are_used() {
         list.push(jwk_of_bits(kid, bits));
     }
     keys.answer(POOL, Answering::Body(doc.to_string()));
-    let mut service = Service::start(
+    let service = Service::ready(
         BIN,
         &policy(&keys, ROUTES),
         &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "3600")],
-    );
-    service.wait_ready().await;
+    )
+    .await;
     for (n, (kid, expected)) in [
         ("b2047", "unknown_key"),
         ("b2048", "bad_signature"),
@@ -208,7 +205,7 @@ async fn only_rsa_keys_of_2048_to_8192_bits_are_used() {
     {
         let token =
             key(0).sign_with_header(&json!({"alg": "RS256", "kid": kid}), &access_claims(SCOPE));
-        assert_eq!(status_with(&service, &token).await, 401, "{kid}");
+        assert_eq!(service.check_token(&token).await.status, 401, "{kid}");
         let last = service.decision(n + 1).await;
         assert!(
             last["detail"].as_str().unwrap().contains(match expected {
@@ -222,30 +219,28 @@ async fn only_rsa_keys_of_2048_to_8192_bits_are_used() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_are_refreshed_periodically() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(
+    let (keys, service) = keys_and_service(
         BIN,
-        &policy(&keys, ROUTES),
+        ROUTES,
         &[
             ("AUTHZ_JWKS_REFRESH_SECONDS", "10"),
             ("AUTHZ_JWKS_COOLDOWN_SECONDS", "3600"),
         ],
-    );
-    service.wait_ready().await;
+    )
+    .await;
     // Spend the one refetch the cooldown allows on an unknown kid...
     let bogus = key(0).sign_with_header(
         &json!({"alg": "RS256", "kid": "bogus"}),
         &access_claims(SCOPE),
     );
-    assert_eq!(status_with(&service, &bogus).await, 401);
+    assert_eq!(service.check_token(&bogus).await.status, 401);
     assert_eq!(keys.fetches(), 2);
     // ...so a key published now can only arrive with the periodic refresh (every 10 s).
     let before = keys.fetches();
     keys.publish(POOL, key(1));
     let token = key(1).sign(&access_claims(SCOPE));
     eventually(60, "the new key through a periodic refresh", || async {
-        status_with(&service, &token).await == 200
+        service.check_token(&token).await.status == 200
     })
     .await;
     assert_eq!(keys.fetches(), before + 1, "one refresh, no refetch");

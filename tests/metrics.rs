@@ -9,10 +9,7 @@ const ROUTES: &str = "routes:\n  - name: create-user\n    path: /users/{id}\n   
 
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_count_decisions_latency_and_cache_use() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
-    service.wait_ready().await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     let bearer = format!("Bearer {}", key(0).sign(&access_claims(SCOPE)));
     for _ in 0..3 {
@@ -117,10 +114,7 @@ async fn metrics_count_decisions_latency_and_cache_use() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_decision_logs_one_line_with_its_fields() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
-    service.wait_ready().await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     let token = key(0).sign(&access_claims(SCOPE));
     let bearer = format!("Bearer {token}");
@@ -186,10 +180,7 @@ async fn every_decision_logs_one_line_with_its_fields() {
 /// token: an operator filters and alerts on these labels, so they must not drift.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_decision_log_names_each_unsafe_request_and_missing_token() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
-    service.wait_ready().await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     let long_path = "/a".repeat(129);
     let long_host = "a".repeat(256);

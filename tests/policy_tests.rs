@@ -2,27 +2,13 @@
 //! tests/fixtures/policytest/ and the seed serverless.yml.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use testkit::run;
+
+/// The service binary, run by the test kit's `run` (see its crate doc).
+const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_cognito-ext-authz"))
-        .args(args)
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
 
 fn fixture(name: &str) -> String {
     format!("{FIXTURES}/{name}")
@@ -34,11 +20,14 @@ fn s(p: &Path) -> &str {
 
 #[test]
 fn every_token_kind_passes_against_the_fixture_policy() {
-    let r = run(&[
-        "test",
-        &fixture("policytest/policy.yaml"),
-        &fixture("policytest/tests.yaml"),
-    ]);
+    let r = run(
+        BIN,
+        &[
+            "test",
+            &fixture("policytest/policy.yaml"),
+            &fixture("policytest/tests.yaml"),
+        ],
+    );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(lines.len(), 15, "{}", r.stdout);
@@ -54,13 +43,16 @@ fn every_token_kind_passes_against_the_fixture_policy() {
 fn a_failure_shows_the_explanation_exits_1_and_is_in_the_junit_file() {
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("junit.xml");
-    let r = run(&[
-        "test",
-        &fixture("policytest/policy.yaml"),
-        &fixture("policytest/failing.yaml"),
-        "--junit",
-        s(&junit),
-    ]);
+    let r = run(
+        BIN,
+        &[
+            "test",
+            &fixture("policytest/policy.yaml"),
+            &fixture("policytest/failing.yaml"),
+            "--junit",
+            s(&junit),
+        ],
+    );
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let out = &r.stdout;
     assert!(
@@ -114,17 +106,17 @@ fn unreadable_inputs_exit_2() {
         "tests:\n  - request: {path: /}\n    expect: {status: 200, stauts: 1}\n",
     )
     .unwrap();
-    let r = run(&["test", &fixture("policytest/policy.yaml"), s(&bad)]);
+    let r = run(BIN, &["test", &fixture("policytest/policy.yaml"), s(&bad)]);
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("stauts"), "{}", r.stderr);
-    let r = run(&["test", s(&bad), s(&bad)]);
+    let r = run(BIN, &["test", s(&bad), s(&bad)]);
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
 }
 
 /// Imports `source` with `--tests`: (policy file, tests file).
 fn import_with_tests(dir: &Path, source: &str) -> (PathBuf, PathBuf) {
     let tests = dir.join("tests.yaml");
-    let r = run(&["import", source, "--tests", s(&tests)]);
+    let r = run(BIN, &["import", source, "--tests", s(&tests)]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("policy test(s) written"), "{}", r.stderr);
     let policy = dir.join("policy.yaml");
@@ -148,7 +140,7 @@ fn the_imported_seed_passes_its_generated_tests_and_a_dropped_scope_fails_them()
         assert!(written.contains(want), "{want}: {written}");
     }
 
-    let r = run(&["test", s(&policy), s(&tests)]);
+    let r = run(BIN, &["test", s(&policy), s(&tests)]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.ends_with("6 passed, 0 failed\n"), "{}", r.stdout);
 
@@ -161,7 +153,7 @@ fn the_imported_seed_passes_its_generated_tests_and_a_dropped_scope_fails_them()
         .collect();
     assert_ne!(dropped, text);
     std::fs::write(&policy, dropped).unwrap();
-    let r = run(&["test", s(&policy), s(&tests)]);
+    let r = run(BIN, &["test", s(&policy), s(&tests)]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let out = &r.stdout;
     assert!(
@@ -190,12 +182,12 @@ fn every_import_fixture_passes_its_generated_tests() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let tests = dir.path().join("tests.yaml");
-        let r = run(&["import", &fixture(source), "--tests", s(&tests)]);
+        let r = run(BIN, &["import", &fixture(source), "--tests", s(&tests)]);
         // 3: written with placeholders or denied methods; the tests are still written.
         assert!(r.code == 0 || r.code == 3, "{source}: {}", r.stderr);
         let policy = dir.path().join("policy.yaml");
         std::fs::write(&policy, r.stdout).unwrap();
-        let r = run(&["test", s(&policy), s(&tests)]);
+        let r = run(BIN, &["test", s(&policy), s(&tests)]);
         assert_eq!(r.code, 0, "{source}: {}{}", r.stdout, r.stderr);
         assert!(
             r.stdout.contains(" passed, 0 failed"),
@@ -227,7 +219,7 @@ fn generated_tests_pin_each_authorizer_its_pools_id_tokens_and_expression() {
     ] {
         assert!(written.contains(want), "{want}: {written}");
     }
-    let r = run(&["test", s(&policy), s(&tests)]);
+    let r = run(BIN, &["test", s(&policy), s(&tests)]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.ends_with("27 passed, 0 failed\n"), "{}", r.stdout);
 
@@ -259,7 +251,7 @@ fn generated_tests_pin_each_authorizer_its_pools_id_tokens_and_expression() {
     for (what, edited, fails) in edits {
         assert_ne!(edited, text, "{what}: the edit changed nothing");
         std::fs::write(&policy, &edited).unwrap();
-        let r = run(&["test", s(&policy), s(&tests)]);
+        let r = run(BIN, &["test", s(&policy), s(&tests)]);
         assert_eq!(r.code, 1, "{what}: {}{}", r.stdout, r.stderr);
         assert!(r.stdout.contains(fails), "{what}: {}", r.stdout);
     }

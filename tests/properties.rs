@@ -6,6 +6,10 @@
 //!   any accepted form is one host;
 //! - no mutation of a valid token is ever allowed, and the token parser never panics;
 //! - the policy loader never panics, whatever the YAML.
+//!
+//! Why one file of this length: each property sits beside the small reference model and the
+//! generators it is checked against; the models are read with their property, and split
+//! over several files they would only be harder to compare.
 
 use std::sync::Arc;
 

@@ -57,8 +57,7 @@ async fn a_reflection_client_lists_and_describes_both_services() {
     use v1::server_reflection_request::MessageRequest as Ask;
     use v1::server_reflection_response::MessageResponse as Got;
 
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
     let answers = ask_v1(
         &service,
@@ -136,8 +135,7 @@ async fn v1alpha_answers_older_clients() {
     use v1alpha::server_reflection_request::MessageRequest as Ask;
     use v1alpha::server_reflection_response::MessageResponse as Got;
 
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
     service.client().await;
     let mut client =
@@ -165,8 +163,7 @@ async fn v1alpha_answers_older_clients() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reflection_can_be_switched_off() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let service = Service::start(
         BIN,
         &policy(&keys, ROUTES),

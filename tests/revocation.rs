@@ -3,9 +3,12 @@
 //! refused while the last good one stays, start-up refused on a bad list, and the
 //! `validate`, `check`, `test` and `revocations prune` commands. Each refusal has its
 //! control: a token the list does not name passes.
+//!
+//! Why one file of this length: the list is one feature seen through the service and through
+//! every command that reads it (`validate`, `check`, `test`, `revocations prune`), and the
+//! tests share the token maker and the list swapping.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{Value, json};
 use testkit::*;
@@ -29,23 +32,9 @@ fn token(jti: &str, origin_jti: &str, sub: &str, iat: u64) -> String {
     key(0).sign(&claims)
 }
 
-async fn answer(service: &Service, token: &str) -> Answer {
-    let mut client = service.client().await;
-    let bearer = format!("Bearer {token}");
-    check(
-        &mut client,
-        request("POST", "h", "/users/1", &[("authorization", &bearer)]),
-    )
-    .await
-}
-
-async fn status_of(service: &Service, token: &str) -> u16 {
-    answer(service, token).await.status
-}
-
 /// Decides with `token` as the `n`th check of the service; its answer and decision line.
 async fn decided(service: &Service, token: &str, n: &mut usize) -> (Answer, Value) {
-    let answer = answer(service, token).await;
+    let answer = service.check_token(token).await;
     *n += 1;
     (answer, service.decision(*n).await)
 }
@@ -64,8 +53,7 @@ async fn swap_revocations(service: &mut Service, policy: &str, revocations: &str
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_kind_of_entry_revokes_its_tokens_and_nothing_else() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let signed_out = now() - 100;
     let list = format!(
         "revocations:\n  - jti: 6F1C0000-0000-4000-8000-00000000000A\n    reason: leaked in a log\n  - originJti: 0b7e0000-0000-4000-8000-00000000000b\n  - sub: user-signed-out\n    issuedBefore: {signed_out}\n"
@@ -128,24 +116,28 @@ async fn each_kind_of_entry_revokes_its_tokens_and_nothing_else() {
 
     // sub + issuedBefore: iat before is revoked, iat equal or after is not.
     let before = token(&fresh(4), &fresh(4), "user-signed-out", signed_out - 1);
-    assert_eq!(status_of(&service, &before).await, 401);
+    assert_eq!(service.check_token(&before).await.status, 401);
     let at = token(&fresh(5), &fresh(5), "user-signed-out", signed_out);
-    assert_eq!(status_of(&service, &at).await, 200, "iat == issuedBefore");
+    assert_eq!(
+        service.check_token(&at).await.status,
+        200,
+        "iat == issuedBefore"
+    );
     let after = token(&fresh(6), &fresh(6), "user-signed-out", now());
-    assert_eq!(status_of(&service, &after).await, 200);
+    assert_eq!(service.check_token(&after).await.status, 200);
     // A token without iat of a listed sub: nothing shows it is newer.
     let mut claims = access_claims(SCOPE);
     claims["sub"] = json!("user-signed-out");
     claims.as_object_mut().unwrap().remove("iat");
-    assert_eq!(status_of(&service, &key(0).sign(&claims)).await, 401);
+    assert_eq!(service.check_token(&key(0).sign(&claims)).await.status, 401);
 
     // Controls: other ids and subs pass; a token without jti/origin_jti too.
     let other = token(&fresh(7), &fresh(7), "u2", signed_out - 1);
-    assert_eq!(status_of(&service, &other).await, 200);
+    assert_eq!(service.check_token(&other).await.status, 200);
     let mut bare = access_claims(SCOPE);
     bare.as_object_mut().unwrap().remove("jti");
     bare.as_object_mut().unwrap().remove("origin_jti");
-    assert_eq!(status_of(&service, &key(0).sign(&bare)).await, 200);
+    assert_eq!(service.check_token(&key(0).sign(&bare)).await.status, 200);
 
     assert_eq!(
         service
@@ -169,20 +161,19 @@ async fn each_kind_of_entry_revokes_its_tokens_and_nothing_else() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cached_token_is_refused_from_the_moment_the_new_list_is_in_force() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let policy = policy(&keys, ROUTES);
     let mut service = Service::start_with_revocations(BIN, &policy, "revocations: []\n", &[]);
     service.wait_ready().await;
     let cached = token("cached-jti", "cached-session", "u1", now());
-    assert_eq!(status_of(&service, &cached).await, 200);
-    assert_eq!(status_of(&service, &cached).await, 200);
+    assert_eq!(service.check_token(&cached).await.status, 200);
+    assert_eq!(service.check_token(&cached).await.status, 200);
     assert_eq!(service.metric(HITS, &[]).await, 1.0, "the token is cached");
 
     let list = "revocations:\n  - originJti: cached-session\n    reason: RevokeToken\n";
     swap_revocations(&mut service, &policy, list, "success").await;
     assert_eq!(service.metric(SIZE, &[r#"kind="origin_jti""#]).await, 1.0);
-    assert_eq!(status_of(&service, &cached).await, 401);
+    assert_eq!(service.check_token(&cached).await.status, 401);
     assert_eq!(service.decision(3).await["reason"], "revoked");
     assert_eq!(
         service.metric(HITS, &[]).await,
@@ -191,17 +182,16 @@ async fn a_cached_token_is_refused_from_the_moment_the_new_list_is_in_force() {
     );
     // The control: another session's token still passes.
     let other = token("other-jti", "other-session", "u1", now());
-    assert_eq!(status_of(&service, &other).await, 200);
+    assert_eq!(service.check_token(&other).await.status, 200);
 
     // Taken off the list: the token passes again.
     swap_revocations(&mut service, &policy, "revocations: []\n", "success").await;
-    assert_eq!(status_of(&service, &cached).await, 200);
+    assert_eq!(service.check_token(&cached).await.status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_invalid_list_is_refused_and_the_last_good_one_stays() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let policy = policy(&keys, ROUTES);
     let mut service = Service::start_with_revocations(
         BIN,
@@ -212,8 +202,8 @@ async fn an_invalid_list_is_refused_and_the_last_good_one_stays() {
     service.wait_ready().await;
     let first = token("first", "s1", "u1", now());
     let second = token("second", "s2", "u1", now());
-    assert_eq!(status_of(&service, &first).await, 401);
-    assert_eq!(status_of(&service, &second).await, 200);
+    assert_eq!(service.check_token(&first).await.status, 401);
+    assert_eq!(service.check_token(&second).await.status, 200);
 
     // Each broken version names `second` too: none of them may be taken in part.
     let huge = format!(
@@ -239,11 +229,15 @@ async fn an_invalid_list_is_refused_and_the_last_good_one_stays() {
             (n + 1) as f64
         );
         assert_eq!(
-            status_of(&service, &first).await,
+            service.check_token(&first).await.status,
             401,
             "last good list lost"
         );
-        assert_eq!(status_of(&service, &second).await, 200, "broken list taken");
+        assert_eq!(
+            service.check_token(&second).await.status,
+            200,
+            "broken list taken"
+        );
         let logs = service.logs();
         let refused: Vec<&str> = logs
             .lines()
@@ -259,7 +253,7 @@ async fn an_invalid_list_is_refused_and_the_last_good_one_stays() {
         service.metric(RELOADS, &[r#"result="failure""#]).await > before
     })
     .await;
-    assert_eq!(status_of(&service, &first).await, 401);
+    assert_eq!(service.check_token(&first).await.status, 401);
     let mut client = service.client().await;
     assert_eq!(
         check(&mut client, request("GET", "h", "/nope", &[]))
@@ -277,16 +271,15 @@ async fn an_invalid_list_is_refused_and_the_last_good_one_stays() {
         "success",
     )
     .await;
-    assert_eq!(status_of(&service, &first).await, 200);
-    assert_eq!(status_of(&service, &second).await, 401);
+    assert_eq!(service.check_token(&first).await.status, 200);
+    assert_eq!(service.check_token(&second).await.status, 401);
     assert_eq!(service.metric(SIZE, &[r#"kind="jti""#]).await, 1.0);
     assert!(service.running());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_list_rewritten_in_place_is_taken_once_quiet() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     // A plain file (not a kubelet folder), rewritten in place.
     let mut service = Service::prepare(BIN, &policy(&keys, ROUTES));
     let path = service.revocations_path();
@@ -297,10 +290,10 @@ async fn a_list_rewritten_in_place_is_taken_once_quiet() {
     ]);
     service.wait_ready().await;
     let t = token("in-place", "s", "u", now());
-    assert_eq!(status_of(&service, &t).await, 200);
+    assert_eq!(service.check_token(&t).await.status, 200);
     std::fs::write(&path, "revocations:\n  - jti: in-place\n").unwrap();
     eventually(30, "the rewritten list", || async {
-        status_of(&service, &t).await == 401
+        service.check_token(&t).await.status == 401
     })
     .await;
     assert_eq!(service.metric(RELOADS, &[r#"result="success""#]).await, 2.0);
@@ -308,8 +301,7 @@ async fn a_list_rewritten_in_place_is_taken_once_quiet() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn start_up_is_refused_without_a_valid_list() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let invalid = "revocations:\n  - jti: a\n    originJti: b\n";
     let mut service = Service::start_with_revocations(BIN, &policy(&keys, ROUTES), invalid, &[]);
     assert_eq!(
@@ -352,21 +344,6 @@ async fn start_up_is_refused_without_a_valid_list() {
     );
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str]) -> Run {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
-
 fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -382,12 +359,15 @@ fn validate_checks_the_list_and_summarises_it() {
         &format!("userPools:\n  - id: {POOL}\n{ROUTES}"),
     );
     let list = write(dir.path(), "revocations.yaml", LIST);
-    let ok = run(&[
-        "validate",
-        path_str(&policy),
-        "--revocations",
-        path_str(&list),
-    ]);
+    let ok = run(
+        BIN,
+        &[
+            "validate",
+            path_str(&policy),
+            "--revocations",
+            path_str(&list),
+        ],
+    );
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     assert!(
         ok.stdout.contains(&format!(
@@ -402,12 +382,15 @@ fn validate_checks_the_list_and_summarises_it() {
         "bad.yaml",
         "revocations:\n  - sub: u1\n  - jti: a\n    issuedBefore: 1\n  - sub: u2\n    issuedBefore: 2026-11-26\n",
     );
-    let refused = run(&[
-        "validate",
-        path_str(&policy),
-        "--revocations",
-        path_str(&bad),
-    ]);
+    let refused = run(
+        BIN,
+        &[
+            "validate",
+            path_str(&policy),
+            "--revocations",
+            path_str(&bad),
+        ],
+    );
     assert_eq!(refused.code, 1);
     for want in [
         "revocations[0]: sub needs issuedBefore",
@@ -448,7 +431,10 @@ fn check_explains_which_entry_revoked_the_token() {
         "--token-file",
         path_str(&token_file),
     ];
-    let out = run(&[&base[..], &["--revocations", path_str(&list)]].concat());
+    let out = run(
+        BIN,
+        &[&base[..], &["--revocations", path_str(&list)]].concat(),
+    );
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     for want in [
         "revocations: ",
@@ -464,7 +450,7 @@ fn check_explains_which_entry_revoked_the_token() {
     }
     assert!(!out.stdout.contains(&revoked), "the token is never printed");
     // Without the list the same token is allowed.
-    let out = run(&base);
+    let out = run(BIN, &base);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("revocations: none"), "{}", out.stdout);
 }
@@ -501,13 +487,16 @@ tests:
     expect: { status: 200 }
 "#,
     );
-    let out = run(&[
-        "test",
-        path_str(&policy),
-        path_str(&tests),
-        "--revocations",
-        path_str(&list),
-    ]);
+    let out = run(
+        BIN,
+        &[
+            "test",
+            path_str(&policy),
+            path_str(&tests),
+            "--revocations",
+            path_str(&list),
+        ],
+    );
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stdout.ends_with("3 passed, 0 failed\n"),
@@ -515,7 +504,7 @@ tests:
         out.stdout
     );
     // Without the operator's list the sub case fails; `revoked` still works.
-    let out = run(&["test", path_str(&policy), path_str(&tests)]);
+    let out = run(BIN, &["test", path_str(&policy), path_str(&tests)]);
     assert_eq!(out.code, 1);
     assert!(
         out.stdout.contains("FAIL  the operator's sub entry"),
@@ -538,7 +527,7 @@ fn prune_removes_only_entries_whose_tokens_have_all_expired() {
     );
     let file = write(dir.path(), "revocations.yaml", &text);
 
-    let dry = run(&["revocations", "prune", path_str(&file), "--dry-run"]);
+    let dry = run(BIN, &["revocations", "prune", path_str(&file), "--dry-run"]);
     assert_eq!(dry.code, 0, "{}", dry.stderr);
     assert!(
         dry.stdout.contains("dry run, file not written"),
@@ -547,13 +536,16 @@ fn prune_removes_only_entries_whose_tokens_have_all_expired() {
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
 
-    let out = run(&[
-        "revocations",
-        "prune",
-        path_str(&file),
-        "--max-token-lifetime",
-        "1d",
-    ]);
+    let out = run(
+        BIN,
+        &[
+            "revocations",
+            "prune",
+            path_str(&file),
+            "--max-token-lifetime",
+            "1d",
+        ],
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     for want in [
         "removed revocations[0] (sub): sub gone (every token it matches expired by 2020-01-02T00:05:00Z); reason: GlobalSignOut",
@@ -569,12 +561,15 @@ fn prune_removes_only_entries_whose_tokens_have_all_expired() {
         "policy.yaml",
         &format!("userPools:\n  - id: {POOL}\n{ROUTES}"),
     );
-    let check = run(&[
-        "validate",
-        path_str(&policy),
-        "--revocations",
-        path_str(&file),
-    ]);
+    let check = run(
+        BIN,
+        &[
+            "validate",
+            path_str(&policy),
+            "--revocations",
+            path_str(&file),
+        ],
+    );
     assert!(
         check
             .stdout
@@ -586,13 +581,16 @@ fn prune_removes_only_entries_whose_tokens_have_all_expired() {
     assert!(!pruned.contains("gone") && !pruned.contains("old-token"));
 
     // A lifetime longer than the time since: nothing to remove, the file is untouched.
-    let again = run(&[
-        "revocations",
-        "prune",
-        path_str(&file),
-        "--max-token-lifetime",
-        "3600000s",
-    ]);
+    let again = run(
+        BIN,
+        &[
+            "revocations",
+            "prune",
+            path_str(&file),
+            "--max-token-lifetime",
+            "3600000s",
+        ],
+    );
     assert!(
         again.stdout.contains("nothing to remove"),
         "{}",
@@ -602,7 +600,7 @@ fn prune_removes_only_entries_whose_tokens_have_all_expired() {
 
     // An invalid file is refused and left as it is.
     let bad = write(dir.path(), "bad.yaml", "revocations:\n  - sub: x\n");
-    let refused = run(&["revocations", "prune", path_str(&bad)]);
+    let refused = run(BIN, &["revocations", "prune", path_str(&bad)]);
     assert_eq!(refused.code, 1);
     assert!(
         refused.stderr.contains("sub needs issuedBefore"),
@@ -613,12 +611,15 @@ fn prune_removes_only_entries_whose_tokens_have_all_expired() {
         std::fs::read_to_string(&bad).unwrap(),
         "revocations:\n  - sub: x\n"
     );
-    let usage = run(&[
-        "revocations",
-        "prune",
-        path_str(&file),
-        "--max-token-lifetime",
-        "1 week",
-    ]);
+    let usage = run(
+        BIN,
+        &[
+            "revocations",
+            "prune",
+            path_str(&file),
+            "--max-token-lifetime",
+            "1 week",
+        ],
+    );
     assert_eq!(usage.code, 2, "{}", usage.stderr);
 }

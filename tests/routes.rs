@@ -66,10 +66,7 @@ async fn route_of(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_most_specific_route_wins() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
-    service.wait_ready().await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
 
     let cases = [
@@ -129,10 +126,7 @@ async fn the_most_specific_route_wins() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn public_routes_default_deny_and_unsafe_paths() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
-    service.wait_ready().await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
 
     // Public: no token needed, and a bad one is not even looked at; identity headers are
@@ -221,14 +215,8 @@ async fn public_routes_default_deny_and_unsafe_paths() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn default_allow_lets_unmatched_requests_through_without_identity() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(
-        BIN,
-        &policy(&keys, &format!("defaultAction: allow\n{ROUTES}")),
-        &[],
-    );
-    service.wait_ready().await;
+    let (_keys, service) =
+        keys_and_service(BIN, &format!("defaultAction: allow\n{ROUTES}"), &[]).await;
     let mut client = service.client().await;
     let a = check(
         &mut client,
@@ -250,9 +238,8 @@ async fn default_allow_lets_unmatched_requests_through_without_identity() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unsafe_paths_are_refused_even_with_default_allow() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(
+    let keys = KeyServer::publishing(POOL, key(0)).await;
+    let service = Service::ready(
         BIN,
         &policy(
             &keys,
@@ -261,8 +248,7 @@ async fn unsafe_paths_are_refused_even_with_default_allow() {
             ),
         ),
         &[],
-    );
-    service.wait_ready().await;
+    ).await;
     let mut client = service.client().await;
     for path in [
         "/unlisted/../users/1",

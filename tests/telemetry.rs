@@ -100,18 +100,17 @@ fn attribute(span: &Span, key: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn each_check_is_a_span_in_the_callers_trace_with_no_token_material() {
     let (receiver, otlp) = Receiver::start().await;
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let endpoint = format!("http://{otlp}");
-    let mut service = Service::start(
+    let service = Service::ready(
         BIN,
         &policy(&keys, ROUTES),
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
             ("OTEL_BSP_SCHEDULE_DELAY", "100"),
         ],
-    );
-    service.wait_ready().await;
+    )
+    .await;
     let mut client = service.client().await;
     let token = key(0).sign(&access_claims(SCOPE));
     let bearer = format!("Bearer {token}");
@@ -234,10 +233,7 @@ async fn each_check_is_a_span_in_the_callers_trace_with_no_token_material() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_an_endpoint_nothing_is_exported_and_lines_still_carry_the_ids() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(BIN, &policy(&keys, ROUTES), &[]);
-    service.wait_ready().await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     let a = check(
         &mut client,

@@ -1,6 +1,9 @@
 //! TLS and mTLS on the gRPC port (SPEC 1-2, issue 14), against the real service process:
 //! certificates made here (a CA, server and client certificates), real rustls handshakes
 //! on loopback, and the certificate files replaced the way the kubelet and cert-manager do.
+//!
+//! Why one file of this length: nearly half is the TLS plumbing only these tests need (a CA,
+//! a kubelet-style Secret, a rustls client); the tests read against it, one per behaviour.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -346,8 +349,7 @@ fn token() -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn checks_and_health_are_served_over_tls_and_a_plaintext_client_is_refused() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let ca = Ca::new("test CA");
     let server = ca.server("authz", 2031);
     let tls_dir = tempfile::tempdir().unwrap();
@@ -355,15 +357,15 @@ async fn checks_and_health_are_served_over_tls_and_a_plaintext_client_is_refused
         tls_dir.path(),
         &[("tls.crt", &server.cert), ("tls.key", &server.key)],
     );
-    let mut service = Service::start(
+    let service = Service::ready(
         BIN,
         &policy(&keys, ROUTES),
         &[
             ("AUTHZ_TLS_CERT_FILE", &secret.path("tls.crt")),
             ("AUTHZ_TLS_KEY_FILE", &secret.path("tls.key")),
         ],
-    );
-    service.wait_ready().await;
+    )
+    .await;
 
     let client = Client::new(&ca.pem, None);
     let mut conn = client.connect_when_up(&service).await;
@@ -408,10 +410,24 @@ async fn checks_and_health_are_served_over_tls_and_a_plaintext_client_is_refused
     drop(keys);
 }
 
+/// The service serving TLS with the secret's `tls.crt` and `tls.key`, and asking clients
+/// for a certificate from its `ca.crt`.
+async fn mtls_service(keys: &KeyServer, secret: &Secret) -> Service {
+    Service::ready(
+        BIN,
+        &policy(keys, ROUTES),
+        &[
+            ("AUTHZ_TLS_CERT_FILE", &secret.path("tls.crt")),
+            ("AUTHZ_TLS_KEY_FILE", &secret.path("tls.key")),
+            ("AUTHZ_TLS_CLIENT_CA_FILE", &secret.path("ca.crt")),
+        ],
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn mtls_admits_only_clients_with_a_certificate_from_the_client_ca() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let ca = Ca::new("server CA");
     let client_ca = Ca::new("client CA");
     let stranger_ca = Ca::new("some other CA");
@@ -425,16 +441,7 @@ async fn mtls_admits_only_clients_with_a_certificate_from_the_client_ca() {
             ("ca.crt", &client_ca.pem),
         ],
     );
-    let mut service = Service::start(
-        BIN,
-        &policy(&keys, ROUTES),
-        &[
-            ("AUTHZ_TLS_CERT_FILE", &secret.path("tls.crt")),
-            ("AUTHZ_TLS_KEY_FILE", &secret.path("tls.key")),
-            ("AUTHZ_TLS_CLIENT_CA_FILE", &secret.path("ca.crt")),
-        ],
-    );
-    service.wait_ready().await;
+    let service = mtls_service(&keys, &secret).await;
 
     let envoy = Client::new(&ca.pem, Some(&client_ca.client("envoy")));
     let mut conn = envoy.connect_when_up(&service).await;
@@ -474,8 +481,7 @@ async fn mtls_admits_only_clients_with_a_certificate_from_the_client_ca() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rotated_secret_reaches_new_connections_while_established_ones_keep_working() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let ca = Ca::new("cert-manager CA");
     let client_ca = Ca::new("client CA");
     let first = ca.server("authz", 2031);
@@ -489,16 +495,7 @@ async fn a_rotated_secret_reaches_new_connections_while_established_ones_keep_wo
             ("ca.crt", &client_ca.pem),
         ],
     );
-    let mut service = Service::start(
-        BIN,
-        &policy(&keys, ROUTES),
-        &[
-            ("AUTHZ_TLS_CERT_FILE", &secret.path("tls.crt")),
-            ("AUTHZ_TLS_KEY_FILE", &secret.path("tls.key")),
-            ("AUTHZ_TLS_CLIENT_CA_FILE", &secret.path("ca.crt")),
-        ],
-    );
-    service.wait_ready().await;
+    let service = mtls_service(&keys, &secret).await;
     let envoy = Client::new(&ca.pem, Some(&client_ca.client("envoy")));
     let mut established = envoy.connect_when_up(&service).await;
     assert_eq!(established.server_cert, first.der);
@@ -555,8 +552,7 @@ async fn a_rotated_secret_reaches_new_connections_while_established_ones_keep_wo
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bad_replacement_is_refused_and_counted_and_the_last_good_pair_stays() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let ca = Ca::new("test CA");
     let first = ca.server("authz", 2031);
     let second = ca.server("authz", 2032);
@@ -564,7 +560,7 @@ async fn a_bad_replacement_is_refused_and_counted_and_the_last_good_pair_stays()
     let tls_dir = tempfile::tempdir().unwrap();
     let cert = write(tls_dir.path(), "tls.crt", &first.cert);
     let key_file = write(tls_dir.path(), "tls.key", &first.key);
-    let mut service = Service::start(
+    let service = Service::ready(
         BIN,
         &policy(&keys, ROUTES),
         &[
@@ -572,8 +568,8 @@ async fn a_bad_replacement_is_refused_and_counted_and_the_last_good_pair_stays()
             ("AUTHZ_TLS_KEY_FILE", key_file.to_str().unwrap()),
             ("AUTHZ_POLICY_QUIET_MS", "200"),
         ],
-    );
-    service.wait_ready().await;
+    )
+    .await;
     let client = Client::new(&ca.pem, None);
     let mut established = client.connect_when_up(&service).await;
     assert_eq!(established.server_cert, first.der);

@@ -1,4 +1,7 @@
 //! Token rules (SPEC 4) and responses (SPEC 5), through the real service over gRPC.
+//!
+//! Why one file of this length: the bad-token table is its largest part, one row per SPEC 4 rule,
+//! and reads best as one list; the other tests are the responses (SPEC 5) to the same tokens.
 
 use serde_json::json;
 use testkit::*;
@@ -25,17 +28,9 @@ const UNAUTHORIZED: &str = r#"{"message":"Unauthorized"}"#;
 const EXPIRED: &str = r#"{"message":"The incoming token has expired"}"#;
 const INVALID: &str = r#"Bearer error="invalid_token""#;
 
-async fn started(keys: &KeyServer, extra: &str) -> Service {
-    keys.publish(POOL, key(0));
-    let mut service = Service::start(BIN, &policy(keys, &format!("{extra}{ROUTES}")), &[]);
-    service.wait_ready().await;
-    service
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_with_the_scope_is_allowed_with_identity_headers() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, "").await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     let token = key(0).sign(&access_claims("openid user_management_lambdas/api email"));
 
@@ -124,8 +119,7 @@ async fn a_token_with_the_scope_is_allowed_with_identity_headers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_bad_token_is_a_401_with_the_right_body() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, "").await;
+    let (keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     let good = access_claims(SCOPE);
     let sign = |f: &dyn Fn(&mut serde_json::Value)| {
@@ -244,16 +238,7 @@ async fn every_bad_token_is_a_401_with_the_right_body() {
         ("huge", "a".repeat(20_000), UNAUTHORIZED),
     ];
     for (name, token, body) in cases {
-        let a = check(
-            &mut client,
-            request(
-                "POST",
-                "h",
-                "/users/1",
-                &[("authorization", &format!("Bearer {token}"))],
-            ),
-        )
-        .await;
+        let a = check(&mut client, token_request(&token)).await;
         assert_eq!(a.status, 401, "{name}: {a:?}");
         assert_eq!(a.body, body, "{name}");
         assert_eq!(a.headers["www-authenticate"], INVALID, "{name}");
@@ -310,8 +295,7 @@ async fn every_bad_token_is_a_401_with_the_right_body() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scopes_and_groups_are_any_of() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, "").await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     let call = |scope: &str, path: &str| {
         let token = key(0).sign(&access_claims(scope));
@@ -355,20 +339,11 @@ async fn scopes_and_groups_are_any_of() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn insufficient_scope_can_answer_403() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, "insufficientScopeStatus: 403\n").await;
+    let (_keys, service) =
+        keys_and_service(BIN, &format!("insufficientScopeStatus: 403\n{ROUTES}"), &[]).await;
     let mut client = service.client().await;
     let token = key(0).sign(&access_claims("openid"));
-    let a = check(
-        &mut client,
-        request(
-            "POST",
-            "h",
-            "/users/1",
-            &[("authorization", &format!("Bearer {token}"))],
-        ),
-    )
-    .await;
+    let a = check(&mut client, token_request(&token)).await;
     assert_eq!(a.status, 403);
     assert_eq!(a.body, r#"{"message":"Forbidden"}"#);
     assert_eq!(
@@ -382,66 +357,29 @@ async fn insufficient_scope_can_answer_403() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn leeway_tolerates_small_clock_skew() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, "leewaySeconds: 120\n").await;
+    let (_keys, service) =
+        keys_and_service(BIN, &format!("leewaySeconds: 120\n{ROUTES}"), &[]).await;
     let mut client = service.client().await;
     let mut claims = access_claims(SCOPE);
     claims["exp"] = json!(now() - 30);
     claims["nbf"] = json!(now() + 30);
     let token = key(0).sign(&claims);
-    let a = check(
-        &mut client,
-        request(
-            "POST",
-            "h",
-            "/users/1",
-            &[("authorization", &format!("Bearer {token}"))],
-        ),
-    )
-    .await;
+    let a = check(&mut client, token_request(&token)).await;
     assert_eq!(a.status, 200, "{a:?}");
     claims["exp"] = json!(now() - 300);
     let token = key(0).sign(&claims);
-    let a = check(
-        &mut client,
-        request(
-            "POST",
-            "h",
-            "/users/1",
-            &[("authorization", &format!("Bearer {token}"))],
-        ),
-    )
-    .await;
+    let a = check(&mut client, token_request(&token)).await;
     assert_eq!(a.body, EXPIRED);
 }
 
-async fn status_of(client: &mut Client, token: &str) -> Answer {
-    check(
-        client,
-        request(
-            "POST",
-            "h",
-            "/users/1",
-            &[("authorization", &format!("Bearer {token}"))],
-        ),
-    )
-    .await
-}
-
-type Client =
-    cognito_ext_authz::proto::envoy::service::auth::v3::authorization_client::AuthorizationClient<
-        tonic::transport::Channel,
-    >;
-
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_without_sub_or_client_id_are_invalid() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, "").await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     for (n, claim) in ["sub", "client_id"].into_iter().enumerate() {
         let mut claims = access_claims(SCOPE);
         claims.as_object_mut().unwrap().remove(claim);
-        let a = status_of(&mut client, &key(0).sign(&claims)).await;
+        let a = check(&mut client, token_request(&key(0).sign(&claims))).await;
         assert_eq!(a.status, 401, "without {claim}");
         assert_eq!(a.headers["www-authenticate"], INVALID, "without {claim}");
         assert_eq!(a.body, UNAUTHORIZED);
@@ -455,19 +393,22 @@ async fn tokens_without_sub_or_client_id_are_invalid() {
     }
     // The same token with both claims passes: the claims, nothing else, made the difference.
     assert_eq!(
-        status_of(&mut client, &key(0).sign(&access_claims(SCOPE)))
-            .await
-            .status,
+        check(
+            &mut client,
+            token_request(&key(0).sign(&access_claims(SCOPE)))
+        )
+        .await
+        .status,
         200
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn x5u_is_never_followed() {
-    let keys = KeyServer::start().await;
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     // The x5u URL serves the attacker's key: it must never be fetched nor trusted.
     keys.publish("attacker", key(1));
-    let service = started(&keys, "").await;
+    let service = Service::ready(BIN, &policy(&keys, ROUTES), &[]).await;
     let mut client = service.client().await;
     let before = keys.fetches();
     let x5u = keys.jwks_uri("attacker");
@@ -475,7 +416,7 @@ async fn x5u_is_never_followed() {
         &json!({"alg": "RS256", "kid": key(1).kid, "x5u": x5u}),
         &access_claims(SCOPE),
     );
-    let a = status_of(&mut client, &forged).await;
+    let a = check(&mut client, token_request(&forged)).await;
     assert_eq!(a.status, 401);
     assert_eq!(a.headers["www-authenticate"], INVALID);
     // A genuine token carrying an x5u header is verified with the pool's own keys: the
@@ -484,7 +425,10 @@ async fn x5u_is_never_followed() {
         &json!({"alg": "RS256", "kid": key(0).kid, "x5u": x5u}),
         &access_claims(SCOPE),
     );
-    assert_eq!(status_of(&mut client, &genuine).await.status, 200);
+    assert_eq!(
+        check(&mut client, token_request(&genuine)).await.status,
+        200
+    );
     assert_eq!(keys.fetches_of("attacker"), 0);
     assert!(
         keys.fetches() - before <= 1,
@@ -494,15 +438,9 @@ async fn x5u_is_never_followed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn other_algorithms_are_refused_before_any_key_lookup() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
     // No refetch cooldown: any key lookup for an unknown kid would fetch the key set.
-    let mut service = Service::start(
-        BIN,
-        &policy(&keys, ROUTES),
-        &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "0")],
-    );
-    service.wait_ready().await;
+    let (keys, service) =
+        keys_and_service(BIN, ROUTES, &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "0")]).await;
     let mut client = service.client().await;
     let claims = access_claims(SCOPE);
     let before = keys.fetches();
@@ -511,7 +449,7 @@ async fn other_algorithms_are_refused_before_any_key_lookup() {
         .enumerate()
     {
         let token = key(0).sign_with_header(&json!({"alg": alg, "kid": "unknown-kid"}), &claims);
-        let a = status_of(&mut client, &token).await;
+        let a = check(&mut client, token_request(&token)).await;
         assert_eq!(a.status, 401, "{alg}");
         assert_eq!(a.headers["www-authenticate"], INVALID, "{alg}");
         assert!(
@@ -529,30 +467,34 @@ async fn other_algorithms_are_refused_before_any_key_lookup() {
     );
     // The control: RS256 with the same unknown kid does look the key up (one refetch).
     let token = key(0).sign_with_header(&json!({"alg": "RS256", "kid": "unknown-kid"}), &claims);
-    assert_eq!(status_of(&mut client, &token).await.status, 401);
+    assert_eq!(check(&mut client, token_request(&token)).await.status, 401);
     assert_eq!(keys.fetches(), before + 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_custom_issuer_replaces_the_default_one() {
-    let keys = KeyServer::start().await;
-    keys.publish(POOL, key(0));
+    let keys = KeyServer::publishing(POOL, key(0)).await;
     let custom = format!("https://issuer-cognito-idp.ap-south-1.amazonaws.com/{POOL}");
     let yaml = format!(
         "userPools:\n  - id: {POOL}\n    issuer: {custom}\n    jwksUri: {}\n{ROUTES}",
         keys.jwks_uri(POOL)
     );
-    let mut service = Service::start(BIN, &yaml, &[]);
-    service.wait_ready().await;
+    let service = Service::ready(BIN, &yaml, &[]).await;
     let mut client = service.client().await;
     let mut claims = access_claims(SCOPE);
     claims["iss"] = json!(custom);
     assert_eq!(
-        status_of(&mut client, &key(0).sign(&claims)).await.status,
+        check(&mut client, token_request(&key(0).sign(&claims)))
+            .await
+            .status,
         200
     );
     // The default issuer of the same pool is no longer accepted.
-    let a = status_of(&mut client, &key(0).sign(&access_claims(SCOPE))).await;
+    let a = check(
+        &mut client,
+        token_request(&key(0).sign(&access_claims(SCOPE))),
+    )
+    .await;
     assert_eq!(a.status, 401);
     assert!(
         service.decision(2).await["detail"]
@@ -569,8 +511,7 @@ async fn a_custom_issuer_replaces_the_default_one() {
 /// every round crosses a second.)
 #[tokio::test(flavor = "multi_thread")]
 async fn time_claims_at_the_boundary() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, "").await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     for round in 0..5 {
         let t = now();
@@ -578,10 +519,10 @@ async fn time_claims_at_the_boundary() {
         claims["jti"] = json!(format!("boundary-{round}"));
         claims["nbf"] = json!(t);
         claims["iat"] = json!(t);
-        let a = status_of(&mut client, &key(0).sign(&claims)).await;
+        let a = check(&mut client, token_request(&key(0).sign(&claims))).await;
         assert_eq!(a.status, 200, "nbf = iat = now is valid: {a:?}");
         claims["exp"] = json!(t);
-        let a = status_of(&mut client, &key(0).sign(&claims)).await;
+        let a = check(&mut client, token_request(&key(0).sign(&claims))).await;
         assert_eq!(
             (a.status, a.body.as_str()),
             (401, EXPIRED),
@@ -595,8 +536,7 @@ async fn time_claims_at_the_boundary() {
 /// use it.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cached_token_is_refused_from_the_second_of_its_exp() {
-    let keys = KeyServer::start().await;
-    let service = started(&keys, "").await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     // Cache it late in a second (0.85 s in), so that the cache keeps it until 0.85 s past
     // its whole-second exp: the check at the second of exp is then served from the cache,
@@ -610,13 +550,13 @@ async fn a_cached_token_is_refused_from_the_second_of_its_exp() {
     let exp = now() + 5;
     claims["exp"] = json!(exp);
     let token = key(0).sign(&claims);
-    let first = status_of(&mut client, &token).await;
+    let first = check(&mut client, token_request(&token)).await;
     // Checked four seconds before its exp, however slow the machine: it is cached.
     assert_eq!(first.status, 200, "checked before its exp: {first:?}");
     while now() < exp {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let a = status_of(&mut client, &token).await;
+    let a = check(&mut client, token_request(&token)).await;
     assert_eq!((a.status, a.body.as_str()), (401, EXPIRED));
 }
 
@@ -625,8 +565,7 @@ async fn a_cached_token_is_refused_from_the_second_of_its_exp() {
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_up_to_16_kib_are_read() {
     const LIMIT: usize = 16 * 1024;
-    let keys = KeyServer::start().await;
-    let service = started(&keys, "").await;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let mut client = service.client().await;
     let make = |pad: usize, hpad: usize| {
         let mut claims = access_claims(SCOPE);
@@ -647,9 +586,9 @@ async fn tokens_up_to_16_kib_are_read() {
         }
         panic!("no token of {len} bytes");
     };
-    let a = status_of(&mut client, &sized(LIMIT)).await;
+    let a = check(&mut client, token_request(&sized(LIMIT))).await;
     assert_eq!(a.status, 200, "{a:?}");
-    let a = status_of(&mut client, &sized(LIMIT + 1)).await;
+    let a = check(&mut client, token_request(&sized(LIMIT + 1))).await;
     assert_eq!(a.status, 401);
     assert!(
         service.decision(2).await["detail"]

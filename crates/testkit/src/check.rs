@@ -40,6 +40,17 @@ pub fn request(method: &str, host: &str, path: &str, headers: &[(&str, &str)]) -
     }
 }
 
+/// The request most tests send: `POST /users/1` on host `h`, with
+/// `authorization: Bearer {token}`.
+pub fn token_request(token: &str) -> CheckRequest {
+    request(
+        "POST",
+        "h",
+        "/users/1",
+        &[("authorization", &format!("Bearer {token}"))],
+    )
+}
+
 /// The same request with Envoy's `encode_raw_headers: true` (header_map, raw bytes).
 pub fn raw_request(
     method: &str,

@@ -117,6 +117,13 @@ impl KeyServer {
         }
     }
 
+    /// A key server already serving `key` in `pool`'s key set.
+    pub async fn publishing(pool: &str, key: &SigningKey) -> KeyServer {
+        let keys = KeyServer::start().await;
+        keys.publish(pool, key);
+        keys
+    }
+
     pub fn jwks_uri(&self, pool: &str) -> String {
         format!("http://{}/{pool}/.well-known/jwks.json", self.addr)
     }

@@ -10,10 +10,14 @@
 //!   policy in a kubelet-style ConfigMap folder; its logs, metrics, health and signals.
 //! - [`check`]: `CheckRequest`s shaped as Envoy's ext_authz filter sends them, and what
 //!   Envoy would make of the `CheckResponse` ([`Answer`]).
+//! - [`cli`]: the binary's one-shot commands (`validate`, `check`, `import`, ...) run with
+//!   arguments (and standard input), their exit code and output.
 //! - [`load`]: fixtures for benches and load runs: a policy of any size, numbered tokens, a
 //!   large revocation list, the requests the load rotates over.
 //!
 //! Everything but [`load`] is re-exported at the top, so a test says `use testkit::*;`.
+//! Most tests start from [`keys_and_service`]: a key server with [`key`]`(0)` in [`POOL`]
+//! and the service, ready, on a policy trusting it.
 //!
 //! # The binary under test
 //!
@@ -26,13 +30,15 @@
 //! const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
 //! ```
 //!
-//! and hands it to the [`Service`] constructors (`Service::start(BIN, &policy, &[])`).
+//! and hands it to the [`Service`] constructors (`Service::start(BIN, &policy, &[])`,
+//! `Service::ready(BIN, &policy, &[])`), to [`keys_and_service`] and to [`run`].
 //! Nothing is guessed from the test executable's location.
 //!
 //! The kit depends on the root crate for its protobuf types (the root package's
 //! dev-dependency on the kit closes a cycle cargo allows). It has no tests of its own.
 
 pub mod check;
+pub mod cli;
 pub mod key_server;
 pub mod load;
 pub mod pki;
@@ -42,11 +48,22 @@ pub mod token;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub use check::{Answer, check, check_request, raw_request, request};
+pub use check::{Answer, check, check_request, raw_request, request, token_request};
+pub use cli::{Run, run, run_with_input};
 pub use key_server::{Answering, KeyServer, policy};
 pub use pki::{TestPki, TlsKeyServer};
 pub use service::{Service, free_port, sample};
 pub use token::{CLIENT, POOL, SCOPE, SigningKey, access_claims, b64_json, issuer, key, now};
+
+/// The fixture most tests start from: a [`KeyServer`] serving [`key`]`(0)` for [`POOL`], and
+/// the service on [`policy`]`(&keys, rest)` started with `env`, ready.
+///
+/// Bind the key server to a name (`_keys` at least, never `_`): dropped, it stops serving.
+pub async fn keys_and_service(bin: &str, rest: &str, env: &[(&str, &str)]) -> (KeyServer, Service) {
+    let keys = KeyServer::publishing(POOL, key(0)).await;
+    let service = Service::ready(bin, &policy(&keys, rest), env).await;
+    (keys, service)
+}
 
 /// Writes `text` to a file in `dir`, returning its path.
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

@@ -11,6 +11,8 @@ use cognito_ext_authz::proto::envoy::service::auth::v3::authorization_client::Au
 use serde_json::Value;
 use tonic::transport::Channel;
 
+use crate::check::{Answer, check, token_request};
+
 /// The value of the first sample of `name` whose labels include every one of `labels`.
 pub fn sample(metrics: &str, name: &str, labels: &[&str]) -> Option<f64> {
     metrics
@@ -55,6 +57,13 @@ impl Service {
     /// with `env` added to the few `AUTHZ_*` settings the kit always sets.
     pub fn start(bin: &str, policy_yaml: &str, env: &[(&str, &str)]) -> Service {
         Self::start_in(bin, policy_yaml, env, true)
+    }
+
+    /// Starts the service as [`Service::start`] does and waits until it is ready.
+    pub async fn ready(bin: &str, policy_yaml: &str, env: &[(&str, &str)]) -> Service {
+        let mut service = Service::start(bin, policy_yaml, env);
+        service.wait_ready().await;
+        service
     }
 
     /// Prepared (policy written as a plain file) but not started: call [`Service::spawn`]
@@ -310,6 +319,12 @@ impl Service {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// What the service answers to [`token_request`]`(token)` (`POST /users/1` with the
+    /// token), over a new client.
+    pub async fn check_token(&self, token: &str) -> Answer {
+        check(&mut self.client().await, token_request(token)).await
     }
 
     /// Waits until the gRPC port accepts connections.

@@ -4,6 +4,10 @@ Each values file in values/ is rendered as the documented release (`cognito-ext-
 namespace `cognito-ext-authz`) and every object checked against the Kubernetes 1.30 API
 schemas, strictly (unknown fields are errors). The ServiceMonitor is a CRD those schemas
 do not contain; it is checked against schemas/servicemonitor-monitoring-v1.json instead.
+
+Why one file of this length: every test reads the same module-scoped renders (one per
+values file, plus the production and default ones), which pytest renders once per module;
+split, each part would render the chart again.
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ tests/python/harness/support/tools.py and docs/testing.md.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +74,21 @@ routes:
   - name: health
     path: /health
     auth: none
+"""
+
+
+def reports_policy(keys: KeyServer, scope: str = "reports/read") -> str:
+    """The one-route policy of the reload, revocation and TLS tests: POOL only,
+    `defaultAction: deny`, and a route `reports` at /reports/{id} needing `scope`."""
+    return f"""\
+userPools:
+  - id: {POOL}
+    jwksUri: {keys.jwks_uri(POOL)}
+defaultAction: deny
+routes:
+  - name: reports
+    path: /reports/{{id}}
+    scopes: [{scope}]
 """
 
 
@@ -140,15 +157,15 @@ def upstream() -> EchoServer:
 
 
 @pytest.fixture(scope="session")
-def stack(authz_bin: Path, envoy_bin: Path, workdir: Path, keys: KeyServer, upstream: EchoServer) -> Stack:
-    with Stack(
-        authz_bin=authz_bin,
-        envoy_bin=envoy_bin,
-        workdir=workdir,
-        policy=main_policy(keys),
-        upstream=upstream,
-        name="main",
-    ) as s:
+def new_stack(authz_bin: Path, envoy_bin: Path, upstream: EchoServer) -> Callable[..., Stack]:
+    """`Stack` on the session's binaries and echo upstream: the caller names the rest
+    (workdir, policy, name, and any other `Stack` argument)."""
+    return functools.partial(Stack, authz_bin=authz_bin, envoy_bin=envoy_bin, upstream=upstream)
+
+
+@pytest.fixture(scope="session")
+def stack(new_stack: Callable[..., Stack], workdir: Path, keys: KeyServer) -> Stack:
+    with new_stack(workdir=workdir, policy=main_policy(keys), name="main") as s:
         yield s
 
 

@@ -6,21 +6,19 @@ unsafe paths stay refused."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from support.keyserver import KeyServer
 from support.procs import wait_until
 from support.stack import Stack
-from support.upstream import EchoServer
 
 from .conftest import POOL, Minter
 from .test_e2e_decisions import FORGED, assert_denied, identity, upstream_saw
 
 
 @pytest.fixture(scope="module")
-def trial(authz_bin: Path, envoy_bin: Path, tmp_path_factory: pytest.TempPathFactory, keys: KeyServer, upstream: EchoServer):
+def trial(new_stack, tmp_path_factory: pytest.TempPathFactory, keys: KeyServer):
     policy = f"""\
 userPools:
   - id: {POOL}
@@ -38,14 +36,7 @@ routes:
     path: /closed
     auth: deny
 """
-    with Stack(
-        authz_bin=authz_bin,
-        envoy_bin=envoy_bin,
-        workdir=tmp_path_factory.mktemp("dry-run"),
-        policy=policy,
-        upstream=upstream,
-        name="dry-run",
-    ) as s:
+    with new_stack(workdir=tmp_path_factory.mktemp("dry-run"), policy=policy, name="dry-run") as s:
         yield s
 
 
@@ -74,16 +65,7 @@ def test_no_token_goes_upstream_without_identity_and_forgeries_removed(trial: St
 def test_the_would_be_decision_is_in_envoys_access_log(trial: Stack, mint: Minter) -> None:
     path = "/orders/access-log-dry-run"
     upstream_saw(trial.request(path, token=mint.access("other/scope")))
-    log = trial.envoy.process.log_path
-
-    def logged() -> dict | None:
-        for line in log.read_text(errors="replace").splitlines():
-            if line.startswith("{") and f'"{path}"' in line:
-                return json.loads(line)
-        return None
-
-    wait_until(lambda: logged() is not None, 10, "the access log line (Envoy flushes it within ~1 s)")
-    authz = json.dumps(logged()["authz"])
+    authz = json.dumps(trial.envoy.access_log_entry(path)["authz"])
     assert "would_deny" in authz and "insufficient_scope" in authz and "401" in authz, authz
 
 

@@ -16,7 +16,6 @@ import pytest
 from support import tokens
 from support.keyserver import KeyServer
 from support.stack import Stack
-from support.upstream import EchoServer
 
 from .conftest import POOL, Minter
 from .test_e2e_decisions import assert_denied, upstream_saw
@@ -45,15 +44,8 @@ routes:
 
 
 @pytest.fixture(scope="module")
-def hostile(authz_bin: Path, envoy_bin: Path, workdir: Path, keys: KeyServer, upstream: EchoServer) -> Stack:
-    with Stack(
-        authz_bin=authz_bin,
-        envoy_bin=envoy_bin,
-        workdir=workdir,
-        policy=hostile_policy(keys),
-        upstream=upstream,
-        name="hostile",
-    ) as s:
+def hostile(new_stack, workdir: Path, keys: KeyServer) -> Stack:
+    with new_stack(workdir=workdir, policy=hostile_policy(keys), name="hostile") as s:
         yield s
 
 

@@ -4,14 +4,11 @@ in both forms Envoy can send them."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from support.envoy import EnvoyProxy, raw_headers
-from support.service import AuthzService
 from support.stack import Stack
-from support.upstream import EchoServer
 
 from .conftest import Minter, main_policy
 from .test_e2e_decisions import assert_denied, assert_invalid_token, assert_unauthorized_no_token, identity, upstream_saw
@@ -44,19 +41,12 @@ def test_every_envoy_check_is_one_counted_decision(stack: Stack, mint: Minter) -
 
 
 @pytest.fixture(scope="module")
-def raw_headers_stack(authz_bin: Path, envoy_bin: Path, tmp_path_factory: pytest.TempPathFactory, keys, upstream: EchoServer):
+def raw_headers_stack(new_stack, tmp_path_factory: pytest.TempPathFactory, keys):
     """The reference config with `encode_raw_headers: true`: headers arrive in
     `header_map` as bytes instead of the `headers` string map."""
     workdir = tmp_path_factory.mktemp("raw")
-    svc = AuthzService(authz_bin, workdir, main_policy(keys), name="raw-authz")
-    try:
-        with EnvoyProxy(
-            envoy_bin, workdir, authz_port=svc.grpc_port, upstream_port=upstream.port, name="raw-envoy",
-            transform=raw_headers,
-        ) as envoy:
-            yield envoy
-    finally:
-        svc.stop()
+    with new_stack(workdir=workdir, policy=main_policy(keys), name="raw", envoy_transform=raw_headers) as s:
+        yield s.envoy
 
 
 def test_encode_raw_headers_variant_decides_the_same(raw_headers_stack: EnvoyProxy, mint: Minter) -> None:

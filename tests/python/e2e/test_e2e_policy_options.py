@@ -3,21 +3,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from support import tokens
 from support.keyserver import KeyServer
 from support.stack import Stack
-from support.upstream import EchoServer
 
 from .conftest import POOL, Minter
 from .test_e2e_decisions import FORGED, assert_denied, assert_invalid_token, assert_unauthorized_no_token, identity, upstream_saw
 
 
 @pytest.fixture(scope="module")
-def lenient(authz_bin: Path, envoy_bin: Path, tmp_path_factory: pytest.TempPathFactory, keys: KeyServer, upstream: EchoServer):
+def lenient(new_stack, tmp_path_factory: pytest.TempPathFactory, keys: KeyServer):
     policy = f"""\
 userPools:
   - id: {POOL}
@@ -33,14 +31,7 @@ routes:
     scopes: [ops/admin]
     groups: [operators]
 """
-    with Stack(
-        authz_bin=authz_bin,
-        envoy_bin=envoy_bin,
-        workdir=tmp_path_factory.mktemp("lenient"),
-        policy=policy,
-        upstream=upstream,
-        name="lenient",
-    ) as s:
+    with new_stack(workdir=tmp_path_factory.mktemp("lenient"), policy=policy, name="lenient") as s:
         yield s
 
 

@@ -14,32 +14,17 @@ import pytest
 from support.configmap import ConfigMapDir
 from support.keyserver import KeyServer
 from support.procs import wait_until
-from support.stack import Stack
-from support.upstream import EchoServer
 
-from .conftest import POOL, Minter, metric
+from .conftest import Minter, metric, reports_policy
 from .test_e2e_decisions import assert_denied, assert_unauthorized_no_token, identity, upstream_saw
 
 
-def _policy(keys: KeyServer, reports_scope: str) -> str:
-    return f"""\
-userPools:
-  - id: {POOL}
-    jwksUri: {keys.jwks_uri(POOL)}
-defaultAction: deny
-routes:
-  - name: reports
-    path: /reports/{{id}}
-    scopes: [{reports_scope}]
-"""
-
-
 @pytest.fixture
-def reloadable(authz_bin: Path, envoy_bin: Path, tmp_path: Path, keys: KeyServer, upstream: EchoServer):
-    cm = ConfigMapDir(tmp_path / "config", {"policy.yaml": _policy(keys, "reports/v1")})
-    with Stack(
-        authz_bin=authz_bin, envoy_bin=envoy_bin, workdir=tmp_path, policy="", policy_path=cm.path("policy.yaml"),
-        upstream=upstream, name="reload", service_env={"AUTHZ_POLICY_POLL_SECONDS": "3600"},
+def reloadable(new_stack, tmp_path: Path, keys: KeyServer):
+    cm = ConfigMapDir(tmp_path / "config", {"policy.yaml": reports_policy(keys, "reports/v1")})
+    with new_stack(
+        workdir=tmp_path, policy="", policy_path=cm.path("policy.yaml"),
+        name="reload", service_env={"AUTHZ_POLICY_POLL_SECONDS": "3600"},
     ) as s:
         yield s, cm
 
@@ -51,7 +36,7 @@ def test_configmap_update_takes_effect_without_restart(reloadable, keys: KeyServ
     upstream_saw(stack.request("/reports/1", token=v1))
     assert_denied(stack.request("/reports/1", token=v2), 401, "Unauthorized")
 
-    cm.update({"policy.yaml": _policy(keys, "reports/v2")})
+    cm.update({"policy.yaml": reports_policy(keys, "reports/v2")})
     wait_until(
         lambda: stack.request("/reports/1", token=v2).status == 200,
         30,
@@ -74,7 +59,7 @@ def test_broken_update_is_refused_and_last_good_policy_stays(reloadable, keys: K
     assert refusals() == 0
     # A typo'd key (unknown keys are rejected) and a YAML syntax error, one after the other.
     # Each refusal is observed (counted and logged) before the old policy is checked.
-    typo = _policy(keys, "reports/v1").replace("scopes:", "scope:")
+    typo = reports_policy(keys, "reports/v1").replace("scopes:", "scope:")
     for n, broken in enumerate((typo, "routes: [unclosed\n"), start=1):
         cm.update({"policy.yaml": broken})
         wait_until(lambda: refusals() == n, 30, f"refusal #{n} to be counted", interval=0.2, on_timeout=stack.logs)
@@ -89,7 +74,7 @@ def test_broken_update_is_refused_and_last_good_policy_stays(reloadable, keys: K
     assert metric(stack.service.metrics(), "cognito_ext_authz_policy_reloads_total", result="success") == 1
 
     # A good update after bad ones still applies.
-    cm.update({"policy.yaml": _policy(keys, "reports/v3")})
+    cm.update({"policy.yaml": reports_policy(keys, "reports/v3")})
     v3 = mint.access("reports/v3")
     wait_until(lambda: stack.request("/reports/1", token=v3).status == 200, 30, "recovery after bad updates",
                interval=0.2, on_timeout=stack.logs)

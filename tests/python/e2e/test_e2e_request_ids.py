@@ -11,11 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from support.envoy import EnvoyProxy, hcm
+from support.envoy import hcm
 from support.procs import wait_until
-from support.service import AuthzService
 from support.stack import Stack
-from support.upstream import EchoServer
 
 from .conftest import Minter, main_policy
 
@@ -64,17 +62,10 @@ def _log_request_id(cfg: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def logged_ids(authz_bin: Path, envoy_bin: Path, tmp_path_factory: pytest.TempPathFactory, keys, upstream: EchoServer):
+def logged_ids(new_stack, tmp_path_factory: pytest.TempPathFactory, keys):
     workdir = tmp_path_factory.mktemp("ids")
-    svc = AuthzService(authz_bin, workdir, main_policy(keys), name="ids-authz")
-    try:
-        with EnvoyProxy(
-            envoy_bin, workdir, authz_port=svc.grpc_port, upstream_port=upstream.port, name="ids-envoy",
-            transform=_log_request_id,
-        ) as envoy:
-            yield svc, envoy
-    finally:
-        svc.stop()
+    with new_stack(workdir=workdir, policy=main_policy(keys), name="ids", envoy_transform=_log_request_id) as s:
+        yield s.service, s.envoy
 
 
 def test_envoys_own_request_id_joins_its_access_log_with_the_decision(logged_ids, mint: Minter) -> None:

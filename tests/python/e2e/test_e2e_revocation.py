@@ -16,33 +16,18 @@ import pytest
 from support.configmap import ConfigMapDir
 from support.keyserver import KeyServer
 from support.procs import wait_until
-from support.stack import Stack
-from support.upstream import EchoServer
 
-from .conftest import POOL, Minter, metric
+from .conftest import Minter, metric, reports_policy
 from .test_e2e_decisions import assert_invalid_token, identity, upstream_saw
 
 
-def _policy(keys: KeyServer) -> str:
-    return f"""\
-userPools:
-  - id: {POOL}
-    jwksUri: {keys.jwks_uri(POOL)}
-defaultAction: deny
-routes:
-  - name: reports
-    path: /reports/{{id}}
-    scopes: [reports/read]
-"""
-
-
 @pytest.fixture
-def revocable(authz_bin: Path, envoy_bin: Path, tmp_path: Path, keys: KeyServer, upstream: EchoServer):
-    files = {"policy.yaml": _policy(keys), "revocations.yaml": "revocations: []\n"}
+def revocable(new_stack, tmp_path: Path, keys: KeyServer):
+    files = {"policy.yaml": reports_policy(keys), "revocations.yaml": "revocations: []\n"}
     cm = ConfigMapDir(tmp_path / "config", files)
-    with Stack(
-        authz_bin=authz_bin, envoy_bin=envoy_bin, workdir=tmp_path, policy="", policy_path=cm.path("policy.yaml"),
-        upstream=upstream, name="revoke",
+    with new_stack(
+        workdir=tmp_path, policy="", policy_path=cm.path("policy.yaml"),
+        name="revoke",
         service_env={"AUTHZ_REVOCATIONS_PATH": str(cm.path("revocations.yaml")), "AUTHZ_POLICY_POLL_SECONDS": "3600"},
     ) as s:
         yield s, cm
@@ -60,7 +45,7 @@ def test_a_token_gets_401_once_the_configmap_revokes_it(revocable, keys: KeyServ
     assert metric(metrics, "cognito_ext_authz_token_cache_hits_total") >= 1
 
     cm.update({
-        "policy.yaml": _policy(keys),
+        "policy.yaml": reports_policy(keys),
         "revocations.yaml": f"revocations:\n  - originJti: {session}\n    reason: RevokeToken\n",
     })
     wait_until(

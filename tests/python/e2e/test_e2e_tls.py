@@ -26,21 +26,8 @@ from support.service import AuthzService
 from support.upstream import EchoServer
 from support import http
 
-from .conftest import POOL, Minter
+from .conftest import Minter, reports_policy
 from .test_e2e_decisions import assert_denied, upstream_saw
-
-
-def _policy(keys: KeyServer) -> str:
-    return f"""\
-userPools:
-  - id: {POOL}
-    jwksUri: {keys.jwks_uri(POOL)}
-defaultAction: deny
-routes:
-  - name: reports
-    path: /reports/{{id}}
-    scopes: [reports/read]
-"""
 
 
 def with_upstream_tls(envoy_dir: Path, *, client_cert: bool = True):
@@ -65,7 +52,7 @@ def mtls_service(authz_bin: Path, tmp_path: Path, keys: KeyServer, pki: Pki):
     with AuthzService(
         authz_bin,
         tmp_path,
-        _policy(keys),
+        reports_policy(keys),
         name="tls-authz",
         env={
             "AUTHZ_TLS_CERT_FILE": str(pki.secret.path("tls.crt")),

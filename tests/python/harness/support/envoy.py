@@ -11,6 +11,7 @@ with `commented_block()`, so switching one on uses exactly the shipped lines.
 from __future__ import annotations
 
 import copy
+import json
 import re
 import urllib.request
 from pathlib import Path
@@ -241,6 +242,19 @@ class EnvoyProxy:
     def admin_get(self, path: str, timeout: float = 2.0) -> str:
         with urllib.request.urlopen(self.admin_url(path), timeout=timeout) as r:
             return r.read().decode()
+
+    def access_log_entry(self, path: str, timeout: float = 10) -> dict:
+        """The JSON access log line of the request to `path`, once Envoy has flushed it
+        (within ~1 s)."""
+
+        def logged() -> dict | None:
+            for line in self.process.log_path.read_text(errors="replace").splitlines():
+                if line.startswith("{") and f'"{path}"' in line:
+                    return json.loads(line)
+            return None
+
+        wait_until(lambda: logged() is not None, timeout, "the access log line (Envoy flushes it within ~1 s)")
+        return logged()
 
     def stat(self, name: str) -> int | None:
         """One counter or gauge from /stats (None when Envoy has not created it yet)."""

@@ -18,10 +18,12 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from .httpserver import LoopbackServer
 
 
 def _b64url_uint(n: int) -> str:
@@ -72,15 +74,8 @@ class SigningKey:
         )
 
 
-class _Server(ThreadingHTTPServer):
-    # socketserver's default backlog of 5 drops connections under a burst of requests
-    # (Envoy then answers 503 "UF"), which would be blamed on the system under test.
-    request_queue_size = 256
-    daemon_threads = True
-
-
 class KeyServer:
-    """`ThreadingHTTPServer` on 127.0.0.1:<free port> serving each pool's JWKS."""
+    """A `LoopbackServer` on 127.0.0.1:<free port> serving each pool's JWKS."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._lock = threading.Lock()
@@ -104,11 +99,9 @@ class KeyServer:
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
 
-        self._httpd = _Server((host, port), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = LoopbackServer((host, port), Handler)
         self.host, self.port = self._httpd.server_address[:2]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
+        self._httpd.start()
 
     # --- pools and keys -------------------------------------------------------------
 
@@ -174,9 +167,7 @@ class KeyServer:
         return 404, {"message": "Not Found"}
 
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        self._httpd.stop()
 
     def __enter__(self) -> "KeyServer":
         return self

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import http
-from .envoy import EnvoyProxy
+from .envoy import EnvoyProxy, Transform
 from .service import AuthzService
 from .upstream import EchoServer
 
@@ -28,7 +28,9 @@ class Stack:
         service_env: dict[str, str] | None = None,
         policy_path: Path | None = None,
         name: str = "stack",
+        envoy_transform: Transform | None = None,
     ) -> None:
+        """`envoy_transform` edits Envoy's derived configuration (see `EnvoyProxy`)."""
         self.upstream = upstream
         self.service = AuthzService(
             authz_bin, workdir, policy, env=service_env, policy_path=policy_path, name=f"{name}-authz"
@@ -40,6 +42,7 @@ class Stack:
                 authz_port=self.service.grpc_port,
                 upstream_port=upstream.port,
                 name=f"{name}-envoy",
+                transform=envoy_transform,
             )
         except BaseException:
             self.service.stop()

@@ -9,14 +9,9 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-
-class _Server(ThreadingHTTPServer):
-    # socketserver's default backlog of 5 drops connections under a burst of requests
-    # (Envoy then answers 503 "UF"), which would be blamed on the system under test.
-    request_queue_size = 256
-    daemon_threads = True
+from .httpserver import LoopbackServer
 
 
 class EchoServer:
@@ -52,20 +47,16 @@ class EchoServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._httpd = _Server((host, port), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = LoopbackServer((host, port), Handler)
         self.host, self.port = self._httpd.server_address[:2]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
+        self._httpd.start()
 
     def count(self) -> int:
         with self._lock:
             return len(self.requests)
 
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        self._httpd.stop()
 
     def __enter__(self) -> "EchoServer":
         return self
