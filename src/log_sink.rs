@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// How long the writer waits for more lines before writing what it has.
-pub const BATCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+pub const BATCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(2);
 
 struct Shared {
     pending: Mutex<Pending>,

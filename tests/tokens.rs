@@ -117,6 +117,29 @@ async fn a_token_with_the_scope_is_allowed_with_identity_headers() {
     assert!(!logs.contains("x=1"), "query strings are never logged");
 }
 
+/// `AUTHZ_DYNAMIC_METADATA` off (its default; the kit turns it on): the same decisions
+/// and headers, with nothing in `dynamic_metadata` for Envoy to apply.
+#[tokio::test(flavor = "multi_thread")]
+async fn dynamic_metadata_only_when_asked_for() {
+    let (_keys, service) =
+        keys_and_service(BIN, ROUTES, &[("AUTHZ_DYNAMIC_METADATA", "false")]).await;
+    let mut client = service.client().await;
+    let bearer = format!("Bearer {}", key(0).sign(&access_claims(SCOPE)));
+    let a = check(
+        &mut client,
+        request("POST", "h", "/users/1", &[("authorization", &bearer)]),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.headers["x-cognito-route"], "create-user");
+    assert!(a.metadata.is_empty(), "{:?}", a.metadata);
+    let a = check(&mut client, request("POST", "h", "/users/1", &[])).await;
+    assert_eq!((a.status, a.body.as_str()), (401, UNAUTHORIZED));
+    assert!(a.metadata.is_empty(), "{:?}", a.metadata);
+    // The decision is still logged.
+    assert_eq!(service.decision(2).await["reason"], "no_token");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_bad_token_is_a_401_with_the_right_body() {
     let (keys, service) = keys_and_service(BIN, ROUTES, &[]).await;

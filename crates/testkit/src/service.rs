@@ -156,6 +156,9 @@ impl Service {
             .env("AUTHZ_DRAIN_SECONDS", "0")
             .env("AUTHZ_POLICY_POLL_SECONDS", "1")
             .env("RUST_LOG", "debug")
+            // Off by default; on here so tests can read each decision from the answer
+            // (tests/tokens.rs checks the default; `env` may turn it off again).
+            .env("AUTHZ_DYNAMIC_METADATA", "true")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);

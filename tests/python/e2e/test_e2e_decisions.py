@@ -17,7 +17,7 @@ from support import tokens
 from support.http import Response
 from support.stack import Stack
 
-from .conftest import APP_CLIENT, M2M_CLIENT, OTHER_CLIENT, POOL, POOL2, UNCONFIGURED_POOL, Minter
+from .conftest import APP_CLIENT, M2M_CLIENT, OTHER_CLIENT, POOL, POOL2, UNCONFIGURED_POOL, Minter, main_policy
 
 IDENTITY_HEADERS = (
     "x-cognito-sub",
@@ -364,6 +364,20 @@ def test_identity_reaches_envoy_access_log_without_the_token(stack: Stack, mint:
     assert str(entry["status"]) == "200", entry
     assert sub in json.dumps(entry["authz"]), entry
     assert token.split(".")[2] not in stack.envoy.process.log_path.read_text(errors="replace")
+
+
+def test_dynamic_metadata_is_off_by_default(new_stack, workdir, keys, mint: Minter) -> None:
+    """Without AUTHZ_DYNAMIC_METADATA the service sends no dynamic_metadata: the access
+    log's authz field is empty, while the request is decided and identified the same."""
+    with new_stack(workdir=workdir, policy=main_policy(keys), name="no-metadata",
+                   service_env={"AUTHZ_DYNAMIC_METADATA": "false"}) as quiet:
+        sub = f"quiet-{time.time_ns()}"
+        path = f"/files/{sub}"
+        seen = upstream_saw(quiet.request(path, token=mint.access("files/read", sub=sub)))
+        assert identity(seen)["x-cognito-sub"] == [sub]
+        entry = quiet.envoy.access_log_entry(path)
+        assert str(entry["status"]) == "200", entry
+        assert entry["authz"] in (None, "-", {}), entry
 
 
 @pytest.mark.parametrize("bad", ["ev\r\nx-injected: 1", "a\nb", "a\x00b"], ids=["crlf", "lf", "nul"])

@@ -164,6 +164,7 @@ AUTHZ_JWKS_TIMEOUT_SECONDS: {{ .Values.settings.jwksTimeoutSeconds | int | quote
 AUTHZ_TOKEN_CACHE_ENTRIES: {{ .Values.settings.tokenCacheEntries | int | quote }}
 AUTHZ_WORKER_THREADS: {{ include "cognito-ext-authz.workerThreads" . | quote }}
 AUTHZ_REFLECTION: {{ .Values.settings.reflection | toString | quote }}
+AUTHZ_DYNAMIC_METADATA: {{ .Values.settings.dynamicMetadata | default false | toString | quote }}
 {{- with .Values.tracing }}
 {{- if .otlpEndpoint }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ .otlpEndpoint | quote }}

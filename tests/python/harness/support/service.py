@@ -58,6 +58,9 @@ class AuthzService:
             "AUTHZ_LOG_FORMAT": "text",
             "AUTHZ_DRAIN_SECONDS": "0",
             "AUTHZ_JWKS_COOLDOWN_SECONDS": "1",
+            # Off by default; on here, so tests can read each decision in Envoy's access
+            # log (test_e2e_decisions.py checks the default).
+            "AUTHZ_DYNAMIC_METADATA": "true",
             "RUST_LOG": "info",
         }
         self.env.update(env or {})
