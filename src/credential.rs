@@ -95,12 +95,21 @@ pub fn bearer_token<'a>(headers: &'a Headers, name: &'a str) -> Result<&'a str, 
     if value.contains(',') {
         return Err(NoToken::Several);
     }
-    let mut words = value.split([' ', '\t']).filter(|w| !w.is_empty());
-    match (words.next(), words.next(), words.next()) {
-        (Some(scheme), None, None) if scheme.eq_ignore_ascii_case("bearer") => Err(NoToken::Empty),
-        (Some(token), None, None) => Ok(token),
-        (Some(scheme), Some(token), None) if scheme.eq_ignore_ascii_case("bearer") => Ok(token),
-        _ => Err(NoToken::OtherScheme),
+    // One word (a bare token, or the scheme alone) or two (scheme and token), split at
+    // spaces and tabs; read byte by byte, as a token is a kilobyte or more of text.
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    match value.as_bytes().iter().position(blank) {
+        None if value.eq_ignore_ascii_case("bearer") => Err(NoToken::Empty),
+        None => Ok(value),
+        Some(end) => {
+            // Not empty: `value` ends in neither a space nor a tab.
+            let token = value[end..].trim_start_matches([' ', '\t']);
+            if !value[..end].eq_ignore_ascii_case("bearer") || token.as_bytes().iter().any(blank)
+            {
+                return Err(NoToken::OtherScheme);
+            }
+            Ok(token)
+        }
     }
 }
 
@@ -115,6 +124,28 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         )
+    }
+
+    /// The rule as words: split at spaces and tabs, one word is the token (or the scheme
+    /// alone), two are `Bearer` and the token, anything else another scheme.
+    fn by_words(value: &str) -> Result<&str, NoToken> {
+        let mut words = value.split([' ', '\t']).filter(|w| !w.is_empty());
+        match (words.next(), words.next(), words.next()) {
+            (None, ..) => Err(NoToken::Empty),
+            (Some(s), None, None) if s.eq_ignore_ascii_case("bearer") => Err(NoToken::Empty),
+            (Some(token), None, None) => Ok(token),
+            (Some(s), Some(token), None) if s.eq_ignore_ascii_case("bearer") => Ok(token),
+            _ => Err(NoToken::OtherScheme),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_token_is_the_word_after_bearer(value in "[ \t]{0,2}((?i:bearer)|Basic|x|a\\.b)?([ \t]{1,3}(x\\.y|(?i:bearer)|z)){0,3}[ \t]{0,2}") {
+            let h = joined(&[("authorization", value.as_str())]);
+            let want = if value.contains(',') { Err(NoToken::Several) } else { by_words(&value) };
+            proptest::prop_assert_eq!(bearer_token(&h, "authorization"), want, "{:?}", value);
+        }
     }
 
     #[test]
