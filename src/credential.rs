@@ -104,8 +104,7 @@ pub fn bearer_token<'a>(headers: &'a Headers, name: &'a str) -> Result<&'a str, 
         Some(end) => {
             // Not empty: `value` ends in neither a space nor a tab.
             let token = value[end..].trim_start_matches([' ', '\t']);
-            if !value[..end].eq_ignore_ascii_case("bearer") || token.as_bytes().iter().any(blank)
-            {
+            if !value[..end].eq_ignore_ascii_case("bearer") || token.as_bytes().iter().any(blank) {
                 return Err(NoToken::OtherScheme);
             }
             Ok(token)

@@ -8,6 +8,7 @@
 //! drain period; then the listeners close, in-flight checks finish and the process exits 0.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -33,13 +34,59 @@ const SERVICE_NAME: &str = "envoy.service.auth.v3.Authorization";
 /// Longest wait between two attempts to fetch a key set that has never loaded.
 const MAX_RETRY: Duration = Duration::from_secs(30);
 
+/// Why the service could not start or stopped serving; each names the file, address or
+/// part it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The policy or revocation file cannot be read (the errors name the file).
+    #[error("{0}")]
+    Unreadable(crate::policy::PolicyErrors),
+    /// The policy file is invalid.
+    #[error("{}: {errors}", path.display())]
+    Policy {
+        path: PathBuf,
+        errors: crate::policy::PolicyErrors,
+    },
+    /// The revocation list is invalid (the errors name the file).
+    #[error("revocation list refused:\n{0}")]
+    Revocations(crate::policy::PolicyErrors),
+    /// TLS on the gRPC port cannot start.
+    #[error("{0}")]
+    Tls(String),
+    /// The HTTP client that fetches key sets cannot be built.
+    #[error("{0}")]
+    KeyFetcher(crate::token::keys::KeyError),
+    /// A file cannot be followed for changes.
+    #[error("cannot watch {}: {source}", path.display())]
+    Watch {
+        path: PathBuf,
+        source: notify::Error,
+    },
+    /// A port cannot be listened on.
+    #[error("cannot listen on {addr} ({setting}): {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        setting: &'static str,
+        source: std::io::Error,
+    },
+    /// gRPC reflection cannot be built from the embedded descriptors.
+    #[error("gRPC reflection: {0}")]
+    Reflection(tonic_reflection::server::Error),
+    /// The gRPC server stopped with an error.
+    #[error("gRPC server failed: {0}")]
+    Grpc(tonic::transport::Error),
+}
+
 /// Runs the service until SIGTERM/SIGINT; `Ok` after a clean drain.
-pub async fn serve(settings: Settings) -> Result<(), String> {
+pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     let metrics = crate::metrics::install();
-    let text = read_policy_text(&settings.policy_path).map_err(|e| e.to_string())?;
-    let policy = Policy::parse(&text).map_err(|e| {
+    let text = read_policy_text(&settings.policy_path).map_err(ServeError::Unreadable)?;
+    let policy = Policy::parse(&text).map_err(|errors| {
         crate::metrics::policy_reload("failure");
-        format!("{}: {e}", settings.policy_path.display())
+        ServeError::Policy {
+            path: settings.policy_path.clone(),
+            errors,
+        }
     })?;
     crate::metrics::policy_reload("success");
     tracing::info!(path = %settings.policy_path.display(), summary = %policy.summary(), "policy loaded");
@@ -48,17 +95,20 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         None => None,
     };
     let tls = match &settings.tls {
-        Some(files) => Some(crate::tls::Tls::start(
-            files,
-            crate::tls::Follow {
-                poll: settings.policy_poll,
-                quiet: settings.policy_quiet,
-            },
-        )?),
+        Some(files) => Some(
+            crate::tls::Tls::start(
+                files,
+                crate::tls::Follow {
+                    poll: settings.policy_poll,
+                    quiet: settings.policy_quiet,
+                },
+            )
+            .map_err(ServeError::Tls)?,
+        ),
         None => None,
     };
 
-    let fetcher = KeyFetcher::new(settings.jwks_timeout).map_err(|e| e.to_string())?;
+    let fetcher = KeyFetcher::new(settings.jwks_timeout).map_err(ServeError::KeyFetcher)?;
     let store = Arc::new(KeyStore::new(fetcher, settings.jwks_cooldown));
     let keys = store.for_policy(&policy);
     let pipeline = Arc::new(Pipeline::new(
@@ -76,25 +126,26 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     if let (Some(path), Some((list, digest))) = (&settings.revocations_path, revocations) {
         pipeline.replace_revocations(Arc::new(list));
         let updates = crate::revocation::watch::spawn(path.clone(), digest, follow_timing)
-            .map_err(|e| format!("cannot watch {}: {e}", path.display()))?;
+            .map_err(|source| ServeError::Watch {
+                path: path.clone(),
+                source,
+            })?;
         tokio::spawn(apply_revocations(updates, pipeline.clone()));
     }
 
     let grpc_listener = tokio::net::TcpListener::bind(settings.listen_addr)
         .await
-        .map_err(|e| {
-            format!(
-                "cannot listen on {} (AUTHZ_LISTEN_ADDR): {e}",
-                settings.listen_addr
-            )
+        .map_err(|source| ServeError::Listen {
+            addr: settings.listen_addr,
+            setting: "AUTHZ_LISTEN_ADDR",
+            source,
         })?;
     let admin_listener = tokio::net::TcpListener::bind(settings.admin_addr)
         .await
-        .map_err(|e| {
-            format!(
-                "cannot listen on {} (AUTHZ_ADMIN_ADDR): {e}",
-                settings.admin_addr
-            )
+        .map_err(|source| ServeError::Listen {
+            addr: settings.admin_addr,
+            setting: "AUTHZ_ADMIN_ADDR",
+            source,
         })?;
 
     let lifecycle = Lifecycle::new();
@@ -114,7 +165,10 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         crate::follow::text_digest(&text),
         follow_timing,
     )
-    .map_err(|e| format!("cannot watch {}: {e}", settings.policy_path.display()))?;
+    .map_err(|source| ServeError::Watch {
+        path: settings.policy_path.clone(),
+        source,
+    })?;
     tokio::spawn(apply_policies(
         updates,
         pipeline.clone(),
@@ -166,10 +220,9 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         settings.max_in_flight,
     );
     let (reflection_v1, reflection_v1alpha) = if settings.reflection {
-        let error = |e| format!("gRPC reflection: {e}");
         (
-            Some(crate::reflection::v1().map_err(error)?),
-            Some(crate::reflection::v1alpha().map_err(error)?),
+            Some(crate::reflection::v1().map_err(ServeError::Reflection)?),
+            Some(crate::reflection::v1alpha().map_err(ServeError::Reflection)?),
         )
     } else {
         (None, None)
@@ -191,7 +244,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
             router.serve_with_incoming_shutdown(incoming, stop).await
         }
     };
-    served.map_err(|e| format!("gRPC server failed: {e}"))?;
+    served.map_err(ServeError::Grpc)?;
     admin_task.abort();
     tracing::info!("stopped");
     Ok(())
@@ -376,11 +429,11 @@ async fn apply_policies(
 
 /// Loads the revocation list at start: refused (the process does not start) when it cannot
 /// be read or is invalid, like the policy. Returns it with the digest of its text.
-fn load_revocations(path: &std::path::Path) -> Result<(RevocationList, [u8; 32]), String> {
-    let text = crate::revocation::read_text(path).map_err(|e| e.to_string())?;
+fn load_revocations(path: &std::path::Path) -> Result<(RevocationList, [u8; 32]), ServeError> {
+    let text = crate::revocation::read_text(path).map_err(ServeError::Unreadable)?;
     let list = RevocationList::parse(&text).map_err(|e| {
         crate::metrics::revocation_reload("failure");
-        format!("revocation list refused:\n{}", e.in_file(path))
+        ServeError::Revocations(e.in_file(path))
     })?;
     crate::metrics::revocation_reload("success");
     crate::metrics::revocations_in_force(list.sizes());
