@@ -52,6 +52,9 @@ pub fn install() -> PrometheusHandle {
             let handle = recorder.handle();
             // Fails only if another recorder is installed; then ours just renders nothing.
             let installed = metrics::set_global_recorder(recorder).is_ok();
+            if installed {
+                keep_up(handle.clone());
+            }
             describe();
             if installed {
                 let _ = FIXED.set(Fixed {
@@ -63,6 +66,28 @@ pub fn install() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+/// How often histogram samples are folded into their buckets.
+pub const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds the histograms' recorded samples into their buckets every [`UPKEEP_INTERVAL`]
+/// on a thread of its own (`metrics-upkeep`). The recorder keeps every sample until then:
+/// without this, a service nobody scrapes would keep 8 bytes per check forever.
+fn keep_up(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".to_owned())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_INTERVAL);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(
+            "cannot start the metrics upkeep thread: {e}; histogram samples are folded only when /metrics is scraped"
+        );
+    }
 }
 
 fn describe() {

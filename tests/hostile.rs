@@ -773,6 +773,20 @@ async fn a_slow_log_reader_drops_lines_instead_of_stalling_checks() {
     let _ = child.wait();
 }
 
+/// The latency histogram keeps each check's sample until it is folded into its buckets: a
+/// thread of the service folds them every few seconds, so a service that nobody scrapes
+/// does not keep 8 bytes per check forever.
+#[tokio::test(flavor = "multi_thread")]
+async fn histogram_samples_are_folded_without_a_scrape() {
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
+    let threads: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", service.pid()))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|c| c.trim().to_owned())
+        .collect();
+    assert!(threads.iter().any(|t| t == "metrics-upkeep"), "{threads:?}");
+}
+
 /// Meshes hold one idle HTTP/2 connection per proxy worker to every replica, so an idle
 /// connection must stay cheap: with the service's transparent huge pages off, a few
 /// pages, not a share of a 2 MiB page (docs/security.md has the release-build figures).
