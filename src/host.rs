@@ -146,6 +146,8 @@ mod tests {
             ("admin.example.com:", BadHost::BadPort),
             ("admin.example.com:99999", BadHost::BadPort),
             ("admin.example.com:123456", BadHost::BadPort),
+            // At most five digits, even when the number is a valid port.
+            ("admin.example.com:000443", BadHost::BadPort),
             ("admin.example.com:+443", BadHost::BadPort),
             ("a:1:2", BadHost::BadPort),
             ("user@admin.example.com", BadHost::UserInfo),

@@ -59,11 +59,6 @@ impl Pipeline {
         self.active.store(Arc::new(active));
     }
 
-    /// The revocation list in force.
-    pub fn revocations(&self) -> Arc<RevocationList> {
-        self.revocations.load_full()
-    }
-
     /// Puts a new revocation list in force: every token used from now on, cached or not,
     /// is looked up in it. Returns the list it replaces (checks running may still hold it).
     pub fn replace_revocations(&self, revocations: Arc<RevocationList>) -> Arc<RevocationList> {

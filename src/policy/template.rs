@@ -228,6 +228,16 @@ mod tests {
         );
         assert_eq!(t.to_string(), "/users/{id}/files/{proxy+}");
         assert_eq!(t.shape(), "/users/{}/files/{+}");
+        // Parameter names take letters, digits, '_' and '-'.
+        assert_eq!(
+            PathTemplate::parse("/{user_id}/{file-name+}")
+                .unwrap()
+                .segments(),
+            [
+                Segment::Param("user_id".into()),
+                Segment::Greedy("file-name".into()),
+            ]
+        );
         assert_eq!(PathTemplate::parse("/").unwrap().segments(), []);
         assert_eq!(PathTemplate::parse("/").unwrap().shape(), "/");
         assert_eq!(
