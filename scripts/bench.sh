@@ -237,7 +237,7 @@ if want envoy; then
   done
   for m in $modes; do
     env_rps[$m]=$(tr ' ' '\n' <<< "${rps_runs[$m]}" | grep . | median)
-    authz_cpu[$m]=$(tr ' ' '\n' <<< "${authz_cpu[$m]}" | grep . | grep -v '^-$' | median)
+    authz_cpu[$m]=$(tr ' ' '\n' <<< "${authz_cpu[$m]}" | { grep -v -e '^$' -e '^-$' || true; } | median)
     envoy_cpu[$m]=$(tr ' ' '\n' <<< "${envoy_cpu[$m]}" | grep . | median)
   done
 fi
