@@ -9,7 +9,7 @@
 //! nothing is allocated per line. While lines keep coming the writer wakes by itself every
 //! [`BATCH_INTERVAL`] (a line waits that long at most), so a busy check path makes no
 //! wake-up calls; only the first line after a quiet spell, or a queue half full, wakes it. When the writer falls behind by
-//! [`LogSink::new`]'s `max_lines`, further lines are dropped and counted (never blocking a
+//! [`LogSink::new`]'s `max_lines` (or [`MAX_QUEUED_BYTES`]), further lines are dropped and counted (never blocking a
 //! check, never growing without bound); the count is a metric.
 
 use std::io::Write;
@@ -20,6 +20,9 @@ use std::thread::JoinHandle;
 /// Longest line kept, in bytes; a longer one is dropped and counted (a decision line is
 /// at most a few KiB: every request field is cut at 256 bytes).
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// Most bytes queued at once, whatever the line count: past it lines are dropped too.
+pub const MAX_QUEUED_BYTES: usize = 16 * 1024 * 1024;
 
 /// How long the writer waits for more lines before writing what it has.
 pub const BATCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(2);
@@ -95,7 +98,7 @@ impl LogSink {
                 .pending
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            if p.lines >= self.shared.max_lines {
+            if p.lines >= self.shared.max_lines || p.buf.len() + line.len() > MAX_QUEUED_BYTES {
                 drop(p);
                 self.shared.dropped.fetch_add(1, Ordering::Relaxed);
                 return false;
@@ -262,8 +265,22 @@ mod tests {
         assert!((10..=20).contains(&kept), "{kept} lines kept");
         assert_eq!(sink.dropped(), 1000 - kept as u64);
         assert!(!sink.push(&vec![b'x'; MAX_LINE_BYTES + 1]));
+        // However few the lines, the bytes queued are bounded too.
+        let held = Capture {
+            out: Arc::default(),
+            gate: capture.gate.clone(),
+        };
+        let (big, big_guard) = LogSink::new(held, usize::MAX).unwrap();
+        let line = vec![b'y'; MAX_LINE_BYTES];
+        let queued = (0..1000).filter(|_| big.push(&line)).count();
+        assert!(
+            queued * MAX_LINE_BYTES <= 2 * MAX_QUEUED_BYTES,
+            "{queued} lines queued"
+        );
+        assert!(big.dropped() > 0);
         drop(shut);
         drop(guard);
+        drop(big_guard);
         assert_eq!(
             String::from_utf8(capture.out.lock().unwrap().clone())
                 .unwrap()
