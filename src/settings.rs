@@ -296,32 +296,8 @@ impl Settings {
                     );
                 }
             },
-            reflection: match raw.reflection.as_deref().map(str::trim) {
-                None | Some("true") => true,
-                Some("false") => false,
-                Some(other) => {
-                    return fail(
-                        "AUTHZ_REFLECTION",
-                        Problem::NotOneOf {
-                            value: other.to_owned(),
-                            allowed: &["true", "false"],
-                        },
-                    );
-                }
-            },
-            dynamic_metadata: match raw.dynamic_metadata.as_deref().map(str::trim) {
-                None | Some("false") => false,
-                Some("true") => true,
-                Some(other) => {
-                    return fail(
-                        "AUTHZ_DYNAMIC_METADATA",
-                        Problem::NotOneOf {
-                            value: other.to_owned(),
-                            allowed: &["true", "false"],
-                        },
-                    );
-                }
-            },
+            reflection: flag("AUTHZ_REFLECTION", raw.reflection, true)?,
+            dynamic_metadata: flag("AUTHZ_DYNAMIC_METADATA", raw.dynamic_metadata, false)?,
             drain: seconds("AUTHZ_DRAIN_SECONDS", raw.drain_seconds, 5, 0, 3600)?,
             jwks_refresh: seconds(
                 "AUTHZ_JWKS_REFRESH_SECONDS",
@@ -504,6 +480,22 @@ fn number(
     match value.trim().parse::<u64>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => fail(name, Problem::OutOfRange { value, min, max }),
+    }
+}
+
+/// `true` or `false` (spaces around ignored), `default` when unset.
+fn flag(name: &'static str, value: Option<String>, default: bool) -> Result<bool, SettingsError> {
+    match value.as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => fail(
+            name,
+            Problem::NotOneOf {
+                value: other.to_owned(),
+                allowed: &["true", "false"],
+            },
+        ),
     }
 }
 
