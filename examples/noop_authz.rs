@@ -14,9 +14,7 @@
 //! its header changes, `--identity-metadata` only its metadata.
 //!
 //! Usage: `cargo run --release --example noop_authz -- [ADDR] [--identity |
-//! --identity-headers | --identity-metadata] [--service-http2]` (default address
-//! `127.0.0.1:9100`). `--service-http2` serves with the service's HTTP/2 and tower
-//! settings (`server::grpc_server`) instead of tonic's defaults.
+//! --identity-headers | --identity-metadata]` (default address `127.0.0.1:9100`).
 
 use std::sync::Arc;
 
@@ -109,15 +107,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         answer
     });
     eprintln!("noop_authz listening on {addr} (identity answer: {identity})");
-    // `--service-http2`: the service's own HTTP/2 and tower settings instead of tonic's
-    // defaults (to measure what those settings cost or save).
-    let builder = if has("--service-http2") {
-        cognito_ext_authz::server::grpc_server(&cognito_ext_authz::settings::Settings::default())
-    } else {
-        tonic::transport::Server::builder()
-    };
-    let mut builder = builder;
-    builder
+    tonic::transport::Server::builder()
         .add_service(AuthorizationServer::new(Noop { answer }))
         .serve(addr)
         .await?;

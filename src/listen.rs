@@ -96,8 +96,14 @@ impl AsyncWrite for Conn {
         Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
     }
 
+    /// Reported as `false`, although [`Self::poll_write_vectored`] is a real `writev`: the
+    /// HTTP/2 writer sends a DATA frame of 256 bytes or more to a vectored writer on its own
+    /// (its own `writev`, flushed before the next frame is taken), and a typical allow with
+    /// identity headers is about 330 bytes. Told otherwise, it copies frames under 1 KiB into
+    /// its write buffer, so the answers of all the checks finished since the last write go
+    /// out in one system call (one per check before; a third of the CPU of a check).
     fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
+        false
     }
 }
 

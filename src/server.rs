@@ -20,7 +20,7 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::active::ActivePolicy;
-use crate::grpc::{AuthorizationService, CheckServer};
+use crate::grpc::{AuthorizationService, CheckServer, GrpcPort, Http2Limits};
 use crate::lifecycle::{Lifecycle, Phase, signal};
 use crate::pipeline::Pipeline;
 use crate::policy::{Policy, read_policy_text, watch};
@@ -72,9 +72,6 @@ pub enum ServeError {
     /// gRPC reflection cannot be built from the embedded descriptors.
     #[error("gRPC reflection: {0}")]
     Reflection(tonic_reflection::server::Error),
-    /// The gRPC server stopped with an error.
-    #[error("gRPC server failed: {0}")]
-    Grpc(tonic::transport::Error),
 }
 
 /// Runs the service until SIGTERM/SIGINT; `Ok` after a clean drain.
@@ -227,24 +224,26 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     } else {
         (None, None)
     };
-    let router = grpc_server(&settings)
-        .add_service(health_service)
-        .add_service(check)
-        .add_optional_service(reflection_v1)
-        .add_optional_service(reflection_v1alpha);
+    let mut others = tonic::service::Routes::new(health_service);
+    if let Some(v1) = reflection_v1 {
+        others = others.add_service(v1);
+    }
+    if let Some(v1alpha) = reflection_v1alpha {
+        others = others.add_service(v1alpha);
+    }
+    let port = Arc::new(GrpcPort::new(
+        check,
+        others,
+        Http2Limits {
+            max_streams: settings.max_streams_per_connection,
+            request_timeout: settings.request_timeout,
+        },
+    ));
     let stop = async move { grpc_stop.reached(Phase::Stopping).await };
-    let served = match tls {
-        Some(tls) => {
-            let handshaken = tls.accept(grpc_connections);
-            let incoming = tokio_stream::wrappers::ReceiverStream::new(handshaken);
-            router.serve_with_incoming_shutdown(incoming, stop).await
-        }
-        None => {
-            let incoming = tokio_stream::wrappers::ReceiverStream::new(grpc_connections);
-            router.serve_with_incoming_shutdown(incoming, stop).await
-        }
-    };
-    served.map_err(ServeError::Grpc)?;
+    match tls {
+        Some(tls) => port.serve(tls.accept(grpc_connections), stop).await,
+        None => port.serve(grpc_connections, stop).await,
+    }
     admin_task.abort();
     tracing::info!("stopped");
     Ok(())
@@ -290,31 +289,6 @@ async fn serve_admin(
 
 /// Longest life of one admin connection (a scrape takes milliseconds).
 const ADMIN_CONNECTION_LIMIT: Duration = Duration::from_secs(60);
-
-/// The gRPC server with the HTTP/2 settings for many small unary calls over a few
-/// long-lived connections (Envoy keeps one per worker). `examples/noop_authz` uses the same
-/// settings, so benchmarks compare like with like.
-///
-/// The bounds (`docs/security.md`): streams per connection, time per request, the
-/// request's own header block, and flow-control windows small enough that a connection
-/// whose streams are never read holds little memory. A connection silent for the idle
-/// timeout is closed (by [`crate::listen`]), so no keepalive pings of ours keep dead ones.
-pub fn grpc_server(settings: &Settings) -> tonic::transport::Server {
-    tonic::transport::Server::builder()
-        .tcp_nodelay(true)
-        .max_concurrent_streams(settings.max_streams_per_connection)
-        .timeout(settings.request_timeout)
-        .http2_max_header_list_size(GRPC_MAX_HEADER_LIST_BYTES)
-        .initial_stream_window_size(STREAM_WINDOW_BYTES)
-        .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
-}
-
-/// The gRPC request's own headers (not the `CheckRequest`'s): Envoy sends a few hundred bytes.
-const GRPC_MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
-/// Per stream: a typical `CheckRequest` fits; larger ones take a window update or two.
-const STREAM_WINDOW_BYTES: u32 = 64 * 1024;
-/// Per connection: what a connection's unread streams can hold at most.
-const CONNECTION_WINDOW_BYTES: u32 = 256 * 1024;
 
 async fn readyz(State(ready): State<Arc<AtomicBool>>) -> (StatusCode, &'static str) {
     if ready.load(Ordering::Acquire) {

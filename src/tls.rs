@@ -513,8 +513,11 @@ impl AsyncWrite for TlsConn {
         Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
     }
 
+    /// `false`, as for a plaintext [`Conn`]: the HTTP/2 writer then gathers the answers of
+    /// several checks into one buffer, sealed into TLS records together, instead of one
+    /// write per answer.
     fn is_write_vectored(&self) -> bool {
-        self.0.is_write_vectored()
+        false
     }
 }
 

@@ -498,6 +498,155 @@ async fn unfinished_huge_streams_cannot_take_memory_or_starve_other_connections(
     drop(held);
 }
 
+/// Sends `chunks` as the DATA frames of one `Check` call (then ends the stream when `end`)
+/// and returns its `grpc-status` and the message it answered with, if any.
+async fn raw_check(
+    addr: std::net::SocketAddr,
+    head: http::Request<()>,
+    chunks: &[&[u8]],
+    end: bool,
+) -> (String, Option<CheckResponse>) {
+    use prost::Message as _;
+    let client = h2_connection(addr).await;
+    let mut client = client.ready().await.unwrap();
+    let (response, mut body) = client.send_request(head, false).unwrap();
+    for chunk in chunks {
+        body.send_data(bytes::Bytes::copy_from_slice(chunk), false)
+            .unwrap();
+    }
+    if end {
+        body.send_data(bytes::Bytes::new(), true).unwrap();
+    }
+    let response = tokio::time::timeout(Duration::from_secs(30), response)
+        .await
+        .expect("an answer, not a hang")
+        .unwrap();
+    if let Some(status) = response.headers().get("grpc-status") {
+        // Trailers-only: an error and no message.
+        return (status.to_str().unwrap().to_owned(), None);
+    }
+    let mut recv = response.into_body();
+    let mut data = Vec::new();
+    while let Some(chunk) = recv.data().await {
+        let chunk = chunk.unwrap();
+        let _ = recv.flow_control().release_capacity(chunk.len());
+        data.extend_from_slice(&chunk);
+    }
+    let trailers = recv.trailers().await.unwrap().expect("trailers");
+    let status = trailers["grpc-status"].to_str().unwrap().to_owned();
+    assert_eq!(data[0], 0, "uncompressed");
+    let len = u32::from_be_bytes([data[1], data[2], data[3], data[4]]) as usize;
+    assert_eq!(data.len(), 5 + len, "one whole message");
+    (status, Some(CheckResponse::decode(&data[5..]).unwrap()))
+}
+
+/// A gRPC message: the uncompressed prefix and `message`.
+fn grpc_message(message: &[u8]) -> Vec<u8> {
+    let mut framed = vec![0u8];
+    framed.extend(u32::try_from(message.len()).unwrap().to_be_bytes());
+    framed.extend(message);
+    framed
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_check_is_read_whole_whatever_its_framing_and_malformed_framing_is_never_a_decision() {
+    use prost::Message as _;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
+    let addr = service.grpc;
+    let token = bearer(&access_claims("files/read"));
+    let allowed = grpc_message(
+        &request(
+            "GET",
+            "api.example.com",
+            "/files/a",
+            &[("authorization", &token)],
+        )
+        .encode_to_vec(),
+    );
+    let no_token =
+        grpc_message(&request("GET", "api.example.com", "/files/a", &[]).encode_to_vec());
+
+    // In one DATA frame, in 7-byte frames, with the prefix split: the same decision.
+    let (status, answer) = raw_check(addr, grpc_post(addr), &[&allowed], true).await;
+    assert_eq!(
+        (status.as_str(), denied_status(&answer.unwrap())),
+        ("0", 200)
+    );
+    let pieces: Vec<&[u8]> = allowed.chunks(7).collect();
+    let (status, answer) = raw_check(addr, grpc_post(addr), &pieces, true).await;
+    assert_eq!(
+        (status.as_str(), denied_status(&answer.unwrap())),
+        ("0", 200)
+    );
+    let (status, answer) = raw_check(
+        addr,
+        grpc_post(addr),
+        &[&no_token[..3], &no_token[3..]],
+        true,
+    )
+    .await;
+    assert_eq!(
+        (status.as_str(), denied_status(&answer.unwrap())),
+        ("0", 401)
+    );
+
+    // Framing that is not one whole CheckRequest is a gRPC error (Envoy: 503 with
+    // failure_mode_allow false), never a decision and never the allow of a first message.
+    let two = [allowed.clone(), no_token.clone()].concat();
+    for (what, chunks, code) in [
+        ("two messages in one call", vec![&two[..]], "13"),
+        (
+            "an allowed message then a stray byte",
+            vec![&allowed[..], &b"x"[..]],
+            "13",
+        ),
+        (
+            "a truncated message",
+            vec![&allowed[..allowed.len() - 1]],
+            "13",
+        ),
+        ("half a prefix", vec![&allowed[..3]], "13"),
+        ("no message at all", vec![], "13"),
+        (
+            "a prefix declaring what is not protobuf",
+            vec![&grpc_message(&[0xff; 9])[..]],
+            "13",
+        ),
+    ] {
+        let (status, answer) = raw_check(addr, grpc_post(addr), &chunks, true).await;
+        assert_eq!((status.as_str(), answer), (code, None), "{what}");
+    }
+    let mut compressed = allowed.clone();
+    compressed[0] = 1;
+    let (status, answer) = raw_check(addr, grpc_post(addr), &[&compressed], true).await;
+    assert_eq!(
+        (status.as_str(), answer),
+        ("12", None),
+        "compressed: UNIMPLEMENTED"
+    );
+
+    // A caller's grpc-timeout bounds a check whose message never comes: CANCELLED.
+    let mut head = grpc_post(addr);
+    head.headers_mut()
+        .insert("grpc-timeout", http::HeaderValue::from_static("200m"));
+    let (status, answer) = raw_check(addr, head, &[&allowed[..10]], false).await;
+    assert_eq!(
+        (status.as_str(), answer),
+        ("1", None),
+        "past its grpc-timeout"
+    );
+
+    // Another path of the service is not a check: UNIMPLEMENTED from the gRPC router.
+    let head = http::Request::post(format!(
+        "http://{addr}/envoy.service.auth.v3.Authorization/Other"
+    ))
+    .header("content-type", "application/grpc")
+    .body(())
+    .unwrap();
+    let (status, answer) = raw_check(addr, head, &[&allowed], true).await;
+    assert_eq!((status.as_str(), answer), ("12", None), "unknown method");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_admin_port_bounds_header_size_time_and_connections() {
     let (_keys, service) =

@@ -12,11 +12,13 @@ use std::time::Instant;
 use prost_types::{ListValue, Struct, Value, value::Kind};
 use tracing::Instrument as _;
 
+mod http2;
 mod view;
 
+pub use http2::{GrpcPort, Http2Limits};
 pub use view::{
     AttributesView, CHECK_PATH, CheckRequestView, CheckServer, HeaderEntryView, HeaderMapView,
-    HeaderValueView, HttpRequestView, RequestView,
+    HeaderValueView, HttpRequestView, Refusal, RequestView,
 };
 
 use crate::answer::{Answer, MetaValue};

@@ -12,17 +12,15 @@
 //! bound the message size: a `CheckRequest` over the limit is answered with
 //! `RESOURCE_EXHAUSTED`, the one check answered with a gRPC error (`docs/security.md`).
 
-use std::convert::Infallible;
+use std::future::poll_fn;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
+use bytes::{BufMut, Bytes, BytesMut};
+use h2::RecvStream;
+use prost::Message as _;
 use tokio::sync::Semaphore;
-use tonic::body::Body;
-use tonic::codegen::{BoxFuture, Service, http};
-use tonic::server::{Grpc, NamedService, UnaryService};
 
 use super::AuthorizationService;
-use crate::proto::envoy::service::auth::v3::CheckResponse;
 
 /// `envoy.service.auth.v3.CheckRequest`, the fields read.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -91,11 +89,39 @@ pub struct HeaderValueView {
 /// The gRPC path of `Check`.
 pub const CHECK_PATH: &str = "/envoy.service.auth.v3.Authorization/Check";
 
-/// google.rpc.Code values tonic uses for an oversized message, and the one we answer with.
-const GRPC_OUT_OF_RANGE: &str = "11";
-const GRPC_RESOURCE_EXHAUSTED: &str = "8";
+/// Why a check gets a gRPC error instead of an answer (the only checks that do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The `CheckRequest` is larger than `AUTHZ_MAX_REQUEST_BYTES`: `RESOURCE_EXHAUSTED`,
+    /// sent as soon as its length prefix is read.
+    TooLarge,
+    /// The message is compressed (no compression is offered): `UNIMPLEMENTED`.
+    Compressed,
+    /// No whole message, more than one, or one that is not a `CheckRequest`: `INTERNAL`.
+    Malformed,
+    /// The check took longer than its timeout: `CANCELLED`, as tonic answers.
+    TimedOut,
+    /// The stream was reset or the connection lost before the message was read.
+    Gone,
+}
 
-/// The `envoy.service.auth.v3.Authorization` endpoint, decoding [`CheckRequestView`].
+impl Refusal {
+    /// The `grpc-status` and (percent-encoded) `grpc-message` it is answered with.
+    pub fn status(self) -> (&'static str, &'static str) {
+        match self {
+            Refusal::TooLarge => ("8", "CheckRequest%20larger%20than%20the%20limit"),
+            Refusal::Compressed => ("12", "compressed%20messages%20are%20not%20accepted"),
+            Refusal::Malformed => ("13", "not%20one%20whole%20CheckRequest"),
+            Refusal::TimedOut => ("1", "Timeout%20expired"),
+            Refusal::Gone => ("1", ""),
+        }
+    }
+}
+
+/// Length of the gRPC message prefix: a compression flag and a 4-byte big-endian length.
+const PREFIX: usize = 5;
+
+/// Answers `envoy.service.auth.v3.Authorization/Check` calls with [`AuthorizationService`].
 #[derive(Clone)]
 pub struct CheckServer {
     service: AuthorizationService,
@@ -119,77 +145,79 @@ impl CheckServer {
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
         }
     }
-}
 
-impl NamedService for CheckServer {
-    const NAME: &'static str = "envoy.service.auth.v3.Authorization";
-}
-
-struct CheckCall(AuthorizationService);
-
-impl UnaryService<CheckRequestView> for CheckCall {
-    type Response = CheckResponse;
-    type Future = BoxFuture<tonic::Response<CheckResponse>, tonic::Status>;
-
-    fn call(&mut self, request: tonic::Request<CheckRequestView>) -> Self::Future {
-        let service = self.0.clone();
-        Box::pin(async move {
-            Ok(tonic::Response::new(
-                service.check_view(request.into_inner()).await,
-            ))
-        })
-    }
-}
-
-impl Service<http::Request<Body>> for CheckServer {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Self::Response, Self::Error>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        if request.uri().path() != CHECK_PATH {
-            return Box::pin(async { Ok(tonic::Status::unimplemented("").into_http()) });
-        }
-        let call = CheckCall(self.service.clone());
-        let limit = self.max_request_bytes;
-        let in_flight = self.in_flight.clone();
-        Box::pin(async move {
-            let _turn = match in_flight.clone().try_acquire_owned() {
-                Ok(turn) => turn,
-                Err(_) => {
-                    crate::metrics::limit_tripped("grpc_in_flight");
-                    match in_flight.acquire_owned().await {
-                        Ok(turn) => turn,
-                        Err(_) => return Ok(tonic::Status::unavailable("stopping").into_http()),
-                    }
-                }
-            };
-            let mut grpc =
-                Grpc::new(tonic_prost::ProstCodec::<CheckResponse, CheckRequestView>::default())
-                    .max_decoding_message_size(limit);
-            let mut response = grpc.unary(call, request).await;
-            // tonic refuses an oversized message with OUT_OF_RANGE before reading it; the
-            // contract (and gRPC's own convention) names that RESOURCE_EXHAUSTED.
-            let headers = response.headers_mut();
-            if headers
-                .get("grpc-status")
-                .is_some_and(|v| v == GRPC_OUT_OF_RANGE)
-            {
-                crate::metrics::limit_tripped("grpc_message_size");
-                headers.insert(
-                    "grpc-status",
-                    http::HeaderValue::from_static(GRPC_RESOURCE_EXHAUSTED),
-                );
-                headers.insert(
-                    "grpc-message",
-                    http::HeaderValue::from_static("CheckRequest%20larger%20than%20the%20limit"),
-                );
+    /// Reads the one `CheckRequest` of a call, decides it and returns the `CheckResponse`
+    /// as a gRPC message (prefix included), ready to send.
+    pub async fn answer(&self, request: http::Request<RecvStream>) -> Result<Bytes, Refusal> {
+        let _turn = match self.in_flight.clone().try_acquire_owned() {
+            Ok(turn) => turn,
+            Err(_) => {
+                crate::metrics::limit_tripped("grpc_in_flight");
+                self.in_flight
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| Refusal::Gone)?
             }
-            Ok(response)
-        })
+        };
+        let message = read_message(request.into_body(), self.max_request_bytes).await?;
+        let view = CheckRequestView::decode(message).map_err(|_| Refusal::Malformed)?;
+        let response = self.service.check_view(view).await;
+        let len = response.encoded_len();
+        let mut framed = BytesMut::with_capacity(PREFIX + len);
+        framed.put_u8(0);
+        framed.put_u32(u32::try_from(len).map_err(|_| Refusal::Malformed)?);
+        response
+            .encode(&mut framed)
+            .map_err(|_| Refusal::Malformed)?;
+        Ok(framed.freeze())
     }
+}
+
+/// Reads the stream to its end and returns its one message, refusing one over `limit`
+/// bytes as soon as its length prefix says so (nothing more of it is read).
+async fn read_message(mut body: RecvStream, limit: usize) -> Result<Bytes, Refusal> {
+    // Usually the whole message arrives in one DATA frame: kept as it is, without a copy.
+    let mut first: Option<Bytes> = None;
+    let mut gathered = BytesMut::new();
+    loop {
+        let chunk = match poll_fn(|cx| body.poll_data(cx)).await {
+            Some(Ok(chunk)) => chunk,
+            Some(Err(_)) => return Err(Refusal::Gone),
+            None => break,
+        };
+        let _ = body.flow_control().release_capacity(chunk.len());
+        if first.is_none() && gathered.is_empty() {
+            first = Some(chunk);
+        } else {
+            if let Some(first) = first.take() {
+                gathered.extend_from_slice(&first);
+            }
+            gathered.extend_from_slice(&chunk);
+        }
+        let read: &[u8] = first.as_deref().unwrap_or(&gathered);
+        if read.len() >= PREFIX {
+            if read[0] != 0 {
+                return Err(Refusal::Compressed);
+            }
+            let len = u32::from_be_bytes([read[1], read[2], read[3], read[4]]) as usize;
+            if len > limit {
+                crate::metrics::limit_tripped("grpc_message_size");
+                return Err(Refusal::TooLarge);
+            }
+            // More than one message: what was read stays within one message and a frame.
+            if read.len() > PREFIX + len {
+                return Err(Refusal::Malformed);
+            }
+        }
+    }
+    let whole = first.unwrap_or_else(|| gathered.freeze());
+    if whole.len() < PREFIX {
+        return Err(Refusal::Malformed);
+    }
+    let len = u32::from_be_bytes([whole[1], whole[2], whole[3], whole[4]]) as usize;
+    if whole.len() != PREFIX + len {
+        return Err(Refusal::Malformed);
+    }
+    Ok(whole.slice(PREFIX..))
 }

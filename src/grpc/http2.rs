@@ -1,0 +1,360 @@
+//! The gRPC port's HTTP/2 server: each connection is served by one task, which answers
+//! its checks itself and hands every other call (health, reflection) to tonic.
+//!
+//! A check is read, decided and answered inside the task that reads and writes its
+//! connection: no task per request, no hand-off between threads, and the answers of every
+//! check decided since the last write leave in one system call. A general-purpose server
+//! (hyper under tonic) spawns a task per request and wakes the connection once per answer;
+//! on the checks Envoy sends that costs more CPU than deciding them (`docs/performance.md`).
+//!
+//! The bounds are those of `docs/security.md`: streams per connection, the request's own
+//! header block, flow-control windows, the size of a `CheckRequest` and the checks being
+//! read at once ([`CheckServer`]), the time a check may take. HTTP/2 itself (framing,
+//! HPACK, flow control, resets, GOAWAY) is the `h2` crate's, as it is under hyper.
+
+use std::future::{Future, poll_fn};
+use std::io;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes};
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
+use h2::RecvStream;
+use h2::server::SendResponse;
+use http::{HeaderMap, HeaderValue, Request, Response};
+use http_body::{Body as _, Frame};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, watch};
+use tonic::codegen::Service as _;
+
+use super::view::{CHECK_PATH, CheckServer, Refusal};
+
+/// The HTTP/2 settings of the gRPC port.
+#[derive(Debug, Clone, Copy)]
+pub struct Http2Limits {
+    /// Streams a connection may have open at once (`AUTHZ_MAX_STREAMS_PER_CONNECTION`).
+    pub max_streams: u32,
+    /// Longest a check may take, from its first byte to its answer
+    /// (`AUTHZ_REQUEST_TIMEOUT_SECONDS`; a shorter `grpc-timeout` from the client wins).
+    pub request_timeout: Duration,
+}
+
+/// The gRPC request's own headers (not the `CheckRequest`'s): Envoy sends a few hundred bytes.
+const MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
+/// Per stream: a typical `CheckRequest` fits; larger ones take a window update or two.
+const STREAM_WINDOW_BYTES: u32 = 64 * 1024;
+/// Per connection: what a connection's unread streams can hold at most.
+const CONNECTION_WINDOW_BYTES: u32 = 256 * 1024;
+
+/// The gRPC port: checks answered by [`CheckServer`], everything else by `others`.
+pub struct GrpcPort {
+    checks: CheckServer,
+    others: tonic::service::Routes,
+    http2: h2::server::Builder,
+    request_timeout: Duration,
+}
+
+impl GrpcPort {
+    /// The port answering checks with `checks` and every other path with `others`
+    /// (`UNIMPLEMENTED` for a path none of them serves).
+    pub fn new(checks: CheckServer, others: tonic::service::Routes, limits: Http2Limits) -> Self {
+        let mut http2 = h2::server::Builder::new();
+        http2
+            .initial_window_size(STREAM_WINDOW_BYTES)
+            .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
+            .max_concurrent_streams(limits.max_streams)
+            .max_header_list_size(MAX_HEADER_LIST_BYTES);
+        Self {
+            checks,
+            others: others.prepare(),
+            http2,
+            request_timeout: limits.request_timeout,
+        }
+    }
+
+    /// Serves the connections of `incoming` until `stop` completes; then stops taking
+    /// connections, tells every client to go away (GOAWAY), lets the checks in flight
+    /// finish, and returns once every connection is closed.
+    pub async fn serve<C>(
+        self: Arc<Self>,
+        mut incoming: mpsc::Receiver<io::Result<C>>,
+        stop: impl Future<Output = ()>,
+    ) where
+        C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (stopping, stop_rx) = watch::channel(false);
+        let mut stop = pin!(stop);
+        loop {
+            tokio::select! {
+                conn = incoming.recv() => match conn {
+                    Some(Ok(conn)) => {
+                        tokio::spawn(self.clone().connection(conn, stop_rx.clone()));
+                    }
+                    // Failed accepts and handshakes are counted where they happen.
+                    Some(Err(_)) => continue,
+                    None => break,
+                },
+                () = &mut stop => break,
+            }
+        }
+        drop(incoming);
+        let _ = stopping.send(true);
+        drop(stop_rx);
+        // Every connection task holds a receiver until its connection is closed.
+        stopping.closed().await;
+    }
+
+    /// Serves one connection: its checks in this task, other calls in tasks of their own.
+    async fn connection<C>(self: Arc<Self>, io: C, mut stop: watch::Receiver<bool>)
+    where
+        C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let handshake = self.http2.handshake::<C, Bytes>(io);
+        let mut conn = tokio::select! {
+            conn = handshake => match conn {
+                Ok(conn) => conn,
+                Err(_) => return,
+            },
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let for_others = stop.clone();
+        let mut stopping = pin!(stop.wait_for(|s| *s));
+        let mut closing = false;
+        let mut checks = FuturesUnordered::new();
+        poll_fn(|cx| {
+            if !closing && stopping.as_mut().poll(cx).is_ready() {
+                conn.graceful_shutdown();
+                closing = true;
+            }
+            loop {
+                // Reads what the socket has, writes what is queued, and hands over the new
+                // streams one by one; once none is left, answer the checks, and loop back
+                // so their answers are written together.
+                loop {
+                    match conn.poll_accept(cx) {
+                        Poll::Ready(Some(Ok((request, respond)))) => {
+                            if request.uri().path() == CHECK_PATH {
+                                checks.push(self.check(request, respond));
+                            } else {
+                                tokio::spawn(relay(
+                                    self.others.clone(),
+                                    request,
+                                    respond,
+                                    for_others.clone(),
+                                ));
+                            }
+                        }
+                        // A connection error or the end of the connection: its streams
+                        // are gone with it.
+                        Poll::Ready(_) => return Poll::Ready(()),
+                        Poll::Pending => break,
+                    }
+                }
+                let mut answered = false;
+                while let Poll::Ready(Some(())) = checks.poll_next_unpin(cx) {
+                    answered = true;
+                }
+                if !answered {
+                    return Poll::Pending;
+                }
+            }
+        })
+        .await;
+    }
+
+    /// Answers one check on its stream.
+    async fn check(&self, request: Request<RecvStream>, mut respond: SendResponse<Bytes>) {
+        let timeout = grpc_timeout(request.headers())
+            .map_or(self.request_timeout, |t| t.min(self.request_timeout));
+        let answer = match tokio::time::timeout(timeout, self.checks.answer(request)).await {
+            Ok(answer) => answer,
+            Err(_) => Err(Refusal::TimedOut),
+        };
+        match answer {
+            Ok(message) => {
+                let Ok(mut send) = respond.send_response(grpc_head(), false) else {
+                    return;
+                };
+                if send.send_data(message, false).is_ok() {
+                    let mut trailers = HeaderMap::with_capacity(1);
+                    trailers.insert("grpc-status", HeaderValue::from_static("0"));
+                    let _ = send.send_trailers(trailers);
+                }
+            }
+            // The client reset the stream or the connection is gone: nobody to answer.
+            Err(Refusal::Gone) => {}
+            Err(refusal) => {
+                let mut head = grpc_head();
+                let (status, message) = refusal.status();
+                let headers = head.headers_mut();
+                headers.insert("grpc-status", HeaderValue::from_static(status));
+                headers.insert("grpc-message", HeaderValue::from_static(message));
+                // Trailers-only: the status in the one HEADERS frame that ends the stream.
+                let _ = respond.send_response(head, true);
+            }
+        }
+    }
+}
+
+/// `200` with `content-type: application/grpc`: the head of every gRPC answer.
+fn grpc_head() -> Response<()> {
+    let mut head = Response::new(());
+    head.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+    head
+}
+
+/// The client's `grpc-timeout` (`500m`: up to 8 digits and a unit), when it sent a valid one.
+fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get("grpc-timeout")?.as_bytes();
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some(match unit {
+        b"H" => Duration::from_secs(n.saturating_mul(3600)),
+        b"M" => Duration::from_secs(n.saturating_mul(60)),
+        b"S" => Duration::from_secs(n),
+        b"m" => Duration::from_millis(n),
+        b"u" => Duration::from_micros(n),
+        b"n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+/// Serves a call that is not a check (health, reflection) with tonic, until it ends or the
+/// port stops (a health `Watch` never ends by itself; it is reset then).
+async fn relay(
+    routes: tonic::service::Routes,
+    request: Request<RecvStream>,
+    respond: SendResponse<Bytes>,
+    mut stop: watch::Receiver<bool>,
+) {
+    tokio::select! {
+        () = relay_call(routes, request, respond) => {}
+        _ = stop.wait_for(|s| *s) => {}
+    }
+}
+
+async fn relay_call(
+    mut routes: tonic::service::Routes,
+    request: Request<RecvStream>,
+    mut respond: SendResponse<Bytes>,
+) {
+    let (parts, recv) = request.into_parts();
+    let body = tonic::body::Body::new(RecvBody {
+        recv,
+        data_done: false,
+    });
+    let _ = poll_fn(|cx| {
+        tonic::codegen::Service::<Request<tonic::body::Body>>::poll_ready(&mut routes, cx)
+    })
+    .await;
+    let Ok(response) = routes.call(Request::from_parts(parts, body)).await;
+    let (parts, mut body) = response.into_parts();
+    let end = body.is_end_stream();
+    let Ok(mut send) = respond.send_response(Response::from_parts(parts, ()), end) else {
+        return;
+    };
+    if end {
+        return;
+    }
+    while let Some(frame) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        let Ok(frame) = frame else {
+            send.send_reset(h2::Reason::INTERNAL_ERROR);
+            return;
+        };
+        match frame.into_data() {
+            Ok(mut data) => {
+                // Within the client's flow-control window, a window at a time.
+                while data.has_remaining() {
+                    send.reserve_capacity(data.len());
+                    match poll_fn(|cx| send.poll_capacity(cx)).await {
+                        Some(Ok(n)) if n > 0 => {
+                            let chunk = data.split_to(n.min(data.len()));
+                            if send.send_data(chunk, false).is_err() {
+                                return;
+                            }
+                        }
+                        Some(Ok(_)) => {}
+                        _ => return,
+                    }
+                }
+            }
+            Err(frame) => {
+                if let Ok(trailers) = frame.into_trailers() {
+                    let _ = send.send_trailers(trailers);
+                }
+                return;
+            }
+        }
+    }
+    let _ = send.send_data(Bytes::new(), true);
+}
+
+/// A request stream as an HTTP body, its window given back as it is read.
+struct RecvBody {
+    recv: RecvStream,
+    data_done: bool,
+}
+
+impl http_body::Body for RecvBody {
+    type Data = Bytes;
+    type Error = h2::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, h2::Error>>> {
+        if !self.data_done {
+            match ready!(self.recv.poll_data(cx)) {
+                Some(Ok(data)) => {
+                    let _ = self.recv.flow_control().release_capacity(data.len());
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                None => self.data_done = true,
+            }
+        }
+        match ready!(self.recv.poll_trailers(cx)) {
+            Ok(Some(trailers)) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
+            Ok(None) => Poll::Ready(None),
+            Err(e) => Poll::Ready(Some(Err(e))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.recv.is_end_stream()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeout_is_read_in_every_unit_and_refused_when_malformed() {
+        let read = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("grpc-timeout", HeaderValue::from_str(v).unwrap());
+            grpc_timeout(&h)
+        };
+        assert_eq!(read("500m"), Some(Duration::from_millis(500)));
+        assert_eq!(read("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(read("1M"), Some(Duration::from_secs(60)));
+        assert_eq!(read("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(read("7u"), Some(Duration::from_micros(7)));
+        assert_eq!(read("9n"), Some(Duration::from_nanos(9)));
+        assert_eq!(read("99999999S"), Some(Duration::from_secs(99_999_999)));
+        for bad in ["", "m", "5", "5x", "123456789m", "-5m", "5 m", "５m"] {
+            assert_eq!(read(bad), None, "{bad:?}");
+        }
+        assert_eq!(grpc_timeout(&HeaderMap::new()), None);
+    }
+}
