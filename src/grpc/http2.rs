@@ -49,6 +49,10 @@ const STREAM_WINDOW_BYTES: u32 = 64 * 1024;
 /// Per connection: what a connection's unread streams can hold at most.
 const CONNECTION_WINDOW_BYTES: u32 = 256 * 1024;
 
+/// Most answers written together: the first of them is not held back for longer than
+/// deciding this many checks takes, so Envoy can work on them while the rest are decided.
+const ANSWERS_PER_WRITE: usize = 8;
+
 /// The gRPC port: checks answered by [`CheckServer`], everything else by `others`.
 pub struct GrpcPort {
     checks: CheckServer,
@@ -153,11 +157,13 @@ impl GrpcPort {
                         Poll::Pending => break,
                     }
                 }
-                let mut answered = false;
-                while let Poll::Ready(Some(())) = checks.poll_next_unpin(cx) {
-                    answered = true;
+                let mut answered = 0;
+                while answered < ANSWERS_PER_WRITE
+                    && let Poll::Ready(Some(())) = checks.poll_next_unpin(cx)
+                {
+                    answered += 1;
                 }
-                if !answered {
+                if answered == 0 {
                     return Poll::Pending;
                 }
             }
