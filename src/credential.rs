@@ -104,7 +104,10 @@ pub fn bearer_token<'a>(headers: &'a Headers, name: &'a str) -> Result<&'a str, 
         Some(end) => {
             // Not empty: `value` ends in neither a space nor a tab.
             let token = value[end..].trim_start_matches([' ', '\t']);
-            if !value[..end].eq_ignore_ascii_case("bearer") || token.as_bytes().iter().any(blank) {
+            // A vectorised search: this is the one pass over the whole token.
+            if !value[..end].eq_ignore_ascii_case("bearer")
+                || memchr::memchr2(b' ', b'\t', token.as_bytes()).is_some()
+            {
                 return Err(NoToken::OtherScheme);
             }
             Ok(token)
