@@ -418,6 +418,27 @@ mod tests {
     }
 
     #[test]
+    fn skips_empty_kids_and_exponents_over_8_bytes() {
+        let good = modulus(2048);
+        // 65537 with leading zero bytes: 8 bytes in all is the most a key may carry.
+        let padded = |len: usize| {
+            let mut e = vec![0u8; len - 3];
+            e.extend([1, 0, 1]);
+            URL_SAFE_NO_PAD.encode(e)
+        };
+        let doc = serde_json::json!({"keys": [
+            {"kty": "RSA", "kid": "", "n": good, "e": "AQAB"},
+            {"kty": "RSA", "kid": "e8", "n": good, "e": padded(8)},
+            {"kty": "RSA", "kid": "e9", "n": good, "e": padded(9)},
+            {"kty": "RSA", "kid": "e-empty", "n": good, "e": ""},
+        ]});
+        let keys = parse_jwks(doc.to_string().as_bytes()).unwrap();
+        let mut kids: Vec<&str> = keys.keys().map(|k| k.as_str()).collect();
+        kids.sort();
+        assert_eq!(kids, ["e8"]);
+    }
+
+    #[test]
     fn refuses_documents_without_usable_keys() {
         assert!(matches!(
             parse_jwks(b"{\"keys\": []}"),
