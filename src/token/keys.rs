@@ -287,11 +287,6 @@ impl PoolKeys {
         self.keys.load().get(kid).cloned()
     }
 
-    /// Whether the current key set still has this `kid`.
-    pub fn contains(&self, kid: &str) -> bool {
-        self.keys.load().contains_key(kid)
-    }
-
     /// The key with this `kid`, refetching the key set first if it is unknown and the
     /// cooldown since the last such refetch has passed. Concurrent callers share one fetch.
     pub async fn get_or_refetch(&self, kid: &str) -> Option<Arc<ParsedPublicKey>> {
@@ -462,6 +457,16 @@ mod tests {
         let der = rsa_public_key_der(&[0x7f; 256], &[3]);
         assert_eq!(&der[..8], [0x30, 0x82, 0x01, 0x07, 0x02, 0x82, 0x01, 0x00]);
         assert_eq!(der.len(), 4 + 4 + 256 + 3);
+        // From 128 on, a length takes the long form: 0x80 | how many bytes follow.
+        for (len, want) in [
+            (0x7f, &[0x7f][..]),
+            (0x80, &[0x81, 0x80]),
+            (0x100, &[0x82, 0x01, 0x00]),
+        ] {
+            let mut out = Vec::new();
+            der_length(&mut out, len);
+            assert_eq!(out, want, "{len}");
+        }
     }
 
     #[test]
