@@ -287,11 +287,6 @@ impl PoolKeys {
         self.keys.load().get(kid).cloned()
     }
 
-    /// Whether the current key set still has this `kid`.
-    pub fn contains(&self, kid: &str) -> bool {
-        self.keys.load().contains_key(kid)
-    }
-
     /// The key with this `kid`, refetching the key set first if it is unknown and the
     /// cooldown since the last such refetch has passed. Concurrent callers share one fetch.
     pub async fn get_or_refetch(&self, kid: &str) -> Option<Arc<ParsedPublicKey>> {
@@ -418,6 +413,27 @@ mod tests {
     }
 
     #[test]
+    fn skips_empty_kids_and_exponents_over_8_bytes() {
+        let good = modulus(2048);
+        // 65537 with leading zero bytes: 8 bytes in all is the most a key may carry.
+        let padded = |len: usize| {
+            let mut e = vec![0u8; len - 3];
+            e.extend([1, 0, 1]);
+            URL_SAFE_NO_PAD.encode(e)
+        };
+        let doc = serde_json::json!({"keys": [
+            {"kty": "RSA", "kid": "", "n": good, "e": "AQAB"},
+            {"kty": "RSA", "kid": "e8", "n": good, "e": padded(8)},
+            {"kty": "RSA", "kid": "e9", "n": good, "e": padded(9)},
+            {"kty": "RSA", "kid": "e-empty", "n": good, "e": ""},
+        ]});
+        let keys = parse_jwks(doc.to_string().as_bytes()).unwrap();
+        let mut kids: Vec<&str> = keys.keys().map(|k| k.as_str()).collect();
+        kids.sort();
+        assert_eq!(kids, ["e8"]);
+    }
+
+    #[test]
     fn refuses_documents_without_usable_keys() {
         assert!(matches!(
             parse_jwks(b"{\"keys\": []}"),
@@ -441,6 +457,16 @@ mod tests {
         let der = rsa_public_key_der(&[0x7f; 256], &[3]);
         assert_eq!(&der[..8], [0x30, 0x82, 0x01, 0x07, 0x02, 0x82, 0x01, 0x00]);
         assert_eq!(der.len(), 4 + 4 + 256 + 3);
+        // From 128 on, a length takes the long form: 0x80 | how many bytes follow.
+        for (len, want) in [
+            (0x7f, &[0x7f][..]),
+            (0x80, &[0x81, 0x80]),
+            (0x100, &[0x82, 0x01, 0x00]),
+        ] {
+            let mut out = Vec::new();
+            der_length(&mut out, len);
+            assert_eq!(out, want, "{len}");
+        }
     }
 
     #[test]
