@@ -201,6 +201,7 @@ async fn public_routes_default_deny_and_unsafe_paths() {
         let a = check(&mut client, request("GET", "h", path, &[])).await;
         assert_eq!(a.status, 400, "{path}");
         assert_eq!(a.body, r#"{"message":"Bad Request"}"#);
+        assert_eq!(a.grpc_code, 3, "INVALID_ARGUMENT");
         assert!(!a.headers.contains_key("www-authenticate"));
     }
 
