@@ -404,16 +404,29 @@ async fn an_oversized_check_is_resource_exhausted_and_the_service_goes_on() {
 
 /// One raw HTTP/2 connection to the gRPC port.
 async fn h2_connection(addr: std::net::SocketAddr) -> h2::client::SendRequest<bytes::Bytes> {
+    h2_connection_pinging(addr).await.0
+}
+
+/// One raw HTTP/2 connection to the gRPC port, and its PINGs: a PING answered shows that
+/// the service has read every frame sent before it.
+async fn h2_connection_pinging(
+    addr: std::net::SocketAddr,
+) -> (h2::client::SendRequest<bytes::Bytes>, h2::PingPong) {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (client, connection) = h2::client::Builder::new()
+    let (client, mut connection) = h2::client::Builder::new()
         .initial_window_size(1 << 20)
+        // The answers of calls the tests abandon unread are not the client's concern.
+        .data_frame_budget(64 << 20)
+        .max_concurrent_reset_streams(1 << 20)
+        .max_local_error_reset_streams(None)
         .handshake(tcp)
         .await
         .unwrap();
+    let pings = connection.ping_pong().expect("ping_pong taken once");
     tokio::spawn(async move {
         let _ = connection.await;
     });
-    client
+    (client, pings)
 }
 
 fn grpc_post(addr: std::net::SocketAddr) -> http::Request<()> {
@@ -985,4 +998,137 @@ async fn idle_connections_stay_cheap_and_huge_pages_are_off() {
         per_connection <= 30,
         "{per_connection} KiB of RSS per idle connection"
     );
+}
+
+/// A `grpc.health.v1.Health` call on one raw HTTP/2 connection.
+fn health_post(addr: std::net::SocketAddr, method: &str) -> http::Request<()> {
+    http::Request::post(format!("http://{addr}/grpc.health.v1.Health/{method}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_health_watch_the_client_resets_or_abandons_ends_with_it() {
+    // A Watch never ends by itself: the call relayed to tonic must end when its stream is
+    // reset or its connection closed, or every abandoned Watch is a task and its stream
+    // kept until the health status next changes (never, on a steady pod).
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
+    let pid = service.pid();
+    let addr = service.grpc;
+    let watch = |client: &mut h2::client::SendRequest<bytes::Bytes>| {
+        let (response, mut body) = client
+            .send_request(health_post(addr, "Watch"), false)
+            .unwrap();
+        body.send_data(grpc_message(&[]).into(), true).unwrap();
+        response
+    };
+    // Warm up the allocator and the runtime.
+    let mut client = h2_connection(addr).await;
+    for _ in 0..5 {
+        let mut calls = Vec::new();
+        for _ in 0..100 {
+            client = client.ready().await.unwrap();
+            calls.push(watch(&mut client));
+        }
+        for call in calls {
+            let head = call.await.unwrap();
+            assert_eq!(head.status(), 200);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = rss_kib(pid);
+    // 20,000 Watches on one connection, each reset once its answer has started (the
+    // stream slot is free again at once), and 2,000 more on connections then closed.
+    for _ in 0..200 {
+        let mut calls = Vec::new();
+        for _ in 0..100 {
+            client = client.ready().await.unwrap();
+            calls.push(watch(&mut client));
+        }
+        for call in calls {
+            let head = call.await.unwrap();
+            assert_eq!(head.status(), 200);
+        }
+    }
+    for _ in 0..20 {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut c, connection) = h2::client::handshake(tcp).await.unwrap();
+        let connection = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let mut calls = Vec::new();
+        for _ in 0..100 {
+            c = c.ready().await.unwrap();
+            calls.push(watch(&mut c));
+        }
+        let mut heads = Vec::new();
+        for call in calls {
+            // Head received: the relay's call is running.
+            heads.push(call.await.unwrap());
+        }
+        // The connection closed under its open Watch calls.
+        connection.abort();
+        let _ = connection.await;
+        drop(heads);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let grown = rss_kib(pid).saturating_sub(before);
+    eprintln!("RSS grew {grown} KiB over 22,000 abandoned Watch calls");
+    assert!(
+        grown < 8 * 1024,
+        "{grown} KiB kept by abandoned Watch calls"
+    );
+    // The service still answers.
+    let mut c = service.client().await;
+    let a = check(&mut c, request("GET", "api.example.com", "/health", &[])).await;
+    assert_eq!(a.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn checks_reset_while_waiting_for_their_turn_are_dropped_at_once() {
+    // One check being read at once, held by a stream that never sends; every further
+    // check waits for its turn. A client that opens checks and resets them must not leave
+    // them waiting (and holding their stream) until the request timeout: the stream slot
+    // is free at the reset, so the waiting checks would have no bound but the rate.
+    let (_keys, service) = keys_and_service(
+        BIN,
+        ROUTES,
+        &[
+            ("AUTHZ_MAX_IN_FLIGHT", "1"),
+            ("AUTHZ_REQUEST_TIMEOUT_SECONDS", "60"),
+        ],
+    )
+    .await;
+    let pid = service.pid();
+    let addr = service.grpc;
+    let holder = h2_connection(addr).await;
+    let mut holder = holder.ready().await.unwrap();
+    let (_held_response, _held_body) = holder.send_request(grpc_post(addr), false).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let (mut client, mut pings) = h2_connection_pinging(addr).await;
+    let mut round = async |n: usize| {
+        for _ in 0..n {
+            let mut calls = Vec::new();
+            for _ in 0..100 {
+                client = client.clone().ready().await.unwrap();
+                calls.push(client.send_request(grpc_post(addr), false).unwrap());
+            }
+            // Accepted by the service (a stream reset before it is accepted counts against
+            // h2's own limit of 20), then reset.
+            pings.ping(h2::Ping::opaque()).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            drop(calls);
+        }
+    };
+    round(20).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = rss_kib(pid);
+    round(400).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let grown = rss_kib(pid).saturating_sub(before);
+    eprintln!("RSS grew {grown} KiB over 40,000 checks reset while waiting");
+    assert!(grown < 8 * 1024, "{grown} KiB kept by reset checks");
 }

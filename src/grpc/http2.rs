@@ -175,10 +175,20 @@ impl GrpcPort {
     async fn check(&self, request: Request<RecvStream>, mut respond: SendResponse<Bytes>) {
         let timeout = grpc_timeout(request.headers())
             .map_or(self.request_timeout, |t| t.min(self.request_timeout));
-        let answer = match tokio::time::timeout(timeout, self.checks.answer(request)).await {
-            Ok(answer) => answer,
-            Err(_) => Err(Refusal::TimedOut),
-        };
+        let mut answering = pin!(tokio::time::timeout(timeout, self.checks.answer(request)));
+        // A check the client resets (or whose connection is lost) ends at once, even while
+        // it waits for its turn or for a key set: its stream no longer counts against the
+        // connection's streams, so nothing else would bound how many such checks are kept.
+        let answer = poll_fn(|cx| {
+            if let Poll::Ready(answer) = answering.as_mut().poll(cx) {
+                return Poll::Ready(answer.unwrap_or(Err(Refusal::TimedOut)));
+            }
+            match respond.poll_reset(cx) {
+                Poll::Ready(_) => Poll::Ready(Err(Refusal::Gone)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await;
         match answer {
             Ok(message) => {
                 let Ok(mut send) = respond.send_response(grpc_head(), false) else {
@@ -262,7 +272,19 @@ async fn relay_call(
         tonic::codegen::Service::<Request<tonic::body::Body>>::poll_ready(&mut routes, cx)
     })
     .await;
-    let Ok(response) = routes.call(Request::from_parts(parts, body)).await;
+    // The call ends when the client resets its stream or the connection is lost: a health
+    // `Watch` waits for a status change that may never come, and nothing else would end it.
+    let mut call = pin!(routes.call(Request::from_parts(parts, body)));
+    let response = poll_fn(|cx| {
+        if let Poll::Ready(Ok(response)) = call.as_mut().poll(cx) {
+            return Poll::Ready(Some(response));
+        }
+        respond.poll_reset(cx).map(|_| None)
+    })
+    .await;
+    let Some(response) = response else {
+        return;
+    };
     let (parts, mut body) = response.into_parts();
     let end = body.is_end_stream();
     let Ok(mut send) = respond.send_response(Response::from_parts(parts, ()), end) else {
@@ -271,7 +293,22 @@ async fn relay_call(
     if end {
         return;
     }
-    while let Some(frame) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+    loop {
+        let frame = poll_fn(|cx| {
+            if let Poll::Ready(frame) = Pin::new(&mut body).poll_frame(cx) {
+                return Poll::Ready(Some(frame));
+            }
+            send.poll_reset(cx).map(|_| None)
+        })
+        .await;
+        // Reset by the client, or the connection lost.
+        let Some(frame) = frame else {
+            return;
+        };
+        // The end of the body.
+        let Some(frame) = frame else {
+            break;
+        };
         let Ok(frame) = frame else {
             send.send_reset(h2::Reason::INTERNAL_ERROR);
             return;
