@@ -1132,3 +1132,46 @@ async fn checks_reset_while_waiting_for_their_turn_are_dropped_at_once() {
     eprintln!("RSS grew {grown} KiB over 40,000 checks reset while waiting");
     assert!(grown < 8 * 1024, "{grown} KiB kept by reset checks");
 }
+
+/// A raw HTTP/2 client: the preface and an empty SETTINGS frame, nothing after.
+async fn silent_h2_client(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt as _;
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    tcp
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_never_answers_the_goaway_ping_cannot_hold_up_the_shutdown() {
+    // h2's graceful shutdown sends GOAWAY and a PING, and closes the connection only once
+    // the PING is answered and the streams are done. A client that never answers (hostile,
+    // or a hung process whose kernel still acks) would keep the port from ever stopping:
+    // after the request timeout no check can still be in flight, so the connection goes.
+    let (_keys, mut service) = keys_and_service(
+        BIN,
+        ROUTES,
+        &[
+            ("AUTHZ_REQUEST_TIMEOUT_SECONDS", "2"),
+            ("AUTHZ_IDLE_TIMEOUT_SECONDS", "0"),
+        ],
+    )
+    .await;
+    let tcp = silent_h2_client(service.grpc).await;
+    // Reads (and discards) whatever the service sends, answering nothing.
+    let reader = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt as _;
+        let mut tcp = tcp;
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = tcp.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    service.signal("TERM");
+    assert_eq!(service.wait_exit(Duration::from_secs(15)).await, Some(0));
+    reader.abort();
+}

@@ -53,6 +53,9 @@ const CONNECTION_WINDOW_BYTES: u32 = 256 * 1024;
 /// deciding this many checks takes, so Envoy can work on them while the rest are decided.
 const ANSWERS_PER_WRITE: usize = 8;
 
+/// How long past the request timeout a connection may take to close once the port stops.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
 /// The gRPC port: checks answered by [`CheckServer`], everything else by `others`.
 pub struct GrpcPort {
     checks: CheckServer,
@@ -126,12 +129,28 @@ impl GrpcPort {
         };
         let for_others = stop.clone();
         let mut stopping = pin!(stop.wait_for(|s| *s));
-        let mut closing = false;
+        // Set when the port stops: h2 closes the connection once the client has answered
+        // the PING sent with its GOAWAY and the streams are done; a client that never
+        // answers would keep it (and the port) open for good. No check can still be in
+        // flight a request timeout after the GOAWAY, so the connection is dropped then.
+        let mut closing: Option<Pin<Box<tokio::time::Sleep>>> = None;
         let mut checks = FuturesUnordered::new();
         poll_fn(|cx| {
-            if !closing && stopping.as_mut().poll(cx).is_ready() {
-                conn.graceful_shutdown();
-                closing = true;
+            match &mut closing {
+                None => {
+                    if stopping.as_mut().poll(cx).is_ready() {
+                        conn.graceful_shutdown();
+                        let mut deadline =
+                            Box::pin(tokio::time::sleep(self.request_timeout + SHUTDOWN_GRACE));
+                        let _ = deadline.as_mut().poll(cx);
+                        closing = Some(deadline);
+                    }
+                }
+                Some(deadline) => {
+                    if deadline.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(());
+                    }
+                }
             }
             loop {
                 // Reads what the socket has, writes what is queued, and hands over the new
