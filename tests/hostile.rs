@@ -1186,3 +1186,93 @@ async fn a_client_that_never_answers_the_goaway_ping_cannot_hold_up_the_shutdown
     assert_eq!(service.wait_exit(Duration::from_secs(15)).await, Some(0));
     reader.abort();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reflection_calls_a_client_never_reads_cannot_take_memory() {
+    // Reflection answers echo the request (its `host` twice): a client that sends large
+    // requests and never reads the answers (a zero flow-control window) must not make the
+    // service hold them. Reflection requests are a symbol or file name, a few hundred bytes.
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
+    let pid = service.pid();
+    let addr = service.grpc;
+    let before = rss_kib(pid);
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut client, connection) = h2::client::Builder::new()
+        .initial_window_size(0)
+        .handshake::<_, bytes::Bytes>(tcp)
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    // ServerReflectionRequest { host: 3 MB, list_services: "" }.
+    const HOST: usize = 3_000_000;
+    let mut message = vec![0x0a];
+    let mut n = HOST;
+    while n >= 0x80 {
+        message.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    message.push(n as u8);
+    message.extend(std::iter::repeat_n(b'h', HOST));
+    message.extend([0x3a, 0]);
+    let message = bytes::Bytes::from(grpc_message(&message));
+    let mut calls = Vec::new();
+    let mut refused = 0;
+    for _ in 0..16 {
+        client = client.ready().await.unwrap();
+        let head = http::Request::post(format!(
+            "http://{addr}/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+        let (response, mut body) = client.send_request(head, false).unwrap();
+        body.reserve_capacity(message.len());
+        body.send_data(message.clone(), false).unwrap();
+        calls.push((response, body));
+    }
+    // Everything sent is read by the service (its windows are given back as it reads).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let grown = rss_kib(pid).saturating_sub(before);
+    eprintln!("RSS grew {grown} KiB with 16 unread reflection calls");
+    assert!(
+        grown < 48 * 1024,
+        "{grown} KiB held for 16 unread reflection calls"
+    );
+    drop(calls);
+    // Small requests whose answers the client never reads: each call holds its answer, so
+    // past the eighth call open on the connection, calls are refused at once.
+    let small = grpc_message(&[0x3a, 0]);
+    let mut calls = Vec::new();
+    for _ in 0..12 {
+        client = client.ready().await.unwrap();
+        let head = http::Request::post(format!(
+            "http://{addr}/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+        let (response, mut body) = client.send_request(head, false).unwrap();
+        body.send_data(bytes::Bytes::from(small.clone()), false)
+            .unwrap();
+        calls.push((response, body));
+    }
+    for (response, _) in calls.iter_mut() {
+        let response = tokio::time::timeout(Duration::from_secs(10), response)
+            .await
+            .expect("an answer")
+            .unwrap();
+        if response.headers().get("grpc-status").map(|s| s.as_bytes()) == Some(b"8") {
+            refused += 1;
+        }
+    }
+    assert_eq!(
+        refused, 4,
+        "calls past the eighth refused with RESOURCE_EXHAUSTED"
+    );
+    // Health calls on another connection are answered as before.
+    assert_eq!(service.health("").await, 1);
+}

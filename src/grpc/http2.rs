@@ -53,6 +53,11 @@ const CONNECTION_WINDOW_BYTES: u32 = 256 * 1024;
 /// deciding this many checks takes, so Envoy can work on them while the rest are decided.
 const ANSWERS_PER_WRITE: usize = 8;
 
+/// Calls other than checks (health, reflection) a connection may have open at once: the
+/// kubelet's probe and grpcurl make one or two; each holds its answers until the client
+/// reads them. Past this, a call is refused with `RESOURCE_EXHAUSTED`.
+const RELAYED_CALLS_PER_CONNECTION: usize = 8;
+
 /// How long past the request timeout a connection may take to close once the port stops.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
@@ -128,6 +133,7 @@ impl GrpcPort {
             _ = stop.wait_for(|s| *s) => return,
         };
         let for_others = stop.clone();
+        let relayed = Arc::new(tokio::sync::Semaphore::new(RELAYED_CALLS_PER_CONNECTION));
         let mut stopping = pin!(stop.wait_for(|s| *s));
         // Set when the port stops: h2 closes the connection once the client has answered
         // the PING sent with its GOAWAY and the streams are done; a client that never
@@ -161,13 +167,17 @@ impl GrpcPort {
                         Poll::Ready(Some(Ok((request, respond)))) => {
                             if request.uri().path() == CHECK_PATH {
                                 checks.push(self.check(request, respond));
-                            } else {
+                            } else if let Ok(turn) = relayed.clone().try_acquire_owned() {
                                 tokio::spawn(relay(
                                     self.others.clone(),
                                     request,
                                     respond,
                                     for_others.clone(),
+                                    turn,
                                 ));
+                            } else {
+                                crate::metrics::limit_tripped("grpc_relayed_calls");
+                                refuse(respond, Refusal::TooManyCalls);
                             }
                         }
                         // A connection error or the end of the connection: its streams
@@ -221,17 +231,20 @@ impl GrpcPort {
             }
             // The client reset the stream or the connection is gone: nobody to answer.
             Err(Refusal::Gone) => {}
-            Err(refusal) => {
-                let mut head = grpc_head();
-                let (status, message) = refusal.status();
-                let headers = head.headers_mut();
-                headers.insert("grpc-status", HeaderValue::from_static(status));
-                headers.insert("grpc-message", HeaderValue::from_static(message));
-                // Trailers-only: the status in the one HEADERS frame that ends the stream.
-                let _ = respond.send_response(head, true);
-            }
+            Err(refusal) => refuse(respond, refusal),
         }
     }
+}
+
+/// Answers a call with the gRPC error of `refusal`, trailers-only: the status in the one
+/// HEADERS frame that ends the stream.
+fn refuse(mut respond: SendResponse<Bytes>, refusal: Refusal) {
+    let mut head = grpc_head();
+    let (status, message) = refusal.status();
+    let headers = head.headers_mut();
+    headers.insert("grpc-status", HeaderValue::from_static(status));
+    headers.insert("grpc-message", HeaderValue::from_static(message));
+    let _ = respond.send_response(head, true);
 }
 
 /// `200` with `content-type: application/grpc`: the head of every gRPC answer.
@@ -270,6 +283,7 @@ async fn relay(
     request: Request<RecvStream>,
     respond: SendResponse<Bytes>,
     mut stop: watch::Receiver<bool>,
+    _turn: tokio::sync::OwnedSemaphorePermit,
 ) {
     tokio::select! {
         () = relay_call(routes, request, respond) => {}
