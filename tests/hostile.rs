@@ -1276,3 +1276,58 @@ async fn reflection_calls_a_client_never_reads_cannot_take_memory() {
     // Health calls on another connection are answered as before.
     assert_eq!(service.health("").await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_check_reset_during_a_key_refetch_does_not_cancel_the_fetch_others_wait_for() {
+    // The first check with an unknown kid fetches the key set; checks behind it wait for
+    // that fetch. A client that resets its check mid-fetch (or closes its connection)
+    // must not cancel the fetch: the waiting checks would find the cooldown started and
+    // no new key, and refuse valid tokens (401) until it passes.
+    use prost::Message as _;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (keys, service) =
+        keys_and_service(BIN, ROUTES, &[("AUTHZ_JWKS_COOLDOWN_SECONDS", "600")]).await;
+    let addr = service.grpc;
+    let hold = Arc::new(AtomicBool::new(true));
+    keys.answer(POOL, Answering::Hold(hold.clone()));
+    keys.publish(POOL, key(1));
+    let token = |n: u64| {
+        let mut claims = access_claims("files/read");
+        claims["jti"] = json!(format!("jti-{n}"));
+        format!("Bearer {}", key(1).sign(&claims))
+    };
+    let message = |n: u64| {
+        grpc_message(
+            &request(
+                "GET",
+                "api.example.com",
+                "/files/a",
+                &[("authorization", &token(n))],
+            )
+            .encode_to_vec(),
+        )
+    };
+    // The attacker's check starts the fetch (held by the key server).
+    let attacker = h2_connection(addr).await;
+    let mut attacker = attacker.ready().await.unwrap();
+    let (response, mut body) = attacker.send_request(grpc_post(addr), false).unwrap();
+    body.send_data(message(1).into(), true).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A valid check waits for that fetch.
+    let valid = message(2);
+    let waiting =
+        tokio::spawn(async move { raw_check(addr, grpc_post(addr), &[&valid], true).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The attacker resets its check; then the key server answers.
+    drop(response);
+    drop(body);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    hold.store(false, Ordering::SeqCst);
+    let (status, answer) = waiting.await.unwrap();
+    assert_eq!(
+        (status.as_str(), denied_status(&answer.unwrap())),
+        ("0", 200),
+        "a valid token refused because another client reset its check"
+    );
+}
