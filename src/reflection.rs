@@ -24,14 +24,23 @@ fn builder() -> Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
 }
 
+/// Largest reflection request read: a symbol or file name is a few hundred bytes. Each
+/// answer echoes its request (`host` twice), so tonic's default of 4 MiB let a client that
+/// never reads its answers make the service hold ~11 MB per call.
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024;
+
 /// The `grpc.reflection.v1` service.
 pub fn v1() -> Result<v1::ServerReflectionServer<impl v1::ServerReflection>, Error> {
-    builder().build_v1()
+    Ok(builder()
+        .build_v1()?
+        .max_decoding_message_size(MAX_REQUEST_BYTES))
 }
 
 /// The `grpc.reflection.v1alpha` service.
 pub fn v1alpha() -> Result<v1alpha::ServerReflectionServer<impl v1alpha::ServerReflection>, Error> {
-    builder().build_v1alpha()
+    Ok(builder()
+        .build_v1alpha()?
+        .max_decoding_message_size(MAX_REQUEST_BYTES))
 }
 
 #[cfg(test)]

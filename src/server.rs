@@ -224,6 +224,9 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     } else {
         (None, None)
     };
+    // A health request is a service name: tonic's default of 4 MiB is not needed.
+    let health_service =
+        health_service.max_decoding_message_size(crate::reflection::MAX_REQUEST_BYTES);
     let mut others = tonic::service::Routes::new(health_service);
     if let Some(v1) = reflection_v1 {
         others = others.add_service(v1);

@@ -53,6 +53,14 @@ const CONNECTION_WINDOW_BYTES: u32 = 256 * 1024;
 /// deciding this many checks takes, so Envoy can work on them while the rest are decided.
 const ANSWERS_PER_WRITE: usize = 8;
 
+/// Calls other than checks (health, reflection) a connection may have open at once: the
+/// kubelet's probe and grpcurl make one or two; each holds its answers until the client
+/// reads them. Past this, a call is refused with `RESOURCE_EXHAUSTED`.
+const RELAYED_CALLS_PER_CONNECTION: usize = 8;
+
+/// How long past the request timeout a connection may take to close once the port stops.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
 /// The gRPC port: checks answered by [`CheckServer`], everything else by `others`.
 pub struct GrpcPort {
     checks: CheckServer,
@@ -125,13 +133,30 @@ impl GrpcPort {
             _ = stop.wait_for(|s| *s) => return,
         };
         let for_others = stop.clone();
+        let relayed = Arc::new(tokio::sync::Semaphore::new(RELAYED_CALLS_PER_CONNECTION));
         let mut stopping = pin!(stop.wait_for(|s| *s));
-        let mut closing = false;
+        // Set when the port stops: h2 closes the connection once the client has answered
+        // the PING sent with its GOAWAY and the streams are done; a client that never
+        // answers would keep it (and the port) open for good. No check can still be in
+        // flight a request timeout after the GOAWAY, so the connection is dropped then.
+        let mut closing: Option<Pin<Box<tokio::time::Sleep>>> = None;
         let mut checks = FuturesUnordered::new();
         poll_fn(|cx| {
-            if !closing && stopping.as_mut().poll(cx).is_ready() {
-                conn.graceful_shutdown();
-                closing = true;
+            match &mut closing {
+                None => {
+                    if stopping.as_mut().poll(cx).is_ready() {
+                        conn.graceful_shutdown();
+                        let mut deadline =
+                            Box::pin(tokio::time::sleep(self.request_timeout + SHUTDOWN_GRACE));
+                        let _ = deadline.as_mut().poll(cx);
+                        closing = Some(deadline);
+                    }
+                }
+                Some(deadline) => {
+                    if deadline.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(());
+                    }
+                }
             }
             loop {
                 // Reads what the socket has, writes what is queued, and hands over the new
@@ -142,13 +167,17 @@ impl GrpcPort {
                         Poll::Ready(Some(Ok((request, respond)))) => {
                             if request.uri().path() == CHECK_PATH {
                                 checks.push(self.check(request, respond));
-                            } else {
+                            } else if let Ok(turn) = relayed.clone().try_acquire_owned() {
                                 tokio::spawn(relay(
                                     self.others.clone(),
                                     request,
                                     respond,
                                     for_others.clone(),
+                                    turn,
                                 ));
+                            } else {
+                                crate::metrics::limit_tripped("grpc_relayed_calls");
+                                refuse(respond, Refusal::TooManyCalls);
                             }
                         }
                         // A connection error or the end of the connection: its streams
@@ -175,10 +204,20 @@ impl GrpcPort {
     async fn check(&self, request: Request<RecvStream>, mut respond: SendResponse<Bytes>) {
         let timeout = grpc_timeout(request.headers())
             .map_or(self.request_timeout, |t| t.min(self.request_timeout));
-        let answer = match tokio::time::timeout(timeout, self.checks.answer(request)).await {
-            Ok(answer) => answer,
-            Err(_) => Err(Refusal::TimedOut),
-        };
+        let mut answering = pin!(tokio::time::timeout(timeout, self.checks.answer(request)));
+        // A check the client resets (or whose connection is lost) ends at once, even while
+        // it waits for its turn or for a key set: its stream no longer counts against the
+        // connection's streams, so nothing else would bound how many such checks are kept.
+        let answer = poll_fn(|cx| {
+            if let Poll::Ready(answer) = answering.as_mut().poll(cx) {
+                return Poll::Ready(answer.unwrap_or(Err(Refusal::TimedOut)));
+            }
+            match respond.poll_reset(cx) {
+                Poll::Ready(_) => Poll::Ready(Err(Refusal::Gone)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await;
         match answer {
             Ok(message) => {
                 let Ok(mut send) = respond.send_response(grpc_head(), false) else {
@@ -192,17 +231,20 @@ impl GrpcPort {
             }
             // The client reset the stream or the connection is gone: nobody to answer.
             Err(Refusal::Gone) => {}
-            Err(refusal) => {
-                let mut head = grpc_head();
-                let (status, message) = refusal.status();
-                let headers = head.headers_mut();
-                headers.insert("grpc-status", HeaderValue::from_static(status));
-                headers.insert("grpc-message", HeaderValue::from_static(message));
-                // Trailers-only: the status in the one HEADERS frame that ends the stream.
-                let _ = respond.send_response(head, true);
-            }
+            Err(refusal) => refuse(respond, refusal),
         }
     }
+}
+
+/// Answers a call with the gRPC error of `refusal`, trailers-only: the status in the one
+/// HEADERS frame that ends the stream.
+fn refuse(mut respond: SendResponse<Bytes>, refusal: Refusal) {
+    let mut head = grpc_head();
+    let (status, message) = refusal.status();
+    let headers = head.headers_mut();
+    headers.insert("grpc-status", HeaderValue::from_static(status));
+    headers.insert("grpc-message", HeaderValue::from_static(message));
+    let _ = respond.send_response(head, true);
 }
 
 /// `200` with `content-type: application/grpc`: the head of every gRPC answer.
@@ -241,6 +283,7 @@ async fn relay(
     request: Request<RecvStream>,
     respond: SendResponse<Bytes>,
     mut stop: watch::Receiver<bool>,
+    _turn: tokio::sync::OwnedSemaphorePermit,
 ) {
     tokio::select! {
         () = relay_call(routes, request, respond) => {}
@@ -262,7 +305,19 @@ async fn relay_call(
         tonic::codegen::Service::<Request<tonic::body::Body>>::poll_ready(&mut routes, cx)
     })
     .await;
-    let Ok(response) = routes.call(Request::from_parts(parts, body)).await;
+    // The call ends when the client resets its stream or the connection is lost: a health
+    // `Watch` waits for a status change that may never come, and nothing else would end it.
+    let mut call = pin!(routes.call(Request::from_parts(parts, body)));
+    let response = poll_fn(|cx| {
+        if let Poll::Ready(Ok(response)) = call.as_mut().poll(cx) {
+            return Poll::Ready(Some(response));
+        }
+        respond.poll_reset(cx).map(|_| None)
+    })
+    .await;
+    let Some(response) = response else {
+        return;
+    };
     let (parts, mut body) = response.into_parts();
     let end = body.is_end_stream();
     let Ok(mut send) = respond.send_response(Response::from_parts(parts, ()), end) else {
@@ -271,7 +326,22 @@ async fn relay_call(
     if end {
         return;
     }
-    while let Some(frame) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+    loop {
+        let frame = poll_fn(|cx| {
+            if let Poll::Ready(frame) = Pin::new(&mut body).poll_frame(cx) {
+                return Poll::Ready(Some(frame));
+            }
+            send.poll_reset(cx).map(|_| None)
+        })
+        .await;
+        // Reset by the client, or the connection lost.
+        let Some(frame) = frame else {
+            return;
+        };
+        // The end of the body.
+        let Some(frame) = frame else {
+            break;
+        };
         let Ok(frame) = frame else {
             send.send_reset(h2::Reason::INTERNAL_ERROR);
             return;

@@ -103,6 +103,9 @@ pub enum Refusal {
     TimedOut,
     /// The stream was reset or the connection lost before the message was read.
     Gone,
+    /// A call other than a check (health, reflection) past the connection's limit of such
+    /// calls open at once: `RESOURCE_EXHAUSTED`.
+    TooManyCalls,
 }
 
 impl Refusal {
@@ -114,6 +117,7 @@ impl Refusal {
             Refusal::Malformed => ("13", "not%20one%20whole%20CheckRequest"),
             Refusal::TimedOut => ("1", "Timeout%20expired"),
             Refusal::Gone => ("1", ""),
+            Refusal::TooManyCalls => ("8", "too%20many%20calls%20on%20this%20connection"),
         }
     }
 }

@@ -216,7 +216,7 @@ pub struct PoolKeys {
     fetcher: Option<KeyFetcher>,
     cooldown: Duration,
     /// Held while a refetch for an unknown `kid` runs; holds the time of the last one.
-    refetch: Mutex<Option<Instant>>,
+    refetch: Arc<Mutex<Option<Instant>>>,
     last_success: std::sync::Mutex<Option<Instant>>,
 }
 
@@ -240,7 +240,7 @@ impl PoolKeys {
             loaded: AtomicBool::new(false),
             fetcher: Some(fetcher),
             cooldown,
-            refetch: Mutex::new(None),
+            refetch: Arc::new(Mutex::new(None)),
             last_success: std::sync::Mutex::new(None),
         }
     }
@@ -254,7 +254,7 @@ impl PoolKeys {
             loaded: AtomicBool::new(true),
             fetcher: None,
             cooldown: Duration::MAX,
-            refetch: Mutex::new(None),
+            refetch: Arc::new(Mutex::new(None)),
             last_success: std::sync::Mutex::new(None),
         }
     }
@@ -289,12 +289,12 @@ impl PoolKeys {
 
     /// The key with this `kid`, refetching the key set first if it is unknown and the
     /// cooldown since the last such refetch has passed. Concurrent callers share one fetch.
-    pub async fn get_or_refetch(&self, kid: &str) -> Option<Arc<ParsedPublicKey>> {
+    pub async fn get_or_refetch(self: &Arc<Self>, kid: &str) -> Option<Arc<ParsedPublicKey>> {
         if let Some(key) = self.get(kid) {
             return Some(key);
         }
         self.fetcher.as_ref()?;
-        let mut last = self.refetch.lock().await;
+        let mut last = self.refetch.clone().lock_owned().await;
         if let Some(key) = self.get(kid) {
             return Some(key);
         }
@@ -303,8 +303,17 @@ impl PoolKeys {
         }
         *last = Some(Instant::now());
         tracing::info!(pool = %self.pool_id, "unknown key id; refetching the key set");
-        // Failures are logged and counted inside; the last good keys stay.
-        let _ = self.refresh().await;
+        // In a task of its own, the lock held until it is done: the check that started it
+        // may be cancelled (its client reset it or closed the connection, its timeout
+        // passed), and the checks waiting behind it count on its result, not on the
+        // cooldown it started. Failures are logged and counted inside; the last good keys
+        // stay.
+        let keys = Arc::clone(self);
+        let _ = tokio::spawn(async move {
+            let _ = keys.refresh().await;
+            drop(last);
+        })
+        .await;
         self.get(kid)
     }
 
