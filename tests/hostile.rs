@@ -429,12 +429,18 @@ async fn h2_connection_pinging(
     (client, pings)
 }
 
-fn grpc_post(addr: std::net::SocketAddr) -> http::Request<()> {
-    http::Request::post(format!("http://{addr}{CHECK_PATH}"))
+/// The head of a gRPC call to `path` on one raw HTTP/2 connection.
+fn grpc_call(addr: std::net::SocketAddr, path: &str) -> http::Request<()> {
+    http::Request::post(format!("http://{addr}{path}"))
         .header("content-type", "application/grpc")
         .header("te", "trailers")
         .body(())
         .unwrap()
+}
+
+/// The head of a `Check` call.
+fn grpc_post(addr: std::net::SocketAddr) -> http::Request<()> {
+    grpc_call(addr, CHECK_PATH)
 }
 
 /// A gRPC message prefix declaring `len` bytes, followed by `sent` bytes of it.
@@ -650,12 +656,7 @@ async fn a_check_is_read_whole_whatever_its_framing_and_malformed_framing_is_nev
     );
 
     // Another path of the service is not a check: UNIMPLEMENTED from the gRPC router.
-    let head = http::Request::post(format!(
-        "http://{addr}/envoy.service.auth.v3.Authorization/Other"
-    ))
-    .header("content-type", "application/grpc")
-    .body(())
-    .unwrap();
+    let head = grpc_call(addr, "/envoy.service.auth.v3.Authorization/Other");
     let (status, answer) = raw_check(addr, head, &[&allowed], true).await;
     assert_eq!((status.as_str(), answer), ("12", None), "unknown method");
 }
@@ -1002,11 +1003,7 @@ async fn idle_connections_stay_cheap_and_huge_pages_are_off() {
 
 /// A `grpc.health.v1.Health` call on one raw HTTP/2 connection.
 fn health_post(addr: std::net::SocketAddr, method: &str) -> http::Request<()> {
-    http::Request::post(format!("http://{addr}/grpc.health.v1.Health/{method}"))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(())
-        .unwrap()
+    grpc_call(addr, &format!("/grpc.health.v1.Health/{method}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1187,6 +1184,9 @@ async fn a_client_that_never_answers_the_goaway_ping_cannot_hold_up_the_shutdown
     reader.abort();
 }
 
+/// The reflection service's one method (bidirectional streaming).
+const REFLECTION_INFO: &str = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
+
 #[tokio::test(flavor = "multi_thread")]
 async fn reflection_calls_a_client_never_reads_cannot_take_memory() {
     // Reflection answers echo the request (its `host` twice): a client that sends large
@@ -1221,13 +1221,7 @@ async fn reflection_calls_a_client_never_reads_cannot_take_memory() {
     let mut refused = 0;
     for _ in 0..16 {
         client = client.ready().await.unwrap();
-        let head = http::Request::post(format!(
-            "http://{addr}/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
-        ))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(())
-        .unwrap();
+        let head = grpc_call(addr, REFLECTION_INFO);
         let (response, mut body) = client.send_request(head, false).unwrap();
         body.reserve_capacity(message.len());
         body.send_data(message.clone(), false).unwrap();
@@ -1248,13 +1242,7 @@ async fn reflection_calls_a_client_never_reads_cannot_take_memory() {
     let mut calls = Vec::new();
     for _ in 0..12 {
         client = client.ready().await.unwrap();
-        let head = http::Request::post(format!(
-            "http://{addr}/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
-        ))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(())
-        .unwrap();
+        let head = grpc_call(addr, REFLECTION_INFO);
         let (response, mut body) = client.send_request(head, false).unwrap();
         body.send_data(bytes::Bytes::from(small.clone()), false)
             .unwrap();
