@@ -406,6 +406,59 @@ mod tests {
     }
 
     #[test]
+    fn request_ids_are_read_from_the_header_map_envoy_sent_else_from_the_joined_headers() {
+        let raw = |k: &str, v: &str, raw_value: bool| HeaderValue {
+            key: k.to_owned(),
+            value: if raw_value {
+                String::new()
+            } else {
+                v.to_owned()
+            },
+            raw_value: if raw_value {
+                v.as_bytes().to_vec()
+            } else {
+                Vec::new()
+            },
+        };
+        // `encode_raw_headers`: the value is in `raw_value`; the joined map is ignored.
+        let with_map = view(attribute_context::HttpRequest {
+            headers: [("x-request-id".to_owned(), "joined".to_owned())].into(),
+            header_map: Some(HeaderMap {
+                headers: vec![raw("X-Request-Id", "from-map", true)],
+            }),
+            ..Default::default()
+        });
+        assert_eq!(
+            correlation_of(&with_map).request_id.as_deref(),
+            Some("from-map")
+        );
+        // A header map entry with `value` (not `raw_value`) is read too.
+        let plain = view(attribute_context::HttpRequest {
+            header_map: Some(HeaderMap {
+                headers: vec![raw("x-request-id", "plain-value", false)],
+            }),
+            ..Default::default()
+        });
+        assert_eq!(
+            correlation_of(&plain).request_id.as_deref(),
+            Some("plain-value")
+        );
+        // An empty header map: the joined headers.
+        let joined = view(attribute_context::HttpRequest {
+            headers: [("x-request-id".to_owned(), "joined".to_owned())].into(),
+            header_map: Some(HeaderMap { headers: vec![] }),
+            ..Default::default()
+        });
+        assert_eq!(
+            correlation_of(&joined).request_id.as_deref(),
+            Some("joined")
+        );
+        // Not an HTTP check: no ids, no failure.
+        let none = view_of(&CheckRequest { attributes: None });
+        assert_eq!(correlation_of(&none).request_id, None);
+    }
+
+    #[test]
     fn reads_raw_header_maps_and_falls_back_to_pseudo_headers() {
         let raw = |k: &str, v: &str| HeaderValue {
             key: k.to_owned(),
