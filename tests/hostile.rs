@@ -372,6 +372,7 @@ async fn bytes_that_are_not_utf8_get_a_decision_not_a_grpc_error() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_oversized_check_is_resource_exhausted_and_the_service_goes_on() {
+    use prost::Message as _;
     let (_keys, service) =
         keys_and_service(BIN, ROUTES, &[("AUTHZ_MAX_REQUEST_BYTES", "65536")]).await;
     let mut client = service.client().await;
@@ -394,11 +395,36 @@ async fn an_oversized_check_is_resource_exhausted_and_the_service_goes_on() {
     )
     .await;
     assert_eq!(a.status, 200);
+    // At the limit exactly: a decision; one byte over it: refused.
+    let sized = |bytes: usize| {
+        let with = |n: usize| {
+            request(
+                "GET",
+                "api.example.com",
+                "/health",
+                &[("x-big", &"a".repeat(n))],
+            )
+        };
+        let over = with(bytes).encoded_len() - bytes;
+        let r = with(bytes - over);
+        assert_eq!(r.encoded_len(), bytes);
+        r
+    };
+    let a = check(&mut client, sized(65_536)).await;
+    assert_eq!(
+        a.status, 200,
+        "a CheckRequest of exactly the limit is decided"
+    );
+    let err = client
+        .check(sized(65_537))
+        .await
+        .expect_err("one byte over the limit");
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
     assert!(
         service
             .metrics()
             .await
-            .contains(r#"cognito_ext_authz_limits_tripped_total{limit="grpc_message_size"} 1"#)
+            .contains(r#"cognito_ext_authz_limits_tripped_total{limit="grpc_message_size"} 2"#)
     );
 }
 
@@ -635,6 +661,10 @@ async fn a_check_is_read_whole_whatever_its_framing_and_malformed_framing_is_nev
         let (status, answer) = raw_check(addr, grpc_post(addr), &chunks, true).await;
         assert_eq!((status.as_str(), answer), (code, None), "{what}");
     }
+    // A message of length 0 is a whole (empty) CheckRequest: a decision, and a denial.
+    let (status, answer) = raw_check(addr, grpc_post(addr), &[&grpc_message(&[])], true).await;
+    assert_eq!(status, "0", "an empty CheckRequest is decided");
+    assert_ne!(denied_status(&answer.unwrap()), 200);
     let mut compressed = allowed.clone();
     compressed[0] = 1;
     let (status, answer) = raw_check(addr, grpc_post(addr), &[&compressed], true).await;

@@ -493,6 +493,17 @@ mod tests {
         }))
         .unwrap();
         assert_eq!((request.path.as_str(), request.host.as_str()), ("/a", "h"));
+        // An empty header map: the joined headers are read.
+        let request = to_request(view(attribute_context::HttpRequest {
+            headers: [("authorization".to_owned(), "Bearer x.y.z".to_owned())].into(),
+            header_map: Some(HeaderMap { headers: vec![] }),
+            ..Default::default()
+        }))
+        .unwrap();
+        assert_eq!(
+            crate::credential::bearer_token(&request.headers, "authorization"),
+            Ok("x.y.z")
+        );
         assert_eq!(
             to_request(view_of(&CheckRequest { attributes: None })).unwrap_err(),
             Unreadable::NotHttp
