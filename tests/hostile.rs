@@ -566,6 +566,9 @@ async fn raw_check(
         .await
         .expect("an answer, not a hang")
         .unwrap();
+    // Envoy's gRPC client reads only gRPC answers: 200 and `application/grpc`, errors too.
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/grpc");
     if let Some(status) = response.headers().get("grpc-status") {
         // Trailers-only: an error and no message.
         return (status.to_str().unwrap().to_owned(), None);
@@ -596,7 +599,10 @@ fn grpc_message(message: &[u8]) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_check_is_read_whole_whatever_its_framing_and_malformed_framing_is_never_a_decision() {
     use prost::Message as _;
-    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
+    // A request timeout longer than any wait below, so a check that ends past its
+    // grpc-timeout ended because of it.
+    let (_keys, service) =
+        keys_and_service(BIN, ROUTES, &[("AUTHZ_REQUEST_TIMEOUT_SECONDS", "120")]).await;
     let addr = service.grpc;
     let token = bearer(&access_claims("files/read"));
     let allowed = grpc_message(
@@ -684,11 +690,60 @@ async fn a_check_is_read_whole_whatever_its_framing_and_malformed_framing_is_nev
         ("1", None),
         "past its grpc-timeout"
     );
+    // A grpc-timeout longer than the request timeout does not extend it.
+    let (_keys2, short) =
+        keys_and_service(BIN, ROUTES, &[("AUTHZ_REQUEST_TIMEOUT_SECONDS", "1")]).await;
+    let mut head = grpc_post(short.grpc);
+    head.headers_mut()
+        .insert("grpc-timeout", http::HeaderValue::from_static("1H"));
+    let (status, answer) = raw_check(short.grpc, head, &[&allowed[..10]], false).await;
+    assert_eq!(
+        (status.as_str(), answer),
+        ("1", None),
+        "past the request timeout"
+    );
 
     // Another path of the service is not a check: UNIMPLEMENTED from the gRPC router.
     let head = grpc_call(addr, "/envoy.service.auth.v3.Authorization/Other");
     let (status, answer) = raw_check(addr, head, &[&allowed], true).await;
     assert_eq!((status.as_str(), answer), ("12", None), "unknown method");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_grpc_request_head_is_bounded_at_16_kib() {
+    use prost::Message as _;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
+    let addr = service.grpc;
+    let check = grpc_message(&request("GET", "api.example.com", "/health", &[]).encode_to_vec());
+    let with_header = |bytes: usize| {
+        let mut head = grpc_post(addr);
+        head.headers_mut().insert(
+            "x-pad",
+            http::HeaderValue::from_str(&"p".repeat(bytes)).unwrap(),
+        );
+        head
+    };
+    // Envoy's own head is a few hundred bytes; 12 KiB of metadata is still read.
+    let (status, answer) = raw_check(addr, with_header(12 * 1024), &[&check], true).await;
+    assert_eq!(
+        (status.as_str(), denied_status(&answer.unwrap())),
+        ("0", 200)
+    );
+    // Past 16 KiB the call is refused before it is read (HTTP/2's 431; Envoy fails the
+    // check closed): no decision.
+    let client = h2_connection(addr).await;
+    let mut client = client.ready().await.unwrap();
+    let (response, mut body) = client.send_request(with_header(20 * 1024), false).unwrap();
+    let _ = body.send_data(bytes::Bytes::from(check.clone()), true);
+    let response = tokio::time::timeout(Duration::from_secs(30), response)
+        .await
+        .expect("an answer, not a hang")
+        .unwrap();
+    assert_eq!(response.status(), 431);
+    assert!(response.headers().get("grpc-status").is_none());
+    // The port goes on.
+    let (status, _) = raw_check(addr, grpc_post(addr), &[&check], true).await;
+    assert_eq!(status, "0");
 }
 
 #[tokio::test(flavor = "multi_thread")]
