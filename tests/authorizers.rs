@@ -349,8 +349,9 @@ routes:
     assert_eq!(cache_misses(&service.metrics().await) - before, 5);
     drop(service);
 
-    // TTL 1: reused at once, verified again once the second has passed.
-    let service = started(&keys, &yaml(1), &[]).await;
+    // TTL 3: reused at once (two checks on loopback take far less than 3 s, however slow
+    // the machine), verified again once the 3 s have passed.
+    let service = started(&keys, &yaml(3), &[]).await;
     let mut client = service.client().await;
     let before = cache_misses(&service.metrics().await);
     assert_eq!(check(&mut client, ask()).await.status, 200);
@@ -361,8 +362,8 @@ routes:
         "the second check reused the first verification"
     );
     let waited = Instant::now();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert!(waited.elapsed() >= Duration::from_secs(1));
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert!(waited.elapsed() >= Duration::from_secs(3));
     assert_eq!(check(&mut client, ask()).await.status, 200);
     assert_eq!(cache_misses(&service.metrics().await) - before, 2);
 }

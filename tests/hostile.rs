@@ -1312,10 +1312,18 @@ async fn reflection_calls_a_client_never_reads_cannot_take_memory() {
         body.send_data(message.clone(), false).unwrap();
         calls.push((response, body));
     }
-    // Everything sent is read by the service (its windows are given back as it reads).
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Every call is answered (each is refused once its request passes 4 KiB): the service
+    // has read of them all it will ever read.
+    let mut heads = Vec::new();
+    for (response, body) in calls {
+        let head = tokio::time::timeout(Duration::from_secs(30), response)
+            .await
+            .expect("every oversized reflection call is answered");
+        heads.push((head, body));
+    }
     let grown = rss_kib(pid).saturating_sub(before);
     eprintln!("RSS grew {grown} KiB with 16 unread reflection calls");
+    let calls = heads;
     assert!(
         grown < 48 * 1024,
         "{grown} KiB held for 16 unread reflection calls"
@@ -1382,11 +1390,19 @@ async fn a_check_reset_during_a_key_refetch_does_not_cancel_the_fetch_others_wai
         )
     };
     // The attacker's check starts the fetch (held by the key server).
+    let fetched = keys.fetches_of(POOL);
     let attacker = h2_connection(addr).await;
     let mut attacker = attacker.ready().await.unwrap();
     let (response, mut body) = attacker.send_request(grpc_post(addr), false).unwrap();
     body.send_data(message(1).into(), true).unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while keys.fetches_of(POOL) == fetched {
+        assert!(
+            Instant::now() < deadline,
+            "the unknown kid started no fetch"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // A valid check waits for that fetch.
     let valid = message(2);
     let waiting =
