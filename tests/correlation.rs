@@ -81,6 +81,16 @@ fn decide(request: CheckRequest) -> CheckResponse {
     f.runtime.block_on(f.service.check(request))
 }
 
+/// The HTTP status Envoy would act on: 200 for an allow, else the denial's.
+fn status(response: &CheckResponse) -> u16 {
+    use cognito_ext_authz::proto::envoy::service::auth::v3::check_response::HttpResponse;
+    match &response.http_response {
+        Some(HttpResponse::OkResponse(_)) => 200,
+        Some(HttpResponse::DeniedResponse(d)) => d.status.as_ref().map_or(403, |s| s.code as u16),
+        None => panic!("no http_response"),
+    }
+}
+
 /// The same check with extra headers, in the joined map and in the raw header map.
 fn with_extra(
     method: &str,
@@ -130,6 +140,16 @@ fn name() -> impl Strategy<Value = &'static str> {
 fn well_formed_ids_leave_every_decision_as_it_was() {
     let f = fixture();
     let tp = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_vec();
+    // Without ids the cases are decided as the policy says: allowed, no token, wrong
+    // scope, public, no route, unsafe path.
+    let statuses: Vec<u16> = cases(f)
+        .into_iter()
+        .map(|(method, path, headers)| {
+            let [plain, _] = with_extra(method, path, &headers, &[]);
+            status(&decide(plain))
+        })
+        .collect();
+    assert_eq!(statuses, [200, 401, 401, 200, 403, 400]);
     for (method, path, headers) in cases(f) {
         let [plain, _] = with_extra(method, path, &headers, &[]);
         let plain = decide(plain);
