@@ -33,6 +33,10 @@ APP_CLIENT = tokens.DEFAULT_CLIENT_ID
 M2M_CLIENT = "7machine0client0id000000ab"
 OTHER_CLIENT = "9notallowed0client00000000"  # a client of POOL the policy does not list
 
+# The deadline of any one wait on an observable condition (a log line, a metric, health,
+# a port): far above what it takes on an idle machine, so only a real defect reaches it.
+DEADLINE_SECONDS = 30
+# pytest-timeout's limit for each e2e test (a test with several waits marks its own).
 E2E_TIMEOUT_SECONDS = 120
 
 

@@ -62,6 +62,12 @@ def assert_invalid_token(r: Response, message: str = "Unauthorized") -> None:
     assert_denied(r, 401, message, 'Bearer error="invalid_token"')
 
 
+def assert_insufficient_scope(r: Response) -> None:
+    """A valid token without a required scope or group, under the main policy's
+    `insufficientScopeStatus: 401` (README: the same challenge at 401 or 403)."""
+    assert_denied(r, 401, "Unauthorized", 'Bearer error="insufficient_scope"')
+
+
 # --- allowed ------------------------------------------------------------------------
 
 
@@ -121,10 +127,10 @@ def test_second_pool_without_app_client_restriction(stack: Stack, mint: Minter) 
 def test_group_requirement(stack: Stack, mint: Minter) -> None:
     ok = stack.request("/admin/reports", token=mint.access("reports/read", groups=["staff", "admins"]))
     assert identity(upstream_saw(ok))["x-cognito-groups"] == ["staff,admins"]
-    assert_denied(stack.request("/admin/reports", token=mint.access("reports/read", groups=["staff"])), 401, "Unauthorized")
-    assert_denied(stack.request("/admin/reports", token=mint.access("reports/read")), 401, "Unauthorized")
+    assert_insufficient_scope(stack.request("/admin/reports", token=mint.access("reports/read", groups=["staff"])))
+    assert_insufficient_scope(stack.request("/admin/reports", token=mint.access("reports/read")))
     # The group alone is not enough either: the scope is still required.
-    assert_denied(stack.request("/admin/reports", token=mint.access("openid", groups=["admins"])), 401, "Unauthorized")
+    assert_insufficient_scope(stack.request("/admin/reports", token=mint.access("openid", groups=["admins"])))
 
 
 def test_host_restricted_route(stack: Stack, mint: Minter) -> None:
@@ -304,17 +310,17 @@ def test_valid_token_without_required_scope_is_401(stack: Stack, mint: Minter) -
     # insufficientScopeStatus: 401 (API Gateway's answer) in the main policy.
     before = stack.upstream.count()
     r = stack.request("/users/1", method="POST", token=mint.access("openid email users/read"))
-    assert_denied(r, 401, "Unauthorized")
+    assert_insufficient_scope(r)
     assert stack.upstream.count() == before
 
 
 def test_scope_prefix_or_substring_is_not_the_scope(stack: Stack, mint: Minter) -> None:
     for scope in ("files", "files/rea", "files/read-only", "xfiles/read", "FILES/READ"):
-        assert_denied(stack.request("/files/x", token=mint.access(scope)), 401, "Unauthorized")
+        assert_insufficient_scope(stack.request("/files/x", token=mint.access(scope)))
 
 
 def test_m2m_token_without_scope_is_401(stack: Stack, mint: Minter) -> None:
-    assert_denied(stack.request("/files/x", token=mint.m2m("orders/read")), 401, "Unauthorized")
+    assert_insufficient_scope(stack.request("/files/x", token=mint.m2m("orders/read")))
 
 
 def test_unknown_route_is_403_default_deny(stack: Stack, mint: Minter) -> None:

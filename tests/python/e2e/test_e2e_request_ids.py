@@ -15,7 +15,7 @@ from support.envoy import hcm
 from support.procs import wait_until
 from support.stack import Stack
 
-from .conftest import Minter, main_policy
+from .conftest import DEADLINE_SECONDS, Minter, main_policy
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
@@ -29,7 +29,7 @@ def _decision_line(log: Path, request_id: str) -> str:
         found[:] = [line for line in log.read_text(errors="replace").splitlines() if pattern.search(line)]
         return bool(found)
 
-    wait_until(seen, 5, f"a decision line with request_id={request_id}", interval=0.05)
+    wait_until(seen, DEADLINE_SECONDS, f"a decision line with request_id={request_id}", interval=0.05)
     assert len(found) == 1, found
     return found[0]
 
@@ -84,7 +84,7 @@ def test_envoys_own_request_id_joins_its_access_log_with_the_decision(logged_ids
         ]
         return bool(entries)
 
-    wait_until(logged, 5, "Envoy's access log line", interval=0.05)
+    wait_until(logged, DEADLINE_SECONDS, "Envoy's access log line", interval=0.05)
     entry = entries[-1]
     rid = entry["request_id"]
     assert re.fullmatch(r"[0-9a-f-]{36}", rid), entry  # made up by Envoy
