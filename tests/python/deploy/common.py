@@ -10,7 +10,9 @@ from typing import Any, NoReturn
 
 from support import tools
 
-REPO = tools.REPO
+# The checkout this file is in, not the one `support` was installed from (tools.REPO): run
+# from another worktree, the tests must read that worktree's chart, docs and manifests.
+REPO = Path(__file__).resolve().parents[3]
 CHART_DIR = REPO / "deploy" / "helm" / "cognito-ext-authz"
 ISTIO_DIR = REPO / "deploy" / "istio"
 VALUES_DIR = Path(__file__).resolve().parent / "values"

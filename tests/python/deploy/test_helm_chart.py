@@ -375,11 +375,11 @@ def test_settings_configmap_feeds_the_environment(rendered):
     assert rendered.container["envFrom"] == [settings_ref]
 
 
-def test_extra_env_and_args(production):
+def test_extra_env_reaches_the_container(production):
+    """production.yaml sets no extraArgs: `serve` alone (test_helm_values.py sets some)."""
     env = {e["name"]: e["value"] for e in production.container["env"]}
     assert env["HTTPS_PROXY"].startswith("http://egress-proxy")
-    r_args = production.container["args"]
-    assert r_args == ["serve"]
+    assert production.container["args"] == ["serve"]
 
 
 # --- what rolls the pods and what does not ----------------------------------------------

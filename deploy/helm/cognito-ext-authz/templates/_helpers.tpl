@@ -91,7 +91,8 @@ app.kubernetes.io/managed-by: {{ $.Release.Service }}
 {{/*
 Pod labels of the chart's short-lived pods (policy-check hook, helm test). They carry no
 app.kubernetes.io/name, so the Service, the PodDisruptionBudget, the NetworkPolicy and
-the topology spread, which all select on name and instance, never count them.
+the topology spread, which all select on name and instance, never count them. They do
+carry commonLabels, like every other object and pod of the release.
 */}}
 {{- define "cognito-ext-authz.auxPodLabels" -}}
 helm.sh/chart: {{ include "cognito-ext-authz.chart" .context }}
@@ -99,6 +100,9 @@ app.kubernetes.io/managed-by: {{ .context.Release.Service }}
 app.kubernetes.io/instance: {{ .context.Release.Name }}
 app.kubernetes.io/part-of: {{ include "cognito-ext-authz.name" .context }}
 app.kubernetes.io/component: {{ .component }}
+{{- with .context.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/*
