@@ -13,7 +13,7 @@ from support.keyserver import KeyServer
 from support.procs import wait_until
 from support.stack import Stack
 
-from .conftest import POOL, Minter
+from .conftest import DEADLINE_SECONDS, POOL, Minter
 from .test_e2e_decisions import FORGED, assert_denied, identity, upstream_saw
 
 
@@ -53,7 +53,8 @@ def test_a_token_without_the_scope_goes_upstream_with_its_identity(trial: Stack,
     seen = upstream_saw(trial.request("/orders/1", token=mint.access("other/scope", sub="dry-run-sub")))
     assert identity(seen)["x-cognito-sub"] == ["dry-run-sub"], seen
     assert identity(seen)["x-cognito-scope"] == ["other/scope"], seen
-    wait_until(lambda: would_deny(trial.service, "insufficient_scope") == before + 1, 10, "would_deny counted")
+    wait_until(lambda: would_deny(trial.service, "insufficient_scope") == before + 1, DEADLINE_SECONDS,
+               "would_deny counted", on_timeout=trial.logs)
 
 
 def test_no_token_goes_upstream_without_identity_and_forgeries_removed(trial: Stack) -> None:
