@@ -35,7 +35,8 @@ OTHER_CLIENT = "9notallowed0client00000000"  # a client of POOL the policy does 
 
 # The deadline of any one wait on an observable condition (a log line, a metric, health,
 # a port): far above what it takes on an idle machine, so only a real defect reaches it.
-DEADLINE_SECONDS = 30
+# One value, the harness's own, so the helpers' waits and the tests' waits agree.
+DEADLINE_SECONDS = procs.DEADLINE_SECONDS
 # pytest-timeout's limit for each e2e test (a test with several waits marks its own).
 E2E_TIMEOUT_SECONDS = 120
 

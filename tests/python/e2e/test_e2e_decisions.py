@@ -54,6 +54,12 @@ def assert_denied(r: Response, status: int, message: str, www_authenticate: str 
         assert r.header("www-authenticate") == www_authenticate, r.describe()
 
 
+def assert_forbidden_no_route(r: Response) -> None:
+    """No route matches under `defaultAction: deny`: 403 with no `www-authenticate`
+    (README table: only 401s and insufficient-scope denials carry a challenge)."""
+    assert_denied(r, 403, "Forbidden", None)
+
+
 def assert_unauthorized_no_token(r: Response) -> None:
     assert_denied(r, 401, "Unauthorized", "Bearer")
 
@@ -63,8 +69,8 @@ def assert_invalid_token(r: Response, message: str = "Unauthorized") -> None:
 
 
 def assert_insufficient_scope(r: Response) -> None:
-    """A valid token without a required scope or group, under the main policy's
-    `insufficientScopeStatus: 401` (README: the same challenge at 401 or 403)."""
+    """A valid token without a required scope or group, under `insufficientScopeStatus:
+    401` (the default, and the main policy's; README: the same challenge at 401 or 403)."""
     assert_denied(r, 401, "Unauthorized", 'Bearer error="insufficient_scope"')
 
 
@@ -138,7 +144,7 @@ def test_host_restricted_route(stack: Stack, mint: Minter) -> None:
     seen = upstream_saw(stack.request("/tenant/x/y", host="tenant.example.com", token=token))
     assert identity(seen)["x-cognito-route"] == ["tenant-api"]
     # Same path on another host matches no route: default deny.
-    assert_denied(stack.request("/tenant/x/y", host="api.example.com", token=token), 403, "Forbidden")
+    assert_forbidden_no_route(stack.request("/tenant/x/y", host="api.example.com", token=token))
 
 
 def test_forged_identity_headers_are_overwritten(stack: Stack, mint: Minter) -> None:
@@ -325,21 +331,21 @@ def test_m2m_token_without_scope_is_401(stack: Stack, mint: Minter) -> None:
 
 def test_unknown_route_is_403_default_deny(stack: Stack, mint: Minter) -> None:
     before = stack.upstream.count()
-    assert_denied(stack.request("/nope"), 403, "Forbidden")
+    assert_forbidden_no_route(stack.request("/nope"))
     # A perfectly valid token does not open a route the policy does not have.
-    assert_denied(stack.request("/nope", token=mint.access("files/read user_management_lambdas/api")), 403, "Forbidden")
+    assert_forbidden_no_route(stack.request("/nope", token=mint.access("files/read user_management_lambdas/api")))
     assert stack.upstream.count() == before
 
 
 def test_method_not_in_route_is_default_deny(stack: Stack, mint: Minter) -> None:
     # /users/{id} has routes for POST and GET only.
     r = stack.request("/users/1", method="DELETE", token=mint.access("user_management_lambdas/api"))
-    assert_denied(r, 403, "Forbidden")
+    assert_forbidden_no_route(r)
 
 
 def test_greedy_route_does_not_match_its_bare_prefix(stack: Stack, mint: Minter) -> None:
     # API Gateway's {proxy+} needs at least one segment: /files alone is not under it.
-    assert_denied(stack.request("/files", token=mint.access("files/read")), 403, "Forbidden")
+    assert_forbidden_no_route(stack.request("/files", token=mint.access("files/read")))
 
 
 # --- identity in the logs, cache and odd claims --------------------------------------

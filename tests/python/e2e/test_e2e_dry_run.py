@@ -13,8 +13,8 @@ from support.keyserver import KeyServer
 from support.procs import wait_until
 from support.stack import Stack
 
-from .conftest import POOL, Minter
-from .test_e2e_decisions import FORGED, assert_denied, identity, upstream_saw
+from .conftest import DEADLINE_SECONDS, POOL, Minter
+from .test_e2e_decisions import FORGED, assert_denied, assert_insufficient_scope, identity, upstream_saw
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,8 @@ def test_a_token_without_the_scope_goes_upstream_with_its_identity(trial: Stack,
     seen = upstream_saw(trial.request("/orders/1", token=mint.access("other/scope", sub="dry-run-sub")))
     assert identity(seen)["x-cognito-sub"] == ["dry-run-sub"], seen
     assert identity(seen)["x-cognito-scope"] == ["other/scope"], seen
-    wait_until(lambda: would_deny(trial.service, "insufficient_scope") == before + 1, 10, "would_deny counted")
+    wait_until(lambda: would_deny(trial.service, "insufficient_scope") == before + 1, DEADLINE_SECONDS,
+               "would_deny counted", on_timeout=trial.logs)
 
 
 def test_no_token_goes_upstream_without_identity_and_forgeries_removed(trial: Stack) -> None:
@@ -70,7 +71,10 @@ def test_the_would_be_decision_is_in_envoys_access_log(trial: Stack, mint: Minte
 
 
 def test_opted_out_routes_deny_routes_and_unsafe_paths_stay_refused(trial: Stack, mint: Minter) -> None:
-    assert_denied(trial.request("/billing", token=mint.access("other/scope")), 401, "Unauthorized")
-    assert_denied(trial.request("/closed"), 403, "Forbidden")
+    # /billing opted out (dryRun: false): a real insufficient-scope denial, challenge and all.
+    assert_insufficient_scope(trial.request("/billing", token=mint.access("other/scope")))
+    # An `auth: deny` route's 403 and an unsafe path's 400 carry no challenge (README table).
+    assert_denied(trial.request("/closed"), 403, "Forbidden", None)
     r = trial.request("/orders/a;b")
     assert r.status == 400 and r.header("x-upstream") is None, r.describe()
+    assert r.header("www-authenticate") is None, r.describe()

@@ -11,13 +11,49 @@ import socket
 import threading
 from pathlib import Path
 
+import pytest
+
 from support import http
-from support.envoy import EnvoyProxy
+from support.envoy import AUTHZ_CLUSTER, EnvoyProxy, cluster
 from support.procs import free_port, wait_until
 from support.service import AuthzService
 from support.upstream import EchoServer
 
-from .conftest import Minter, main_policy
+from .conftest import DEADLINE_SECONDS, Minter, main_policy
+
+# pytest-timeout for the tests below that start and stop processes and wait several times:
+# room for every wait in a row, each up to its own deadline, so a slow step fails with its
+# own message rather than a pytest timeout.
+MANY_WAITS_TIMEOUT_SECONDS = 300
+
+
+def _seconds(duration: str) -> float:
+    """An Envoy duration as the YAML writes it ("3s", "0.5s")."""
+    assert duration.endswith("s") and not duration.endswith("ms"), duration
+    return float(duration[:-1])
+
+
+def health_check_verdict_seconds(envoy: EnvoyProxy) -> float:
+    """The longest Envoy's active health check of the authz cluster may take, by its own
+    configuration, to change its verdict on a host: the first check after
+    `no_traffic_interval`, then one every `interval` until the threshold is met, each up
+    to its `timeout`."""
+    (hc,) = cluster(envoy.config, AUTHZ_CLUSTER)["health_checks"]
+    checks = max(hc["unhealthy_threshold"], hc["healthy_threshold"])
+    return (_seconds(hc["no_traffic_interval"]) + (checks - 1) * _seconds(hc["interval"])
+            + checks * _seconds(hc["timeout"]))
+
+
+def recovery_seconds(envoy: EnvoyProxy) -> float:
+    """The longest the authz cluster may take, by its own configuration, to send checks
+    again to a host that failed and came back: a first outlier ejection ends after
+    `base_ejection_time` (seen at the next `interval` sweep), and the active health check
+    needs `healthy_threshold` passes, one every `interval`, each up to its `timeout`."""
+    c = cluster(envoy.config, AUTHZ_CLUSTER)
+    od = c["outlier_detection"]
+    (hc,) = c["health_checks"]
+    return (_seconds(od["base_ejection_time"]) + _seconds(od["interval"])
+            + hc["healthy_threshold"] * (_seconds(hc["interval"]) + _seconds(hc["timeout"])))
 
 
 def _assert_outage_answer(r: http.Response) -> None:
@@ -80,6 +116,7 @@ def test_hung_service_times_out_into_503(envoy_bin: Path, tmp_path: Path, upstre
         hole.close()
 
 
+@pytest.mark.timeout(MANY_WAITS_TIMEOUT_SECONDS)
 def test_service_stopped_denies_then_recovers_on_restart(
     authz_bin: Path, envoy_bin: Path, tmp_path: Path, keys, upstream: EchoServer, mint: Minter
 ) -> None:
@@ -101,7 +138,7 @@ def test_service_stopped_denies_then_recovers_on_restart(
             svc.start()  # same ports, new process
             wait_until(
                 lambda: http.request(envoy.listen_port, "/files/a", token=token).status == 200,
-                15,
+                recovery_seconds(envoy) + DEADLINE_SECONDS,
                 "traffic to recover after the service restarted",
                 interval=0.2,
                 on_timeout=svc.log_tail,
@@ -113,6 +150,7 @@ def test_service_stopped_denies_then_recovers_on_restart(
         svc.stop()
 
 
+@pytest.mark.timeout(MANY_WAITS_TIMEOUT_SECONDS)
 def test_grpc_health_check_sees_the_service(
     authz_bin: Path, envoy_bin: Path, tmp_path: Path, keys, upstream: EchoServer
 ) -> None:
@@ -124,7 +162,7 @@ def test_grpc_health_check_sees_the_service(
             # The first check runs as Envoy starts; /clusters shows its verdict.
             wait_until(
                 lambda: envoy.authz_health_flags() == "healthy",
-                10,
+                health_check_verdict_seconds(envoy) + DEADLINE_SECONDS,
                 "Envoy's health check to mark the service healthy",
                 on_timeout=lambda: envoy.admin_get("/clusters") + svc.log_tail(),
             )
@@ -134,16 +172,21 @@ def test_grpc_health_check_sees_the_service(
 
             def marked_down() -> bool:
                 # Keep traffic flowing (each request a 503). The check scheduled before
-                # the cluster had traffic runs after `no_traffic_interval` (5 s), later
-                # ones every `interval` (3 s): 2 failures (unhealthy_threshold) in ~8 s.
+                # the cluster had traffic runs after `no_traffic_interval`, later ones
+                # every `interval`: `unhealthy_threshold` failures mark the host down.
                 http.request(envoy.listen_port, "/health")
                 return "failed_active_hc" in envoy.authz_health_flags()
 
-            wait_until(marked_down, 25, "Envoy's health check to mark the stopped service unhealthy", interval=0.3)
+            # What the configuration allows for that, plus the shared deadline for a busy
+            # machine's delays on top.
+            wait_until(marked_down, health_check_verdict_seconds(envoy) + DEADLINE_SECONDS,
+                       "Envoy's health check to mark the stopped service unhealthy", interval=0.3,
+                       on_timeout=lambda: envoy.admin_get("/clusters"))
     finally:
         svc.stop()
 
 
+@pytest.mark.timeout(MANY_WAITS_TIMEOUT_SECONDS)
 def test_drain_on_sigterm_keeps_answering_then_a_second_signal_exits_zero(
     authz_bin: Path, envoy_bin: Path, tmp_path: Path, keys, upstream: EchoServer, mint: Minter
 ) -> None:

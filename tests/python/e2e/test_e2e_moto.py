@@ -18,7 +18,7 @@ from support.moto import MotoCognito, MotoUser
 from support.stack import Stack
 from support.upstream import EchoServer
 
-from .test_e2e_decisions import assert_denied, assert_invalid_token, identity, upstream_saw
+from .test_e2e_decisions import assert_insufficient_scope, assert_invalid_token, identity, upstream_saw
 
 ADMIN_SCOPE = "aws.cognito.signin.user.admin"
 
@@ -89,7 +89,9 @@ def test_moto_access_token_admitted_on_admin_scope_route(moto_stack: Stack, user
 
 
 def test_moto_access_token_refused_on_custom_scope_route(moto_stack: Stack, user: MotoUser) -> None:
-    assert_denied(moto_stack.request("/orders/1", token=user.access_token), 401, "Unauthorized")
+    # A valid token without the route's scope: 401 (the default insufficientScopeStatus)
+    # with `Bearer error="insufficient_scope"`.
+    assert_insufficient_scope(moto_stack.request("/orders/1", token=user.access_token))
 
 
 def test_moto_id_token_refused(moto_stack: Stack, user: MotoUser) -> None:

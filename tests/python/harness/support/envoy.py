@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 
 import yaml
 
-from .procs import ManagedProcess, free_port, http_status, port_is_open, wait_until
+from .procs import DEADLINE_SECONDS, ManagedProcess, free_port, http_status, port_is_open, wait_until
 from .tools import REPO
 
 REFERENCE = REPO / "deploy" / "envoy" / "envoy.yaml"
@@ -195,7 +195,7 @@ class EnvoyProxy:
         listen_port: int | None = None,
         admin_port: int | None = None,
         name: str = "envoy",
-        ready_timeout: float = 30.0,
+        ready_timeout: float = DEADLINE_SECONDS,
         transform: Transform | None = None,
     ) -> None:
         """`transform` edits the derived configuration (parsed YAML) in place, for a test
@@ -230,7 +230,7 @@ class EnvoyProxy:
                 interval=0.1,
                 on_timeout=self.process.log_tail,
             )
-            wait_until(lambda: port_is_open(self.listen_port), 10, "Envoy listener",
+            wait_until(lambda: port_is_open(self.listen_port), DEADLINE_SECONDS, "Envoy listener",
                        on_timeout=self.process.log_tail)
         except BaseException:
             self.process.stop()
@@ -239,11 +239,11 @@ class EnvoyProxy:
     def admin_url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.admin_port}{path}"
 
-    def admin_get(self, path: str, timeout: float = 2.0) -> str:
+    def admin_get(self, path: str, timeout: float = DEADLINE_SECONDS) -> str:
         with urllib.request.urlopen(self.admin_url(path), timeout=timeout) as r:
             return r.read().decode()
 
-    def access_log_entry(self, path: str, timeout: float = 10) -> dict:
+    def access_log_entry(self, path: str, timeout: float = DEADLINE_SECONDS) -> dict:
         """The JSON access log line of the request to `path`, once Envoy has flushed it
         (within ~1 s)."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .procs import ManagedProcess, free_port, http_status, wait_until
+from .procs import DEADLINE_SECONDS, ManagedProcess, free_port, http_status, wait_until
 
 REGION = "us-east-1"
 
@@ -30,7 +30,7 @@ class MotoUser:
 
 
 class MotoCognito:
-    def __init__(self, moto_bin: Path, workdir: Path, ready_timeout: float = 30.0) -> None:
+    def __init__(self, moto_bin: Path, workdir: Path, ready_timeout: float = DEADLINE_SECONDS) -> None:
         self.port = free_port()
         self.process = ManagedProcess(
             "moto", [moto_bin, "-H", "127.0.0.1", "-p", str(self.port)], workdir / "moto.log"

@@ -18,6 +18,12 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
+# The deadline of any one wait on an observable condition (a port, a log line, a metric,
+# health) and of any one request to an admin endpoint: far above what it takes on an idle
+# machine, so only a real defect reaches it, never a slow or busy one. The e2e suite's
+# conftest re-exports it.
+DEADLINE_SECONDS = 30
+
 # Every ManagedProcess still running, so a last-resort hook (atexit, signal handler,
 # pytest session end) can stop them all.
 _LIVE: "set[ManagedProcess]" = set()

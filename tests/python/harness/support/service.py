@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from .procs import ManagedProcess, free_port, http_status
+from .procs import DEADLINE_SECONDS, ManagedProcess, free_port, http_status
 
 
 def policy_yaml(policy: dict | str) -> str:
@@ -34,7 +34,7 @@ class AuthzService:
         admin_port: int | None = None,
         env: dict[str, str] | None = None,
         name: str = "authz",
-        ready_timeout: float = 20.0,
+        ready_timeout: float = DEADLINE_SECONDS,
         wait_ready: bool = True,
         policy_path: Path | None = None,
     ) -> None:
@@ -101,10 +101,10 @@ class AuthzService:
         return f"http://127.0.0.1:{self.admin_port}{path}"
 
     def readyz(self) -> int | None:
-        return http_status(self.admin_url("/readyz"))
+        return http_status(self.admin_url("/readyz"), timeout=DEADLINE_SECONDS)
 
     def metrics(self) -> str:
-        with urllib.request.urlopen(self.admin_url("/metrics"), timeout=2) as r:
+        with urllib.request.urlopen(self.admin_url("/metrics"), timeout=DEADLINE_SECONDS) as r:
             return r.read().decode()
 
     def metric(self, series: str) -> float:
@@ -119,7 +119,7 @@ class AuthzService:
         assert self.process
         self.process.signal(signal.SIGTERM)
 
-    def stop(self, timeout: float = 10.0) -> int | None:
+    def stop(self, timeout: float = DEADLINE_SECONDS) -> int | None:
         """SIGTERM and wait (SIGKILL after `timeout`); returns the exit code."""
         if not self.process:
             return None
