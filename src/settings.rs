@@ -239,24 +239,35 @@ impl Default for Settings {
 impl Settings {
     /// Reads the settings from the environment; also returns warnings to log.
     pub fn from_env() -> Result<(Settings, Vec<String>), SettingsError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Reads the settings from `vars` (the environment, or a test's); also returns a
+    /// warning for each unknown `AUTHZ_*` variable.
+    fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Settings, Vec<String>), SettingsError> {
+        let (known, unknown): (Vec<_>, Vec<_>) = vars
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(PREFIX))
+            .partition(|(k, _)| KNOWN.contains(&&k[PREFIX.len()..]));
+        let warnings = unknown
+            .into_iter()
+            .map(|(k, _)| {
+                format!(
+                    "ignoring unknown setting {k} (known: {})",
+                    KNOWN.map(|n| format!("{PREFIX}{n}")).join(", ")
+                )
+            })
+            .collect();
+        // Only the known names reach envy: it matches names without regard to case, so
+        // `AUTHZ_drain_seconds` would otherwise be used while warned about as ignored.
         let raw: Raw = envy::prefixed(PREFIX)
-            .from_env()
+            .from_iter(known)
             .map_err(|e| SettingsError {
                 setting: "AUTHZ_*",
                 problem: Problem::Unreadable(e.to_string()),
             })?;
-        let warnings = std::env::vars_os()
-            .filter_map(|(k, _)| k.into_string().ok())
-            .filter_map(|k| {
-                let rest = k.strip_prefix(PREFIX)?;
-                (!KNOWN.contains(&rest)).then(|| {
-                    format!(
-                        "ignoring unknown setting {k} (known: {})",
-                        KNOWN.map(|n| format!("{PREFIX}{n}")).join(", ")
-                    )
-                })
-            })
-            .collect();
         Ok((Self::from_raw(raw)?, warnings))
     }
 
@@ -513,6 +524,193 @@ fn seconds(
 mod tests {
     use super::*;
 
+    /// The settings `vars` make, and the warnings.
+    fn from_vars(vars: &[(&str, &str)]) -> Result<(Settings, Vec<String>), SettingsError> {
+        Settings::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    /// What a numeric setting became, as a number in the variable's unit (`0` for "off" or
+    /// "one per CPU", as the variable spells them).
+    type Reads = fn(&Settings) -> u64;
+
+    /// Every numeric setting: the variable, what it became, and the README's default,
+    /// lowest and highest value.
+    fn numeric_settings() -> [(&'static str, Reads, u64, u64, u64); 16] {
+        [
+            ("AUTHZ_DRAIN_SECONDS", |s| s.drain.as_secs(), 5, 0, 3600),
+            (
+                "AUTHZ_JWKS_REFRESH_SECONDS",
+                |s| s.jwks_refresh.as_secs(),
+                3600,
+                10,
+                86_400,
+            ),
+            (
+                "AUTHZ_JWKS_COOLDOWN_SECONDS",
+                |s| s.jwks_cooldown.as_secs(),
+                10,
+                0,
+                3600,
+            ),
+            (
+                "AUTHZ_JWKS_TIMEOUT_SECONDS",
+                |s| s.jwks_timeout.as_secs(),
+                5,
+                1,
+                60,
+            ),
+            (
+                "AUTHZ_TOKEN_CACHE_ENTRIES",
+                |s| s.token_cache_entries,
+                10_000,
+                0,
+                10_000_000,
+            ),
+            (
+                "AUTHZ_POLICY_POLL_SECONDS",
+                |s| s.policy_poll.as_secs(),
+                10,
+                1,
+                3600,
+            ),
+            (
+                "AUTHZ_POLICY_QUIET_MS",
+                |s| s.policy_quiet.as_millis() as u64,
+                2000,
+                0,
+                60_000,
+            ),
+            (
+                "AUTHZ_MAX_REQUEST_BYTES",
+                |s| s.max_request_bytes as u64,
+                131_072,
+                4096,
+                16_777_216,
+            ),
+            (
+                "AUTHZ_MAX_CONNECTIONS",
+                |s| s.max_connections as u64,
+                10_000,
+                1,
+                1_000_000,
+            ),
+            (
+                "AUTHZ_MAX_STREAMS_PER_CONNECTION",
+                |s| s.max_streams_per_connection.into(),
+                128,
+                1,
+                10_000,
+            ),
+            (
+                "AUTHZ_MAX_IN_FLIGHT",
+                |s| s.max_in_flight as u64,
+                512,
+                1,
+                100_000,
+            ),
+            (
+                "AUTHZ_REQUEST_TIMEOUT_SECONDS",
+                |s| s.request_timeout.as_secs(),
+                7,
+                1,
+                600,
+            ),
+            (
+                "AUTHZ_IDLE_TIMEOUT_SECONDS",
+                |s| s.idle_timeout.map_or(0, |d| d.as_secs()),
+                600,
+                0,
+                86_400,
+            ),
+            (
+                "AUTHZ_WORKER_THREADS",
+                |s| s.worker_threads.map_or(0, |n| n as u64),
+                0,
+                0,
+                1024,
+            ),
+            (
+                "AUTHZ_ADMIN_MAX_CONNECTIONS",
+                |s| s.admin_max_connections as u64,
+                64,
+                1,
+                10_000,
+            ),
+            (
+                "AUTHZ_LOG_QUEUE_LINES",
+                |s| s.log_queue_lines as u64,
+                16_384,
+                16,
+                1_000_000,
+            ),
+        ]
+    }
+
+    /// Whether an on/off setting became on.
+    type ReadsFlag = fn(&Settings) -> bool;
+
+    /// Every on/off setting: the variable, what it became, and the README's default.
+    fn flag_settings() -> [(&'static str, ReadsFlag, bool); 2] {
+        [
+            ("AUTHZ_REFLECTION", |s| s.reflection, true),
+            ("AUTHZ_DYNAMIC_METADATA", |s| s.dynamic_metadata, false),
+        ]
+    }
+
+    #[test]
+    fn every_number_and_flag_has_its_documented_default_and_range() {
+        let unset = from_vars(&[]).unwrap().0;
+        for (name, reads, default, min, max) in numeric_settings() {
+            assert_eq!(reads(&unset), default, "{name} unset");
+            for accepted in [min, max] {
+                let (s, _) = from_vars(&[(name, &accepted.to_string())])
+                    .unwrap_or_else(|e| panic!("{name}={accepted} refused: {e}"));
+                assert_eq!(reads(&s), accepted, "{name}={accepted}");
+            }
+            // One past each end; below 0 is "-1", which is no whole number either.
+            let below = min
+                .checked_sub(1)
+                .map_or("-1".to_owned(), |n| n.to_string());
+            for refused in [below, (max + 1).to_string()] {
+                let err = from_vars(&[(name, &refused)]).unwrap_err();
+                assert_eq!(err.setting, name, "{err}");
+                assert_eq!(
+                    err.to_string(),
+                    format!("{name}: \"{refused}\" is not a whole number from {min} to {max}")
+                );
+            }
+        }
+        for (name, reads, default) in flag_settings() {
+            assert_eq!(reads(&unset), default, "{name} unset");
+            for (spelling, value) in [("true", true), ("false", false), (" true ", true)] {
+                let (s, _) = from_vars(&[(name, spelling)]).unwrap();
+                assert_eq!(reads(&s), value, "{name}={spelling:?}");
+            }
+            let err = from_vars(&[(name, "yes")]).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("{name}: \"yes\" is not one of \"true\", \"false\"")
+            );
+        }
+        // The two tables hold every number and flag the service reads.
+        let mut covered: Vec<&str> = numeric_settings().iter().map(|s| s.0).collect();
+        covered.extend(flag_settings().iter().map(|s| s.0));
+        covered.extend([
+            "AUTHZ_LISTEN_ADDR",
+            "AUTHZ_ADMIN_ADDR",
+            "AUTHZ_POLICY_PATH",
+            "AUTHZ_REVOCATIONS_PATH",
+            "AUTHZ_LOG_FORMAT",
+            "AUTHZ_TLS_CERT_FILE",
+            "AUTHZ_TLS_KEY_FILE",
+            "AUTHZ_TLS_CLIENT_CA_FILE",
+        ]);
+        covered.sort();
+        let mut known = KNOWN.map(|n| format!("{PREFIX}{n}")).to_vec();
+        known.sort();
+        assert_eq!(covered, known);
+    }
+
     #[test]
     fn defaults_follow_the_spec() {
         let s = Settings::from_raw(Raw::default()).unwrap();
@@ -523,20 +721,65 @@ mod tests {
             PathBuf::from("/etc/cognito-ext-authz/policy.yaml")
         );
         assert_eq!(s.log_format, LogFormat::Json);
-        assert_eq!(s.jwks_cooldown, Duration::from_secs(10));
-        assert_eq!(s.policy_quiet, Duration::from_secs(2));
-        assert_eq!(s.max_request_bytes, 128 * 1024);
-        assert_eq!(s.max_connections, 10_000);
-        assert_eq!(s.max_streams_per_connection, 128);
-        assert_eq!(s.max_in_flight, 512);
-        assert_eq!(s.request_timeout, Duration::from_secs(7));
-        assert_eq!(s.idle_timeout, Some(Duration::from_secs(600)));
-        assert_eq!(s.worker_threads, None);
-        assert_eq!(s.admin_max_connections, 64);
-        assert_eq!(s.log_queue_lines, 16_384);
         assert_eq!(s.tls, None);
-        assert!(!s.dynamic_metadata);
         assert_eq!(s.revocations_path, None);
+        // Numbers and flags: every_number_and_flag_has_its_documented_default_and_range.
+    }
+
+    #[test]
+    fn unknown_authz_variables_are_named_in_a_warning_and_ignored() {
+        let (s, warnings) = from_vars(&[
+            ("AUTHZ_TOKEN_CACHE_ENTRYS", "5"),
+            ("AUTHZ_TOKEN_CACHE_ENTRIES", "7"),
+            // Only the exact name is read: envy alone would take this one as
+            // AUTHZ_DRAIN_SECONDS (it ignores case) while it is warned about as ignored.
+            ("AUTHZ_drain_seconds", "60"),
+            ("PATH", "/usr/bin"),
+            ("XAUTHZ_TOKEN_CACHE_ENTRYS", "5"),
+            ("authz_token_cache_entrys", "5"),
+        ])
+        .unwrap();
+        assert_eq!(warnings.len(), 2, "{warnings:#?}");
+        for (warning, name) in warnings
+            .iter()
+            .zip(["AUTHZ_TOKEN_CACHE_ENTRYS", "AUTHZ_drain_seconds"])
+        {
+            let known = KNOWN.map(|n| format!("{PREFIX}{n}")).join(", ");
+            assert_eq!(
+                warning,
+                &format!("ignoring unknown setting {name} (known: {known})")
+            );
+            assert!(warning.contains("AUTHZ_TOKEN_CACHE_ENTRIES, "));
+        }
+        assert_eq!(s.token_cache_entries, 7);
+        assert_eq!(s.drain, Duration::from_secs(5), "AUTHZ_drain_seconds used");
+    }
+
+    #[test]
+    fn known_variables_give_no_warning() {
+        let mut vars: Vec<(&str, String)> = numeric_settings()
+            .iter()
+            .map(|&(name, _, _, min, _)| (name, min.to_string()))
+            .collect();
+        vars.extend(flag_settings().map(|(name, _, _)| (name, "false".to_owned())));
+        vars.extend(
+            [
+                ("AUTHZ_LISTEN_ADDR", "127.0.0.1:9000"),
+                ("AUTHZ_ADMIN_ADDR", "127.0.0.1:9090"),
+                ("AUTHZ_POLICY_PATH", "/p/policy.yaml"),
+                ("AUTHZ_REVOCATIONS_PATH", "/p/revocations.yaml"),
+                ("AUTHZ_LOG_FORMAT", "text"),
+                ("AUTHZ_TLS_CERT_FILE", "/tls/tls.crt"),
+                ("AUTHZ_TLS_KEY_FILE", "/tls/tls.key"),
+                ("AUTHZ_TLS_CLIENT_CA_FILE", "/tls/ca.crt"),
+            ]
+            .map(|(k, v)| (k, v.to_owned())),
+        );
+        assert_eq!(vars.len(), KNOWN.len());
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (s, warnings) = from_vars(&vars).unwrap();
+        assert_eq!(warnings, Vec::<String>::new());
+        assert_eq!(s.log_format, LogFormat::Text, "the variables were read");
     }
 
     #[test]

@@ -145,7 +145,9 @@ fn every_fixture_imports_to_a_policy_that_validates() {
                 "{name}: {line}"
             );
         }
-        let complete = notes(&imported.report, "unresolved").is_empty();
+        // Incomplete (exit 3): something only deployment knows, or cannot be read.
+        let complete = notes(&imported.report, "unresolved").is_empty()
+            && notes(&imported.report, "unreadable").is_empty();
         assert_eq!(imported.code, if complete { 0 } else { 3 }, "{name}");
         seen += 1;
     }
@@ -567,6 +569,60 @@ fn sam_apis_events_and_globals() {
             .contains("2 REST APIs")
     );
     assert!(notes(&i.report, "not-translated")[0].contains("HttpApi"));
+}
+
+/// Definitions kept in other files are each reported where they are named, and no method
+/// whose authorization only such a file states becomes public.
+#[test]
+fn api_definitions_in_other_files_are_reported_and_never_made_public() {
+    let i = import("cloudformation-external-definitions.yaml", &[]);
+    assert_eq!(i.code, 3, "two methods cannot be read: {}", i.report);
+    let not_translated = notes(&i.report, "not-translated");
+    for want in [
+        "[not-translated] Resources.OrdersApi.Properties.BodyS3Location: the API definition is in another file; import that OpenAPI file too",
+        "[not-translated] Resources.BillingApi.Properties.Body: an included definition (Fn::Transform AWS::Include) cannot be read; import the OpenAPI file itself",
+        "[not-translated] Resources.ReportsApi.Properties.DefinitionUri: the API definition is in another file; import that OpenAPI file too",
+        "[not-translated] Resources.AdminApi.Properties.DefinitionBody: an included definition (Fn::Transform AWS::Include) cannot be read; import the OpenAPI file itself",
+    ] {
+        assert!(not_translated.contains(&want), "{want}\n{}", i.report);
+    }
+    assert_eq!(not_translated.len(), 4, "{}", i.report);
+    // SAM events on those APIs: denied, since only the other file says what they need.
+    assert_eq!(
+        routes(&i.policy),
+        [
+            route("/admin/cache", "DELETE", "", "deny"),
+            route("/reports", "GET", "", "deny"),
+            // The method the template defines itself is translated as usual.
+            route("/status", "GET", "orders/read", ""),
+        ]
+    );
+    let unreadable = notes(&i.report, "unreadable").join("\n");
+    for want in [
+        "[unreadable] Resources.ReportsFunction.Properties.Events.ListReports: GET /reports: its authorization cannot be read with certainty: the definition of the API ReportsApi is in another file (DefinitionUri), which decides what this method requires; import that OpenAPI file too; emitted as `auth: deny`",
+        "[unreadable] Resources.ReportsFunction.Properties.Events.PurgeCache: DELETE /admin/cache: its authorization cannot be read with certainty: the definition of the API AdminApi is included from another file (Fn::Transform AWS::Include), which decides what this method requires",
+    ] {
+        assert!(unreadable.contains(want), "{want}\n{}", i.report);
+    }
+    assert!(notes(&i.report, "public").is_empty(), "{}", i.report);
+}
+
+/// WebSocket and Application Load Balancer events are reported, one note each, and add no
+/// route; the function's `http` event is translated beside them.
+#[test]
+fn serverless_websocket_and_alb_events_are_reported_not_translated() {
+    let i = import("serverless-other-events.yml", &[]);
+    assert_eq!(i.code, 0, "{}", i.report);
+    assert_eq!(
+        notes(&i.report, "not-translated"),
+        [
+            "[not-translated] functions.connect.events[0].websocket: a WebSocket API event is not a REST API method; not translated",
+            "[not-translated] functions.connect.events[1].websocket: a WebSocket API event is not a REST API method; not translated",
+            "[not-translated] functions.rooms.events[1].alb: an Application Load Balancer event is not a REST API method; not translated",
+        ]
+    );
+    assert_eq!(routes(&i.policy), [route("/rooms", "GET", "chat/read", "")]);
+    assert!(notes(&i.report, "public").is_empty(), "{}", i.report);
 }
 
 #[test]

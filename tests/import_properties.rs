@@ -20,13 +20,15 @@
 //!   OPTIONS on the path of an http event with `cors: true` or a map of CORS settings; a
 //!   CloudFormation method with `AuthorizationType: NONE`, or none and no authorizer, and
 //!   no `ApiKeyRequired` other than false; a SAM event whose authorizer (its own, else its
-//!   API's default) is `NONE` or absent on an API of the template.
+//!   API's default) is `NONE` or absent on an API of the template whose definition is not
+//!   in another file (`DefinitionUri`, an included `DefinitionBody`).
 //! - scope-less (an ID-token route, `tokenUse: id`, counts as one): a requirement naming a
 //!   Cognito scheme with exactly `[]`; a Serverless
 //!   Cognito authorizer (an ARN, or a map of type `COGNITO_USER_POOLS` or with a Cognito
 //!   `arn`) naming its `arn` or `authorizerId`, with `scopes` absent or `[]`; a
 //!   `COGNITO_USER_POOLS` method with an `AuthorizerId` and `AuthorizationScopes` absent or
-//!   `[]`; a SAM event whose authorizer has a `UserPoolArn` and scopes absent or `[]`.
+//!   `[]`; a SAM event whose authorizer has a `UserPoolArn` and scopes absent or `[]`
+//!   (on an API whose definition is not in another file).
 //!
 //! A route matches a source method by path and HTTP method; CloudFormation methods, whose
 //! paths come from the resource tree, match by their logical id (the route's name).
@@ -574,6 +576,11 @@ fn cloudformation(doc: &Value, out: &mut Vec<Plain>) {
         .get("Globals")
         .and_then(|g| g.get("Api"))
         .and_then(|a| a.get("Auth"));
+    let global_uri = doc
+        .get("Globals")
+        .and_then(|g| g.get("Api"))
+        .and_then(|a| a.get("DefinitionUri"))
+        .is_some();
     for (id, resource) in resources {
         let props = resource.get("Properties");
         let get = |k: &str| props.and_then(|p| p.get(k));
@@ -643,6 +650,21 @@ fn cloudformation(doc: &Value, out: &mut Vec<Plain>) {
                             .map(|id| resources[id].get("Properties").and_then(|p| p.get("Auth"))),
                     };
                     let api_auth = api.map(|own| merged(global_auth, own));
+                    // An API whose definition is in another file: SAM adds no event to it,
+                    // so the template states nothing about the method.
+                    let elsewhere = eget("RestApiId")
+                        .and_then(|r| r.get("Ref"))
+                        .and_then(Value::as_str)
+                        .filter(|id| kind(id) == Some("AWS::Serverless::Api"))
+                        .is_some_and(|id| {
+                            let p = resources[id].get("Properties");
+                            match p.and_then(|p| p.get("DefinitionBody")) {
+                                Some(body) => body.get("Fn::Transform").is_some(),
+                                None => {
+                                    p.and_then(|p| p.get("DefinitionUri")).is_some() || global_uri
+                                }
+                            }
+                        });
                     let event_auth = eget("Auth");
                     let chosen = event_auth.and_then(|a| a.get("Authorizer")).or_else(|| {
                         api_auth
@@ -662,7 +684,8 @@ fn cloudformation(doc: &Value, out: &mut Vec<Plain>) {
                         && api_auth
                             .as_ref()
                             .is_none_or(|a| a.as_ref().is_none_or(Value::is_object));
-                    let public = auth_maps
+                    let public = !elsewhere
+                        && auth_maps
                         && is_false(api_key)
                         && match chosen {
                             None => api_auth.is_some(),
@@ -675,7 +698,8 @@ fn cloudformation(doc: &Value, out: &mut Vec<Plain>) {
                             .and_then(|a| a.get("Authorizers"))
                             .and_then(|a| a.get(name))
                     });
-                    let scope_less = auth_maps
+                    let scope_less = !elsewhere
+                        && auth_maps
                         && def.is_some_and(|d| {
                             d.get("UserPoolArn").is_some()
                                 && match event_auth

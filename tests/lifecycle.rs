@@ -476,11 +476,18 @@ async fn command_line_flags_override_the_environment() {
     let (env_grpc, env_admin) = (free_port().to_string(), free_port().to_string());
     let (grpc, admin) = (service.grpc.to_string(), service.admin.to_string());
     let policy_path = service.policy_path().to_str().unwrap().to_owned();
+    let revocations = write(
+        service.dir.path(),
+        "revocations.yaml",
+        "revocations:\n  - jti: fresh-2\n",
+    );
     service.spawn_with_args(
         &[
             ("AUTHZ_LISTEN_ADDR", &env_grpc),
             ("AUTHZ_ADMIN_ADDR", &env_admin),
             ("AUTHZ_POLICY_PATH", "/nonexistent/policy.yaml"),
+            // A missing list stops the start (exit 1): only the flag's list is read.
+            ("AUTHZ_REVOCATIONS_PATH", "/nonexistent/revocations.yaml"),
         ],
         &[
             "--listen",
@@ -489,6 +496,8 @@ async fn command_line_flags_override_the_environment() {
             &admin,
             "--policy",
             &policy_path,
+            "--revocations",
+            revocations.to_str().unwrap(),
         ],
     );
     service.wait_ready().await; // on the --admin address, with the --policy file
@@ -496,6 +505,12 @@ async fn command_line_flags_override_the_environment() {
         service.check_token(&fresh_token(key(0), 1)).await.status,
         200
     ); // on --listen
+    // The --revocations list is in force: the token it names is refused.
+    assert_eq!(
+        service.check_token(&fresh_token(key(0), 2)).await.status,
+        401
+    );
+    assert_eq!(service.decision(2).await["reason"], "revoked");
     for unused in [&env_grpc, &env_admin] {
         assert!(
             tokio::net::TcpStream::connect(unused.as_str())
@@ -504,6 +519,35 @@ async fn command_line_flags_override_the_environment() {
             "{unused} (from the environment) must not be listened on"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_setting_is_named_in_a_warning_and_the_service_still_serves() {
+    let (_keys, service) =
+        keys_and_service(BIN, ROUTES, &[("AUTHZ_TOKEN_CACHE_ENTRYS", "5")]).await;
+    eventually(
+        30,
+        "the warning naming AUTHZ_TOKEN_CACHE_ENTRYS",
+        || async {
+            service
+                .logs()
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .any(|l| {
+                    l["level"] == "WARN"
+                        && l["message"].as_str().is_some_and(|m| {
+                            m.starts_with(
+                                "ignoring unknown setting AUTHZ_TOKEN_CACHE_ENTRYS (known: ",
+                            )
+                        })
+                })
+        },
+    )
+    .await;
+    assert_eq!(
+        service.check_token(&fresh_token(key(0), 1)).await.status,
+        200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -354,6 +354,30 @@ fn sam_auth(t: &Template, doc: &Value, api_id: &str) -> Result<Option<Map<String
     })
 }
 
+/// Where the definition of the `AWS::Serverless::Api` `api_id` is, when it is not in this
+/// template: its own `DefinitionUri` or included `DefinitionBody`, else
+/// `Globals.Api.DefinitionUri`.
+fn definition_elsewhere(t: &Template, doc: &Value, api_id: &str) -> Option<&'static str> {
+    if t.type_of(api_id) != Some("AWS::Serverless::Api") {
+        return None;
+    }
+    let own = t.resource(api_id)?.get("Properties");
+    match own.and_then(|p| p.get("DefinitionBody")) {
+        Some(Value::Object(o)) if o.contains_key("Fn::Transform") => {
+            Some("included from another file (Fn::Transform AWS::Include)")
+        }
+        Some(_) => None,
+        None if own.and_then(|p| p.get("DefinitionUri")).is_some() => {
+            Some("in another file (DefinitionUri)")
+        }
+        None => doc
+            .get("Globals")
+            .and_then(|g| g.get("Api"))
+            .and_then(|a| a.get("DefinitionUri"))
+            .map(|_| "in another file (Globals.Api.DefinitionUri)"),
+    }
+}
+
 fn merge(base: &Map<String, Value>, over: &Map<String, Value>) -> Map<String, Value> {
     let mut out = base.clone();
     for (k, v) in over {
@@ -416,13 +440,24 @@ fn sam_function(api: &mut Api, t: &Template, doc: &Value, id: &str, props: &Valu
         } else {
             Ok(None)
         };
-        let (access, extras) = match (auth, eprops.get("Auth")) {
-            (Err(why), _) => (Access::Unreadable(why), vec![]),
-            (_, Some(other)) if !other.is_object() => (
+        let elsewhere = known_api
+            .then(|| definition_elsewhere(t, doc, &api_id))
+            .flatten();
+        let (access, extras) = match (elsewhere, auth, eprops.get("Auth")) {
+            // SAM adds no event to a definition in another file (and the file may define
+            // the method itself): only that file says what the method requires.
+            (Some(place), _, _) => (
+                Access::Unreadable(format!(
+                    "the definition of the API {api_id} is {place}, which decides what this method requires; import that OpenAPI file too"
+                )),
+                vec![],
+            ),
+            (None, Err(why), _) => (Access::Unreadable(why), vec![]),
+            (None, _, Some(other)) if !other.is_object() => (
                 Access::Unreadable(format!("the event's Auth is {}, not a map", shape(other))),
                 vec![],
             ),
-            (Ok(auth), event_auth) => {
+            (None, Ok(auth), event_auth) => {
                 let auth = auth.as_ref();
                 let access = sam_access(api, t, &api_id, known_api, auth, event_auth);
                 let api_key = event_auth
@@ -531,6 +566,29 @@ mod tests {
             .find(|m| m.name == method)
             .map(|m| m.path.to_string())
             .unwrap()
+    }
+
+    #[test]
+    fn events_on_an_api_defined_by_globals_in_another_file_are_unreadable() {
+        let template = |globals: Value| {
+            json!({"Globals": globals, "Resources": {
+                "Api": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "prod"}},
+                "Fn": {"Type": "AWS::Serverless::Function", "Properties": {"Events": {
+                    "Get": {"Type": "Api", "Properties": {
+                        "RestApiId": {"Ref": "Api"}, "Path": "/x", "Method": "get"}}}}}
+            }})
+        };
+        let access = |doc: &Value| read(doc).methods.remove(0).access;
+        // SAM makes the definition of an API without Auth: the method is public.
+        assert!(matches!(access(&template(json!({}))), Access::Public));
+        // Globals give the API a definition in another file, which alone says.
+        let from_globals = access(&template(
+            json!({"Api": {"DefinitionUri": "s3://example/openapi.yaml"}}),
+        ));
+        assert!(
+            matches!(&from_globals, Access::Unreadable(why) if why.contains("in another file (Globals.Api.DefinitionUri)")),
+            "{from_globals:?}"
+        );
     }
 
     #[test]
