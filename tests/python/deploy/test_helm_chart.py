@@ -745,6 +745,36 @@ def test_python_jsonschema_agrees_with_helm(chart, jsonschema):
         assert list(validator.iter_errors(merged)), name
 
 
+# The chart's numeric settings and the variable each becomes.
+RANGED_SETTINGS = {
+    "drainSeconds": "AUTHZ_DRAIN_SECONDS",
+    "jwksRefreshSeconds": "AUTHZ_JWKS_REFRESH_SECONDS",
+    "jwksCooldownSeconds": "AUTHZ_JWKS_COOLDOWN_SECONDS",
+    "jwksTimeoutSeconds": "AUTHZ_JWKS_TIMEOUT_SECONDS",
+    "tokenCacheEntries": "AUTHZ_TOKEN_CACHE_ENTRIES",
+}
+
+
+def documented_range(variable: str) -> tuple[int, int]:
+    """The `(A to B)` range of `variable` in the README's settings table."""
+    row = next(line for line in (REPO / "README.md").read_text().splitlines()
+               if line.startswith(f"| `{variable}` |"))
+    low, high = re.search(r"\((\d+) to (\d+)\)", row).groups()
+    return int(low), int(high)
+
+
+@pytest.mark.parametrize("key", RANGED_SETTINGS)
+def test_settings_are_refused_by_the_schema_where_the_service_would_refuse_them(helm, chart, key):
+    """A value the service refuses at start (exit 2, a pod restarting for ever) is refused
+    by `helm install` instead: the schema's bounds are the README's ranges."""
+    low, high = documented_range(RANGED_SETTINGS[key])
+    for good in (low, high):
+        chart.validate_schema({"settings": {key: good}})
+    for bad in (low - 1, high + 1):
+        with pytest.raises(helm.HelmValuesError):
+            chart.validate_schema({"settings": {key: bad}})
+
+
 # --- the schema and the service agree -------------------------------------------------
 
 
