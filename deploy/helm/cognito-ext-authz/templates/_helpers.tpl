@@ -334,3 +334,21 @@ In-cluster DNS name of the headless Service.
 {{- define "cognito-ext-authz.headlessFQDN" -}}
 {{- printf "%s.%s.svc.%s" (include "cognito-ext-authz.headlessName" .) .Release.Namespace .Values.clusterDomain }}
 {{- end }}
+
+{{/*
+The policy file's text: `policy` as given when it is text (comments and key order kept),
+the map rendered as YAML, or (null) the chart's example.
+*/}}
+{{- define "cognito-ext-authz.policyYaml" -}}
+{{- if not .Values.policy }}
+# The chart's example: replace it with your own policy (`policy` in the values).
+userPools:
+  - id: us-east-1_EXAMPLE
+defaultAction: deny
+routes: []
+{{- else if kindIs "string" .Values.policy }}
+{{- .Values.policy | trimSuffix "\n" }}
+{{- else }}
+{{- toYaml .Values.policy }}
+{{- end }}
+{{- end }}
