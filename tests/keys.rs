@@ -104,6 +104,35 @@ async fn redirects_are_not_followed() {
         "{}",
         service.logs()
     );
+    // It never had keys: the log says its tokens are refused, not that old keys are kept.
+    let logs = service.logs();
+    assert!(
+        logs.contains("no keys for this pool yet, its tokens are refused (401)"),
+        "{logs}"
+    );
+    assert!(!logs.contains("keeping the last good keys"), "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_refresh_after_keys_were_fetched_keeps_them_and_says_so() {
+    let (keys, service) = keys_and_service(
+        BIN,
+        ROUTES,
+        &[
+            ("AUTHZ_JWKS_REFRESH_SECONDS", "10"),
+            ("AUTHZ_JWKS_COOLDOWN_SECONDS", "3600"),
+        ],
+    )
+    .await;
+    let token = key(0).sign(&access_claims(SCOPE));
+    assert_eq!(service.check_token(&token).await.status, 200);
+    keys.answer(POOL, Answering::Body("not a key set".into()));
+    wait_failed_fetches(&service, 1.0).await;
+    let logs = service.logs();
+    assert!(logs.contains("keeping the last good keys"), "{logs}");
+    assert!(!logs.contains("no keys for this pool yet"), "{logs}");
+    assert_eq!(service.check_token(&token).await.status, 200);
+    assert_eq!(service.health("").await, SERVING);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -338,7 +338,11 @@ impl PoolKeys {
                 Ok(count)
             }
             Err(e) => {
-                tracing::warn!(pool = %self.pool_id, uri = %self.uri, error = %e, "key set fetch failed; keeping the last good keys");
+                if self.loaded.load(Ordering::Acquire) {
+                    tracing::warn!(pool = %self.pool_id, uri = %self.uri, error = %e, "key set fetch failed; keeping the last good keys");
+                } else {
+                    tracing::warn!(pool = %self.pool_id, uri = %self.uri, error = %e, "key set fetch failed; no keys for this pool yet, its tokens are refused (401)");
+                }
                 Err(e)
             }
         }
