@@ -10,6 +10,7 @@ pub mod rules;
 pub mod table;
 pub mod template;
 pub mod watch;
+pub mod yaml_error;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -177,8 +178,12 @@ impl Policy {
 
     /// Parses and compiles policy YAML.
     pub fn parse(text: &str) -> Result<Policy, PolicyErrors> {
-        let file: PolicyFile = serde_saphyr::from_str(text)
-            .map_err(|e| PolicyErrors::one(format!("invalid policy YAML: {e}")))?;
+        let file: PolicyFile = serde_saphyr::from_str(text).map_err(|e| {
+            PolicyErrors::one(format!(
+                "invalid policy YAML: {}",
+                yaml_error::describe(text, &e)
+            ))
+        })?;
         Self::compile(&file)
     }
 
