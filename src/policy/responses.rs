@@ -337,6 +337,7 @@ impl GatewayResponses {
                 out.configured.push(kind);
             }
         }
+        out.configured.sort();
         let fallback = checked[ResponseType::Default4xx.index()];
         for kind in ResponseType::ALL {
             let own = checked[kind.index()];
