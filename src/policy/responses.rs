@@ -151,7 +151,7 @@ pub fn type_refusal(name: &str) -> Option<String> {
     let ours = ResponseType::ALL.map(ResponseType::name).join(", ");
     Some(if OTHER_TYPES.contains(&name) {
         format!(
-            "{name:?} is an API Gateway response type this service never answers with (it answers {ours})"
+            "{name:?} is an API Gateway response type this service never answers with (a policy takes {ours})"
         )
     } else {
         format!("{name:?} is not an API Gateway response type (one of {ours})")
