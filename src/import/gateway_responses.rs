@@ -23,7 +23,7 @@ use super::report::{Note, NoteKind};
 use crate::decision::MESSAGES;
 use crate::policy::model::PolicyFile;
 use crate::policy::responses::{
-    GatewayResponseConfig, ResponseType, header_refusal, render_body, status_refusal,
+    GatewayResponseConfig, MAX_HEADERS, ResponseType, header_refusal, render_body, status_refusal,
     type_refusal,
 };
 
@@ -413,12 +413,21 @@ fn translate_one(
             note(NoteKind::Changed, at, format!("{refusal}; left out"));
             continue;
         }
-        if config
-            .headers
-            .keys()
-            .any(|k| k.eq_ignore_ascii_case(name))
-        {
-            note(NoteKind::Unreadable, at, format!("header {name} is stated twice; the first is kept"));
+        let folded = |h: &str| h.trim().to_ascii_lowercase().replace('_', "-");
+        if config.headers.keys().any(|k| folded(k) == folded(name)) {
+            note(
+                NoteKind::Unreadable,
+                at,
+                format!("header {name} is stated twice; the first is kept"),
+            );
+            continue;
+        }
+        if config.headers.len() == MAX_HEADERS {
+            note(
+                NoteKind::Changed,
+                at,
+                format!("more than {MAX_HEADERS} headers; header {name} is left out"),
+            );
             continue;
         }
         config
@@ -470,5 +479,70 @@ fn translate_templates(
             )),
             _ => config.body = Some(body),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn read_cfn(doc: Value) -> (BTreeMap<String, GatewayResponseConfig>, Vec<Note>) {
+        let policy: PolicyFile = serde_saphyr::from_str("routes: []\n").unwrap();
+        read(&doc, Format::CloudFormation, &policy)
+    }
+
+    fn response(api: &str, kind: &str, origin: &str) -> Value {
+        json!({"Type": "AWS::ApiGateway::GatewayResponse", "Properties": {
+            "RestApiId": {"Ref": api}, "ResponseType": kind,
+            "ResponseParameters": {"gatewayresponse.header.Access-Control-Allow-Origin": origin}}})
+    }
+
+    #[test]
+    fn a_type_two_apis_state_differently_is_left_out_with_a_note() {
+        let (out, notes) = read_cfn(json!({"Resources": {
+            "A4xx": response("ApiA", "DEFAULT_4XX", "'https://a.example.com'"),
+            "B4xx": response("ApiB", "DEFAULT_4XX", "'https://b.example.com'"),
+            "AUnauth": response("ApiA", "UNAUTHORIZED", "'*'"),
+            "BUnauth": response("ApiB", "UNAUTHORIZED", "'*'"),
+        }}));
+        assert_eq!(out.keys().collect::<Vec<_>>(), ["UNAUTHORIZED"]);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(notes[0].kind, NoteKind::Changed);
+        assert!(notes[0].message.contains("DEFAULT_4XX differs"), "{}", notes[0]);
+    }
+
+    #[test]
+    fn sam_api_responses_replace_globals_type_by_type() {
+        let (out, notes) = read_cfn(json!({
+            "Globals": {"Api": {"GatewayResponses": {
+                "DEFAULT_4XX": {"ResponseParameters": {"Headers": {"X-Global": "'g'"}}},
+                "UNAUTHORIZED": {"StatusCode": "401", "ResponseParameters": {"Headers": {"X-Global": "'g'"}}},
+            }}},
+            "Resources": {"Api": {"Type": "AWS::Serverless::Api", "Properties": {
+                "GatewayResponses": {"UNAUTHORIZED": {"ResponseParameters": {"Headers": {"X-Own": "'o'"}}}},
+            }}},
+        }));
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(out["DEFAULT_4XX"].headers["X-Global"], "g");
+        let unauthorized = &out["UNAUTHORIZED"];
+        assert_eq!(unauthorized.status_code, None);
+        assert_eq!(unauthorized.headers.keys().collect::<Vec<_>>(), ["X-Own"]);
+    }
+
+    #[test]
+    fn shapes_that_cannot_be_read_are_notes_never_guesses() {
+        let (out, notes) = read_cfn(json!({"Resources": {
+            "R": {"Type": "AWS::ApiGateway::GatewayResponse", "Properties": {
+                "RestApiId": {"Ref": "Api"}, "ResponseType": "DEFAULT_4XX",
+                "StatusCode": "four hundred",
+                "ResponseParameters": ["gatewayresponse.header.X"],
+                "ResponseTemplates": "{}"}},
+        }}));
+        // The type is still configured (it stops falling back), with nothing it could not read.
+        assert_eq!(out["DEFAULT_4XX"], GatewayResponseConfig::default());
+        let kinds: Vec<NoteKind> = notes.iter().map(|n| n.kind).collect();
+        assert_eq!(kinds, [NoteKind::Unreadable; 3], "{notes:?}");
     }
 }
