@@ -340,7 +340,10 @@ mod tests {
             answer(DenyReason::DenyRoute, 401),
             (403, None, r#"{"message":"Forbidden"}"#.to_owned())
         );
-        assert_eq!(answer(DenyReason::UnsafePath(UnsafePath::DotSegment), 401).0, 400);
+        assert_eq!(
+            answer(DenyReason::UnsafePath(UnsafePath::DotSegment), 401).0,
+            400
+        );
         assert_eq!(answer(DenyReason::UnsafeHost(BadHost::BadPort), 401).0, 400);
         assert_eq!(answer(DenyReason::UnsafeMethod, 401).0, 400);
     }

@@ -120,7 +120,10 @@ async fn without_gateway_responses_no_route_is_missing_authentication_token() {
         "no challenge, no extra header"
     );
     let a = check(&mut client, request("GET", "h", "/closed", &[])).await;
-    assert_eq!((a.status, a.body.as_str()), (403, r#"{"message":"Forbidden"}"#));
+    assert_eq!(
+        (a.status, a.body.as_str()),
+        (403, r#"{"message":"Forbidden"}"#)
+    );
 }
 
 #[test]

@@ -94,7 +94,10 @@ fn cloudformation_gateway_response_resources() {
             "UNAUTHORIZED".to_owned(),
             (
                 Some(401),
-                headers(&[origin, ("Access-Control-Expose-Headers", "WWW-Authenticate")]),
+                headers(&[
+                    origin,
+                    ("Access-Control-Expose-Headers", "WWW-Authenticate"),
+                ]),
                 Some(
                     r#"{"error": "unauthorized", "message": $context.error.messageString}"#
                         .to_owned(),
@@ -169,7 +172,10 @@ fn openapi_extension() {
         ),
         ("DEFAULT_4XX".to_owned(), (None, headers(&[origin]), None)),
         // Its own www-authenticate is refused: the challenge stays the service's.
-        ("UNAUTHORIZED".to_owned(), (Some(401), headers(&[origin]), None)),
+        (
+            "UNAUTHORIZED".to_owned(),
+            (Some(401), headers(&[origin]), None),
+        ),
     ]
     .into_iter()
     .collect();
@@ -193,7 +199,10 @@ fn serverless_resources_with_variables() {
             None,
             headers(&[
                 ("Access-Control-Allow-Headers", "*"),
-                ("Access-Control-Allow-Origin", "https://invoices.example.com"),
+                (
+                    "Access-Control-Allow-Origin",
+                    "https://invoices.example.com",
+                ),
             ]),
             None,
         ),
@@ -203,7 +212,9 @@ fn serverless_resources_with_variables() {
     assert_eq!(responses(&i.policy), want);
     assert_notes(
         &i.report,
-        &["[unresolved] resources.Resources.GatewayResponseExpired: the response type depends on the Serverless variable ${opt:expiredType, 'UNAUTHORIZED'}"],
+        &[
+            "[unresolved] resources.Resources.GatewayResponseExpired: the response type depends on the Serverless variable ${opt:expiredType, 'UNAUTHORIZED'}",
+        ],
     );
 }
 
@@ -251,7 +262,8 @@ fn generated_tests_pin_the_gateway_responses() {
         );
         assert_eq!(t.code, 1, "{source}: {}", t.stdout);
         assert!(
-            t.stdout.contains("header access-control-allow-origin: expected"),
+            t.stdout
+                .contains("header access-control-allow-origin: expected"),
             "{source}: {}",
             t.stdout
         );

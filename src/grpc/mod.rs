@@ -416,7 +416,10 @@ mod tests {
         assert_eq!(names, 0);
         let none = crate::policy::responses::GatewayResponses::default();
         assert_eq!(Unreadable::Path.reason().response(401, &none).status, 400);
-        assert_eq!(Unreadable::NotHttp.reason().response(401, &none).status, 403);
+        assert_eq!(
+            Unreadable::NotHttp.reason().response(401, &none).status,
+            403
+        );
     }
 
     #[test]

@@ -143,7 +143,12 @@ fn template_responses<'a>(
             }
             "AWS::ApiGateway::RestApi" => {
                 if let Some(body) = props.get("Body") {
-                    out.extend(openapi_responses(body, id, &format!("{at}.Properties.Body."), notes));
+                    out.extend(openapi_responses(
+                        body,
+                        id,
+                        &format!("{at}.Properties.Body."),
+                        notes,
+                    ));
                 }
             }
             "AWS::Serverless::Api" => {
@@ -165,7 +170,14 @@ fn template_responses<'a>(
         }
     }
     if implicit_api {
-        sam_responses("ServerlessRestApi", None, globals, "the implicit API", notes, &mut out);
+        sam_responses(
+            "ServerlessRestApi",
+            None,
+            globals,
+            "the implicit API",
+            notes,
+            &mut out,
+        );
     }
     out
 }
@@ -312,10 +324,7 @@ fn translate(
             continue;
         }
         let config = translate_one(&s, r, reserved, notes);
-        by_type
-            .entry(kind)
-            .or_default()
-            .push((s.api, s.at, config));
+        by_type.entry(kind).or_default().push((s.api, s.at, config));
     }
     let mut out = BTreeMap::new();
     for (kind, stated) in by_type {
@@ -471,7 +480,11 @@ fn translate_templates(
             ));
             continue;
         };
-        match MESSAGES.iter().map(|m| render_body(&body, m)).find(Result::is_err) {
+        match MESSAGES
+            .iter()
+            .map(|m| render_body(&body, m))
+            .find(Result::is_err)
+        {
             Some(Err(why)) => notes.push(Note::new(
                 NoteKind::Changed,
                 at,
@@ -510,7 +523,11 @@ mod tests {
         assert_eq!(out.keys().collect::<Vec<_>>(), ["UNAUTHORIZED"]);
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert_eq!(notes[0].kind, NoteKind::Changed);
-        assert!(notes[0].message.contains("DEFAULT_4XX differs"), "{}", notes[0]);
+        assert!(
+            notes[0].message.contains("DEFAULT_4XX differs"),
+            "{}",
+            notes[0]
+        );
     }
 
     #[test]

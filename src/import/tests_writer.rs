@@ -172,11 +172,7 @@ fn cases_for(
     };
     let denied = |reason: DenyReason| denial(policy, &reason, name.clone());
     if route.deny {
-        out.push(case(
-            "deny route, 403",
-            None,
-            denied(DenyReason::DenyRoute),
-        ));
+        out.push(case("deny route, 403", None, denied(DenyReason::DenyRoute)));
         return;
     }
     if route.public {

@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::model::{AuthMode, AuthorizerConfig, Mode, PolicyFile, TokenUse, UserPoolConfig};
+use super::responses::GatewayResponses;
 use super::rules::{
     METHODS, check_fetch_url, check_issuer, is_header_name, is_scope_name, pool_region,
 };
-use super::responses::GatewayResponses;
 use super::table::{HostPattern, Route, RouteSpec, RouteTable};
 use super::template::PathTemplate;
 use super::{Authorizer, Policy, PolicyErrors, Pool, Pools, TrustedPool};

@@ -38,8 +38,8 @@ pub const MAX_HEADER_VALUE_BYTES: usize = 1024;
 /// Statuses a gateway response may give: the 4xx codes Envoy's `HttpStatus` defines, but 407
 /// (a proxy's challenge) and 426 (needs `upgrade`).
 pub const STATUSES: [u16; 24] = [
-    400, 401, 402, 403, 404, 405, 406, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421,
-    422, 423, 424, 428, 429, 431,
+    400, 401, 402, 403, 404, 405, 406, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421, 422,
+    423, 424, 428, 429, 431,
 ];
 
 /// Response header names a gateway response may not set: hop-by-hop and framing headers,

@@ -356,11 +356,7 @@ fn compare(expect: &Expect, decision: &Decision, answer: &Answer) -> Vec<String>
             headers,
             body,
             ..
-        } => (
-            *status,
-            headers.clone(),
-            Some(&**body),
-        ),
+        } => (*status, headers.clone(), Some(&**body)),
     };
     if status != expect.status {
         out.push(format!(
