@@ -362,7 +362,7 @@ fn no_route_is_403_and_names_the_methods_the_path_has() {
             "not read: the decision did not need it",
             "decision: DENY (no_route)",
             "response: HTTP 403",
-            r#"body: {"message":"Forbidden"}"#,
+            r#"body: {"message":"Missing Authentication Token"}"#,
         ],
     );
 }

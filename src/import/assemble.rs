@@ -323,6 +323,7 @@ pub(crate) fn assemble(api: Api) -> Result<Assembled, String> {
         mode: Default::default(),
         dry_run_unsafe_requests: false,
         insufficient_scope_status: None,
+        gateway_responses: Default::default(),
         leeway_seconds: None,
         routes,
     };

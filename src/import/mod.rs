@@ -26,6 +26,7 @@ mod api;
 mod assemble;
 mod cloudformation;
 mod document;
+mod gateway_responses;
 mod intrinsic;
 mod openapi;
 mod report;
@@ -151,7 +152,17 @@ pub fn translate_document(doc: &Value, format: Option<Format>) -> Result<Transla
         Format::OpenApi => openapi::read(doc, &intrinsic::Plain, ""),
         Format::CloudFormation => cloudformation::read(doc),
     };
-    let assembled = assemble::assemble(api).map_err(ImportError::Internal)?;
+    let mut assembled = assemble::assemble(api).map_err(ImportError::Internal)?;
+    let (responses, notes) = gateway_responses::read(doc, format, &assembled.policy);
+    if !responses.is_empty() {
+        assembled.policy.gateway_responses = responses;
+        crate::policy::Policy::compile(&assembled.policy).map_err(|e| {
+            ImportError::Internal(format!(
+                "the translated gateway responses do not compile (a bug in import; please report it):\n{e}"
+            ))
+        })?;
+    }
+    assembled.notes.extend(notes);
     Ok(Translation {
         format,
         policy: assembled.policy,

@@ -356,14 +356,7 @@ fn compare(expect: &Expect, decision: &Decision, answer: &Answer) -> Vec<String>
             headers,
             body,
             ..
-        } => (
-            *status,
-            headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            Some(body),
-        ),
+        } => (*status, headers.clone(), Some(&**body)),
     };
     if status != expect.status {
         out.push(format!(
