@@ -8,6 +8,7 @@ meaning checked, and where the binary decides (the policy gate) the binary is ru
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 from pathlib import Path
@@ -60,16 +61,17 @@ def test_worker_threads_can_be_set(render):
 
 
 def test_default_resources_leave_no_gap_between_request_and_workers(defaults):
-    """A 100m request under a 1-CPU limit meant one worker throttled on the request
-    path and an HPA scaling at 70 millicores. Now the request is whole cores, the
-    workers match it, memory request equals its limit (no overcommit, last evicted)."""
+    """The workers match the CPU the pod is guaranteed (the request, rounded up), not the
+    limit the runtime would otherwise follow; the request is at least half a core, so the
+    one worker is not throttled on the request path and the HPA does not scale at a few
+    millicores; memory request equals its limit (no overcommit, last evicted)."""
     resources = defaults.container["resources"]
-    cpu = resources["requests"]["cpu"]
-    assert not str(cpu).endswith("m") and float(cpu) >= 1
-    assert settings_data(defaults)["AUTHZ_WORKER_THREADS"] == str(int(float(cpu)))
+    cpu = str(resources["requests"]["cpu"])
+    cores = int(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
+    assert cores >= 0.5
+    assert settings_data(defaults)["AUTHZ_WORKER_THREADS"] == str(math.ceil(cores))
     assert resources["requests"]["memory"] == resources["limits"]["memory"]
-    limit_cpu = resources["limits"]["cpu"]
-    assert float(limit_cpu) >= float(cpu)
+    assert float(resources["limits"]["cpu"]) >= cores
 
 
 def test_install_doc_sizing_table_names_the_defaults(defaults):
