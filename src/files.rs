@@ -114,8 +114,8 @@ pub fn check_nesting(text: &str, max: usize) -> Result<(), NestingError> {
         enforce_alias_anchor_ratio: false,
         ..serde_saphyr::Budget::default()
     };
-    let report = budget::check_yaml_budget(text, only_depth, EnforcingPolicy::AllContent)
-        .map_err(|e| {
+    let report =
+        budget::check_yaml_budget(text, only_depth, EnforcingPolicy::AllContent).map_err(|e| {
             // The scanner has a depth limit of its own (a few hundred levels), hit before the
             // budget's when the levels open faster than their events arrive (`[[[[`).
             let e = e.to_string();
@@ -192,8 +192,7 @@ mod tests {
                 + &" ".repeat(d)
                 + "v\n"
         };
-        let json =
-            |d: usize| format!("{{\"a\": {}{}}}", "[".repeat(d - 1), "]".repeat(d - 1));
+        let json = |d: usize| format!("{{\"a\": {}{}}}", "[".repeat(d - 1), "]".repeat(d - 1));
         for (what, text) in [
             ("flow", flow as fn(usize) -> String),
             ("flow mappings", flow_maps),
@@ -203,7 +202,10 @@ mod tests {
         ] {
             assert!(check_nesting(&text(10), 10).is_ok(), "{what}");
             assert!(
-                matches!(check_nesting(&text(11), 10), Err(NestingError::TooDeep { max: 10 })),
+                matches!(
+                    check_nesting(&text(11), 10),
+                    Err(NestingError::TooDeep { max: 10 })
+                ),
                 "{what}"
             );
         }
@@ -212,7 +214,10 @@ mod tests {
         assert!(check_nesting(text, 2).is_ok());
         // 80,000 levels in 160 KB, refused at once.
         let deep = check_nesting(&flow(80_000), MAX_NESTING);
-        assert!(matches!(deep, Err(NestingError::TooDeep { .. })), "{deep:?}");
+        assert!(
+            matches!(deep, Err(NestingError::TooDeep { .. })),
+            "{deep:?}"
+        );
         // A text the scan cannot read is refused, whatever follows.
         assert!(matches!(
             check_nesting("a: \"unterminated\n", MAX_NESTING),
