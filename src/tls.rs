@@ -8,12 +8,11 @@
 //!
 //! The three files are one unit: they are read together, checked together (the key must
 //! match the certificate, the certificate must be valid now, the CA file must hold only CA
-//! certificates) and become one rustls
-//! `ServerConfig`, swapped in atomically. Each handshake takes the config in force when it
-//! starts, so a new connection sees a new certificate (and a new CA set) at once, and an
-//! established connection, already past its handshake, is never cut. A new config also
-//! brings a new session cache, so a session set up under an old CA cannot be resumed
-//! under the new one.
+//! certificates) and become one rustls `ServerConfig`, swapped in atomically. Each
+//! handshake takes the config in force when it starts, so a new connection sees a new
+//! certificate (and a new CA set) at once, and an established connection, already past its
+//! handshake, is never cut. A new config also brings a new session cache, so a session set
+//! up under an old CA cannot be resumed under the new one.
 //!
 //! The files are followed like the policy (`policy/watch.rs`): cert-manager writes a
 //! Secret and the kubelet swaps the `..data` symlink of the mount, so we watch the
