@@ -366,7 +366,7 @@ fn import(
     format: Option<cognito_ext_authz::import::Format>,
     tests: Option<&std::path::Path>,
 ) -> ExitCode {
-    let text = match std::fs::read_to_string(file) {
+    let text = match cognito_ext_authz::import::read_source(file) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {}: cannot read: {e}", file.display());

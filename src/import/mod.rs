@@ -130,6 +130,15 @@ pub fn translate(text: &str, format: Option<Format>) -> Result<Translation, Impo
     translate_document(&read_document(text)?, format)
 }
 
+/// Reads the source file at `path` as the service reads its files: a regular file only,
+/// at most [`MAX_SOURCE_BYTES`] read (a FIFO or `/dev/zero` is refused at once).
+pub fn read_source(path: &std::path::Path) -> Result<String, crate::files::ReadError> {
+    crate::files::read_text(path, MAX_SOURCE_BYTES)
+}
+
+/// The largest source file `import` reads.
+pub const MAX_SOURCE_BYTES: usize = document::MAX_SOURCE_BYTES;
+
 /// Reads a source (JSON or YAML, CloudFormation short-form tags as their long forms) into
 /// the one tree every reader works on.
 pub fn read_document(text: &str) -> Result<Value, ImportError> {

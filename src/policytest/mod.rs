@@ -126,17 +126,20 @@ impl Report {
     }
 }
 
-/// Reads a tests file.
+/// Reads a tests file: a regular file, at most [`MAX_TESTS_BYTES`] read, nested at most
+/// [`crate::files::MAX_NESTING`] levels.
 pub fn load_tests(path: &Path) -> Result<TestFile, TestError> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_text(path, MAX_TESTS_BYTES)
         .map_err(|e| TestError::Input(format!("{}: cannot read: {e}", path.display())))?;
-    if text.len() > MAX_TESTS_BYTES {
-        return Err(TestError::Input(format!(
-            "{}: larger than {MAX_TESTS_BYTES} bytes",
-            path.display()
-        )));
-    }
-    serde_saphyr::from_str(&text).map_err(|e| TestError::Input(format!("{}: {e}", path.display())))
+    let options = serde_saphyr::Options {
+        budget: Some(serde_saphyr::Budget {
+            max_depth: crate::files::MAX_NESTING,
+            ..serde_saphyr::Budget::default()
+        }),
+        ..serde_saphyr::Options::default()
+    };
+    serde_saphyr::from_str_with_options(&text, options)
+        .map_err(|e| TestError::Input(format!("{}: {e}", path.display())))
 }
 
 /// Runs the cases of `tests_path` against the policy at `policy_path`, with the revocation
