@@ -18,6 +18,7 @@ use super::api::{Access, Api, GatewayAuthorizer, Method, with_api_key};
 use super::intrinsic::{Resolve, Template, shape};
 use super::openapi;
 use super::report::NoteKind;
+use super::sam;
 use super::text::Text;
 
 /// How deep a resource tree may go (API Gateway allows far less).
@@ -91,7 +92,7 @@ pub(crate) fn read(doc: &Value) -> Api {
             }
             "AWS::Serverless::Api" => {
                 rest_apis += 1;
-                body(&mut api, &t, props, "DefinitionBody", "DefinitionUri", &at);
+                sam_api(&mut api, &t, doc, id, props, &at);
             }
             "AWS::Serverless::Function" => sam_function(&mut api, &t, doc, id, props),
             kind @ ("AWS::ApiGatewayV2::Api" | "AWS::Serverless::HttpApi") => api.note(
@@ -102,6 +103,7 @@ pub(crate) fn read(doc: &Value) -> Api {
             _ => {}
         }
     }
+    sam_preflights(&mut api, &t, doc);
     let implicit = api.methods.iter().any(|m| m.at.contains("(implicit API)"));
     if rest_apis + usize::from(implicit) > 1 {
         api.note(
@@ -119,23 +121,193 @@ pub(crate) fn read(doc: &Value) -> Api {
 /// An inline OpenAPI definition, read like an export with the template's intrinsics.
 fn body(api: &mut Api, t: &Template, props: &Value, inline: &str, external: &str, at: &str) {
     match props.get(inline) {
-        Some(Value::Object(o)) if o.contains_key("Fn::Transform") => api.note(
-            NoteKind::NotTranslated,
-            format!("{at}.Properties.{inline}"),
-            "an included definition (Fn::Transform AWS::Include) cannot be read; import the OpenAPI file itself",
-        ),
+        Some(Value::Object(o)) if o.contains_key("Fn::Transform") => included(api, at, inline),
         Some(body @ Value::Object(_)) => {
-            let read = openapi::read(body, t, &format!("{at}.Properties.{inline}."));
+            let mut read = openapi::read(body, t, &format!("{at}.Properties.{inline}."));
+            let id = at.trim_start_matches("Resources.");
+            for m in &mut read.methods {
+                m.api = id.to_owned();
+            }
             api.absorb(read);
         }
         _ => {}
     }
     if props.get(external).is_some() {
-        api.note(
-            NoteKind::NotTranslated,
-            format!("{at}.Properties.{external}"),
-            "the API definition is in another file; import that OpenAPI file too",
-        );
+        elsewhere(api, at, external);
+    }
+}
+
+/// An API whose definition is in another file: what it requires is not known here, so the
+/// import is not complete (it exits 3) even when the template names no method itself.
+fn elsewhere(api: &mut Api, at: &str, property: &str) {
+    api.note(
+        NoteKind::Unreadable,
+        format!("{at}.Properties.{property}"),
+        "the API definition is in another file, so none of its methods is in the policy (the default action, deny, answers them); import that OpenAPI file too",
+    );
+}
+
+fn included(api: &mut Api, at: &str, property: &str) {
+    api.note(
+        NoteKind::Unreadable,
+        format!("{at}.Properties.{property}"),
+        "an included definition (Fn::Transform AWS::Include) cannot be read, so none of its methods is in the policy (the default action, deny, answers them); import the OpenAPI file itself",
+    );
+}
+
+/// A SAM property of the API `props` (`Cors`, `MergeDefinitions`), else of `Globals.Api`.
+fn sam_property<'v>(doc: &'v Value, props: Option<&'v Value>, key: &str) -> Option<&'v Value> {
+    props.and_then(|p| p.get(key)).or_else(|| {
+        doc.get("Globals")
+            .and_then(|g| g.get("Api"))
+            .and_then(|a| a.get(key))
+    })
+}
+
+/// SAM's (Python's) truth of an optional flag such as `MergeDefinitions`.
+fn truthy(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::Object(o)) => !o.is_empty(),
+    }
+}
+
+/// The SAM API `api_id` of this template has an inline `DefinitionBody` and no
+/// `MergeDefinitions`: SAM adds none of the functions' events to it.
+fn events_left_out(t: &Template, doc: &Value, api_id: &str) -> bool {
+    if t.type_of(api_id) != Some("AWS::Serverless::Api") {
+        return false;
+    }
+    let props = t.resource(api_id).and_then(|r| r.get("Properties"));
+    let inline = matches!(
+        props.and_then(|p| p.get("DefinitionBody")),
+        Some(Value::Object(o)) if !o.contains_key("Fn::Transform")
+    );
+    inline && !truthy(sam_property(doc, props, "MergeDefinitions"))
+}
+
+/// An `AWS::Serverless::Api`: its inline `DefinitionBody` as SAM deploys it (see
+/// `sam.rs`), or the note that its definition is elsewhere.
+fn sam_api(api: &mut Api, t: &Template, doc: &Value, id: &str, props: &Value, at: &str) {
+    match props.get("DefinitionBody") {
+        Some(Value::Object(o)) if o.contains_key("Fn::Transform") => {
+            included(api, at, "DefinitionBody");
+        }
+        Some(definition @ Value::Object(_)) => {
+            let auth = sam_auth(t, doc, id);
+            let auth_map = auth.as_ref().ok().and_then(Option::as_ref);
+            let settings = sam::SamApi {
+                auth: auth_map,
+                cors: sam_property(doc, Some(props), "Cors").is_some(),
+            };
+            let body = sam::body(definition, &settings);
+            let mut read = openapi::read(&body, t, &format!("{at}.Properties.DefinitionBody."));
+            let sam_names: Vec<&String> = auth_map
+                .and_then(|a| a.get("Authorizers"))
+                .and_then(Value::as_object)
+                .map(|m| m.keys().collect())
+                .unwrap_or_default();
+            // Named as the events name them, so that both share one policy authorizer.
+            for a in &mut read.authorizers {
+                if sam_names.contains(&&a.name) {
+                    a.at = format!("{at}.Properties.Auth.Authorizers.{}", a.name);
+                    a.name = format!("{id}.{}", a.name);
+                }
+            }
+            for m in &mut read.methods {
+                m.api = id.to_owned();
+                if let Err(why) = &auth {
+                    m.access = Access::Unreadable(why.clone());
+                }
+            }
+            api.absorb(read);
+        }
+        _ => {}
+    }
+    if props.get("DefinitionUri").is_some() {
+        elsewhere(api, at, "DefinitionUri");
+    }
+}
+
+/// The CORS preflights SAM adds for the functions' events: an OPTIONS method on every path
+/// of an API with `Cors` that has none, carrying the default authorizer unless
+/// `AddDefaultAuthorizerToCorsPreflight` is false (a body's own paths got theirs in
+/// [`sam::body`]).
+fn sam_preflights(api: &mut Api, t: &Template, doc: &Value) {
+    let mut apis: Vec<String> = Vec::new();
+    for m in &api.methods {
+        if m.at.contains(".Properties.Events.") && !apis.contains(&m.api) {
+            apis.push(m.api.clone());
+        }
+    }
+    for api_id in apis {
+        let explicit = t.type_of(&api_id) == Some("AWS::Serverless::Api");
+        let props = t.resource(&api_id).and_then(|r| r.get("Properties"));
+        if !explicit && api_id != IMPLICIT_API {
+            continue;
+        }
+        if explicit && definition_elsewhere(t, doc, &api_id).is_some() {
+            continue;
+        }
+        let Some(_) = sam_property(doc, props.filter(|_| explicit), "Cors") else {
+            continue;
+        };
+        let at = if explicit && props.and_then(|p| p.get("Cors")).is_some() {
+            format!("Resources.{api_id}.Properties.Cors")
+        } else {
+            "Globals.Api.Cors".to_owned()
+        };
+        let auth = sam_auth(t, doc, &api_id);
+        let (access, extras) = match &auth {
+            Err(why) => (Access::Unreadable(why.clone()), vec![]),
+            Ok(auth) => {
+                let settings = sam::SamApi {
+                    auth: auth.as_ref(),
+                    cors: true,
+                };
+                let access = if settings.authorizes_preflights() {
+                    sam_access(api, t, &api_id, true, auth.as_ref(), None)
+                } else {
+                    Access::Public
+                };
+                match settings.preflight_api_key() {
+                    None => (access, vec![]),
+                    Some(v) => with_api_key(access, &t.flag(v), "ApiKeyRequired"),
+                }
+            }
+        };
+        let mut paths: Vec<Text> = Vec::new();
+        for m in api.methods.iter().filter(|m| m.api == api_id) {
+            if m.path.as_known().is_some() && !paths.contains(&m.path) {
+                paths.push(m.path.clone());
+            }
+        }
+        for path in paths {
+            let has_options = api.methods.iter().any(|m| {
+                m.api == api_id
+                    && m.path == path
+                    && m.method
+                        .as_known()
+                        .is_some_and(|v| v.eq_ignore_ascii_case("OPTIONS"))
+            });
+            if has_options {
+                continue;
+            }
+            api.methods.push(Method {
+                at: at.clone(),
+                name: String::new(),
+                path,
+                method: Text::known("OPTIONS"),
+                access: access.clone(),
+                unenforced_extras: extras.clone(),
+                preflight: true,
+                api: api_id.clone(),
+            });
+        }
     }
 }
 
@@ -219,6 +391,11 @@ fn method(api: &mut Api, t: &Template, id: &str, props: &Value) -> Method {
         access,
         unenforced_extras: extras,
         preflight,
+        api: props
+            .get("RestApiId")
+            .and_then(|r| t.ref_resource(r))
+            .unwrap_or("")
+            .to_owned(),
     }
 }
 
@@ -440,6 +617,18 @@ fn sam_function(api: &mut Api, t: &Template, doc: &Value, id: &str, props: &Valu
         } else {
             Ok(None)
         };
+        if known_api && events_left_out(t, doc, &api_id) {
+            api.note(
+                NoteKind::NotTranslated,
+                &at,
+                format!(
+                    "SAM does not add this event ({} {}) to the inline DefinitionBody of {api_id} (MergeDefinitions is not set): API Gateway has only the body's methods, so it is left out (the body's own method on that path, if any, is translated)",
+                    eprops.get("Method").map_or_else(String::new, |v| t.text(v).to_string()).to_ascii_uppercase(),
+                    eprops.get("Path").map_or_else(String::new, |v| t.text(v).to_string()),
+                ),
+            );
+            continue;
+        }
         let elsewhere = known_api
             .then(|| definition_elsewhere(t, doc, &api_id))
             .flatten();
@@ -477,6 +666,7 @@ fn sam_function(api: &mut Api, t: &Template, doc: &Value, id: &str, props: &Valu
             access,
             unenforced_extras: extras,
             preflight: false,
+            api: api_id,
         });
     }
 }

@@ -29,6 +29,7 @@ mod document;
 mod intrinsic;
 mod openapi;
 mod report;
+mod sam;
 mod serverless;
 mod tests_writer;
 mod text;

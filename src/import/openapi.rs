@@ -101,6 +101,7 @@ pub(crate) fn read(doc: &Value, resolve: &dyn Resolve, at: &str) -> Api {
                 )),
                 unenforced_extras: vec![],
                 preflight: false,
+                api: String::new(),
             });
             continue;
         };
@@ -115,6 +116,7 @@ pub(crate) fn read(doc: &Value, resolve: &dyn Resolve, at: &str) -> Api {
                 access: access.clone(),
                 unenforced_extras: vec![],
                 preflight: true,
+                api: String::new(),
             });
         }
         if item.contains_key("$ref") {
@@ -166,6 +168,7 @@ pub(crate) fn read(doc: &Value, resolve: &dyn Resolve, at: &str) -> Api {
                 access,
                 unenforced_extras: extras,
                 preflight,
+                api: String::new(),
             });
         }
     }
@@ -417,8 +420,15 @@ fn access(
         ));
     };
     let mut requirements: Vec<&Map<String, Value>> = Vec::with_capacity(list.len());
+    let no_requirement = Map::new();
     for (i, item) in list.iter().enumerate() {
         match item.as_object() {
+            // SAM's marker for a method without authorization (`Authorizer: NONE`), which
+            // stays in the bodies it deploys: no requirement, unless the document defines a
+            // scheme of that name.
+            Some(r) if is_none_marker(r) && !schemes.contains_key("NONE") => {
+                requirements.push(&no_requirement);
+            }
             Some(r) => requirements.push(r),
             None => {
                 return unreadable(format!(
@@ -492,6 +502,14 @@ fn access(
         Some((authorizer, scopes)) => (Access::Cognito { authorizer, scopes }, vec![]),
         None => unreadable("a list without a requirement".to_owned()),
     }
+}
+
+/// `{NONE: []}`: SAM's requirement for a method its default authorizer must not cover.
+fn is_none_marker(requirement: &Map<String, Value>) -> bool {
+    requirement.len() == 1
+        && requirement
+            .get("NONE")
+            .is_some_and(|scopes| scopes.as_array().is_some_and(Vec::is_empty))
 }
 
 fn requirement(
