@@ -438,6 +438,33 @@ fn access(
             }
         }
     }
+    // API Gateway applies an API key stated in a requirement of its own together with the
+    // authorizer of another (SAM writes `[{Pool: []}, {api_key: []}]`): one method, both
+    // required, not alternatives.
+    let key_only = |r: &Map<String, Value>| {
+        !r.is_empty()
+            && r.keys()
+                .all(|k| matches!(schemes.get(k), Some(Scheme::ApiKey)))
+    };
+    if requirements.iter().any(|r| key_only(r)) && requirements.iter().any(|r| !key_only(r)) {
+        let rest: Vec<Value> = requirements
+            .iter()
+            .filter(|r| !key_only(r))
+            .map(|r| Value::Object((*r).clone()))
+            .collect();
+        let (access, mut extras) = access(schemes, &Value::Array(rest), level, resolve);
+        return match access {
+            Access::Public => (
+                Access::NotEnforceable("an API key alone, without an authorizer".to_owned()),
+                vec![],
+            ),
+            cognito @ Access::Cognito { .. } => {
+                extras.push("an API key (x-api-key)".to_owned());
+                (cognito, extras)
+            }
+            other => (other, extras),
+        };
+    }
     // `security: []`, or only `{}`: explicitly public.
     if requirements.iter().all(|r| r.is_empty()) {
         return (Access::Public, vec![]);
