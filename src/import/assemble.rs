@@ -306,16 +306,16 @@ pub(crate) fn assemble(api: Api) -> Result<Assembled, String> {
     }
     // A policy trusts at least one pool: with no Cognito method at all, a placeholder.
     let user_pools = if written.is_empty() {
-        let what = if referenced.is_empty() {
+        let what = if authorizers.is_empty() {
             "a user pool: no method of the source uses a Cognito authorizer".to_owned()
         } else {
-            // Methods name a Cognito authorizer, but every one of them was denied (see
-            // their notes): not "no Cognito authorizer".
+            // The source has Cognito authorizers, but no method using one could be
+            // translated (see their notes): not "no Cognito authorizer".
             format!(
-                "a user pool: the methods using the Cognito authorizer(s) {} are all denied (see their notes), so no authorizer is written",
-                referenced
+                "a user pool: the source's Cognito authorizer(s) {} are used by no method that could be translated (each such method is denied or left out, see its note), so none is written",
+                authorizers
                     .iter()
-                    .map(|i| authorizers[*i].name.as_str())
+                    .map(|a| a.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
             )
