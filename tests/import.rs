@@ -588,7 +588,11 @@ fn api_definitions_in_other_files_are_reported_and_never_made_public() {
     ] {
         assert!(unreadable.contains(&want), "{want}\n{}", i.report);
     }
-    assert!(notes(&i.report, "not-translated").is_empty(), "{}", i.report);
+    assert!(
+        notes(&i.report, "not-translated").is_empty(),
+        "{}",
+        i.report
+    );
     // SAM events on those APIs: denied, since only the other file says what they need.
     assert_eq!(
         routes(&i.policy),
