@@ -268,3 +268,32 @@ Resources:
         "{note}"
     );
 }
+
+/// A default authorizer SAM cannot name statically never leaves a body operation or a
+/// preflight public.
+#[test]
+fn a_default_authorizer_that_is_not_a_name_denies_the_body_and_the_preflights() {
+    let source = INLINE
+        .replace("DEFAULT", "!Ref DefaultAuth")
+        .replace("ARN", ARN)
+        .replace("      Auth:\n", "      Cors: \"'*'\"\n      Auth:\n");
+    let (t, policy) = import(&source);
+    for (method, path) in [
+        ("GET", "/books"),
+        ("GET", "/books/1"),
+        ("OPTIONS", "/books"),
+    ] {
+        assert_eq!(
+            decides(&policy, method, path).as_deref(),
+            Some("deny"),
+            "{method} {path}"
+        );
+    }
+    assert!(!t.is_complete());
+    assert!(
+        t.notes
+            .iter()
+            .any(|n| n.kind == NoteKind::Unreadable
+                && n.message.contains("Auth.DefaultAuthorizer is"))
+    );
+}

@@ -218,9 +218,10 @@ fn sam_api(api: &mut Api, t: &Template, doc: &Value, id: &str, props: &Value, at
                     a.name = format!("{id}.{}", a.name);
                 }
             }
+            let unreadable = auth.clone().err().or_else(|| settings.unreadable_default());
             for m in &mut read.methods {
                 m.api = id.to_owned();
-                if let Err(why) = &auth {
+                if let Some(why) = &unreadable {
                     m.access = Access::Unreadable(why.clone());
                 }
             }

@@ -62,9 +62,22 @@ impl SamApi<'_> {
             .and_then(Value::as_str)
     }
 
-    /// Whether SAM puts the default authorizer on its CORS preflights.
+    /// `Auth.DefaultAuthorizer` is there but not a name (an intrinsic, a map): what it is.
+    pub(crate) fn unreadable_default(&self) -> Option<String> {
+        let v = self.auth.and_then(|a| a.get("DefaultAuthorizer"))?;
+        (!v.is_string()).then(|| {
+            format!(
+                "Auth.DefaultAuthorizer is {}, not the name of an authorizer",
+                super::intrinsic::shape(v)
+            )
+        })
+    }
+
+    /// Whether SAM puts the default authorizer on its CORS preflights (a default that is
+    /// not a plain name counts: the preflights are then denied, never public).
     pub(crate) fn authorizes_preflights(&self) -> bool {
-        self.default_authorizer().is_some() && self.flag_on("AddDefaultAuthorizerToCorsPreflight")
+        self.auth.and_then(|a| a.get("DefaultAuthorizer")).is_some()
+            && self.flag_on("AddDefaultAuthorizerToCorsPreflight")
     }
 
     /// Whether SAM requires the API key on its CORS preflights (`ApiKeyRequired` set, and
