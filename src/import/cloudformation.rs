@@ -6,7 +6,8 @@
 //! (`ParentId` / `PathPart` up to the RestApi's `RootResourceId`) for the paths; a RestApi's
 //! inline OpenAPI `Body` is read like an export. SAM: `AWS::Serverless::Api` `Auth`
 //! (`Authorizers` with `UserPoolArn`, `DefaultAuthorizer`) and the `Api` events of
-//! `AWS::Serverless::Function`, including those of the implicit API (`Globals.Api.Auth`).
+//! `AWS::Serverless::Function`, including those of the implicit API (`Globals.Api.Auth`);
+//! what SAM makes of an API's inline body, `Cors` and `MergeDefinitions` is in `sam.rs`.
 //!
 //! Over 500 lines: about one line in ten is unit tests; the rest is one format's reader
 //! (resource tree, methods, authorizers, SAM's shapes), kept together so that format's
@@ -18,14 +19,14 @@ use super::api::{Access, Api, GatewayAuthorizer, Method, with_api_key};
 use super::intrinsic::{Resolve, Template, shape};
 use super::openapi;
 use super::report::NoteKind;
-use super::sam;
+use super::sam::{events_left_out, sam_api, sam_preflights};
 use super::text::Text;
 
 /// How deep a resource tree may go (API Gateway allows far less).
 const MAX_DEPTH: usize = 64;
 
 /// SAM's name for the API it creates for events without `RestApiId`.
-const IMPLICIT_API: &str = "ServerlessRestApi";
+pub(super) const IMPLICIT_API: &str = "ServerlessRestApi";
 
 /// An `AWS::ApiGateway::Authorizer`, classified.
 pub(crate) enum AuthorizerKind {
@@ -139,7 +140,7 @@ fn body(api: &mut Api, t: &Template, props: &Value, inline: &str, external: &str
 
 /// An API whose definition is in another file: what it requires is not known here, so the
 /// import is not complete (it exits 3) even when the template names no method itself.
-fn elsewhere(api: &mut Api, at: &str, property: &str) {
+pub(super) fn elsewhere(api: &mut Api, at: &str, property: &str) {
     api.note(
         NoteKind::Unreadable,
         format!("{at}.Properties.{property}"),
@@ -147,169 +148,12 @@ fn elsewhere(api: &mut Api, at: &str, property: &str) {
     );
 }
 
-fn included(api: &mut Api, at: &str, property: &str) {
+pub(super) fn included(api: &mut Api, at: &str, property: &str) {
     api.note(
         NoteKind::Unreadable,
         format!("{at}.Properties.{property}"),
         "an included definition (Fn::Transform AWS::Include) cannot be read, so none of its methods is in the policy (the default action, deny, answers them); import the OpenAPI file itself",
     );
-}
-
-/// A SAM property of the API `props` (`Cors`, `MergeDefinitions`), else of `Globals.Api`.
-fn sam_property<'v>(doc: &'v Value, props: Option<&'v Value>, key: &str) -> Option<&'v Value> {
-    props.and_then(|p| p.get(key)).or_else(|| {
-        doc.get("Globals")
-            .and_then(|g| g.get("Api"))
-            .and_then(|a| a.get(key))
-    })
-}
-
-/// SAM's (Python's) truth of an optional flag such as `MergeDefinitions`.
-fn truthy(v: Option<&Value>) -> bool {
-    match v {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => !s.is_empty(),
-        Some(Value::Number(n)) => n.as_f64() != Some(0.0),
-        Some(Value::Array(a)) => !a.is_empty(),
-        Some(Value::Object(o)) => !o.is_empty(),
-    }
-}
-
-/// The SAM API `api_id` of this template has an inline `DefinitionBody` and no
-/// `MergeDefinitions`: SAM adds none of the functions' events to it.
-fn events_left_out(t: &Template, doc: &Value, api_id: &str) -> bool {
-    if t.type_of(api_id) != Some("AWS::Serverless::Api") {
-        return false;
-    }
-    let props = t.resource(api_id).and_then(|r| r.get("Properties"));
-    let inline = matches!(
-        props.and_then(|p| p.get("DefinitionBody")),
-        Some(Value::Object(o)) if !o.contains_key("Fn::Transform")
-    );
-    inline && !truthy(sam_property(doc, props, "MergeDefinitions"))
-}
-
-/// An `AWS::Serverless::Api`: its inline `DefinitionBody` as SAM deploys it (see
-/// `sam.rs`), or the note that its definition is elsewhere.
-fn sam_api(api: &mut Api, t: &Template, doc: &Value, id: &str, props: &Value, at: &str) {
-    match props.get("DefinitionBody") {
-        Some(Value::Object(o)) if o.contains_key("Fn::Transform") => {
-            included(api, at, "DefinitionBody");
-        }
-        Some(definition @ Value::Object(_)) => {
-            let auth = sam_auth(t, doc, id);
-            let auth_map = auth.as_ref().ok().and_then(Option::as_ref);
-            let settings = sam::SamApi {
-                auth: auth_map,
-                cors: sam_property(doc, Some(props), "Cors").is_some(),
-            };
-            let body = sam::body(definition, &settings);
-            let mut read = openapi::read(&body, t, &format!("{at}.Properties.DefinitionBody."));
-            let sam_names: Vec<&String> = auth_map
-                .and_then(|a| a.get("Authorizers"))
-                .and_then(Value::as_object)
-                .map(|m| m.keys().collect())
-                .unwrap_or_default();
-            // Named as the events name them, so that both share one policy authorizer.
-            for a in &mut read.authorizers {
-                if sam_names.contains(&&a.name) {
-                    a.at = format!("{at}.Properties.Auth.Authorizers.{}", a.name);
-                    a.name = format!("{id}.{}", a.name);
-                }
-            }
-            let unreadable = auth.clone().err().or_else(|| settings.unreadable_default());
-            for m in &mut read.methods {
-                m.api = id.to_owned();
-                if let Some(why) = &unreadable {
-                    m.access = Access::Unreadable(why.clone());
-                }
-            }
-            api.absorb(read);
-        }
-        _ => {}
-    }
-    if props.get("DefinitionUri").is_some() {
-        elsewhere(api, at, "DefinitionUri");
-    }
-}
-
-/// The CORS preflights SAM adds for the functions' events: an OPTIONS method on every path
-/// of an API with `Cors` that has none, carrying the default authorizer unless
-/// `AddDefaultAuthorizerToCorsPreflight` is false (a body's own paths got theirs in
-/// [`sam::body`]).
-fn sam_preflights(api: &mut Api, t: &Template, doc: &Value) {
-    let mut apis: Vec<String> = Vec::new();
-    for m in &api.methods {
-        if m.at.contains(".Properties.Events.") && !apis.contains(&m.api) {
-            apis.push(m.api.clone());
-        }
-    }
-    for api_id in apis {
-        let explicit = t.type_of(&api_id) == Some("AWS::Serverless::Api");
-        let props = t.resource(&api_id).and_then(|r| r.get("Properties"));
-        if !explicit && api_id != IMPLICIT_API {
-            continue;
-        }
-        if explicit && definition_elsewhere(t, doc, &api_id).is_some() {
-            continue;
-        }
-        let Some(_) = sam_property(doc, props.filter(|_| explicit), "Cors") else {
-            continue;
-        };
-        let at = if explicit && props.and_then(|p| p.get("Cors")).is_some() {
-            format!("Resources.{api_id}.Properties.Cors")
-        } else {
-            "Globals.Api.Cors".to_owned()
-        };
-        let auth = sam_auth(t, doc, &api_id);
-        let (access, extras) = match &auth {
-            Err(why) => (Access::Unreadable(why.clone()), vec![]),
-            Ok(auth) => {
-                let settings = sam::SamApi {
-                    auth: auth.as_ref(),
-                    cors: true,
-                };
-                let access = if settings.authorizes_preflights() {
-                    sam_access(api, t, &api_id, true, auth.as_ref(), None)
-                } else {
-                    Access::Public
-                };
-                match settings.preflight_api_key() {
-                    None => (access, vec![]),
-                    Some(v) => with_api_key(access, &t.flag(v), "ApiKeyRequired"),
-                }
-            }
-        };
-        let mut paths: Vec<Text> = Vec::new();
-        for m in api.methods.iter().filter(|m| m.api == api_id) {
-            if m.path.as_known().is_some() && !paths.contains(&m.path) {
-                paths.push(m.path.clone());
-            }
-        }
-        for path in paths {
-            let has_options = api.methods.iter().any(|m| {
-                m.api == api_id
-                    && m.path == path
-                    && m.method
-                        .as_known()
-                        .is_some_and(|v| v.eq_ignore_ascii_case("OPTIONS"))
-            });
-            if has_options {
-                continue;
-            }
-            api.methods.push(Method {
-                at: at.clone(),
-                name: String::new(),
-                path,
-                method: Text::known("OPTIONS"),
-                access: access.clone(),
-                unenforced_extras: extras.clone(),
-                preflight: true,
-                api: api_id.clone(),
-            });
-        }
-    }
 }
 
 /// An `AWS::ApiGateway::Method`.
@@ -503,7 +347,11 @@ fn resource_path(t: &Template, reference: &Value, depth: usize) -> Text {
 
 /// The `Auth` of a SAM API: `Globals.Api.Auth` merged under the resource's own (SAM
 /// merges maps, the resource's keys winning). `Err` says which is not a map.
-fn sam_auth(t: &Template, doc: &Value, api_id: &str) -> Result<Option<Map<String, Value>>, String> {
+pub(super) fn sam_auth(
+    t: &Template,
+    doc: &Value,
+    api_id: &str,
+) -> Result<Option<Map<String, Value>>, String> {
     fn map<'v>(v: Option<&'v Value>, what: &str) -> Result<Option<&'v Map<String, Value>>, String> {
         match v {
             None => Ok(None),
@@ -535,7 +383,11 @@ fn sam_auth(t: &Template, doc: &Value, api_id: &str) -> Result<Option<Map<String
 /// Where the definition of the `AWS::Serverless::Api` `api_id` is, when it is not in this
 /// template: its own `DefinitionUri` or included `DefinitionBody`, else
 /// `Globals.Api.DefinitionUri`.
-fn definition_elsewhere(t: &Template, doc: &Value, api_id: &str) -> Option<&'static str> {
+pub(super) fn definition_elsewhere(
+    t: &Template,
+    doc: &Value,
+    api_id: &str,
+) -> Option<&'static str> {
     if t.type_of(api_id) != Some("AWS::Serverless::Api") {
         return None;
     }
@@ -675,7 +527,7 @@ fn sam_function(api: &mut Api, t: &Template, doc: &Value, id: &str, props: &Valu
 /// The access of a SAM event: the event's `Auth.GatewayAuthorizer`, else the API's
 /// `DefaultAuthorizer`, else none. `known_api`: the API is defined in this template (or is
 /// the implicit one), so a missing `DefaultAuthorizer` plainly means none.
-fn sam_access(
+pub(super) fn sam_access(
     api: &mut Api,
     t: &Template,
     api_id: &str,

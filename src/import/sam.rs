@@ -15,8 +15,20 @@
 //! - the functions' `Api` events are added to an inline `DefinitionBody` only with
 //!   `MergeDefinitions: true` (`cloudformation.rs` decides that; events are read as methods
 //!   there, with the same rules).
+//!
+//! The second half applies these rules to a template: [`sam_api`] reads an API's body as
+//! SAM deploys it, [`sam_preflights`] adds the preflights of the events' paths, and
+//! [`events_left_out`] says when SAM ignores an API's events.
 
 use serde_json::{Map, Value, json};
+
+use super::api::{Access, Api, Method, with_api_key};
+use super::cloudformation::{
+    IMPLICIT_API, definition_elsewhere, elsewhere, included, sam_access, sam_auth,
+};
+use super::intrinsic::{Resolve, Template};
+use super::openapi;
+use super::text::Text;
 
 /// Operation keys SAM applies authorization to (its `_ALL_HTTP_METHODS` and ANY).
 const OPERATIONS: [&str; 8] = [
@@ -299,6 +311,169 @@ fn apply_api_key(op: &mut Map<String, Value>, flag: &Value) {
             && !m.contains_key("NONE")
         {
             m.entry("api_key".to_owned()).or_insert_with(|| json!([]));
+        }
+    }
+}
+
+// ---- Reading a template's SAM APIs with these rules ----------------------------------
+
+/// A SAM property of the API `props` (`Cors`, `MergeDefinitions`), else of `Globals.Api`.
+pub(super) fn sam_property<'v>(
+    doc: &'v Value,
+    props: Option<&'v Value>,
+    key: &str,
+) -> Option<&'v Value> {
+    props.and_then(|p| p.get(key)).or_else(|| {
+        doc.get("Globals")
+            .and_then(|g| g.get("Api"))
+            .and_then(|a| a.get(key))
+    })
+}
+
+/// SAM's (Python's) truth of an optional flag such as `MergeDefinitions`.
+pub(super) fn truthy(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::Object(o)) => !o.is_empty(),
+    }
+}
+
+/// The SAM API `api_id` of this template has an inline `DefinitionBody` and no
+/// `MergeDefinitions`: SAM adds none of the functions' events to it.
+pub(crate) fn events_left_out(t: &Template, doc: &Value, api_id: &str) -> bool {
+    if t.type_of(api_id) != Some("AWS::Serverless::Api") {
+        return false;
+    }
+    let props = t.resource(api_id).and_then(|r| r.get("Properties"));
+    let inline = matches!(
+        props.and_then(|p| p.get("DefinitionBody")),
+        Some(Value::Object(o)) if !o.contains_key("Fn::Transform")
+    );
+    inline && !truthy(sam_property(doc, props, "MergeDefinitions"))
+}
+
+/// An `AWS::Serverless::Api`: its inline `DefinitionBody` as SAM deploys it (see
+/// `sam.rs`), or the note that its definition is elsewhere.
+pub(crate) fn sam_api(api: &mut Api, t: &Template, doc: &Value, id: &str, props: &Value, at: &str) {
+    match props.get("DefinitionBody") {
+        Some(Value::Object(o)) if o.contains_key("Fn::Transform") => {
+            included(api, at, "DefinitionBody");
+        }
+        Some(definition @ Value::Object(_)) => {
+            let auth = sam_auth(t, doc, id);
+            let auth_map = auth.as_ref().ok().and_then(Option::as_ref);
+            let settings = SamApi {
+                auth: auth_map,
+                cors: sam_property(doc, Some(props), "Cors").is_some(),
+            };
+            let body = body(definition, &settings);
+            let mut read = openapi::read(&body, t, &format!("{at}.Properties.DefinitionBody."));
+            let sam_names: Vec<&String> = auth_map
+                .and_then(|a| a.get("Authorizers"))
+                .and_then(Value::as_object)
+                .map(|m| m.keys().collect())
+                .unwrap_or_default();
+            // Named as the events name them, so that both share one policy authorizer.
+            for a in &mut read.authorizers {
+                if sam_names.contains(&&a.name) {
+                    a.at = format!("{at}.Properties.Auth.Authorizers.{}", a.name);
+                    a.name = format!("{id}.{}", a.name);
+                }
+            }
+            let unreadable = auth.clone().err().or_else(|| settings.unreadable_default());
+            for m in &mut read.methods {
+                m.api = id.to_owned();
+                if let Some(why) = &unreadable {
+                    m.access = Access::Unreadable(why.clone());
+                }
+            }
+            api.absorb(read);
+        }
+        _ => {}
+    }
+    if props.get("DefinitionUri").is_some() {
+        elsewhere(api, at, "DefinitionUri");
+    }
+}
+
+/// The CORS preflights SAM adds for the functions' events: an OPTIONS method on every path
+/// of an API with `Cors` that has none, carrying the default authorizer unless
+/// `AddDefaultAuthorizerToCorsPreflight` is false (a body's own paths got theirs in
+/// [`sam::body`]).
+pub(crate) fn sam_preflights(api: &mut Api, t: &Template, doc: &Value) {
+    let mut apis: Vec<String> = Vec::new();
+    for m in &api.methods {
+        if m.at.contains(".Properties.Events.") && !apis.contains(&m.api) {
+            apis.push(m.api.clone());
+        }
+    }
+    for api_id in apis {
+        let explicit = t.type_of(&api_id) == Some("AWS::Serverless::Api");
+        let props = t.resource(&api_id).and_then(|r| r.get("Properties"));
+        if !explicit && api_id != IMPLICIT_API {
+            continue;
+        }
+        if explicit && definition_elsewhere(t, doc, &api_id).is_some() {
+            continue;
+        }
+        let Some(_) = sam_property(doc, props.filter(|_| explicit), "Cors") else {
+            continue;
+        };
+        let at = if explicit && props.and_then(|p| p.get("Cors")).is_some() {
+            format!("Resources.{api_id}.Properties.Cors")
+        } else {
+            "Globals.Api.Cors".to_owned()
+        };
+        let auth = sam_auth(t, doc, &api_id);
+        let (access, extras) = match &auth {
+            Err(why) => (Access::Unreadable(why.clone()), vec![]),
+            Ok(auth) => {
+                let settings = SamApi {
+                    auth: auth.as_ref(),
+                    cors: true,
+                };
+                let access = if settings.authorizes_preflights() {
+                    sam_access(api, t, &api_id, true, auth.as_ref(), None)
+                } else {
+                    Access::Public
+                };
+                match settings.preflight_api_key() {
+                    None => (access, vec![]),
+                    Some(v) => with_api_key(access, &t.flag(v), "ApiKeyRequired"),
+                }
+            }
+        };
+        let mut paths: Vec<Text> = Vec::new();
+        for m in api.methods.iter().filter(|m| m.api == api_id) {
+            if m.path.as_known().is_some() && !paths.contains(&m.path) {
+                paths.push(m.path.clone());
+            }
+        }
+        for path in paths {
+            let has_options = api.methods.iter().any(|m| {
+                m.api == api_id
+                    && m.path == path
+                    && m.method
+                        .as_known()
+                        .is_some_and(|v| v.eq_ignore_ascii_case("OPTIONS"))
+            });
+            if has_options {
+                continue;
+            }
+            api.methods.push(Method {
+                at: at.clone(),
+                name: String::new(),
+                path,
+                method: Text::known("OPTIONS"),
+                access: access.clone(),
+                unenforced_extras: extras.clone(),
+                preflight: true,
+                api: api_id.clone(),
+            });
         }
     }
 }
