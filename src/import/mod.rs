@@ -30,6 +30,7 @@ mod gateway_responses;
 mod intrinsic;
 mod openapi;
 mod report;
+mod sam;
 mod serverless;
 mod tests_writer;
 mod text;

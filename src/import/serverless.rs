@@ -423,6 +423,7 @@ fn http_event(
         access,
         unenforced_extras: extras,
         preflight: false,
+        api: String::new(),
     };
     (method, preflight)
 }
@@ -457,6 +458,7 @@ fn cors_preflight(sls: &Serverless, cors: &Value, path: &Text, at: &str) -> Opti
         access,
         unenforced_extras: Vec::new(),
         preflight: true,
+        api: String::new(),
     })
 }
 
