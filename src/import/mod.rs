@@ -28,6 +28,7 @@ mod cloudformation;
 mod document;
 mod intrinsic;
 mod openapi;
+mod pseudo_parameters;
 mod report;
 mod serverless;
 mod tests_writer;

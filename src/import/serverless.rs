@@ -19,6 +19,7 @@ use serde_json::Value;
 use super::api::{Access, Api, GatewayAuthorizer, Method, Setting, with_api_key};
 use super::cloudformation::{AuthorizerKind, api_gateway_authorizer, unknown_authorizer};
 use super::intrinsic::{Resolve, Template, is_intrinsic, shape, strings};
+use super::pseudo_parameters::PseudoParameters;
 use super::report::NoteKind;
 use super::text::Text;
 
@@ -29,9 +30,20 @@ const MAX_VARIABLE_DEPTH: usize = 16;
 struct Serverless<'a> {
     doc: &'a Value,
     resources: Template<'a>,
+    /// The `serverless-pseudo-parameters` plugin, when the service lists it.
+    pseudo: Option<PseudoParameters>,
 }
 
 impl<'a> Serverless<'a> {
+    /// A string as written, its variables resolved, before any plugin rewrites it (what
+    /// Serverless itself tests, e.g. whether an `arn` is a user pool's).
+    fn raw_text(&self, value: &Value) -> Text {
+        match value {
+            Value::String(s) => self.interpolate(s, 0),
+            other => self.text(other),
+        }
+    }
+
     /// The value itself, or what a whole-value `${self:...}` refers to (a list of scopes
     /// kept in `custom`, say).
     fn value(&self, v: &'a Value) -> Cow<'a, Value> {
@@ -177,7 +189,13 @@ impl Resolve for Serverless<'_> {
 
     fn text(&self, value: &Value) -> Text {
         match value {
-            Value::String(s) => self.interpolate(s, 0),
+            Value::String(s) => {
+                let text = self.interpolate(s, 0);
+                match &self.pseudo {
+                    Some(plugin) => plugin.apply(&text, &self.resources),
+                    None => text,
+                }
+            }
             Value::Object(_) => self.resources.text(value),
             Value::Number(n) => Text::known(n.to_string()),
             Value::Bool(b) => Text::known(b.to_string()),
@@ -210,6 +228,7 @@ pub(crate) fn read(doc: &Value) -> Api {
     let sls = Serverless {
         doc,
         resources: Template::new(&resources),
+        pseudo: PseudoParameters::of(doc),
     };
     let functions: Vec<(&String, &Value)> = match doc.get("functions") {
         Some(Value::Object(map)) => map.iter().collect(),
@@ -468,15 +487,12 @@ const HTTP_EVENT_FIELDS: [&str; 13] = [
 ];
 
 /// Serverless paths have no leading slash (`my_path`, `users/{id}`); an empty one is `/`.
+/// Serverless drops one leading and one trailing slash (`/restaurants/` is the resource
+/// `/restaurants`), and nothing else.
 fn absolute(path: Text) -> Text {
-    match path.as_known() {
-        Some(p) => Text::known(format!("/{}", p.trim().trim_start_matches('/'))),
-        None => {
-            let mut t = Text::known("/");
-            t.push(path);
-            t
-        }
-    }
+    let mut t = Text::known("/");
+    t.push(path.strip_once('/'));
+    t
 }
 
 /// The access an event's `authorizer` gives, read as Serverless reads it: a string is
@@ -486,21 +502,18 @@ fn absolute(path: Text) -> Text {
 /// `name` names a Lambda function of the service.
 fn authorizer(sls: &Serverless, api: &mut Api, auth: &Value, at: &str, function: &str) -> Access {
     let lower = |t: &Text| t.as_known().map(|s| s.to_ascii_lowercase());
-    let is_cognito_arn = |t: &Text| {
-        let (flat, _) = t.with_holes('\0');
-        flat.contains(":cognito-idp:")
-    };
     match auth {
         Value::String(_) => {
-            let text = sls.text(auth);
-            let Some(s) = text.as_known() else {
-                return Access::Unknown(text.unknowns().join(", "));
+            let raw = sls.raw_text(auth);
+            let Some(s) = raw.as_known() else {
+                return Access::Unknown(raw.unknowns().join(", "));
             };
             if s.trim().is_empty() {
                 Access::Unreadable(format!("`authorizer` is {}", shape(auth)))
             } else if s.eq_ignore_ascii_case("aws_iam") {
                 Access::NotEnforceable("AWS_IAM authorization (SigV4)".to_owned())
-            } else if is_cognito_arn(&text) {
+            } else if s.contains(':') && cognito_arn(&raw) == Some(true) {
+                let text = sls.text(auth);
                 let index = api.authorizer(GatewayAuthorizer {
                     name: inline_name(None, &text, function),
                     at: format!("{at}.authorizer"),
@@ -519,14 +532,29 @@ fn authorizer(sls: &Serverless, api: &mut Api, auth: &Value, at: &str, function:
             let field = |k: &str| def.get(k).map(|v| sls.text(&sls.value(v)));
             let kind = field("type");
             let arn = field("arn");
+            // Serverless tests a string `arn` (never an intrinsic) as written.
+            let arn_is_pool = def
+                .get("arn")
+                .map(|v| sls.value(v))
+                .and_then(|v| match v.as_ref() {
+                    Value::String(_) => Some(cognito_arn(&sls.raw_text(&v))),
+                    _ => None,
+                });
             let cognito = kind.as_ref().and_then(lower).as_deref() == Some("cognito_user_pools")
-                || arn.as_ref().is_some_and(is_cognito_arn);
+                || arn_is_pool == Some(Some(true));
             if kind.as_ref().and_then(lower).as_deref() == Some("aws_iam") {
                 return Access::NotEnforceable("AWS_IAM authorization (SigV4)".to_owned());
             }
             if !cognito {
-                return match &kind {
-                    Some(k) if k.as_known().is_none() => Access::Unknown(k.unknowns().join(", ")),
+                return match (&kind, arn_is_pool) {
+                    (Some(k), _) if k.as_known().is_none() => {
+                        Access::Unknown(k.unknowns().join(", "))
+                    }
+                    (None, Some(None)) => Access::Unknown(format!(
+                        "whether the authorizer's `arn` is a user pool's or a Lambda function's: it depends on {}",
+                        arn.as_ref()
+                            .map_or_else(String::new, |a| a.unknowns().join(", "))
+                    )),
                     _ => Access::NotEnforceable(format!(
                         "the Lambda authorizer {}",
                         field("name")
@@ -617,14 +645,37 @@ fn authorizer(sls: &Serverless, api: &mut Api, auth: &Value, at: &str, function:
     }
 }
 
+/// Serverless's test of a user pool ARN (`^arn:[a-zA-Z-]*:cognito-idp`): `None` when a
+/// part only deployment knows decides it.
+fn cognito_arn(arn: &Text) -> Option<bool> {
+    const HOLE: char = '\0';
+    let (flat, _) = arn.with_holes(HOLE);
+    let matches = flat.strip_prefix("arn:").is_some_and(|rest| {
+        let partition_end = rest
+            .find(|c: char| !(c.is_ascii_alphabetic() || c == '-'))
+            .unwrap_or(rest.len());
+        rest[partition_end..].starts_with(":cognito-idp")
+    });
+    if matches {
+        Some(true)
+    } else if flat.contains(HOLE) {
+        None
+    } else {
+        Some(false)
+    }
+}
+
 /// The name of an inline Cognito authorizer: its `name`, else its pool id (Serverless names
 /// it after the ARN too), else its function's when the ARN is only known at deployment.
 fn inline_name(name: Option<&Text>, arn: &Text, function: &str) -> String {
     if let Some(name) = name {
         return name.to_string();
     }
-    match arn.as_known().as_deref().and_then(|a| a.rsplit_once('/')) {
-        Some((_, pool)) if !pool.trim().is_empty() => pool.trim().to_owned(),
+    let (flat, _) = arn.with_holes('\0');
+    match flat.rsplit_once('/') {
+        Some((_, pool)) if !pool.trim().is_empty() && !pool.contains('\0') => {
+            pool.trim().to_owned()
+        }
         _ => format!("{function}-authorizer"),
     }
 }
@@ -643,6 +694,7 @@ mod tests {
         let sls = Serverless {
             doc: &doc,
             resources: Template::new(&Value::Null),
+            pseudo: None,
         };
         assert_eq!(
             sls.interpolate("userpool/${self:custom.alias}", 0)
@@ -749,5 +801,70 @@ functions:
         assert_eq!(api.methods[2].unenforced_extras.len(), 1);
         assert!(matches!(api.methods[3].access, Access::NotEnforceable(_)));
         assert_eq!(api.notes.len(), 1);
+    }
+
+    #[test]
+    fn trailing_slashes_and_pseudo_parameters_read_as_serverless_deploys_them() {
+        let source = |plugins: &str| {
+            format!(
+                r#"
+service: s
+{plugins}
+functions:
+  list:
+    events:
+      - http:
+          path: /restaurants/
+          method: get
+          authorizer:
+            arn: arn:aws:cognito-idp:#{{AWS::Region}}:#{{AWS::AccountId}}:userpool/us-east-1_X
+      - http: GET restaurants/{{id}}/
+      - http: GET /
+"#
+            )
+        };
+        let api =
+            read(&document::parse(&source("plugins: [serverless-pseudo-parameters]")).unwrap());
+        let paths: Vec<String> = api.methods.iter().map(|m| m.path.to_string()).collect();
+        assert_eq!(paths, ["/restaurants", "/restaurants/{id}", "/"]);
+        assert_eq!(api.authorizers[0].name, "us-east-1_X");
+        assert_eq!(
+            crate::import::api::pool_arn(&api.authorizers[0].provider_arns[0]),
+            crate::import::api::PoolArn::Pool("us-east-1_X".into())
+        );
+        // Without the plugin, `#{...}` is what CloudFormation receives: no pool ARN.
+        let api = read(&document::parse(&source("")).unwrap());
+        assert!(matches!(
+            crate::import::api::pool_arn(&api.authorizers[0].provider_arns[0]),
+            crate::import::api::PoolArn::Invalid(_)
+        ));
+    }
+
+    #[test]
+    fn only_what_serverless_reads_as_a_pool_arn_is_a_cognito_authorizer() {
+        let api = read(
+            &document::parse(
+                r#"
+service: s
+functions:
+  f:
+    events:
+      - http: {path: a, method: get, authorizer: {arn: "${ssm:/auth/arn}"}}
+      - http: {path: b, method: get, authorizer: {arn: {"Fn::GetAtt": [Pool, Arn]}}}
+      - http: {path: c, method: get, authorizer: "arn:aws:lambda:eu-west-1:1:function:auth"}
+      - http: {path: d, method: get, authorizer: "arn:${ssm:/p}:cognito-idp:eu-west-1:1:userpool/eu-west-1_X"}
+"#,
+            )
+            .unwrap(),
+        );
+        let access: Vec<&Access> = api.methods.iter().map(|m| &m.access).collect();
+        assert!(
+            matches!(access[0], Access::Unknown(w) if w.contains("${ssm:/auth/arn}")),
+            "{access:?}"
+        );
+        // An intrinsic `arn` without `type`: Serverless writes a Lambda (CUSTOM) authorizer.
+        assert!(matches!(access[1], Access::NotEnforceable(_)), "{access:?}");
+        assert!(matches!(access[2], Access::NotEnforceable(_)), "{access:?}");
+        assert!(matches!(access[3], Access::Unknown(_)), "{access:?}");
     }
 }

@@ -63,6 +63,36 @@ impl Text {
             .collect()
     }
 
+    /// Each known part rewritten by `f` (which may open holes in it), unknown parts kept:
+    /// for transformations a deployment tool applies to literal text only.
+    pub(crate) fn map_known(&self, mut f: impl FnMut(&str) -> Text) -> Text {
+        let mut out = Text::default();
+        for part in &self.0 {
+            match part {
+                Part::Known(s) => out.push(f(s)),
+                Part::Unknown(w) => out.0.push(Part::Unknown(w.clone())),
+            }
+        }
+        out
+    }
+
+    /// Without one `c` at its very start and one at its very end, where those are known.
+    pub(crate) fn strip_once(&self, c: char) -> Text {
+        let mut parts = self.0.clone();
+        if let Some(Part::Known(s)) = parts.first_mut()
+            && s.starts_with(c)
+        {
+            s.remove(0);
+        }
+        if let Some(Part::Known(s)) = parts.last_mut()
+            && s.ends_with(c)
+        {
+            s.pop();
+        }
+        parts.retain(|p| !matches!(p, Part::Known(s) if s.is_empty()));
+        Text(parts)
+    }
+
     /// The known text with each unknown part replaced by `hole`, and the unknowns in order:
     /// lets callers parse structure (an ARN's fields) around the holes.
     pub(crate) fn with_holes(&self, hole: char) -> (String, Vec<&str>) {
@@ -105,5 +135,13 @@ mod tests {
         assert_eq!(t.to_string(), "arn:aws:<AWS::Region>:x");
         assert_eq!(t.with_holes('\0').0, "arn:aws:\0:x");
         assert_eq!(Text::known("a").as_known().as_deref(), Some("a"));
+        assert_eq!(Text::known("/a/").strip_once('/').to_string(), "a");
+        assert_eq!(Text::known("//").strip_once('/').to_string(), "");
+        let mut v = Text::known("/");
+        v.push(Text::unknown("base"));
+        v.push(Text::known("/x//"));
+        assert_eq!(v.strip_once('/').to_string(), "<base>/x/");
+        let mapped = t.map_known(|s| Text::known(s.to_uppercase()));
+        assert_eq!(mapped.to_string(), "ARN:AWS:<AWS::Region>:X");
     }
 }
