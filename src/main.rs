@@ -105,6 +105,10 @@ enum Command {
         /// revoked, by an entry made for the run).
         #[arg(long, value_name = "FILE")]
         revocations: Option<PathBuf>,
+        /// Also write what the policy answered each case (status, reason, route, body), as
+        /// a JSON list in case order, whatever the expectations say.
+        #[arg(long, value_name = "FILE")]
+        answers: Option<PathBuf>,
     },
     /// Work on a revocation list file.
     Revocations {
@@ -195,7 +199,14 @@ fn main() -> ExitCode {
             tests,
             junit,
             revocations,
-        } => test(&policy, &tests, junit.as_deref(), revocations.as_deref()),
+            answers,
+        } => test(
+            &policy,
+            &tests,
+            junit.as_deref(),
+            revocations.as_deref(),
+            answers.as_deref(),
+        ),
         Command::Revocations {
             command:
                 RevocationsCommand::Prune {
@@ -284,6 +295,7 @@ fn test(
     tests: &std::path::Path,
     junit: Option<&std::path::Path>,
     revocations: Option<&std::path::Path>,
+    answers: Option<&std::path::Path>,
 ) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -311,6 +323,16 @@ fn test(
         let xml =
             cognito_ext_authz::policytest::junit::to_xml(&report, &tests.display().to_string());
         if let Err(e) = std::fs::write(path, xml) {
+            eprintln!("error: {}: cannot write: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if let Some(path) = answers {
+        let observed: Vec<_> = report.results.iter().map(|r| &r.answer).collect();
+        let written = serde_json::to_string_pretty(&observed)
+            .map_err(|e| e.to_string())
+            .and_then(|json| std::fs::write(path, json).map_err(|e| e.to_string()));
+        if let Err(e) = written {
             eprintln!("error: {}: cannot write: {e}", path.display());
             return ExitCode::from(2);
         }

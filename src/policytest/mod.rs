@@ -72,7 +72,24 @@ pub enum Outcome {
 pub struct CaseResult {
     pub name: String,
     pub outcome: Outcome,
+    /// What the policy answered, whatever was expected; `None` when the case could not
+    /// run.
+    pub answer: Option<Observed>,
     pub duration: Duration,
+}
+
+/// What the policy answered one case (`test --answers`): the status, the decision's
+/// reason label, the matched route and the denial's body. Comparing these between two
+/// policies over one request set shows where they decide differently.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Observed {
+    pub name: String,
+    pub status: u16,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
 }
 
 /// Every case's result, in file order.
@@ -200,13 +217,24 @@ pub async fn run(
     let mut report = Report::default();
     for case in &tests.tests {
         let started = Instant::now();
-        let outcome = match request_for(case, &pipeline.active().policy, &keys) {
-            Ok(request) => judge(case, &pipeline, &request).await,
-            Err(e) => Outcome::Error(e),
+        let name = case_name(case);
+        let (outcome, answer) = match request_for(case, &pipeline.active().policy, &keys) {
+            Ok(request) => {
+                let (outcome, answer) = judge(case, &pipeline, &request).await;
+                (
+                    outcome,
+                    Some(Observed {
+                        name: name.clone(),
+                        ..answer
+                    }),
+                )
+            }
+            Err(e) => (Outcome::Error(e), None),
         };
         report.results.push(CaseResult {
-            name: case_name(case),
+            name,
             outcome,
+            answer,
             duration: started.elapsed(),
         });
     }
@@ -322,22 +350,39 @@ fn request_for(case: &TestCase, policy: &Policy, keys: &mint::Keys) -> Result<Re
     })
 }
 
-/// Decides the case's request and compares the answer with the expectation.
-async fn judge(case: &TestCase, pipeline: &Pipeline, request: &Request) -> Outcome {
+/// Decides the case's request and compares the answer with the expectation; also returns
+/// the answer itself (its `name` left for the caller).
+async fn judge(case: &TestCase, pipeline: &Pipeline, request: &Request) -> (Outcome, Observed) {
     let decision = pipeline.decide(request).await;
     let answer = Answer::new(&decision, &request.headers);
+    let observed = Observed {
+        name: String::new(),
+        status: match &answer {
+            Answer::Upstream { .. } => 200,
+            Answer::Respond { status, .. } => *status,
+        },
+        reason: decision.reason().to_owned(),
+        route: decision.route().map(str::to_owned),
+        body: match &answer {
+            Answer::Upstream { .. } => None,
+            Answer::Respond { body, .. } => Some(body.to_string()),
+        },
+    };
     let mismatches = compare(&case.expect, &decision, &answer);
     if mismatches.is_empty() {
-        return Outcome::Pass;
+        return (Outcome::Pass, observed);
     }
     let notes =
         ["keys: generated for this test run, standing in for every pool's key set".to_owned()];
     let explanation =
         crate::explain::render::render(&pipeline.active().policy, request, &decision, &notes);
-    Outcome::Fail {
-        mismatches,
-        explanation,
-    }
+    (
+        Outcome::Fail {
+            mismatches,
+            explanation,
+        },
+        observed,
+    )
 }
 
 /// Every way the answer differs from `expect`.
