@@ -353,8 +353,8 @@ fn http_event(
 ) -> (Method, Option<Method>) {
     let mut preflight = None;
     let (verb, path, access, extras) = match http {
-        Value::String(short) => {
-            let text = sls.interpolate(short, 0);
+        Value::String(_) => {
+            let text = sls.text(http);
             let (verb, path) = match text.as_known() {
                 Some(s) => match s.split_whitespace().collect::<Vec<_>>()[..] {
                     [verb, path] => (Text::known(verb), Text::known(path)),
@@ -366,7 +366,11 @@ fn http_event(
                         (what.clone(), what)
                     }
                 },
-                None => (text.clone(), text),
+                // `GET ${sls:stage}/version`: the method is known, the path is not.
+                None => match text.split_first_word() {
+                    Some((verb, path)) => (Text::known(verb), path),
+                    None => (text.clone(), text),
+                },
             };
             (verb, path, Access::Public, Vec::new())
         }
@@ -866,5 +870,17 @@ functions:
         assert!(matches!(access[1], Access::NotEnforceable(_)), "{access:?}");
         assert!(matches!(access[2], Access::NotEnforceable(_)), "{access:?}");
         assert!(matches!(access[3], Access::Unknown(_)), "{access:?}");
+    }
+
+    #[test]
+    fn a_short_form_event_with_a_deployment_variable_keeps_its_method() {
+        let api = read(
+            &document::parse("service: s\nfunctions:\n  v:\n    events:\n      - http: GET ${sls:stage}/version\n").unwrap(),
+        );
+        assert_eq!(api.methods[0].method, Text::known("GET"));
+        assert_eq!(
+            api.methods[0].path.to_string(),
+            "/<the Serverless variable ${sls:stage}>/version"
+        );
     }
 }

@@ -76,6 +76,20 @@ impl Text {
         out
     }
 
+    /// Split at the first whitespace of a known first part: the word before it, and the
+    /// rest without the whitespace (`GET ${sls:stage}/version` → `GET`, `<stage>/version`).
+    pub(crate) fn split_first_word(&self) -> Option<(String, Text)> {
+        let Some(Part::Known(first)) = self.0.first() else {
+            return None;
+        };
+        let (word, rest) = first.trim_start().split_once(char::is_whitespace)?;
+        let mut out = Text::known(rest.trim_start());
+        out.push(Text(self.0[1..].to_vec()));
+        out.0
+            .retain(|p| !matches!(p, Part::Known(s) if s.is_empty()));
+        Some((word.to_owned(), out))
+    }
+
     /// Without one `c` at its very start and one at its very end, where those are known.
     pub(crate) fn strip_once(&self, c: char) -> Text {
         let mut parts = self.0.clone();
@@ -141,6 +155,18 @@ mod tests {
         v.push(Text::unknown("base"));
         v.push(Text::known("/x//"));
         assert_eq!(v.strip_once('/').to_string(), "<base>/x/");
+        let (word, rest) = v
+            .split_first_word()
+            .map_or((String::new(), Text::default()), |x| x);
+        assert_eq!((word.as_str(), rest.to_string()), ("", String::new()));
+        let mut short = Text::known("GET ");
+        short.push(Text::unknown("stage"));
+        short.push(Text::known("/version"));
+        let (word, rest) = short.split_first_word().unwrap();
+        assert_eq!(
+            (word.as_str(), rest.to_string()),
+            ("GET", "<stage>/version".to_owned())
+        );
         let mapped = t.map_known(|s| Text::known(s.to_uppercase()));
         assert_eq!(mapped.to_string(), "ARN:AWS:<AWS::Region>:X");
     }
