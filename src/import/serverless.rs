@@ -355,22 +355,16 @@ fn http_event(
     let (verb, path, access, extras) = match http {
         Value::String(_) => {
             let text = sls.text(http);
-            let (verb, path) = match text.as_known() {
-                Some(s) => match s.split_whitespace().collect::<Vec<_>>()[..] {
-                    [verb, path] => (Text::known(verb), Text::known(path)),
-                    // Not `METHOD PATH`: no path to write a route for, certainly not `/`.
-                    _ => {
-                        let what = Text::unknown(format!(
-                            "the http event {s:?}, which is not 'METHOD PATH'"
-                        ));
-                        (what.clone(), what)
-                    }
-                },
-                // `GET ${sls:stage}/version`: the method is known, the path is not.
-                None => match text.split_first_word() {
-                    Some((verb, path)) => (Text::known(verb), path),
-                    None => (text.clone(), text),
-                },
+            // Serverless splits the string on single spaces and takes the first two
+            // fields: `GET  /x` (two spaces) is `GET` on the root, `POST /x extra` is
+            // `POST /x`; with fewer than two fields it deploys nothing.
+            let (verb, path) = match text.first_two_fields() {
+                Some((verb, path)) => (Text::known(verb), path),
+                None => {
+                    let what =
+                        Text::unknown(format!("the http event {text}, which is not 'METHOD PATH'"));
+                    (what.clone(), what)
+                }
             };
             (verb, path, Access::Public, Vec::new())
         }
@@ -870,6 +864,25 @@ functions:
         assert!(matches!(access[1], Access::NotEnforceable(_)), "{access:?}");
         assert!(matches!(access[2], Access::NotEnforceable(_)), "{access:?}");
         assert!(matches!(access[3], Access::Unknown(_)), "{access:?}");
+    }
+
+    #[test]
+    fn short_form_events_split_on_single_spaces_as_serverless_does() {
+        let api = read(
+            &document::parse(
+                "service: s\nfunctions:\n  v:\n    events:\n      - http: 'GET  /two-spaces'\n      - http: 'POST /x extra'\n      - http: 'GET\t/tab'\n",
+            )
+            .unwrap(),
+        );
+        let got: Vec<(String, String)> = api
+            .methods
+            .iter()
+            .map(|m| (m.method.to_string(), m.path.to_string()))
+            .collect();
+        assert_eq!(got[0], ("GET".to_owned(), "/".to_owned()));
+        assert_eq!(got[1], ("POST".to_owned(), "/x".to_owned()));
+        // No space at all: not `METHOD PATH`, no route.
+        assert!(api.methods[2].path.as_known().is_none());
     }
 
     #[test]

@@ -76,18 +76,32 @@ impl Text {
         out
     }
 
-    /// Split at the first whitespace of a known first part: the word before it, and the
-    /// rest without the whitespace (`GET ${sls:stage}/version` → `GET`, `<stage>/version`).
-    pub(crate) fn split_first_word(&self) -> Option<(String, Text)> {
+    /// The first two fields of the text split on single spaces, as JavaScript's
+    /// `split(' ')` gives them (`GET ${sls:stage}/version` → `GET`, `<stage>/version`;
+    /// `GET  /x` → `GET`, the empty string), when the first space is in a known first part.
+    pub(crate) fn first_two_fields(&self) -> Option<(String, Text)> {
         let Some(Part::Known(first)) = self.0.first() else {
             return None;
         };
-        let (word, rest) = first.trim_start().split_once(char::is_whitespace)?;
-        let mut out = Text::known(rest.trim_start());
-        out.push(Text(self.0[1..].to_vec()));
-        out.0
+        let (word, rest) = first.split_once(' ')?;
+        let mut second = Text::default();
+        for part in std::iter::once(Part::Known(rest.to_owned())).chain(self.0[1..].iter().cloned())
+        {
+            match part {
+                Part::Known(s) => match s.split_once(' ') {
+                    Some((end, _)) => {
+                        second.push(Text::known(end));
+                        break;
+                    }
+                    None => second.push(Text::known(s)),
+                },
+                unknown => second.0.push(unknown),
+            }
+        }
+        second
+            .0
             .retain(|p| !matches!(p, Part::Known(s) if s.is_empty()));
-        Some((word.to_owned(), out))
+        Some((word.to_owned(), second))
     }
 
     /// Without one `c` at its very start and one at its very end, where those are known.
@@ -155,18 +169,17 @@ mod tests {
         v.push(Text::unknown("base"));
         v.push(Text::known("/x//"));
         assert_eq!(v.strip_once('/').to_string(), "<base>/x/");
-        let (word, rest) = v
-            .split_first_word()
-            .map_or((String::new(), Text::default()), |x| x);
-        assert_eq!((word.as_str(), rest.to_string()), ("", String::new()));
+        assert_eq!(v.first_two_fields(), None);
         let mut short = Text::known("GET ");
         short.push(Text::unknown("stage"));
-        short.push(Text::known("/version"));
-        let (word, rest) = short.split_first_word().unwrap();
+        short.push(Text::known("/version extra"));
+        let (word, rest) = short.first_two_fields().unwrap();
         assert_eq!(
             (word.as_str(), rest.to_string()),
             ("GET", "<stage>/version".to_owned())
         );
+        let (word, rest) = Text::known("GET  /x").first_two_fields().unwrap();
+        assert_eq!((word.as_str(), rest.to_string()), ("GET", String::new()));
         let mapped = t.map_known(|s| Text::known(s.to_uppercase()));
         assert_eq!(mapped.to_string(), "ARN:AWS:<AWS::Region>:X");
     }
