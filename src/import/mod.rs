@@ -29,6 +29,7 @@ mod document;
 mod gateway_responses;
 mod intrinsic;
 mod openapi;
+mod pseudo_parameters;
 mod report;
 mod sam;
 mod serverless;

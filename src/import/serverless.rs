@@ -7,9 +7,9 @@
 //! have no leading slash. `${self:...}` variables are resolved within the file; the others
 //! (`${opt:...}`, `${env:...}`, `${ssm:...}`, `${cf:...}`, ...) only deployment knows.
 //!
-//! Over 500 lines: a sixth is unit tests; the rest is one format's reader (events,
-//! authorizer forms, `${self:}` variables, CORS), kept together so that format's rules read
-//! in one file.
+//! Over 600 lines: one format's reader (events, authorizer forms, `${self:}` variables,
+//! CORS), kept together so that format's rules read in one file; its unit tests are in
+//! `serverless/tests.rs`.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -19,6 +19,7 @@ use serde_json::Value;
 use super::api::{Access, Api, GatewayAuthorizer, Method, Setting, with_api_key};
 use super::cloudformation::{AuthorizerKind, api_gateway_authorizer, unknown_authorizer};
 use super::intrinsic::{Resolve, Template, is_intrinsic, shape, strings};
+use super::pseudo_parameters::PseudoParameters;
 use super::report::NoteKind;
 use super::text::Text;
 
@@ -29,9 +30,20 @@ const MAX_VARIABLE_DEPTH: usize = 16;
 struct Serverless<'a> {
     doc: &'a Value,
     resources: Template<'a>,
+    /// The `serverless-pseudo-parameters` plugin, when the service lists it.
+    pseudo: Option<PseudoParameters>,
 }
 
 impl<'a> Serverless<'a> {
+    /// A string as written, its variables resolved, before any plugin rewrites it (what
+    /// Serverless itself tests, e.g. whether an `arn` is a user pool's).
+    fn raw_text(&self, value: &Value) -> Text {
+        match value {
+            Value::String(s) => self.interpolate(s, 0),
+            other => self.text(other),
+        }
+    }
+
     /// The value itself, or what a whole-value `${self:...}` refers to (a list of scopes
     /// kept in `custom`, say).
     fn value(&self, v: &'a Value) -> Cow<'a, Value> {
@@ -177,7 +189,13 @@ impl Resolve for Serverless<'_> {
 
     fn text(&self, value: &Value) -> Text {
         match value {
-            Value::String(s) => self.interpolate(s, 0),
+            Value::String(s) => {
+                let text = self.interpolate(s, 0);
+                match &self.pseudo {
+                    Some(plugin) => plugin.apply(&text, &self.resources),
+                    None => text,
+                }
+            }
             Value::Object(_) => self.resources.text(value),
             Value::Number(n) => Text::known(n.to_string()),
             Value::Bool(b) => Text::known(b.to_string()),
@@ -210,6 +228,7 @@ pub(crate) fn read(doc: &Value) -> Api {
     let sls = Serverless {
         doc,
         resources: Template::new(&resources),
+        pseudo: PseudoParameters::of(doc),
     };
     let functions: Vec<(&String, &Value)> = match doc.get("functions") {
         Some(Value::Object(map)) => map.iter().collect(),
@@ -346,20 +365,18 @@ fn http_event(
 ) -> (Method, Option<Method>) {
     let mut preflight = None;
     let (verb, path, access, extras) = match http {
-        Value::String(short) => {
-            let text = sls.interpolate(short, 0);
-            let (verb, path) = match text.as_known() {
-                Some(s) => match s.split_whitespace().collect::<Vec<_>>()[..] {
-                    [verb, path] => (Text::known(verb), Text::known(path)),
-                    // Not `METHOD PATH`: no path to write a route for, certainly not `/`.
-                    _ => {
-                        let what = Text::unknown(format!(
-                            "the http event {s:?}, which is not 'METHOD PATH'"
-                        ));
-                        (what.clone(), what)
-                    }
-                },
-                None => (text.clone(), text),
+        Value::String(_) => {
+            let text = sls.text(http);
+            // Serverless splits the string on single spaces and takes the first two
+            // fields: `GET  /x` (two spaces) is `GET` on the root, `POST /x extra` is
+            // `POST /x`; with fewer than two fields it deploys nothing.
+            let (verb, path) = match text.first_two_fields() {
+                Some((verb, path)) => (Text::known(verb), path),
+                None => {
+                    let what =
+                        Text::unknown(format!("the http event {text}, which is not 'METHOD PATH'"));
+                    (what.clone(), what)
+                }
             };
             (verb, path, Access::Public, Vec::new())
         }
@@ -482,15 +499,12 @@ const HTTP_EVENT_FIELDS: [&str; 13] = [
 ];
 
 /// Serverless paths have no leading slash (`my_path`, `users/{id}`); an empty one is `/`.
+/// Serverless drops one leading and one trailing slash (`/restaurants/` is the resource
+/// `/restaurants`), and nothing else.
 fn absolute(path: Text) -> Text {
-    match path.as_known() {
-        Some(p) => Text::known(format!("/{}", p.trim().trim_start_matches('/'))),
-        None => {
-            let mut t = Text::known("/");
-            t.push(path);
-            t
-        }
-    }
+    let mut t = Text::known("/");
+    t.push(path.strip_once('/'));
+    t
 }
 
 /// The access an event's `authorizer` gives, read as Serverless reads it: a string is
@@ -500,21 +514,18 @@ fn absolute(path: Text) -> Text {
 /// `name` names a Lambda function of the service.
 fn authorizer(sls: &Serverless, api: &mut Api, auth: &Value, at: &str, function: &str) -> Access {
     let lower = |t: &Text| t.as_known().map(|s| s.to_ascii_lowercase());
-    let is_cognito_arn = |t: &Text| {
-        let (flat, _) = t.with_holes('\0');
-        flat.contains(":cognito-idp:")
-    };
     match auth {
         Value::String(_) => {
-            let text = sls.text(auth);
-            let Some(s) = text.as_known() else {
-                return Access::Unknown(text.unknowns().join(", "));
+            let raw = sls.raw_text(auth);
+            let Some(s) = raw.as_known() else {
+                return Access::Unknown(raw.unknowns().join(", "));
             };
             if s.trim().is_empty() {
                 Access::Unreadable(format!("`authorizer` is {}", shape(auth)))
             } else if s.eq_ignore_ascii_case("aws_iam") {
                 Access::NotEnforceable("AWS_IAM authorization (SigV4)".to_owned())
-            } else if is_cognito_arn(&text) {
+            } else if s.contains(':') && cognito_arn(&raw) == Some(true) {
+                let text = sls.text(auth);
                 let index = api.authorizer(GatewayAuthorizer {
                     name: inline_name(None, &text, function),
                     at: format!("{at}.authorizer"),
@@ -533,14 +544,29 @@ fn authorizer(sls: &Serverless, api: &mut Api, auth: &Value, at: &str, function:
             let field = |k: &str| def.get(k).map(|v| sls.text(&sls.value(v)));
             let kind = field("type");
             let arn = field("arn");
+            // Serverless tests a string `arn` (never an intrinsic) as written.
+            let arn_is_pool = def
+                .get("arn")
+                .map(|v| sls.value(v))
+                .and_then(|v| match v.as_ref() {
+                    Value::String(_) => Some(cognito_arn(&sls.raw_text(&v))),
+                    _ => None,
+                });
             let cognito = kind.as_ref().and_then(lower).as_deref() == Some("cognito_user_pools")
-                || arn.as_ref().is_some_and(is_cognito_arn);
+                || arn_is_pool == Some(Some(true));
             if kind.as_ref().and_then(lower).as_deref() == Some("aws_iam") {
                 return Access::NotEnforceable("AWS_IAM authorization (SigV4)".to_owned());
             }
             if !cognito {
-                return match &kind {
-                    Some(k) if k.as_known().is_none() => Access::Unknown(k.unknowns().join(", ")),
+                return match (&kind, arn_is_pool) {
+                    (Some(k), _) if k.as_known().is_none() => {
+                        Access::Unknown(k.unknowns().join(", "))
+                    }
+                    (None, Some(None)) => Access::Unknown(format!(
+                        "whether the authorizer's `arn` is a user pool's or a Lambda function's: it depends on {}",
+                        arn.as_ref()
+                            .map_or_else(String::new, |a| a.unknowns().join(", "))
+                    )),
                     _ => Access::NotEnforceable(format!(
                         "the Lambda authorizer {}",
                         field("name")
@@ -631,137 +657,40 @@ fn authorizer(sls: &Serverless, api: &mut Api, auth: &Value, at: &str, function:
     }
 }
 
+/// Serverless's test of a user pool ARN (`^arn:[a-zA-Z-]*:cognito-idp`): `None` when a
+/// part only deployment knows decides it.
+fn cognito_arn(arn: &Text) -> Option<bool> {
+    const HOLE: char = '\0';
+    let (flat, _) = arn.with_holes(HOLE);
+    let matches = flat.strip_prefix("arn:").is_some_and(|rest| {
+        let partition_end = rest
+            .find(|c: char| !(c.is_ascii_alphabetic() || c == '-'))
+            .unwrap_or(rest.len());
+        rest[partition_end..].starts_with(":cognito-idp")
+    });
+    if matches {
+        Some(true)
+    } else if flat.contains(HOLE) {
+        None
+    } else {
+        Some(false)
+    }
+}
+
 /// The name of an inline Cognito authorizer: its `name`, else its pool id (Serverless names
 /// it after the ARN too), else its function's when the ARN is only known at deployment.
 fn inline_name(name: Option<&Text>, arn: &Text, function: &str) -> String {
     if let Some(name) = name {
         return name.to_string();
     }
-    match arn.as_known().as_deref().and_then(|a| a.rsplit_once('/')) {
-        Some((_, pool)) if !pool.trim().is_empty() => pool.trim().to_owned(),
+    let (flat, _) = arn.with_holes('\0');
+    match flat.rsplit_once('/') {
+        Some((_, pool)) if !pool.trim().is_empty() && !pool.contains('\0') => {
+            pool.trim().to_owned()
+        }
         _ => format!("{function}-authorizer"),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::import::document;
-
-    #[test]
-    fn resolves_self_variables_and_names_the_rest() {
-        let doc = document::parse(
-            "custom:\n  pool: eu-west-1_AbC\n  scopes: [a/b, c/d]\n  alias: ${self:custom.pool}\nprovider:\n  stage: ${opt:stage, 'dev'}\n",
-        )
-        .unwrap();
-        let sls = Serverless {
-            doc: &doc,
-            resources: Template::new(&Value::Null),
-        };
-        assert_eq!(
-            sls.interpolate("userpool/${self:custom.alias}", 0)
-                .as_known()
-                .as_deref(),
-            Some("userpool/eu-west-1_AbC")
-        );
-        assert_eq!(
-            sls.interpolate("${self:custom.missing, 'fallback'}", 0)
-                .as_known()
-                .as_deref(),
-            Some("fallback")
-        );
-        let stage = sls.interpolate("x-${self:provider.stage}", 0);
-        assert_eq!(
-            stage.unknowns(),
-            ["the Serverless variable ${opt:stage, 'dev'}"]
-        );
-        let scopes = sls.list(&Value::String("${self:custom.scopes}".into()));
-        assert_eq!(scopes, [Text::known("a/b"), Text::known("c/d")]);
-        assert!(
-            sls.interpolate("${self:custom.nope}", 0)
-                .as_known()
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn what_is_kept_in_other_files_is_reported() {
-        let doc = document::parse(
-            r#"
-service: s
-functions:
-  a:
-    events: ${file(events.yml)}
-  b:
-    events:
-      - http: {path: x, method: get, authorizer: {type: COGNITO_USER_POOLS, authorizerId: {Ref: Auth}, scopes: [a/b]}}
-resources:
-  - ${file(resources.yml)}
-  - Resources:
-      Auth:
-        Type: AWS::ApiGateway::Authorizer
-        Properties: {Type: COGNITO_USER_POOLS, ProviderARNs: ["arn:aws:cognito-idp:eu-west-1:1:userpool/eu-west-1_AbC"]}
-"#,
-        )
-        .unwrap();
-        let api = read(&doc);
-        let kinds: Vec<(NoteKind, &str)> =
-            api.notes.iter().map(|n| (n.kind, n.at.as_str())).collect();
-        assert_eq!(
-            kinds,
-            [
-                (NoteKind::NotTranslated, "resources[0]"),
-                (NoteKind::Unresolved, "functions.a.events"),
-            ]
-        );
-        // The second fragment of `resources` is read.
-        assert_eq!(api.authorizers[0].name, "Auth");
-        assert_eq!(
-            api.authorizers[0].provider_arns,
-            [Text::known(
-                "arn:aws:cognito-idp:eu-west-1:1:userpool/eu-west-1_AbC"
-            )]
-        );
-    }
-
-    #[test]
-    fn reads_short_and_long_http_events() {
-        let doc = document::parse(
-            r#"
-service: s
-functions:
-  a:
-    events:
-      - http: 'post my_path'
-      - http: {path: "/users/{id}", method: any, authorizer: aws_iam}
-      - http: {path: x, method: get, authorizer: {arn: "arn:aws:cognito-idp:eu-west-1:1:userpool/eu-west-1_AbC", scopes: [s/x]}, private: true}
-      - http: {path: y, method: get, authorizer: {name: fn, type: token}}
-      - httpApi: 'GET /z'
-"#,
-        )
-        .unwrap();
-        let api = read(&doc);
-        let got: Vec<(String, String)> = api
-            .methods
-            .iter()
-            .map(|m| (m.method.to_string(), m.path.to_string()))
-            .collect();
-        assert_eq!(
-            got,
-            [
-                ("post".to_owned(), "/my_path".to_owned()),
-                ("any".to_owned(), "/users/{id}".to_owned()),
-                ("get".to_owned(), "/x".to_owned()),
-                ("get".to_owned(), "/y".to_owned()),
-            ]
-        );
-        assert!(matches!(api.methods[0].access, Access::Public));
-        assert!(matches!(api.methods[1].access, Access::NotEnforceable(_)));
-        assert!(
-            matches!(&api.methods[2].access, Access::Cognito { scopes, .. } if scopes.len() == 1)
-        );
-        assert_eq!(api.methods[2].unenforced_extras.len(), 1);
-        assert!(matches!(api.methods[3].access, Access::NotEnforceable(_)));
-        assert_eq!(api.notes.len(), 1);
-    }
-}
+mod tests;

@@ -346,4 +346,101 @@ mod tests {
             assert!(HostPattern::parse(bad).is_err(), "{bad}");
         }
     }
+
+    // What real API Gateway was measured to do, as published by people who deployed probe
+    // APIs to find out (REST APIs, MOCK integrations, no authorizer). A resource without
+    // a method for the request's verb is no match: matching is on the resource and the
+    // method as a pair, falling back to a less specific resource that has the method
+    // (ANY counts), and with none, 403 Missing Authentication Token (no route here).
+
+    /// Measured in eu-central-1 and published with an AWS emulator's change that made it
+    /// route on the pair: a tree of `/{proxy+}` ANY, `/jobs` with no method,
+    /// `/jobs/{operation_type}` GET and `/cors_only` OPTIONS. The exact resource and verb
+    /// won; everything else (the method-less `/jobs`, another verb on a resource with a
+    /// GET, a non-OPTIONS verb on an OPTIONS-only resource) was served by the proxy.
+    #[test]
+    fn measured_a_resource_without_the_verb_falls_back_to_the_greedy_proxy() {
+        let table = RouteTable::new(vec![
+            spec("proxy", "/{proxy+}", &[], &[]),
+            spec("jobs-op", "/jobs/{operation_type}", &["GET"], &[]),
+            spec("cors-only", "/cors_only", &["OPTIONS"], &[]),
+        ]);
+        assert_eq!(find(&table, "GET", "h", "/jobs/reboot"), Some("jobs-op"));
+        assert_eq!(find(&table, "GET", "h", "/jobs"), Some("proxy"));
+        assert_eq!(find(&table, "POST", "h", "/jobs"), Some("proxy"));
+        assert_eq!(find(&table, "POST", "h", "/jobs/reboot"), Some("proxy"));
+        assert_eq!(find(&table, "GET", "h", "/cors_only"), Some("proxy"));
+        assert_eq!(
+            find(&table, "OPTIONS", "h", "/cors_only"),
+            Some("cors-only")
+        );
+    }
+
+    /// Reported against another emulator from real AWS behaviour (SAM's multi-function
+    /// layout: one function on `/{proxy+}` ANY, another on `/items/{id}/attachments`
+    /// POST, the intermediate resources without methods): GET on the intermediate and on
+    /// the attachments resource reached the proxy, POST on attachments its own function.
+    #[test]
+    fn measured_method_less_intermediate_resources_do_not_shadow_the_proxy() {
+        let table = RouteTable::new(vec![
+            spec("proxy", "/{proxy+}", &[], &[]),
+            spec("attachments", "/items/{id}/attachments", &["POST"], &[]),
+        ]);
+        assert_eq!(find(&table, "GET", "h", "/items/123"), Some("proxy"));
+        assert_eq!(
+            find(&table, "GET", "h", "/items/123/attachments"),
+            Some("proxy")
+        );
+        assert_eq!(
+            find(&table, "POST", "h", "/items/123/attachments"),
+            Some("attachments")
+        );
+    }
+
+    /// Validated against AWS by an emulator's maintainers (routes `POST /zap` and
+    /// `OPTIONS /{proxy+}`): an OPTIONS request to `/zap` is the proxy's, not refused for
+    /// want of an OPTIONS method on `/zap`.
+    #[test]
+    fn measured_a_preflight_reaches_a_greedy_options_method_past_a_specific_resource() {
+        let table = RouteTable::new(vec![
+            spec("zap", "/zap", &["POST"], &[]),
+            spec("preflight", "/{proxy+}", &["OPTIONS"], &[]),
+        ]);
+        assert_eq!(find(&table, "OPTIONS", "h", "/zap"), Some("preflight"));
+        assert_eq!(find(&table, "POST", "h", "/zap"), Some("zap"));
+        // Neither resource has GET: no method matches.
+        assert_eq!(find(&table, "GET", "h", "/zap"), None);
+    }
+
+    /// An emulator's change "fall back to a parameterised sibling on method mismatch",
+    /// made after its maintainers deployed a probe API to real API Gateway to settle the
+    /// precedence (`/users/{userId}` GET, `/users/me` PATCH): GET `/users/me` is served by
+    /// the parameter sibling, since the literal resource has no GET; PATCH stays on
+    /// `/users/me`.
+    #[test]
+    fn measured_a_literal_without_the_verb_falls_back_to_its_parameter_sibling() {
+        let table = RouteTable::new(vec![
+            spec("user", "/users/{userId}", &["GET"], &[]),
+            spec("me", "/users/me", &["PATCH"], &[]),
+        ]);
+        assert_eq!(find(&table, "GET", "h", "/users/me"), Some("user"));
+        assert_eq!(find(&table, "PATCH", "h", "/users/me"), Some("me"));
+        assert_eq!(find(&table, "DELETE", "h", "/users/me"), None);
+    }
+
+    /// The long-standing report from Serverless users confirmed by the maintainers of a
+    /// WSGI adapter: with only `ANY {proxy+}`, a request to the stage root `/` got
+    /// 403 Missing Authentication Token (`{proxy+}` needs at least one segment); `ANY /`
+    /// has to be declared as well.
+    #[test]
+    fn measured_the_greedy_proxy_does_not_match_the_root() {
+        let table = RouteTable::new(vec![spec("proxy", "/{proxy+}", &[], &[])]);
+        assert_eq!(find(&table, "GET", "h", "/"), None);
+        assert_eq!(find(&table, "GET", "h", "/cats"), Some("proxy"));
+        let table = RouteTable::new(vec![
+            spec("proxy", "/{proxy+}", &[], &[]),
+            spec("root", "/", &[], &[]),
+        ]);
+        assert_eq!(find(&table, "GET", "h", "/"), Some("root"));
+    }
 }
