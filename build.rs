@@ -17,6 +17,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(out_dir.join("authz_descriptor.bin"), fds.encode_to_vec())?;
     tonic_prost_build::configure()
         .build_client(true)
+        // The service's gRPC port is src/grpc (h2 directly); the generated server is the
+        // do-nothing baseline of the benchmarks (examples/noop_authz.rs), the client the tests'.
         .build_server(true)
         .compile_fds(fds)?;
     println!("cargo:rerun-if-changed=proto");

@@ -23,7 +23,6 @@ use std::time::{Duration, SystemTime};
 
 use notify::event::{EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 /// How long to gather the burst of events of one kubelet swap before reporting.
@@ -165,7 +164,10 @@ pub fn spawn(paths: Vec<PathBuf>, timing: Timing) -> notify::Result<mpsc::Receiv
 
 /// A digest of a followed file's text, to tell real changes from touches.
 pub fn text_digest(text: &str) -> [u8; 32] {
-    Sha256::digest(text.as_bytes()).into()
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
 }
 
 /// How to turn a followed text file into a value: `read` bounds what it reads; `parse`

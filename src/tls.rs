@@ -47,7 +47,6 @@ use std::time::{Duration, SystemTime};
 use arc_swap::ArcSwap;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
@@ -178,17 +177,19 @@ impl Texts {
 
     /// Tells a real change from a touch, without keeping the key's text around.
     fn digest(&self) -> [u8; 32] {
-        let mut h = Sha256::new();
+        let mut h = ::aws_lc_rs::digest::Context::new(&::aws_lc_rs::digest::SHA256);
         for part in [Some(&self.cert), Some(&self.key), self.client_ca.as_ref()] {
             match part {
                 Some(text) => {
-                    h.update((text.len() as u64).to_be_bytes());
+                    h.update(&(text.len() as u64).to_be_bytes());
                     h.update(text.as_bytes());
                 }
-                None => h.update(u64::MAX.to_be_bytes()),
+                None => h.update(&u64::MAX.to_be_bytes()),
             }
         }
-        h.finalize().into()
+        let mut out = [0u8; 32];
+        out.copy_from_slice(h.finish().as_ref());
+        out
     }
 }
 

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use aws_lc_rs::signature::ParsedPublicKey;
 use moka::sync::Cache;
-use sha2::{Digest, Sha256};
 
 use super::access::{VerifiedToken, now_unix};
 
@@ -70,7 +69,10 @@ impl TokenCache {
 
     /// The cache key of a token.
     pub fn digest(token: &str) -> Key {
-        Sha256::digest(token.as_bytes()).into()
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+        let mut key = [0u8; 32];
+        key.copy_from_slice(digest.as_ref());
+        key
     }
 
     /// The verified token for this digest, when it was verified and with which key, if
