@@ -319,6 +319,7 @@ pub(crate) fn with_resources<T>(doc: &Value, read: impl FnOnce(&Template, &dyn R
     let sls = Serverless {
         doc,
         resources: Template::new(&resources),
+        pseudo: PseudoParameters::of(doc),
     };
     read(&Template::new(&resources), &sls)
 }
