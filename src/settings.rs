@@ -581,7 +581,7 @@ mod tests {
     /// "one per CPU", as the variable spells them).
     type Reads = fn(&Settings) -> u64;
 
-    /// Every numeric setting: the variable, what it became, and the README's default,
+    /// Every numeric setting: the variable, what it became, and the documented default (docs/running.md),
     /// lowest and highest value.
     fn numeric_settings() -> [(&'static str, Reads, u64, u64, u64); 16] {
         [
@@ -697,7 +697,7 @@ mod tests {
     /// Whether an on/off setting became on.
     type ReadsFlag = fn(&Settings) -> bool;
 
-    /// Every on/off setting: the variable, what it became, and the README's default.
+    /// Every on/off setting: the variable, what it became, and the documented default (docs/running.md).
     fn flag_settings() -> [(&'static str, ReadsFlag, bool); 2] {
         [
             ("AUTHZ_REFLECTION", |s| s.reflection, true),

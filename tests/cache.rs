@@ -1,4 +1,4 @@
-//! The cache of verified tokens (README "Token rules"): dropped on every policy reload,
+//! The cache of verified tokens (docs/decisions.md, "Token rules"): dropped on every policy reload,
 //! bounded by `AUTHZ_TOKEN_CACHE_ENTRIES`, disabled by `0`.
 
 use serde_json::json;
@@ -110,7 +110,7 @@ async fn the_cache_holds_at_most_the_configured_number_of_tokens() {
     );
 }
 
-/// README: "A cached token stops counting as soon as its signing key leaves the pool's key
+/// docs/decisions.md: "A cached token stops counting as soon as its signing key leaves the pool's key
 /// set." Here the key leaves while its `kid` stays, now naming another key (a re-used or
 /// re-issued `kid`): the cache only asks whether the `kid` is still there, so the cached
 /// token keeps passing although the key that signed it is gone.

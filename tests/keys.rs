@@ -1,4 +1,4 @@
-//! Key fetching (README "Token rules", "Keys"): HTTPS with certificate checks, no
+//! Key fetching (docs/decisions.md, "Token rules"): HTTPS with certificate checks, no
 //! redirects, a timeout, a 256 KiB limit, RSA keys of 2048 to 8192 bits only, and a
 //! periodic refresh. Each against the real service and a local key server.
 

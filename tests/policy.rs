@@ -1,4 +1,4 @@
-//! Policy rules refused at load time (README "Refused at load time"), through
+//! Policy rules refused at load time (docs/policy.md, "Refused at load time"), through
 //! `cognito-ext-authz validate`, the same loader `serve` uses. Each refusal has a control:
 //! the nearest policy that is accepted, so a test cannot pass because everything fails.
 

@@ -1,6 +1,6 @@
 //! Properties an authorizer must have, on generated input (`proptest`):
 //!
-//! - path splitting agrees with a small reference model of the README's rules;
+//! - path splitting agrees with a small reference model of docs/policy.md's rules;
 //! - route matching agrees with a reference model of "most specific wins";
 //! - host normalization never yields anything but a plain lower-case host, and one host in
 //!   any accepted form is one host;
@@ -24,7 +24,7 @@ use proptest::prelude::*;
 // ---------------------------------------------------------------------------------------
 // Paths
 
-/// The README's path rules, written plainly: query dropped; a '#', ';', '\', control
+/// The path rules of docs/decisions.md, written plainly: query dropped; a '#', ';', '\', control
 /// character, bad or separator-producing percent-encoding, '.'/'..' or empty segment, or a
 /// path not starting with '/' is refused; one trailing slash ignored; segments decoded.
 fn reference_segments(raw: &str) -> Option<Vec<String>> {
@@ -158,7 +158,7 @@ impl ModelRoute {
     }
 }
 
-/// The README's rule: of the routes matching path, method and host, the most specific
+/// The matching rule of docs/policy.md: of the routes matching path, method and host, the most specific
 /// path (segment by segment: literal, then `{x}`, then `{x+}`), then a named method over
 /// any, then an exact host over the longest wildcard over any.
 fn reference_route(

@@ -1,4 +1,4 @@
-//! The revocation list (SPEC 9, README "Revocation"), through the real binary: each kind of
+//! The revocation list (docs/policy.md, "Revocation"), through the real binary: each kind of
 //! entry, a cached token refused from the moment a new list is in force, an invalid list
 //! refused while the last good one stays, start-up refused on a bad list, and the
 //! `validate`, `check`, `test` and `revocations prune` commands. Each refusal has its

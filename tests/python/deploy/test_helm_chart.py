@@ -801,8 +801,8 @@ RANGED_SETTINGS = {
 
 
 def documented_range(variable: str) -> tuple[int, int]:
-    """The `(A to B)` range of `variable` in the README's settings table."""
-    row = next(line for line in (REPO / "README.md").read_text().splitlines()
+    """The `(A to B)` range of `variable` in the settings table (docs/running.md)."""
+    row = next(line for line in (REPO / "docs" / "running.md").read_text().splitlines()
                if line.startswith(f"| `{variable}` |"))
     low, high = re.search(r"\((\d+) to (\d+)\)", row).groups()
     return int(low), int(high)
@@ -811,7 +811,7 @@ def documented_range(variable: str) -> tuple[int, int]:
 @pytest.mark.parametrize("key", RANGED_SETTINGS)
 def test_settings_are_refused_by_the_schema_where_the_service_would_refuse_them(helm, chart, key):
     """A value the service refuses at start (exit 2, a pod restarting for ever) is refused
-    by `helm install` instead: the schema's bounds are the README's ranges."""
+    by `helm install` instead: the schema's bounds are the documented ranges."""
     low, high = documented_range(RANGED_SETTINGS[key])
     for good in (low, high):
         chart.validate_schema({"settings": {key: good}})
