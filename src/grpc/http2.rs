@@ -56,6 +56,12 @@ const STREAM_WINDOW_BYTES: u32 = 64 * 1024;
 /// connection window, the least a server can give).
 const CONNECTION_WINDOW_BYTES: u32 = 65_535;
 
+/// h2's budget for the overhead of small DATA frames held unread (each frame under 256 bytes
+/// costs 256 minus its size); past it the connection is closed (`ENHANCE_YOUR_CALM`).
+/// h2 derives it from the connection window (32 KiB for 64 KiB), which a check sent in
+/// 7-byte frames exceeds; this is what it was with a 256 KiB window.
+const SMALL_DATA_FRAMES_BUDGET: usize = 128 * 1024;
+
 /// Answer bytes a connection may have waiting for its client's flow-control window: past
 /// this, its next checks are not decided (their messages stay within flow control) until
 /// the client reads. Envoy's windows are far larger than its checks in flight.
@@ -91,7 +97,8 @@ impl GrpcPort {
             .initial_window_size(STREAM_WINDOW_BYTES)
             .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
             .max_concurrent_streams(limits.max_streams)
-            .max_header_list_size(MAX_HEADER_LIST_BYTES);
+            .max_header_list_size(MAX_HEADER_LIST_BYTES)
+            .data_frame_budget(SMALL_DATA_FRAMES_BUDGET);
         Self {
             checks,
             others: others.prepare(),
@@ -197,11 +204,21 @@ impl GrpcPort {
                                 idle.last_request = tokio::time::Instant::now();
                             }
                             if request.uri().path() == CHECK_PATH {
-                                checks.push(self.check(&on_connection, &backlog, request, respond));
+                                if backlog.window_closed() {
+                                    crate::metrics::limit_tripped("grpc_unread_answers");
+                                    refuse(respond, Refusal::AnswersUnread);
+                                } else {
+                                    checks.push(self.check(
+                                        &on_connection,
+                                        &backlog,
+                                        request,
+                                        respond,
+                                    ));
+                                }
                             } else if !backlog.flowing() {
                                 // Its answer would wait behind the others.
-                                crate::metrics::limit_tripped("grpc_relayed_calls");
-                                refuse(respond, Refusal::TooManyCalls);
+                                crate::metrics::limit_tripped("grpc_unread_answers");
+                                refuse(respond, Refusal::AnswersUnread);
                             } else if let Ok(turn) = relayed.clone().try_acquire_owned() {
                                 tokio::spawn(relay(
                                     self.others.clone(),
@@ -265,7 +282,7 @@ impl GrpcPort {
         let mut answering = pin!(tokio::time::timeout(
             timeout,
             self.checks
-                .answer(on_connection, body, backlog.wait_flowing())
+                .answer(on_connection, body, backlog.turn())
         ));
         // A check the client resets (or whose connection is lost) ends at once, even while
         // it waits for its turn or for a key set: its stream no longer counts against the
@@ -332,7 +349,7 @@ struct Backlog {
     unsent: AtomicUsize,
     /// The socket's last write did not go through (the client does not read its socket).
     write_blocked: AtomicBool,
-    /// Moves whenever answer bytes or socket writes go out.
+    /// Moves whenever answer bytes go out, or the socket takes writes again.
     progress: AtomicU64,
     /// Woken when the connection's answers flow again.
     flowing_again: tokio::sync::Notify,
@@ -341,18 +358,29 @@ struct Backlog {
 impl Backlog {
     /// Whether the connection's answers are being written: its checks may be decided.
     fn flowing(&self) -> bool {
-        self.unsent.load(Ordering::Acquire) <= UNSENT_ANSWER_BYTES
-            && !self.write_blocked.load(Ordering::Acquire)
+        !self.window_closed() && !self.write_blocked.load(Ordering::Acquire)
     }
 
-    /// Until [`Self::flowing`].
-    async fn wait_flowing(&self) {
+    /// Whether more answers than the bound wait for the client's flow-control window.
+    fn window_closed(&self) -> bool {
+        self.unsent.load(Ordering::Acquire) > UNSENT_ANSWER_BYTES
+    }
+
+    /// A check's turn to be decided: at once while the connection's answers are written,
+    /// later while its socket does not take writes (Envoy busy for a moment), never while
+    /// its client leaves its answers unread behind a closed window (the check is refused:
+    /// that refusal needs no window, and the stream and its message are freed at once).
+    async fn turn(&self) -> Result<(), Refusal> {
         loop {
             let notified = self.flowing_again.notified();
             let mut notified = pin!(notified);
             notified.as_mut().enable();
+            if self.window_closed() {
+                crate::metrics::limit_tripped("grpc_unread_answers");
+                return Err(Refusal::AnswersUnread);
+            }
             if self.flowing() {
-                return;
+                return Ok(());
             }
             notified.await;
         }
@@ -373,14 +401,21 @@ impl Backlog {
         }
     }
 
+    /// A write to the socket went through, or did not (`blocked`). Only a write after a
+    /// blocked one is progress: a client that reads nothing but its PING answers has its
+    /// answers no nearer.
     fn wrote(&self, blocked: bool) {
         if blocked {
             self.write_blocked.store(true, Ordering::Release);
             return;
         }
-        self.progress.fetch_add(1, Ordering::Relaxed);
-        if self.write_blocked.swap(false, Ordering::AcqRel) && self.flowing() {
-            self.flowing_again.notify_waiters();
+        if self.write_blocked.load(Ordering::Relaxed)
+            && self.write_blocked.swap(false, Ordering::AcqRel)
+        {
+            self.progress.fetch_add(1, Ordering::Relaxed);
+            if self.flowing() {
+                self.flowing_again.notify_waiters();
+            }
         }
     }
 

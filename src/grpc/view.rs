@@ -13,7 +13,9 @@
 //! `RESOURCE_EXHAUSTED`, the one check answered with a gRPC error (`docs/security.md`).
 
 use std::future::{Future, poll_fn};
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -107,6 +109,9 @@ pub enum Refusal {
     /// A call other than a check (health, reflection) past the connection's limit of such
     /// calls open at once: `RESOURCE_EXHAUSTED`.
     TooManyCalls,
+    /// A call on a connection whose client leaves the answers already sent unread (its
+    /// flow-control window closed): `RESOURCE_EXHAUSTED`.
+    AnswersUnread,
 }
 
 impl Refusal {
@@ -119,6 +124,7 @@ impl Refusal {
             Refusal::TimedOut => ("1", "Timeout%20expired"),
             Refusal::Gone => ("1", ""),
             Refusal::TooManyCalls => ("8", "too%20many%20calls%20on%20this%20connection"),
+            Refusal::AnswersUnread => ("8", "answers%20on%20this%20connection%20not%20read"),
         }
     }
 }
@@ -187,15 +193,25 @@ impl CheckServer {
     /// `CheckResponse` as a gRPC message (prefix included), ready to send.
     ///
     /// The message is waited for without a place among the checks in flight; then `turn`
-    /// (the connection's answers are being written), the connection's share and a place.
+    /// (the connection's answers are being written, or a refusal), the connection's share
+    /// and a place.
     pub async fn answer(
         &self,
         connection: &ConnectionChecks,
         mut body: RecvStream,
-        turn: impl Future<Output = ()>,
+        turn: impl Future<Output = Result<(), Refusal>>,
     ) -> Result<Bytes, Refusal> {
-        let arrived = arrive(&mut body, connection, self.max_request_bytes).await?;
-        turn.await;
+        let mut arrived = arrive(&mut body, connection, self.max_request_bytes).await?;
+        let mut turn = pin!(turn);
+        match poll_fn(|cx| Poll::Ready(turn.as_mut().poll(cx))).await {
+            Poll::Ready(turn) => turn?,
+            Poll::Pending => {
+                // Waiting: the message is copied out of the buffer HTTP/2 read it into,
+                // which other frames share and which it would otherwise keep.
+                arrived.compact();
+                turn.await?;
+            }
+        }
         let _share = take(&connection.share, "grpc_connection_share").await?;
         let _place = take(&self.in_flight, "grpc_in_flight").await?;
         let message = read_rest(body, arrived, self.max_request_bytes).await?;
@@ -247,6 +263,12 @@ impl Arrived<'_> {
             .waiting_bytes
             .fetch_add(chunk.len(), Ordering::Relaxed);
         gather(&mut self.first, &mut self.gathered, chunk);
+    }
+
+    fn compact(&mut self) {
+        if let Some(first) = self.first.take() {
+            self.gathered = BytesMut::from(&first[..]);
+        }
     }
 
     fn read(&self) -> &[u8] {
