@@ -29,7 +29,10 @@ fn give_back_freed_memory() {
     use std::time::{Duration, Instant};
     thread_local!(static LAST: Cell<Option<Instant>> = const { Cell::new(None) });
     let now = Instant::now();
-    if LAST.get().is_some_and(|last| now.duration_since(last) < Duration::from_secs(1)) {
+    if LAST
+        .get()
+        .is_some_and(|last| now.duration_since(last) < Duration::from_secs(1))
+    {
         return;
     }
     LAST.set(Some(now));

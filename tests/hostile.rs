@@ -1498,7 +1498,10 @@ async fn no_connection_holds_more_than_its_share_of_the_checks_in_flight() {
             .await
     };
     while waited("grpc_connection_share").await + waited("grpc_in_flight").await < 2.0 {
-        assert!(Instant::now() < deadline, "the attack never reached a limit");
+        assert!(
+            Instant::now() < deadline,
+            "the attack never reached a limit"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut client = service.client().await;
@@ -1676,12 +1679,9 @@ async fn answers_a_client_never_reads_cannot_take_memory_or_keep_its_connection(
             .unwrap();
     }
     assert!(
-        service
-            .metrics()
-            .await
-            .contains(&format!(
-                r#"limit="grpc_stalled_connection_closed"}} {connections}"#
-            )),
+        service.metrics().await.contains(&format!(
+            r#"limit="grpc_stalled_connection_closed"}} {connections}"#
+        )),
         "every stalled connection counted"
     );
     // The memory of the flood goes back to the system.
@@ -1711,9 +1711,7 @@ async fn pings_alone_do_not_keep_a_connection_open() {
     let (_keys, service) =
         keys_and_service(BIN, ROUTES, &[("AUTHZ_IDLE_TIMEOUT_SECONDS", "2")]).await;
     let tcp = tokio::net::TcpStream::connect(service.grpc).await.unwrap();
-    let (client, mut connection) = h2::client::handshake(tcp)
-        .await
-        .unwrap();
+    let (client, mut connection) = h2::client::handshake(tcp).await.unwrap();
     let mut pings = connection.ping_pong().expect("ping_pong taken once");
     let opened = Instant::now();
     let closed = tokio::spawn(async move {

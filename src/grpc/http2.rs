@@ -281,8 +281,7 @@ impl GrpcPort {
         let body = request.into_body();
         let mut answering = pin!(tokio::time::timeout(
             timeout,
-            self.checks
-                .answer(on_connection, body, backlog.turn())
+            self.checks.answer(on_connection, body, backlog.turn())
         ));
         // A check the client resets (or whose connection is lost) ends at once, even while
         // it waits for its turn or for a key set: its stream no longer counts against the
@@ -318,7 +317,11 @@ impl GrpcPort {
 /// Sends `data` on `send` as the client's flow-control window lets it, counting what waits
 /// for the window in the connection's `backlog`; `false` if the stream is reset or the
 /// connection lost first.
-async fn send_within_window(send: &mut SendStream<Bytes>, mut data: Bytes, backlog: &Backlog) -> bool {
+async fn send_within_window(
+    send: &mut SendStream<Bytes>,
+    mut data: Bytes,
+    backlog: &Backlog,
+) -> bool {
     send.reserve_capacity(data.len());
     // Envoy's windows are large: the whole answer has its window at once.
     if send.capacity() >= data.len() {

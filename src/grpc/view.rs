@@ -15,8 +15,8 @@
 use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::sync::Arc;
-use std::task::Poll;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use h2::RecvStream;
@@ -234,12 +234,19 @@ impl CheckServer {
 }
 
 /// A permit of `places`, counted as `limit` tripped when it has to be waited for.
-async fn take(places: &Arc<Semaphore>, limit: &'static str) -> Result<OwnedSemaphorePermit, Refusal> {
+async fn take(
+    places: &Arc<Semaphore>,
+    limit: &'static str,
+) -> Result<OwnedSemaphorePermit, Refusal> {
     match places.clone().try_acquire_owned() {
         Ok(permit) => Ok(permit),
         Err(_) => {
             crate::metrics::limit_tripped(limit);
-            places.clone().acquire_owned().await.map_err(|_| Refusal::Gone)
+            places
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| Refusal::Gone)
         }
     }
 }
