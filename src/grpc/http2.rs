@@ -9,8 +9,11 @@
 //!
 //! The bounds are those of `docs/security.md`: streams per connection, the request's own
 //! header block, flow-control windows, the size of a `CheckRequest` and the checks being
-//! read at once ([`CheckServer`]), the time a check may take. HTTP/2 itself (framing,
-//! HPACK, flow control, resets, GOAWAY) is the `h2` crate's, as it is under hyper.
+//! read at once ([`CheckServer`]), the time a check may take; per connection, the answers
+//! waiting for the client to open its window (past them its checks are refused), the time
+//! its answers may stay unwritten and the time without a request (PINGs do not count)
+//! before it is closed. HTTP/2 itself (framing, HPACK, flow control, resets, GOAWAY) is
+//! the `h2` crate's, as it is under hyper.
 
 use std::future::{Future, poll_fn};
 use std::io;
