@@ -180,7 +180,7 @@ def run_tour(envoy: EnvoyProxy, keys: KeyServer) -> Tour:
 
     tour.send(
         "A path no route matches (defaultAction: deny)", "GET", "/admin", token=good, expect=403,
-        expect_message="Forbidden",
+        expect_message="Missing Authentication Token",
     )
     return tour
 

@@ -4,12 +4,13 @@
 //! consistent policy and key-set list from start to end.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::policy::Policy;
 use crate::policy::table::Route;
 use crate::revocation::RevocationList;
 use crate::token::Trust;
-use crate::token::keys::PoolKeys;
+use crate::token::keys::{KeyReadiness, PoolKeys};
 
 /// A compiled policy and, index for index with `policy.pools`, each pool's key set.
 #[derive(Debug)]
@@ -35,8 +36,25 @@ impl ActivePolicy {
         }
     }
 
-    /// Whether every pool's keys were fetched at least once.
-    pub fn keys_loaded(&self) -> bool {
-        self.keys.iter().all(|k| k.is_loaded())
+    /// Whether the pools' keys let the pod be ready ([`KeyReadiness`]): no pool is still
+    /// worth waiting for, and some pool has keys (or every pool was refused definitively).
+    /// A pool that cannot get keys then refuses only its own tokens (401) instead of
+    /// holding every new pod, and so every team's rollout, unready; but when no pool can
+    /// be reached at all (an egress outage), the pod stays unready rather than replace
+    /// pods that still have keys.
+    pub fn keys_ready(&self, wait: Duration) -> bool {
+        let states: Vec<KeyReadiness> = self.keys.iter().map(|k| k.readiness(wait)).collect();
+        !states.contains(&KeyReadiness::Pending)
+            && (states.contains(&KeyReadiness::Loaded)
+                || states.iter().all(|s| *s == KeyReadiness::Refused))
+    }
+
+    /// The pools without keys, for the log line when the pod becomes ready without them.
+    pub fn pools_without_keys(&self) -> Vec<&str> {
+        self.keys
+            .iter()
+            .filter(|k| !k.is_loaded())
+            .map(|k| k.pool_id())
+            .collect()
     }
 }

@@ -4,7 +4,8 @@
 //! supplies set (overwriting any the client sent) and every other identity header removed,
 //! including spellings an upstream framework would read as ours (`x_cognito_sub`: WSGI,
 //! CGI and Rack fold `_` into `-`), so the upstream can trust `x-cognito-*` without
-//! condition. A denial answers the client directly with API Gateway's status and body.
+//! condition. A denial answers the client directly with API Gateway's status and body, and
+//! the static headers of the policy's gateway response (CORS headers, say).
 //! Both carry the decision's fields for access logs and RBAC. The gRPC adapter turns this
 //! into a `CheckResponse`; `check` prints it.
 
@@ -46,8 +47,10 @@ pub enum Answer {
         status: u16,
         /// The decision's reason label (`no_token`, ...).
         reason: &'static str,
-        headers: Vec<(&'static str, &'static str)>,
-        body: &'static str,
+        /// `content-type`, `www-authenticate`, then the gateway response's headers.
+        headers: Vec<(String, String)>,
+        /// JSON.
+        body: std::sync::Arc<str>,
         metadata: Vec<(&'static str, MetaValue)>,
     },
 }
@@ -94,15 +97,17 @@ impl Answer {
             Decision::Deny {
                 reason, response, ..
             } => {
-                let mut headers = vec![("content-type", "application/json")];
+                let mut headers = Vec::with_capacity(2 + response.headers.len());
+                headers.push(("content-type".to_owned(), "application/json".to_owned()));
                 if let Some(w) = response.www_authenticate {
-                    headers.push(("www-authenticate", w));
+                    headers.push(("www-authenticate".to_owned(), w.to_owned()));
                 }
+                headers.extend(response.headers.iter().cloned());
                 Answer::Respond {
                     status: response.status,
                     reason: reason.label(),
                     headers,
-                    body: response.body,
+                    body: response.body.clone(),
                     metadata,
                 }
             }

@@ -2,7 +2,8 @@
 //!
 //! Every way a request can be refused is a [`DenyReason`], so every denial has one precise,
 //! loggable cause; a denial also carries the HTTP answer it becomes ([`DenialResponse`],
-//! API Gateway's statuses and bodies), so nothing downstream needs the policy to answer.
+//! API Gateway's statuses and bodies, as the policy's gateway responses change them), so
+//! nothing downstream needs the policy to answer.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use crate::credential::NoToken;
 use crate::host::BadHost;
 use crate::path::UnsafePath;
 use crate::policy::ClaimHeaders;
+use crate::policy::responses::{GatewayResponses, ResponseType};
 use crate::token::{TokenError, VerifiedToken};
 
 /// Why a request was allowed.
@@ -77,17 +79,25 @@ pub struct DryRun {
 }
 
 /// The HTTP answer for a denial.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DenialResponse {
     pub status: u16,
     pub www_authenticate: Option<&'static str>,
-    pub body: &'static str,
+    /// The gateway response's static headers (lower-case names), after the built-in ones.
+    pub headers: Arc<[(String, String)]>,
+    /// JSON.
+    pub body: Arc<str>,
 }
 
-const UNAUTHORIZED: &str = r#"{"message":"Unauthorized"}"#;
-const EXPIRED: &str = r#"{"message":"The incoming token has expired"}"#;
-const FORBIDDEN: &str = r#"{"message":"Forbidden"}"#;
-const BAD_REQUEST: &str = r#"{"message":"Bad Request"}"#;
+const UNAUTHORIZED: &str = "Unauthorized";
+const EXPIRED: &str = "The incoming token has expired";
+const FORBIDDEN: &str = "Forbidden";
+const MISSING_TOKEN: &str = "Missing Authentication Token";
+const BAD_REQUEST: &str = "Bad Request";
+
+/// API Gateway's default messages (`$context.error.message`) for the answers of this
+/// service; the default body is `{"message": MESSAGE}`.
+pub const MESSAGES: [&str; 5] = [UNAUTHORIZED, EXPIRED, FORBIDDEN, MISSING_TOKEN, BAD_REQUEST];
 
 impl DenyReason {
     /// A short stable label for logs and metrics.
@@ -121,45 +131,67 @@ impl DenyReason {
     }
 
     /// What the client sees (SPEC 5), API Gateway-compatible; an insufficient scope or
-    /// group gets `insufficient_scope_status` (401 as API Gateway, or 403).
-    pub fn response(&self, insufficient_scope_status: u16) -> DenialResponse {
+    /// group gets `insufficient_scope_status` (401 as API Gateway, or 403); `responses`
+    /// (the policy's gateway responses) may change status, headers and body.
+    pub fn response(
+        &self,
+        insufficient_scope_status: u16,
+        responses: &GatewayResponses,
+    ) -> DenialResponse {
+        let (kind, status, www_authenticate, message) = self.builtin(insufficient_scope_status);
+        responses.answer(kind, status, message, www_authenticate)
+    }
+
+    /// API Gateway's answer before any gateway response: its response type, status,
+    /// challenge and default message.
+    pub fn builtin(
+        &self,
+        insufficient_scope_status: u16,
+    ) -> (
+        Option<ResponseType>,
+        u16,
+        Option<&'static str>,
+        &'static str,
+    ) {
+        use ResponseType::{AccessDenied, Default4xx, MissingAuthenticationToken, Unauthorized};
         let invalid = Some(r#"Bearer error="invalid_token""#);
-        let (status, www_authenticate, body) = match self {
+        match self {
             DenyReason::UnsafePath(_) | DenyReason::UnsafeHost(_) | DenyReason::UnsafeMethod => {
-                (400, None, BAD_REQUEST)
+                (Some(Default4xx), 400, None, BAD_REQUEST)
             }
-            DenyReason::NoRoute | DenyReason::DenyRoute | DenyReason::NotHttp => {
-                (403, None, FORBIDDEN)
+            DenyReason::NoRoute => (Some(MissingAuthenticationToken), 403, None, MISSING_TOKEN),
+            DenyReason::DenyRoute => (Some(AccessDenied), 403, None, FORBIDDEN),
+            // Not a request from an HTTP filter: there is no client to answer.
+            DenyReason::NotHttp => (None, 403, None, FORBIDDEN),
+            DenyReason::NoToken(_) => (Some(Unauthorized), 401, Some("Bearer"), UNAUTHORIZED),
+            // API Gateway's EXPIRED_TOKEN is for AWS credentials; an expired Cognito token
+            // is an UNAUTHORIZED answer with its own message.
+            DenyReason::InvalidToken(TokenError::Expired) => {
+                (Some(Unauthorized), 401, invalid, EXPIRED)
             }
-            DenyReason::NoToken(_) => (401, Some("Bearer"), UNAUTHORIZED),
-            DenyReason::InvalidToken(TokenError::Expired) => (401, invalid, EXPIRED),
-            DenyReason::InvalidToken(_) => (401, invalid, UNAUTHORIZED),
+            DenyReason::InvalidToken(_) => (Some(Unauthorized), 401, invalid, UNAUTHORIZED),
             DenyReason::InsufficientScope | DenyReason::InsufficientGroup => {
                 let scope = Some(r#"Bearer error="insufficient_scope""#);
                 if insufficient_scope_status == 403 {
-                    (403, scope, FORBIDDEN)
+                    (Some(AccessDenied), 403, scope, FORBIDDEN)
                 } else {
-                    (401, scope, UNAUTHORIZED)
+                    (Some(Unauthorized), 401, scope, UNAUTHORIZED)
                 }
             }
-        };
-        DenialResponse {
-            status,
-            www_authenticate,
-            body,
         }
     }
 }
 
 impl Decision {
-    /// A denial for `reason`, answered as `response` says.
+    /// A denial for `reason`, answered as [`DenyReason::response`] says.
     pub fn deny(
         reason: DenyReason,
         route: Option<Arc<str>>,
         authorizer: Option<Arc<str>>,
         insufficient_scope_status: u16,
+        responses: &GatewayResponses,
     ) -> Self {
-        let response = reason.response(insufficient_scope_status);
+        let response = reason.response(insufficient_scope_status, responses);
         Decision::Deny {
             reason,
             route,
@@ -271,34 +303,49 @@ impl Decision {
 mod tests {
     use super::*;
 
+    fn answer(reason: DenyReason, insufficient: u16) -> (u16, Option<&'static str>, String) {
+        let r = reason.response(insufficient, &GatewayResponses::default());
+        (r.status, r.www_authenticate, r.body.to_string())
+    }
+
     #[test]
     fn denials_answer_like_api_gateway() {
-        let r = DenyReason::NoToken(NoToken::Missing).response(401);
+        let unauthorized = r#"{"message":"Unauthorized"}"#.to_owned();
         assert_eq!(
-            (r.status, r.www_authenticate, r.body),
-            (401, Some("Bearer"), UNAUTHORIZED)
+            answer(DenyReason::NoToken(NoToken::Missing), 401),
+            (401, Some("Bearer"), unauthorized.clone())
         );
-        let r = DenyReason::InvalidToken(TokenError::Expired).response(401);
-        assert_eq!(r.body, EXPIRED);
-        let r = DenyReason::InvalidToken(TokenError::BadSignature).response(401);
-        assert_eq!(r.www_authenticate, Some(r#"Bearer error="invalid_token""#));
-        assert_eq!(DenyReason::InsufficientScope.response(401).status, 401);
-        let r = DenyReason::InsufficientScope.response(403);
-        assert_eq!((r.status, r.body), (403, FORBIDDEN));
-        assert_eq!(DenyReason::NoRoute.response(401).status, 403);
         assert_eq!(
-            DenyReason::UnsafePath(UnsafePath::DotSegment)
-                .response(401)
-                .status,
+            answer(DenyReason::InvalidToken(TokenError::Expired), 401).2,
+            r#"{"message":"The incoming token has expired"}"#
+        );
+        assert_eq!(
+            answer(DenyReason::InvalidToken(TokenError::BadSignature), 401).1,
+            Some(r#"Bearer error="invalid_token""#)
+        );
+        assert_eq!(answer(DenyReason::InsufficientScope, 401).0, 401);
+        let (status, _, body) = answer(DenyReason::InsufficientScope, 403);
+        assert_eq!((status, body.as_str()), (403, r#"{"message":"Forbidden"}"#));
+        // No method matches: API Gateway's MISSING_AUTHENTICATION_TOKEN answer; an
+        // `auth: deny` route keeps Forbidden.
+        assert_eq!(
+            answer(DenyReason::NoRoute, 401),
+            (
+                403,
+                None,
+                r#"{"message":"Missing Authentication Token"}"#.to_owned()
+            )
+        );
+        assert_eq!(
+            answer(DenyReason::DenyRoute, 401),
+            (403, None, r#"{"message":"Forbidden"}"#.to_owned())
+        );
+        assert_eq!(
+            answer(DenyReason::UnsafePath(UnsafePath::DotSegment), 401).0,
             400
         );
-        assert_eq!(
-            DenyReason::UnsafeHost(BadHost::BadPort)
-                .response(401)
-                .status,
-            400
-        );
-        assert_eq!(DenyReason::UnsafeMethod.response(401).status, 400);
+        assert_eq!(answer(DenyReason::UnsafeHost(BadHost::BadPort), 401).0, 400);
+        assert_eq!(answer(DenyReason::UnsafeMethod, 401).0, 400);
     }
 
     #[test]
@@ -313,8 +360,9 @@ mod tests {
         };
         let revoked = DenyReason::InvalidToken(TokenError::Revoked(Arc::new(entry)));
         let invalid = DenyReason::InvalidToken(TokenError::BadSignature);
-        assert_eq!(revoked.response(401), invalid.response(401));
-        assert_eq!(revoked.response(403), invalid.response(403));
+        let none = GatewayResponses::default();
+        assert_eq!(revoked.response(401, &none), invalid.response(401, &none));
+        assert_eq!(revoked.response(403, &none), invalid.response(403, &none));
         assert_eq!(revoked.label(), "revoked");
         assert_eq!(revoked.detail(), "revoked: revoked by revocations[0] (jti)");
     }

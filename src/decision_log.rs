@@ -403,12 +403,13 @@ mod tests {
         let c = correlation(&[("x-request-id", b"id-1"), ("traceparent", TP)]);
         let long = "x".repeat(1000);
         let decisions = [
-            Decision::deny(DenyReason::NoRoute, None, None, 401),
+            Decision::deny(DenyReason::NoRoute, None, None, 401, &Default::default()),
             Decision::deny(
                 DenyReason::InvalidToken(TokenError::Algorithm(format!("\"none\"{long}"))),
                 Some("r\"1".into()),
                 Some("default".into()),
                 401,
+                &Default::default(),
             ),
         ];
         for decision in &decisions {

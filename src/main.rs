@@ -73,6 +73,10 @@ enum Command {
         /// Also check this revocation list (the file AUTHZ_REVOCATIONS_PATH names).
         #[arg(long, value_name = "FILE")]
         revocations: Option<PathBuf>,
+        /// Also fetch every user pool's key set, as `serve` would, and name each pool whose
+        /// keys cannot be had (a pool id that does not exist, no egress): needs network.
+        #[arg(long)]
+        online: bool,
     },
     /// Decide one request offline with the real pipeline and explain the decision
     /// (exit 0 allow, 1 deny, 2 usage or input error).
@@ -131,6 +135,10 @@ enum Command {
         /// revoked, by an entry made for the run).
         #[arg(long, value_name = "FILE")]
         revocations: Option<PathBuf>,
+        /// Also write what the policy answered each case (status, reason, route, body), as
+        /// a JSON list in case order, whatever the expectations say.
+        #[arg(long, value_name = "FILE")]
+        answers: Option<PathBuf>,
     },
     /// Work on a revocation list file.
     Revocations {
@@ -188,7 +196,15 @@ fn main() -> ExitCode {
         Command::Validate {
             policy,
             revocations,
-        } => validate(&policy, revocations.as_deref()),
+            online,
+        } => {
+            let valid = validate(&policy, revocations.as_deref());
+            if valid == ExitCode::SUCCESS && online {
+                validate_online(&policy)
+            } else {
+                valid
+            }
+        }
         Command::Check {
             policy,
             method,
@@ -221,7 +237,14 @@ fn main() -> ExitCode {
             tests,
             junit,
             revocations,
-        } => test(&policy, &tests, junit.as_deref(), revocations.as_deref()),
+            answers,
+        } => test(
+            &policy,
+            &tests,
+            junit.as_deref(),
+            revocations.as_deref(),
+            answers.as_deref(),
+        ),
         Command::Revocations {
             command:
                 RevocationsCommand::Prune {
@@ -310,6 +333,7 @@ fn test(
     tests: &std::path::Path,
     junit: Option<&std::path::Path>,
     revocations: Option<&std::path::Path>,
+    answers: Option<&std::path::Path>,
 ) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -337,6 +361,16 @@ fn test(
         let xml =
             cognito_ext_authz::policytest::junit::to_xml(&report, &tests.display().to_string());
         if let Err(e) = std::fs::write(path, xml) {
+            eprintln!("error: {}: cannot write: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if let Some(path) = answers {
+        let observed: Vec<_> = report.results.iter().map(|r| &r.answer).collect();
+        let written = serde_json::to_string_pretty(&observed)
+            .map_err(|e| e.to_string())
+            .and_then(|json| std::fs::write(path, json).map_err(|e| e.to_string()));
+        if let Err(e) = written {
             eprintln!("error: {}: cannot write: {e}", path.display());
             return ExitCode::from(2);
         }
@@ -380,7 +414,7 @@ fn import(
     format: Option<cognito_ext_authz::import::Format>,
     tests: Option<&std::path::Path>,
 ) -> ExitCode {
-    let text = match std::fs::read_to_string(file) {
+    let text = match cognito_ext_authz::import::read_source(file) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {}: cannot read: {e}", file.display());
@@ -498,6 +532,75 @@ fn validate(path: &std::path::Path, revocations: Option<&std::path::Path>) -> Ex
     if policy_ok && revocations_ok {
         ExitCode::SUCCESS
     } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `validate --online`: fetches every pool's key set with the service's own fetcher and
+/// limits (timeout `AUTHZ_JWKS_TIMEOUT_SECONDS`, 5 s by default; the service's trust
+/// store), one line per pool; fails naming each pool whose keys cannot be had.
+fn validate_online(path: &std::path::Path) -> ExitCode {
+    use cognito_ext_authz::token::keys::{KeyError, KeyFetcher};
+    let Ok(policy) = Policy::load(path) else {
+        return ExitCode::FAILURE;
+    };
+    let timeout = match std::env::var("AUTHZ_JWKS_TIMEOUT_SECONDS") {
+        Ok(v) => match v.parse::<u64>() {
+            Ok(n @ 1..=60) => std::time::Duration::from_secs(n),
+            _ => {
+                eprintln!("error: AUTHZ_JWKS_TIMEOUT_SECONDS={v:?}: seconds from 1 to 60");
+                return ExitCode::from(2);
+            }
+        },
+        Err(_) => std::time::Duration::from_secs(5),
+    };
+    let fetcher = match KeyFetcher::new(timeout) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: cannot build the key fetcher: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut failed = 0;
+    for pool in policy.pools.iter() {
+        match runtime.block_on(fetcher.fetch(&pool.jwks_uri)) {
+            Ok(keys) => println!(
+                "  pool {}: {} key(s) from {}",
+                pool.id,
+                keys.len(),
+                pool.jwks_uri
+            ),
+            Err(e) => {
+                failed += 1;
+                let hint = match e {
+                    KeyError::Status(400..=499) if e.is_definitive() => {
+                        "does this pool exist in this region and account?"
+                    }
+                    _ if e.is_definitive() => "the URL does not serve a usable key set",
+                    _ => "is the key set URL reachable from here?",
+                };
+                eprintln!(
+                    "error: pool {}: {} from {}: {hint}",
+                    pool.id, e, pool.jwks_uri
+                );
+            }
+        }
+    }
+    if failed == 0 {
+        println!("{}: every user pool's keys fetched", path.display());
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{}: {failed} pool(s) without keys", path.display());
         ExitCode::FAILURE
     }
 }

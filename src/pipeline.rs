@@ -75,8 +75,13 @@ impl Pipeline {
         // identity of `token` when it was verified.
         let refuse = |reason, route: Option<&Route>, token, dry_run: bool| {
             let authorizer = route.filter(|r| !r.public && !r.deny).map(authorizer_of);
-            let decision =
-                Decision::deny(reason, route.map(|r| r.name.clone()), authorizer, status);
+            let decision = Decision::deny(
+                reason,
+                route.map(|r| r.name.clone()),
+                authorizer,
+                status,
+                &policy.gateway_responses,
+            );
             if dry_run {
                 decision.into_dry_run(token, &policy.claim_headers)
             } else {

@@ -153,6 +153,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     tokio::spawn(maintain_keys(
         pipeline.clone(),
         settings.jwks_refresh,
+        settings.jwks_timeout * KEYS_READY_WAIT_TIMEOUTS,
         reporter.clone(),
         ready.clone(),
         lifecycle.clone(),
@@ -326,11 +327,18 @@ async fn drain_on_signal(
     lifecycle.advance(Phase::Stopping);
 }
 
+/// How long a pool whose key fetches keep failing (for reasons that may pass) holds the pod
+/// unready, in key fetch timeouts: 30 s with the default 5 s timeout.
+const KEYS_READY_WAIT_TIMEOUTS: u32 = 6;
+
 /// Fetches key sets that never loaded (with backoff) and refreshes loaded ones every
-/// `refresh`; reports SERVING once every pool of the policy in force has keys.
+/// `refresh`; reports SERVING once the pools' keys allow it ([`ActivePolicy::keys_ready`]:
+/// a pool refused definitively, or failing for longer than `ready_wait`, no longer holds
+/// the pod unready as long as another pool has keys).
 async fn maintain_keys(
     pipeline: Arc<Pipeline>,
     refresh: Duration,
+    ready_wait: Duration,
     reporter: HealthReporter,
     ready: Arc<AtomicBool>,
     lifecycle: Lifecycle,
@@ -364,11 +372,19 @@ async fn maintain_keys(
                 retry.insert(key_of(&keys), (Instant::now() + delay, delay));
             }
         }
-        if !serving && active.keys_loaded() && lifecycle.phase() == Phase::Running {
+        if !serving && active.keys_ready(ready_wait) && lifecycle.phase() == Phase::Running {
             serving = true;
             ready.store(true, Ordering::Release);
             set_health(&reporter, ServingStatus::Serving).await;
-            tracing::info!("every user pool's keys are loaded; serving");
+            let missing = active.pools_without_keys();
+            if missing.is_empty() {
+                tracing::info!("every user pool's keys are loaded; serving");
+            } else {
+                tracing::warn!(
+                    pools = ?missing,
+                    "serving without the keys of these user pools: their tokens are refused (401) until their keys are fetched"
+                );
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}

@@ -82,6 +82,31 @@ impl std::fmt::Display for SettingsError {
 
 impl std::error::Error for SettingsError {}
 
+/// The `AUTHZ_*` variables of `vars` as text. `std::env::vars` panics on the first variable
+/// that is not UTF-8, whoever set it; here a name that is not UTF-8 cannot be one of ours
+/// and is skipped, like every other variable, and an `AUTHZ_*` value that is not UTF-8 is
+/// an error naming the variable.
+fn text_vars(
+    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Result<Vec<(String, String)>, SettingsError> {
+    let mut ours = Vec::new();
+    for (name, value) in vars {
+        let Some(name) = name.to_str().filter(|n| n.starts_with(PREFIX)) else {
+            continue;
+        };
+        match value.into_string() {
+            Ok(value) => ours.push((name.to_owned(), value)),
+            Err(_) => {
+                return fail(
+                    "AUTHZ_*",
+                    Problem::Unreadable(format!("the value of {name} is not UTF-8 text")),
+                );
+            }
+        }
+    }
+    Ok(ours)
+}
+
 fn fail<T>(setting: &'static str, problem: Problem) -> Result<T, SettingsError> {
     Err(SettingsError { setting, problem })
 }
@@ -239,7 +264,7 @@ impl Default for Settings {
 impl Settings {
     /// Reads the settings from the environment; also returns warnings to log.
     pub fn from_env() -> Result<(Settings, Vec<String>), SettingsError> {
-        Self::from_vars(std::env::vars())
+        Self::from_vars(text_vars(std::env::vars_os())?)
     }
 
     /// Reads the settings from `vars` (the environment, or a test's); also returns a
@@ -523,6 +548,29 @@ fn seconds(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn variables_that_are_not_utf8_are_skipped_unless_they_are_ours() {
+        use std::os::unix::ffi::OsStringExt;
+        let os = |b: &[u8]| std::ffi::OsString::from_vec(b.to_vec());
+        let vars = vec![
+            (os(b"LANG_\xff"), os(b"x")),
+            (os(b"OTHER"), os(b"caf\xe9")),
+            (os(b"AUTHZ_\xff"), os(b"1")),
+            (os(b"AUTHZ_DRAIN_SECONDS"), os(b"9")),
+        ];
+        assert_eq!(
+            text_vars(vars).unwrap(),
+            vec![("AUTHZ_DRAIN_SECONDS".to_owned(), "9".to_owned())]
+        );
+        let e = text_vars(vec![(os(b"AUTHZ_POLICY_PATH"), os(b"/etc/p\xe9.yaml"))])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "cannot read AUTHZ_* settings: the value of AUTHZ_POLICY_PATH is not UTF-8 text"
+        );
+    }
 
     /// The settings `vars` make, and the warnings.
     fn from_vars(vars: &[(&str, &str)]) -> Result<(Settings, Vec<String>), SettingsError> {

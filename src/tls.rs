@@ -7,20 +7,27 @@
 //! from that CA.
 //!
 //! The three files are one unit: they are read together, checked together (the key must
-//! match the certificate, the CA file must hold a CA certificate) and become one rustls
-//! `ServerConfig`, swapped in atomically. Each handshake takes the config in force when it
-//! starts, so a new connection sees a new certificate (and a new CA set) at once, and an
-//! established connection, already past its handshake, is never cut. A new config also
-//! brings a new session cache, so a session set up under an old CA cannot be resumed
-//! under the new one.
+//! match the certificate, the certificate must be valid now, the CA file must hold only CA
+//! certificates) and become one rustls `ServerConfig`, swapped in atomically. Each
+//! handshake takes the config in force when it starts, so a new connection sees a new
+//! certificate (and a new CA set) at once, and an established connection, already past its
+//! handshake, is never cut. A new config also brings a new session cache, so a session set
+//! up under an old CA cannot be resumed under the new one.
 //!
 //! The files are followed like the policy (`policy/watch.rs`): cert-manager writes a
 //! Secret and the kubelet swaps the `..data` symlink of the mount, so we watch the
 //! *folders*, read a swap at once, read any other change only once the folder has been
 //! quiet, compare the files' identities every poll in case an event was missed, and ignore
 //! access events so our own reads never wake us. A new set that cannot be read or does not
-//! fit together (a certificate renewed before its key was written) is refused, logged and
-//! counted, and the last good config stays in force.
+//! fit together (a certificate renewed before its key was written), or whose certificate
+//! has expired or is not valid yet (every client would refuse it), is refused, logged and
+//! counted, and the last good config stays in force. A certificate refused only because it
+//! is not valid yet is tried again when it becomes valid, without waiting for a change.
+//!
+//! A client CA file holding a certificate that is not a CA (basicConstraints `CA:false`, or
+//! none at all) is refused: rustls would take any certificate in it as a trust anchor, so a
+//! server certificate pasted there by mistake would admit every client certificate its
+//! key signed.
 //!
 //! Handshakes happen off the accept loop, one task per connection, each bounded by
 //! [`HANDSHAKE_TIMEOUT`]: a client that connects and never finishes its handshake holds its
@@ -105,12 +112,41 @@ pub enum TlsError {
         cert.display()
     )]
     KeyMismatch { key: PathBuf, cert: PathBuf },
+    #[error(
+        "{CERT_VAR}: the certificate in {} expired at {} (every client would refuse it)",
+        path.display(),
+        utc(*not_after)
+    )]
+    Expired { path: PathBuf, not_after: i64 },
+    #[error(
+        "{CERT_VAR}: the certificate in {} is not valid before {} (every client would refuse it until then)",
+        path.display(),
+        utc(*not_before)
+    )]
+    NotYetValid { path: PathBuf, not_before: i64 },
+    #[error(
+        "{CA_VAR}: {} holds a certificate that is not a CA certificate ({subject}: basicConstraints CA:false or absent); list only the CA certificates that issue client certificates",
+        path.display()
+    )]
+    NotCa { path: PathBuf, subject: String },
     #[error("{var}: {} cannot be used to verify client certificates: {detail}", path.display())]
     ClientCa {
         var: &'static str,
         path: PathBuf,
         detail: String,
     },
+}
+
+/// A Unix time as `2026-01-01T00:00:00Z` (times before 1970 as 1970).
+fn utc(secs: i64) -> String {
+    crate::token::access::utc(secs.max(0) as u64)
+}
+
+/// Now, in Unix seconds.
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// The contents of the three files, as read together.
@@ -166,8 +202,9 @@ struct Loaded {
 }
 
 /// Builds the server config from the files' contents: the chain and its matching key, and
-/// the client CA verifier when mTLS is on.
-fn build(files: &TlsFiles, texts: &Texts) -> Result<Loaded, TlsError> {
+/// the client CA verifier when mTLS is on. `now` (Unix seconds) is when the serving
+/// certificate must be valid.
+fn build(files: &TlsFiles, texts: &Texts, now: i64) -> Result<Loaded, TlsError> {
     let provider = Arc::new(aws_lc_rs::default_provider());
     let chain = certificates(CERT_VAR, &files.cert, &texts.cert)?;
     let Some(leaf) = chain.first() else {
@@ -181,13 +218,28 @@ fn build(files: &TlsFiles, texts: &Texts) -> Result<Loaded, TlsError> {
         path: files.cert.clone(),
         detail,
     };
-    let (not_after, subject) = match x509_parser::parse_x509_certificate(leaf) {
+    let (not_before, not_after, subject) = match x509_parser::parse_x509_certificate(leaf) {
         Ok((_, parsed)) => (
+            parsed.validity().not_before.timestamp(),
             parsed.validity().not_after.timestamp(),
             parsed.subject().to_string(),
         ),
         Err(e) => return Err(bad_cert(e.to_string())),
     };
+    // Only the leaf: a chain may carry an expired cross-signed certificate on purpose, and
+    // clients that build their path without it still accept the leaf.
+    if now > not_after {
+        return Err(TlsError::Expired {
+            path: files.cert.clone(),
+            not_after,
+        });
+    }
+    if now < not_before {
+        return Err(TlsError::NotYetValid {
+            path: files.cert.clone(),
+            not_before,
+        });
+    }
     // Any PEM error in the key file is reported without its detail: it may quote the file.
     let key = PrivateKeyDer::from_pem_slice(texts.key.as_bytes()).map_err(|_| TlsError::NoKey {
         var: KEY_VAR,
@@ -212,9 +264,10 @@ fn build(files: &TlsFiles, texts: &Texts) -> Result<Loaded, TlsError> {
     let mut client_cas = 0;
     let builder = match (&files.client_ca, &texts.client_ca) {
         (Some(path), Some(text)) => {
+            let cas = certificates(CA_VAR, path, text)?;
+            only_cas(path, &cas)?;
             let mut roots = RootCertStore::empty();
-            let (added, _unusable) =
-                roots.add_parsable_certificates(certificates(CA_VAR, path, text)?);
+            let (added, _unusable) = roots.add_parsable_certificates(cas);
             if added == 0 {
                 return Err(TlsError::NoCaCertificate {
                     var: CA_VAR,
@@ -241,6 +294,27 @@ fn build(files: &TlsFiles, texts: &Texts) -> Result<Loaded, TlsError> {
         subject,
         client_cas,
     })
+}
+
+/// Refuses a client CA file with any certificate that is not a CA certificate: rustls takes
+/// every certificate it is given as a trust anchor, a leaf included.
+fn only_cas(path: &Path, certs: &[CertificateDer<'_>]) -> Result<(), TlsError> {
+    for cert in certs {
+        let parsed = x509_parser::parse_x509_certificate(cert)
+            .map_err(|e| TlsError::BadCertificate {
+                var: CA_VAR,
+                path: path.to_owned(),
+                detail: e.to_string(),
+            })?
+            .1;
+        if !parsed.is_ca() {
+            return Err(TlsError::NotCa {
+                path: path.to_owned(),
+                subject: parsed.subject().to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Every certificate in a PEM text (other sections, such as a key, are skipped).
@@ -287,7 +361,8 @@ impl Tls {
     /// Reads and checks the files once (a startup error names the variable and the file).
     pub fn load(files: &TlsFiles) -> Result<Arc<Tls>, TlsError> {
         let texts = Texts::read(files)?;
-        let loaded = build(files, &texts).inspect_err(|_| crate::metrics::tls_reload("failure"))?;
+        let loaded = build(files, &texts, now_unix())
+            .inspect_err(|_| crate::metrics::tls_reload("failure"))?;
         let tls = Arc::new(Tls {
             files: files.clone(),
             config: ArcSwap::new(loaded.config.clone()),
@@ -314,9 +389,6 @@ impl Tls {
     fn announce(&self, loaded: &Loaded, what: &str) {
         crate::metrics::tls_reload("success");
         crate::metrics::tls_not_after(loaded.not_after);
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
         tracing::info!(
             cert = %self.files.cert.display(),
             subject = %loaded.subject,
@@ -325,13 +397,6 @@ impl Tls {
             mtls = loaded.client_cas > 0,
             "{what}"
         );
-        if loaded.not_after <= now {
-            tracing::warn!(
-                cert = %self.files.cert.display(),
-                not_after = loaded.not_after,
-                "the serving certificate has expired; clients will refuse it"
-            );
-        }
     }
 
     /// Handshakes each accepted connection in its own task, within [`HANDSHAKE_TIMEOUT`],
@@ -400,7 +465,22 @@ impl Tls {
         tokio::spawn(async move {
             let mut last = self.started_with;
             let mut last_error = String::new();
-            while changes.recv().await.is_some() {
+            // When a set refused only for being early becomes valid: it is built again then.
+            let mut valid_from: Option<i64> = None;
+            loop {
+                let woke = match valid_from {
+                    Some(at) => {
+                        let wait = Duration::from_secs((at - now_unix()).max(0) as u64 + 1);
+                        tokio::select! {
+                            change = changes.recv() => change.is_some(),
+                            () = tokio::time::sleep(wait) => true,
+                        }
+                    }
+                    None => changes.recv().await.is_some(),
+                };
+                if !woke {
+                    return;
+                }
                 let files = self.files.clone();
                 let attempt = tokio::task::spawn_blocking(move || {
                     let texts = Texts::read(&files)?;
@@ -416,19 +496,26 @@ impl Tls {
                     }
                     Err(_) => continue,
                 };
-                if last == digest {
+                if last == digest && valid_from.is_none() {
                     continue;
                 }
                 last = digest;
+                valid_from = None;
                 let files = self.files.clone();
-                let built = tokio::task::spawn_blocking(move || build(&files, &texts)).await;
+                let built =
+                    tokio::task::spawn_blocking(move || build(&files, &texts, now_unix())).await;
                 match built {
                     Ok(Ok(loaded)) => {
                         last_error.clear();
                         self.config.store(loaded.config.clone());
                         self.announce(&loaded, "TLS files reloaded; new connections use them");
                     }
-                    Ok(Err(e)) => refused(&mut last_error, &e),
+                    Ok(Err(e)) => {
+                        if let TlsError::NotYetValid { not_before, .. } = e {
+                            valid_from = Some(not_before);
+                        }
+                        refused(&mut last_error, &e);
+                    }
                     Err(_) => {}
                 }
             }
@@ -570,7 +657,7 @@ mod tests {
         std::fs::write(dir.path().join("tls.key"), &key).unwrap();
         std::fs::write(dir.path().join("ca.crt"), &ca).unwrap();
         let files = files(dir.path(), true);
-        let loaded = build(&files, &Texts::read(&files).unwrap()).unwrap();
+        let loaded = build(&files, &Texts::read(&files).unwrap(), now_unix()).unwrap();
         assert_eq!(loaded.config.alpn_protocols, vec![b"h2".to_vec()]);
         assert_eq!(loaded.client_cas, 1);
         // rcgen's default validity ends in 4096.
@@ -586,7 +673,7 @@ mod tests {
         let error = |ca: bool| {
             let files = files(dir.path(), ca);
             match Texts::read(&files) {
-                Ok(texts) => build(&files, &texts)
+                Ok(texts) => build(&files, &texts, now_unix())
                     .err()
                     .map(|e| e.to_string())
                     .unwrap_or_default(),
@@ -631,6 +718,84 @@ mod tests {
 
         write("ca.crt", &ca);
         assert_eq!(error(true), "", "the good set must load");
+    }
+
+    /// The error `build` gives for these files at `now`, or "" when they load.
+    fn error_at(files: &TlsFiles, now: i64) -> String {
+        match Texts::read(files) {
+            Ok(texts) => build(files, &texts, now)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_serving_certificate_outside_its_validity_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, cert, key) = issued();
+        std::fs::write(dir.path().join("tls.crt"), &cert).unwrap();
+        std::fs::write(dir.path().join("tls.key"), &key).unwrap();
+        let files = files(dir.path(), false);
+        let parsed = x509_parser::parse_x509_certificate(
+            &CertificateDer::from_pem_slice(cert.as_bytes()).unwrap(),
+        )
+        .unwrap()
+        .1
+        .validity()
+        .clone();
+        let (from, until) = (parsed.not_before.timestamp(), parsed.not_after.timestamp());
+
+        assert_eq!(error_at(&files, from), "");
+        assert_eq!(error_at(&files, until), "");
+        let e = error_at(&files, until + 1);
+        assert!(
+            e.starts_with("AUTHZ_TLS_CERT_FILE: the certificate in"),
+            "{e}"
+        );
+        assert!(e.contains("expired at 4096-01-01T00:00:00Z"), "{e}");
+        let e = error_at(&files, from - 1);
+        assert!(e.starts_with("AUTHZ_TLS_CERT_FILE"), "{e}");
+        assert!(
+            e.contains(&format!("is not valid before {}", utc(from))),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_client_ca_file_must_hold_only_ca_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ca, cert, key) = issued();
+        std::fs::write(dir.path().join("tls.crt"), &cert).unwrap();
+        std::fs::write(dir.path().join("tls.key"), &key).unwrap();
+        let files = files(dir.path(), true);
+        let leaf = |is_ca: rcgen::IsCa| {
+            let mut params = rcgen::CertificateParams::new(vec!["envoy".to_owned()]).unwrap();
+            params.is_ca = is_ca;
+            params
+                .self_signed(&rcgen::KeyPair::generate().unwrap())
+                .unwrap()
+                .pem()
+        };
+        for (what, text) in [
+            ("CA:false", leaf(rcgen::IsCa::ExplicitNoCa)),
+            ("no basicConstraints", leaf(rcgen::IsCa::NoCa)),
+            ("the serving certificate", cert.clone()),
+            (
+                "a CA and a leaf",
+                format!("{ca}{}", leaf(rcgen::IsCa::NoCa)),
+            ),
+        ] {
+            std::fs::write(dir.path().join("ca.crt"), &text).unwrap();
+            let e = error_at(&files, now_unix());
+            assert!(
+                e.starts_with("AUTHZ_TLS_CLIENT_CA_FILE") && e.contains("not a CA certificate"),
+                "{what}: {e}"
+            );
+        }
+        std::fs::write(dir.path().join("ca.crt"), &ca).unwrap();
+        assert_eq!(error_at(&files, now_unix()), "");
     }
 
     #[tokio::test]

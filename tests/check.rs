@@ -176,6 +176,21 @@ fn explains_host_and_parameter_matches_with_groups() {
         r.stdout
             .contains("no route matches GET /users/42 on host other.example.com")
     );
+    // ...and it says which route would have taken the request on its own host, with
+    // --host missing too (the mistake is then most likely the missing --host).
+    for host in ["other.example.com", ""] {
+        let r = check(&keys, "GET", "/users/42", host, Some(&t));
+        assert!(
+            r.stdout.contains(
+                "routes for this method and path on other hosts: \"get-user\" (hosts: api.example.com)"
+            ),
+            "{host:?}: {}",
+            r.stdout
+        );
+    }
+    // A path no host-bound route takes names none.
+    let r = check(&keys, "GET", "/nowhere", "other.example.com", Some(&t));
+    assert!(!r.stdout.contains("on other hosts"), "{}", r.stdout);
 }
 
 #[test]
@@ -347,7 +362,7 @@ fn no_route_is_403_and_names_the_methods_the_path_has() {
             "not read: the decision did not need it",
             "decision: DENY (no_route)",
             "response: HTTP 403",
-            r#"body: {"message":"Forbidden"}"#,
+            r#"body: {"message":"Missing Authentication Token"}"#,
         ],
     );
 }

@@ -104,6 +104,35 @@ async fn redirects_are_not_followed() {
         "{}",
         service.logs()
     );
+    // It never had keys: the log says its tokens are refused, not that old keys are kept.
+    let logs = service.logs();
+    assert!(
+        logs.contains("no keys for this pool yet, its tokens are refused (401)"),
+        "{logs}"
+    );
+    assert!(!logs.contains("keeping the last good keys"), "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_refresh_after_keys_were_fetched_keeps_them_and_says_so() {
+    let (keys, service) = keys_and_service(
+        BIN,
+        ROUTES,
+        &[
+            ("AUTHZ_JWKS_REFRESH_SECONDS", "10"),
+            ("AUTHZ_JWKS_COOLDOWN_SECONDS", "3600"),
+        ],
+    )
+    .await;
+    let token = key(0).sign(&access_claims(SCOPE));
+    assert_eq!(service.check_token(&token).await.status, 200);
+    keys.answer(POOL, Answering::Body("not a key set".into()));
+    wait_failed_fetches(&service, 1.0).await;
+    let logs = service.logs();
+    assert!(logs.contains("keeping the last good keys"), "{logs}");
+    assert!(!logs.contains("no keys for this pool yet"), "{logs}");
+    assert_eq!(service.check_token(&token).await.status, 200);
+    assert_eq!(service.health("").await, SERVING);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -152,11 +181,110 @@ async fn key_sets_over_256_kib_are_refused() {
     keys.answer(POOL, Answering::Body(padded(&keys, LIMIT + 1)));
     let over = Service::start(BIN, &policy(&keys, ROUTES), &[]);
     wait_failed_fetches(&over, 1.0).await;
-    assert_eq!(over.health("").await, NOT_SERVING);
     assert!(
         over.logs().contains("larger than 262144 bytes"),
         "{}",
         over.logs()
+    );
+    // Refused for what the URL answered, not for a failure that may pass: the pool's
+    // tokens are refused, and it does not hold the pod unready.
+    eventually(30, "SERVING without the refused key set", || async {
+        over.health("").await == SERVING
+    })
+    .await;
+    assert_eq!(
+        over.check_token(&key(0).sign(&access_claims(SCOPE)))
+            .await
+            .status,
+        401
+    );
+}
+
+/// A policy of two pools: POOL, served by `keys`, and `other` at `other_uri`.
+fn two_pools(keys: &KeyServer, other: &str, other_uri: &str) -> String {
+    format!(
+        "userPools:\n  - id: {POOL}\n    appClients: [{CLIENT}]\n    jwksUri: {}\n  - id: {other}\n    jwksUri: {other_uri}\n{ROUTES}",
+        keys.jwks_uri(POOL)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pool_that_does_not_exist_refuses_its_tokens_without_holding_the_pod_unready() {
+    // One team's typo (a well-formed pool id that does not exist: its key set URL answers
+    // 404) must not keep every new pod unready and so stop every team's rollout.
+    let keys = KeyServer::publishing(POOL, key(0)).await;
+    let missing = "us-east-1_Missing1";
+    let service = Service::start(
+        BIN,
+        &two_pools(&keys, missing, &keys.jwks_uri(missing)),
+        &[("AUTHZ_JWKS_TIMEOUT_SECONDS", "60")],
+    );
+    let _ = service.client().await;
+    // Long before any wait (60 s timeouts would make it 6 minutes): SERVING at once.
+    eventually(30, "SERVING with one pool refused", || async {
+        service.health("").await == SERVING
+    })
+    .await;
+    assert_eq!(
+        service
+            .check_token(&key(0).sign(&access_claims(SCOPE)))
+            .await
+            .status,
+        200,
+        "the other team's tokens are decided as ever"
+    );
+    let logs = service.logs();
+    assert!(logs.contains("HTTP status 404"), "{logs}");
+    assert!(
+        logs.lines().any(
+            |l| l.contains("serving without the keys of these user pools") && l.contains(missing)
+        ),
+        "{logs}"
+    );
+    assert!(
+        service
+            .metrics()
+            .await
+            .lines()
+            .any(|l| l.contains("key_fetches_total")
+                && l.contains(missing)
+                && l.contains("failure")),
+        "the failing pool is counted by name (the KeyFetchFailing alert)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pool_whose_fetches_keep_failing_stops_holding_the_pod_unready_after_a_wait() {
+    let keys = KeyServer::publishing(POOL, key(0)).await;
+    let stuck = "us-east-1_Stuck123";
+    keys.answer(stuck, Answering::Hang);
+    let service = Service::start(
+        BIN,
+        &two_pools(&keys, stuck, &keys.jwks_uri(stuck)),
+        &[("AUTHZ_JWKS_TIMEOUT_SECONDS", "1")],
+    );
+    let _ = service.client().await;
+    // A timeout may pass by itself: the pod waits for it a while (6 timeouts, 6 s here)...
+    let stuck_failures = format!("pool=\"{stuck}\"");
+    eventually(30, "a timed-out fetch of the stuck pool", || async {
+        service
+            .metric(FETCHES, &[&stuck_failures, r#"result="failure""#])
+            .await
+            >= 1.0
+    })
+    .await;
+    assert_eq!(service.health("").await, NOT_SERVING);
+    // ...then serves the pools it has.
+    eventually(30, "SERVING after the wait", || async {
+        service.health("").await == SERVING
+    })
+    .await;
+    assert_eq!(
+        service
+            .check_token(&key(0).sign(&access_claims(SCOPE)))
+            .await
+            .status,
+        200
     );
 }
 
@@ -245,4 +373,60 @@ async fn keys_are_refreshed_periodically() {
     .await;
     assert_eq!(keys.fetches(), before + 1, "one refresh, no refetch");
     assert_eq!(service.health("").await, SERVING);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn validate_online_names_the_pool_whose_keys_cannot_be_had() {
+    // Offline, a well-formed pool id that does not exist is valid; online it is named.
+    let keys = KeyServer::publishing(POOL, key(0)).await;
+    let missing = "us-east-1_Missing1";
+    let dir = tempfile::tempdir().unwrap();
+    let broken = write(
+        dir.path(),
+        "broken.yaml",
+        &two_pools(&keys, missing, &keys.jwks_uri(missing)),
+    );
+    let good = write(dir.path(), "good.yaml", &policy(&keys, ROUTES));
+    let run = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(BIN)
+                .args(&args)
+                .output()
+                .unwrap()
+        })
+    };
+    let arg = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+
+    let offline = run(vec!["validate".into(), arg(&broken)]).await.unwrap();
+    assert_eq!(offline.status.code(), Some(0));
+
+    let online = run(vec!["validate".into(), arg(&broken), "--online".into()])
+        .await
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&online.stdout),
+        String::from_utf8_lossy(&online.stderr),
+    );
+    assert_eq!(online.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!("error: pool {missing}: HTTP status 404"))
+            && stderr.contains("does this pool exist"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains(&format!("pool {POOL}: 1 key(s)")),
+        "{stdout}"
+    );
+    assert!(!stderr.contains(&format!("pool {POOL}:")), "{stderr}");
+
+    let fine = run(vec!["validate".into(), arg(&good), "--online".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        fine.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&fine.stderr)
+    );
+    assert!(String::from_utf8_lossy(&fine.stdout).contains("every user pool's keys fetched"));
 }

@@ -117,3 +117,33 @@ fn empty_lists_are_refused() {
         "userPools:\n  - id: {POOL}\n    appClients: [abc123]\nroutes:\n  - path: /users/{{id}}\n    scopes: [a/b]\n    groups: [g]\n    methods: [GET]\n    hosts: [api.example.com]\n"
     ));
 }
+
+#[test]
+fn a_misspelt_key_is_pointed_at_on_its_own_line_once() {
+    let v = validate(&format!(
+        "userPools:\n  - id: {POOL}\n    appClient: [abc]\n{ROUTE}"
+    ));
+    assert_eq!(v.code, 1, "{}", v.stderr);
+    assert!(
+        v.stderr
+            .contains("line 3 column 5: unknown field `appClient`, expected one of"),
+        "{}",
+        v.stderr
+    );
+    assert!(
+        v.stderr.contains("error: 3 |     appClient: [abc]"),
+        "{}",
+        v.stderr
+    );
+    assert!(v.stderr.contains("error:   |     ^\n"), "{}", v.stderr);
+    assert!(
+        !v.stderr.contains("at line"),
+        "the place is told once: {}",
+        v.stderr
+    );
+    assert!(!v.stderr.contains("line 2"), "{}", v.stderr);
+    // The control: spelt right, the same policy is valid.
+    assert_valid(&format!(
+        "userPools:\n  - id: {POOL}\n    appClients: [abc]\n{ROUTE}"
+    ));
+}

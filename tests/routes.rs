@@ -175,11 +175,12 @@ async fn public_routes_default_deny_and_unsafe_paths() {
     .await;
     assert_eq!(a.status, 200, "other methods still go to the broader route");
 
-    // No route: 403 Forbidden, like API Gateway's missing resource.
+    // No route: 403 Missing Authentication Token, API Gateway's answer when no method
+    // matches.
     for path in ["/", "/users", "/other", "/healthz", "/Health"] {
         let a = check(&mut client, request("GET", "h", path, &[])).await;
         assert_eq!(a.status, 403, "{path}");
-        assert_eq!(a.body, r#"{"message":"Forbidden"}"#);
+        assert_eq!(a.body, r#"{"message":"Missing Authentication Token"}"#);
         assert_eq!(a.grpc_code, 7, "PERMISSION_DENIED");
     }
 

@@ -7,7 +7,12 @@ use std::time::Duration;
 
 use super::CheckError;
 use crate::policy::Policy;
-use crate::token::keys::{KeyFetcher, PoolKeys, parse_jwks};
+use crate::token::keys::{KeyFetcher, MAX_JWKS_BYTES, PoolKeys, parse_jwks};
+use crate::token::verify::MAX_TOKEN_BYTES;
+
+/// Largest token file read: a token the service would take, with room for `Bearer ` and
+/// white space around it.
+const MAX_TOKEN_FILE_BYTES: usize = MAX_TOKEN_BYTES + 1024;
 
 /// Every pool's key set, with a note per pool for the explanation.
 pub(super) struct KeySets {
@@ -23,9 +28,12 @@ pub(super) async fn key_sets(policy: &Policy, jwks: Option<&Path>) -> Result<Key
     let mut failed_pools: Vec<(usize, String)> = Vec::new();
     let keys: Vec<Arc<PoolKeys>> = match jwks {
         Some(path) => {
-            let bytes = std::fs::read(path)
+            // Read as the service reads a fetched key set: at most its size, and only a
+            // regular file (a FIFO would block, `/dev/zero` would never end).
+            let text = crate::files::read_text(path, MAX_JWKS_BYTES)
                 .map_err(|e| CheckError::Input(format!("{}: cannot read: {e}", path.display())))?;
-            let map = parse_jwks(&bytes)
+            // serde_json refuses nesting past 128 levels on its own.
+            let map = parse_jwks(text.as_bytes())
                 .map_err(|e| CheckError::Input(format!("{}: {e}", path.display())))?;
             notes.push(format!(
                 "keys: {} (every pool's key set; nothing fetched)",
@@ -65,17 +73,15 @@ pub(super) async fn key_sets(policy: &Policy, jwks: Option<&Path>) -> Result<Key
     })
 }
 
-/// The token header's value from a file (`-`: standard input), surrounding white space
-/// removed.
+/// The token header's value from a regular file (`-`: standard input), surrounding white
+/// space removed; either is read with a bound.
 pub(super) fn read_token_file(path: &Path) -> Result<String, CheckError> {
     let raw = if path == Path::new("-") {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| {
+        crate::files::read_stdin_text(MAX_TOKEN_FILE_BYTES).map_err(|e| {
             CheckError::Input(format!("cannot read the token from standard input: {e}"))
-        })?;
-        s
+        })?
     } else {
-        std::fs::read_to_string(path)
+        crate::files::read_text(path, MAX_TOKEN_FILE_BYTES)
             .map_err(|e| CheckError::Input(format!("{}: cannot read: {e}", path.display())))?
     };
     Ok(raw.trim().to_owned())

@@ -382,6 +382,38 @@ fn bindings(template: &PathTemplate, segments: &[std::borrow::Cow<'_, str>]) -> 
     }
 }
 
+/// The host-bound routes that would take this method and path on one of their own hosts:
+/// what a `check` without `--host`, or with the wrong one, most likely meant.
+fn routes_on_other_hosts(
+    policy: &Policy,
+    segments: &[std::borrow::Cow<'_, str>],
+    method: &str,
+    host: &str,
+) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for route in policy.routes.routes() {
+        for written in &route.hosts {
+            // A wildcard host (`*.example.com`) stands for any one label in front.
+            let sample = match written.strip_prefix('*') {
+                Some(rest) => format!("x{rest}"),
+                None => written.clone(),
+            };
+            if sample == host {
+                continue;
+            }
+            let hit = policy
+                .routes
+                .find(segments, method, &sample)
+                .is_some_and(|r| r.index == route.index);
+            let line = format!("{:?} (hosts: {})", &*route.name, route.hosts.join(", "));
+            if hit && !found.contains(&line) {
+                found.push(line);
+            }
+        }
+    }
+    found
+}
+
 fn describe_no_route(out: &mut String, policy: &Policy, request: &Request) {
     let host = crate::host::normalize(request.host.as_bytes()).unwrap_or_default();
     let _ = writeln!(
@@ -406,6 +438,14 @@ fn describe_no_route(out: &mut String, policy: &Policy, request: &Request) {
                 out,
                 "  the path has routes for other methods: {}",
                 others.join(", ")
+            );
+        }
+        let elsewhere = routes_on_other_hosts(policy, &segments, &request.method, &host);
+        if !elsewhere.is_empty() {
+            let _ = writeln!(
+                out,
+                "  routes for this method and path on other hosts: {}",
+                elsewhere.join(", ")
             );
         }
     }

@@ -81,10 +81,20 @@ impl AuthorizationService {
                     .await,
                 request,
             ),
-            Err(unreadable) => (
-                Decision::deny(unreadable.reason(), None, None, 401),
-                Request::default(),
-            ),
+            Err(unreadable) => {
+                let active = self.pipeline.active();
+                let policy = &active.policy;
+                (
+                    Decision::deny(
+                        unreadable.reason(),
+                        None,
+                        None,
+                        policy.insufficient_scope_status,
+                        &policy.gateway_responses,
+                    ),
+                    Request::default(),
+                )
+            }
         };
         crate::telemetry::record_decision(&span, &decision);
         drop(span);
@@ -270,13 +280,13 @@ pub fn to_response(answer: &Answer) -> CheckResponse {
                 }),
                 http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {
                     status: Some(HttpStatus {
-                        code: http_status(*status) as i32,
+                        code: http_status(*status),
                     }),
                     headers: headers
                         .iter()
-                        .map(|(k, v)| overwrite(k, (*v).to_owned()))
+                        .map(|(k, v)| overwrite(k, v.clone()))
                         .collect(),
-                    body: (*body).to_owned(),
+                    body: body.to_string(),
                 })),
                 dynamic_metadata: metadata(fields),
             }
@@ -284,11 +294,14 @@ pub fn to_response(answer: &Answer) -> CheckResponse {
     }
 }
 
-fn http_status(status: u16) -> StatusCode {
-    match status {
-        400 => StatusCode::BadRequest,
-        401 => StatusCode::Unauthorized,
-        _ => StatusCode::Forbidden,
+/// The status as Envoy's `HttpStatus` code: the statuses a denial can have (the policy
+/// refuses others) are all values of Envoy's `StatusCode`, which this crate's copy of the
+/// enum only partly lists; anything else becomes 403.
+fn http_status(status: u16) -> i32 {
+    if crate::policy::responses::STATUSES.contains(&status) {
+        i32::from(status)
+    } else {
+        StatusCode::Forbidden as i32
     }
 }
 
@@ -401,8 +414,12 @@ mod tests {
         let mut names = 0;
         r.headers.for_each_name(|_| names += 1);
         assert_eq!(names, 0);
-        assert_eq!(Unreadable::Path.reason().response(401).status, 400);
-        assert_eq!(Unreadable::NotHttp.reason().response(401).status, 403);
+        let none = crate::policy::responses::GatewayResponses::default();
+        assert_eq!(Unreadable::Path.reason().response(401, &none).status, 400);
+        assert_eq!(
+            Unreadable::NotHttp.reason().response(401, &none).status,
+            403
+        );
     }
 
     #[test]

@@ -83,6 +83,9 @@ pub(crate) struct Method {
     /// OPTIONS method with a MOCK integration, or the one Serverless `cors` or OpenAPI
     /// `x-amazon-apigateway-cors` adds. Only changes how it is reported.
     pub preflight: bool,
+    /// The REST API it belongs to (a template's logical id), empty when the source
+    /// defines one API only: two APIs may each have the method.
+    pub api: String,
 }
 
 /// A REST API as read from one source file.

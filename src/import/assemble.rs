@@ -306,7 +306,20 @@ pub(crate) fn assemble(api: Api) -> Result<Assembled, String> {
     }
     // A policy trusts at least one pool: with no Cognito method at all, a placeholder.
     let user_pools = if written.is_empty() {
-        let what = "a user pool: no method of the source uses a Cognito authorizer".to_owned();
+        let what = if authorizers.is_empty() {
+            "a user pool: no method of the source uses a Cognito authorizer".to_owned()
+        } else {
+            // The source has Cognito authorizers, but no method using one could be
+            // translated (see their notes): not "no Cognito authorizer".
+            format!(
+                "a user pool: the source's Cognito authorizer(s) {} are used by no method that could be translated (each such method is denied or left out, see its note), so none is written",
+                authorizers
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
         let id = placeholder(&mut placeholders, &what, "(source)", &mut notes);
         vec![pool_config(id)]
     } else {
@@ -323,6 +336,7 @@ pub(crate) fn assemble(api: Api) -> Result<Assembled, String> {
         mode: Default::default(),
         dry_run_unsafe_requests: false,
         insufficient_scope_status: None,
+        gateway_responses: Default::default(),
         leeway_seconds: None,
         routes,
     };
@@ -567,10 +581,23 @@ fn dedup_routes(candidates: Vec<Candidate>, notes: &mut Vec<Note>) -> Vec<RouteC
             } else {
                 // Neither is deny: keeping either could open the method wider than the
                 // other definition says, and API Gateway itself refuses a second one.
-                let message = format!(
-                    "{} {} is also defined at {} with different requirements, which API Gateway would refuse; emitted as `auth: deny` (every request refused, 403): keep one definition",
-                    c.method, c.route.path, other.source.at
-                );
+                let message = if other.source.api != c.source.api {
+                    // Two REST APIs of one template may each have the method: it is the
+                    // one policy for both that cannot tell them apart.
+                    format!(
+                        "{} {} is also defined at {} with different requirements, in another REST API ({} and {}); the policy merges the APIs and cannot tell their requests apart: emitted as `auth: deny` (every request refused, 403); import each API into its own policy file with `hosts`",
+                        c.method,
+                        c.route.path,
+                        other.source.at,
+                        api_label(&other.source.api),
+                        api_label(&c.source.api)
+                    )
+                } else {
+                    format!(
+                        "{} {} is also defined at {} with different requirements, which API Gateway would refuse; emitted as `auth: deny` (every request refused, 403): keep one definition",
+                        c.method, c.route.path, other.source.at
+                    )
+                };
                 notes.push(Note::new(NoteKind::NotTranslated, &c.source.at, message));
                 let kept = &mut kept[first].route;
                 kept.auth = Some(AuthMode::Deny);
@@ -609,6 +636,11 @@ fn dedup_routes(candidates: Vec<Candidate>, notes: &mut Vec<Note>) -> Vec<RouteC
             c.route
         })
         .collect()
+}
+
+/// A REST API's name in a note.
+fn api_label(api: &str) -> &str {
+    if api.is_empty() { "the API" } else { api }
 }
 
 fn placeholder(
@@ -737,6 +769,7 @@ mod tests {
             access,
             unenforced_extras: vec![],
             preflight: false,
+            api: String::new(),
         }
     }
 

@@ -6,7 +6,8 @@
 //! (`ParentId` / `PathPart` up to the RestApi's `RootResourceId`) for the paths; a RestApi's
 //! inline OpenAPI `Body` is read like an export. SAM: `AWS::Serverless::Api` `Auth`
 //! (`Authorizers` with `UserPoolArn`, `DefaultAuthorizer`) and the `Api` events of
-//! `AWS::Serverless::Function`, including those of the implicit API (`Globals.Api.Auth`).
+//! `AWS::Serverless::Function`, including those of the implicit API (`Globals.Api.Auth`);
+//! what SAM makes of an API's inline body, `Cors` and `MergeDefinitions` is in `sam.rs`.
 //!
 //! Over 500 lines: about one line in ten is unit tests; the rest is one format's reader
 //! (resource tree, methods, authorizers, SAM's shapes), kept together so that format's
@@ -18,13 +19,14 @@ use super::api::{Access, Api, GatewayAuthorizer, Method, with_api_key};
 use super::intrinsic::{Resolve, Template, shape};
 use super::openapi;
 use super::report::NoteKind;
+use super::sam::{events_left_out, sam_api, sam_preflights};
 use super::text::Text;
 
 /// How deep a resource tree may go (API Gateway allows far less).
 const MAX_DEPTH: usize = 64;
 
 /// SAM's name for the API it creates for events without `RestApiId`.
-const IMPLICIT_API: &str = "ServerlessRestApi";
+pub(super) const IMPLICIT_API: &str = "ServerlessRestApi";
 
 /// An `AWS::ApiGateway::Authorizer`, classified.
 pub(crate) enum AuthorizerKind {
@@ -91,7 +93,7 @@ pub(crate) fn read(doc: &Value) -> Api {
             }
             "AWS::Serverless::Api" => {
                 rest_apis += 1;
-                body(&mut api, &t, props, "DefinitionBody", "DefinitionUri", &at);
+                sam_api(&mut api, &t, doc, id, props, &at);
             }
             "AWS::Serverless::Function" => sam_function(&mut api, &t, doc, id, props),
             kind @ ("AWS::ApiGatewayV2::Api" | "AWS::Serverless::HttpApi") => api.note(
@@ -102,6 +104,7 @@ pub(crate) fn read(doc: &Value) -> Api {
             _ => {}
         }
     }
+    sam_preflights(&mut api, &t, doc);
     let implicit = api.methods.iter().any(|m| m.at.contains("(implicit API)"));
     if rest_apis + usize::from(implicit) > 1 {
         api.note(
@@ -119,24 +122,38 @@ pub(crate) fn read(doc: &Value) -> Api {
 /// An inline OpenAPI definition, read like an export with the template's intrinsics.
 fn body(api: &mut Api, t: &Template, props: &Value, inline: &str, external: &str, at: &str) {
     match props.get(inline) {
-        Some(Value::Object(o)) if o.contains_key("Fn::Transform") => api.note(
-            NoteKind::NotTranslated,
-            format!("{at}.Properties.{inline}"),
-            "an included definition (Fn::Transform AWS::Include) cannot be read; import the OpenAPI file itself",
-        ),
+        Some(Value::Object(o)) if o.contains_key("Fn::Transform") => included(api, at, inline),
         Some(body @ Value::Object(_)) => {
-            let read = openapi::read(body, t, &format!("{at}.Properties.{inline}."));
+            let mut read = openapi::read(body, t, &format!("{at}.Properties.{inline}."));
+            let id = at.trim_start_matches("Resources.");
+            for m in &mut read.methods {
+                m.api = id.to_owned();
+            }
             api.absorb(read);
         }
         _ => {}
     }
     if props.get(external).is_some() {
-        api.note(
-            NoteKind::NotTranslated,
-            format!("{at}.Properties.{external}"),
-            "the API definition is in another file; import that OpenAPI file too",
-        );
+        elsewhere(api, at, external);
     }
+}
+
+/// An API whose definition is in another file: what it requires is not known here, so the
+/// import is not complete (it exits 3) even when the template names no method itself.
+pub(super) fn elsewhere(api: &mut Api, at: &str, property: &str) {
+    api.note(
+        NoteKind::Unreadable,
+        format!("{at}.Properties.{property}"),
+        "the API definition is in another file, so none of its methods is in the policy (the default action, deny, answers them); import that OpenAPI file too",
+    );
+}
+
+pub(super) fn included(api: &mut Api, at: &str, property: &str) {
+    api.note(
+        NoteKind::Unreadable,
+        format!("{at}.Properties.{property}"),
+        "an included definition (Fn::Transform AWS::Include) cannot be read, so none of its methods is in the policy (the default action, deny, answers them); import the OpenAPI file itself",
+    );
 }
 
 /// An `AWS::ApiGateway::Method`.
@@ -219,6 +236,11 @@ fn method(api: &mut Api, t: &Template, id: &str, props: &Value) -> Method {
         access,
         unenforced_extras: extras,
         preflight,
+        api: props
+            .get("RestApiId")
+            .and_then(|r| t.ref_resource(r))
+            .unwrap_or("")
+            .to_owned(),
     }
 }
 
@@ -325,7 +347,11 @@ fn resource_path(t: &Template, reference: &Value, depth: usize) -> Text {
 
 /// The `Auth` of a SAM API: `Globals.Api.Auth` merged under the resource's own (SAM
 /// merges maps, the resource's keys winning). `Err` says which is not a map.
-fn sam_auth(t: &Template, doc: &Value, api_id: &str) -> Result<Option<Map<String, Value>>, String> {
+pub(super) fn sam_auth(
+    t: &Template,
+    doc: &Value,
+    api_id: &str,
+) -> Result<Option<Map<String, Value>>, String> {
     fn map<'v>(v: Option<&'v Value>, what: &str) -> Result<Option<&'v Map<String, Value>>, String> {
         match v {
             None => Ok(None),
@@ -357,7 +383,11 @@ fn sam_auth(t: &Template, doc: &Value, api_id: &str) -> Result<Option<Map<String
 /// Where the definition of the `AWS::Serverless::Api` `api_id` is, when it is not in this
 /// template: its own `DefinitionUri` or included `DefinitionBody`, else
 /// `Globals.Api.DefinitionUri`.
-fn definition_elsewhere(t: &Template, doc: &Value, api_id: &str) -> Option<&'static str> {
+pub(super) fn definition_elsewhere(
+    t: &Template,
+    doc: &Value,
+    api_id: &str,
+) -> Option<&'static str> {
     if t.type_of(api_id) != Some("AWS::Serverless::Api") {
         return None;
     }
@@ -440,6 +470,18 @@ fn sam_function(api: &mut Api, t: &Template, doc: &Value, id: &str, props: &Valu
         } else {
             Ok(None)
         };
+        if known_api && events_left_out(t, doc, &api_id) {
+            api.note(
+                NoteKind::NotTranslated,
+                &at,
+                format!(
+                    "SAM does not add this event ({} {}) to the inline DefinitionBody of {api_id} (MergeDefinitions is not set): API Gateway has only the body's methods, so it is left out (the body's own method on that path, if any, is translated)",
+                    eprops.get("Method").map_or_else(String::new, |v| t.text(v).to_string()).to_ascii_uppercase(),
+                    eprops.get("Path").map_or_else(String::new, |v| t.text(v).to_string()),
+                ),
+            );
+            continue;
+        }
         let elsewhere = known_api
             .then(|| definition_elsewhere(t, doc, &api_id))
             .flatten();
@@ -477,6 +519,7 @@ fn sam_function(api: &mut Api, t: &Template, doc: &Value, id: &str, props: &Valu
             access,
             unenforced_extras: extras,
             preflight: false,
+            api: api_id,
         });
     }
 }
@@ -484,7 +527,7 @@ fn sam_function(api: &mut Api, t: &Template, doc: &Value, id: &str, props: &Valu
 /// The access of a SAM event: the event's `Auth.GatewayAuthorizer`, else the API's
 /// `DefaultAuthorizer`, else none. `known_api`: the API is defined in this template (or is
 /// the implicit one), so a missing `DefaultAuthorizer` plainly means none.
-fn sam_access(
+pub(super) fn sam_access(
     api: &mut Api,
     t: &Template,
     api_id: &str,

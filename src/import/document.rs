@@ -25,6 +25,8 @@ pub(crate) fn parse(text: &str) -> Result<Value, String> {
     if trimmed.starts_with('{') {
         return serde_json::from_str(trimmed).map_err(|e| format!("invalid JSON: {e}"));
     }
+    // serde_json stops at 128 levels by itself; libyaml must be stopped before it starts.
+    crate::files::check_nesting(trimmed, crate::files::MAX_NESTING).map_err(|e| e.to_string())?;
     let mut yaml: Yaml =
         serde_yaml_ng::from_str(trimmed).map_err(|e| format!("invalid YAML: {e}"))?;
     yaml.apply_merge()

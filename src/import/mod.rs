@@ -26,9 +26,11 @@ mod api;
 mod assemble;
 mod cloudformation;
 mod document;
+mod gateway_responses;
 mod intrinsic;
 mod openapi;
 mod report;
+mod sam;
 mod serverless;
 mod tests_writer;
 mod text;
@@ -129,6 +131,15 @@ pub fn translate(text: &str, format: Option<Format>) -> Result<Translation, Impo
     translate_document(&read_document(text)?, format)
 }
 
+/// Reads the source file at `path` as the service reads its files: a regular file only,
+/// at most [`MAX_SOURCE_BYTES`] read (a FIFO or `/dev/zero` is refused at once).
+pub fn read_source(path: &std::path::Path) -> Result<String, crate::files::ReadError> {
+    crate::files::read_text(path, MAX_SOURCE_BYTES)
+}
+
+/// The largest source file `import` reads.
+pub const MAX_SOURCE_BYTES: usize = document::MAX_SOURCE_BYTES;
+
 /// Reads a source (JSON or YAML, CloudFormation short-form tags as their long forms) into
 /// the one tree every reader works on.
 pub fn read_document(text: &str) -> Result<Value, ImportError> {
@@ -151,7 +162,17 @@ pub fn translate_document(doc: &Value, format: Option<Format>) -> Result<Transla
         Format::OpenApi => openapi::read(doc, &intrinsic::Plain, ""),
         Format::CloudFormation => cloudformation::read(doc),
     };
-    let assembled = assemble::assemble(api).map_err(ImportError::Internal)?;
+    let mut assembled = assemble::assemble(api).map_err(ImportError::Internal)?;
+    let (responses, notes) = gateway_responses::read(doc, format, &assembled.policy);
+    if !responses.is_empty() {
+        assembled.policy.gateway_responses = responses;
+        crate::policy::Policy::compile(&assembled.policy).map_err(|e| {
+            ImportError::Internal(format!(
+                "the translated gateway responses do not compile (a bug in import; please report it):\n{e}"
+            ))
+        })?;
+    }
+    assembled.notes.extend(notes);
     Ok(Translation {
         format,
         policy: assembled.policy,

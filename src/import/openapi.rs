@@ -101,6 +101,7 @@ pub(crate) fn read(doc: &Value, resolve: &dyn Resolve, at: &str) -> Api {
                 )),
                 unenforced_extras: vec![],
                 preflight: false,
+                api: String::new(),
             });
             continue;
         };
@@ -115,6 +116,7 @@ pub(crate) fn read(doc: &Value, resolve: &dyn Resolve, at: &str) -> Api {
                 access: access.clone(),
                 unenforced_extras: vec![],
                 preflight: true,
+                api: String::new(),
             });
         }
         if item.contains_key("$ref") {
@@ -166,6 +168,7 @@ pub(crate) fn read(doc: &Value, resolve: &dyn Resolve, at: &str) -> Api {
                 access,
                 unenforced_extras: extras,
                 preflight,
+                api: String::new(),
             });
         }
     }
@@ -417,8 +420,15 @@ fn access(
         ));
     };
     let mut requirements: Vec<&Map<String, Value>> = Vec::with_capacity(list.len());
+    let no_requirement = Map::new();
     for (i, item) in list.iter().enumerate() {
         match item.as_object() {
+            // SAM's marker for a method without authorization (`Authorizer: NONE`), which
+            // stays in the bodies it deploys: no requirement, unless the document defines a
+            // scheme of that name.
+            Some(r) if is_none_marker(r) && !schemes.contains_key("NONE") => {
+                requirements.push(&no_requirement);
+            }
             Some(r) => requirements.push(r),
             None => {
                 return unreadable(format!(
@@ -427,6 +437,33 @@ fn access(
                 ));
             }
         }
+    }
+    // API Gateway applies an API key stated in a requirement of its own together with the
+    // authorizer of another (SAM writes `[{Pool: []}, {api_key: []}]`): one method, both
+    // required, not alternatives.
+    let key_only = |r: &Map<String, Value>| {
+        !r.is_empty()
+            && r.keys()
+                .all(|k| matches!(schemes.get(k), Some(Scheme::ApiKey)))
+    };
+    if requirements.iter().any(|r| key_only(r)) && requirements.iter().any(|r| !key_only(r)) {
+        let rest: Vec<Value> = requirements
+            .iter()
+            .filter(|r| !key_only(r))
+            .map(|r| Value::Object((*r).clone()))
+            .collect();
+        let (access, mut extras) = access(schemes, &Value::Array(rest), level, resolve);
+        return match access {
+            Access::Public => (
+                Access::NotEnforceable("an API key alone, without an authorizer".to_owned()),
+                vec![],
+            ),
+            cognito @ Access::Cognito { .. } => {
+                extras.push("an API key (x-api-key)".to_owned());
+                (cognito, extras)
+            }
+            other => (other, extras),
+        };
     }
     // `security: []`, or only `{}`: explicitly public.
     if requirements.iter().all(|r| r.is_empty()) {
@@ -492,6 +529,14 @@ fn access(
         Some((authorizer, scopes)) => (Access::Cognito { authorizer, scopes }, vec![]),
         None => unreadable("a list without a requirement".to_owned()),
     }
+}
+
+/// `{NONE: []}`: SAM's requirement for a method its default authorizer must not cover.
+fn is_none_marker(requirement: &Map<String, Value>) -> bool {
+    requirement.len() == 1
+        && requirement
+            .get("NONE")
+            .is_some_and(|scopes| scopes.as_array().is_some_and(Vec::is_empty))
 }
 
 fn requirement(

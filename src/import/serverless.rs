@@ -292,6 +292,18 @@ pub(crate) fn read(doc: &Value) -> Api {
     api
 }
 
+/// `read` given `doc`'s `resources` as a CloudFormation template and the resolver of its
+/// values (`${self:}` variables, intrinsics): for readers of other parts of `resources`
+/// (gateway responses). Notes on `resources` itself are [`read`]'s.
+pub(crate) fn with_resources<T>(doc: &Value, read: impl FnOnce(&Template, &dyn Resolve) -> T) -> T {
+    let resources = resources(doc, &mut Api::default());
+    let sls = Serverless {
+        doc,
+        resources: Template::new(&resources),
+    };
+    read(&Template::new(&resources), &sls)
+}
+
 /// The CloudFormation of `resources`: one fragment, or a list of them that Serverless
 /// merges (entries kept in another file are reported).
 fn resources(doc: &Value, api: &mut Api) -> Value {
@@ -411,6 +423,7 @@ fn http_event(
         access,
         unenforced_extras: extras,
         preflight: false,
+        api: String::new(),
     };
     (method, preflight)
 }
@@ -445,6 +458,7 @@ fn cors_preflight(sls: &Serverless, cors: &Value, path: &Text, at: &str) -> Opti
         access,
         unenforced_extras: Vec::new(),
         preflight: true,
+        api: String::new(),
     })
 }
 

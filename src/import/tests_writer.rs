@@ -14,6 +14,9 @@
 //!   token of a pool only another authorizer trusts (401);
 //! - a public route (a CORS preflight among them) 200 without a token; a deny route 403.
 //!
+//! A denial's expected status, body and headers are API Gateway's answer as the imported
+//! gateway responses (if any) change it.
+//!
 //! Each request is checked against the compiled route table first, so a case never silently
 //! tests a different route than the one it names.
 
@@ -23,15 +26,15 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
 use super::{ImportError, Translation, one_line};
+use crate::credential::NoToken;
+use crate::decision::DenyReason;
 use crate::policy::model::{DefaultAction, TokenUse};
 use crate::policy::table::Route;
 use crate::policy::template::Segment;
 use crate::policy::{Authorizer, Policy};
 use crate::policytest::{Expect, TestCase, TestFile, TestRequest, TokenKind, TokenSpec};
+use crate::token::TokenError;
 
-const UNAUTHORIZED: &str = r#"{"message":"Unauthorized"}"#;
-const EXPIRED: &str = r#"{"message":"The incoming token has expired"}"#;
-const FORBIDDEN: &str = r#"{"message":"Forbidden"}"#;
 /// A scope no imported route asks for.
 const OTHER_SCOPE: &str = "cognito-ext-authz-test/not-a-route-scope";
 /// A path no route should take, for the default action.
@@ -119,15 +122,27 @@ pub(crate) fn tests_for(policy: &Policy) -> (TestFile, Vec<String>) {
             name: Some("no route: 403 (API Gateway's missing resource)".to_owned()),
             request: request("GET", NO_ROUTE_PATH, ""),
             token: None,
-            expect: Expect {
-                status: 403,
-                reason: Some("no_route".to_owned()),
-                body: Some(FORBIDDEN.to_owned()),
-                ..Expect::default()
-            },
+            expect: denial(policy, &DenyReason::NoRoute, None),
         });
     }
     (TestFile { tests }, skipped)
+}
+
+/// What `test` expects of a denial for `reason`: the policy's answer (API Gateway's, as the
+/// gateway responses change it), its headers included.
+fn denial(policy: &Policy, reason: &DenyReason, route: Option<String>) -> Expect {
+    let answer = reason.response(policy.insufficient_scope_status, &policy.gateway_responses);
+    Expect {
+        status: answer.status,
+        route,
+        reason: Some(reason.label().to_owned()),
+        headers: answer
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .collect(),
+        body: Some(answer.body.to_string()),
+    }
 }
 
 fn request(method: &str, path: &str, host: &str) -> TestRequest {
@@ -155,19 +170,9 @@ fn cases_for(
         token,
         expect,
     };
-    let denied = |status: u16, reason: &str, body: &str| Expect {
-        status,
-        route: name.clone(),
-        reason: Some(reason.to_owned()),
-        headers: BTreeMap::new(),
-        body: Some(body.to_owned()),
-    };
+    let denied = |reason: DenyReason| denial(policy, &reason, name.clone());
     if route.deny {
-        out.push(case(
-            "deny route, 403",
-            None,
-            denied(403, "deny_route", FORBIDDEN),
-        ));
+        out.push(case("deny route, 403", None, denied(DenyReason::DenyRoute)));
         return;
     }
     if route.public {
@@ -197,13 +202,8 @@ fn cases_for(
             claims,
         })
     };
-    let invalid = || denied(401, "invalid_token", UNAUTHORIZED);
+    let invalid = || denied(DenyReason::InvalidToken(TokenError::BadSignature));
     let insufficient = policy.insufficient_scope_status;
-    let insufficient_body = if insufficient == 403 {
-        FORBIDDEN
-    } else {
-        UNAUTHORIZED
-    };
     // With an identity validation expression, the `aud` every allowed token carries.
     let aud = match &authorizer.expression {
         None => None,
@@ -267,7 +267,7 @@ fn cases_for(
             out.push(case(
                 &format!("token without the route's scopes, {insufficient}"),
                 token(None, claims),
-                denied(insufficient, "insufficient_scope", insufficient_body),
+                denied(DenyReason::InsufficientScope),
             ));
         }
         if authorizer.expression.is_some() {
@@ -294,7 +294,7 @@ fn cases_for(
         out.push(case(
             &format!("token outside the route's groups, {insufficient}"),
             token(None, claims),
-            denied(insufficient, "insufficient_group", insufficient_body),
+            denied(DenyReason::InsufficientGroup),
         ));
     }
     if id_route && let Some(expression) = &authorizer.expression {
@@ -317,12 +317,12 @@ fn cases_for(
     out.push(case(
         "no token, 401",
         token(Some(TokenKind::None), Map::new()),
-        denied(401, "no_token", UNAUTHORIZED),
+        denied(DenyReason::NoToken(NoToken::Missing)),
     ));
     out.push(case(
         "expired token, 401",
         token(Some(TokenKind::Expired), base()),
-        denied(401, "expired_token", EXPIRED),
+        denied(DenyReason::InvalidToken(TokenError::Expired)),
     ));
     // Tokens of the pools only other authorizers trust: API Gateway's authorizer of this
     // method knows nothing of them.

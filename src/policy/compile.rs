@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::model::{AuthMode, AuthorizerConfig, Mode, PolicyFile, TokenUse, UserPoolConfig};
+use super::responses::GatewayResponses;
 use super::rules::{
     METHODS, check_fetch_url, check_issuer, is_header_name, is_scope_name, pool_region,
 };
@@ -60,6 +61,8 @@ impl Policy {
         }
         let claim_headers = compile_claim_headers(file, &authorizers, &mut errors);
         let specs = compile_routes(file, &authorizers, default_authorizer, &mut errors);
+        let gateway_responses =
+            compile_gateway_responses(file, &authorizers, &claim_headers, &mut errors);
 
         if !errors.is_empty() {
             return Err(PolicyErrors { file: None, errors });
@@ -75,6 +78,7 @@ impl Policy {
             dry_run_no_route: dry_run,
             dry_run_unsafe: file.dry_run_unsafe_requests,
             insufficient_scope_status,
+            gateway_responses,
             leeway_seconds,
             routes: RouteTable::new(specs),
         })
@@ -86,6 +90,22 @@ impl Policy {
 struct PoolList {
     list: Vec<Pool>,
     by_issuer: HashMap<String, usize>,
+}
+
+/// `gatewayResponses`, checked against the names the policy already uses for claims and
+/// tokens (a gateway response never sets those).
+fn compile_gateway_responses(
+    file: &PolicyFile,
+    authorizers: &[Authorizer],
+    claim_headers: &[(String, String)],
+    errors: &mut Vec<String>,
+) -> GatewayResponses {
+    let reserved: Vec<String> = authorizers
+        .iter()
+        .map(|a| a.token_header.clone())
+        .chain(claim_headers.iter().map(|(h, _)| h.clone()))
+        .collect();
+    GatewayResponses::compile(&file.gateway_responses, &reserved, errors)
 }
 
 /// Every authorizer, in either form: the single-authorizer form (top-level `userPools` and

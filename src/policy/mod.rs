@@ -6,10 +6,12 @@
 
 mod compile;
 pub mod model;
+pub mod responses;
 pub mod rules;
 pub mod table;
 pub mod template;
 pub mod watch;
+pub mod yaml_error;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -122,6 +124,8 @@ pub struct Policy {
     pub dry_run_unsafe: bool,
     /// 401 (API Gateway's behaviour) or 403.
     pub insufficient_scope_status: u16,
+    /// `gatewayResponses`: how denials are answered (API Gateway's by default).
+    pub gateway_responses: responses::GatewayResponses,
     pub leeway_seconds: u64,
     pub routes: RouteTable,
 }
@@ -177,8 +181,12 @@ impl Policy {
 
     /// Parses and compiles policy YAML.
     pub fn parse(text: &str) -> Result<Policy, PolicyErrors> {
-        let file: PolicyFile = serde_saphyr::from_str(text)
-            .map_err(|e| PolicyErrors::one(format!("invalid policy YAML: {e}")))?;
+        let file: PolicyFile = serde_saphyr::from_str(text).map_err(|e| {
+            PolicyErrors::one(format!(
+                "invalid policy YAML: {}",
+                yaml_error::describe(text, &e)
+            ))
+        })?;
         Self::compile(&file)
     }
 
@@ -216,6 +224,13 @@ impl Policy {
                 .collect::<Vec<_>>()
                 .join(", "),
         );
+        let configured = self.gateway_responses.configured();
+        if !configured.is_empty() {
+            summary.push_str(&format!("; gateway responses {}", configured.join(", ")));
+            if configured.contains(&"EXPIRED_TOKEN") {
+                summary.push_str(" (EXPIRED_TOKEN never applies: API Gateway gives it for expired AWS credentials; an expired Cognito token is UNAUTHORIZED)");
+            }
+        }
         let dry = self.routes.routes().iter().filter(|r| r.dry_run).count();
         if self.dry_run_no_route {
             summary.push_str(&format!(

@@ -48,6 +48,11 @@ pub struct PolicyFile {
     /// Gateway's behaviour, the default) or 403.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insufficient_scope_status: Option<u16>,
+    /// API Gateway's gateway responses by response type (`UNAUTHORIZED`, `ACCESS_DENIED`,
+    /// `MISSING_AUTHENTICATION_TOKEN`, `EXPIRED_TOKEN`, `DEFAULT_4XX`): the status, static
+    /// headers and JSON body of denials.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub gateway_responses: BTreeMap<String, super::responses::GatewayResponseConfig>,
     /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leeway_seconds: Option<u64>,
@@ -147,7 +152,8 @@ impl Mode {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum DefaultAction {
-    /// 403 `{"message":"Forbidden"}`, as API Gateway answers for an unknown resource.
+    /// 403 `{"message":"Missing Authentication Token"}`, as API Gateway answers when no
+    /// method matches.
     #[default]
     Deny,
     /// Let the request through without any identity.

@@ -101,10 +101,12 @@ mod tests {
                 CaseResult {
                     name: "a <b> & \"c\"".into(),
                     outcome: Outcome::Pass,
+                    answer: None,
                     duration: Duration::from_millis(1),
                 },
                 CaseResult {
                     name: "x".into(),
+                    answer: None,
                     outcome: Outcome::Fail {
                         mismatches: vec!["status: expected 200, got 401".into()],
                         explanation: "route:\n  r".into(),

@@ -72,7 +72,24 @@ pub enum Outcome {
 pub struct CaseResult {
     pub name: String,
     pub outcome: Outcome,
+    /// What the policy answered, whatever was expected; `None` when the case could not
+    /// run.
+    pub answer: Option<Observed>,
     pub duration: Duration,
+}
+
+/// What the policy answered one case (`test --answers`): the status, the decision's
+/// reason label, the matched route and the denial's body. Comparing these between two
+/// policies over one request set shows where they decide differently.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Observed {
+    pub name: String,
+    pub status: u16,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
 }
 
 /// Every case's result, in file order.
@@ -126,17 +143,20 @@ impl Report {
     }
 }
 
-/// Reads a tests file.
+/// Reads a tests file: a regular file, at most [`MAX_TESTS_BYTES`] read, nested at most
+/// [`crate::files::MAX_NESTING`] levels.
 pub fn load_tests(path: &Path) -> Result<TestFile, TestError> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_text(path, MAX_TESTS_BYTES)
         .map_err(|e| TestError::Input(format!("{}: cannot read: {e}", path.display())))?;
-    if text.len() > MAX_TESTS_BYTES {
-        return Err(TestError::Input(format!(
-            "{}: larger than {MAX_TESTS_BYTES} bytes",
-            path.display()
-        )));
-    }
-    serde_saphyr::from_str(&text).map_err(|e| TestError::Input(format!("{}: {e}", path.display())))
+    let options = serde_saphyr::Options {
+        budget: Some(serde_saphyr::Budget {
+            max_depth: crate::files::MAX_NESTING,
+            ..serde_saphyr::Budget::default()
+        }),
+        ..serde_saphyr::Options::default()
+    };
+    serde_saphyr::from_str_with_options(&text, options)
+        .map_err(|e| TestError::Input(format!("{}: {e}", path.display())))
 }
 
 /// Runs the cases of `tests_path` against the policy at `policy_path`, with the revocation
@@ -200,13 +220,24 @@ pub async fn run(
     let mut report = Report::default();
     for case in &tests.tests {
         let started = Instant::now();
-        let outcome = match request_for(case, &pipeline.active().policy, &keys) {
-            Ok(request) => judge(case, &pipeline, &request).await,
-            Err(e) => Outcome::Error(e),
+        let name = case_name(case);
+        let (outcome, answer) = match request_for(case, &pipeline.active().policy, &keys) {
+            Ok(request) => {
+                let (outcome, answer) = judge(case, &pipeline, &request).await;
+                (
+                    outcome,
+                    Some(Observed {
+                        name: name.clone(),
+                        ..answer
+                    }),
+                )
+            }
+            Err(e) => (Outcome::Error(e), None),
         };
         report.results.push(CaseResult {
-            name: case_name(case),
+            name,
             outcome,
+            answer,
             duration: started.elapsed(),
         });
     }
@@ -322,22 +353,39 @@ fn request_for(case: &TestCase, policy: &Policy, keys: &mint::Keys) -> Result<Re
     })
 }
 
-/// Decides the case's request and compares the answer with the expectation.
-async fn judge(case: &TestCase, pipeline: &Pipeline, request: &Request) -> Outcome {
+/// Decides the case's request and compares the answer with the expectation; also returns
+/// the answer itself (its `name` left for the caller).
+async fn judge(case: &TestCase, pipeline: &Pipeline, request: &Request) -> (Outcome, Observed) {
     let decision = pipeline.decide(request).await;
     let answer = Answer::new(&decision, &request.headers);
+    let observed = Observed {
+        name: String::new(),
+        status: match &answer {
+            Answer::Upstream { .. } => 200,
+            Answer::Respond { status, .. } => *status,
+        },
+        reason: decision.reason().to_owned(),
+        route: decision.route().map(str::to_owned),
+        body: match &answer {
+            Answer::Upstream { .. } => None,
+            Answer::Respond { body, .. } => Some(body.to_string()),
+        },
+    };
     let mismatches = compare(&case.expect, &decision, &answer);
     if mismatches.is_empty() {
-        return Outcome::Pass;
+        return (Outcome::Pass, observed);
     }
     let notes =
         ["keys: generated for this test run, standing in for every pool's key set".to_owned()];
     let explanation =
         crate::explain::render::render(&pipeline.active().policy, request, &decision, &notes);
-    Outcome::Fail {
-        mismatches,
-        explanation,
-    }
+    (
+        Outcome::Fail {
+            mismatches,
+            explanation,
+        },
+        observed,
+    )
 }
 
 /// Every way the answer differs from `expect`.
@@ -356,14 +404,7 @@ fn compare(expect: &Expect, decision: &Decision, answer: &Answer) -> Vec<String>
             headers,
             body,
             ..
-        } => (
-            *status,
-            headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            Some(body),
-        ),
+        } => (*status, headers.clone(), Some(&**body)),
     };
     if status != expect.status {
         out.push(format!(

@@ -283,8 +283,12 @@ pub fn parse_file(text: &str) -> Result<RevocationFile, PolicyErrors> {
             "the file is empty (write `revocations: []` for a list without entries)",
         ));
     }
-    serde_saphyr::from_str_with_options(text, yaml_options())
-        .map_err(|e| PolicyErrors::one(format!("invalid revocation list YAML: {e}")))
+    serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| {
+        PolicyErrors::one(format!(
+            "invalid revocation list YAML: {}",
+            crate::policy::yaml_error::describe(text, &e)
+        ))
+    })
 }
 
 /// The parser's budget, sized for the largest file read: the default (250,000 nodes) would

@@ -41,6 +41,35 @@ pub enum KeyError {
     NoUsableKey,
 }
 
+impl KeyError {
+    /// Whether the key set URL answered, and what it answered is not a key set we can use:
+    /// a client error (the pool does not exist, the URL is wrong: 4xx other than 408 and
+    /// 429) or a body that is not a usable JWKS. Retrying will not help until someone
+    /// fixes the policy or the pool. Network failures, timeouts, redirects and server
+    /// errors may pass by themselves and are not definitive.
+    pub fn is_definitive(&self) -> bool {
+        match self {
+            KeyError::Status(status) => (400..500).contains(status) && !matches!(status, 408 | 429),
+            KeyError::TooLarge | KeyError::NotJwks(_) | KeyError::NoUsableKey => true,
+            KeyError::Http(_) => false,
+        }
+    }
+}
+
+/// What one pool's key set means for the pod's readiness ([`PoolKeys::readiness`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyReadiness {
+    /// Keys are in force.
+    Loaded,
+    /// The last fetch failed definitively ([`KeyError::is_definitive`]): the pool's tokens
+    /// are refused until it is fixed; waiting will not bring keys.
+    Refused,
+    /// Fetches have failed for longer than the readiness wait, for reasons that may pass.
+    Overdue,
+    /// Not loaded yet, and neither refused nor overdue: worth waiting for.
+    Pending,
+}
+
 /// `kid` -> RS256 verification key.
 pub type KeyMap = HashMap<String, Arc<ParsedPublicKey>>;
 
@@ -63,7 +92,8 @@ impl KeyFetcher {
         Ok(Self { client })
     }
 
-    async fn fetch(&self, uri: &str) -> Result<KeyMap, KeyError> {
+    /// Fetches and parses the key set at `uri` (`validate --online` checks each pool this way).
+    pub async fn fetch(&self, uri: &str) -> Result<KeyMap, KeyError> {
         let mut response = self
             .client
             .get(uri)
@@ -218,6 +248,9 @@ pub struct PoolKeys {
     /// Held while a refetch for an unknown `kid` runs; holds the time of the last one.
     refetch: Arc<Mutex<Option<Instant>>>,
     last_success: std::sync::Mutex<Option<Instant>>,
+    /// Since the last success (or ever): when fetches started failing, and whether the
+    /// last failure was definitive.
+    failing: std::sync::Mutex<Option<(Instant, bool)>>,
 }
 
 impl std::fmt::Debug for PoolKeys {
@@ -242,6 +275,7 @@ impl PoolKeys {
             cooldown,
             refetch: Arc::new(Mutex::new(None)),
             last_success: std::sync::Mutex::new(None),
+            failing: std::sync::Mutex::new(None),
         }
     }
 
@@ -256,6 +290,7 @@ impl PoolKeys {
             cooldown: Duration::MAX,
             refetch: Arc::new(Mutex::new(None)),
             last_success: std::sync::Mutex::new(None),
+            failing: std::sync::Mutex::new(None),
         }
     }
 
@@ -272,6 +307,19 @@ impl PoolKeys {
     /// Whether keys were fetched successfully at least once.
     pub fn is_loaded(&self) -> bool {
         self.loaded.load(Ordering::Acquire)
+    }
+
+    /// Whether this key set still holds the pod unready: not while it is loaded, nor once
+    /// its last fetch failed definitively, nor once fetches have been failing for `wait`.
+    pub fn readiness(&self, wait: Duration) -> KeyReadiness {
+        if self.is_loaded() {
+            return KeyReadiness::Loaded;
+        }
+        match *self.failing.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some((_, true)) => KeyReadiness::Refused,
+            Some((since, false)) if since.elapsed() >= wait => KeyReadiness::Overdue,
+            _ => KeyReadiness::Pending,
+        }
     }
 
     /// Time since the last successful fetch, if any.
@@ -335,10 +383,20 @@ impl PoolKeys {
                 self.keys.store(Arc::new(keys));
                 self.loaded.store(true, Ordering::Release);
                 *self.last_success.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+                *self.failing.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 Ok(count)
             }
             Err(e) => {
-                tracing::warn!(pool = %self.pool_id, uri = %self.uri, error = %e, "key set fetch failed; keeping the last good keys");
+                {
+                    let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
+                    let since = failing.map_or_else(Instant::now, |(since, _)| since);
+                    *failing = Some((since, e.is_definitive()));
+                }
+                if self.loaded.load(Ordering::Acquire) {
+                    tracing::warn!(pool = %self.pool_id, uri = %self.uri, error = %e, "key set fetch failed; keeping the last good keys");
+                } else {
+                    tracing::warn!(pool = %self.pool_id, uri = %self.uri, error = %e, "key set fetch failed; no keys for this pool yet, its tokens are refused (401)");
+                }
                 Err(e)
             }
         }
@@ -393,6 +451,20 @@ impl KeyStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_answers_that_retrying_cannot_change_are_definitive() {
+        for status in [400, 401, 403, 404, 410] {
+            assert!(KeyError::Status(status).is_definitive(), "{status}");
+        }
+        for status in [302, 408, 429, 500, 502, 503, 504] {
+            assert!(!KeyError::Status(status).is_definitive(), "{status}");
+        }
+        assert!(KeyError::TooLarge.is_definitive());
+        assert!(KeyError::NotJwks("x".into()).is_definitive());
+        assert!(KeyError::NoUsableKey.is_definitive());
+        assert!(!KeyError::Http("timed out".into()).is_definitive());
+    }
 
     fn modulus(bits: usize) -> String {
         let mut n = vec![0u8; bits / 8];

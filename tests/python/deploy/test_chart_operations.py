@@ -8,6 +8,7 @@ meaning checked, and where the binary decides (the policy gate) the binary is ru
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 from pathlib import Path
@@ -60,16 +61,17 @@ def test_worker_threads_can_be_set(render):
 
 
 def test_default_resources_leave_no_gap_between_request_and_workers(defaults):
-    """A 100m request under a 1-CPU limit meant one worker throttled on the request
-    path and an HPA scaling at 70 millicores. Now the request is whole cores, the
-    workers match it, memory request equals its limit (no overcommit, last evicted)."""
+    """The workers match the CPU the pod is guaranteed (the request, rounded up), not the
+    limit the runtime would otherwise follow; the request is at least half a core, so the
+    one worker is not throttled on the request path and the HPA does not scale at a few
+    millicores; memory request equals its limit (no overcommit, last evicted)."""
     resources = defaults.container["resources"]
-    cpu = resources["requests"]["cpu"]
-    assert not str(cpu).endswith("m") and float(cpu) >= 1
-    assert settings_data(defaults)["AUTHZ_WORKER_THREADS"] == str(int(float(cpu)))
+    cpu = str(resources["requests"]["cpu"])
+    cores = int(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
+    assert cores >= 0.5
+    assert settings_data(defaults)["AUTHZ_WORKER_THREADS"] == str(math.ceil(cores))
     assert resources["requests"]["memory"] == resources["limits"]["memory"]
-    limit_cpu = resources["limits"]["cpu"]
-    assert float(limit_cpu) >= float(cpu)
+    assert float(resources["limits"]["cpu"]) >= cores
 
 
 def test_install_doc_sizing_table_names_the_defaults(defaults):
@@ -156,6 +158,59 @@ def test_the_hook_fails_an_upgrade_the_schema_lets_through(chart, render, yaml, 
 
 def test_the_hook_passes_a_good_policy(render, load_values, tmp_path):
     result = run_hook(render(load_values("production")), tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture
+def key_server():
+    """A loopback key set server: `/good/jwks.json` is a one-key JWKS, anything else 404."""
+    import base64
+    import http.server
+    import threading
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    numbers = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key() \
+        .public_numbers()
+    n = base64.urlsafe_b64encode(numbers.n.to_bytes(256, "big")).rstrip(b"=").decode()
+    body = json.dumps({"keys": [{"kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig",
+                                 "n": n, "e": "AQAB"}]}).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the stdlib's name)
+            found = self.path == "/good/jwks.json"
+            self.send_response(200 if found else 404)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(body if found else b'{"message":"no such pool"}')
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_the_online_hook_fails_an_install_naming_a_pool_that_does_not_exist(render, tmp_path,
+                                                                            key_server):
+    """`policyCheck.online`: what the offline gate cannot know, a well-formed pool id that
+    does not exist, fails the install with the pool named."""
+    good = {"id": "eu-west-1_Abc123XyZ", "jwksUri": f"{key_server}/good/jwks.json"}
+    missing = {"id": "eu-west-1_Typo12345", "jwksUri": f"{key_server}/typo/jwks.json"}
+    routes = [{"path": "/orders/{id}", "scopes": ["orders/read"]}]
+    offline = render({"policy": {"userPools": [good, missing], "routes": routes}})
+    assert "--online" not in hook_job(offline)["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert run_hook(offline, tmp_path / "offline").returncode == 0
+
+    online = {"policyCheck": {"online": True}}
+    r = render({**online, "policy": {"userPools": [good, missing], "routes": routes}})
+    result = run_hook(r, tmp_path / "broken")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "error: pool eu-west-1_Typo12345: HTTP status 404" in result.stderr
+    r = render({**online, "policy": {"userPools": [good], "routes": routes}})
+    result = run_hook(r, tmp_path / "fixed")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

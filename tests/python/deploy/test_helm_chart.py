@@ -337,10 +337,55 @@ def test_policy_configmap_holds_exactly_the_values_policy(rendered, yaml):
     configmap = rendered.one("ConfigMap", f"{RELEASE}-policy")
     assert set(configmap["data"]) == {"policy.yaml"}
     policy = yaml.safe_load(configmap["data"]["policy.yaml"])
-    assert policy == rendered.merged["policy"]
-    if "policy" in rendered.values:
-        for key, value in rendered.values["policy"].items():
-            assert policy[key] == value, key
+    given = rendered.values.get("policy")
+    if given is None:  # the chart's example
+        assert policy == {"userPools": [{"id": "us-east-1_EXAMPLE"}], "defaultAction": "deny",
+                          "routes": []}
+    elif isinstance(given, str):
+        assert configmap["data"]["policy.yaml"].rstrip("\n") == given.rstrip("\n")
+    else:  # a map, with nothing of the example merged in
+        assert policy == given
+
+
+IMPORTED_POLICY = """\
+# Written by `cognito-ext-authz import` from serverless.yml.
+# review: GET /health is public in API Gateway (no authorizer).
+defaultAction: deny
+authorizers:
+  cognito:
+    userPools:
+      - id: eu-west-1_Abc123def
+routes:
+  - path: /health
+    methods: [GET]
+    auth: none
+  - path: /users/{id}
+    methods: [GET]
+    authorizer: cognito
+    scopes: [users/read]
+"""
+
+
+def test_import_output_goes_in_as_text_with_its_notes_and_order(chart, render, yaml, tmp_path):
+    """What `import` writes is the value as is: no schema error from the example's pool,
+    comments (its review notes) and key order kept in the ConfigMap and the policy gate."""
+    values = {"policy": IMPORTED_POLICY}
+    chart.validate_schema(values)
+    r = render(values)
+    text = r.one("ConfigMap", f"{RELEASE}-policy")["data"]["policy.yaml"]
+    assert text == IMPORTED_POLICY
+    gate = r.one("ConfigMap", f"{RELEASE}-policy-check")["data"]["policy.yaml"]
+    assert gate == IMPORTED_POLICY
+    assert "us-east-1_EXAMPLE" not in r.notes
+    assert service_validate(yaml.safe_load(text), yaml, tmp_path).returncode == 0
+
+
+def test_import_output_goes_in_as_a_map_without_the_example_pool(chart, render, yaml):
+    values = {"policy": yaml.safe_load(IMPORTED_POLICY)}
+    chart.validate_schema(values)
+    policy = yaml.safe_load(render(values).one("ConfigMap", f"{RELEASE}-policy")["data"]["policy.yaml"])
+    assert "userPools" not in policy and policy["authorizers"]["cognito"]["userPools"] == [
+        {"id": "eu-west-1_Abc123def"}]
 
 
 def test_production_policy_renders_unchanged(production, load_values, yaml):
@@ -413,11 +458,11 @@ def test_a_settings_change_rolls_the_pods(render, change):
 
 
 @pytest.mark.parametrize("change", [
-    {"policy": {"defaultAction": "allow"}},
+    {"policy": {"userPools": [{"id": "eu-west-1_Other123"}], "defaultAction": "allow"}},
     {"policy": {"userPools": [{"id": "eu-west-1_Other123"}],
                 "routes": [{"path": "/orders/{id}", "methods": ["GET"],
                             "scopes": ["orders/read"]}]}},
-    {"policy": {"insufficientScopeStatus": 403, "leewaySeconds": 30}},
+    {"policy": "userPools: [{id: eu-west-1_Other123}]\ninsufficientScopeStatus: 403\n"},
 ])
 def test_a_policy_change_is_hot_reloaded_not_rolled(render, change):
     before, after = render({}), render(change)
@@ -629,7 +674,6 @@ def test_schema_accepts_pool_ids(chart, yaml, tmp_path, pool_id):
 
 
 NAMED_AUTHORIZERS = {
-    "userPools": None,
     "authorizers": {
         "staff": {
             "userPools": [{"arn": "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_StaffPool1"}],
@@ -693,6 +737,7 @@ BAD_VALUES = {
     "unknown policy key": {"policy": {"defaultAcion": "deny"}},
     "no user pools": {"policy": {"userPools": []}},
     "user pools missing": {"policy": {"userPools": None}},
+    "no pools and no authorizers": {"policy": {"defaultAction": "deny", "routes": []}},
     "pool id without region": {"policy": {"userPools": [{"id": "abcdefghi"}]}},
     "pool id upper-case region": {"policy": {"userPools": [{"id": "US-EAST-1_abc"}]}},
     "pool id without underscore": {"policy": {"userPools": [{"id": "us-east-1abc"}]}},

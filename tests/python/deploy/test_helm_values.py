@@ -326,6 +326,61 @@ def test_node_selector_and_tolerations_reach_every_pod(render):
         assert "nodeSelector" not in spec and "tolerations" not in spec, what
 
 
+def hook_pod_metadata(r) -> dict[str, dict]:
+    """Labels and annotations of the pods that run once and end, by what they are."""
+    fullname = r.deployment["metadata"]["name"]
+    metas = {HOOK_JOB: r.one("Job", f"{fullname}-{HOOK_JOB}")["spec"]["template"]["metadata"]}
+    for suffix in (READY_POD, POLICY_TEST_POD):
+        metas[suffix] = r.one("Pod", f"{fullname}-{suffix}")["metadata"]
+    return metas
+
+
+def test_hook_and_test_pods_opt_out_of_sidecar_injection_and_the_service_pods_do_not(render):
+    """In a sidecar-injected namespace an injected proxy never exits, so the policy gate's
+    Job would never complete (the install waits out its deadline) and `helm test` would
+    hang. The opt-out is per pod: the service's own pods keep the namespace's injection."""
+    r = render(with_all_objects({}))
+    for what, meta in hook_pod_metadata(r).items():
+        assert meta["labels"]["sidecar.istio.io/inject"] == "false", what
+        assert meta["annotations"]["linkerd.io/inject"] == "disabled", what
+    assert "sidecar.istio.io/inject" not in pod_labels(r)
+    assert "linkerd.io/inject" not in (r.deployment["spec"]["template"]["metadata"]
+                                       .get("annotations") or {})
+    # helm test pods keep their hook annotations beside the opt-out
+    fullname = r.deployment["metadata"]["name"]
+    ready = r.one("Pod", f"{fullname}-{READY_POD}")["metadata"]["annotations"]
+    assert ready["helm.sh/hook"] == "test"
+
+    r = render(with_all_objects({"hookPods": {"disableSidecarInjection": False}}))
+    for what, meta in hook_pod_metadata(r).items():
+        assert "sidecar.istio.io/inject" not in meta["labels"], what
+        assert "linkerd.io/inject" not in (meta.get("annotations") or {}), what
+
+
+def test_hook_pods_take_their_own_labels_annotations_and_scheduling(render):
+    affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [
+            {"key": "node-pool", "operator": "In", "values": ["jobs"]}]}]}}}
+    hook = {"podLabels": {"team": "platform"},
+            "podAnnotations": {"cluster-autoscaler.kubernetes.io/safe-to-evict": "true"},
+            "nodeSelector": {"node-pool": "jobs"}, "affinity": affinity,
+            "priorityClassName": "batch-low"}
+    r = render(with_all_objects({"hookPods": hook, "nodeSelector": NODE_SELECTOR,
+                                 "tolerations": TOLERATIONS}))
+    for what, meta in hook_pod_metadata(r).items():
+        assert meta["labels"]["team"] == "platform", what
+        assert meta["annotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "true"
+    specs = pod_specs(r)
+    for what in (HOOK_JOB, READY_POD, POLICY_TEST_POD):
+        assert specs[what]["nodeSelector"] == {"node-pool": "jobs"}, what
+        assert specs[what]["tolerations"] == TOLERATIONS, what  # the service's, not overridden
+        assert specs[what]["affinity"] == affinity, what
+        assert specs[what]["priorityClassName"] == "batch-low", what
+    assert specs["service"]["nodeSelector"] == NODE_SELECTOR
+    assert "team" not in pod_labels(r)
+    assert "priorityClassName" not in specs["service"]
+
+
 def test_affinity_reaches_the_service_pods(render):
     affinity = {
         "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
@@ -467,6 +522,12 @@ EVERY_OVERRIDE = with_all_objects({
         {"weight": 100, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
                                             "labelSelector": {"matchLabels": {"a": "b"}}}}]}},
     "topologySpread": {"nodes": "ScheduleAnyway", "zones": "DoNotSchedule"},
+    "hookPods": {"podLabels": {"team": "platform"}, "podAnnotations": {"a": "b"},
+                 "nodeSelector": {"node-pool": "jobs"}, "tolerations": TOLERATIONS,
+                 "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                     {"weight": 1, "preference": {"matchExpressions": [
+                         {"key": "node-pool", "operator": "In", "values": ["jobs"]}]}}]}},
+                 "priorityClassName": "batch-low"},
 })
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}  # checked against their CRD schemas elsewhere
 

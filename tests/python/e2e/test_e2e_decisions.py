@@ -55,9 +55,10 @@ def assert_denied(r: Response, status: int, message: str, www_authenticate: str 
 
 
 def assert_forbidden_no_route(r: Response) -> None:
-    """No route matches under `defaultAction: deny`: 403 with no `www-authenticate`
-    (README table: only 401s and insufficient-scope denials carry a challenge)."""
-    assert_denied(r, 403, "Forbidden", None)
+    """No route matches under `defaultAction: deny`: API Gateway's 403 `Missing
+    Authentication Token`, with no `www-authenticate` (README table: only 401s and
+    insufficient-scope denials carry a challenge)."""
+    assert_denied(r, 403, "Missing Authentication Token", None)
 
 
 def assert_unauthorized_no_token(r: Response) -> None:

@@ -129,7 +129,9 @@ def test_reference_config_settings() -> None:
     ext = envoy_cfg.cluster(cfg, envoy_cfg.AUTHZ_CLUSTER)
     assert ext["type"] == "STRICT_DNS"
     (endpoint,) = ext["load_assignment"]["endpoints"][0]["lb_endpoints"]
-    assert endpoint["endpoint"]["address"]["socket_address"] == {"address": "cognito-ext-authz", "port_value": 9000}
+    # the documented headless Service (tests/python/deploy/test_configs_agree.py holds it to the chart)
+    assert endpoint["endpoint"]["address"]["socket_address"] == {
+        "address": "cognito-ext-authz-headless.cognito-ext-authz.svc.cluster.local", "port_value": 9000}
     opts = ext["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
     assert "http2_protocol_options" in opts["explicit_http_config"]
     assert ext["connect_timeout"] == "0.25s"

@@ -227,6 +227,61 @@ are throttled. Matching the request keeps the workers on CPU they actually get.
 {{/*
 Pod scheduling shared by the Deployment and the policy-check hook Job.
 */}}
+{{/*
+Labels and annotations of the pods that run once and end (the policy gate's Job pod, the
+`helm test` pods): the aux labels, hookPods.podLabels, and, unless hookPods asks for
+sidecars, the mesh opt-outs. An injected proxy never exits, so without native sidecars a
+Job whose pod has one never completes and the install waits out its deadline.
+Call with (dict "context" . "component" "...").
+*/}}
+{{- define "cognito-ext-authz.hookPodMetadata" -}}
+{{- $hook := .context.Values.hookPods -}}
+labels:
+  {{- include "cognito-ext-authz.auxPodLabels" . | nindent 2 }}
+  {{- if $hook.disableSidecarInjection }}
+  sidecar.istio.io/inject: "false"
+  {{- end }}
+  {{- with $hook.podLabels }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- if or $hook.disableSidecarInjection $hook.podAnnotations .annotations }}
+annotations:
+  {{- with .annotations }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+  {{- if $hook.disableSidecarInjection }}
+  linkerd.io/inject: disabled
+  {{- end }}
+  {{- with $hook.podAnnotations }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Scheduling of the pods that run once and end: hookPods' own nodeSelector and tolerations,
+else the service's (a platform node pool's pods must be able to run beside it), plus
+hookPods.affinity and hookPods.priorityClassName.
+*/}}
+{{- define "cognito-ext-authz.hookPodScheduling" -}}
+{{- $hook := .Values.hookPods -}}
+{{- with ($hook.nodeSelector | default .Values.nodeSelector) }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with ($hook.tolerations | default .Values.tolerations) }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $hook.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $hook.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- end }}
+
 {{- define "cognito-ext-authz.podScheduling" -}}
 {{- with .Values.nodeSelector }}
 nodeSelector:
@@ -278,4 +333,22 @@ In-cluster DNS name of the headless Service.
 */}}
 {{- define "cognito-ext-authz.headlessFQDN" -}}
 {{- printf "%s.%s.svc.%s" (include "cognito-ext-authz.headlessName" .) .Release.Namespace .Values.clusterDomain }}
+{{- end }}
+
+{{/*
+The policy file's text: `policy` as given when it is text (comments and key order kept),
+the map rendered as YAML, or (null) the chart's example.
+*/}}
+{{- define "cognito-ext-authz.policyYaml" -}}
+{{- if not .Values.policy }}
+# The chart's example: replace it with your own policy (`policy` in the values).
+userPools:
+  - id: us-east-1_EXAMPLE
+defaultAction: deny
+routes: []
+{{- else if kindIs "string" .Values.policy }}
+{{- .Values.policy | trimSuffix "\n" }}
+{{- else }}
+{{- toYaml .Values.policy }}
+{{- end }}
 {{- end }}

@@ -1,0 +1,582 @@
+//! Gateway responses: the policy's `gatewayResponses`, API Gateway's way of changing the
+//! status, headers and body of the answers it gives without calling the backend.
+//!
+//! Keyed by API Gateway's response types. This service gives four of them: `UNAUTHORIZED`
+//! (no, invalid or expired token, missing scope), `ACCESS_DENIED` (an `auth: deny` route,
+//! or a missing scope under `insufficientScopeStatus: 403`), `MISSING_AUTHENTICATION_TOKEN`
+//! (no route matches) and `DEFAULT_4XX` (the 400 for a request that cannot be matched
+//! safely). `EXPIRED_TOKEN` is accepted, as API Gateway accepts it, but API Gateway gives it
+//! for expired AWS (SigV4) credentials only: an expired Cognito token is `UNAUTHORIZED`
+//! there and here. The fall-back order is API Gateway's: a type that is not configured
+//! answers as `DEFAULT_4XX` is configured; a configured type without `statusCode` takes
+//! `DEFAULT_4XX`'s status code, if that has one.
+//!
+//! What a gateway response may say is bounded to what can be stated statically and cannot
+//! weaken anything: a status in 400-499, static header values (never a header Envoy, a
+//! proxy or the upstream interprets, nor one of this service's identity or token headers,
+//! nor `www-authenticate`, which stays this service's), and a JSON body in which
+//! `$context.error.messageString` (the default message, quoted) is the only variable.
+//! Everything is rendered when the policy is compiled; a denial only clones it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::rules::is_header_name;
+use crate::decision::{DenialResponse, MESSAGES};
+
+/// The only mapping-template variable a body may hold: the default message, quoted.
+pub const MESSAGE_VARIABLE: &str = "$context.error.messageString";
+/// Largest body, once rendered.
+pub const MAX_BODY_BYTES: usize = 4096;
+/// Most headers one gateway response may set.
+pub const MAX_HEADERS: usize = 20;
+/// Largest header value.
+pub const MAX_HEADER_VALUE_BYTES: usize = 1024;
+
+/// Statuses a gateway response may give: the 4xx codes Envoy's `HttpStatus` defines, but 407
+/// (a proxy's challenge) and 426 (needs `upgrade`).
+pub const STATUSES: [u16; 24] = [
+    400, 401, 402, 403, 404, 405, 406, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421, 422,
+    423, 424, 428, 429, 431,
+];
+
+/// Response header names a gateway response may not set: hop-by-hop and framing headers,
+/// what Envoy or a proxy acts on, the body's type, and the challenge this service writes.
+const REFUSED_HEADERS: [&str; 15] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    "content-type",
+    "content-encoding",
+    "www-authenticate",
+    "set-cookie",
+];
+
+/// Prefixes of refused names: Envoy's own headers, gRPC framing, this service's identity.
+const REFUSED_PREFIXES: [&str; 3] = ["x-envoy-", "grpc-", "x-cognito-"];
+
+/// One gateway response as the policy file states it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GatewayResponseConfig {
+    /// The HTTP status (API Gateway's `statusCode`); default: the answer's own, or
+    /// `DEFAULT_4XX`'s when that has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    /// Static response headers (API Gateway's `gatewayresponse.header.NAME: "'value'"`,
+    /// written here without the quotes).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// The JSON body (API Gateway's `application/json` response template); default
+    /// `{"message":$context.error.messageString}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+/// API Gateway's response types this service gives (and `EXPIRED_TOKEN`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ResponseType {
+    Unauthorized,
+    AccessDenied,
+    MissingAuthenticationToken,
+    ExpiredToken,
+    Default4xx,
+}
+
+impl ResponseType {
+    pub const ALL: [ResponseType; 5] = [
+        ResponseType::Unauthorized,
+        ResponseType::AccessDenied,
+        ResponseType::MissingAuthenticationToken,
+        ResponseType::ExpiredToken,
+        ResponseType::Default4xx,
+    ];
+
+    /// API Gateway's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ResponseType::Unauthorized => "UNAUTHORIZED",
+            ResponseType::AccessDenied => "ACCESS_DENIED",
+            ResponseType::MissingAuthenticationToken => "MISSING_AUTHENTICATION_TOKEN",
+            ResponseType::ExpiredToken => "EXPIRED_TOKEN",
+            ResponseType::Default4xx => "DEFAULT_4XX",
+        }
+    }
+
+    /// The type named `name` (API Gateway's spelling).
+    pub fn parse(name: &str) -> Option<ResponseType> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// API Gateway's other response types: real, but never an answer of this service.
+pub const OTHER_TYPES: [&str; 16] = [
+    "DEFAULT_5XX",
+    "RESOURCE_NOT_FOUND",
+    "INVALID_API_KEY",
+    "AUTHORIZER_FAILURE",
+    "AUTHORIZER_CONFIGURATION_ERROR",
+    "INVALID_SIGNATURE",
+    "INTEGRATION_FAILURE",
+    "INTEGRATION_TIMEOUT",
+    "API_CONFIGURATION_ERROR",
+    "UNSUPPORTED_MEDIA_TYPE",
+    "BAD_REQUEST_PARAMETERS",
+    "BAD_REQUEST_BODY",
+    "REQUEST_TOO_LARGE",
+    "THROTTLED",
+    "QUOTA_EXCEEDED",
+    "WAF_FILTERED",
+];
+
+/// Why a response type name is refused, if it is.
+pub fn type_refusal(name: &str) -> Option<String> {
+    if ResponseType::parse(name).is_some() {
+        return None;
+    }
+    let ours = ResponseType::ALL.map(ResponseType::name).join(", ");
+    Some(if OTHER_TYPES.contains(&name) {
+        format!(
+            "{name:?} is an API Gateway response type this service never answers with (a policy takes {ours})"
+        )
+    } else {
+        format!("{name:?} is not an API Gateway response type (one of {ours})")
+    })
+}
+
+/// Why a status code is refused, if it is.
+pub fn status_refusal(status: u16) -> Option<String> {
+    (!STATUSES.contains(&status)).then(|| {
+        format!(
+            "{status} is not a status a denial can have here (400-499 as Envoy names them, but 407 and 426)"
+        )
+    })
+}
+
+/// Why a header is refused, if it is; `reserved` are names the policy uses otherwise (its
+/// claim headers and token headers), lower case.
+pub fn header_refusal(name: &str, value: &str, reserved: &[String]) -> Option<String> {
+    let lower = name.trim().to_ascii_lowercase();
+    let folded = lower.replace('_', "-");
+    if !is_header_name(&lower) || lower.len() > 128 {
+        return Some(format!("{name:?} is not a header name"));
+    }
+    if REFUSED_HEADERS.contains(&folded.as_str())
+        || REFUSED_PREFIXES.iter().any(|p| folded.starts_with(p))
+    {
+        return Some(format!(
+            "{name:?} is a header proxies or this service interpret (hop-by-hop, framing, content type, challenge, Envoy's or identity), never set by a gateway response"
+        ));
+    }
+    if reserved.iter().any(|r| r.replace('_', "-") == folded) {
+        return Some(format!(
+            "{name:?} is a claim or token header of this policy"
+        ));
+    }
+    if value.len() > MAX_HEADER_VALUE_BYTES {
+        return Some(format!(
+            "the value of {name:?} is longer than {MAX_HEADER_VALUE_BYTES} bytes"
+        ));
+    }
+    if value.trim() != value || value.bytes().any(|b| !(b == b' ' || b.is_ascii_graphic())) {
+        return Some(format!(
+            "the value of {name:?} is not printable ASCII without leading or trailing space"
+        ));
+    }
+    None
+}
+
+/// The body with `$context.error.messageString` replaced by `message` (quoted), or why the
+/// template is refused: another variable, a directive, not JSON, too large.
+pub fn render_body(template: &str, message: &str) -> Result<String, String> {
+    let quoted = serde_json::to_string(message).expect("a string serializes");
+    let mut out = String::with_capacity(template.len() + quoted.len());
+    let mut rest = template;
+    while let Some(at) = rest.find(['$', '#']) {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let next = tail[1..].chars().next();
+        if let Some(after) = tail.strip_prefix(MESSAGE_VARIABLE)
+            && !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        {
+            out.push_str(&quoted);
+            rest = after;
+            continue;
+        }
+        let word: String = tail
+            .chars()
+            .take_while(|c| !c.is_whitespace() && !matches!(c, '"' | ',' | '}' | ']'))
+            .take(40)
+            .collect();
+        match (tail.as_bytes()[0], next) {
+            (b'$', Some(c)) if c.is_ascii_alphabetic() || c == '{' || c == '!' => {
+                return Err(format!(
+                    "{word} is a mapping-template variable; a body is static but for {MESSAGE_VARIABLE}"
+                ));
+            }
+            (b'#', Some(c)) if c.is_ascii_alphabetic() || matches!(c, '{' | '#' | '*') => {
+                return Err(format!(
+                    "{word} is a mapping-template directive; a body is static but for {MESSAGE_VARIABLE}"
+                ));
+            }
+            _ => {
+                out.push_str(&tail[..1]);
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    if out.len() > MAX_BODY_BYTES {
+        return Err(format!("the body is longer than {MAX_BODY_BYTES} bytes"));
+    }
+    serde_json::from_str::<serde_json::Value>(&out)
+        .map_err(|e| format!("the body is not JSON ({e})"))?;
+    Ok(out)
+}
+
+/// The policy's gateway responses, compiled: per response type, the answer it gives for
+/// each default message, fall-back applied.
+#[derive(Debug, Clone)]
+pub struct GatewayResponses {
+    /// By [`ResponseType`] index; `None`: API Gateway's default.
+    by_type: [Option<Resolved>; 5],
+    /// API Gateway's default body for each of [`MESSAGES`].
+    defaults: Vec<(&'static str, Arc<str>)>,
+    /// The types the policy configures, for the summary.
+    configured: Vec<ResponseType>,
+}
+
+/// A response type's answer after fall-back.
+#[derive(Debug, Clone)]
+struct Resolved {
+    status: Option<u16>,
+    headers: Arc<[(String, String)]>,
+    /// The body for each of [`MESSAGES`]; `None`: the default.
+    bodies: Option<Vec<(&'static str, Arc<str>)>>,
+}
+
+impl Default for GatewayResponses {
+    /// API Gateway's default answers: nothing configured.
+    fn default() -> Self {
+        Self {
+            by_type: Default::default(),
+            defaults: MESSAGES
+                .iter()
+                .map(|m| (*m, Arc::from(default_body(m))))
+                .collect(),
+            configured: Vec::new(),
+        }
+    }
+}
+
+fn default_body(message: &str) -> String {
+    format!(
+        "{{\"message\":{}}}",
+        serde_json::to_string(message).expect("a string serializes")
+    )
+}
+
+impl GatewayResponses {
+    /// Checks and compiles `gatewayResponses`; every problem goes to `errors` with its place.
+    /// `reserved`: the policy's claim and token header names, lower case.
+    pub fn compile(
+        config: &BTreeMap<String, GatewayResponseConfig>,
+        reserved: &[String],
+        errors: &mut Vec<String>,
+    ) -> Self {
+        let mut out = Self::default();
+        let mut checked: [Option<&GatewayResponseConfig>; 5] = Default::default();
+        for (name, response) in config {
+            let at = format!("gatewayResponses.{name}");
+            let before = errors.len();
+            let Some(kind) = ResponseType::parse(name) else {
+                errors.push(format!("{at}: {}", type_refusal(name).unwrap_or_default()));
+                continue;
+            };
+            if let Some(refusal) = response.status_code.and_then(status_refusal) {
+                errors.push(format!("{at}.statusCode: {refusal}"));
+            }
+            if response.headers.len() > MAX_HEADERS {
+                errors.push(format!("{at}.headers: more than {MAX_HEADERS} headers"));
+            }
+            let mut seen: Vec<String> = Vec::new();
+            for (header, value) in &response.headers {
+                let folded = header.trim().to_ascii_lowercase().replace('_', "-");
+                if let Some(refusal) = header_refusal(header, value, reserved) {
+                    errors.push(format!("{at}.headers.{header}: {refusal}"));
+                } else if seen.contains(&folded) {
+                    errors.push(format!("{at}.headers.{header}: listed twice"));
+                }
+                seen.push(folded);
+            }
+            if let Some(body) = &response.body {
+                // The longest default message makes the largest body.
+                for message in MESSAGES {
+                    if let Err(e) = render_body(body, message) {
+                        errors.push(format!("{at}.body: {e}"));
+                        break;
+                    }
+                }
+            }
+            if errors.len() == before {
+                checked[kind.index()] = Some(response);
+                out.configured.push(kind);
+            }
+        }
+        out.configured.sort();
+        let fallback = checked[ResponseType::Default4xx.index()];
+        for kind in ResponseType::ALL {
+            let own = checked[kind.index()];
+            let (status, config) = match own {
+                Some(c) => (c.status_code.or(fallback.and_then(|f| f.status_code)), c),
+                None => match fallback {
+                    Some(f) => (f.status_code, f),
+                    None => continue,
+                },
+            };
+            let headers: Vec<(String, String)> = config
+                .headers
+                .iter()
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.clone()))
+                .collect();
+            let bodies = config.body.as_ref().map(|b| {
+                MESSAGES
+                    .iter()
+                    .map(|m| (*m, Arc::from(render_body(b, m).unwrap_or_default())))
+                    .collect()
+            });
+            out.by_type[kind.index()] = Some(Resolved {
+                status,
+                headers: headers.into(),
+                bodies,
+            });
+        }
+        out
+    }
+
+    /// The answer of type `kind` whose default is `status` with `{"message": message}`
+    /// (`message` one of [`MESSAGES`]) and the challenge `www_authenticate`; `kind` `None`:
+    /// no gateway response applies.
+    pub fn answer(
+        &self,
+        kind: Option<ResponseType>,
+        status: u16,
+        message: &'static str,
+        www_authenticate: Option<&'static str>,
+    ) -> DenialResponse {
+        let body_of = |bodies: &[(&'static str, Arc<str>)]| {
+            bodies
+                .iter()
+                .find(|(m, _)| *m == message)
+                .map(|(_, b)| b.clone())
+                .unwrap_or_else(|| Arc::from(default_body(message)))
+        };
+        match kind.and_then(|k| self.by_type[k.index()].as_ref()) {
+            None => DenialResponse {
+                status,
+                www_authenticate,
+                headers: Arc::from([]),
+                body: body_of(&self.defaults),
+            },
+            Some(r) => {
+                let status = r.status.unwrap_or(status);
+                DenialResponse {
+                    status,
+                    // A 401 always carries a challenge (RFC 9110 15.5.2).
+                    www_authenticate: www_authenticate.or((status == 401).then_some("Bearer")),
+                    headers: r.headers.clone(),
+                    body: body_of(r.bodies.as_deref().unwrap_or(&self.defaults)),
+                }
+            }
+        }
+    }
+
+    /// The configured types, by API Gateway name, for `validate`'s summary.
+    pub fn configured(&self) -> Vec<&'static str> {
+        self.configured.iter().map(|t| t.name()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(yaml: &str) -> BTreeMap<String, GatewayResponseConfig> {
+        serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    fn compile(yaml: &str) -> (GatewayResponses, Vec<String>) {
+        let mut errors = Vec::new();
+        let r = GatewayResponses::compile(&config(yaml), &["x-tenant".to_owned()], &mut errors);
+        (r, errors)
+    }
+
+    #[test]
+    fn without_configuration_the_answers_are_api_gateways() {
+        let r = GatewayResponses::default();
+        let a = r.answer(
+            Some(ResponseType::MissingAuthenticationToken),
+            403,
+            "Missing Authentication Token",
+            None,
+        );
+        assert_eq!(a.status, 403);
+        assert_eq!(&*a.body, r#"{"message":"Missing Authentication Token"}"#);
+        assert!(a.headers.is_empty());
+    }
+
+    #[test]
+    fn a_type_not_configured_falls_back_to_default_4xx() {
+        let (r, errors) = compile(
+            r#"
+DEFAULT_4XX:
+  headers: {Access-Control-Allow-Origin: "https://app.example.com"}
+ACCESS_DENIED:
+  statusCode: 404
+  body: '{"error":$context.error.messageString,"code":"denied"}'
+"#,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        // UNAUTHORIZED is not configured: DEFAULT_4XX's headers, the default body.
+        let a = r.answer(
+            Some(ResponseType::Unauthorized),
+            401,
+            "Unauthorized",
+            Some("Bearer"),
+        );
+        assert_eq!(a.status, 401);
+        assert_eq!(a.www_authenticate, Some("Bearer"));
+        assert_eq!(
+            &*a.headers,
+            [(
+                "access-control-allow-origin".to_owned(),
+                "https://app.example.com".to_owned()
+            )]
+        );
+        assert_eq!(&*a.body, r#"{"message":"Unauthorized"}"#);
+        // ACCESS_DENIED is: its own status and body, and not DEFAULT_4XX's headers.
+        let a = r.answer(Some(ResponseType::AccessDenied), 403, "Forbidden", None);
+        assert_eq!(a.status, 404);
+        assert!(a.headers.is_empty());
+        assert_eq!(&*a.body, r#"{"error":"Forbidden","code":"denied"}"#);
+        // No type: nothing applies.
+        let a = r.answer(None, 403, "Forbidden", None);
+        assert!(a.headers.is_empty());
+    }
+
+    #[test]
+    fn default_4xx_status_changes_every_other_4xx_without_its_own() {
+        let (r, errors) = compile(
+            "DEFAULT_4XX: {statusCode: 404}\nUNAUTHORIZED: {headers: {X-Reason: auth}}\nMISSING_AUTHENTICATION_TOKEN: {statusCode: 410}\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let status = |k| r.answer(Some(k), 403, "Forbidden", None).status;
+        assert_eq!(status(ResponseType::Unauthorized), 404);
+        assert_eq!(status(ResponseType::AccessDenied), 404);
+        assert_eq!(status(ResponseType::MissingAuthenticationToken), 410);
+        // A 401 made another status keeps its challenge; a status made 401 gets one.
+        let (r, _) = compile("MISSING_AUTHENTICATION_TOKEN: {statusCode: 401}\n");
+        let a = r.answer(
+            Some(ResponseType::MissingAuthenticationToken),
+            403,
+            "Missing Authentication Token",
+            None,
+        );
+        assert_eq!((a.status, a.www_authenticate), (401, Some("Bearer")));
+    }
+
+    #[test]
+    fn only_the_message_variable_is_substituted() {
+        assert_eq!(
+            render_body(
+                r#"{"message":$context.error.messageString,"price":"$5 #1"}"#,
+                "Unauthorized"
+            )
+            .unwrap(),
+            r#"{"message":"Unauthorized","price":"$5 #1"}"#
+        );
+        for bad in [
+            r#"{"id":"$context.requestId"}"#,
+            r#"{"m":$context.error.messageStringX}"#,
+            r#"{"m":"${context.error.message}"}"#,
+            r#"{"m":"$stageVariables.x"}"#,
+            r#"{"m":"$input.body"}"#,
+            r#"{"m":"$util.escapeJavaScript('x')"}"#,
+            r#"#set($x = 1){"m":1}"#,
+            r#"{"m":"$!context.x"}"#,
+            "not json $context.error.messageString",
+            "",
+        ] {
+            assert!(render_body(bad, "Unauthorized").is_err(), "{bad}");
+        }
+        let big = format!(r#"{{"m":"{}"}}"#, "a".repeat(MAX_BODY_BYTES));
+        assert!(render_body(&big, "x").unwrap_err().contains("longer"));
+    }
+
+    #[test]
+    fn unsafe_or_unknown_settings_are_refused_with_their_place() {
+        let (_, errors) = compile(
+            r#"
+THROTTLED: {statusCode: 429}
+NOT_A_TYPE: {}
+UNAUTHORIZED:
+  statusCode: 200
+  headers:
+    WWW-Authenticate: Basic
+    X-Cognito-Sub: admin
+    x_cognito_groups: admins
+    Content-Type: text/html
+    Transfer-Encoding: chunked
+    X-Envoy-Upstream-Service-Time: "1"
+    X-Tenant: t1
+    X-Ok: "a\r\nx-admin: 1"
+    Set-Cookie: a=b
+ACCESS_DENIED:
+  statusCode: 500
+  body: '{"id":"$context.requestId"}'
+"#,
+        );
+        let all = errors.join("\n");
+        for want in [
+            "gatewayResponses.THROTTLED: \"THROTTLED\" is an API Gateway response type this service never answers with",
+            "gatewayResponses.NOT_A_TYPE: \"NOT_A_TYPE\" is not an API Gateway response type",
+            "gatewayResponses.UNAUTHORIZED.statusCode: 200",
+            "UNAUTHORIZED.headers.WWW-Authenticate",
+            "UNAUTHORIZED.headers.X-Cognito-Sub",
+            "UNAUTHORIZED.headers.x_cognito_groups",
+            "UNAUTHORIZED.headers.Content-Type",
+            "UNAUTHORIZED.headers.Transfer-Encoding",
+            "UNAUTHORIZED.headers.X-Envoy-Upstream-Service-Time",
+            "UNAUTHORIZED.headers.X-Tenant: \"X-Tenant\" is a claim or token header",
+            "UNAUTHORIZED.headers.X-Ok: the value",
+            "UNAUTHORIZED.headers.Set-Cookie",
+            "gatewayResponses.ACCESS_DENIED.statusCode: 500",
+            "gatewayResponses.ACCESS_DENIED.body: $context.requestId is a mapping-template variable",
+        ] {
+            assert!(all.contains(want), "missing {want:?} in:\n{all}");
+        }
+    }
+
+    #[test]
+    fn cors_headers_are_allowed() {
+        let (r, errors) = compile(
+            "UNAUTHORIZED:\n  headers:\n    Access-Control-Allow-Origin: '*'\n    Access-Control-Expose-Headers: WWW-Authenticate\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(r.configured(), ["UNAUTHORIZED"]);
+    }
+}
