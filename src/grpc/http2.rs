@@ -66,8 +66,8 @@ const CONNECTION_WINDOW_BYTES: u32 = 65_535;
 const SMALL_DATA_FRAMES_BUDGET: usize = 128 * 1024;
 
 /// Answer bytes a connection may have waiting for its client's flow-control window: past
-/// this, its next checks are not decided (their messages stay within flow control) until
-/// the client reads. Envoy's windows are far larger than its checks in flight.
+/// this, its further checks and calls are refused unread until the client reads. Envoy's
+/// windows are far larger than its checks in flight, so it never gets there.
 const UNSENT_ANSWER_BYTES: usize = 8 * 1024;
 
 /// Most answers written together: the first of them is not held back for longer than
