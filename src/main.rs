@@ -14,6 +14,32 @@ use cognito_ext_authz::settings::{LogFormat, Settings};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+unsafe extern "C" {
+    /// mimalloc's own: frees the calling thread's empty pages and gives purged memory back
+    /// to the system.
+    fn mi_collect(force: bool);
+}
+
+/// Run by each worker thread as it goes idle, at most once a second: mimalloc gives a
+/// thread's freed pages back only when that thread allocates again, so after a flood of
+/// connections an idle worker would keep their memory (measured: 138 MiB kept after a
+/// flood that took the service from 24 MiB to 540 MiB).
+fn give_back_freed_memory() {
+    use std::cell::Cell;
+    use std::time::{Duration, Instant};
+    thread_local!(static LAST: Cell<Option<Instant>> = const { Cell::new(None) });
+    let now = Instant::now();
+    if LAST
+        .get()
+        .is_some_and(|last| now.duration_since(last) < Duration::from_secs(1))
+    {
+        return;
+    }
+    LAST.set(Some(now));
+    // SAFETY: mi_collect takes no pointer and may be called from any thread at any time.
+    unsafe { mi_collect(true) };
+}
+
 /// Envoy/Istio external authorization with the policy of an API Gateway Cognito authorizer.
 #[derive(Parser)]
 #[command(name = "cognito-ext-authz", version, about)]
@@ -479,6 +505,7 @@ fn serve(
         tracing::warn!("{w}");
     }
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.on_thread_park(give_back_freed_memory);
     if let Some(n) = settings.worker_threads {
         runtime.worker_threads(n);
     }

@@ -241,6 +241,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         Http2Limits {
             max_streams: settings.max_streams_per_connection,
             request_timeout: settings.request_timeout,
+            idle_timeout: settings.idle_timeout,
         },
     ));
     let stop = async move { grpc_stop.reached(Phase::Stopping).await };

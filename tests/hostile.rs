@@ -1170,10 +1170,10 @@ async fn a_health_watch_the_client_resets_or_abandons_ends_with_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn checks_reset_while_waiting_for_their_turn_are_dropped_at_once() {
-    // One check being read at once, held by a stream that never sends; every further
-    // check waits for its turn. A client that opens checks and resets them must not leave
-    // them waiting (and holding their stream) until the request timeout: the stream slot
-    // is free at the reset, so the waiting checks would have no bound but the rate.
+    // One check being read at once, and checks that wait (for their message, or their
+    // turn). A client that opens checks and resets them must not leave them waiting (and
+    // holding their stream) until the request timeout: the stream slot is free at the
+    // reset, so the waiting checks would have no bound but the rate.
     let (_keys, service) = keys_and_service(
         BIN,
         ROUTES,
@@ -1425,22 +1425,24 @@ async fn a_check_reset_during_a_key_refetch_does_not_cancel_the_fetch_others_wai
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "not fixed: the in-flight limit is shared by every connection, so 512 streams that \
-            send nothing (4 connections) make every other check wait up to the request \
-            timeout; needs a per-connection share of the limit (docs/security.md accepts it)"]
 async fn streams_that_never_send_cannot_make_checks_on_other_connections_wait() {
     let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let addr = service.grpc;
     // 4 connections × 128 streams (the defaults): each a check that never sends a byte.
+    // A stream takes a place among the checks in flight only once its message is there.
     let mut held = Vec::new();
+    let mut connections = Vec::new();
     for _ in 0..4 {
-        let mut c = h2_connection(addr).await;
+        let (mut c, mut pings) = h2_connection_pinging(addr).await;
         for _ in 0..128 {
             c = c.ready().await.unwrap();
             held.push(c.send_request(grpc_post(addr), false).unwrap());
         }
+        // The second PING leaves after the streams: answered, the service has read them.
+        pings.ping(h2::Ping::opaque()).await.unwrap();
+        pings.ping(h2::Ping::opaque()).await.unwrap();
+        connections.push((c, pings));
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let mut client = service.client().await;
     let started = Instant::now();
     let a = check(
@@ -1455,4 +1457,305 @@ async fn streams_that_never_send_cannot_make_checks_on_other_connections_wait() 
         started.elapsed()
     );
     drop(held);
+    drop(connections);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_connection_holds_more_than_its_share_of_the_checks_in_flight() {
+    // A message larger than a stream's window takes its place among the checks in flight
+    // once a window of it is there (the rest is read with the place held). Streams that
+    // send most of such a message and stop hold their places until the request timeout,
+    // but one connection holds at most an eighth of them.
+    let (_keys, service) = keys_and_service(
+        BIN,
+        ROUTES,
+        &[
+            ("AUTHZ_MAX_IN_FLIGHT", "64"),
+            ("AUTHZ_REQUEST_TIMEOUT_SECONDS", "120"),
+            ("RUST_LOG", "info"),
+        ],
+    )
+    .await;
+    let addr = service.grpc;
+    let mut connections = Vec::new();
+    for _ in 0..2 {
+        let mut c = h2_connection(addr).await;
+        let mut streams = Vec::new();
+        for _ in 0..100 {
+            c = c.ready().await.unwrap();
+            let (response, mut body) = c.send_request(grpc_post(addr), false).unwrap();
+            let _ = body.send_data(partial_message(120_000, 110_000), false);
+            streams.push((response, body));
+        }
+        connections.push((c, streams));
+    }
+    // Wait until the service holds as many places as the attack can take.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let waited = async |limit: &str| {
+        let label = format!("limit=\"{limit}\"");
+        service
+            .metric("cognito_ext_authz_limits_tripped_total", &[&label])
+            .await
+    };
+    while waited("grpc_connection_share").await + waited("grpc_in_flight").await < 2.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the attack never reached a limit"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut client = service.client().await;
+    let started = Instant::now();
+    let a = tokio::time::timeout(
+        Duration::from_secs(30),
+        check(
+            &mut client,
+            request("GET", "api.example.com", "/health", &[]),
+        ),
+    )
+    .await
+    .expect("a check on another connection waited for the attacker's places");
+    assert_eq!(a.status, 200);
+    eprintln!("a check on another connection took {:?}", started.elapsed());
+    drop(connections);
+}
+
+/// A client that never reads its answers: its flow-control window is 0
+/// (`SETTINGS_INITIAL_WINDOW_SIZE`), it sends `checks` whole checks on one connection and a
+/// PING every 2 s. The handle ends when the service has closed the connection.
+async fn never_reading_client(
+    addr: std::net::SocketAddr,
+    message: bytes::Bytes,
+    checks: usize,
+) -> tokio::task::JoinHandle<()> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut client, mut connection) = h2::client::Builder::new()
+        .initial_window_size(0)
+        .handshake::<_, bytes::Bytes>(tcp)
+        .await
+        .unwrap();
+    let mut pings = connection.ping_pong().expect("ping_pong taken once");
+    tokio::spawn(async move {
+        let mut calls = Vec::new();
+        let sending = async {
+            for _ in 0..checks {
+                let Ok(ready) = client.clone().ready().await else {
+                    break;
+                };
+                client = ready;
+                let Ok((response, mut body)) = client.send_request(grpc_post(addr), false) else {
+                    break;
+                };
+                let _ = body.send_data(message.clone(), true);
+                calls.push(response);
+            }
+            loop {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                if pings.ping(h2::Ping::opaque()).await.is_err() {
+                    break;
+                }
+            }
+        };
+        tokio::select! {
+            _ = connection => {}
+            () = sending => {}
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_a_client_never_reads_cannot_take_memory_or_keep_its_connection() {
+    // The attack that took RSS to 540 MiB with 2,000 connections: each connection fills its
+    // 128 streams with checks behind a closed flow-control window and keeps itself alive
+    // with PINGs, so every answer stayed queued for as long as the client liked.
+    //
+    // `AUTHZ_TEST_FLOOD_CONNECTIONS` sets the size of the flood (200); larger floods, as
+    // measured for docs/security.md with `--release`, hold every connection open at once
+    // with a request timeout of 60 s.
+    use prost::Message as _;
+    let connections: usize = std::env::var("AUTHZ_TEST_FLOOD_CONNECTIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(200);
+    let timeout = if connections > 200 { "60" } else { "7" };
+    // The binary measured (`AUTHZ_TEST_BIN`: the release build, for the figures).
+    let bin = std::env::var("AUTHZ_TEST_BIN").unwrap_or_else(|_| BIN.to_owned());
+    let (_keys, service) = keys_and_service(
+        &bin,
+        ROUTES,
+        &[
+            ("RUST_LOG", "info"),
+            ("AUTHZ_REQUEST_TIMEOUT_SECONDS", timeout),
+        ],
+    )
+    .await;
+    let pid = service.pid();
+    let addr = service.grpc;
+    let token = bearer(&access_claims("files/read"));
+    let auth = [("authorization", token.as_str())];
+    let message = bytes::Bytes::from(grpc_message(
+        &request("GET", "api.example.com", "/files/a", &auth).encode_to_vec(),
+    ));
+    // Warm up: the token verified and cached, pools grown.
+    let mut client = service.client().await;
+    for _ in 0..20 {
+        let a = check(
+            &mut client,
+            request("GET", "api.example.com", "/files/a", &auth),
+        )
+        .await;
+        assert_eq!(a.status, 200, "{a:?}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = rss_kib(pid);
+
+    let mut flood = Vec::new();
+    for _ in 0..connections {
+        flood.push(never_reading_client(addr, message.clone(), 128).await);
+    }
+    // While the flood holds its connections: checks on another connection are answered
+    // promptly, and the peak of RSS is recorded.
+    let mut peak = rss_kib(pid);
+    let mut slowest = Duration::ZERO;
+    for _ in 0..20 {
+        let started = Instant::now();
+        let a = tokio::time::timeout(
+            Duration::from_secs(30),
+            check(
+                &mut client,
+                request("GET", "api.example.com", "/files/a", &auth),
+            ),
+        )
+        .await
+        .expect("a check on another connection was starved");
+        assert_eq!(a.status, 200, "{a:?}");
+        slowest = slowest.max(started.elapsed());
+        peak = peak.max(rss_kib(pid));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "RSS {before} KiB before, {peak} KiB at the peak of {connections} connections \
+         holding unread answers; slowest check meanwhile {slowest:?}"
+    );
+    // Once the service has dealt with every check it was sent (the refusals stop), what
+    // the connections hold: the answers decided before their windows were found closed.
+    let refused = async || {
+        service
+            .metric(
+                "cognito_ext_authz_limits_tripped_total",
+                &[r#"limit="grpc_unread_answers""#],
+            )
+            .await
+    };
+    let mut seen = refused().await;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = refused().await;
+        if now == seen && now > 0.0 {
+            break;
+        }
+        seen = now;
+    }
+    // The memory of the work done meanwhile goes back to the system as the workers go
+    // idle: the least RSS seen over 2 s, before any connection is closed.
+    let closed = async || {
+        service
+            .metric(
+                "cognito_ext_authz_limits_tripped_total",
+                &[r#"limit="grpc_stalled_connection_closed""#],
+            )
+            .await
+    };
+    let mut held = rss_kib(pid);
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = rss_kib(pid);
+        if closed().await > 0.0 {
+            break;
+        }
+        held = held.min(now);
+    }
+    eprintln!(
+        "{seen} checks refused on connections whose answers were not read; RSS {held} KiB \
+         while the connections hold their unread answers"
+    );
+    assert!(seen > 0.0, "no check refused");
+    // Its answers cannot be written: each connection is closed (PINGs or not) once the
+    // request timeout (7 s) has passed without progress.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for connection in flood {
+        let left = deadline.saturating_duration_since(Instant::now());
+        tokio::time::timeout(left, connection)
+            .await
+            .expect("a connection whose answers cannot be written stays open")
+            .unwrap();
+    }
+    assert!(
+        service.metrics().await.contains(&format!(
+            r#"limit="grpc_stalled_connection_closed"}} {connections}"#
+        )),
+        "every stalled connection counted"
+    );
+    // The memory of the flood goes back to the system.
+    let mut after = rss_kib(pid);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while after > before + 16 * 1024 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        after = rss_kib(pid);
+    }
+    eprintln!("RSS {after} KiB once the connections are closed");
+    assert!(
+        after <= before + 16 * 1024,
+        "{after} KiB kept after the flood ({before} KiB before)"
+    );
+    let per_connection = held.saturating_sub(before) / connections as u64;
+    assert!(
+        per_connection <= 320,
+        "{per_connection} KiB of RSS per connection that never reads"
+    );
+    assert!(peak < 128 * 1024, "RSS {peak} KiB under the flood");
+    let a = check(
+        &mut client,
+        request("GET", "api.example.com", "/files/a", &auth),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pings_alone_do_not_keep_a_connection_open() {
+    // A client that opens a connection and sends only PINGs costs a connection slot and
+    // its memory: the idle timeout counts from the last request, not the last byte.
+    let (_keys, service) =
+        keys_and_service(BIN, ROUTES, &[("AUTHZ_IDLE_TIMEOUT_SECONDS", "2")]).await;
+    let tcp = tokio::net::TcpStream::connect(service.grpc).await.unwrap();
+    let (client, mut connection) = h2::client::handshake(tcp).await.unwrap();
+    let mut pings = connection.ping_pong().expect("ping_pong taken once");
+    let opened = Instant::now();
+    let closed = tokio::spawn(async move {
+        let pinging = async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                if pings.ping(h2::Ping::opaque()).await.is_err() {
+                    break;
+                }
+            }
+        };
+        tokio::select! {
+            _ = connection => {}
+            () = pinging => {}
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(30), closed)
+        .await
+        .expect("a connection kept open by PINGs alone")
+        .unwrap();
+    assert!(opened.elapsed() >= Duration::from_millis(1500));
+    drop(client);
+    assert!(
+        service
+            .metrics()
+            .await
+            .contains(r#"limit="idle_connection_closed"} 1"#)
+    );
 }

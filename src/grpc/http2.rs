@@ -9,13 +9,17 @@
 //!
 //! The bounds are those of `docs/security.md`: streams per connection, the request's own
 //! header block, flow-control windows, the size of a `CheckRequest` and the checks being
-//! read at once ([`CheckServer`]), the time a check may take. HTTP/2 itself (framing,
-//! HPACK, flow control, resets, GOAWAY) is the `h2` crate's, as it is under hyper.
+//! read at once ([`CheckServer`]), the time a check may take; per connection, the answers
+//! waiting for the client to open its window (past them its checks are refused), the time
+//! its answers may stay unwritten and the time without a request (PINGs do not count)
+//! before it is closed. HTTP/2 itself (framing, HPACK, flow control, resets, GOAWAY) is
+//! the `h2` crate's, as it is under hyper.
 
 use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -23,6 +27,7 @@ use bytes::{Buf, Bytes};
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use h2::RecvStream;
+use h2::SendStream;
 use h2::server::SendResponse;
 use http::{HeaderMap, HeaderValue, Request, Response};
 use http_body::{Body as _, Frame};
@@ -30,7 +35,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch};
 use tonic::codegen::Service as _;
 
-use super::view::{CHECK_PATH, CheckServer, Refusal};
+use super::view::{CHECK_PATH, CheckServer, ConnectionChecks, Refusal};
 
 /// The HTTP/2 settings of the gRPC port.
 #[derive(Debug, Clone, Copy)]
@@ -39,15 +44,31 @@ pub struct Http2Limits {
     pub max_streams: u32,
     /// Longest a check may take, from its first byte to its answer
     /// (`AUTHZ_REQUEST_TIMEOUT_SECONDS`; a shorter `grpc-timeout` from the client wins).
+    /// Also how long a connection's answers may wait to be written before it is closed.
     pub request_timeout: Duration,
+    /// How long a connection may go without a request (PINGs do not count) before it is
+    /// closed (`AUTHZ_IDLE_TIMEOUT_SECONDS`; `None`: never).
+    pub idle_timeout: Option<Duration>,
 }
 
 /// The gRPC request's own headers (not the `CheckRequest`'s): Envoy sends a few hundred bytes.
 const MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
 /// Per stream: a typical `CheckRequest` fits; larger ones take a window update or two.
 const STREAM_WINDOW_BYTES: u32 = 64 * 1024;
-/// Per connection: what a connection's unread streams can hold at most.
-const CONNECTION_WINDOW_BYTES: u32 = 256 * 1024;
+/// Per connection: what a connection's unread streams can hold at most (HTTP/2's initial
+/// connection window, the least a server can give).
+const CONNECTION_WINDOW_BYTES: u32 = 65_535;
+
+/// h2's budget for the overhead of small DATA frames held unread (each frame under 256 bytes
+/// costs 256 minus its size); past it the connection is closed (`ENHANCE_YOUR_CALM`).
+/// h2 derives it from the connection window (32 KiB for 64 KiB), which a check sent in
+/// 7-byte frames exceeds; this is what it was with a 256 KiB window.
+const SMALL_DATA_FRAMES_BUDGET: usize = 128 * 1024;
+
+/// Answer bytes a connection may have waiting for its client's flow-control window: past
+/// this, its further checks and calls are refused unread until the client reads. Envoy's
+/// windows are far larger than its checks in flight, so it never gets there.
+const UNSENT_ANSWER_BYTES: usize = 8 * 1024;
 
 /// Most answers written together: the first of them is not held back for longer than
 /// deciding this many checks takes, so Envoy can work on them while the rest are decided.
@@ -67,6 +88,7 @@ pub struct GrpcPort {
     others: tonic::service::Routes,
     http2: h2::server::Builder,
     request_timeout: Duration,
+    idle_timeout: Option<Duration>,
 }
 
 impl GrpcPort {
@@ -78,12 +100,14 @@ impl GrpcPort {
             .initial_window_size(STREAM_WINDOW_BYTES)
             .initial_connection_window_size(CONNECTION_WINDOW_BYTES)
             .max_concurrent_streams(limits.max_streams)
-            .max_header_list_size(MAX_HEADER_LIST_BYTES);
+            .max_header_list_size(MAX_HEADER_LIST_BYTES)
+            .data_frame_budget(SMALL_DATA_FRAMES_BUDGET);
         Self {
             checks,
             others: others.prepare(),
             http2,
             request_timeout: limits.request_timeout,
+            idle_timeout: limits.idle_timeout,
         }
     }
 
@@ -124,7 +148,12 @@ impl GrpcPort {
     where
         C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let handshake = self.http2.handshake::<C, Bytes>(io);
+        let backlog = Arc::new(Backlog::default());
+        let io = Watched {
+            io,
+            backlog: backlog.clone(),
+        };
+        let handshake = self.http2.handshake::<_, Bytes>(io);
         let mut conn = tokio::select! {
             conn = handshake => match conn {
                 Ok(conn) => conn,
@@ -132,6 +161,9 @@ impl GrpcPort {
             },
             _ = stop.wait_for(|s| *s) => return,
         };
+        let on_connection = self
+            .checks
+            .connection(STREAM_WINDOW_BYTES, CONNECTION_WINDOW_BYTES);
         let for_others = stop.clone();
         let relayed = Arc::new(tokio::sync::Semaphore::new(RELAYED_CALLS_PER_CONNECTION));
         let mut stopping = pin!(stop.wait_for(|s| *s));
@@ -140,6 +172,12 @@ impl GrpcPort {
         // answers would keep it (and the port) open for good. No check can still be in
         // flight a request timeout after the GOAWAY, so the connection is dropped then.
         let mut closing: Option<Pin<Box<tokio::time::Sleep>>> = None;
+        let mut stalled = Stall::default();
+        let mut idle = self.idle_timeout.map(|limit| Idle {
+            limit,
+            last_request: tokio::time::Instant::now(),
+            timer: Box::pin(tokio::time::sleep(limit)),
+        });
         let mut checks = FuturesUnordered::new();
         poll_fn(|cx| {
             match &mut closing {
@@ -165,8 +203,25 @@ impl GrpcPort {
                 loop {
                     match conn.poll_accept(cx) {
                         Poll::Ready(Some(Ok((request, respond)))) => {
+                            if let Some(idle) = &mut idle {
+                                idle.last_request = tokio::time::Instant::now();
+                            }
                             if request.uri().path() == CHECK_PATH {
-                                checks.push(self.check(request, respond));
+                                if backlog.window_closed() {
+                                    crate::metrics::limit_tripped("grpc_unread_answers");
+                                    refuse(respond, Refusal::AnswersUnread);
+                                } else {
+                                    checks.push(self.check(
+                                        &on_connection,
+                                        &backlog,
+                                        request,
+                                        respond,
+                                    ));
+                                }
+                            } else if !backlog.flowing() {
+                                // Its answer would wait behind the others.
+                                crate::metrics::limit_tripped("grpc_unread_answers");
+                                refuse(respond, Refusal::AnswersUnread);
                             } else if let Ok(turn) = relayed.clone().try_acquire_owned() {
                                 tokio::spawn(relay(
                                     self.others.clone(),
@@ -174,6 +229,7 @@ impl GrpcPort {
                                     respond,
                                     for_others.clone(),
                                     turn,
+                                    backlog.clone(),
                                 ));
                             } else {
                                 crate::metrics::limit_tripped("grpc_relayed_calls");
@@ -193,18 +249,43 @@ impl GrpcPort {
                     answered += 1;
                 }
                 if answered == 0 {
-                    return Poll::Pending;
+                    break;
                 }
             }
+            // Nothing more to do until the client or a check wakes the connection: close it
+            // if its answers have not moved for the request timeout, or if it has had no
+            // request for the idle timeout (whatever else it sent, PINGs included).
+            if stalled.over(&backlog, self.request_timeout, cx) {
+                crate::metrics::limit_tripped("grpc_stalled_connection_closed");
+                return Poll::Ready(());
+            }
+            if let Some(idle) = &mut idle
+                && idle.over(conn.has_streams(), cx)
+            {
+                crate::metrics::limit_tripped("idle_connection_closed");
+                return Poll::Ready(());
+            }
+            Poll::Pending
         })
         .await;
     }
 
     /// Answers one check on its stream.
-    async fn check(&self, request: Request<RecvStream>, mut respond: SendResponse<Bytes>) {
+    async fn check(
+        &self,
+        on_connection: &ConnectionChecks,
+        backlog: &Backlog,
+        request: Request<RecvStream>,
+        mut respond: SendResponse<Bytes>,
+    ) {
         let timeout = grpc_timeout(request.headers())
             .map_or(self.request_timeout, |t| t.min(self.request_timeout));
-        let mut answering = pin!(tokio::time::timeout(timeout, self.checks.answer(request)));
+        // The request's headers are not kept while the message is waited for.
+        let body = request.into_body();
+        let mut answering = pin!(tokio::time::timeout(
+            timeout,
+            self.checks.answer(on_connection, body, backlog.turn())
+        ));
         // A check the client resets (or whose connection is lost) ends at once, even while
         // it waits for its turn or for a key set: its stream no longer counts against the
         // connection's streams, so nothing else would bound how many such checks are kept.
@@ -223,7 +304,7 @@ impl GrpcPort {
                 let Ok(mut send) = respond.send_response(grpc_head(), false) else {
                     return;
                 };
-                if send.send_data(message, false).is_ok() {
+                if send_within_window(&mut send, message, backlog).await {
                     let mut trailers = HeaderMap::with_capacity(1);
                     trailers.insert("grpc-status", HeaderValue::from_static("0"));
                     let _ = send.send_trailers(trailers);
@@ -233,6 +314,250 @@ impl GrpcPort {
             Err(Refusal::Gone) => {}
             Err(refusal) => refuse(respond, refusal),
         }
+    }
+}
+
+/// Sends `data` on `send` as the client's flow-control window lets it, counting what waits
+/// for the window in the connection's `backlog`; `false` if the stream is reset or the
+/// connection lost first.
+async fn send_within_window(
+    send: &mut SendStream<Bytes>,
+    mut data: Bytes,
+    backlog: &Backlog,
+) -> bool {
+    send.reserve_capacity(data.len());
+    // Envoy's windows are large: the whole answer has its window at once.
+    if send.capacity() >= data.len() {
+        return send.send_data(data, false).is_ok();
+    }
+    let waiting = Waiting::new(backlog, data.len());
+    while data.has_remaining() {
+        match poll_fn(|cx| send.poll_capacity(cx)).await {
+            Some(Ok(n)) if n > 0 => {
+                let chunk = data.split_to(n.min(data.len()));
+                waiting.sent(chunk.len());
+                if send.send_data(chunk, false).is_err() {
+                    return false;
+                }
+            }
+            Some(Ok(_)) => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// What a connection has to write and cannot: shared by its checks, its relayed calls and
+/// the socket it writes to.
+#[derive(Default)]
+struct Backlog {
+    /// Answer bytes waiting for the client's flow-control window.
+    unsent: AtomicUsize,
+    /// The socket's last write did not go through (the client does not read its socket).
+    write_blocked: AtomicBool,
+    /// Moves whenever answer bytes go out, or the socket takes writes again.
+    progress: AtomicU64,
+    /// Woken when the connection's answers flow again.
+    flowing_again: tokio::sync::Notify,
+}
+
+impl Backlog {
+    /// Whether the connection's answers are being written: its checks may be decided.
+    fn flowing(&self) -> bool {
+        !self.window_closed() && !self.write_blocked.load(Ordering::Acquire)
+    }
+
+    /// Whether more answers than the bound wait for the client's flow-control window.
+    fn window_closed(&self) -> bool {
+        self.unsent.load(Ordering::Acquire) > UNSENT_ANSWER_BYTES
+    }
+
+    /// A check's turn to be decided: at once while the connection's answers are written,
+    /// later while its socket does not take writes (Envoy busy for a moment), never while
+    /// its client leaves its answers unread behind a closed window (the check is refused:
+    /// that refusal needs no window, and the stream and its message are freed at once).
+    async fn turn(&self) -> Result<(), Refusal> {
+        loop {
+            let notified = self.flowing_again.notified();
+            let mut notified = pin!(notified);
+            notified.as_mut().enable();
+            if self.window_closed() {
+                crate::metrics::limit_tripped("grpc_unread_answers");
+                return Err(Refusal::AnswersUnread);
+            }
+            if self.flowing() {
+                return Ok(());
+            }
+            notified.await;
+        }
+    }
+
+    fn waiting(&self, n: usize) {
+        self.unsent.fetch_add(n, Ordering::AcqRel);
+    }
+
+    /// `n` bytes no longer wait: sent (`moved`) or dropped with their stream.
+    fn done(&self, n: usize, moved: bool) {
+        if moved {
+            self.progress.fetch_add(1, Ordering::Relaxed);
+        }
+        let before = self.unsent.fetch_sub(n, Ordering::AcqRel);
+        if before > UNSENT_ANSWER_BYTES && self.flowing() {
+            self.flowing_again.notify_waiters();
+        }
+    }
+
+    /// A write to the socket went through, or did not (`blocked`). Only a write after a
+    /// blocked one is progress: a client that reads nothing but its PING answers has its
+    /// answers no nearer.
+    fn wrote(&self, blocked: bool) {
+        if blocked {
+            self.write_blocked.store(true, Ordering::Release);
+            return;
+        }
+        if self.write_blocked.load(Ordering::Relaxed)
+            && self.write_blocked.swap(false, Ordering::AcqRel)
+        {
+            self.progress.fetch_add(1, Ordering::Relaxed);
+            if self.flowing() {
+                self.flowing_again.notify_waiters();
+            }
+        }
+    }
+
+    /// Whether something waits to be written, and the progress mark.
+    fn stuck(&self) -> Option<u64> {
+        (self.unsent.load(Ordering::Acquire) > 0 || self.write_blocked.load(Ordering::Acquire))
+            .then(|| self.progress.load(Ordering::Relaxed))
+    }
+}
+
+/// Answer bytes of one stream counted in a backlog until they are sent or dropped.
+struct Waiting<'a> {
+    backlog: &'a Backlog,
+    left: std::cell::Cell<usize>,
+}
+
+impl<'a> Waiting<'a> {
+    fn new(backlog: &'a Backlog, n: usize) -> Self {
+        backlog.waiting(n);
+        Self {
+            backlog,
+            left: std::cell::Cell::new(n),
+        }
+    }
+
+    fn sent(&self, n: usize) {
+        self.left.set(self.left.get() - n);
+        self.backlog.done(n, true);
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.backlog.done(self.left.get(), false);
+    }
+}
+
+/// Closes a connection whose backlog has not moved for a while.
+#[derive(Default)]
+struct Stall {
+    /// The progress mark when the wait began, and its end.
+    since: Option<(u64, Pin<Box<tokio::time::Sleep>>)>,
+}
+
+impl Stall {
+    /// Whether the connection's backlog has waited `limit` without moving.
+    fn over(&mut self, backlog: &Backlog, limit: Duration, cx: &mut Context<'_>) -> bool {
+        let Some(mark) = backlog.stuck() else {
+            self.since = None;
+            return false;
+        };
+        match &mut self.since {
+            Some((seen, timer)) if *seen == mark => timer.as_mut().poll(cx).is_ready(),
+            _ => {
+                let mut timer = Box::pin(tokio::time::sleep(limit));
+                let over = timer.as_mut().poll(cx).is_ready();
+                self.since = Some((mark, timer));
+                over
+            }
+        }
+    }
+}
+
+/// Closes a connection that has had no request for a while.
+struct Idle {
+    limit: Duration,
+    last_request: tokio::time::Instant,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Idle {
+    /// Whether the connection has had no open stream and no request for the limit.
+    fn over(&mut self, has_streams: bool, cx: &mut Context<'_>) -> bool {
+        while self.timer.as_mut().poll(cx).is_ready() {
+            let now = tokio::time::Instant::now();
+            let until = if has_streams {
+                now + self.limit
+            } else {
+                self.last_request + self.limit
+            };
+            if until <= now {
+                return true;
+            }
+            self.timer.as_mut().reset(until);
+        }
+        false
+    }
+}
+
+/// The connection's socket, telling its backlog whether writes go through.
+struct Watched<C> {
+    io: C,
+    backlog: Arc<Backlog>,
+}
+
+impl<C: AsyncRead + Unpin> AsyncRead for Watched<C> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<C: AsyncWrite + Unpin> AsyncWrite for Watched<C> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let written = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.backlog.wrote(written.is_pending());
+        written
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let written = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.backlog.wrote(written.is_pending());
+        written
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 
@@ -284,9 +609,10 @@ async fn relay(
     respond: SendResponse<Bytes>,
     mut stop: watch::Receiver<bool>,
     _turn: tokio::sync::OwnedSemaphorePermit,
+    backlog: Arc<Backlog>,
 ) {
     tokio::select! {
-        () = relay_call(routes, request, respond) => {}
+        () = relay_call(routes, request, respond, &backlog) => {}
         _ = stop.wait_for(|s| *s) => {}
     }
 }
@@ -295,6 +621,7 @@ async fn relay_call(
     mut routes: tonic::service::Routes,
     request: Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
+    backlog: &Backlog,
 ) {
     let (parts, recv) = request.into_parts();
     let body = tonic::body::Body::new(RecvBody {
@@ -347,20 +674,10 @@ async fn relay_call(
             return;
         };
         match frame.into_data() {
-            Ok(mut data) => {
+            Ok(data) => {
                 // Within the client's flow-control window, a window at a time.
-                while data.has_remaining() {
-                    send.reserve_capacity(data.len());
-                    match poll_fn(|cx| send.poll_capacity(cx)).await {
-                        Some(Ok(n)) if n > 0 => {
-                            let chunk = data.split_to(n.min(data.len()));
-                            if send.send_data(chunk, false).is_err() {
-                                return;
-                            }
-                        }
-                        Some(Ok(_)) => {}
-                        _ => return,
-                    }
+                if !send_within_window(&mut send, data, backlog).await {
+                    return;
                 }
             }
             Err(frame) => {
