@@ -12,6 +12,7 @@ use crate::active::ActivePolicy;
 use crate::credential::{self, Headers};
 use crate::decision::{AllowReason, Decision, DenyReason};
 use crate::path;
+use crate::policy::Policy;
 use crate::policy::model::DefaultAction;
 use crate::policy::table::Route;
 use crate::revocation::RevocationList;
@@ -83,7 +84,6 @@ impl Pipeline {
                 decision
             }
         };
-        let unsafe_request = |reason| refuse(reason, None, None, policy.dry_run_unsafe);
         let deny = |reason, route: &Route| refuse(reason, Some(route), None, route.dry_run);
         let allow =
             |reason, route: Option<&Route>, token: Option<Arc<VerifiedToken>>| Decision::Allow {
@@ -94,17 +94,28 @@ impl Pipeline {
                 claim_headers: policy.claim_headers.clone(),
             };
 
-        let segments = match path::segments(&request.path) {
-            Ok(s) => s,
-            Err(e) => return unsafe_request(DenyReason::UnsafePath(e)),
+        let (segments, host) = match (
+            path::segments(&request.path),
+            crate::host::normalize(request.host.as_bytes()),
+            is_method(&request.method),
+        ) {
+            (Ok(segments), Ok(host), true) => (segments, host),
+            (segments, host, method_ok) => {
+                let reason = match (segments, &host) {
+                    (Err(e), _) => DenyReason::UnsafePath(e),
+                    (_, Err(e)) => DenyReason::UnsafeHost(*e),
+                    _ => DenyReason::UnsafeMethod,
+                };
+                let dry_run = policy.dry_run_unsafe
+                    && lands_only_on_dry_run(
+                        policy,
+                        &request.path,
+                        method_ok.then_some(request.method.as_str()),
+                        host.as_deref().ok(),
+                    );
+                return refuse(reason, None, None, dry_run);
+            }
         };
-        let host = match crate::host::normalize(request.host.as_bytes()) {
-            Ok(h) => h,
-            Err(e) => return unsafe_request(DenyReason::UnsafeHost(e)),
-        };
-        if !is_method(&request.method) {
-            return unsafe_request(DenyReason::UnsafeMethod);
-        }
         let Some(route) = active.policy.routes.find(&segments, &request.method, &host) else {
             return match active.policy.default_action {
                 DefaultAction::Deny => {
@@ -148,6 +159,23 @@ impl Pipeline {
         }
         allow(AllowReason::Authorized, Some(route), Some(token))
     }
+}
+
+/// Whether every route an unsafe request could land on, however an upstream reads its path
+/// (`path::reach`), method and host (`None`: unsafe, so any), is in dry run or public:
+/// only then may `dryRunUnsafeRequests` let it through (SPEC 8). Landing on no route is
+/// never in the way: `dryRunUnsafeRequests` needs `mode: dryRun`, which covers it.
+fn lands_only_on_dry_run(
+    policy: &Policy,
+    raw_path: &str,
+    method: Option<&str>,
+    host: Option<&str>,
+) -> bool {
+    policy
+        .routes
+        .reachable(&path::reach(raw_path), method, host)
+        .iter()
+        .all(|route| route.dry_run || route.public)
 }
 
 /// An HTTP method: a non-empty token (RFC 9110 5.6.2) of at most 32 characters.
