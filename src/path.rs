@@ -116,15 +116,17 @@ pub struct Reach<'a> {
     pub below: bool,
 }
 
-/// The paths an upstream could read `raw` as: exactly its segments when it is safe;
-/// otherwise its leading segments that every server reads alike (decoded cleanly and for
+/// The paths an upstream could read `raw` as: exactly its segments when it is safe and
+/// nothing in it could be decoded again (`%25`); otherwise its leading segments that every server reads alike (decoded cleanly and for
 /// good: no `%` left, no `;`, `\`, `#`, dot segment or empty segment) and anything below
 /// them, whether the rest is read with `;...` stripped or cut, `\` or an encoded separator
 /// taken as `/`, `//` merged, or cut at `#`. When the rest holds a `.` or a `%`, some
 /// reading of it may climb (`..`, `..;`, `%2e%2e`, `%2e%2e%2f` decoded once or twice):
 /// any path at all.
 pub fn reach(raw: &str) -> Reach<'_> {
-    if let Ok(prefix) = segments(raw) {
+    if let Ok(prefix) = segments(raw)
+        && !prefix.iter().any(|s| s.contains('%'))
+    {
         return Reach {
             prefix,
             below: false,
@@ -284,6 +286,8 @@ mod tests {
         let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         // Safe: exactly its segments.
         assert_eq!(reach_of("/users/42/"), (s(&["users", "42"]), false));
+        // Safe, but `%252e%252e` decoded twice is `..`: anywhere.
+        assert_eq!(reach_of("/users/%252e%252e/admin"), (Vec::new(), true));
         // `;x` stripped or cut, `\\` or `//` read as one separator, `#` cut: below.
         for (raw, prefix) in [
             ("/users/a;b", &["users"][..]),
