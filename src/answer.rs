@@ -83,12 +83,14 @@ impl Answer {
                 request_headers,
                 metadata,
             ),
+            // Without a verified token no identity header is set, `x-cognito-route`
+            // included: the upstream must not read a dry run's denial as an allow.
             Decision::Deny {
                 route,
                 dry_run: Some(dry_run),
                 ..
             } => upstream(
-                route.as_deref(),
+                route.as_deref().filter(|_| dry_run.token.is_some()),
                 dry_run.token.as_deref(),
                 &dry_run.claim_headers,
                 request_headers,

@@ -635,7 +635,12 @@ fn validate_policy(path: &std::path::Path) -> bool {
                 } else if route.deny {
                     "denied (auth: deny)".to_owned()
                 } else {
-                    let mut needs = "valid access token".to_owned();
+                    use cognito_ext_authz::policy::model::TokenUse;
+                    let mut needs = match route.token_use {
+                        TokenUse::Access => "valid access token",
+                        TokenUse::Id => "valid ID token",
+                    }
+                    .to_owned();
                     if !route.scopes.is_empty() {
                         needs
                             .push_str(&format!(" with any scope of [{}]", route.scopes.join(", ")));
@@ -645,8 +650,9 @@ fn validate_policy(path: &std::path::Path) -> bool {
                     }
                     needs
                 };
+                let dry_run = if route.dry_run { " [dry run]" } else { "" };
                 println!(
-                    "  {:<30} {:<28} {needs}",
+                    "  {:<30} {:<28} {needs}{dry_run}",
                     route.name,
                     route.template.to_string()
                 );

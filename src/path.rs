@@ -105,6 +105,68 @@ pub fn segments(raw: &str) -> Result<Vec<Cow<'_, str>>, UnsafePath> {
     Ok(out)
 }
 
+/// Where a request path could lead, read by any upstream: what dry run consults before it
+/// lets an unsafe request through (SPEC 8), so that it never opens an enforcing route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reach<'a> {
+    /// Segments every reading starts with.
+    pub prefix: Vec<Cow<'a, str>>,
+    /// Whether a reading may go on below `prefix` (any number of segments, or none);
+    /// otherwise every reading is exactly `prefix`.
+    pub below: bool,
+}
+
+/// The paths an upstream could read `raw` as: exactly its segments when it is safe and
+/// nothing in it could be decoded again (`%25`); otherwise its leading segments that every server reads alike (decoded cleanly and for
+/// good: no `%` left, no `;`, `\`, `#`, dot segment or empty segment) and anything below
+/// them, whether the rest is read with `;...` stripped or cut, `\` or an encoded separator
+/// taken as `/`, `//` merged, or cut at `#`. When the rest holds a `.` or a `%`, some
+/// reading of it may climb (`..`, `..;`, `%2e%2e`, `%2e%2e%2f` decoded once or twice):
+/// any path at all.
+pub fn reach(raw: &str) -> Reach<'_> {
+    if let Ok(prefix) = segments(raw)
+        && !prefix.iter().any(|s| s.contains('%'))
+    {
+        return Reach {
+            prefix,
+            below: false,
+        };
+    }
+    let anywhere = Reach {
+        prefix: Vec::new(),
+        below: true,
+    };
+    let path = &raw[..raw.find('?').unwrap_or(raw.len())];
+    let Some(rest) = path.strip_prefix('/') else {
+        return anywhere;
+    };
+    let mut prefix = Vec::new();
+    let mut tail = "";
+    let mut offset = 0;
+    for raw_segment in rest.split('/') {
+        let segment = decode(raw_segment)
+            .ok()
+            // A `%` left after decoding could be decoded again (`%252e%252e`).
+            .filter(|s| !raw_segment.is_empty() && s != "." && s != ".." && !s.contains('%'))
+            .filter(|_| !raw_segment.contains([';', '\\', '#']));
+        match segment {
+            Some(segment) if prefix.len() < MAX_SEGMENTS => prefix.push(segment),
+            _ => {
+                tail = &rest[offset..];
+                break;
+            }
+        }
+        offset += raw_segment.len() + 1;
+    }
+    if tail.contains(['.', '%']) {
+        return anywhere;
+    }
+    Reach {
+        prefix,
+        below: true,
+    }
+}
+
 /// Percent-decodes one segment, refusing what could change the path's structure.
 fn decode(segment: &str) -> Result<Cow<'_, str>, UnsafePath> {
     if segment.bytes().any(|b| b.is_ascii_control()) {
@@ -212,5 +274,50 @@ mod tests {
         let long = "/a".repeat(MAX_SEGMENTS + 1);
         assert_eq!(segments(&long), Err(UnsafePath::TooLong));
         assert_eq!(ok(&"/a".repeat(MAX_SEGMENTS)).len(), MAX_SEGMENTS);
+    }
+
+    fn reach_of(raw: &str) -> (Vec<String>, bool) {
+        let r = reach(raw);
+        (r.prefix.into_iter().map(Cow::into_owned).collect(), r.below)
+    }
+
+    #[test]
+    fn an_unsafe_path_reaches_below_its_clean_leading_segments() {
+        let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // Safe: exactly its segments.
+        assert_eq!(reach_of("/users/42/"), (s(&["users", "42"]), false));
+        // Safe, but `%252e%252e` decoded twice is `..`: anywhere.
+        assert_eq!(reach_of("/users/%252e%252e/admin"), (Vec::new(), true));
+        // `;x` stripped or cut, `\\` or `//` read as one separator, `#` cut: below.
+        for (raw, prefix) in [
+            ("/users/a;b", &["users"][..]),
+            ("/us%65rs/7;jsessionid=1?next=../admin", &["users"]),
+            ("/users/a;b/c", &["users"]),
+            ("/users/a\\b", &["users"]),
+            ("/users//admin", &["users"]),
+            ("/users/a#b", &["users"]),
+            ("/users/7//", &["users", "7"]),
+            ("/admin;x/secret", &[]),
+        ] {
+            assert_eq!(reach_of(raw), (s(prefix), true), "{raw}");
+        }
+        // A `.` or `%` after the clean part may climb, read by some upstream: anywhere.
+        for raw in [
+            "/users/x/..;/admin",
+            "/users/a;b/..",
+            "/users/%2e%2e%2fadmin",
+            "/users/%252e%252e/admin;x",
+            "/users/a;b.json",
+            "/users/./a;b",
+            "/users#/../admin",
+            "users",
+            "*",
+            "",
+        ] {
+            assert_eq!(reach_of(raw), (Vec::new(), true), "{raw}");
+        }
+        let long = "/a".repeat(MAX_SEGMENTS + 1);
+        let (prefix, below) = reach_of(&long);
+        assert_eq!((prefix.len(), below), (MAX_SEGMENTS, true));
     }
 }

@@ -12,6 +12,7 @@ use crate::active::ActivePolicy;
 use crate::credential::{self, Headers};
 use crate::decision::{AllowReason, Decision, DenyReason};
 use crate::path;
+use crate::policy::Policy;
 use crate::policy::model::DefaultAction;
 use crate::policy::table::Route;
 use crate::revocation::RevocationList;
@@ -88,7 +89,6 @@ impl Pipeline {
                 decision
             }
         };
-        let unsafe_request = |reason| refuse(reason, None, None, policy.dry_run_unsafe);
         let deny = |reason, route: &Route| refuse(reason, Some(route), None, route.dry_run);
         let allow =
             |reason, route: Option<&Route>, token: Option<Arc<VerifiedToken>>| Decision::Allow {
@@ -99,17 +99,28 @@ impl Pipeline {
                 claim_headers: policy.claim_headers.clone(),
             };
 
-        let segments = match path::segments(&request.path) {
-            Ok(s) => s,
-            Err(e) => return unsafe_request(DenyReason::UnsafePath(e)),
+        let (segments, host) = match (
+            path::segments(&request.path),
+            crate::host::normalize(request.host.as_bytes()),
+            is_method(&request.method),
+        ) {
+            (Ok(segments), Ok(host), true) => (segments, host),
+            (segments, host, method_ok) => {
+                let reason = match (segments, &host) {
+                    (Err(e), _) => DenyReason::UnsafePath(e),
+                    (_, Err(e)) => DenyReason::UnsafeHost(*e),
+                    _ => DenyReason::UnsafeMethod,
+                };
+                let dry_run = policy.dry_run_unsafe
+                    && lands_only_on_dry_run(
+                        policy,
+                        &request.path,
+                        method_ok.then_some(request.method.as_str()),
+                        host.as_deref().ok(),
+                    );
+                return refuse(reason, None, None, dry_run);
+            }
         };
-        let host = match crate::host::normalize(request.host.as_bytes()) {
-            Ok(h) => h,
-            Err(e) => return unsafe_request(DenyReason::UnsafeHost(e)),
-        };
-        if !is_method(&request.method) {
-            return unsafe_request(DenyReason::UnsafeMethod);
-        }
         let Some(route) = active.policy.routes.find(&segments, &request.method, &host) else {
             return match active.policy.default_action {
                 DefaultAction::Deny => {
@@ -155,6 +166,23 @@ impl Pipeline {
     }
 }
 
+/// Whether every route an unsafe request could land on, however an upstream reads its path
+/// (`path::reach`), method and host (`None`: unsafe, so any), is in dry run or public:
+/// only then may `dryRunUnsafeRequests` let it through (SPEC 8). Landing on no route is
+/// never in the way: `dryRunUnsafeRequests` needs `mode: dryRun`, which covers it.
+fn lands_only_on_dry_run(
+    policy: &Policy,
+    raw_path: &str,
+    method: Option<&str>,
+    host: Option<&str>,
+) -> bool {
+    policy
+        .routes
+        .reachable(&path::reach(raw_path), method, host)
+        .iter()
+        .all(|route| route.dry_run || route.public)
+}
+
 /// An HTTP method: a non-empty token (RFC 9110 5.6.2) of at most 32 characters.
 pub fn is_method(method: &str) -> bool {
     !method.is_empty()
@@ -175,6 +203,186 @@ mod tests {
         }
         for m in ["", "GET POST", "GET\n", "GE\u{e9}T", &"A".repeat(33)] {
             assert!(!is_method(m), "{m:?}");
+        }
+    }
+
+    /// A policy with dry-run, enforcing, deny and public routes side by side.
+    const MIXED: &str = r#"
+userPools: [{id: eu-west-1_abcdefghi, jwksUri: "https://keys.example.com/jwks.json"}]
+mode: dryRun
+dryRunUnsafeRequests: true
+routes:
+  - path: /users/{id}
+    methods: [GET]
+  - path: /users/{id}/orders/{proxy+}
+    dryRun: false
+  - path: /admin/{proxy+}
+    auth: deny
+  - path: /admin/public
+    auth: none
+  - name: billing-api
+    path: /billing
+    hosts: [api.example.com]
+    dryRun: false
+  - path: /billing
+  - path: /reports/{proxy+}
+  - path: /files/{name}
+    methods: [POST]
+    dryRun: false
+"#;
+
+    fn percent_decoded(raw: &str) -> String {
+        let bytes = raw.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = raw
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            match (bytes[i], hex) {
+                (b'%', Some(b)) => {
+                    out.push(b);
+                    i += 3;
+                }
+                (b, _) => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// `//` merged and dot segments resolved, as RFC 3986 and most servers do.
+    fn resolved(path: &str) -> String {
+        let mut out: Vec<&str> = Vec::new();
+        for segment in path.split('/') {
+            match segment {
+                "" | "." => {}
+                ".." => {
+                    out.pop();
+                }
+                s => out.push(s),
+            }
+        }
+        format!("/{}", out.join("/"))
+    }
+
+    /// The paths some upstream could serve for `raw`: each combination of cutting at `#`,
+    /// stripping `;...` from segments or cutting at `;`, decoding once or twice (before or
+    /// after), reading `\` as `/`, and resolving dot segments.
+    fn readings(raw: &str) -> Vec<String> {
+        let path = raw.split('?').next().unwrap_or_default();
+        let mut out = Vec::new();
+        for ops in 0u32..64 {
+            for decode_first in [false, true] {
+                let mut p = path.to_owned();
+                let decode = |p: &mut String| {
+                    for _ in 0..(ops & 3).min(2) {
+                        *p = percent_decoded(p);
+                    }
+                };
+                if decode_first {
+                    decode(&mut p);
+                }
+                if ops & 4 != 0 {
+                    p = p.split('#').next().unwrap_or_default().to_owned();
+                }
+                if ops & 8 != 0 {
+                    p = p
+                        .split('/')
+                        .map(|s| s.split(';').next().unwrap_or_default())
+                        .collect::<Vec<_>>()
+                        .join("/");
+                } else if ops & 16 != 0 {
+                    p = p.split(';').next().unwrap_or_default().to_owned();
+                }
+                if !decode_first {
+                    decode(&mut p);
+                }
+                if ops & 32 != 0 {
+                    p = p.replace('\\', "/");
+                }
+                out.push(resolved(&p));
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+        /// Whatever an upstream reads an unsafe request as, dry run lets it through only
+        /// when that reading is a dry-run or public route's, or no route's. The path: some
+        /// leading segments, then tricks (a climb, a parameter, an encoding), then a route's
+        /// path.
+        #[test]
+        fn dry_run_lets_an_unsafe_request_through_only_to_dry_run_routes(
+            head in proptest::collection::vec(proptest::sample::select(vec![
+                "users", "7", "reports", "admin", "files", "x",
+            ]), 0..3),
+            tricks in proptest::collection::vec(proptest::sample::select(vec![
+                "..", "..;", "%2e%2e", ".%2e", "%252e%252e", "a;b", "admin;x", "billing;x",
+                "a%2fb", "%2e%2e%2f%2e%2e", "a\\..", "x#", "", ".", "7;v=1",
+            ]), 0..3),
+            target in proptest::sample::select(vec![
+                "billing", "admin/secret", "users/7/orders/x", "files/f", "reports/r",
+                "admin/public", "users/7", "",
+            ]),
+            host in proptest::sample::select(vec![
+                "api.example.com", "api.example.com.", "api.example.com:abc", "API.example.com:443.",
+                "other.com", "other.com.", "",
+            ]),
+            method in proptest::sample::select(vec!["GET", "POST", "GET /", "", "DELETE"]),
+        ) {
+            let segments: Vec<&str> = head
+                .iter()
+                .chain(&tricks)
+                .copied()
+                .chain(Some(target).filter(|t| !t.is_empty()))
+                .collect();
+            let policy = Policy::parse(MIXED).unwrap();
+            let raw = format!("/{}", segments.join("/"));
+            let safe_path = path::segments(&raw).is_ok();
+            let safe_host = crate::host::normalize(host.as_bytes());
+            if safe_path && safe_host.is_ok() && is_method(method) {
+                return Ok(());
+            }
+            let lets_through = lands_only_on_dry_run(
+                &policy,
+                &raw,
+                is_method(method).then_some(method),
+                safe_host.as_deref().ok(),
+            );
+            if !lets_through {
+                return Ok(());
+            }
+            let hosts = [
+                host.to_owned(),
+                host.trim_end_matches('.').to_owned(),
+                host.split(':').next().unwrap_or_default().to_owned(),
+                host.split(':').next().unwrap_or_default().trim_end_matches('.').to_owned(),
+            ];
+            let methods: Vec<&str> = if is_method(method) {
+                vec![method]
+            } else {
+                crate::policy::rules::METHODS.to_vec()
+            };
+            for reading in readings(&raw) {
+                let Ok(segments) = path::segments(&reading) else { continue };
+                for host in &hosts {
+                    let Ok(host) = crate::host::normalize(host.as_bytes()) else { continue };
+                    for method in &methods {
+                        if let Some(route) = policy.routes.find(&segments, method, &host) {
+                            proptest::prop_assert!(
+                                route.dry_run || route.public,
+                                "{method} {host} {raw} let through, read as {reading}: {}",
+                                route.name
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 }

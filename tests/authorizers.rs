@@ -15,6 +15,11 @@ const CUSTOMER_POOL: &str = "eu-west-1_CustPool01";
 const CUSTOMER_CLIENT: &str = "custclient0123456789abcdef";
 
 fn two_authorizers(keys: &KeyServer) -> String {
+    two_authorizers_with(&keys.jwks_uri(STAFF_POOL), &keys.jwks_uri(CUSTOMER_POOL))
+}
+
+/// The two-authorizer policy, its pools' keys at `staff` and `cust`.
+fn two_authorizers_with(staff: &str, cust: &str) -> String {
     format!(
         r#"authorizers:
   staff:
@@ -46,9 +51,7 @@ routes:
     path: /orders
     authorizer: customers
     scopes: [orders/read]
-"#,
-        staff = keys.jwks_uri(STAFF_POOL),
-        cust = keys.jwks_uri(CUSTOMER_POOL),
+"#
     )
 }
 
@@ -303,6 +306,70 @@ routes:
     assert_eq!(a.status, 401, "{a:?}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hand_written_expression_must_match_the_whole_aud() {
+    // API Gateway matches the whole aud (Java's `matches`): `custclient[0-9a-f]{16}` takes
+    // the client id itself, never an aud that merely contains it.
+    let keys = KeyServer::start().await;
+    let yaml = format!(
+        r#"authorizers:
+  customers:
+    userPools: [{{ id: {CUSTOMER_POOL}, jwksUri: {cust} }}]
+    identityValidationExpression: "custclient[0-9a-f]{{16}}"
+routes:
+  - path: /profile
+    tokenUse: id
+"#,
+        cust = keys.jwks_uri(CUSTOMER_POOL)
+    );
+    let service = started(&keys, &yaml, &[]).await;
+    let mut client = service.client().await;
+    for (aud, status) in [
+        (CUSTOMER_CLIENT.to_owned(), 200),
+        (format!("xx{CUSTOMER_CLIENT}xx"), 401),
+        (format!("{CUSTOMER_CLIENT}0"), 401),
+        (format!("x{CUSTOMER_CLIENT}"), 401),
+        (format!("{CUSTOMER_CLIENT}\n"), 401),
+    ] {
+        let token = key(1).sign(&id_claims(CUSTOMER_POOL, &aud));
+        let a = check(
+            &mut client,
+            request("GET", "h", "/profile", &[("authorization", &token)]),
+        )
+        .await;
+        assert_eq!(a.status, status, "aud {aud:?}: {a:?}");
+        if status == 401 {
+            assert_eq!(a.metadata["reason"], "invalid_token", "{aud:?}");
+        }
+    }
+}
+
+#[test]
+fn validate_says_which_token_each_route_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = "https://keys.example.com/jwks.json";
+    let yaml = two_authorizers_with(keys, keys);
+    let path = write(dir.path(), "policy.yaml", &yaml);
+    let out = std::process::Command::new(BIN)
+        .args(["validate", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} line in:\n{stdout}"))
+            .to_owned()
+    };
+    assert!(line("profile").ends_with("valid ID token"), "{stdout}");
+    assert!(
+        line("orders").ends_with("valid access token with any scope of [orders/read]"),
+        "{stdout}"
+    );
+}
+
 fn cache_misses(metrics: &str) -> u64 {
     metrics
         .lines()
@@ -413,7 +480,7 @@ async fn policies_that_mix_forms_or_misuse_the_model_are_refused_with_their_plac
         ),
         (
             "userPools: [{id: eu-west-1_CustPool01}]\nclaimHeaders:\n  \":path\": email\nroutes: []\n",
-            "is not a header name",
+            "is a pseudo-header",
         ),
     ];
     for (yaml, want) in cases {

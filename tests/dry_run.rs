@@ -77,6 +77,9 @@ async fn a_dry_run_policy_lets_through_what_it_would_deny_and_says_so() {
     assert_eq!(a.status, 200, "{a:?}");
     assert!(!a.headers.contains_key("x-cognito-sub"), "{a:?}");
     assert!(a.removed.contains(&"x-cognito-sub".to_owned()), "{a:?}");
+    // No identity header at all without a token: not even the route's name.
+    assert!(!a.headers.contains_key("x-cognito-route"), "{a:?}");
+    assert!(a.removed.contains(&"x-cognito-route".to_owned()), "{a:?}");
     assert!(a.removed.contains(&"x_cognito_sub".to_owned()), "{a:?}");
     assert_eq!(a.metadata["reason"], "no_token");
 
@@ -213,6 +216,65 @@ async fn unsafe_requests_are_dry_run_only_when_the_operator_says_so() {
     assert_eq!(a.metadata["would_status"], "400");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn unsafe_requests_never_open_an_enforcing_route_in_dry_run() {
+    // Read by an upstream that ignores the host or strips `;x` (Tomcat, Spring), each of
+    // these requests is a deny route's or an enforcing route's.
+    let rest = format!(
+        "mode: dryRun\ndryRunUnsafeRequests: true\n{ROUTES}  - name: admin-area\n    path: /admin/{{proxy+}}\n    auth: deny\n  - name: reports-api\n    path: /reports/{{proxy+}}\n    hosts: [api.example.com]\n    dryRun: false\n  - name: reports\n    path: /reports/{{proxy+}}\n"
+    );
+    let (_keys, service) = keys_and_service(BIN, &rest, &[]).await;
+    let mut client = service.client().await;
+    for (method, host, path, reason) in [
+        ("GET", "api.example.com.", "/admin/secret", "unsafe_host"),
+        ("GET", "api.example.com:abc", "/admin/secret", "unsafe_host"),
+        ("GET", "api.example.com", "/admin;x/secret", "unsafe_path"),
+        ("GET", "api.example.com", "/admin/secret;x", "unsafe_path"),
+        ("GET", "api.example.com.", "/billing", "unsafe_host"),
+        ("GET", "api.example.com:abc", "/billing", "unsafe_host"),
+        ("GET", "api.example.com", "/billing;x", "unsafe_path"),
+        ("GET", "api.example.com", "/closed;x", "unsafe_path"),
+        // A dot segment or an encoding may climb out of a dry-run route's path.
+        ("GET", "h", "/users/x/..;/..;/billing", "unsafe_path"),
+        ("GET", "h", "/users/%2e%2e%2fbilling", "unsafe_path"),
+        ("GET", "h", "/users/a;b/..%2f..%2fclosed", "unsafe_path"),
+        ("GET", "h", "/users//../billing", "unsafe_path"),
+        // Not a method: any method, so the enforcing route's too.
+        ("GET /", "h", "/billing", "unsafe_method"),
+        // A host-less route matches every host: an unknown host may be the enforcing one.
+        ("GET", "api.example.com.", "/reports/daily", "unsafe_host"),
+        ("GET", "api.example.com", "/reports/daily;x", "unsafe_path"),
+    ] {
+        let a = check(&mut client, request(method, host, path, &[])).await;
+        assert_eq!(a.status, 400, "{method} {host} {path}: {a:?}");
+        assert_eq!(a.metadata["decision"], "deny", "{method} {host} {path}");
+        assert_eq!(a.metadata["reason"], reason, "{method} {host} {path}");
+    }
+    // Where every reading is a dry-run route (or none), the operator's choice holds.
+    for (method, host, path, reason) in [
+        ("GET", "h", "/users/a;b", "unsafe_path"),
+        ("GET", "h", "/users/7;jsessionid=1", "unsafe_path"),
+        ("GET", "h:abc", "/users/7", "unsafe_host"),
+        ("GET /", "h", "/users/7", "unsafe_method"),
+        (
+            "GET",
+            "other.example.com",
+            "/reports/daily;x",
+            "unsafe_path",
+        ),
+        ("GET", "h", "/nowhere/x;y", "unsafe_path"),
+    ] {
+        let a = check(&mut client, request(method, host, path, &[])).await;
+        assert_eq!(a.status, 200, "{method} {host} {path}: {a:?}");
+        assert_eq!(
+            a.metadata["decision"], "would_deny",
+            "{method} {host} {path}"
+        );
+        assert_eq!(a.metadata["reason"], reason, "{method} {host} {path}");
+        assert!(!a.headers.contains_key("x-cognito-route"), "{a:?}");
+    }
+}
+
 #[test]
 fn dry_run_settings_that_cannot_mean_anything_are_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -261,6 +323,22 @@ fn validate_and_check_say_what_a_dry_run_does() {
         stdout.contains("DRY RUN: policy in mode dryRun, 3 route(s) dry-run"),
         "{stdout}"
     );
+    // The route table marks which routes only report.
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} line in:\n{stdout}"))
+    };
+    for (name, dry) in [
+        ("read-user", true),
+        ("admin", true),
+        ("enforced", false),
+        ("closed", false),
+        ("closed-but-trialled", true),
+    ] {
+        assert_eq!(line(name).ends_with(" [dry run]"), dry, "{}", line(name));
+    }
 
     let token = key(0).sign(&access_claims("other/scope"));
     let out = run(&[

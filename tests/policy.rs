@@ -146,4 +146,67 @@ fn a_misspelt_key_is_pointed_at_on_its_own_line_once() {
     assert_valid(&format!(
         "userPools:\n  - id: {POOL}\n    appClients: [abc]\n{ROUTE}"
     ));
+fn claim_headers_that_proxies_or_upstreams_interpret_are_refused() {
+    // One name of each class (README, claimHeaders), in the spelling given and with `_`.
+    for (name, class) in [
+        (":authority", "a pseudo-header"),
+        ("proxy-connection", "a hop-by-hop header"),
+        ("Keep_Alive", "a hop-by-hop header"),
+        ("te", "a hop-by-hop header"),
+        ("content-encoding", "a framing or body header"),
+        ("content-type", "a framing or body header"),
+        ("expect", "a framing or body header"),
+        ("x-forwarded-for", "a routing or origin header"),
+        ("X_Forwarded_Host", "a routing or origin header"),
+        ("forwarded", "a routing or origin header"),
+        ("host", "a routing or origin header"),
+        ("via", "a routing or origin header"),
+        ("x-original-url", "a routing or origin header"),
+        ("x-http-method-override", "a routing or origin header"),
+        ("cookie", "a credential header"),
+        ("proxy-authorization", "a credential header"),
+        ("x-envoy-original-path", "a header a proxy sets"),
+        ("x-request-id", "a header a proxy sets"),
+        ("grpc-timeout", "a header a proxy sets"),
+        ("x-amzn-oidc-identity", "a header a proxy sets"),
+        ("traceparent", "a tracing header"),
+        ("b3", "a tracing header"),
+        ("x-b3-traceid", "a tracing header"),
+        ("x-ot-span-context", "a tracing header"),
+    ] {
+        let yaml = pool_policy(&format!("claimHeaders:\n  \"{name}\": email\n"));
+        assert_refused(&yaml, &format!("claimHeaders.{name}: {name:?} is {class}"));
+    }
+    // Controls: names near them that nothing interprets.
+    for name in [
+        "x-user-email",
+        "x-forwarded",
+        "x-envoyish",
+        "x-content",
+        "b3x",
+        "x-tenant",
+    ] {
+        assert_valid(&pool_policy(&format!(
+            "claimHeaders:\n  \"{name}\": email\n"
+        )));
+    }
+}
+
+#[test]
+fn an_identity_validation_expression_that_cannot_match_the_whole_aud_is_refused() {
+    // `expression` as a YAML scalar.
+    let with = |expression: &str| {
+        format!(
+            "authorizers:\n  a:\n    userPools: [{{id: {POOL}}}]\n    identityValidationExpression: {expression}\n{ROUTE}"
+        )
+    };
+    // An `(?x)` comment at the end would swallow the anchor: refused, never loosened.
+    assert_refused(
+        &with("'(?x)client #c'"),
+        "cannot be anchored to match the whole aud",
+    );
+    assert_refused(&with("'([a-z'"), "is not a regular expression");
+    assert_valid(&with(r#""(?x)client #c\n""#));
+    assert_valid(&with("client"));
+    assert_valid(&with("'^(?:client)$'"));
 }

@@ -18,7 +18,7 @@ use crate::decision::{AllowReason, Decision, DenyReason};
 use crate::path;
 use crate::pipeline::Request;
 use crate::policy::Policy;
-use crate::policy::model::DefaultAction;
+use crate::policy::model::{DefaultAction, TokenUse};
 use crate::policy::rules::METHODS;
 use crate::policy::table::Route;
 use crate::policy::template::{PathTemplate, Segment};
@@ -343,7 +343,11 @@ fn describe_route(out: &mut String, route: Option<&Route>, request: &Request) {
     } else if route.deny {
         let _ = writeln!(out, "  requires: nothing can pass (auth: deny, 403)");
     } else {
-        let mut needs = "a valid access token of a configured pool".to_owned();
+        let mut needs = match route.token_use {
+            TokenUse::Access => "a valid access token of a configured pool",
+            TokenUse::Id => "a valid ID token of a configured pool",
+        }
+        .to_owned();
         if !route.scopes.is_empty() {
             let _ = write!(
                 needs,

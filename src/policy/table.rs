@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::template::{PathTemplate, Segment};
+use crate::path::Reach;
 
 /// What a matched route requires.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,6 +183,84 @@ impl RouteTable {
     /// `method` upper case, `host` lower case without port.
     pub fn find(&self, segments: &[impl AsRef<str>], method: &str, host: &str) -> Option<&Route> {
         walk(&self.root, segments, method, host).map(|i| &self.routes[i])
+    }
+
+    /// Every route a request could land on when only part of it is known: its path as far
+    /// as [`Reach`] says (every reading of an unsafe path), its method and host when they
+    /// are safe (`None`: any). With method and host known, only the route each trie node
+    /// would pick for them counts; otherwise every route there that could take them.
+    pub fn reachable(
+        &self,
+        reach: &Reach<'_>,
+        method: Option<&str>,
+        host: Option<&str>,
+    ) -> Vec<&Route> {
+        let mut found = Vec::new();
+        let wanted = Wanted { method, host };
+        reach_from(&self.root, &reach.prefix, reach.below, &wanted, &mut found);
+        found.sort_unstable();
+        found.dedup();
+        found.into_iter().map(|i| &self.routes[i]).collect()
+    }
+}
+
+/// The method and host of a request whose route is looked for, when known.
+struct Wanted<'a> {
+    method: Option<&'a str>,
+    host: Option<&'a str>,
+}
+
+impl Wanted<'_> {
+    /// The routes of `entries` a request could land on at one node.
+    fn routes(&self, entries: &[Entry], out: &mut Vec<usize>) {
+        if let (Some(method), Some(host)) = (self.method, self.host) {
+            out.extend(pick(entries, method, host));
+            return;
+        }
+        out.extend(
+            entries
+                .iter()
+                .filter(|e| match (self.method, e.method.as_deref()) {
+                    (Some(want), Some(m)) => want == m,
+                    _ => true,
+                })
+                .filter(|e| self.host.is_none_or(|h| e.host.matches(h)))
+                .map(|e| e.route),
+        );
+    }
+}
+
+/// The routes reachable from `node` by the path `prefix` (then, when `below`, any number
+/// of further segments).
+fn reach_from(
+    node: &Node,
+    prefix: &[impl AsRef<str>],
+    below: bool,
+    wanted: &Wanted<'_>,
+    out: &mut Vec<usize>,
+) {
+    let Some((first, rest)) = prefix.split_first() else {
+        wanted.routes(&node.entries, out);
+        if below {
+            every_route_below(node, wanted, out);
+        }
+        return;
+    };
+    if let Some(child) = node.literals.get(first.as_ref()) {
+        reach_from(child, rest, below, wanted, out);
+    }
+    if let Some(child) = node.param.as_deref() {
+        reach_from(child, rest, below, wanted, out);
+    }
+    wanted.routes(&node.greedy, out);
+}
+
+/// The routes of paths one segment or more below `node`.
+fn every_route_below(node: &Node, wanted: &Wanted<'_>, out: &mut Vec<usize>) {
+    wanted.routes(&node.greedy, out);
+    for child in node.literals.values().chain(node.param.as_deref()) {
+        wanted.routes(&child.entries, out);
+        every_route_below(child, wanted, out);
     }
 }
 
@@ -442,5 +521,69 @@ mod tests {
             spec("root", "/", &[], &[]),
         ]);
         assert_eq!(find(&table, "GET", "h", "/"), Some("root"));
+    #[test]
+    fn reachable_routes_cover_every_reading_of_what_is_unknown() {
+        let table = RouteTable::new(vec![
+            spec("users", "/users/{id}", &["GET"], &[]),
+            spec("users-api", "/users/{id}", &["GET"], &["api.example.com"]),
+            spec("create-user", "/users", &["POST"], &[]),
+            spec("admin", "/admin/{proxy+}", &[], &[]),
+            spec("files", "/files/{proxy+}", &[], &["*.example.com"]),
+        ]);
+        let names = |prefix: &[&str], below: bool, method: Option<&str>, host: Option<&str>| {
+            let reach = Reach {
+                prefix: prefix
+                    .iter()
+                    .map(|s| std::borrow::Cow::Borrowed(*s))
+                    .collect(),
+                below,
+            };
+            let mut found: Vec<&str> = table
+                .reachable(&reach, method, host)
+                .iter()
+                .map(|r| &*r.name)
+                .collect();
+            found.sort_unstable();
+            found
+        };
+        let get = Some("GET");
+        // Everything known: only the route each node picks.
+        assert_eq!(names(&["users", "7"], false, get, Some("h")), ["users"]);
+        assert_eq!(
+            names(&["users", "7"], false, get, Some("api.example.com")),
+            ["users-api"]
+        );
+        // An unknown host: every host's route, the host-less one's too.
+        assert_eq!(
+            names(&["users", "7"], false, get, None),
+            ["users", "users-api"]
+        );
+        // An unknown method: every method's.
+        assert_eq!(
+            names(&["users"], true, None, Some("h")),
+            ["create-user", "users"]
+        );
+        assert_eq!(names(&["users"], true, get, Some("h")), ["users"]);
+        // A greedy route needs one segment more than its prefix.
+        assert_eq!(names(&["admin"], false, get, Some("h")), Vec::<&str>::new());
+        assert_eq!(names(&["admin"], true, get, Some("h")), ["admin"]);
+        assert_eq!(
+            names(&["admin", "x", "y"], false, get, Some("h")),
+            ["admin"]
+        );
+        assert_eq!(
+            names(&["files", "a"], false, get, Some("x.example.com")),
+            ["files"]
+        );
+        assert_eq!(
+            names(&["files", "a"], false, get, Some("other.com")),
+            Vec::<&str>::new()
+        );
+        // Anywhere.
+        assert_eq!(
+            names(&[], true, None, None),
+            ["admin", "create-user", "files", "users", "users-api"]
+        );
+        assert_eq!(names(&["nowhere"], true, None, None), Vec::<&str>::new());
     }
 }
