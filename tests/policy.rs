@@ -146,8 +146,11 @@ fn a_misspelt_key_is_pointed_at_on_its_own_line_once() {
     assert_valid(&format!(
         "userPools:\n  - id: {POOL}\n    appClients: [abc]\n{ROUTE}"
     ));
+}
+
+#[test]
 fn claim_headers_that_proxies_or_upstreams_interpret_are_refused() {
-    // One name of each class (README, claimHeaders), in the spelling given and with `_`.
+    // One name of each class (docs/policy.md, claimHeaders), in the spelling given and with `_`.
     for (name, class) in [
         (":authority", "a pseudo-header"),
         ("proxy-connection", "a hop-by-hop header"),

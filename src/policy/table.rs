@@ -521,6 +521,8 @@ mod tests {
             spec("root", "/", &[], &[]),
         ]);
         assert_eq!(find(&table, "GET", "h", "/"), Some("root"));
+    }
+
     #[test]
     fn reachable_routes_cover_every_reading_of_what_is_unknown() {
         let table = RouteTable::new(vec![
