@@ -82,7 +82,10 @@ fn headers_that_proxies_envoy_or_the_upstream_act_on_are_refused_in_every_spelli
     for name in names {
         let (code, out) = validate_header(dir.path(), name, "v");
         assert_ne!(code, 0, "{name:?} accepted:\n{out}");
-        assert!(out.contains("gatewayResponses.UNAUTHORIZED.headers."), "{name:?}: {out}");
+        assert!(
+            out.contains("gatewayResponses.UNAUTHORIZED.headers."),
+            "{name:?}: {out}"
+        );
     }
     for value in [
         "a\r\nx-cognito-sub: admin",
@@ -98,7 +101,9 @@ fn headers_that_proxies_envoy_or_the_upstream_act_on_are_refused_in_every_spelli
         assert_ne!(code, 0, "{value:?} accepted:\n{out}");
         assert!(out.contains("the value of \"X-Note\""), "{value:?}: {out}");
     }
-    for status in [0, 100, 200, 204, 302, 304, 399, 407, 426, 500, 503, 600, 65535] {
+    for status in [
+        0, 100, 200, 204, 302, 304, 399, 407, 426, 500, 503, 600, 65535,
+    ] {
         let dir = dir.path();
         let file = write(
             dir,
@@ -114,6 +119,16 @@ fn headers_that_proxies_envoy_or_the_upstream_act_on_are_refused_in_every_spelli
     let (code, out) = validate_header(dir.path(), "Access-Control-Allow-Origin", "*");
     assert_eq!(code, 0, "{out}");
 }
+
+/// What is denied, its path and headers, the status it gets, the gateway response's
+/// headers it carries.
+type Denial<'a> = (
+    &'a str,
+    &'a str,
+    Vec<(&'a str, &'a str)>,
+    u16,
+    &'a [&'a str],
+);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_denial_stays_a_denial_and_an_allow_stays_untouched() {
@@ -138,14 +153,38 @@ async fn every_denial_stays_a_denial_and_an_allow_stays_untouched() {
     let good = format!("Bearer {}", key(0).sign(&access_claims("files/read")));
     let unscoped = format!("Bearer {}", key(0).sign(&access_claims("other/x")));
     let forged = format!("Bearer {}", key(2).sign(&access_claims("files/read")));
-    let denials: [(&str, &str, Vec<(&str, &str)>, u16, &[&str]); 6] = [
+    let denials: [Denial; 6] = [
         ("no token", "/files/a", vec![], 400, &["x-unauthorized"]),
-        ("forged", "/files/a", vec![("authorization", &forged)], 400, &["x-unauthorized"]),
-        ("unscoped", "/files/a", vec![("authorization", &unscoped)], 400, &["x-unauthorized"]),
+        (
+            "forged",
+            "/files/a",
+            vec![("authorization", &forged)],
+            400,
+            &["x-unauthorized"],
+        ),
+        (
+            "unscoped",
+            "/files/a",
+            vec![("authorization", &unscoped)],
+            400,
+            &["x-unauthorized"],
+        ),
         // ACCESS_DENIED without headers: DEFAULT_4XX's do not apply, its status does not.
-        ("deny route", "/closed", vec![("authorization", &good)], 401, &[]),
+        (
+            "deny route",
+            "/closed",
+            vec![("authorization", &good)],
+            401,
+            &[],
+        ),
         ("no route", "/nowhere", vec![], 404, &["x-missing"]),
-        ("unsafe path", "/files/%2e%2e/closed", vec![], 431, &["x-default", "access-control-allow-origin"]),
+        (
+            "unsafe path",
+            "/files/%2e%2e/closed",
+            vec![],
+            431,
+            &["x-default", "access-control-allow-origin"],
+        ),
     ];
     for (what, path, headers, status, own) in denials {
         let a = check(&mut client, request("GET", "h", path, &headers)).await;
@@ -163,22 +202,96 @@ async fn every_denial_stays_a_denial_and_an_allow_stays_untouched() {
         }
         want.sort();
         assert_eq!(names, want, "{what}");
-        assert!(
-            names.iter().all(|n| !n.starts_with("x-cognito")),
-            "{what}"
-        );
+        assert!(names.iter().all(|n| !n.starts_with("x-cognito")), "{what}");
         serde_json::from_str::<serde_json::Value>(&a.body).expect("the body is JSON");
     }
     // Allowed: upstream, identity from the token, nothing of any gateway response.
     let a = check(
         &mut client,
-        request("GET", "h", "/files/a", &[("authorization", &good), ("x-cognito-sub", "admin")]),
+        request(
+            "GET",
+            "h",
+            "/files/a",
+            &[("authorization", &good), ("x-cognito-sub", "admin")],
+        ),
     )
     .await;
     assert_eq!((a.status, a.grpc_code), (200, 0));
     assert_ne!(a.headers["x-cognito-sub"], "admin");
-    for name in ["x-default", "x-unauthorized", "x-missing", "access-control-allow-origin"] {
+    for name in [
+        "x-default",
+        "x-unauthorized",
+        "x-missing",
+        "access-control-allow-origin",
+    ] {
         assert!(!a.headers.contains_key(name), "{name} went upstream");
     }
     assert!(a.body.is_empty());
+}
+
+#[test]
+fn import_leaves_out_what_a_gateway_response_must_not_say_and_writes_a_valid_policy() {
+    // An OpenAPI export whose gateway responses try identity, proxy, framing and Envoy
+    // headers, CR LF in a value, statuses that are not denials, and request data in the
+    // body: none of it reaches the policy, which still validates.
+    let doc = serde_json::json!({
+        "openapi": "3.0.1",
+        "info": {"title": "reports", "version": "1"},
+        "paths": {"/reports": {"get": {
+            "security": [{"reports-cognito": ["reports/read"]}],
+            "x-amazon-apigateway-integration": {"type": "mock"}}}},
+        "components": {"securitySchemes": {"reports-cognito": {
+            "type": "apiKey", "name": "Authorization", "in": "header",
+            "x-amazon-apigateway-authtype": "cognito_user_pools",
+            "x-amazon-apigateway-authorizer": {"type": "cognito_user_pools",
+                "providerARNs": ["arn:aws:cognito-idp:ap-south-1:123456789012:userpool/ap-south-1_Reports01"]}}}},
+        "x-amazon-apigateway-gateway-responses": {
+            "UNAUTHORIZED": {
+                "statusCode": "200",
+                "responseParameters": {
+                    "gatewayresponse.header.X-Cognito-Sub": "'admin'",
+                    "gatewayresponse.header.x_cognito_groups": "'admins'",
+                    "gatewayresponse.header.Authorization": "'Bearer x'",
+                    "gatewayresponse.header.X-Accel-Redirect": "'/internal/secrets'",
+                    "gatewayresponse.header.Proxy-Status": "'x'",
+                    "gatewayresponse.header.X-Envoy-Upstream-Canary": "'true'",
+                    "gatewayresponse.header.Transfer-Encoding": "'chunked'",
+                    "gatewayresponse.header.X-Split": "'a\r\nx-cognito-sub: admin'",
+                    "gatewayresponse.header.Access-Control-Allow-Origin": "'*'"
+                },
+                "responseTemplates": {"application/json": "{\"b\":\"$input.body\"}"}
+            },
+            "DEFAULT_4XX": {"statusCode": "302"},
+            "ACCESS_DENIED": {"statusCode": "500"}
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let source = write(dir.path(), "api.json", &doc.to_string());
+    let r = run(BIN, &["import", source.to_str().unwrap()]);
+    assert!(r.code == 0 || r.code == 3, "{}", r.stderr);
+    let written = write(dir.path(), "policy.yaml", &r.stdout);
+    let v = run(BIN, &["validate", written.to_str().unwrap()]);
+    assert_eq!(
+        v.code, 0,
+        "import wrote a policy validate refuses:\n{}{}",
+        v.stdout, v.stderr
+    );
+    let policy: serde_json::Value = serde_saphyr::from_str(&r.stdout).unwrap();
+    let responses = &policy["gatewayResponses"];
+    let unauthorized = &responses["UNAUTHORIZED"];
+    assert_eq!(
+        unauthorized["headers"],
+        serde_json::json!({"Access-Control-Allow-Origin": "*"}),
+        "{}",
+        r.stdout
+    );
+    assert!(unauthorized.get("statusCode").is_none(), "{}", r.stdout);
+    assert!(unauthorized.get("body").is_none(), "{}", r.stdout);
+    for kind in ["DEFAULT_4XX", "ACCESS_DENIED"] {
+        assert!(
+            responses[kind].get("statusCode").is_none(),
+            "{kind}: {}",
+            r.stdout
+        );
+    }
 }

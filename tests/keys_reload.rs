@@ -15,7 +15,9 @@ const ADDED: [&str; 3] = ["us-east-1_Added1", "us-east-1_Added2", "us-east-1_Add
 /// The status of `GET /health` without a token.
 async fn health(service: &Service) -> u16 {
     let mut client = service.client().await;
-    check(&mut client, request("GET", "h", "/health", &[])).await.status
+    check(&mut client, request("GET", "h", "/health", &[]))
+        .await
+        .status
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -32,7 +34,10 @@ async fn pools_added_by_a_reload_are_fetched_side_by_side() {
     for pool in ADDED {
         keys.publish(pool, key(1));
         keys.answer(pool, Answering::Hold(held.clone()));
-        pools.push_str(&format!("  - id: {pool}\n    jwksUri: {}\n", keys.jwks_uri(pool)));
+        pools.push_str(&format!(
+            "  - id: {pool}\n    jwksUri: {}\n",
+            keys.jwks_uri(pool)
+        ));
     }
     let before = service.metric(RELOADS, &[r#"result="success""#]).await;
     service.swap_policy(&format!(
@@ -76,7 +81,11 @@ async fn a_key_server_that_hangs_does_not_hold_back_another_pools_fetch() {
         keys.fetches_of(POOL) >= 1
     })
     .await;
-    assert_eq!(keys.fetches_of(slow), 1, "the slow fetch is still the first");
+    assert_eq!(
+        keys.fetches_of(slow),
+        1,
+        "the slow fetch is still the first"
+    );
     let _ = service.client().await;
     held.store(false, Ordering::SeqCst);
 }

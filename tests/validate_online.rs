@@ -91,9 +91,10 @@ fn pool_at(uri: &str) -> String {
 async fn a_key_server_that_drips_its_body_is_given_up_after_the_timeout() {
     let addr = raw_server(drip).await;
     let policy = pool_at(&format!("http://{addr}/{POOL}/.well-known/jwks.json"));
-    let out = tokio::task::spawn_blocking(move || validate_online(&policy, Duration::from_secs(30)))
-        .await
-        .unwrap();
+    let out =
+        tokio::task::spawn_blocking(move || validate_online(&policy, Duration::from_secs(30)))
+            .await
+            .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&format!("error: pool {POOL}:")), "{stderr}");
@@ -103,9 +104,10 @@ async fn a_key_server_that_drips_its_body_is_given_up_after_the_timeout() {
 async fn a_key_server_that_sends_headers_without_end_is_refused() {
     let addr = raw_server(endless_headers).await;
     let policy = pool_at(&format!("http://{addr}/{POOL}/.well-known/jwks.json"));
-    let out = tokio::task::spawn_blocking(move || validate_online(&policy, Duration::from_secs(30)))
-        .await
-        .unwrap();
+    let out =
+        tokio::task::spawn_blocking(move || validate_online(&policy, Duration::from_secs(30)))
+            .await
+            .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&format!("error: pool {POOL}:")), "{stderr}");
