@@ -89,3 +89,36 @@ async fn a_key_server_that_hangs_does_not_hold_back_another_pools_fetch() {
     let _ = service.client().await;
     held.store(false, Ordering::SeqCst);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pool_refused_at_first_is_retried_and_its_keys_come_into_force() {
+    // The key set URL answers 404 first (a pool being created, say): the pod serves the
+    // other pool, refuses this one's tokens, and takes its keys once they are there; a
+    // token of the other pool's key never passes as this pool's.
+    let keys = KeyServer::publishing(POOL, key(0)).await;
+    let late = ADDED[1];
+    let policy = format!(
+        "userPools:\n  - id: {POOL}\n    appClients: [{CLIENT}]\n    jwksUri: {}\n  - id: {late}\n    appClients: [{CLIENT}]\n    jwksUri: {}\n{ROUTES}",
+        keys.jwks_uri(POOL),
+        keys.jwks_uri(late)
+    );
+    let service = Service::ready(BIN, &policy, &[("AUTHZ_JWKS_TIMEOUT_SECONDS", "5")]).await;
+    let mut claims = access_claims(SCOPE);
+    claims["iss"] = serde_json::json!(issuer(late));
+    let late_token = key(1).sign(&claims);
+    let forged = key(0).sign(&claims);
+    assert_eq!(service.check_token(&late_token).await.status, 401);
+    keys.publish(late, key(1));
+    eventually(60, "the late pool's keys in force", || async {
+        service.check_token(&late_token).await.status == 200
+    })
+    .await;
+    assert_eq!(service.check_token(&forged).await.status, 401);
+    assert_eq!(
+        service
+            .check_token(&key(0).sign(&access_claims(SCOPE)))
+            .await
+            .status,
+        200
+    );
+}
