@@ -70,3 +70,20 @@ def test_line_breaks_inside_a_policy_map_are_quoted_by_to_yaml(render, yaml):
     for cm in configmaps:
         assert sorted(cm["data"]) == ["policy.yaml"]
         assert yaml.safe_load(cm["data"]["policy.yaml"]) == policy
+
+
+HELD = {
+    "document markers": POLICY + "\n---\napiVersion: v1\nkind: Secret\n...\n",
+    "less indentation": "a:\n  b: 1\nc: 2\n  # note\n",
+    "trailing spaces and tabs": POLICY + "   \n\t# tab\t\n  \n",
+    "a data key at column 0": POLICY + "\n  revocations.yaml: x\nmetadata: {name: other}\n",
+}
+
+
+@pytest.mark.parametrize("text", HELD.values(), ids=HELD.keys())
+def test_text_with_markers_or_odd_indentation_stays_inside_the_block(render, text):
+    configmaps = policy_configmaps(render({"policy": text}))
+    assert {cm["metadata"]["name"] for cm in configmaps} >= {LIVE}
+    for cm in configmaps:
+        assert sorted(cm["data"]) == ["policy.yaml"]
+        assert cm["data"]["policy.yaml"] == text
