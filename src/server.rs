@@ -360,10 +360,11 @@ async fn maintain_keys(
             })
             .cloned()
             .collect();
-        // Key sets are few; fetching them one after another keeps this simple, each fetch
-        // bounded by its timeout.
-        for keys in due {
-            if keys.refresh().await.is_ok() {
+        // Side by side, each bounded by its timeout: a key server that hangs delays no
+        // other pool's keys (nor the pod's readiness) by its timeout.
+        let results = futures_util::future::join_all(due.iter().map(|k| k.refresh())).await;
+        for (keys, result) in due.into_iter().zip(results) {
+            if result.is_ok() {
                 retry.remove(&key_of(&keys));
             } else {
                 let delay = retry
@@ -406,9 +407,14 @@ async fn apply_policies(
 ) {
     while let Some(policy) = updates.recv().await {
         let keys = store.for_policy(&policy);
-        for k in keys.iter().filter(|k| !k.is_loaded()) {
-            let _ = tokio::time::timeout(timeout, k.refresh()).await;
-        }
+        // Side by side: one slow key server holds the reload (and every other team's
+        // change in it) for one timeout, not one per pool added.
+        futures_util::future::join_all(
+            keys.iter()
+                .filter(|k| !k.is_loaded())
+                .map(|k| tokio::time::timeout(timeout, k.refresh())),
+        )
+        .await;
         let generation = pipeline.active().generation + 1;
         let summary = policy.summary();
         pipeline.replace(ActivePolicy {

@@ -43,13 +43,11 @@ pub const STATUSES: [u16; 24] = [
 ];
 
 /// Response header names a gateway response may not set: hop-by-hop and framing headers,
-/// what Envoy or a proxy acts on, the body's type, and the challenge this service writes.
-const REFUSED_HEADERS: [&str; 15] = [
+/// what Envoy or a proxy acts on (a web server in front serves the file `x-sendfile`
+/// names), the body's type, and the challenge this service writes.
+const REFUSED_HEADERS: [&str; 14] = [
     "connection",
     "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
     "te",
     "trailer",
     "transfer-encoding",
@@ -60,10 +58,14 @@ const REFUSED_HEADERS: [&str; 15] = [
     "content-encoding",
     "www-authenticate",
     "set-cookie",
+    "x-sendfile",
+    "x-lighttpd-send-file",
 ];
 
-/// Prefixes of refused names: Envoy's own headers, gRPC framing, this service's identity.
-const REFUSED_PREFIXES: [&str; 3] = ["x-envoy-", "grpc-", "x-cognito-"];
+/// Prefixes of refused names: Envoy's own headers, gRPC framing, this service's identity,
+/// what a proxy reads off a response (`proxy-status`; nginx's `x-accel-redirect` serves an
+/// internal location in place of the answer).
+const REFUSED_PREFIXES: [&str; 5] = ["x-envoy-", "grpc-", "x-cognito-", "proxy-", "x-accel-"];
 
 /// One gateway response as the policy file states it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -35,6 +35,13 @@ pub fn pool_region(id: &str) -> Option<&str> {
 /// Whether a URL may be used to fetch keys: HTTPS, or plain HTTP to a loopback address.
 pub fn check_fetch_url(raw: &str) -> Result<(), String> {
     let url = reqwest::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
+    // Checked first, and the URL not repeated: a password in it would be printed by every
+    // message and log line that names the URL.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "the URL carries credentials (user:password@), which would be printed and logged wherever the URL is; a key set is public, fetched without them".to_owned(),
+        );
+    }
     if url.host_str().is_none() {
         return Err(format!("{raw:?} has no host"));
     }

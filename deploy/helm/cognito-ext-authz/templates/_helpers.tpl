@@ -336,8 +336,10 @@ In-cluster DNS name of the headless Service.
 {{- end }}
 
 {{/*
-The policy file's text: `policy` as given when it is text (comments and key order kept),
-the map rendered as YAML, or (null) the chart's example.
+The policy file's text: `policy` as given when it is text (comments and key order kept;
+CRLF read as LF, other line breaks refused), the map rendered as YAML, or (null) the
+chart's example. Written into `policy.yaml: |2`: the indentation is stated, so text
+whose first line is indented stays inside the block.
 */}}
 {{- define "cognito-ext-authz.policyYaml" -}}
 {{- if not .Values.policy }}
@@ -347,7 +349,13 @@ userPools:
 defaultAction: deny
 routes: []
 {{- else if kindIs "string" .Values.policy }}
-{{- .Values.policy | trimSuffix "\n" }}
+{{- $text := .Values.policy | replace "\r\n" "\n" }}
+{{- /* Helm indents after `\n` only; YAML also breaks lines at these, and a line they
+start would leave the ConfigMap's block scalar (other keys, another name, objects). */}}
+{{- if regexMatch `[\r\x{85}\x{2028}\x{2029}]` $text }}
+{{- fail "policy: the text holds a line break other than LF or CRLF (a lone CR, NEL, U+2028 or U+2029); save the file with LF or CRLF line ends" }}
+{{- end }}
+{{- $text | trimSuffix "\n" }}
 {{- else }}
 {{- toYaml .Values.policy }}
 {{- end }}
