@@ -130,7 +130,7 @@ impl DenyReason {
         }
     }
 
-    /// What the client sees (SPEC 5), API Gateway-compatible; an insufficient scope or
+    /// What the client sees (docs/decisions.md), API Gateway-compatible; an insufficient scope or
     /// group gets `insufficient_scope_status` (401 as API Gateway, or 403); `responses`
     /// (the policy's gateway responses) may change status, headers and body.
     pub fn response(

@@ -106,7 +106,7 @@ pub fn segments(raw: &str) -> Result<Vec<Cow<'_, str>>, UnsafePath> {
 }
 
 /// Where a request path could lead, read by any upstream: what dry run consults before it
-/// lets an unsafe request through (SPEC 8), so that it never opens an enforcing route.
+/// lets an unsafe request through (docs/security.md), so that it never opens an enforcing route.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reach<'a> {
     /// Segments every reading starts with.

@@ -168,7 +168,7 @@ impl Pipeline {
 
 /// Whether every route an unsafe request could land on, however an upstream reads its path
 /// (`path::reach`), method and host (`None`: unsafe, so any), is in dry run or public:
-/// only then may `dryRunUnsafeRequests` let it through (SPEC 8). Landing on no route is
+/// only then may `dryRunUnsafeRequests` let it through (docs/security.md). Landing on no route is
 /// never in the way: `dryRunUnsafeRequests` needs `mode: dryRun`, which covers it.
 fn lands_only_on_dry_run(
     policy: &Policy,

@@ -1,4 +1,4 @@
-//! API Gateway's authorizer model (SPEC 3a) through the real service: named authorizers
+//! API Gateway's authorizer model (docs/policy.md) through the real service: named authorizers
 //! with their own pools and token headers, ID-token routes, identity validation
 //! expressions, result TTLs, and claims passed to the upstream as headers.
 

@@ -1,5 +1,5 @@
 //! Every file a command reads (`import`, `check --jwks`, `check --token-file`, `test`, and
-//! the policy) is read as the service reads its policy (SPEC 8, issue 25): a regular file
+//! the policy) is read as the service reads its policy (docs/security.md): a regular file
 //! (or `-`, standard input, for the token), never more than the command's bound, and YAML
 //! nested no deeper than the limit before a parser sees it. Each case runs the real binary
 //! with a deadline, so a command that blocks on a FIFO or reads `/dev/zero` for ever fails

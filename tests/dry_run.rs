@@ -1,4 +1,4 @@
-//! Dry run (SPEC 9) through the real service: `mode: dryRun` and a route's `dryRun` let a
+//! Dry run (docs/policy.md) through the real service: `mode: dryRun` and a route's `dryRun` let a
 //! request through that the policy would refuse, and log, count and tell Envoy what
 //! would have happened; `auth: deny` routes and unsafe requests stay refused unless the
 //! operator says so for them.

@@ -1,4 +1,4 @@
-//! The environment `serve` starts in (SPEC 8, issue 25): a pod's environment holds
+//! The environment `serve` starts in (docs/security.md): a pod's environment holds
 //! variables the service never reads, set by whoever wrote the pod spec or the image, and
 //! any of them may be bytes that are not UTF-8. Such a variable must not stop the service
 //! (reading the environment with `std::env::vars` panicked on it); an `AUTHZ_*` setting

@@ -1,4 +1,4 @@
-//! Gateway responses (SPEC 5) through the real service over gRPC: what Envoy receives in
+//! Gateway responses (docs/decisions.md) through the real service over gRPC: what Envoy receives in
 //! `denied_response` for each kind of denial when the policy configures them, and
 //! `validate`'s refusals.
 

@@ -1,10 +1,10 @@
-//! Hostile input (SPEC 8): each finding of the attack review replayed against the real
+//! Hostile input (docs/security.md): each finding of the attack review replayed against the real
 //! service over gRPC, asserting the fixed behaviour and the memory bounds.
 //!
 //! Bounded in count and time, loopback only. Memory is read from `/proc/PID/status`.
 //!
 //! Why one file of this length: it is the replay of one attack review, one test per finding,
-//! kept together as the record of SPEC 8 that a reader checks against the review.
+//! kept together as the record of docs/security.md that a reader checks against the review.
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //!
 //! Every fixture in tests/fixtures/import/ is imported with the real binary; its output
 //! must pass `validate`, and its routes, pools and notes are asserted. The Serverless
-//! example of issue 5 is then taken through the decision pipeline with `check`, with
+//! example is then taken through the decision pipeline with `check`, with
 //! tokens signed by a key generated here and published in a JWKS file written here.
 //!
 //! Why one file of this length: one expected translation per fixture in

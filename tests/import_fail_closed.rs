@@ -1,4 +1,4 @@
-//! `import` fails closed (SPEC 7, issue 9 item 5): a value of an unexpected type or shape
+//! `import` fails closed (docs/import.md): a value of an unexpected type or shape
 //! never becomes a public or scope-less route.
 //!
 //! Each case below is a source a user could plausibly write (or a tool could emit) where
@@ -96,7 +96,7 @@ fn openapi(op: &str, root_extra: &str) -> String {
 
 #[test]
 fn openapi_security_as_a_list_of_scheme_names_is_denied() {
-    // The defect of issue 9: this was `auth: none`.
+    // A defect once found here: this was `auth: none`.
     let t = import(&openapi(r#"{"security": ["CognitoAuth"]}"#, ""));
     assert_orders_denied(
         &t,
@@ -113,7 +113,7 @@ fn openapi_security_as_a_list_of_scheme_names_is_denied() {
 
 #[test]
 fn openapi_scopes_that_are_not_a_list_of_strings_are_denied() {
-    // The other defect of issue 9: a string of scopes was a route any token passes.
+    // Another defect once found here: a string of scopes was a route any token passes.
     for (scopes, says) in [
         (r#""orders/read""#, "a string"),
         ("null", "null"),
@@ -600,7 +600,7 @@ fn sam_event_on_an_api_defined_elsewhere_is_not_public() {
     assert_eq!(route(&t, "/orders", Some("GET")).auth, Some(AuthMode::None));
 }
 
-// ---- Authorizers and CORS (issue 12) ----------------------------------------------------
+// ---- Authorizers and CORS ----------------------------------------------------
 
 /// The authorizer the route for `method path` names, with its pools' ids.
 fn authorizer_of<'a>(

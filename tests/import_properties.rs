@@ -1,5 +1,5 @@
 //! Property: no mutated source ever imports to a public or scope-less route that it does
-//! not plainly state (SPEC 7, issue 9 item 5).
+//! not plainly state (docs/import.md).
 //!
 //! Every fixture in tests/fixtures/import/ is read into its tree and mutated at random the
 //! ways real files go wrong: a node replaced by a value of another type (a string, a
@@ -9,7 +9,7 @@
 //! mutated tree and must not panic nor fail as a bug (`ImportError::Internal`); and every
 //! route it writes that is `auth: none`, or requires a token but names no scopes, must
 //! correspond to a method that the mutated source *plainly* states as such, by the small
-//! reference reading below (one function per format, written from the SPEC's rules, not
+//! reference reading below (one function per format, written from docs/import.md's rules, not
 //! from the importer):
 //!
 //! - public: OpenAPI `security` (the operation's, else the document's) a list of empty

@@ -1,5 +1,4 @@
-//! SAM templates decide as `aws-sam-translator` deploys them (SPEC 7, issue 24 items 1, 2
-//! and 4). Each case replays a layout where the import answered otherwise than API
+//! SAM templates decide as `aws-sam-translator` deploys them (docs/import.md). Each case replays a layout where the import answered otherwise than API
 //! Gateway: the request, the route the imported policy matches, and what that route
 //! requires. tests/python/import_oracle holds the whole corpus to the translator's output;
 //! these pin the attacks themselves, without it.

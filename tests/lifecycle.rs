@@ -1,4 +1,4 @@
-//! Keys, reloads, health and signals (SPEC 1-4), against the real service process.
+//! Keys, reloads, health and signals (docs/decisions.md-4), against the real service process.
 //!
 //! Why one file of this length: every test drives one process through its life (keys, reloads,
 //! health, drain, exit) with the same routes and helpers; each `tests/*.rs` is a binary of its

@@ -1,4 +1,4 @@
-//! Route matching (SPEC 3) and path safety, through the real service over gRPC.
+//! Route matching (docs/policy.md) and path safety, through the real service over gRPC.
 
 use testkit::*;
 

@@ -1,4 +1,4 @@
-//! TLS and mTLS on the gRPC port (SPEC 1-2, issue 14), against the real service process:
+//! TLS and mTLS on the gRPC port (docs/running.md), against the real service process:
 //! certificates made here (a CA, server and client certificates), real rustls handshakes
 //! on loopback, and the certificate files replaced the way the kubelet and cert-manager do.
 //!

@@ -1,4 +1,4 @@
-//! TLS files that parse and fit together but must still be refused (SPEC 8, issue 25),
+//! TLS files that parse and fit together but must still be refused (docs/security.md),
 //! against the real service process: a serving certificate that has expired or is not
 //! valid yet (every client would refuse it, so putting it in force is an outage), and a
 //! client CA file holding a certificate that is not a CA (rustls would take it as a trust

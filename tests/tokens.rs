@@ -1,7 +1,7 @@
-//! Token rules (SPEC 4) and responses (SPEC 5), through the real service over gRPC.
+//! Token rules (docs/decisions.md) and responses (docs/decisions.md), through the real service over gRPC.
 //!
-//! Why one file of this length: the bad-token table is its largest part, one row per SPEC 4 rule,
-//! and reads best as one list; the other tests are the responses (SPEC 5) to the same tokens.
+//! Why one file of this length: the bad-token table is its largest part, one row per docs/decisions.md rule,
+//! and reads best as one list; the other tests are the responses (docs/decisions.md) to the same tokens.
 
 use serde_json::json;
 use testkit::*;

@@ -1,4 +1,4 @@
-//! `import`: the policy equivalent to an API Gateway definition (SPEC 7).
+//! `import`: the policy equivalent to an API Gateway definition (docs/import.md).
 //!
 //! Teams already state their Cognito authorizer policy in a Serverless `serverless.yml`,
 //! an API Gateway OpenAPI export or a CloudFormation/SAM template; writing it a second time

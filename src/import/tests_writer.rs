@@ -1,5 +1,5 @@
 //! `import --tests FILE`: the policy tests that pin an imported policy to API Gateway's
-//! answers (SPEC 9), run with `cognito-ext-authz test`.
+//! answers (docs/policy.md), run with `cognito-ext-authz test`.
 //!
 //! Per route of the imported policy, on a request built to match it (a sample value in
 //! each path parameter, the first host, each method), with tokens of the route's own

@@ -1,4 +1,4 @@
-//! `test`: run a policy's test cases offline with the real pipeline (SPEC 9).
+//! `test`: run a policy's test cases offline with the real pipeline (docs/policy.md).
 //!
 //! Each case is a request, a token described by a kind and claims, and what must come
 //! out. The tokens are real RS256 tokens signed with keys made for the run ([`mint`]),

@@ -1,4 +1,4 @@
-//! The revocation list (SPEC 9): tokens refused although they verify.
+//! The revocation list (docs/policy.md): tokens refused although they verify.
 //!
 //! Cognito's `RevokeToken` and `GlobalSignOut` are invisible to a signature check: a revoked
 //! token verifies until it expires. The operator lists what was revoked in a YAML file

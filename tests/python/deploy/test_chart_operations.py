@@ -305,7 +305,7 @@ def rules(render):
     return {x["alert"]: x for x in group["rules"]}
 
 
-def test_alerts_cover_what_issue_15_asks(rules):
+def test_alerts_cover_the_failures_an_operator_must_hear_of(rules):
     assert set(rules) >= {
         "CognitoExtAuthzPolicyReloadRefused", "CognitoExtAuthzKeyFetchFailing",
         "CognitoExtAuthzCheckLatencyHigh", "CognitoExtAuthzReplicasUnavailable",

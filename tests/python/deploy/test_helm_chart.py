@@ -695,7 +695,7 @@ NAMED_AUTHORIZERS = {
 
 
 def test_named_authorizers_pass_the_schema_and_the_service(chart, render, yaml, tmp_path):
-    """API Gateway's authorizer model (SPEC 3a) is accepted by the schema, rendered, and
+    """API Gateway's authorizer model (docs/policy.md) is accepted by the schema, rendered, and
     loaded by the service; mixing it with the single form is refused by both."""
     values = {"policy": copy.deepcopy(NAMED_AUTHORIZERS)}
     chart.validate_schema(values)

@@ -1,4 +1,4 @@
-"""SPEC section 5 end to end: what a client sees through Envoy, and what the upstream sees.
+"""docs/decisions.md end to end: what a client sees through Envoy, and what the upstream sees.
 
 Every request goes client -> Envoy (deploy/envoy/envoy.yaml) -> ext_authz Check on the
 real service -> upstream echo server. Denials are the service's `denied_response`
@@ -353,7 +353,7 @@ def test_greedy_route_does_not_match_its_bare_prefix(stack: Stack, mint: Minter)
 
 
 def test_cached_token_is_refused_once_expired(stack: Stack, mint: Minter) -> None:
-    """Verified tokens may be cached, but never past `exp` (SPEC 4).
+    """Verified tokens may be cached, but never past `exp` (docs/decisions.md).
 
     The token lives 30 s: ample for two requests on any machine. The test then waits for
     the token's own `exp` to pass (the observable condition), not for a guessed delay."""

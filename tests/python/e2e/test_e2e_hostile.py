@@ -1,4 +1,4 @@
-"""Hostile input through the real Envoy with the shipped configuration (SPEC 8).
+"""Hostile input through the real Envoy with the shipped configuration (docs/security.md).
 
 Each case replays a finding of the attack review: a request that Envoy would send to one
 application while an older service matched another application's route, or that an

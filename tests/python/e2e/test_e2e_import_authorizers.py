@@ -1,4 +1,4 @@
-"""An imported API with two Cognito authorizers, through the real Envoy (issue 12).
+"""An imported API with two Cognito authorizers, through the real Envoy.
 
 tests/fixtures/import/serverless-two-authorizers.yml is imported with the release binary;
 only each pool's `jwksUri` is pointed at the local key server. Behind the shipped Envoy

@@ -18,7 +18,7 @@ notices cannot decide the test. That the chart's default drain outlasts Envoy's 
 time in the shipped file is pinned without a clock, in tests/python/deploy/test_chart_operations.py
 (`test_drain_outlasts_envoys_detection_and_the_grace_period_outlasts_the_drain`).
 
-Plus the edge hardening of the shipped listener (issue 9): a header name with "_" is
+Plus the edge hardening of the shipped listener: a header name with "_" is
 refused by Envoy before any filter runs.
 """
 

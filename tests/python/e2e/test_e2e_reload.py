@@ -1,4 +1,4 @@
-"""Policy reload while Envoy keeps sending traffic (SPEC 3): the policy is a mounted
+"""Policy reload while Envoy keeps sending traffic (docs/policy.md): the policy is a mounted
 ConfigMap, updated by the kubelet's atomic `..data` symlink swap. A good update takes
 effect without a restart; a broken one is refused and the last good policy stays.
 

@@ -1,4 +1,4 @@
-"""Revocation through the real Envoy (SPEC 9): the revocation list is a second key of the
+"""Revocation through the real Envoy (docs/policy.md): the revocation list is a second key of the
 mounted ConfigMap, updated by the kubelet's `..data` swap. A token that passed (and was
 cached) gets 401 `invalid_token` once the swapped list names it, without a restart; a
 token the list does not name still passes.

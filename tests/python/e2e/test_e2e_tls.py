@@ -1,4 +1,4 @@
-"""TLS and mTLS from a real Envoy to the service (SPEC 2, issue 14).
+"""TLS and mTLS from a real Envoy to the service (docs/running.md).
 
 The service runs with `AUTHZ_TLS_CERT_FILE`, `AUTHZ_TLS_KEY_FILE` and
 `AUTHZ_TLS_CLIENT_CA_FILE` from a Secret-style folder (the kubelet's `..data` swap); Envoy

@@ -1,4 +1,4 @@
-"""The import held to authorities over the corpus in tests/fixtures/apigw/ (SPEC 7).
+"""The import held to authorities over the corpus in tests/fixtures/apigw/ (docs/import.md).
 
 - Every SAM template: the policy imported from the template answers every request of the
   generated request set (support.differential) as the policy imported from what
