@@ -97,3 +97,45 @@ def test_failed_refetch_keeps_last_good_keys(rotating, keys: KeyServer) -> None:
         upstream_saw(stack.request("/files/x", token=fresh))
     finally:
         keys.set_failing(pool, None)
+
+
+def test_a_pool_that_does_not_exist_changes_nothing_for_another_teams_requests(
+        authz_bin: Path, envoy_bin: Path, tmp_path: Path, keys: KeyServer, upstream: EchoServer) -> None:
+    """One team's typo (a well-formed pool id whose key set URL answers 404) must not keep
+    the service unready for every team: the service becomes ready, Envoy's gRPC health
+    check marks it healthy, the other team's tokens pass as ever, and only the missing
+    pool's routes refuse (401)."""
+    stamp = int(time.time() * 1000) % 1000000
+    pool, missing = f"eu-central-1_Own{stamp:06d}", f"eu-central-1_Typ{stamp:06d}"
+    keys.add_pool(pool)  # `missing` is never added: its key set URL answers 404
+    policy = f"""\
+authorizers:
+  team-a:
+    userPools: [{{id: {pool}, jwksUri: "{keys.jwks_uri(pool)}"}}]
+  team-b:
+    userPools: [{{id: {missing}, jwksUri: "{keys.jwks_uri(missing)}"}}]
+routes:
+  - name: team-a-files
+    path: /files/{{proxy+}}
+    authorizer: team-a
+    scopes: [files/read]
+  - name: team-b-orders
+    path: /orders/{{proxy+}}
+    authorizer: team-b
+    scopes: [orders/read]
+"""
+    # Stack waits for /readyz 200: with the old rule (every pool's keys) it never came.
+    with Stack(authz_bin=authz_bin, envoy_bin=envoy_bin, workdir=tmp_path, policy=policy,
+               upstream=upstream, name="typo", service_env={"AUTHZ_JWKS_TIMEOUT_SECONDS": "60"}) as s:
+        deadline = time.monotonic() + 30
+        while s.envoy.authz_health_flags() != "healthy" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert s.envoy.authz_health_flags() == "healthy", s.logs()
+        token = tokens.access_token(keys.keys(pool)[0], keys.issuer(pool), scope="files/read")
+        upstream_saw(s.request("/files/report.pdf", token=token))
+        stranger = tokens.SigningKey.generate()
+        other = tokens.sign(tokens.access_claims(keys.issuer(missing), scope="orders/read"), stranger)
+        assert_invalid_token(s.request("/orders/42", token=other))
+        m = s.service.metrics()
+        assert metric(m, FETCHES, pool=missing, result="failure") >= 1, m
+        assert "serving without the keys of these user pools" in s.service.log_tail(), s.logs()
