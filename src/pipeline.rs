@@ -75,7 +75,7 @@ impl Pipeline {
         // A denial; under dry run (`dry_run`), let through as `would_deny` with the
         // identity of `token` when it was verified.
         let refuse = |reason, route: Option<&Route>, token, dry_run: bool| {
-            let authorizer = route.filter(|r| !r.public && !r.deny).map(authorizer_of);
+            let authorizer = route.filter(|r| r.is_protected()).map(authorizer_of);
             let decision = Decision::deny(
                 reason,
                 route.map(|r| r.name.clone()),
@@ -129,10 +129,10 @@ impl Pipeline {
                 DefaultAction::Allow => allow(AllowReason::DefaultAllow, None, None),
             };
         };
-        if route.deny {
+        if route.is_deny() {
             return deny(DenyReason::DenyRoute, route);
         }
-        if route.public {
+        if route.is_public() {
             return allow(AllowReason::PublicRoute, Some(route), None);
         }
         let header = &policy.authorizers[route.authorizer].token_header;
@@ -180,7 +180,7 @@ fn lands_only_on_dry_run(
         .routes
         .reachable(&path::reach(raw_path), method, host)
         .iter()
-        .all(|route| route.dry_run || route.public)
+        .all(|route| route.dry_run || route.is_public())
 }
 
 /// An HTTP method: a non-empty token (RFC 9110 5.6.2) of at most 32 characters.
@@ -375,7 +375,7 @@ routes:
                     for method in &methods {
                         if let Some(route) = policy.routes.find(&segments, method, &host) {
                             proptest::prop_assert!(
-                                route.dry_run || route.public,
+                                route.dry_run || route.is_public(),
                                 "{method} {host} {raw} let through, read as {reading}: {}",
                                 route.name
                             );

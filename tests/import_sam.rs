@@ -20,9 +20,9 @@ fn import(source: &str) -> (Translation, Policy) {
 fn decides(policy: &Policy, method: &str, path: &str) -> Option<String> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let r = policy.routes.find(&segments, method, "")?;
-    Some(if r.public {
+    Some(if r.is_public() {
         "public".to_owned()
-    } else if r.deny {
+    } else if r.is_deny() {
         "deny".to_owned()
     } else if r.token_use == TokenUse::Id {
         "id".to_owned()

@@ -110,9 +110,9 @@ fn validate_policy(path: &std::path::Path) -> bool {
             println!("{}: valid", path.display());
             println!("{}", policy.summary());
             for route in policy.routes.routes() {
-                let needs = if route.public {
+                let needs = if route.is_public() {
                     "public (no token)".to_owned()
-                } else if route.deny {
+                } else if route.is_deny() {
                     "denied (auth: deny)".to_owned()
                 } else {
                     use cognito_ext_authz::policy::model::TokenUse;

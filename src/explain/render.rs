@@ -101,7 +101,7 @@ pub(crate) fn render(
                     authorizer = &policy.authorizers[r.authorizer];
                 }
                 describe_route(&mut out, route, request);
-                reached_token = route.is_some_and(|r| !r.public && !r.deny);
+                reached_token = route.is_some_and(|r| r.is_protected());
             }
             None => describe_no_route(&mut out, policy, request),
         },
@@ -161,8 +161,8 @@ pub(crate) fn render(
 
     // Scopes and groups.
     if let Some(route) = route_index.map(|i| &policy.routes.routes()[i])
-        && !route.public
-        && !route.deny
+        && !route.is_public()
+        && !route.is_deny()
     {
         let verified = outcome.is_some_and(|o| o.is_ok());
         let claims = raw.as_ref().ok().and_then(|t| decode_part(t, 1));
@@ -338,9 +338,9 @@ fn describe_route(out: &mut String, route: Option<&Route>, request: &Request) {
             route.hosts.join(", ")
         )
     };
-    if route.public {
+    if route.is_public() {
         let _ = writeln!(out, "  requires: nothing (auth: none, public)");
-    } else if route.deny {
+    } else if route.is_deny() {
         let _ = writeln!(out, "  requires: nothing can pass (auth: deny, 403)");
     } else {
         let mut needs = match route.token_use {

@@ -910,11 +910,11 @@ mod tests {
         let out = assemble(api).unwrap();
         let policy = Policy::compile(&out.policy).unwrap();
         let found = policy.routes.find(&["admin", "keys"], "POST", "").unwrap();
-        assert!(found.deny);
+        assert!(found.is_deny());
         assert_eq!(&*found.name, "POST-/admin/keys");
         // The other methods of that path still fall to the broader route.
         let found = policy.routes.find(&["admin", "keys"], "GET", "").unwrap();
-        assert!(!found.deny);
+        assert!(!found.is_deny());
         assert!(out.notes.iter().all(|n| !n.message.contains("broader")));
     }
 

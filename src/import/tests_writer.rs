@@ -171,11 +171,11 @@ fn cases_for(
         expect,
     };
     let denied = |reason: DenyReason| denial(policy, &reason, name.clone());
-    if route.deny {
+    if route.is_deny() {
         out.push(case("deny route, 403", None, denied(DenyReason::DenyRoute)));
         return;
     }
-    if route.public {
+    if route.is_public() {
         let what = if request.method == "OPTIONS" {
             "public (CORS preflight), no token, 200"
         } else {

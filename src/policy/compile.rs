@@ -16,7 +16,7 @@ use super::rules::{
     METHODS, check_fetch_url, check_issuer, is_header_name, is_scope_name, pool_region,
     reserved_header, whole_match_expression,
 };
-use super::table::{HostPattern, Route, RouteSpec, RouteTable};
+use super::table::{Access, HostPattern, Route, RouteSpec, RouteTable};
 use super::template::PathTemplate;
 use super::{Authorizer, Policy, PolicyErrors, Pool, Pools, TrustedPool};
 
@@ -499,8 +499,13 @@ fn compile_routes(
                 template: template.clone(),
                 methods: methods.clone(),
                 hosts: route.hosts.clone().unwrap_or_default(),
-                public,
-                deny,
+                access: if public {
+                    Access::Public
+                } else if deny {
+                    Access::Deny
+                } else {
+                    Access::Protected
+                },
                 scopes,
                 groups,
                 dry_run: match route.dry_run {

@@ -197,8 +197,13 @@ impl Policy {
 
     /// A one-paragraph summary for `validate` and the reload log.
     pub fn summary(&self) -> String {
-        let public = self.routes.routes().iter().filter(|r| r.public).count();
-        let deny = self.routes.routes().iter().filter(|r| r.deny).count();
+        let public = self
+            .routes
+            .routes()
+            .iter()
+            .filter(|r| r.is_public())
+            .count();
+        let deny = self.routes.routes().iter().filter(|r| r.is_deny()).count();
         let mut summary = format!(
             "{} user pool(s) [{}], {} route(s) ({} public, {} deny), default action {}, {}",
             self.pools.len(),
@@ -303,7 +308,7 @@ routes:
         assert_eq!(policy.insufficient_scope_status, 403);
         let names: Vec<&str> = policy.routes.routes().iter().map(|r| &*r.name).collect();
         assert_eq!(names, ["create-user", "ANY /files/{proxy+}", "ANY /health"]);
-        assert!(policy.routes.routes()[2].public);
+        assert!(policy.routes.routes()[2].is_public());
         assert!(policy.summary().contains("3 route(s) (1 public, 0 deny)"));
     }
 

@@ -14,6 +14,17 @@ use std::sync::Arc;
 use super::template::{PathTemplate, Segment};
 use crate::path::Reach;
 
+/// Whether a route looks at tokens at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A token of the route's authorizer, with its scopes and groups.
+    Protected,
+    /// Public (`auth: none`): no token needed, none inspected.
+    Public,
+    /// Denied (`auth: deny`): every request it matches is refused (403), no token inspected.
+    Deny,
+}
+
 /// What a matched route requires.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
@@ -31,16 +42,31 @@ pub struct Route {
     pub methods: Vec<String>,
     /// Hosts it takes, as written; empty: any host.
     pub hosts: Vec<String>,
-    /// Public route: no token needed, none inspected.
-    pub public: bool,
-    /// Deny route: every request it matches is refused (403), no token inspected.
-    pub deny: bool,
+    /// Whether it is protected, public or denied.
+    pub access: Access,
     /// Any one of these scopes suffices; empty means no scope is required.
     pub scopes: Vec<String>,
     /// Any one of these groups suffices; empty means no group is required.
     pub groups: Vec<String>,
     /// Denials are logged as `would_deny` and the request let through.
     pub dry_run: bool,
+}
+
+impl Route {
+    /// Public (`auth: none`).
+    pub fn is_public(&self) -> bool {
+        self.access == Access::Public
+    }
+
+    /// Denied (`auth: deny`).
+    pub fn is_deny(&self) -> bool {
+        self.access == Access::Deny
+    }
+
+    /// Protected: the only kind of route where a token is read and verified.
+    pub fn is_protected(&self) -> bool {
+        self.access == Access::Protected
+    }
 }
 
 /// Which hosts a route entry applies to.
@@ -314,8 +340,7 @@ mod tests {
                 template: PathTemplate::parse(path).unwrap(),
                 methods: methods.iter().map(|m| m.to_string()).collect(),
                 hosts: hosts.iter().map(|h| h.to_string()).collect(),
-                public: false,
-                deny: false,
+                access: Access::Protected,
                 scopes: vec![],
                 groups: vec![],
                 dry_run: false,
