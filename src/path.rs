@@ -40,6 +40,8 @@ pub enum UnsafePath {
     PathParameter,
     #[error("path has a '#' fragment")]
     Fragment,
+    #[error("path decoded twice would hold a dot segment, a separator or a control character")]
+    DoubleEncoded,
 }
 
 impl UnsafePath {
@@ -57,6 +59,7 @@ impl UnsafePath {
             UnsafePath::TooLong => "too_long",
             UnsafePath::PathParameter => "path_parameter",
             UnsafePath::Fragment => "fragment",
+            UnsafePath::DoubleEncoded => "double_encoded",
         }
     }
 }
@@ -199,9 +202,41 @@ fn decode(segment: &str) -> Result<Cow<'_, str>, UnsafePath> {
             i += 1;
         }
     }
-    String::from_utf8(out)
-        .map(Cow::Owned)
-        .map_err(|_| UnsafePath::NotUtf8)
+    let decoded = String::from_utf8(out).map_err(|_| UnsafePath::NotUtf8)?;
+    if decodes_again_to_something_unsafe(&decoded) {
+        return Err(UnsafePath::DoubleEncoded);
+    }
+    Ok(Cow::Owned(decoded))
+}
+
+/// Whether a server that decodes a segment twice (some frameworks and file servers do)
+/// would read it as a dot segment, or find a separator, `;` or control character in it:
+/// `%252e%252e` is the segment `%2e%2e` here, and `..` there.
+fn decodes_again_to_something_unsafe(segment: &str) -> bool {
+    if !segment.contains('%') {
+        return false;
+    }
+    let bytes = segment.as_bytes();
+    let mut again = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| Some(hex(*bytes.get(i + 1)?)? << 4 | hex(*bytes.get(i + 2)?)?))
+            .flatten();
+        match escaped {
+            Some(b'/' | b'\\' | b';') => return true,
+            Some(b) if b.is_ascii_control() => return true,
+            Some(b) => {
+                again.push(b);
+                i += 3;
+            }
+            None => {
+                again.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    again == b"." || again == b".."
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -216,6 +251,36 @@ fn hex(b: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_a_second_decoding_would_make_unsafe_is_refused() {
+        for raw in [
+            "/public/%252e%252e/admin",
+            "/public/%252E%252e/admin",
+            "/public/%252e/admin",
+            "/a%252fb",
+            "/a%255cb",
+            "/a%253bx",
+            "/a%2500b",
+        ] {
+            assert_eq!(segments(raw), Err(UnsafePath::DoubleEncoded), "{raw}");
+        }
+        // A literal percent, or a second decoding that leaves a harmless segment, is fine.
+        for (raw, want) in [
+            ("/files/100%25", vec!["files", "100%"]),
+            ("/a%252eb", vec!["a%2eb"]),
+            ("/x/%2541", vec!["x", "%41"]),
+            ("/x/%252e%252e%252e", vec!["x", "%2e%2e%2e"]),
+            ("/x/%25zz", vec!["x", "%zz"]),
+        ] {
+            let got: Vec<String> = segments(raw)
+                .unwrap_or_else(|e| panic!("{raw}: {e}"))
+                .into_iter()
+                .map(|s| s.into_owned())
+                .collect();
+            assert_eq!(got, want, "{raw}");
+        }
+    }
 
     fn ok(raw: &str) -> Vec<String> {
         segments(raw)

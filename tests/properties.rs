@@ -72,6 +72,33 @@ fn reference_segments(raw: &str) -> Option<Vec<String>> {
         if s == "." || s == ".." {
             return None;
         }
+        // Decoded a second time (as some servers do), no separator, `;`, control
+        // character, or dot segment may appear.
+        let mut again = Vec::new();
+        let sb = s.as_bytes();
+        let mut i = 0;
+        while i < sb.len() {
+            let pair = sb
+                .get(i + 1..i + 3)
+                .filter(|p| p.iter().all(u8::is_ascii_hexdigit));
+            match pair {
+                Some(p) if sb[i] == b'%' => {
+                    let v = u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap();
+                    if v.is_ascii_control() || matches!(v, b'/' | b'\\' | b';') {
+                        return None;
+                    }
+                    again.push(v);
+                    i += 3;
+                }
+                _ => {
+                    again.push(sb[i]);
+                    i += 1;
+                }
+            }
+        }
+        if again == b"." || again == b".." {
+            return None;
+        }
         out.push(s);
     }
     (out.len() <= 128).then_some(out)

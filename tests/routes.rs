@@ -196,6 +196,9 @@ async fn public_routes_default_deny_and_unsafe_paths() {
         "/users/%zz",
         "/users/%ff",
         "/users/a%00b",
+        // Decoded twice, as some servers do: `..`, `/`.
+        "/health/%252e%252e/users/me",
+        "/health%252fusers",
         "//users/me",
         "users/me",
     ] {
