@@ -339,15 +339,9 @@ fn test(
     revocations: Option<&std::path::Path>,
     answers: Option<&std::path::Path>,
 ) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match cli::one_shot_runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let report = match runtime.block_on(cognito_ext_authz::policytest::run_files(
         policy,
@@ -387,15 +381,9 @@ fn test(
 }
 
 fn check(options: CheckOptions) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match cli::one_shot_runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(cognito_ext_authz::explain::check(&options)) {
         Ok(explanation) => {

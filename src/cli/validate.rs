@@ -41,15 +41,9 @@ pub(crate) fn validate_online(path: &std::path::Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::one_shot_runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let mut failed = 0;
     for pool in policy.pools.iter() {
@@ -76,6 +70,9 @@ pub(crate) fn validate_online(path: &std::path::Path) -> ExitCode {
             }
         }
     }
+    // A key set URL whose name never resolves leaves a lookup running on a blocking
+    // thread: the command ends at once, not when the system resolver gives up.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     if failed == 0 {
         println!("{}: every user pool's keys fetched", path.display());
         ExitCode::SUCCESS
