@@ -122,6 +122,18 @@ pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 7;
 /// header limit (`max_request_headers_kb: 60`) allows.
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 128 * 1024;
 
+/// The default `AUTHZ_MAX_CONNECTIONS`, `AUTHZ_MAX_STREAMS_PER_CONNECTION` and
+/// `AUTHZ_MAX_IN_FLIGHT`: with `AUTHZ_MAX_REQUEST_BYTES` they keep the most a client can
+/// make the service hold under 128 MiB (docs/security.md, "Memory budget"). A connection
+/// once at its stream limit keeps the HTTP/2 library's state for that many streams while it
+/// lives; Envoy opens another connection when one is at the limit.
+pub const DEFAULT_MAX_CONNECTIONS: u64 = 512;
+/// See [`DEFAULT_MAX_CONNECTIONS`].
+pub const DEFAULT_MAX_STREAMS_PER_CONNECTION: u64 = 32;
+/// See [`DEFAULT_MAX_CONNECTIONS`]: each check in flight may hold a message of up to
+/// `AUTHZ_MAX_REQUEST_BYTES`.
+pub const DEFAULT_MAX_IN_FLIGHT: u64 = 256;
+
 /// Every variable we read, without the prefix.
 const KNOWN: [&str; 26] = [
     "LISTEN_ADDR",
@@ -387,19 +399,24 @@ impl Settings {
             max_connections: number(
                 "AUTHZ_MAX_CONNECTIONS",
                 raw.max_connections,
-                10_000,
+                DEFAULT_MAX_CONNECTIONS,
                 1,
                 1_000_000,
             )? as usize,
             max_streams_per_connection: number(
                 "AUTHZ_MAX_STREAMS_PER_CONNECTION",
                 raw.max_streams_per_connection,
-                128,
+                DEFAULT_MAX_STREAMS_PER_CONNECTION,
                 1,
                 10_000,
             )? as u32,
-            max_in_flight: number("AUTHZ_MAX_IN_FLIGHT", raw.max_in_flight, 512, 1, 100_000)?
-                as usize,
+            max_in_flight: number(
+                "AUTHZ_MAX_IN_FLIGHT",
+                raw.max_in_flight,
+                DEFAULT_MAX_IN_FLIGHT,
+                1,
+                100_000,
+            )? as usize,
             request_timeout: seconds(
                 "AUTHZ_REQUEST_TIMEOUT_SECONDS",
                 raw.request_timeout_seconds,
@@ -638,21 +655,21 @@ mod tests {
             (
                 "AUTHZ_MAX_CONNECTIONS",
                 |s| s.max_connections as u64,
-                10_000,
+                512,
                 1,
                 1_000_000,
             ),
             (
                 "AUTHZ_MAX_STREAMS_PER_CONNECTION",
                 |s| s.max_streams_per_connection.into(),
-                128,
+                32,
                 1,
                 10_000,
             ),
             (
                 "AUTHZ_MAX_IN_FLIGHT",
                 |s| s.max_in_flight as u64,
-                512,
+                256,
                 1,
                 100_000,
             ),

@@ -34,6 +34,7 @@ from .common import (
 POLICY_DIR = "/etc/cognito-ext-authz"
 SETTINGS_KEYS = {
     "AUTHZ_LISTEN_ADDR",
+    "AUTHZ_MAX_CONNECTIONS",
     "AUTHZ_REFLECTION",
     "AUTHZ_DYNAMIC_METADATA",
     "AUTHZ_ADMIN_ADDR",
@@ -413,6 +414,7 @@ def test_settings_configmap_feeds_the_environment(rendered):
     assert data["AUTHZ_JWKS_COOLDOWN_SECONDS"] == str(settings["jwksCooldownSeconds"])
     assert data["AUTHZ_JWKS_TIMEOUT_SECONDS"] == str(settings["jwksTimeoutSeconds"])
     assert data["AUTHZ_TOKEN_CACHE_ENTRIES"] == str(settings["tokenCacheEntries"])
+    assert data["AUTHZ_MAX_CONNECTIONS"] == str(settings["maxConnections"])
     assert int(data["AUTHZ_WORKER_THREADS"]) >= 1
     assert data["AUTHZ_LISTEN_ADDR"].endswith(":9000")
     assert data["AUTHZ_ADMIN_ADDR"].endswith(":9090")
@@ -797,6 +799,7 @@ RANGED_SETTINGS = {
     "jwksCooldownSeconds": "AUTHZ_JWKS_COOLDOWN_SECONDS",
     "jwksTimeoutSeconds": "AUTHZ_JWKS_TIMEOUT_SECONDS",
     "tokenCacheEntries": "AUTHZ_TOKEN_CACHE_ENTRIES",
+    "maxConnections": "AUTHZ_MAX_CONNECTIONS",
 }
 
 

@@ -166,6 +166,7 @@ AUTHZ_JWKS_REFRESH_SECONDS: {{ .Values.settings.jwksRefreshSeconds | int | quote
 AUTHZ_JWKS_COOLDOWN_SECONDS: {{ .Values.settings.jwksCooldownSeconds | int | quote }}
 AUTHZ_JWKS_TIMEOUT_SECONDS: {{ .Values.settings.jwksTimeoutSeconds | int | quote }}
 AUTHZ_TOKEN_CACHE_ENTRIES: {{ .Values.settings.tokenCacheEntries | int | quote }}
+AUTHZ_MAX_CONNECTIONS: {{ .Values.settings.maxConnections | int | quote }}
 AUTHZ_WORKER_THREADS: {{ include "cognito-ext-authz.workerThreads" . | quote }}
 AUTHZ_REFLECTION: {{ .Values.settings.reflection | toString | quote }}
 AUTHZ_DYNAMIC_METADATA: {{ .Values.settings.dynamicMetadata | default false | toString | quote }}
