@@ -55,6 +55,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve envoy.service.auth.v3.Authorization/Check (settings from AUTHZ_* variables).
+    #[command(after_long_help = cognito_ext_authz::settings::spec::help_text())]
     Serve {
         /// gRPC address (overrides AUTHZ_LISTEN_ADDR).
         #[arg(long, value_name = "ADDR")]
