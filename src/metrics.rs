@@ -198,7 +198,7 @@ pub fn token_cache(hit: bool) {
     }
 }
 
-// --- TLS on the gRPC port (src/tls.rs). One block, so it moves as one piece. ---
+// --- TLS on the gRPC port (src/tls/). One block, so it moves as one piece. ---
 
 pub const TLS_RELOADS: &str = "cognito_ext_authz_tls_reloads_total";
 pub const TLS_NOT_AFTER: &str = "cognito_ext_authz_tls_certificate_not_after_timestamp_seconds";

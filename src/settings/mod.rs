@@ -88,7 +88,7 @@ pub struct Settings {
     pub dynamic_metadata: bool,
 }
 
-/// The PEM files of TLS on the gRPC port (`src/tls.rs` reads and follows them).
+/// The PEM files of TLS on the gRPC port (`src/tls/` reads and follows them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
     /// `AUTHZ_TLS_CERT_FILE`: the serving certificate, then its intermediates.

@@ -1,0 +1,282 @@
+//! TLS and mTLS on the gRPC port, with certificates that rotate without a restart.
+//!
+//! Every `CheckRequest` carries a bearer token; outside a mesh the hop from Envoy to this
+//! service must not carry it in clear. `AUTHZ_TLS_CERT_FILE` + `AUTHZ_TLS_KEY_FILE` turn
+//! TLS on (TLS 1.2 and 1.3, ALPN `h2`, the aws-lc provider reqwest already uses);
+//! `AUTHZ_TLS_CLIENT_CA_FILE` adds mTLS: a client gets a handshake only with a certificate
+//! from that CA.
+//!
+//! The three files are one unit: they are read together, checked together (the key must
+//! match the certificate, the certificate must be valid now, the CA file must hold only CA
+//! certificates) and become one rustls `ServerConfig`, swapped in atomically. Each
+//! handshake takes the config in force when it starts, so a new connection sees a new
+//! certificate (and a new CA set) at once, and an established connection, already past its
+//! handshake, is never cut. A new config also brings a new session cache, so a session set
+//! up under an old CA cannot be resumed under the new one.
+//!
+//! The files are followed like the policy (`policy/watch.rs`): cert-manager writes a
+//! Secret and the kubelet swaps the `..data` symlink of the mount, so we watch the
+//! *folders*, read a swap at once, read any other change only once the folder has been
+//! quiet, compare the files' identities every poll in case an event was missed, and ignore
+//! access events so our own reads never wake us. A new set that cannot be read or does not
+//! fit together (a certificate renewed before its key was written), or whose certificate
+//! has expired or is not valid yet (every client would refuse it), is refused, logged and
+//! counted, and the last good config stays in force. A certificate refused only because it
+//! is not valid yet is tried again when it becomes valid, without waiting for a change.
+//!
+//! A client CA file holding a certificate that is not a CA (basicConstraints `CA:false`, or
+//! none at all) is refused: rustls would take any certificate in it as a trust anchor, so a
+//! server certificate pasted there by mistake would admit every client certificate its
+//! key signed.
+//!
+//! Handshakes happen off the accept loop, one task per connection, each bounded by
+//! [`HANDSHAKE_TIMEOUT`]: a client that connects and never finishes its handshake holds its
+//! connection slot for that long at most. Nothing here logs key material: errors name the
+//! variable and the file, never the contents.
+//!
+//! `load.rs` reads and checks the files into a rustls config, `conn.rs` is the connection
+//! past its handshake; this module holds the config in force, follows the files and runs
+//! the handshakes.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::{self, ServerConfig};
+
+mod conn;
+mod load;
+#[cfg(test)]
+mod tests;
+
+pub use conn::TlsConn;
+pub use load::TlsError;
+use load::{Loaded, Texts, build, now_unix};
+
+use crate::listen::Conn;
+use crate::settings::TlsFiles;
+
+/// Longest time a client may take to finish its TLS handshake after connecting. A
+/// handshake takes milliseconds in a cluster; this bounds what a silent client holds.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest PEM file read (a CA bundle with every public root is about 250 KiB).
+const MAX_PEM_BYTES: usize = 1024 * 1024;
+
+const CERT_VAR: &str = "AUTHZ_TLS_CERT_FILE";
+const KEY_VAR: &str = "AUTHZ_TLS_KEY_FILE";
+const CA_VAR: &str = "AUTHZ_TLS_CLIENT_CA_FILE";
+
+/// TLS on the gRPC port: the config in force, replaced as the files change.
+pub struct Tls {
+    files: TlsFiles,
+    config: ArcSwap<ServerConfig>,
+    /// The digest of the files loaded at start, so that the first event does not count
+    /// an unchanged set as a reload.
+    started_with: [u8; 32],
+}
+
+/// How the files are followed (the same timing as the policy's).
+pub type Follow = crate::follow::Timing;
+
+impl Tls {
+    /// Reads and checks the files once (a startup error names the variable and the file).
+    pub fn load(files: &TlsFiles) -> Result<Arc<Tls>, TlsError> {
+        let texts = Texts::read(files)?;
+        let loaded = build(files, &texts, now_unix())
+            .inspect_err(|_| crate::metrics::tls_reload("failure"))?;
+        let tls = Arc::new(Tls {
+            files: files.clone(),
+            config: ArcSwap::new(loaded.config.clone()),
+            started_with: texts.digest(),
+        });
+        tls.announce(&loaded, "TLS on the gRPC port");
+        Ok(tls)
+    }
+
+    /// Loads the files and follows them for as long as the process runs.
+    pub fn start(files: &TlsFiles, follow: Follow) -> Result<Arc<Tls>, String> {
+        let tls = Tls::load(files).map_err(|e| e.to_string())?;
+        tls.clone()
+            .follow(follow)
+            .map_err(|e| format!("cannot watch the TLS files: {e}"))?;
+        Ok(tls)
+    }
+
+    /// The config new handshakes use.
+    pub fn config(&self) -> Arc<ServerConfig> {
+        self.config.load_full()
+    }
+
+    fn announce(&self, loaded: &Loaded, what: &str) {
+        crate::metrics::tls_reload("success");
+        crate::metrics::tls_not_after(loaded.not_after);
+        tracing::info!(
+            cert = %self.files.cert.display(),
+            subject = %loaded.subject,
+            not_after = loaded.not_after,
+            client_cas = loaded.client_cas,
+            mtls = loaded.client_cas > 0,
+            "{what}"
+        );
+    }
+
+    /// Handshakes each accepted connection in its own task, within [`HANDSHAKE_TIMEOUT`],
+    /// and hands out the ones that succeed. Ends when the returned receiver is dropped
+    /// (dropping `conns` in turn, which stops the listener).
+    pub fn accept(
+        self: &Arc<Self>,
+        conns: mpsc::Receiver<io::Result<Conn>>,
+    ) -> mpsc::Receiver<io::Result<TlsConn>> {
+        self.accept_within(conns, HANDSHAKE_TIMEOUT)
+    }
+
+    fn accept_within(
+        self: &Arc<Self>,
+        mut conns: mpsc::Receiver<io::Result<Conn>>,
+        timeout: Duration,
+    ) -> mpsc::Receiver<io::Result<TlsConn>> {
+        let (tx, rx) = mpsc::channel(16);
+        let tls = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let conn = tokio::select! {
+                    conn = conns.recv() => match conn {
+                        Some(Ok(conn)) => conn,
+                        Some(Err(e)) => {
+                            if tx.send(Err(e)).await.is_err() {
+                                return;
+                            }
+                            continue;
+                        }
+                        None => return,
+                    },
+                    _ = tx.closed() => return,
+                };
+                let acceptor = TlsAcceptor::from(tls.config());
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let peer = conn.stream().peer_addr().ok();
+                    match tokio::time::timeout(timeout, acceptor.accept(conn)).await {
+                        Ok(Ok(stream)) => {
+                            crate::metrics::tls_handshake("ok");
+                            let _ = tx.send(Ok(TlsConn(stream))).await;
+                        }
+                        Ok(Err(e)) => {
+                            let reason = refusal(&e);
+                            crate::metrics::tls_handshake(reason);
+                            tracing::debug!(?peer, reason, error = %e, "TLS handshake refused");
+                        }
+                        Err(_) => {
+                            crate::metrics::tls_handshake("timeout");
+                            crate::metrics::limit_tripped("tls_handshake_timeout");
+                            tracing::debug!(?peer, "TLS handshake not finished in time; closed");
+                        }
+                    }
+                });
+            }
+        });
+        rx
+    }
+
+    /// Follows the files ([`crate::follow`]); puts each good new set in force and keeps
+    /// the last good one when a new set is refused.
+    fn follow(self: Arc<Self>, timing: Follow) -> Result<(), notify::Error> {
+        let mut changes =
+            crate::follow::spawn(self.paths().map(Path::to_path_buf).collect(), timing)?;
+        tokio::spawn(async move {
+            let mut last = self.started_with;
+            let mut last_error = String::new();
+            // When a set refused only for being early becomes valid: it is built again then.
+            let mut valid_from: Option<i64> = None;
+            loop {
+                let woke = match valid_from {
+                    Some(at) => {
+                        let wait = Duration::from_secs((at - now_unix()).max(0) as u64 + 1);
+                        tokio::select! {
+                            change = changes.recv() => change.is_some(),
+                            () = tokio::time::sleep(wait) => true,
+                        }
+                    }
+                    None => changes.recv().await.is_some(),
+                };
+                if !woke {
+                    return;
+                }
+                let files = self.files.clone();
+                let attempt = tokio::task::spawn_blocking(move || {
+                    let texts = Texts::read(&files)?;
+                    let digest = texts.digest();
+                    Ok::<_, TlsError>((digest, texts))
+                })
+                .await;
+                let (digest, texts) = match attempt {
+                    Ok(Ok(read)) => read,
+                    Ok(Err(e)) => {
+                        refused(&mut last_error, &e);
+                        continue;
+                    }
+                    Err(_) => continue,
+                };
+                if last == digest && valid_from.is_none() {
+                    continue;
+                }
+                last = digest;
+                valid_from = None;
+                let files = self.files.clone();
+                let built =
+                    tokio::task::spawn_blocking(move || build(&files, &texts, now_unix())).await;
+                match built {
+                    Ok(Ok(loaded)) => {
+                        last_error.clear();
+                        self.config.store(loaded.config.clone());
+                        self.announce(&loaded, "TLS files reloaded; new connections use them");
+                    }
+                    Ok(Err(e)) => {
+                        if let TlsError::NotYetValid { not_before, .. } = e {
+                            valid_from = Some(not_before);
+                        }
+                        refused(&mut last_error, &e);
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
+        Ok(())
+    }
+
+    fn paths(&self) -> impl Iterator<Item = &Path> {
+        [
+            Some(self.files.cert.as_path()),
+            Some(self.files.key.as_path()),
+            self.files.client_ca.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
+fn refused(last_error: &mut String, error: &TlsError) {
+    let error = error.to_string();
+    if *last_error != error {
+        tracing::error!(%error, "TLS files refused; the last good certificate stays in force");
+        crate::metrics::tls_reload("failure");
+        *last_error = error;
+    }
+}
+
+/// The metric label for a refused handshake.
+fn refusal(e: &io::Error) -> &'static str {
+    match e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::NoCertificatesPresented) => "no_client_certificate",
+        Some(rustls::Error::InvalidCertificate(_)) => "bad_client_certificate",
+        Some(rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. }) => {
+            "not_tls"
+        }
+        _ => "failed",
+    }
+}
