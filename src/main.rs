@@ -262,7 +262,8 @@ fn main() -> ExitCode {
 }
 
 fn prune(file: &std::path::Path, max_token_lifetime: &str, dry_run: bool) -> ExitCode {
-    use cognito_ext_authz::revocation::{self, prune};
+    use crate::cli::prune;
+    use cognito_ext_authz::files::read_revocations_text;
     use cognito_ext_authz::token::access::{now_unix, utc};
     let lifetime = match prune::parse_duration(max_token_lifetime) {
         Ok(d) => d,
@@ -271,8 +272,9 @@ fn prune(file: &std::path::Path, max_token_lifetime: &str, dry_run: bool) -> Exi
             return ExitCode::from(2);
         }
     };
-    let parsed = revocation::read_text(file).and_then(|text| {
-        let parsed = revocation::parse_file(&text).map_err(|e| e.in_file(file))?;
+    let parsed = read_revocations_text(file).and_then(|text| {
+        let parsed =
+            cognito_ext_authz::revocation::parse_file(&text).map_err(|e| e.in_file(file))?;
         let plan = prune::plan(&parsed, lifetime, now_unix()).map_err(|e| e.in_file(file))?;
         Ok(plan)
     });

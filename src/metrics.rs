@@ -40,6 +40,8 @@ static FIXED: OnceLock<Fixed> = OnceLock::new();
 
 /// Installs the process-wide Prometheus recorder (once) and returns its handle.
 pub fn install() -> PrometheusHandle {
+    // The decision core tells of each verified-token cache lookup; counted here.
+    crate::token::verify::observe_cache_lookups(token_cache);
     HANDLE
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()

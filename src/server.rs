@@ -20,13 +20,16 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::active::ActivePolicy;
+use crate::files::{read_policy_text, read_revocations_text};
+use crate::follow::policy as watch;
 use crate::grpc::{AuthorizationService, CheckServer, GrpcPort, Http2Limits};
+use crate::keys::KeyFetcher;
 use crate::lifecycle::{Lifecycle, Phase, signal};
 use crate::pipeline::Pipeline;
-use crate::policy::{Policy, read_policy_text, watch};
+use crate::policy::Policy;
 use crate::revocation::RevocationList;
 use crate::settings::Settings;
-use crate::token::keys::{KeyFetcher, KeyStore, PoolKeys};
+use crate::token::keys::{KeyStore, PoolKeys};
 
 /// The gRPC service name health is reported for (besides the empty "whole server" name).
 const SERVICE_NAME: &str = "envoy.service.auth.v3.Authorization";
@@ -106,7 +109,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     };
 
     let fetcher = KeyFetcher::new(settings.jwks_timeout).map_err(ServeError::KeyFetcher)?;
-    let store = Arc::new(KeyStore::new(fetcher, settings.jwks_cooldown));
+    let store = Arc::new(KeyStore::new(Arc::new(fetcher), settings.jwks_cooldown));
     let keys = store.for_policy(&policy);
     let pipeline = Arc::new(Pipeline::new(
         ActivePolicy {
@@ -122,7 +125,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     };
     if let (Some(path), Some((list, digest))) = (&settings.revocations_path, revocations) {
         pipeline.replace_revocations(Arc::new(list));
-        let updates = crate::revocation::watch::spawn(path.clone(), digest, follow_timing)
+        let updates = crate::follow::revocations::spawn(path.clone(), digest, follow_timing)
             .map_err(|source| ServeError::Watch {
                 path: path.clone(),
                 source,
@@ -430,7 +433,7 @@ async fn apply_policies(
 /// Loads the revocation list at start: refused (the process does not start) when it cannot
 /// be read or is invalid, like the policy. Returns it with the digest of its text.
 fn load_revocations(path: &std::path::Path) -> Result<(RevocationList, [u8; 32]), ServeError> {
-    let text = crate::revocation::read_text(path).map_err(ServeError::Unreadable)?;
+    let text = read_revocations_text(path).map_err(ServeError::Unreadable)?;
     let list = RevocationList::parse(&text).map_err(|e| {
         crate::metrics::revocation_reload("failure");
         ServeError::Revocations(e.in_file(path))

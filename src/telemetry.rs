@@ -47,7 +47,7 @@ use crate::decision_log::{Correlation, MAX_LOGGED_FIELD_BYTES, bounded};
 
 /// The `tracing` target of every span meant for OpenTelemetry; the log writer ignores
 /// spans with this target, the OpenTelemetry layer sees nothing else.
-pub const SPAN_TARGET: &str = "cognito_ext_authz::trace";
+pub use cognito_ext_authz_core::SPAN_TARGET;
 
 /// The service name when `OTEL_SERVICE_NAME` does not give one.
 pub const DEFAULT_SERVICE_NAME: &str = "cognito-ext-authz";

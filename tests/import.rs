@@ -512,7 +512,7 @@ fn pools_created_by_the_template_become_placeholders() {
     let unresolved = notes(&i.report, "unresolved").join("\n");
     assert!(unresolved.contains("GET /notes: authorization scopes depend on parameter NotesScope (default \"notes/read\", may be overridden), which only deployment knows; emitted as `auth: deny` (every request refused, 403)"));
     // Such a pool can never be trusted by accident: its issuer's region does not exist.
-    let policy = cognito_ext_authz::policy::Policy::load(&i.path).unwrap();
+    let policy = cognito_ext_authz::files::load_policy(&i.path).unwrap();
     assert!(policy.pools.iter().any(|p| {
         p.jwks_uri
             .starts_with("https://cognito-idp.zz-replaceme-1.amazonaws.com/")

@@ -2,6 +2,7 @@
 //! and tracing set-up of `serve`. Private to the binary (`src/main.rs`).
 
 pub(crate) mod observability;
+pub(crate) mod prune;
 pub(crate) mod validate;
 
 use std::process::ExitCode;

@@ -166,10 +166,10 @@ pub async fn run_files(
     tests_path: &Path,
     revocations_path: Option<&Path>,
 ) -> Result<Report, TestError> {
-    let policy = Policy::load(policy_path).map_err(TestError::Policy)?;
+    let policy = crate::files::load_policy(policy_path).map_err(TestError::Policy)?;
     let revocations = match revocations_path {
         Some(path) => {
-            let text = crate::revocation::read_text(path).map_err(TestError::Policy)?;
+            let text = crate::files::read_revocations_text(path).map_err(TestError::Policy)?;
             let file = crate::revocation::parse_file(&text)
                 .map_err(|e| TestError::Policy(e.in_file(path)))?;
             // Checked on its own first, so its errors point into the operator's file.

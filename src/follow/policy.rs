@@ -10,8 +10,9 @@ use std::path::PathBuf;
 
 use tokio::sync::mpsc;
 
-use super::{Policy, read_policy_text};
+use crate::files::read_policy_text;
 use crate::follow::{self, TextFile, Timing};
+use crate::policy::Policy;
 
 /// Starts following `path`; each valid new policy arrives on the returned channel.
 /// `current` is the digest of the text already in force.

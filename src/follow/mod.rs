@@ -15,6 +15,9 @@
 //! (the policy, the revocation list): read and parsed off the request workers, parsed only
 //! when the text changed, a refusal reported once.
 
+pub mod policy;
+pub mod revocations;
+
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;

@@ -1,4 +1,5 @@
-//! The RSA key set of each user pool: fetched, refreshed, and refetched on an unknown `kid`.
+//! The RSA key set of each user pool: fetched (from a [`KeySource`]), refreshed, and
+//! refetched on an unknown `kid`.
 //!
 //! Each key is parsed once, when its key set is fetched, into an aws-lc RS256 verifier
 //! (PKCS#1 v1.5 with SHA-256, 2048 to 8192 bits): a check then only does the RSA public
@@ -11,6 +12,8 @@
 //! keeps the last good keys.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -19,9 +22,9 @@ use arc_swap::ArcSwap;
 use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::lock::Mutex;
 use serde::Deserialize;
 use thiserror::Error;
-use tokio::sync::Mutex;
 
 /// A key set document larger than this is refused.
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -73,67 +76,19 @@ pub enum KeyReadiness {
 /// `kid` -> RS256 verification key.
 pub type KeyMap = HashMap<String, Arc<ParsedPublicKey>>;
 
-/// Fetches key sets over HTTP(S) with timeouts and a size limit.
-#[derive(Debug, Clone)]
-pub struct KeyFetcher {
-    client: reqwest::Client,
-}
+/// A future a [`KeySource`] returns.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-impl KeyFetcher {
-    /// A fetcher whose requests give up after `timeout` (connecting included).
-    pub fn new(timeout: Duration) -> Result<Self, KeyError> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("cognito-ext-authz/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| KeyError::Http(e.to_string()))?;
-        Ok(Self { client })
-    }
+/// Where key sets come from. The service fetches them over HTTPS with its own bounds and
+/// counts each fetch; a fixed key set ([`PoolKeys::fixed`]) has none.
+pub trait KeySource: Send + Sync + 'static {
+    /// Fetches and parses the key set of `pool` at `uri` ([`parse_jwks`]).
+    fn fetch<'a>(&'a self, pool: &'a str, uri: &'a str) -> BoxFuture<'a, Result<KeyMap, KeyError>>;
 
-    /// Fetches and parses the key set at `uri` (`validate --online` checks each pool this way).
-    pub async fn fetch(&self, uri: &str) -> Result<KeyMap, KeyError> {
-        let mut response = self
-            .client
-            .get(uri)
-            .header("accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| KeyError::Http(error_chain(&e)))?;
-        if response.status() != reqwest::StatusCode::OK {
-            return Err(KeyError::Status(response.status().as_u16()));
-        }
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
-        {
-            return Err(KeyError::TooLarge);
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| KeyError::Http(error_chain(&e)))?
-        {
-            if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                return Err(KeyError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        parse_jwks(&body)
-    }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
+    /// Runs `work` to its end even when the caller stops waiting for it, and resolves when
+    /// it is done: a refetch started by a check that is then cancelled must still finish
+    /// for the checks waiting behind it (the service spawns it as a task of its own).
+    fn detached(&self, work: BoxFuture<'static, ()>) -> BoxFuture<'static, ()>;
 }
 
 #[derive(Deserialize)]
@@ -243,7 +198,7 @@ pub struct PoolKeys {
     keys: ArcSwap<KeyMap>,
     loaded: AtomicBool,
     /// `None` for a fixed key set (offline `check --jwks`): nothing is ever fetched.
-    fetcher: Option<KeyFetcher>,
+    source: Option<Arc<dyn KeySource>>,
     cooldown: Duration,
     /// Held while a refetch for an unknown `kid` runs; holds the time of the last one.
     refetch: Arc<Mutex<Option<Instant>>>,
@@ -265,13 +220,18 @@ impl std::fmt::Debug for PoolKeys {
 
 impl PoolKeys {
     /// An empty key set, filled by [`PoolKeys::refresh`].
-    pub fn remote(pool_id: &str, uri: &str, fetcher: KeyFetcher, cooldown: Duration) -> Self {
+    pub fn remote(
+        pool_id: &str,
+        uri: &str,
+        source: Arc<dyn KeySource>,
+        cooldown: Duration,
+    ) -> Self {
         Self {
             pool_id: pool_id.to_owned(),
             uri: uri.to_owned(),
             keys: ArcSwap::from_pointee(KeyMap::new()),
             loaded: AtomicBool::new(false),
-            fetcher: Some(fetcher),
+            source: Some(source),
             cooldown,
             refetch: Arc::new(Mutex::new(None)),
             last_success: std::sync::Mutex::new(None),
@@ -286,7 +246,7 @@ impl PoolKeys {
             uri: String::new(),
             keys: ArcSwap::from_pointee(keys),
             loaded: AtomicBool::new(true),
-            fetcher: None,
+            source: None,
             cooldown: Duration::MAX,
             refetch: Arc::new(Mutex::new(None)),
             last_success: std::sync::Mutex::new(None),
@@ -341,7 +301,7 @@ impl PoolKeys {
         if let Some(key) = self.get(kid) {
             return Some(key);
         }
-        self.fetcher.as_ref()?;
+        let source = self.source.as_ref()?;
         let mut last = self.refetch.clone().lock_owned().await;
         if let Some(key) = self.get(kid) {
             return Some(key);
@@ -357,24 +317,21 @@ impl PoolKeys {
         // cooldown it started. Failures are logged and counted inside; the last good keys
         // stay.
         let keys = Arc::clone(self);
-        let _ = tokio::spawn(async move {
-            let _ = keys.refresh().await;
-            drop(last);
-        })
-        .await;
+        source
+            .detached(Box::pin(async move {
+                let _ = keys.refresh().await;
+                drop(last);
+            }))
+            .await;
         self.get(kid)
     }
 
     /// Fetches the key set now; on failure the last good keys stay in force.
     pub async fn refresh(&self) -> Result<usize, KeyError> {
-        let Some(fetcher) = &self.fetcher else {
+        let Some(source) = &self.source else {
             return Ok(self.keys.load().len());
         };
-        let span = tracing::info_span!(target: crate::telemetry::SPAN_TARGET, "key set fetch", pool = %self.pool_id);
-        let result = tracing::Instrument::instrument(fetcher.fetch(&self.uri), span).await;
-        let outcome = if result.is_ok() { "success" } else { "failure" };
-        crate::metrics::key_fetch(&self.pool_id, outcome);
-        match result {
+        match source.fetch(&self.pool_id, &self.uri).await {
             Ok(keys) => {
                 let count = keys.len();
                 let mut kids: Vec<&String> = keys.keys().collect();
@@ -405,16 +362,16 @@ impl PoolKeys {
 
 /// Every pool's key set, shared across policy reloads so keys survive a reload.
 pub struct KeyStore {
-    fetcher: KeyFetcher,
+    source: Arc<dyn KeySource>,
     cooldown: Duration,
     sets: std::sync::Mutex<HashMap<(String, String), Arc<PoolKeys>>>,
 }
 
 impl KeyStore {
     /// An empty store; key sets are created as policies name them.
-    pub fn new(fetcher: KeyFetcher, cooldown: Duration) -> Self {
+    pub fn new(source: Arc<dyn KeySource>, cooldown: Duration) -> Self {
         Self {
-            fetcher,
+            source,
             cooldown,
             sets: std::sync::Mutex::new(HashMap::new()),
         }
@@ -438,7 +395,7 @@ impl KeyStore {
                         Arc::new(PoolKeys::remote(
                             &key.0,
                             &key.1,
-                            self.fetcher.clone(),
+                            Arc::clone(&self.source),
                             self.cooldown,
                         ))
                     })

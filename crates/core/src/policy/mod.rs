@@ -10,7 +10,6 @@ pub mod responses;
 pub mod rules;
 pub mod table;
 pub mod template;
-pub mod watch;
 pub mod yaml_error;
 
 use std::collections::{HashMap, HashSet};
@@ -173,12 +172,6 @@ impl fmt::Display for PolicyErrors {
 impl std::error::Error for PolicyErrors {}
 
 impl Policy {
-    /// Reads and compiles a policy file.
-    pub fn load(path: &Path) -> Result<Policy, PolicyErrors> {
-        let text = read_policy_text(path)?;
-        Self::parse(&text).map_err(|e| e.in_file(path))
-    }
-
     /// Parses and compiles policy YAML.
     pub fn parse(text: &str) -> Result<Policy, PolicyErrors> {
         let file: PolicyFile = serde_saphyr::from_str(text).map_err(|e| {
@@ -251,12 +244,6 @@ impl Policy {
         }
         summary
     }
-}
-
-/// Reads a policy file: a regular file, refused unread past [`MAX_POLICY_BYTES`].
-pub fn read_policy_text(path: &Path) -> Result<String, PolicyErrors> {
-    crate::files::read_text(path, MAX_POLICY_BYTES)
-        .map_err(|e| PolicyErrors::one(e.to_string()).in_file(path))
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ pub fn pool_region(id: &str) -> Option<&str> {
 
 /// Whether a URL may be used to fetch keys: HTTPS, or plain HTTP to a loopback address.
 pub fn check_fetch_url(raw: &str) -> Result<(), String> {
-    let url = reqwest::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
+    let url = url::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
     // Checked first, and the URL not repeated: a password in it would be printed by every
     // message and log line that names the URL.
     if !url.username().is_empty() || url.password().is_some() {
@@ -55,7 +55,7 @@ pub fn check_fetch_url(raw: &str) -> Result<(), String> {
     }
 }
 
-fn is_loopback(url: &reqwest::Url) -> bool {
+fn is_loopback(url: &url::Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -65,7 +65,7 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 }
 
 pub fn check_issuer(issuer: &str) -> Result<(), String> {
-    let url = reqwest::Url::parse(issuer).map_err(|e| format!("{issuer:?} is not a URL: {e}"))?;
+    let url = url::Url::parse(issuer).map_err(|e| format!("{issuer:?} is not a URL: {e}"))?;
     if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
         return Err(format!("{issuer:?} is not an http(s) URL"));
     }

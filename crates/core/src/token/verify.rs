@@ -28,6 +28,22 @@ use crate::policy::model::TokenUse;
 use crate::policy::{Authorizer, Pools};
 use crate::revocation::{Revocation, RevocationList};
 
+/// Told of each lookup in the verified-token cache (whether it hit); the service counts
+/// them in its metrics. Set once, for the process.
+static CACHE_LOOKUPS: std::sync::OnceLock<fn(bool)> = std::sync::OnceLock::new();
+
+/// Has `observer` told of every verified-token cache lookup from now on (the first call
+/// wins).
+pub fn observe_cache_lookups(observer: fn(bool)) {
+    let _ = CACHE_LOOKUPS.set(observer);
+}
+
+fn looked_up(hit: bool) {
+    if let Some(observer) = CACHE_LOOKUPS.get() {
+        observer(hit);
+    }
+}
+
 /// What a token is verified against: the policy's pools and their key sets (index for
 /// index), the route's authorizer and the token it takes, the claims the policy's claim
 /// headers need, the clock leeway, the policy generation (cached verifications from
@@ -252,7 +268,7 @@ impl Verifier {
         let hit = if !self.cache.is_enabled() {
             None
         } else if ttl.is_zero() {
-            crate::metrics::token_cache(false);
+            looked_up(false);
             None
         } else {
             let hit = self
@@ -266,7 +282,7 @@ impl Verifier {
                             .is_some_and(|current| Arc::ptr_eq(&current, key))
                 })
                 .map(|(hit, _, _)| hit);
-            crate::metrics::token_cache(hit.is_some());
+            looked_up(hit.is_some());
             // The check's trace span (when tracing is on) says whether it reused a
             // verification; with tracing off the current span is none and this is a no-op.
             let span = tracing::Span::current();

@@ -20,13 +20,10 @@
 //! [`prune`] drops entries whose every token must have expired.
 
 pub mod model;
-pub mod prune;
-pub mod watch;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as MapEntry;
 use std::fmt;
-use std::path::Path;
 use std::sync::Arc;
 
 use model::{EntryFile, RevocationFile, TimeValue};
@@ -117,12 +114,6 @@ impl RevocationList {
     /// No entries: nothing is revoked.
     pub fn empty() -> Self {
         Self::default()
-    }
-
-    /// Reads and compiles a revocation file.
-    pub fn load(path: &Path) -> Result<RevocationList, PolicyErrors> {
-        let text = read_text(path)?;
-        Self::parse(&text).map_err(|e| e.in_file(path))
     }
 
     /// Parses and compiles revocation YAML.
@@ -266,12 +257,6 @@ impl RevocationList {
         }
         out
     }
-}
-
-/// Reads a revocation file: a regular file, refused unread past [`MAX_REVOCATIONS_BYTES`].
-pub fn read_text(path: &Path) -> Result<String, PolicyErrors> {
-    crate::files::read_text(path, MAX_REVOCATIONS_BYTES)
-        .map_err(|e| PolicyErrors::one(e.to_string()).in_file(path))
 }
 
 /// The file's YAML, unchecked beyond its shape (unknown keys refused).

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 
 use tokio::sync::mpsc;
 
-use super::{RevocationList, read_text};
+use crate::files::read_revocations_text;
 use crate::follow::{self, TextFile, Timing};
+use crate::revocation::RevocationList;
 
 /// Starts following `path`; each valid new list arrives on the returned channel. `current`
 /// is the digest of the text already in force.
@@ -23,7 +24,7 @@ pub fn spawn(
         current,
         timing,
         TextFile {
-            read: |path| read_text(path).map_err(|e| e.to_string()),
+            read: |path| read_revocations_text(path).map_err(|e| e.to_string()),
             parse: |text| {
                 let reload = tracing::info_span!(
                     target: crate::telemetry::SPAN_TARGET,

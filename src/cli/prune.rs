@@ -23,9 +23,9 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::model::{EntryFile, RevocationFile};
-use super::{Kind, Revocation, RevocationList};
-use crate::policy::{MAX_LEEWAY_SECONDS, PolicyErrors};
+use cognito_ext_authz::policy::{MAX_LEEWAY_SECONDS, PolicyErrors};
+use cognito_ext_authz::revocation::model::{EntryFile, RevocationFile};
+use cognito_ext_authz::revocation::{Kind, Revocation, RevocationList};
 
 /// What a prune keeps and removes.
 #[derive(Debug, Clone, Default)]
@@ -128,7 +128,7 @@ pub fn render(entries: &[EntryFile]) -> Result<String, String> {
     let text = format!(
         "# Written by `cognito-ext-authz revocations prune` (comments are not kept; use `reason`).\n{body}"
     );
-    let reread = super::parse_file(&text).map_err(|e| e.to_string())?;
+    let reread = cognito_ext_authz::revocation::parse_file(&text).map_err(|e| e.to_string())?;
     if reread != file {
         return Err("the pruned file would not read back as the entries kept".to_owned());
     }
@@ -209,7 +209,7 @@ mod tests {
     const T: u64 = 1_795_687_200; // 2026-11-26T10:00:00Z
 
     fn file(yaml: &str) -> RevocationFile {
-        super::super::parse_file(yaml).unwrap()
+        cognito_ext_authz::revocation::parse_file(yaml).unwrap()
     }
 
     #[test]
