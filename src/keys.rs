@@ -75,10 +75,10 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 impl KeySource for KeyFetcher {
     fn fetch<'a>(&'a self, pool: &'a str, uri: &'a str) -> BoxFuture<'a, Result<KeyMap, KeyError>> {
         Box::pin(async move {
-            let span = tracing::info_span!(target: crate::telemetry::SPAN_TARGET, "key set fetch", pool = %pool);
+            let span = tracing::info_span!(target: crate::observe::telemetry::SPAN_TARGET, "key set fetch", pool = %pool);
             let result = tracing::Instrument::instrument(KeyFetcher::fetch(self, uri), span).await;
             let outcome = if result.is_ok() { "success" } else { "failure" };
-            crate::metrics::key_fetch(pool, outcome);
+            crate::observe::metrics::key_fetch(pool, outcome);
             result
         })
     }

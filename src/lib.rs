@@ -4,17 +4,16 @@
 //! The decision core (`crates/core`: [`path`], [`host`], [`credential`], [`policy`],
 //! [`token`], [`revocation`], [`decision`], [`answer`], [`pipeline`]) decides; it is
 //! re-exported here whole. This package serves it: [`grpc`] is the only module that knows
-//! protobuf and writes the decision log ([`decision_log`]); [`server`] wires gRPC, health,
+//! protobuf and writes the decision log ([`observe::decision_log`]); [`server`] wires gRPC, health,
 //! the admin HTTP port, reloads and shutdown; [`keys`] fetches key sets; [`follow`] follows
-//! the mounted files (policy, revocations, TLS); [`settings`], [`listen`], [`tls`],
-//! [`metrics`], [`telemetry`] and [`log_sink`] are the serving parts; [`explain`],
+//! the mounted files (policy, revocations, TLS); [`settings`], [`listen`] and [`tls`] are
+//! the serving parts, [`observe`] what it tells (logs, metrics, traces); [`explain`],
 //! [`policytest`] and [`import`] are the offline tools (`check`, `test`, `import`).
 
 pub use cognito_ext_authz_core::{
     active, answer, credential, decision, host, path, pipeline, policy, revocation, token,
 };
 
-pub mod decision_log;
 pub mod explain;
 pub mod files;
 pub mod follow;
@@ -23,13 +22,11 @@ pub mod import;
 pub mod keys;
 pub mod lifecycle;
 pub mod listen;
-pub mod log_sink;
-pub mod metrics;
+pub mod observe;
 pub mod policytest;
 pub mod reflection;
 pub mod server;
 pub mod settings;
-pub mod telemetry;
 pub mod tls;
 
 /// Code generated from `proto/` (Envoy's ext_authz v3 subset).

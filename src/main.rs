@@ -9,8 +9,8 @@ use cognito_ext_authz::settings::Settings;
 
 mod cli;
 
-use cli::observability::init_logging;
 use cli::validate::{print_errors, validate, validate_online};
+use cognito_ext_authz::observe;
 
 /// mimalloc rather than the libc allocator: fast under concurrent allocation with glibc and
 /// with musl alike (the container image is a static musl build, whose own allocator
@@ -495,7 +495,7 @@ fn serve(
     settings.policy_path = policy.unwrap_or(settings.policy_path);
     settings.revocations_path = revocations.or(settings.revocations_path);
     // Sends the spans and flushes the log lines still queued when serve returns.
-    let _observability = init_logging(settings.log_format, settings.log_queue_lines);
+    let _observability = observe::start(settings.log_format, settings.log_queue_lines);
     for w in warnings {
         tracing::warn!("{w}");
     }

@@ -79,16 +79,16 @@ pub enum ServeError {
 
 /// Runs the service until SIGTERM/SIGINT; `Ok` after a clean drain.
 pub async fn serve(settings: Settings) -> Result<(), ServeError> {
-    let metrics = crate::metrics::install();
+    let metrics = crate::observe::metrics::install();
     let text = read_policy_text(&settings.policy_path).map_err(ServeError::Unreadable)?;
     let policy = Policy::parse(&text).map_err(|errors| {
-        crate::metrics::policy_reload("failure");
+        crate::observe::metrics::policy_reload("failure");
         ServeError::Policy {
             path: settings.policy_path.clone(),
             errors,
         }
     })?;
-    crate::metrics::policy_reload("success");
+    crate::observe::metrics::policy_reload("success");
     tracing::info!(path = %settings.policy_path.display(), summary = %policy.summary(), "policy loaded");
     let revocations = match &settings.revocations_path {
         Some(path) => Some(load_revocations(path)?),
@@ -190,7 +190,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
             "/metrics",
             get(move || {
                 let metrics = metrics.clone();
-                async move { crate::metrics::render(&metrics) }
+                async move { crate::observe::metrics::render(&metrics) }
             }),
         )
         .with_state(ready.clone());
@@ -425,7 +425,7 @@ async fn apply_policies(
             keys,
             generation,
         });
-        crate::metrics::policy_reload("success");
+        crate::observe::metrics::policy_reload("success");
         tracing::info!(generation, summary = %summary, "policy reloaded");
     }
 }
@@ -435,11 +435,11 @@ async fn apply_policies(
 fn load_revocations(path: &std::path::Path) -> Result<(RevocationList, [u8; 32]), ServeError> {
     let text = read_revocations_text(path).map_err(ServeError::Unreadable)?;
     let list = RevocationList::parse(&text).map_err(|e| {
-        crate::metrics::revocation_reload("failure");
+        crate::observe::metrics::revocation_reload("failure");
         ServeError::Revocations(e.in_file(path))
     })?;
-    crate::metrics::revocation_reload("success");
-    crate::metrics::revocations_in_force(list.sizes());
+    crate::observe::metrics::revocation_reload("success");
+    crate::observe::metrics::revocations_in_force(list.sizes());
     tracing::info!(path = %path.display(), summary = %list.summary(), "revocation list loaded");
     Ok((list, crate::follow::text_digest(&text)))
 }
@@ -460,8 +460,8 @@ async fn apply_revocations(
         if let Some(older) = previous.replace(replaced) {
             tokio::task::spawn_blocking(move || drop(older));
         }
-        crate::metrics::revocation_reload("success");
-        crate::metrics::revocations_in_force(sizes);
+        crate::observe::metrics::revocation_reload("success");
+        crate::observe::metrics::revocations_in_force(sizes);
         tracing::info!(summary = %summary, "revocation list reloaded");
     }
 }

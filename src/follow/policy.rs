@@ -28,15 +28,14 @@ pub fn spawn(
         TextFile {
             read: |path| read_policy_text(path).map_err(|e| e.to_string()),
             parse: |text| {
-                let reload =
-                    tracing::info_span!(target: crate::telemetry::SPAN_TARGET, "policy reload");
+                let reload = tracing::info_span!(target: crate::observe::telemetry::SPAN_TARGET, "policy reload");
                 reload
                     .in_scope(|| Policy::parse(text))
                     .map_err(|e| e.to_string())
             },
             refused: |error| {
                 tracing::error!(errors = %error, "policy refused; the last good policy stays in force");
-                crate::metrics::policy_reload("failure");
+                crate::observe::metrics::policy_reload("failure");
             },
         },
     )

@@ -27,7 +27,7 @@ pub fn spawn(
             read: |path| read_revocations_text(path).map_err(|e| e.to_string()),
             parse: |text| {
                 let reload = tracing::info_span!(
-                    target: crate::telemetry::SPAN_TARGET,
+                    target: crate::observe::telemetry::SPAN_TARGET,
                     "revocation list reload"
                 );
                 reload
@@ -39,7 +39,7 @@ pub fn spawn(
                     errors = %error,
                     "revocation list refused; the last good list stays in force"
                 );
-                crate::metrics::revocation_reload("failure");
+                crate::observe::metrics::revocation_reload("failure");
             },
         },
     )

@@ -208,7 +208,7 @@ impl GrpcPort {
                             }
                             if request.uri().path() == CHECK_PATH {
                                 if backlog.window_closed() {
-                                    crate::metrics::limit_tripped("grpc_unread_answers");
+                                    crate::observe::metrics::limit_tripped("grpc_unread_answers");
                                     refuse(respond, Refusal::AnswersUnread);
                                 } else {
                                     checks.push(self.check(
@@ -220,7 +220,7 @@ impl GrpcPort {
                                 }
                             } else if !backlog.flowing() {
                                 // Its answer would wait behind the others.
-                                crate::metrics::limit_tripped("grpc_unread_answers");
+                                crate::observe::metrics::limit_tripped("grpc_unread_answers");
                                 refuse(respond, Refusal::AnswersUnread);
                             } else if let Ok(turn) = relayed.clone().try_acquire_owned() {
                                 tokio::spawn(relay(
@@ -232,7 +232,7 @@ impl GrpcPort {
                                     backlog.clone(),
                                 ));
                             } else {
-                                crate::metrics::limit_tripped("grpc_relayed_calls");
+                                crate::observe::metrics::limit_tripped("grpc_relayed_calls");
                                 refuse(respond, Refusal::TooManyCalls);
                             }
                         }
@@ -256,13 +256,13 @@ impl GrpcPort {
             // if its answers have not moved for the request timeout, or if it has had no
             // request for the idle timeout (whatever else it sent, PINGs included).
             if stalled.over(&backlog, self.request_timeout, cx) {
-                crate::metrics::limit_tripped("grpc_stalled_connection_closed");
+                crate::observe::metrics::limit_tripped("grpc_stalled_connection_closed");
                 return Poll::Ready(());
             }
             if let Some(idle) = &mut idle
                 && idle.over(conn.has_streams(), cx)
             {
-                crate::metrics::limit_tripped("idle_connection_closed");
+                crate::observe::metrics::limit_tripped("idle_connection_closed");
                 return Poll::Ready(());
             }
             Poll::Pending
@@ -382,7 +382,7 @@ impl Backlog {
             let mut notified = pin!(notified);
             notified.as_mut().enable();
             if self.window_closed() {
-                crate::metrics::limit_tripped("grpc_unread_answers");
+                crate::observe::metrics::limit_tripped("grpc_unread_answers");
                 return Err(Refusal::AnswersUnread);
             }
             if self.flowing() {

@@ -24,8 +24,8 @@ pub use view::{
 use crate::answer::{Answer, MetaValue};
 use crate::credential::Headers;
 use crate::decision::{Decision, DenyReason};
-use crate::decision_log::Correlation;
 use crate::host::BadHost;
+use crate::observe::decision_log::Correlation;
 use crate::path::UnsafePath;
 use crate::pipeline::{Pipeline, Request};
 use crate::proto::envoy::config::core::v3::{
@@ -72,7 +72,7 @@ impl AuthorizationService {
         // Read before the request is taken apart, so even an unreadable check is logged
         // with its ids; never consulted by the decision.
         let correlation = correlation_of(&request);
-        let span = crate::telemetry::check_span(&correlation);
+        let span = crate::observe::telemetry::check_span(&correlation);
         let (decision, request) = match to_request(request) {
             Ok(request) => (
                 self.pipeline
@@ -96,9 +96,9 @@ impl AuthorizationService {
                 )
             }
         };
-        crate::telemetry::record_decision(&span, &decision);
+        crate::observe::telemetry::record_decision(&span, &decision);
         drop(span);
-        crate::decision_log::record_correlated(
+        crate::observe::decision_log::record_correlated(
             &decision,
             &request,
             &correlation,

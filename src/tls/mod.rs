@@ -88,7 +88,7 @@ impl Tls {
     pub fn load(files: &TlsFiles) -> Result<Arc<Tls>, TlsError> {
         let texts = Texts::read(files)?;
         let loaded = build(files, &texts, now_unix())
-            .inspect_err(|_| crate::metrics::tls_reload("failure"))?;
+            .inspect_err(|_| crate::observe::metrics::tls_reload("failure"))?;
         let tls = Arc::new(Tls {
             files: files.clone(),
             config: ArcSwap::new(loaded.config.clone()),
@@ -113,8 +113,8 @@ impl Tls {
     }
 
     fn announce(&self, loaded: &Loaded, what: &str) {
-        crate::metrics::tls_reload("success");
-        crate::metrics::tls_not_after(loaded.not_after);
+        crate::observe::metrics::tls_reload("success");
+        crate::observe::metrics::tls_not_after(loaded.not_after);
         tracing::info!(
             cert = %self.files.cert.display(),
             subject = %loaded.subject,
@@ -163,17 +163,17 @@ impl Tls {
                     let peer = conn.stream().peer_addr().ok();
                     match tokio::time::timeout(timeout, acceptor.accept(conn)).await {
                         Ok(Ok(stream)) => {
-                            crate::metrics::tls_handshake("ok");
+                            crate::observe::metrics::tls_handshake("ok");
                             let _ = tx.send(Ok(TlsConn(stream))).await;
                         }
                         Ok(Err(e)) => {
                             let reason = refusal(&e);
-                            crate::metrics::tls_handshake(reason);
+                            crate::observe::metrics::tls_handshake(reason);
                             tracing::debug!(?peer, reason, error = %e, "TLS handshake refused");
                         }
                         Err(_) => {
-                            crate::metrics::tls_handshake("timeout");
-                            crate::metrics::limit_tripped("tls_handshake_timeout");
+                            crate::observe::metrics::tls_handshake("timeout");
+                            crate::observe::metrics::limit_tripped("tls_handshake_timeout");
                             tracing::debug!(?peer, "TLS handshake not finished in time; closed");
                         }
                     }
@@ -264,7 +264,7 @@ fn refused(last_error: &mut String, error: &TlsError) {
     let error = error.to_string();
     if *last_error != error {
         tracing::error!(%error, "TLS files refused; the last good certificate stays in force");
-        crate::metrics::tls_reload("failure");
+        crate::observe::metrics::tls_reload("failure");
         *last_error = error;
     }
 }

@@ -1,13 +1,13 @@
 //! What `serve` sets up to be observed: the log writer (JSON or text lines on a thread of
 //! their own) and, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, the OpenTelemetry export.
 
-use cognito_ext_authz::settings::LogFormat;
+use crate::settings::LogFormat;
 
 /// What `serve` keeps until it returns: dropped in this order, trace export first (sending
 /// the spans still queued), then the log writer (flushing the lines still queued).
-pub(crate) struct Observability {
-    _telemetry: Option<cognito_ext_authz::telemetry::Telemetry>,
-    _log: Option<cognito_ext_authz::log_sink::FlushGuard>,
+pub struct Observability {
+    _telemetry: Option<crate::observe::telemetry::Telemetry>,
+    _log: Option<crate::observe::sink::FlushGuard>,
 }
 
 /// Logs go to stderr through a background writer thread, so a check never waits on a
@@ -16,11 +16,11 @@ pub(crate) struct Observability {
 /// queued without bound or waited for.
 ///
 /// With `OTEL_EXPORTER_OTLP_ENDPOINT` set, a second layer turns the service's trace spans
-/// into OpenTelemetry spans (`src/telemetry.rs`); the log writer never sees those spans, and
+/// into OpenTelemetry spans (`src/observe/telemetry.rs`); the log writer never sees those spans, and
 /// without the variable the layer does not exist.
-pub(crate) fn init_logging(format: LogFormat, queue_lines: usize) -> Observability {
-    use cognito_ext_authz::log_sink::LogSink;
-    use cognito_ext_authz::telemetry::{Telemetry, is_trace_span};
+pub fn start(format: LogFormat, queue_lines: usize) -> Observability {
+    use crate::observe::sink::LogSink;
+    use crate::observe::telemetry::{Telemetry, is_trace_span};
     use std::io::IsTerminal;
     use tracing::level_filters::LevelFilter;
     use tracing_subscriber::filter::{FilterExt, filter_fn};
@@ -42,9 +42,9 @@ pub(crate) fn init_logging(format: LogFormat, queue_lines: usize) -> Observabili
     };
     if let Some(sink) = &sink {
         let counted = sink.clone();
-        cognito_ext_authz::metrics::watch_log_drops(move || counted.dropped());
+        crate::observe::metrics::watch_log_drops(move || counted.dropped());
         if format == LogFormat::Json {
-            // Decision lines skip `tracing` (formatted by hand, src/decision_log.rs) when
+            // Decision lines skip `tracing` (formatted by hand, src/observe/decision_log.rs) when
             // the filter lets them through; RUST_LOG is read once, here.
             let probe = tracing_subscriber::registry().with(filter());
             let decisions_on = tracing::subscriber::with_default(
@@ -52,9 +52,9 @@ pub(crate) fn init_logging(format: LogFormat, queue_lines: usize) -> Observabili
                 || tracing::enabled!(target: "decision", tracing::Level::INFO),
             );
             if decisions_on {
-                cognito_ext_authz::decision_log::write_json_to(sink.clone());
+                crate::observe::decision_log::write_json_to(sink.clone());
             } else {
-                cognito_ext_authz::decision_log::write_none();
+                crate::observe::decision_log::write_none();
             }
         }
     }

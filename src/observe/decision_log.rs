@@ -25,10 +25,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use crate::decision::Decision;
-use crate::log_sink::LogSink;
+use crate::observe::sink::LogSink;
+use crate::observe::telemetry::TraceParent;
 use crate::path::without_query;
 use crate::pipeline::Request;
-use crate::telemetry::TraceParent;
 
 /// Longest value of one logged request field (method, host, path), in bytes; longer ones
 /// are cut, so one request can never make a log line large.
@@ -125,7 +125,7 @@ pub fn record_correlated(
             route, authorizer, ..
         } => (route.clone(), authorizer.clone()),
     };
-    crate::metrics::decision(
+    crate::observe::metrics::decision(
         decision.result(),
         decision.reason(),
         route,

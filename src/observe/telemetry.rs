@@ -43,7 +43,7 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::decision::Decision;
-use crate::decision_log::{Correlation, MAX_LOGGED_FIELD_BYTES, bounded};
+use crate::observe::decision_log::{Correlation, MAX_LOGGED_FIELD_BYTES, bounded};
 
 /// The `tracing` target of every span meant for OpenTelemetry; the log writer ignores
 /// spans with this target, the OpenTelemetry layer sees nothing else.
@@ -279,8 +279,8 @@ impl Telemetry {
     /// Starts the OTLP/gRPC exporter (endpoint, headers, timeout from `OTEL_EXPORTER_OTLP_*`)
     /// on its own thread, and the tracer provider (sampler from `OTEL_TRACES_SAMPLER*`).
     pub fn start(queue: ExportQueue) -> Result<Telemetry, TelemetryError> {
-        crate::metrics::install();
-        crate::metrics::describe_telemetry();
+        crate::observe::metrics::install();
+        crate::observe::metrics::describe_telemetry();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -408,7 +408,7 @@ impl SpanProcessor for QueueProcessor {
             return;
         }
         if self.queue.try_send(Message::Span(Box::new(span))).is_err() {
-            crate::metrics::spans_dropped("queue_full", 1);
+            crate::observe::metrics::spans_dropped("queue_full", 1);
         }
     }
 
@@ -436,7 +436,7 @@ fn export_loop(
         let count = batch.len() as u64;
         let spans = std::mem::replace(batch, Vec::with_capacity(settings.max_batch_size));
         if runtime.block_on(exporter.export(spans)).is_err() {
-            crate::metrics::spans_dropped("export_failed", count);
+            crate::observe::metrics::spans_dropped("export_failed", count);
         }
     };
     let mut deadline = Instant::now() + settings.schedule_delay;

@@ -3,7 +3,7 @@
 //!
 //! Every log line of `serve` goes through one [`LogSink`]: the `tracing` lines (start-up,
 //! reloads, warnings) through [`LogSink::writer`], the decision lines straight from
-//! [`crate::decision_log`], formatted by hand. A line is appended to one shared buffer
+//! [`crate::observe::decision_log`], formatted by hand. A line is appended to one shared buffer
 //! under a lock held only for the copy; the writer thread swaps that buffer for an empty
 //! one and writes it out, so lines never interleave and, once both buffers have grown,
 //! nothing is allocated per line. While lines keep coming the writer wakes by itself every

@@ -246,7 +246,7 @@ pub fn tls_handshake(result: &'static str) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Trace export (src/telemetry.rs)
+// Trace export (src/observe/telemetry.rs)
 
 pub const SPANS_DROPPED: &str = "cognito_ext_authz_spans_dropped_total";
 
