@@ -178,8 +178,9 @@ fn whole_check(c: &mut Criterion, f: &Fixture) {
 /// Both write to a sink that discards, from a writer thread as in `serve`; the two
 /// `record_*` cases are the whole of `decision_log::record_correlated` (metrics included).
 fn decision_line(c: &mut Criterion, decision: &Decision, request: &Request) {
-    use cognito_ext_authz::observe::decision_log::{self, Correlation};
+    use cognito_ext_authz::observe::decision_log;
     use cognito_ext_authz::observe::sink::LogSink;
+    use cognito_ext_authz::trace_context::Correlation;
     use tracing_subscriber::layer::SubscriberExt;
     let correlation = Correlation::from_headers([
         (

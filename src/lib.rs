@@ -12,6 +12,7 @@
 
 pub use cognito_ext_authz_core::{
     active, answer, credential, decision, host, path, pipeline, policy, revocation, token,
+    trace_context,
 };
 
 pub mod explain;

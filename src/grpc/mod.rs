@@ -25,7 +25,6 @@ use crate::answer::{Answer, MetaValue};
 use crate::credential::Headers;
 use crate::decision::{Decision, DenyReason};
 use crate::host::BadHost;
-use crate::observe::decision_log::Correlation;
 use crate::path::UnsafePath;
 use crate::pipeline::{Pipeline, Request};
 use crate::proto::envoy::config::core::v3::{
@@ -36,6 +35,7 @@ use crate::proto::envoy::service::auth::v3::{
 };
 use crate::proto::envoy::r#type::v3::{HttpStatus, StatusCode};
 use crate::proto::google::rpc;
+use crate::trace_context::Correlation;
 
 /// google.rpc.Code values.
 const CODE_OK: i32 = 0;

@@ -26,59 +26,10 @@ use std::time::{Duration, SystemTime};
 
 use crate::decision::Decision;
 use crate::observe::sink::LogSink;
-use crate::observe::telemetry::TraceParent;
+use crate::observe::{MAX_LOGGED_FIELD_BYTES, bounded};
 use crate::path::without_query;
 use crate::pipeline::Request;
-
-/// Longest value of one logged request field (method, host, path), in bytes; longer ones
-/// are cut, so one request can never make a log line large.
-pub const MAX_LOGGED_FIELD_BYTES: usize = 256;
-
-/// Longest `x-request-id` logged, in bytes. Envoy's own ids are 36-byte UUIDs; a longer
-/// value is not an id Envoy made, and is left out rather than cut (a cut id matches nothing).
-pub const MAX_REQUEST_ID_BYTES: usize = 128;
-
-/// The ids that tie one check to Envoy's access log and to the request's trace.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Correlation {
-    /// `x-request-id`, when it is 1 to [`MAX_REQUEST_ID_BYTES`] visible ASCII characters.
-    pub request_id: Option<String>,
-    /// The request's W3C `traceparent`, when it is well-formed.
-    pub trace: Option<TraceParent>,
-}
-
-impl Correlation {
-    /// Reads `x-request-id` and `traceparent` out of `(name, value)` header pairs (names in
-    /// any case; the first of each wins, as with [`crate::credential::Headers::value`]).
-    pub fn from_headers<'a>(headers: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> Self {
-        let mut request_id = None;
-        let mut traceparent = None;
-        for (name, value) in headers {
-            if request_id.is_none() && name.eq_ignore_ascii_case(b"x-request-id") {
-                request_id = Some(value);
-            } else if traceparent.is_none() && name.eq_ignore_ascii_case(b"traceparent") {
-                traceparent = Some(value);
-            }
-            if request_id.is_some() && traceparent.is_some() {
-                break;
-            }
-        }
-        Correlation {
-            request_id: request_id.and_then(valid_request_id).map(str::to_owned),
-            trace: traceparent.and_then(TraceParent::parse),
-        }
-    }
-}
-
-/// `value` as a request id: 1 to [`MAX_REQUEST_ID_BYTES`] visible ASCII characters
-/// (`!` to `~`), or nothing.
-fn valid_request_id(value: &[u8]) -> Option<&str> {
-    let ok = !value.is_empty()
-        && value.len() <= MAX_REQUEST_ID_BYTES
-        && value.iter().all(|b| (0x21..=0x7e).contains(b));
-    // All ASCII, so always UTF-8.
-    ok.then(|| std::str::from_utf8(value).ok()).flatten()
-}
+use crate::trace_context::{Correlation, TraceParent};
 
 /// Where decision lines go when they skip `tracing`; unset, they go through it.
 enum Output {
@@ -305,30 +256,15 @@ fn digits(out: &mut Vec<u8>, mut n: u64, width: usize) {
     out.extend_from_slice(&buf[i..]);
 }
 
-/// `value` cut to at most `max` bytes (at a character boundary, marked with `…`) and with
-/// control characters replaced, so a logged field has a bounded size and one line.
-pub fn bounded(value: &str, max: usize) -> Cow<'_, str> {
-    let clean = !value.chars().any(char::is_control);
-    if clean && value.len() <= max {
-        return Cow::Borrowed(value);
-    }
-    let mut end = value.len().min(max);
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    let mut out: String = value[..end]
-        .chars()
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect();
-    if end < value.len() {
-        out.push('…');
-    }
-    Cow::Owned(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn correlation(pairs: &[(&str, &[u8])]) -> Correlation {
+        Correlation::from_headers(pairs.iter().map(|(k, v)| (k.as_bytes(), *v)))
+    }
+
+    const TP: &[u8] = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
     #[test]
     fn logged_fields_are_bounded_and_single_line() {
@@ -452,37 +388,5 @@ mod tests {
             digits(&mut n, v, 1);
             assert_eq!(String::from_utf8(n.clone()).unwrap(), v.to_string());
         }
-    }
-
-    fn correlation(pairs: &[(&str, &[u8])]) -> Correlation {
-        Correlation::from_headers(pairs.iter().map(|(k, v)| (k.as_bytes(), *v)))
-    }
-
-    const TP: &[u8] = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-    #[test]
-    fn request_id_and_trace_are_read_when_well_formed() {
-        let c = correlation(&[
-            ("X-Request-Id", b"5f2c-aa"),
-            ("traceparent", TP),
-            ("x-request-id", b"second"),
-        ]);
-        assert_eq!(c.request_id.as_deref(), Some("5f2c-aa"));
-        assert_eq!(
-            c.trace.unwrap().trace_id(),
-            "4bf92f3577b34da6a3ce929d0e0e4736"
-        );
-    }
-
-    #[test]
-    fn garbage_ids_are_left_out() {
-        let long = vec![b'a'; MAX_REQUEST_ID_BYTES + 1];
-        for bad in [&b""[..], b"a b", b"id\n", "é".as_bytes(), &long, b"\x00"] {
-            assert_eq!(correlation(&[("x-request-id", bad)]).request_id, None);
-        }
-        let max = vec![b'a'; MAX_REQUEST_ID_BYTES];
-        assert!(correlation(&[("x-request-id", &max)]).request_id.is_some());
-        assert_eq!(correlation(&[("traceparent", b"00-zz")]).trace, None);
-        assert_eq!(correlation(&[]), Correlation::default());
     }
 }

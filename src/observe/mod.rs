@@ -10,3 +10,30 @@ pub mod sink;
 pub mod telemetry;
 
 pub use init::{Observability, start};
+
+use std::borrow::Cow;
+
+/// Longest value of one logged request field (method, host, path), in bytes; longer ones
+/// are cut, so one request can never make a log line large.
+pub const MAX_LOGGED_FIELD_BYTES: usize = 256;
+
+/// `value` cut to at most `max` bytes (at a character boundary, marked with `…`) and with
+/// control characters replaced, so a logged field has a bounded size and one line.
+pub fn bounded(value: &str, max: usize) -> Cow<'_, str> {
+    let clean = !value.chars().any(char::is_control);
+    if clean && value.len() <= max {
+        return Cow::Borrowed(value);
+    }
+    let mut end = value.len().min(max);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut out: String = value[..end]
+        .chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    if end < value.len() {
+        out.push('…');
+    }
+    Cow::Owned(out)
+}

@@ -23,6 +23,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod revocation;
 pub mod token;
+pub mod trace_context;
 
 /// The `tracing` target of the spans the service exports as OpenTelemetry traces.
 pub const SPAN_TARGET: &str = "cognito_ext_authz::trace";
