@@ -173,75 +173,154 @@ pub fn text_digest(text: &str) -> [u8; 32] {
     out
 }
 
-/// How to turn a followed text file into a value: `read` bounds what it reads; `parse`
-/// validates in full; both run on the blocking pool, never on a request worker (a large
-/// revocation list takes a good part of a second to parse). `refused` is told (once per
-/// distinct error, until a version is accepted) why a version was not taken.
-pub struct TextFile<T> {
-    pub read: fn(&Path) -> Result<String, String>,
-    pub parse: fn(&str) -> Result<T, String>,
+/// Why a version of the followed files was not taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// What is wrong, as logged (never the contents of a key file).
+    pub error: String,
+    /// When the same files may be taken without changing (a certificate not valid yet),
+    /// in Unix seconds: the version is tried again then.
+    pub retry_at: Option<i64>,
+}
+
+impl From<String> for Refusal {
+    fn from(error: String) -> Self {
+        Refusal {
+            error,
+            retry_at: None,
+        }
+    }
+}
+
+/// Reads every file of a version, with the digest of what was read.
+pub type Read<R> = Box<dyn Fn() -> Result<([u8; 32], R), String> + Send + Sync>;
+
+/// Makes the value of what was read, or says why not.
+pub type Parse<R, T> = Box<dyn Fn(R) -> Result<T, Refusal> + Send + Sync>;
+
+/// How to turn the files at `paths` into a value: `read` reads them together, bounded, and
+/// gives their digest; `parse` validates in full; both run on the blocking pool, never on a
+/// request worker (a large revocation list takes a good part of a second to parse, a TLS
+/// key a few milliseconds). `refused` is told (once per distinct error, until a version is
+/// accepted) why a version was not taken.
+pub struct Followed<R, T> {
+    /// The files followed; a change to any of them is a new version of all.
+    pub paths: Vec<PathBuf>,
+    /// Reads every file of a version.
+    pub read: Read<R>,
+    /// Makes the value of what was read.
+    pub parse: Parse<R, T>,
+    /// Told why a version was refused.
     pub refused: fn(&str),
+}
+
+impl<T: 'static> Followed<String, T> {
+    /// One text file, read with `read` (bounded) and parsed with `parse`.
+    pub fn text(
+        path: PathBuf,
+        read: fn(&Path) -> Result<String, String>,
+        parse: fn(&str) -> Result<T, String>,
+        refused: fn(&str),
+    ) -> Self {
+        let file = path.clone();
+        Followed {
+            paths: vec![path],
+            read: Box::new(move || read(&file).map(|text| (text_digest(&text), text))),
+            parse: Box::new(move |text| parse(&text).map_err(Refusal::from)),
+            refused,
+        }
+    }
 }
 
 /// What reading a settled version gave.
 enum Version<T> {
-    /// The same text as the last one read: nothing to do.
+    /// The same files as the last version read: nothing to do.
     Unchanged,
-    /// A new text (its digest), and what parsing it gave.
-    New([u8; 32], Result<T, String>),
+    /// A new version (its digest), and what parsing it gave.
+    New([u8; 32], Result<T, Refusal>),
     /// It could not be read.
     Unreadable(String),
 }
 
-/// Follows the text file at `path` ([`spawn`]); each valid new version arrives on the
-/// returned channel. `current` is the digest of the text already in force: a settled
-/// version with the same text is ignored, so is a text already refused.
-pub fn parsed<T: Send + 'static>(
-    path: PathBuf,
+/// Now, in Unix seconds.
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Follows the files ([`spawn`]); each valid new version arrives on the returned channel.
+/// `current` is the digest of the version already in force: a settled version with the
+/// same digest is ignored, so is a version already refused, unless its refusal named a
+/// time to try again.
+pub fn parsed<R: Send + 'static, T: Send + 'static>(
     current: [u8; 32],
     timing: Timing,
-    file: TextFile<T>,
+    followed: Followed<R, T>,
 ) -> notify::Result<mpsc::Receiver<T>> {
-    let mut changes = spawn(vec![path.clone()], timing)?;
+    let mut changes = spawn(followed.paths.clone(), timing)?;
     let (tx, rx) = mpsc::channel(1);
+    let Followed {
+        read,
+        parse,
+        refused,
+        ..
+    } = followed;
+    let work = std::sync::Arc::new((read, parse));
     tokio::spawn(async move {
         let mut last = current;
         let mut last_error = String::new();
-        let refuse = |error: String, last_error: &mut String| {
-            if *last_error != error {
-                (file.refused)(&error);
-                *last_error = error;
-            }
-        };
-        while changes.recv().await.is_some() {
-            let (path, read, parse) = (path.clone(), file.read, file.parse);
-            let version = tokio::task::spawn_blocking(move || match read(&path) {
-                Err(e) => Version::Unreadable(e),
-                Ok(text) => {
-                    let digest = text_digest(&text);
-                    if digest == last {
-                        Version::Unchanged
-                    } else {
-                        Version::New(digest, parse(&text))
+        // When a version refused only for being early is to be tried again.
+        let mut retry_at: Option<i64> = None;
+        loop {
+            let woke = match retry_at {
+                Some(at) => {
+                    let wait = Duration::from_secs((at - now_unix()).max(0) as u64 + 1);
+                    tokio::select! {
+                        change = changes.recv() => change.is_some(),
+                        () = tokio::time::sleep(wait) => true,
                     }
+                }
+                None => changes.recv().await.is_some(),
+            };
+            if !woke {
+                return;
+            }
+            let work = std::sync::Arc::clone(&work);
+            let retry = retry_at.is_some();
+            let version = tokio::task::spawn_blocking(move || {
+                let (read, parse) = &*work;
+                match read() {
+                    Err(e) => Version::Unreadable(e),
+                    Ok((digest, _)) if digest == last && !retry => Version::Unchanged,
+                    Ok((digest, read)) => Version::New(digest, parse(read)),
                 }
             })
             .await;
-            match version {
+            let error = match version {
                 Ok(Version::New(digest, parsed)) => {
                     last = digest;
+                    retry_at = None;
                     match parsed {
                         Ok(value) => {
                             last_error.clear();
                             if tx.send(value).await.is_err() {
                                 return;
                             }
+                            continue;
                         }
-                        Err(e) => refuse(e, &mut last_error),
+                        Err(refusal) => {
+                            retry_at = refusal.retry_at;
+                            refusal.error
+                        }
                     }
                 }
-                Ok(Version::Unreadable(e)) => refuse(e, &mut last_error),
-                Ok(Version::Unchanged) | Err(_) => {}
+                Ok(Version::Unreadable(e)) => e,
+                Ok(Version::Unchanged) | Err(_) => continue,
+            };
+            if last_error != error {
+                refused(&error);
+                last_error = error;
             }
         }
     });

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use tokio::sync::mpsc;
 
 use crate::files::read_policy_text;
-use crate::follow::{self, TextFile, Timing};
+use crate::follow::{self, Followed, Timing};
 use crate::policy::Policy;
 
 /// Starts following `path`; each valid new policy arrives on the returned channel.
@@ -22,21 +22,21 @@ pub fn spawn(
     timing: Timing,
 ) -> Result<mpsc::Receiver<Policy>, notify::Error> {
     follow::parsed(
-        path,
         current,
         timing,
-        TextFile {
-            read: |path| read_policy_text(path).map_err(|e| e.to_string()),
-            parse: |text| {
+        Followed::text(
+            path,
+            |path| read_policy_text(path).map_err(|e| e.to_string()),
+            |text| {
                 let reload = tracing::info_span!(target: crate::observe::telemetry::SPAN_TARGET, "policy reload");
                 reload
                     .in_scope(|| Policy::parse(text))
                     .map_err(|e| e.to_string())
             },
-            refused: |error| {
+            |error| {
                 tracing::error!(errors = %error, "policy refused; the last good policy stays in force");
                 crate::observe::metrics::policy_reload("failure");
             },
-        },
+        ),
     )
 }

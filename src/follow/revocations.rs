@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use tokio::sync::mpsc;
 
 use crate::files::read_revocations_text;
-use crate::follow::{self, TextFile, Timing};
+use crate::follow::{self, Followed, Timing};
 use crate::revocation::RevocationList;
 
 /// Starts following `path`; each valid new list arrives on the returned channel. `current`
@@ -20,12 +20,12 @@ pub fn spawn(
     timing: Timing,
 ) -> Result<mpsc::Receiver<RevocationList>, notify::Error> {
     follow::parsed(
-        path,
         current,
         timing,
-        TextFile {
-            read: |path| read_revocations_text(path).map_err(|e| e.to_string()),
-            parse: |text| {
+        Followed::text(
+            path,
+            |path| read_revocations_text(path).map_err(|e| e.to_string()),
+            |text| {
                 let reload = tracing::info_span!(
                     target: crate::observe::telemetry::SPAN_TARGET,
                     "revocation list reload"
@@ -34,13 +34,13 @@ pub fn spawn(
                     .in_scope(|| RevocationList::parse(text))
                     .map_err(|e| e.to_string())
             },
-            refused: |error| {
+            |error| {
                 tracing::error!(
                     errors = %error,
                     "revocation list refused; the last good list stays in force"
                 );
                 crate::observe::metrics::revocation_reload("failure");
             },
-        },
+        ),
     )
 }

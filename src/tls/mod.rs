@@ -14,7 +14,7 @@
 //! handshake, is never cut. A new config also brings a new session cache, so a session set
 //! up under an old CA cannot be resumed under the new one.
 //!
-//! The files are followed like the policy (`policy/watch.rs`): cert-manager writes a
+//! The files are followed by the policy's follower (`crate::follow::parsed`): cert-manager writes a
 //! Secret and the kubelet swaps the `..data` symlink of the mount, so we watch the
 //! *folders*, read a swap at once, read any other change only once the folder has been
 //! quiet, compare the files' identities every poll in case an event was missed, and ignore
@@ -57,6 +57,7 @@ pub use conn::TlsConn;
 pub use load::TlsError;
 use load::{Loaded, Texts, build, now_unix};
 
+use crate::follow::{Followed, Refusal};
 use crate::listen::Conn;
 use crate::settings::TlsFiles;
 
@@ -183,67 +184,39 @@ impl Tls {
         rx
     }
 
-    /// Follows the files ([`crate::follow`]); puts each good new set in force and keeps
-    /// the last good one when a new set is refused.
+    /// Follows the files ([`crate::follow::parsed`]); puts each good new set in force and
+    /// keeps the last good one when a new set is refused. A set refused only because its
+    /// certificate is not valid yet is tried again when it becomes valid.
     fn follow(self: Arc<Self>, timing: Follow) -> Result<(), notify::Error> {
-        let mut changes =
-            crate::follow::spawn(self.paths().map(Path::to_path_buf).collect(), timing)?;
+        let (read_files, build_files) = (self.files.clone(), self.files.clone());
+        let mut loaded = crate::follow::parsed(
+            self.started_with,
+            timing,
+            Followed {
+                paths: self.paths().map(Path::to_path_buf).collect(),
+                read: Box::new(move || {
+                    let texts = Texts::read(&read_files).map_err(|e| e.to_string())?;
+                    Ok((texts.digest(), texts))
+                }),
+                parse: Box::new(move |texts| {
+                    build(&build_files, &texts, now_unix()).map_err(|e| Refusal {
+                        retry_at: match e {
+                            TlsError::NotYetValid { not_before, .. } => Some(not_before),
+                            _ => None,
+                        },
+                        error: e.to_string(),
+                    })
+                }),
+                refused: |error| {
+                    tracing::error!(%error, "TLS files refused; the last good certificate stays in force");
+                    crate::observe::metrics::tls_reload("failure");
+                },
+            },
+        )?;
         tokio::spawn(async move {
-            let mut last = self.started_with;
-            let mut last_error = String::new();
-            // When a set refused only for being early becomes valid: it is built again then.
-            let mut valid_from: Option<i64> = None;
-            loop {
-                let woke = match valid_from {
-                    Some(at) => {
-                        let wait = Duration::from_secs((at - now_unix()).max(0) as u64 + 1);
-                        tokio::select! {
-                            change = changes.recv() => change.is_some(),
-                            () = tokio::time::sleep(wait) => true,
-                        }
-                    }
-                    None => changes.recv().await.is_some(),
-                };
-                if !woke {
-                    return;
-                }
-                let files = self.files.clone();
-                let attempt = tokio::task::spawn_blocking(move || {
-                    let texts = Texts::read(&files)?;
-                    let digest = texts.digest();
-                    Ok::<_, TlsError>((digest, texts))
-                })
-                .await;
-                let (digest, texts) = match attempt {
-                    Ok(Ok(read)) => read,
-                    Ok(Err(e)) => {
-                        refused(&mut last_error, &e);
-                        continue;
-                    }
-                    Err(_) => continue,
-                };
-                if last == digest && valid_from.is_none() {
-                    continue;
-                }
-                last = digest;
-                valid_from = None;
-                let files = self.files.clone();
-                let built =
-                    tokio::task::spawn_blocking(move || build(&files, &texts, now_unix())).await;
-                match built {
-                    Ok(Ok(loaded)) => {
-                        last_error.clear();
-                        self.config.store(loaded.config.clone());
-                        self.announce(&loaded, "TLS files reloaded; new connections use them");
-                    }
-                    Ok(Err(e)) => {
-                        if let TlsError::NotYetValid { not_before, .. } = e {
-                            valid_from = Some(not_before);
-                        }
-                        refused(&mut last_error, &e);
-                    }
-                    Err(_) => {}
-                }
+            while let Some(loaded) = loaded.recv().await {
+                self.config.store(loaded.config.clone());
+                self.announce(&loaded, "TLS files reloaded; new connections use them");
             }
         });
         Ok(())
@@ -257,15 +230,6 @@ impl Tls {
         ]
         .into_iter()
         .flatten()
-    }
-}
-
-fn refused(last_error: &mut String, error: &TlsError) {
-    let error = error.to_string();
-    if *last_error != error {
-        tracing::error!(%error, "TLS files refused; the last good certificate stays in force");
-        crate::observe::metrics::tls_reload("failure");
-        *last_error = error;
     }
 }
 
