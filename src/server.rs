@@ -54,11 +54,11 @@ pub enum ServeError {
     #[error("revocation list refused:\n{0}")]
     Revocations(crate::policy::PolicyErrors),
     /// TLS on the gRPC port cannot start.
-    #[error("{0}")]
-    Tls(String),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsStartError),
     /// The HTTP client that fetches key sets cannot be built.
-    #[error("{0}")]
-    KeyFetcher(crate::token::keys::KeyError),
+    #[error(transparent)]
+    KeyFetcher(#[from] crate::token::keys::KeyError),
     /// A file cannot be followed for changes.
     #[error("cannot watch {}: {source}", path.display())]
     Watch {
@@ -102,13 +102,12 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
                     poll: settings.policy_poll,
                     quiet: settings.policy_quiet,
                 },
-            )
-            .map_err(ServeError::Tls)?,
+            )?,
         ),
         None => None,
     };
 
-    let fetcher = KeyFetcher::new(settings.jwks_timeout).map_err(ServeError::KeyFetcher)?;
+    let fetcher = KeyFetcher::new(settings.jwks_timeout)?;
     let store = Arc::new(KeyStore::new(Arc::new(fetcher), settings.jwks_cooldown));
     let keys = store.for_policy(&policy);
     let pipeline = Arc::new(Pipeline::new(

@@ -72,6 +72,17 @@ const CERT_VAR: &str = "AUTHZ_TLS_CERT_FILE";
 const KEY_VAR: &str = "AUTHZ_TLS_KEY_FILE";
 const CA_VAR: &str = "AUTHZ_TLS_CLIENT_CA_FILE";
 
+/// Why TLS on the gRPC port cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsStartError {
+    /// The files cannot be used (the error names the variable and the file).
+    #[error(transparent)]
+    Files(#[from] TlsError),
+    /// The files cannot be followed for changes.
+    #[error("cannot watch the TLS files: {0}")]
+    Watch(notify::Error),
+}
+
 /// TLS on the gRPC port: the config in force, replaced as the files change.
 pub struct Tls {
     files: TlsFiles,
@@ -100,11 +111,9 @@ impl Tls {
     }
 
     /// Loads the files and follows them for as long as the process runs.
-    pub fn start(files: &TlsFiles, follow: Follow) -> Result<Arc<Tls>, String> {
-        let tls = Tls::load(files).map_err(|e| e.to_string())?;
-        tls.clone()
-            .follow(follow)
-            .map_err(|e| format!("cannot watch the TLS files: {e}"))?;
+    pub fn start(files: &TlsFiles, follow: Follow) -> Result<Arc<Tls>, TlsStartError> {
+        let tls = Tls::load(files)?;
+        tls.clone().follow(follow).map_err(TlsStartError::Watch)?;
         Ok(tls)
     }
 
