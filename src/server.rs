@@ -95,15 +95,13 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         None => None,
     };
     let tls = match &settings.tls {
-        Some(files) => Some(
-            crate::tls::Tls::start(
-                files,
-                crate::tls::Follow {
-                    poll: settings.policy_poll,
-                    quiet: settings.policy_quiet,
-                },
-            )?,
-        ),
+        Some(files) => Some(crate::tls::Tls::start(
+            files,
+            crate::tls::Follow {
+                poll: settings.policy_poll,
+                quiet: settings.policy_quiet,
+            },
+        )?),
         None => None,
     };
 

@@ -205,7 +205,10 @@ async fn a_rotation_to_an_expired_or_early_certificate_is_refused_and_the_last_g
     let served = client.served_cert(service.grpc).await;
     // On a loaded machine the early pair may already be valid by now.
     if time::OffsetDateTime::now_utc() < valid_from {
-        assert_eq!(served, first.der, "the early pair served before it was valid");
+        assert_eq!(
+            served, first.der,
+            "the early pair served before it was valid"
+        );
     }
     eventually(
         "the early certificate served once valid",

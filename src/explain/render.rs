@@ -1,9 +1,5 @@
 //! Writing `check`'s explanation: the request, the route and why it matched, each token
 //! check in pipeline order, the decision and the answer Envoy would get.
-//!
-//! Over 500 lines: one renderer per explanation section (request, route, token checks,
-//! decision), each short; they share the output buffer and the decoded token, so they stay
-//! in one file.
 
 use std::fmt::Write as _;
 

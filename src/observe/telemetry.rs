@@ -22,9 +22,6 @@
 //! `parentbased_always_on`: a request Envoy did not sample is not sampled here either).
 //! `OTEL_SERVICE_NAME` defaults to `cognito-ext-authz`; `OTEL_SDK_DISABLED=true` or
 //! `OTEL_TRACES_EXPORTER=none` turn tracing off.
-//!
-//! Over 500 lines: a tenth is the unit tests; the rest is one concern (trace context in,
-//! spans out) whose parts share the exporter's state.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
