@@ -222,12 +222,7 @@ fn decision_line(c: &mut Criterion, decision: &Decision, request: &Request) {
             black_box(sink.push(&line))
         })
     });
-    let layer = tracing_subscriber::fmt::layer()
-        .with_writer(sink.clone())
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(false);
+    let layer = cognito_ext_authz::observe::json_lines(sink.clone());
     let subscriber = tracing_subscriber::registry().with(layer);
     tracing::subscriber::with_default(subscriber, || {
         group.bench_function("record_through_tracing_json", |b| {

@@ -294,12 +294,7 @@ mod tests {
         }
         let out = Out::default();
         let writer = out.clone();
-        let layer = tracing_subscriber::fmt::layer()
-            .with_writer(move || writer.clone())
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false);
+        let layer = crate::observe::json_lines(move || writer.clone());
         let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::with_default(subscriber, || {
             record_correlated(decision, request, c, Duration::from_micros(1234))

@@ -58,22 +58,17 @@ pub fn start(format: LogFormat, queue_lines: usize) -> Observability {
             }
         }
     }
-    let fmt = tracing_subscriber::fmt::layer().with_ansi(ansi);
-    let fmt = match sink {
-        Some(sink) => fmt.with_writer(tracing_subscriber::fmt::writer::BoxMakeWriter::new(sink)),
-        None => fmt.with_writer(tracing_subscriber::fmt::writer::BoxMakeWriter::new(
-            std::io::stderr,
-        )),
+    let writer = match sink {
+        Some(sink) => tracing_subscriber::fmt::writer::BoxMakeWriter::new(sink),
+        None => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
     };
     let filter = filter();
     let fmt: Box<dyn Layer<Registry> + Send + Sync> = match format {
-        LogFormat::Json => fmt
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
+        LogFormat::Json => super::json_lines(writer).boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(ansi)
+            .with_writer(writer)
             .boxed(),
-        LogFormat::Text => fmt.boxed(),
     };
     let (telemetry, telemetry_error) = match Telemetry::from_env() {
         Ok(t) => (t, None),

@@ -13,6 +13,24 @@ pub use init::{Observability, start};
 
 use std::borrow::Cow;
 
+use tracing_subscriber::fmt;
+use tracing_subscriber::fmt::format::{Format, Json, JsonFields};
+
+/// The JSON log line: one flat object per event, no span fields. Decision lines written by
+/// hand (`decision_log`) are held to what this layer writes.
+pub fn json_lines<S, W>(writer: W) -> fmt::Layer<S, JsonFields, Format<Json>, W>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> fmt::MakeWriter<'w> + 'static,
+{
+    fmt::layer()
+        .with_writer(writer)
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+}
+
 /// Longest value of one logged request field (method, host, path), in bytes; longer ones
 /// are cut, so one request can never make a log line large.
 pub const MAX_LOGGED_FIELD_BYTES: usize = 256;
