@@ -1112,7 +1112,9 @@ async fn a_health_watch_the_client_resets_or_abandons_ends_with_it() {
         let (response, mut body) = client
             .send_request(health_post(addr, "Watch"), false)
             .unwrap();
-        body.send_data(grpc_message(&[]).into(), true).unwrap();
+        // Past the eighth Watch open on the connection the call is refused at once
+        // (trailers-only), and may already be closed when its message is sent.
+        let _ = body.send_data(grpc_message(&[]).into(), true);
         response
     };
     // Warm up the allocator and the runtime.
