@@ -15,7 +15,7 @@ use crate::policy::ClaimHeaders;
 use crate::token::VerifiedToken;
 
 /// Identity headers set on allowed requests; any the token does not supply are removed.
-pub const IDENTITY_HEADERS: [&str; 6] = [
+pub(crate) const IDENTITY_HEADERS: [&str; 6] = [
     "x-cognito-sub",
     "x-cognito-client-id",
     "x-cognito-username",

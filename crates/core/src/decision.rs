@@ -144,7 +144,7 @@ impl DenyReason {
 
     /// API Gateway's answer before any gateway response: its response type, status,
     /// challenge and default message.
-    pub fn builtin(
+    pub(crate) fn builtin(
         &self,
         insufficient_scope_status: u16,
     ) -> (
@@ -203,7 +203,7 @@ impl Decision {
 
     /// This denial, turned into a dry run's: logged and counted as `would_deny`, let
     /// through with `token`'s identity (if any). An allow is returned as it is.
-    pub fn into_dry_run(
+    pub(crate) fn into_dry_run(
         self,
         token: Option<Arc<VerifiedToken>>,
         claim_headers: &ClaimHeaders,

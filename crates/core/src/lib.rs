@@ -13,6 +13,9 @@
 //! `token` and `revocation` read tokens and lists; `decision` and `answer` say what was
 //! decided and what to answer; `active` and `pipeline` put them together.
 
+#![warn(missing_docs)]
+#![deny(unreachable_pub)]
+
 pub mod active;
 pub mod answer;
 pub mod credential;

@@ -111,12 +111,12 @@ pub fn segments(raw: &str) -> Result<Vec<Cow<'_, str>>, UnsafePath> {
 /// Where a request path could lead, read by any upstream: what dry run consults before it
 /// lets an unsafe request through (docs/security.md), so that it never opens an enforcing route.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reach<'a> {
+pub(crate) struct Reach<'a> {
     /// Segments every reading starts with.
-    pub prefix: Vec<Cow<'a, str>>,
+    pub(crate) prefix: Vec<Cow<'a, str>>,
     /// Whether a reading may go on below `prefix` (any number of segments, or none);
     /// otherwise every reading is exactly `prefix`.
-    pub below: bool,
+    pub(crate) below: bool,
 }
 
 /// The paths an upstream could read `raw` as: exactly its segments when it is safe and
@@ -126,7 +126,7 @@ pub struct Reach<'a> {
 /// taken as `/`, `//` merged, or cut at `#`. When the rest holds a `.` or a `%`, some
 /// reading of it may climb (`..`, `..;`, `%2e%2e`, `%2e%2e%2f` decoded once or twice):
 /// any path at all.
-pub fn reach(raw: &str) -> Reach<'_> {
+pub(crate) fn reach(raw: &str) -> Reach<'_> {
     if let Ok(prefix) = segments(raw)
         && !prefix.iter().any(|s| s.contains('%'))
     {

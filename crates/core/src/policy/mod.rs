@@ -10,7 +10,7 @@ pub mod responses;
 pub mod rules;
 pub mod table;
 pub mod template;
-pub mod yaml_error;
+pub(crate) mod yaml_error;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -20,7 +20,7 @@ use std::sync::Arc;
 use model::{DefaultAction, PolicyFile};
 use table::RouteTable;
 
-pub use rules::{check_fetch_url, pool_region};
+pub use rules::pool_region;
 
 /// Policy files larger than this are refused (a ConfigMap holds at most 1 MiB).
 pub const MAX_POLICY_BYTES: usize = 1024 * 1024;
@@ -79,13 +79,8 @@ pub struct Pools {
 
 impl Pools {
     /// The pool whose issuer is exactly `iss`.
-    pub fn for_issuer(&self, iss: &str) -> Option<usize> {
+    pub(crate) fn for_issuer(&self, iss: &str) -> Option<usize> {
         self.by_issuer.get(iss).copied()
-    }
-
-    /// Pool number `index`.
-    pub fn get(&self, index: usize) -> &Pool {
-        &self.list[index]
     }
 
     pub fn iter(&self) -> std::slice::Iter<'_, Pool> {
@@ -248,6 +243,7 @@ impl Policy {
 
 #[cfg(test)]
 mod tests {
+    use super::rules::check_fetch_url;
     use super::*;
 
     const GOOD: &str = r#"

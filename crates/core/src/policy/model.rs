@@ -118,7 +118,7 @@ impl TokenSource {
     }
 
     /// Whether this is the default, `authorization`.
-    pub fn is_default(&self) -> bool {
+    pub(crate) fn is_default(&self) -> bool {
         self.header.eq_ignore_ascii_case("authorization")
     }
 }
@@ -219,7 +219,7 @@ pub enum TokenUse {
 
 impl TokenUse {
     /// `access` or `id`, as the claim says it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             TokenUse::Access => "access",
             TokenUse::Id => "id",

@@ -27,13 +27,13 @@ use super::rules::is_header_name;
 use crate::decision::{DenialResponse, MESSAGES};
 
 /// The only mapping-template variable a body may hold: the default message, quoted.
-pub const MESSAGE_VARIABLE: &str = "$context.error.messageString";
+pub(crate) const MESSAGE_VARIABLE: &str = "$context.error.messageString";
 /// Largest body, once rendered.
-pub const MAX_BODY_BYTES: usize = 4096;
+pub(crate) const MAX_BODY_BYTES: usize = 4096;
 /// Most headers one gateway response may set.
 pub const MAX_HEADERS: usize = 20;
 /// Largest header value.
-pub const MAX_HEADER_VALUE_BYTES: usize = 1024;
+pub(crate) const MAX_HEADER_VALUE_BYTES: usize = 1024;
 
 /// Statuses a gateway response may give: the 4xx codes Envoy's `HttpStatus` defines, but 407
 /// (a proxy's challenge) and 426 (needs `upgrade`).
@@ -126,7 +126,7 @@ impl ResponseType {
 }
 
 /// API Gateway's other response types: real, but never an answer of this service.
-pub const OTHER_TYPES: [&str; 16] = [
+pub(crate) const OTHER_TYPES: [&str; 16] = [
     "DEFAULT_5XX",
     "RESOURCE_NOT_FOUND",
     "INVALID_API_KEY",
@@ -373,7 +373,7 @@ impl GatewayResponses {
     /// The answer of type `kind` whose default is `status` with `{"message": message}`
     /// (`message` one of [`MESSAGES`]) and the challenge `www_authenticate`; `kind` `None`:
     /// no gateway response applies.
-    pub fn answer(
+    pub(crate) fn answer(
         &self,
         kind: Option<ResponseType>,
         status: u16,
@@ -408,7 +408,7 @@ impl GatewayResponses {
     }
 
     /// The configured types, by API Gateway name, for `validate`'s summary.
-    pub fn configured(&self) -> Vec<&'static str> {
+    pub(crate) fn configured(&self) -> Vec<&'static str> {
         self.configured.iter().map(|t| t.name()).collect()
     }
 }

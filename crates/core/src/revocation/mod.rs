@@ -38,7 +38,7 @@ pub const MAX_REVOCATIONS_BYTES: usize = 16 * 1024 * 1024;
 /// Lists with more entries are refused (while they are read): what bounds the memory a
 /// list takes, about 130 MB while this many load (`docs/security.md`). Twice the 100,000
 /// entries the benchmarks load; `revocations prune` keeps a list far below it.
-pub const MAX_REVOCATION_ENTRIES: usize = 200_000;
+pub(crate) const MAX_REVOCATION_ENTRIES: usize = 200_000;
 
 /// What an entry names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,11 +103,15 @@ pub struct RevocationList {
 
 /// How many entries of each kind a list has.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub jti: usize,
-    pub origin_jti: usize,
-    pub sub: usize,
-    pub duplicates: usize,
+pub(crate) struct Counts {
+    /// `jti` entries.
+    pub(crate) jti: usize,
+    /// `originJti` entries.
+    pub(crate) origin_jti: usize,
+    /// `sub` entries.
+    pub(crate) sub: usize,
+    /// Entries that repeat the value of an earlier entry of the same kind (merged into it).
+    pub(crate) duplicates: usize,
 }
 
 impl RevocationList {
@@ -221,7 +225,7 @@ impl RevocationList {
     }
 
     /// Entries by kind (as written, duplicates included) and how many were duplicates.
-    pub fn counts(&self) -> Counts {
+    pub(crate) fn counts(&self) -> Counts {
         let of = |kind| self.entries.iter().filter(|e| e.kind == kind).count();
         Counts {
             jti: of(Kind::Jti),

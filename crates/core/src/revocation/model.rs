@@ -85,7 +85,7 @@ const MAX_SECONDS: u64 = 253_402_300_799;
 impl TimeValue {
     /// Seconds since the epoch, rounded up to the next whole second (a token's `iat` is
     /// whole seconds, so `iat < t` reads the same for `t` and its ceiling), or what is wrong.
-    pub fn seconds(&self) -> Result<u64, String> {
+    pub(crate) fn seconds(&self) -> Result<u64, String> {
         let whole = |n: i128| -> Result<u64, String> {
             if n < 0 {
                 Err(format!("{n} is before 1970"))

@@ -61,7 +61,7 @@ impl KeyError {
 
 /// What one pool's key set means for the pod's readiness ([`PoolKeys::readiness`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyReadiness {
+pub(crate) enum KeyReadiness {
     /// Keys are in force.
     Loaded,
     /// The last fetch failed definitively ([`KeyError::is_definitive`]): the pool's tokens
@@ -271,7 +271,7 @@ impl PoolKeys {
 
     /// Whether this key set still holds the pod unready: not while it is loaded, nor once
     /// its last fetch failed definitively, nor once fetches have been failing for `wait`.
-    pub fn readiness(&self, wait: Duration) -> KeyReadiness {
+    pub(crate) fn readiness(&self, wait: Duration) -> KeyReadiness {
         if self.is_loaded() {
             return KeyReadiness::Loaded;
         }
@@ -291,13 +291,13 @@ impl PoolKeys {
     }
 
     /// The key with this `kid`, if the current key set has it.
-    pub fn get(&self, kid: &str) -> Option<Arc<ParsedPublicKey>> {
+    pub(crate) fn get(&self, kid: &str) -> Option<Arc<ParsedPublicKey>> {
         self.keys.load().get(kid).cloned()
     }
 
     /// The key with this `kid`, refetching the key set first if it is unknown and the
     /// cooldown since the last such refetch has passed. Concurrent callers share one fetch.
-    pub async fn get_or_refetch(self: &Arc<Self>, kid: &str) -> Option<Arc<ParsedPublicKey>> {
+    pub(crate) async fn get_or_refetch(self: &Arc<Self>, kid: &str) -> Option<Arc<ParsedPublicKey>> {
         if let Some(key) = self.get(kid) {
             return Some(key);
         }

@@ -2,7 +2,7 @@
 //! verification ([`verify`]) and the cache of verified tokens ([`cache`]).
 
 pub mod access;
-pub mod cache;
+pub(crate) mod cache;
 pub mod keys;
 pub mod verify;
 

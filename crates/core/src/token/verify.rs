@@ -65,7 +65,7 @@ pub struct Trust<'a> {
 /// moment they get it, so a pod whose clock trails by a fraction of a second would refuse
 /// fresh tokens; `exp` stays exact (only `leewaySeconds` applies there), so this never
 /// lengthens a token's life.
-pub const ISSUED_SKEW_SECONDS: u64 = 5;
+pub(crate) const ISSUED_SKEW_SECONDS: u64 = 5;
 
 /// Tokens longer than this are refused unread.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
