@@ -27,6 +27,7 @@ pub struct Request {
     pub host: String,
     /// Path as sent, query string included.
     pub path: String,
+    /// The request headers, as Envoy sent them: the token is read from them.
     pub headers: Headers,
 }
 

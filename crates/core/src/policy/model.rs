@@ -1,9 +1,9 @@
 //! The policy file as operators write it (the ConfigMap's `policy.yaml`).
 //!
 //! These types mirror the YAML one to one: camelCase keys, unknown keys refused so that a
-//! typo can never silently weaken a policy. They carry no behaviour; `table.rs` compiles a
-//! checked [`PolicyFile`] into the [`RouteTable`](super::table::RouteTable) the hot path
-//! uses, and `import/` produces them from API Gateway definitions.
+//! typo can never silently weaken a policy. They carry no behaviour: `compile.rs` checks a
+//! [`PolicyFile`] and turns it into a [`Policy`](super::Policy), and `import` writes them
+//! from API Gateway definitions.
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,5 @@
 //! Cognito access tokens: the verified token ([`access`]), key sets ([`keys`]),
-//! verification ([`verify`]) and the cache of verified tokens ([`cache`]).
+//! verification ([`verify`]) and the cache of verified tokens (`cache`, private to it).
 
 pub mod access;
 pub(crate) mod cache;
