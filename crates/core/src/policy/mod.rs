@@ -146,7 +146,7 @@ pub struct Policy {
 pub struct PolicyErrors {
     /// The file, shown once before each error.
     pub file: Option<PathBuf>,
-    /// Each problem, starting with its place (`routes[2].path: ...`).
+    /// Each problem, with its place in the file when it has one (`routes[2].path: ...`).
     pub errors: Vec<String>,
 }
 
