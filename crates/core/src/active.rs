@@ -15,7 +15,9 @@ use crate::token::keys::{KeyReadiness, PoolKeys};
 /// A compiled policy and, index for index with `policy.pools`, each pool's key set.
 #[derive(Debug)]
 pub struct ActivePolicy {
+    /// The compiled policy.
     pub policy: Policy,
+    /// Each pool's key set, index for index with `policy.pools`.
     pub keys: Vec<Arc<PoolKeys>>,
     /// Increases with every reload; cached verifications from older generations are ignored.
     pub generation: u64,
@@ -36,7 +38,7 @@ impl ActivePolicy {
         }
     }
 
-    /// Whether the pools' keys let the pod be ready ([`KeyReadiness`]): no pool is still
+    /// Whether the pools' keys let the pod be ready: no pool is still
     /// worth waiting for, and some pool has keys (or every pool was refused definitively).
     /// A pool that cannot get keys then refuses only its own tokens (401) instead of
     /// holding every new pod, and so every team's rollout, unready; but when no pool can

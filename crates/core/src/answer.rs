@@ -15,7 +15,7 @@ use crate::policy::ClaimHeaders;
 use crate::token::VerifiedToken;
 
 /// Identity headers set on allowed requests; any the token does not supply are removed.
-pub const IDENTITY_HEADERS: [&str; 6] = [
+pub(crate) const IDENTITY_HEADERS: [&str; 6] = [
     "x-cognito-sub",
     "x-cognito-client-id",
     "x-cognito-username",
@@ -27,7 +27,9 @@ pub const IDENTITY_HEADERS: [&str; 6] = [
 /// A metadata value: text, or a list of texts (`groups`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetaValue {
+    /// One text (`decision`, `reason`, `sub`, ...).
     Text(String),
+    /// Several texts (the token's `groups`).
     List(Vec<String>),
 }
 
@@ -40,17 +42,21 @@ pub enum Answer {
         set: Vec<(String, String)>,
         /// Headers to remove.
         remove: Vec<String>,
+        /// The decision's fields for Envoy's dynamic metadata (access logs, RBAC); empty
+        /// unless asked for.
         metadata: Vec<(&'static str, MetaValue)>,
     },
     /// Answer the client.
     Respond {
+        /// The HTTP status the client gets.
         status: u16,
         /// The decision's reason label (`no_token`, ...).
         reason: &'static str,
         /// `content-type`, `www-authenticate`, then the gateway response's headers.
         headers: Vec<(String, String)>,
-        /// JSON.
+        /// The JSON body.
         body: std::sync::Arc<str>,
+        /// The decision's fields for Envoy's dynamic metadata, as for an allow.
         metadata: Vec<(&'static str, MetaValue)>,
     },
 }

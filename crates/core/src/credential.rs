@@ -9,14 +9,21 @@ use thiserror::Error;
 /// Why no token could be read from the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum NoToken {
+    /// The request has no token header.
     #[error("token header is missing")]
     Missing,
+    /// The header is empty, blank, or `Bearer` alone.
     #[error("token header is empty")]
     Empty,
+    /// The header was sent more than once (or its value holds a `,`, the way Envoy joins
+    /// repeated headers).
     #[error("token header has several values")]
     Several,
+    /// The value is neither a bare token nor `Bearer <token>`: another scheme (`Basic ...`)
+    /// or more words.
     #[error("token header uses a scheme other than Bearer")]
     OtherScheme,
+    /// The value is not UTF-8 (only possible with raw headers).
     #[error("token header is not valid text")]
     NotText,
 }

@@ -28,17 +28,29 @@ pub enum AllowReason {
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DenyReason {
+    /// The path cannot be matched safely ([`UnsafePath`] says why): 400 Bad Request.
     UnsafePath(UnsafePath),
-    /// The `:authority` cannot be reduced to exactly one host.
+    /// The `:authority` cannot be reduced to exactly one host: 400 Bad Request.
     UnsafeHost(BadHost),
-    /// The method is empty or not an HTTP token.
+    /// The method is empty, longer than 32 characters or not an HTTP token: 400 Bad
+    /// Request.
     UnsafeMethod,
+    /// No route matches and the policy's default action is `deny`: 403 `Missing
+    /// Authentication Token`, API Gateway's answer when no method matches.
     NoRoute,
+    /// The route needs a token and the configured header holds none that can be read
+    /// ([`NoToken`] says why): 401 with the challenge `Bearer`.
     NoToken(NoToken),
+    /// The token was refused ([`TokenError`] says by which check; a revoked token is one):
+    /// 401 `invalid_token`, with its own message when it has expired.
     InvalidToken(TokenError),
+    /// The token is valid but holds none of the route's scopes: 401 `insufficient_scope`,
+    /// or 403 under `insufficientScopeStatus: 403`.
     InsufficientScope,
+    /// The token is valid but its `cognito:groups` hold none of the route's groups:
+    /// answered as an insufficient scope.
     InsufficientGroup,
-    /// The route is `auth: deny`.
+    /// The route is `auth: deny`: 403 Forbidden, no token read.
     DenyRoute,
     /// The check carried no HTTP request attributes (not an HTTP filter's check).
     NotHttp,
@@ -47,17 +59,25 @@ pub enum DenyReason {
 /// The outcome of one check.
 #[derive(Debug, Clone)]
 pub enum Decision {
+    /// The request goes upstream, with the identity of the verified token, if any.
     Allow {
+        /// Why it was allowed.
         reason: AllowReason,
+        /// The matched route's name; `None` when no route matched (a default allow).
         route: Option<Arc<str>>,
         /// The route's authorizer, when a token was verified.
         authorizer: Option<Arc<str>>,
+        /// The verified token; `None` on a public route or a default allow.
         token: Option<Arc<VerifiedToken>>,
         /// The policy's claim headers: set from the token's claims, or removed.
         claim_headers: ClaimHeaders,
     },
+    /// The request is refused; under dry run it is let through and counted as `would_deny`.
     Deny {
+        /// Why it was refused.
         reason: DenyReason,
+        /// The matched route's name; `None` when the request was refused before a route
+        /// was looked for, or none matched.
         route: Option<Arc<str>>,
         /// The route's authorizer, when the route needed a token.
         authorizer: Option<Arc<str>>,
@@ -74,18 +94,24 @@ pub enum Decision {
 /// same headers it would once the policy is enforced.
 #[derive(Debug, Clone)]
 pub struct DryRun {
+    /// The token verified before the denial, if any: its identity headers are set upstream.
     pub token: Option<Arc<VerifiedToken>>,
+    /// The policy's claim headers: set from `token`'s claims, or removed.
     pub claim_headers: ClaimHeaders,
 }
 
 /// The HTTP answer for a denial.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DenialResponse {
+    /// The HTTP status: 400, 401 or 403 as API Gateway answers, or the 4xx a gateway
+    /// response sets.
     pub status: u16,
+    /// The `www-authenticate` challenge of a token denial (`Bearer`, or `Bearer
+    /// error="invalid_token"` or `error="insufficient_scope"`); `None` for the others.
     pub www_authenticate: Option<&'static str>,
     /// The gateway response's static headers (lower-case names), after the built-in ones.
     pub headers: Arc<[(String, String)]>,
-    /// JSON.
+    /// The JSON body: `{"message":"..."}`, or the gateway response's.
     pub body: Arc<str>,
 }
 
@@ -144,7 +170,7 @@ impl DenyReason {
 
     /// API Gateway's answer before any gateway response: its response type, status,
     /// challenge and default message.
-    pub fn builtin(
+    pub(crate) fn builtin(
         &self,
         insufficient_scope_status: u16,
     ) -> (
@@ -203,7 +229,7 @@ impl Decision {
 
     /// This denial, turned into a dry run's: logged and counted as `would_deny`, let
     /// through with `token`'s identity (if any). An allow is returned as it is.
-    pub fn into_dry_run(
+    pub(crate) fn into_dry_run(
         self,
         token: Option<Arc<VerifiedToken>>,
         claim_headers: &ClaimHeaders,

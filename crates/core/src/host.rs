@@ -16,20 +16,31 @@ const MAX_HOST_BYTES: usize = 255;
 /// Why an `:authority` cannot be reduced to one host (answered with 400 Bad Request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum BadHost {
+    /// The `:authority` is not UTF-8.
     #[error("host is not valid UTF-8")]
     NotUtf8,
+    /// Longer than 255 bytes (a DNS name is at most 253).
     #[error("host is too long")]
     TooLong,
+    /// It holds an `@` (`user@host`): userinfo, which no host to route on has.
     #[error("host has userinfo ('@')")]
     UserInfo,
+    /// The port after `:` is empty, not 1 to 5 decimal digits, or above 65535 (`h:abc`,
+    /// `h:443.`, `h:`), forms Envoy may still route to the virtual host `h`.
     #[error("host has a port that is empty or not decimal")]
     BadPort,
+    /// The name holds a byte other than ASCII letters, digits, `-`, `_` and `.`.
     #[error("host has a character that is not allowed in a host name")]
     BadCharacter,
+    /// The name ends with `.` (`api.example.com.`), which Envoy routes apart from the
+    /// name without it.
     #[error("host ends with '.'")]
     TrailingDot,
+    /// Two dots in a row, or a leading dot (`a..b`, `.example.com`).
     #[error("host has an empty label")]
     EmptyLabel,
+    /// A `[...]` that is not a bracketed IPv6 address (unclosed, empty, without `:`, with
+    /// other characters, or followed by something other than a port).
     #[error("host has a malformed IPv6 literal")]
     BadIpLiteral,
 }

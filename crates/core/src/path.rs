@@ -1,13 +1,12 @@
 //! Turning the request's `:path` into segments that are safe to match.
 //!
 //! Envoy hands us the path with its query string and exactly as the client sent it. The
-//! upstream will percent-decode it, so we match on the decoded segments; and anything whose
+//! upstream will percent-decode it, so we match on the decoded segments; anything whose
 //! meaning could differ between us and the upstream (dot segments, encoded `/` or `\`,
 //! broken percent-encoding, control characters, empty segments, `;` path parameters) is
-//! refused outright with 400 rather than guessed at, so a path can never be matched one way
-//! here and served another. Path parameters are refused because Tomcat, Jetty and Spring
-//! strip `;...` from each segment before routing: `/files/admin;x/secret` would be matched
-//! here as a segment `admin;x` and served there as `/files/admin/secret`.
+//! refused with 400 rather than guessed at, so a path can never be matched one way here
+//! and served another (docs/security.md, "Decisions that refuse ambiguity", says why each
+//! form matters).
 
 use std::borrow::Cow;
 use thiserror::Error;
@@ -18,28 +17,43 @@ const MAX_SEGMENTS: usize = 128;
 /// Why a path cannot be matched safely (answered with 400 Bad Request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum UnsafePath {
+    /// The path does not start with `/` (`*`, an empty path, a path without its slash).
     #[error("path does not start with '/'")]
     NotAbsolute,
+    /// A `.` or `..` segment, raw or percent-encoded (`%2e%2e`), which an upstream resolves.
     #[error("path has a '.' or '..' segment")]
     DotSegment,
+    /// A `%2F` or `%5C`, one segment here and perhaps a separator upstream.
     #[error("path has an encoded '/' or '\\'")]
     EncodedSeparator,
+    /// A raw `\`, which some servers read as `/`.
     #[error("path has a backslash")]
     Backslash,
+    /// A `%` not followed by two hexadecimal digits.
     #[error("path has invalid percent-encoding")]
     BadEncoding,
+    /// A segment whose percent-decoded bytes are not UTF-8.
     #[error("path decodes to invalid UTF-8")]
     NotUtf8,
+    /// A control character, raw or percent-encoded (`%00`, `%0d%0a`).
     #[error("path has a control character")]
     ControlCharacter,
+    /// An empty segment (`//`), which upstreams merge or keep as they please.
     #[error("path has an empty segment ('//')")]
     EmptySegment,
+    /// More than 128 segments.
     #[error("path has too many segments")]
     TooLong,
+    /// A `;`, raw or `%3B`: Tomcat, Jetty and Spring strip `;...` from a segment before
+    /// they route.
     #[error("path has a ';' path parameter")]
     PathParameter,
+    /// A `#` before the query string: a request target has none, and an upstream might
+    /// cut the path there.
     #[error("path has a '#' fragment")]
     Fragment,
+    /// A segment that a server decoding it a second time would read as a dot segment, or
+    /// find a separator, `;` or control character in (`%252e%252e`, `%252f`).
     #[error("path decoded twice would hold a dot segment, a separator or a control character")]
     DoubleEncoded,
 }
@@ -111,12 +125,12 @@ pub fn segments(raw: &str) -> Result<Vec<Cow<'_, str>>, UnsafePath> {
 /// Where a request path could lead, read by any upstream: what dry run consults before it
 /// lets an unsafe request through (docs/security.md), so that it never opens an enforcing route.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reach<'a> {
+pub(crate) struct Reach<'a> {
     /// Segments every reading starts with.
-    pub prefix: Vec<Cow<'a, str>>,
+    pub(crate) prefix: Vec<Cow<'a, str>>,
     /// Whether a reading may go on below `prefix` (any number of segments, or none);
     /// otherwise every reading is exactly `prefix`.
-    pub below: bool,
+    pub(crate) below: bool,
 }
 
 /// The paths an upstream could read `raw` as: exactly its segments when it is safe and
@@ -126,7 +140,7 @@ pub struct Reach<'a> {
 /// taken as `/`, `//` merged, or cut at `#`. When the rest holds a `.` or a `%`, some
 /// reading of it may climb (`..`, `..;`, `%2e%2e`, `%2e%2e%2f` decoded once or twice):
 /// any path at all.
-pub fn reach(raw: &str) -> Reach<'_> {
+pub(crate) fn reach(raw: &str) -> Reach<'_> {
     if let Ok(prefix) = segments(raw)
         && !prefix.iter().any(|s| s.contains('%'))
     {

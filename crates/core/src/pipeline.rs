@@ -27,6 +27,7 @@ pub struct Request {
     pub host: String,
     /// Path as sent, query string included.
     pub path: String,
+    /// The request headers, as Envoy sent them: the token is read from them.
     pub headers: Headers,
 }
 
@@ -184,7 +185,7 @@ fn lands_only_on_dry_run(
 }
 
 /// An HTTP method: a non-empty token (RFC 9110 5.6.2) of at most 32 characters.
-pub fn is_method(method: &str) -> bool {
+pub(crate) fn is_method(method: &str) -> bool {
     !method.is_empty()
         && method.len() <= 32
         && method

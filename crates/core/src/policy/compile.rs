@@ -1,9 +1,7 @@
 //! Checking a parsed policy file and compiling it into a [`Policy`]: every error is
 //! collected with its place, so one `validate` run shows them all.
-//!
-//! Over 500 lines: it is the whole policy compiler, one function per part of the file
-//! (authorizers, pools, claim headers, routes); the rules it applies live in `rules.rs`,
-//! the result in `mod.rs` and `table.rs`.
+//! One function per part of the file (authorizers, pools, claim headers, routes); the
+//! rules it applies live in `rules.rs`, the result in `mod.rs` and `table.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -1,8 +1,9 @@
 //! The policy: which user pools are trusted and what each route requires.
 //!
-//! [`model`] is the YAML as written; [`compile`] checks all of it against [`rules`],
+//! [`model`] is the YAML as written; [`Policy::parse`] checks all of it against [`rules`],
 //! collecting every error with the place it was found, and builds a [`Policy`] whose
-//! [`RouteTable`] the hot path uses. [`watch`] keeps the live policy in step with the file.
+//! [`RouteTable`] the hot path uses. The file itself is read and followed by the service
+//! (docs/policy.md describes it).
 
 mod compile;
 pub mod model;
@@ -10,7 +11,7 @@ pub mod responses;
 pub mod rules;
 pub mod table;
 pub mod template;
-pub mod yaml_error;
+pub(crate) mod yaml_error;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use model::{DefaultAction, PolicyFile};
 use table::RouteTable;
 
-pub use rules::{check_fetch_url, pool_region};
+pub use rules::pool_region;
 
 /// Policy files larger than this are refused (a ConfigMap holds at most 1 MiB).
 pub const MAX_POLICY_BYTES: usize = 1024 * 1024;
@@ -32,8 +33,12 @@ pub const MAX_LEEWAY_SECONDS: u64 = 300;
 /// resolved. Authorizers that share a pool share this entry (and its key set).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pool {
+    /// The pool id, `REGION_SUFFIX` (`eu-west-1_abcdefghi`).
     pub id: String,
+    /// The `iss` its tokens carry, compared exactly: `issuer`, or
+    /// `https://cognito-idp.{region}.amazonaws.com/{id}`.
     pub issuer: String,
+    /// Where its key set is fetched: `jwksUri`, or `{issuer}/.well-known/jwks.json`.
     pub jwks_uri: String,
 }
 
@@ -50,7 +55,9 @@ pub struct TrustedPool {
 /// A named authorizer: API Gateway's unit of "which tokens, from which header".
 #[derive(Debug)]
 pub struct Authorizer {
+    /// Its name in `authorizers` (`default` for the policy's top-level `userPools`).
     pub name: Arc<str>,
+    /// The pools whose tokens it takes, each with the app clients it accepts.
     pub pools: Vec<TrustedPool>,
     /// Lower-case header name carrying the token.
     pub token_header: String,
@@ -79,23 +86,21 @@ pub struct Pools {
 
 impl Pools {
     /// The pool whose issuer is exactly `iss`.
-    pub fn for_issuer(&self, iss: &str) -> Option<usize> {
+    pub(crate) fn for_issuer(&self, iss: &str) -> Option<usize> {
         self.by_issuer.get(iss).copied()
     }
 
-    /// Pool number `index`.
-    pub fn get(&self, index: usize) -> &Pool {
-        &self.list[index]
-    }
-
+    /// The pools, in index order.
     pub fn iter(&self) -> std::slice::Iter<'_, Pool> {
         self.list.iter()
     }
 
+    /// How many pools the policy trusts.
     pub fn len(&self) -> usize {
         self.list.len()
     }
 
+    /// Whether the policy trusts no pool.
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
     }
@@ -111,10 +116,14 @@ impl std::ops::Index<usize> for Pools {
 /// A checked, compiled policy.
 #[derive(Debug)]
 pub struct Policy {
+    /// Every pool some authorizer trusts, each once.
     pub pools: Pools,
     /// The authorizers, in name order; routes refer to them by index.
     pub authorizers: Vec<Authorizer>,
+    /// `claimHeaders`: headers set upstream from the verified token's claims (removed
+    /// when the token lacks the claim).
     pub claim_headers: ClaimHeaders,
+    /// `defaultAction`: what a request no route matches gets (deny by default).
     pub default_action: DefaultAction,
     /// `mode: dryRun`: a request no route matches is let through as `would_deny` under
     /// `defaultAction: deny`.
@@ -125,7 +134,9 @@ pub struct Policy {
     pub insufficient_scope_status: u16,
     /// `gatewayResponses`: how denials are answered (API Gateway's by default).
     pub gateway_responses: responses::GatewayResponses,
+    /// `leewaySeconds`: clock skew allowed on `exp`, `nbf` and `iat`, 0 to 300 seconds.
     pub leeway_seconds: u64,
+    /// The routes, compiled for matching.
     pub routes: RouteTable,
 }
 
@@ -135,6 +146,7 @@ pub struct Policy {
 pub struct PolicyErrors {
     /// The file, shown once before each error.
     pub file: Option<PathBuf>,
+    /// Each problem, with its place in the file when it has one (`routes[2].path: ...`).
     pub errors: Vec<String>,
 }
 
@@ -248,6 +260,7 @@ impl Policy {
 
 #[cfg(test)]
 mod tests {
+    use super::rules::check_fetch_url;
     use super::*;
 
     const GOOD: &str = r#"

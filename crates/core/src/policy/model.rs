@@ -1,9 +1,9 @@
 //! The policy file as operators write it (the ConfigMap's `policy.yaml`).
 //!
 //! These types mirror the YAML one to one: camelCase keys, unknown keys refused so that a
-//! typo can never silently weaken a policy. They carry no behaviour; `table.rs` compiles a
-//! checked [`PolicyFile`] into the [`RouteTable`](super::table::RouteTable) the hot path
-//! uses, and `import/` produces them from API Gateway definitions.
+//! typo can never silently weaken a policy. They carry no behaviour: `compile.rs` checks a
+//! [`PolicyFile`] and turns it into a [`Policy`](super::Policy), and `import` writes them
+//! from API Gateway definitions.
 
 use std::collections::BTreeMap;
 
@@ -118,7 +118,7 @@ impl TokenSource {
     }
 
     /// Whether this is the default, `authorization`.
-    pub fn is_default(&self) -> bool {
+    pub(crate) fn is_default(&self) -> bool {
         self.header.eq_ignore_ascii_case("authorization")
     }
 }
@@ -219,7 +219,7 @@ pub enum TokenUse {
 
 impl TokenUse {
     /// `access` or `id`, as the claim says it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             TokenUse::Access => "access",
             TokenUse::Id => "id",

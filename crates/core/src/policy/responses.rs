@@ -1,22 +1,12 @@
 //! Gateway responses: the policy's `gatewayResponses`, API Gateway's way of changing the
 //! status, headers and body of the answers it gives without calling the backend.
 //!
-//! Keyed by API Gateway's response types. This service gives four of them: `UNAUTHORIZED`
-//! (no, invalid or expired token, missing scope), `ACCESS_DENIED` (an `auth: deny` route,
-//! or a missing scope under `insufficientScopeStatus: 403`), `MISSING_AUTHENTICATION_TOKEN`
-//! (no route matches) and `DEFAULT_4XX` (the 400 for a request that cannot be matched
-//! safely). `EXPIRED_TOKEN` is accepted, as API Gateway accepts it, but API Gateway gives it
-//! for expired AWS (SigV4) credentials only: an expired Cognito token is `UNAUTHORIZED`
-//! there and here. The fall-back order is API Gateway's: a type that is not configured
-//! answers as `DEFAULT_4XX` is configured; a configured type without `statusCode` takes
-//! `DEFAULT_4XX`'s status code, if that has one.
-//!
-//! What a gateway response may say is bounded to what can be stated statically and cannot
-//! weaken anything: a status in 400-499, static header values (never a header Envoy, a
-//! proxy or the upstream interprets, nor one of this service's identity or token headers,
-//! nor `www-authenticate`, which stays this service's), and a JSON body in which
-//! `$context.error.messageString` (the default message, quoted) is the only variable.
-//! Everything is rendered when the policy is compiled; a denial only clones it.
+//! Keyed by API Gateway's response types ([`ResponseType`]), with its fall-back to
+//! `DEFAULT_4XX`, and bounded to what can be stated statically and cannot weaken anything:
+//! a 4xx status, static headers that no proxy, upstream or this service interprets, a JSON
+//! body whose one variable is `$context.error.messageString`. Everything is rendered when
+//! the policy is compiled; a denial only clones it. docs/policy.md, "Gateway responses",
+//! lists the types and every rule.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,13 +17,13 @@ use super::rules::is_header_name;
 use crate::decision::{DenialResponse, MESSAGES};
 
 /// The only mapping-template variable a body may hold: the default message, quoted.
-pub const MESSAGE_VARIABLE: &str = "$context.error.messageString";
+pub(crate) const MESSAGE_VARIABLE: &str = "$context.error.messageString";
 /// Largest body, once rendered.
-pub const MAX_BODY_BYTES: usize = 4096;
+pub(crate) const MAX_BODY_BYTES: usize = 4096;
 /// Most headers one gateway response may set.
 pub const MAX_HEADERS: usize = 20;
 /// Largest header value.
-pub const MAX_HEADER_VALUE_BYTES: usize = 1024;
+pub(crate) const MAX_HEADER_VALUE_BYTES: usize = 1024;
 
 /// Statuses a gateway response may give: the 4xx codes Envoy's `HttpStatus` defines, but 407
 /// (a proxy's challenge) and 426 (needs `upgrade`).
@@ -88,14 +78,24 @@ pub struct GatewayResponseConfig {
 /// API Gateway's response types this service gives (and `EXPIRED_TOKEN`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ResponseType {
+    /// `UNAUTHORIZED`: no token, an invalid or expired one, or a missing scope or group
+    /// (401).
     Unauthorized,
+    /// `ACCESS_DENIED`: an `auth: deny` route, or a missing scope or group under
+    /// `insufficientScopeStatus: 403` (403).
     AccessDenied,
+    /// `MISSING_AUTHENTICATION_TOKEN`: no route matches (403).
     MissingAuthenticationToken,
+    /// `EXPIRED_TOKEN`: accepted in a policy, as API Gateway accepts it, but never given:
+    /// it is for expired AWS credentials, and an expired Cognito token is `UNAUTHORIZED`.
     ExpiredToken,
+    /// `DEFAULT_4XX`: the 400 for a request that cannot be matched safely, and the
+    /// fall-back of every type not configured.
     Default4xx,
 }
 
 impl ResponseType {
+    /// Every type a policy may configure.
     pub const ALL: [ResponseType; 5] = [
         ResponseType::Unauthorized,
         ResponseType::AccessDenied,
@@ -126,7 +126,7 @@ impl ResponseType {
 }
 
 /// API Gateway's other response types: real, but never an answer of this service.
-pub const OTHER_TYPES: [&str; 16] = [
+pub(crate) const OTHER_TYPES: [&str; 16] = [
     "DEFAULT_5XX",
     "RESOURCE_NOT_FOUND",
     "INVALID_API_KEY",
@@ -373,7 +373,7 @@ impl GatewayResponses {
     /// The answer of type `kind` whose default is `status` with `{"message": message}`
     /// (`message` one of [`MESSAGES`]) and the challenge `www_authenticate`; `kind` `None`:
     /// no gateway response applies.
-    pub fn answer(
+    pub(crate) fn answer(
         &self,
         kind: Option<ResponseType>,
         status: u16,
@@ -408,7 +408,7 @@ impl GatewayResponses {
     }
 
     /// The configured types, by API Gateway name, for `validate`'s summary.
-    pub fn configured(&self) -> Vec<&'static str> {
+    pub(crate) fn configured(&self) -> Vec<&'static str> {
         self.configured.iter().map(|t| t.name()).collect()
     }
 }

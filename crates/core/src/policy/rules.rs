@@ -33,7 +33,7 @@ pub fn pool_region(id: &str) -> Option<&str> {
 }
 
 /// Whether a URL may be used to fetch keys: HTTPS, or plain HTTP to a loopback address.
-pub fn check_fetch_url(raw: &str) -> Result<(), String> {
+pub(crate) fn check_fetch_url(raw: &str) -> Result<(), String> {
     let url = url::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
     // Checked first, and the URL not repeated: a password in it would be printed by every
     // message and log line that names the URL.
@@ -64,7 +64,7 @@ fn is_loopback(url: &url::Url) -> bool {
     }
 }
 
-pub fn check_issuer(issuer: &str) -> Result<(), String> {
+pub(crate) fn check_issuer(issuer: &str) -> Result<(), String> {
     let url = url::Url::parse(issuer).map_err(|e| format!("{issuer:?} is not a URL: {e}"))?;
     if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
         return Err(format!("{issuer:?} is not an http(s) URL"));
@@ -81,7 +81,7 @@ const EXPRESSION_SIZE_LIMIT: usize = 1 << 20;
 /// are balanced and wrapping it cannot change its structure), and is then wrapped in
 /// `\A(?:...)\z`, which no flag inside it (`(?m)`) can loosen; an expression that is
 /// already anchored (`^...$`, as `import` writes it) means the same once wrapped.
-pub fn whole_match_expression(expression: &str) -> Result<regex::Regex, String> {
+pub(crate) fn whole_match_expression(expression: &str) -> Result<regex::Regex, String> {
     let build = |pattern: &str| {
         regex::RegexBuilder::new(pattern)
             .size_limit(EXPRESSION_SIZE_LIMIT)
@@ -99,7 +99,7 @@ pub fn whole_match_expression(expression: &str) -> Result<regex::Regex, String> 
 /// override what Envoy set or desync what it frames, so such names are refused at load.
 /// `name` is lower case with `_` already read as `-`; a name that ends with `-` stands for
 /// every name it starts (`x-forwarded-` is `x-forwarded-for`, `x-forwarded-host`, ...).
-pub fn reserved_header(name: &str) -> Option<&'static str> {
+pub(crate) fn reserved_header(name: &str) -> Option<&'static str> {
     if name.starts_with(':') {
         return Some("a pseudo-header");
     }

@@ -71,7 +71,7 @@ impl Route {
 
 /// Which hosts a route entry applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HostPattern {
+pub(crate) enum HostPattern {
     /// Any host.
     Any,
     /// Exactly this host (lowercase, no port).
@@ -82,7 +82,7 @@ pub enum HostPattern {
 
 impl HostPattern {
     /// Parses `api.example.com` or `*.example.com`.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub(crate) fn parse(raw: &str) -> Result<Self, String> {
         let host = raw.trim().to_ascii_lowercase();
         let (wild, name) = match host.strip_prefix("*.") {
             Some(rest) => (true, rest),
@@ -144,12 +144,12 @@ struct Node {
 
 /// A route definition ready to be inserted into a [`RouteTable`].
 #[derive(Debug, Clone)]
-pub struct RouteSpec {
-    pub route: Route,
-    pub template: PathTemplate,
-    pub hosts: Vec<HostPattern>,
+pub(crate) struct RouteSpec {
+    pub(crate) route: Route,
+    pub(crate) template: PathTemplate,
+    pub(crate) hosts: Vec<HostPattern>,
     /// Upper-case methods; empty is any method.
-    pub methods: Vec<String>,
+    pub(crate) methods: Vec<String>,
 }
 
 /// The compiled routes of one policy.
@@ -162,7 +162,7 @@ pub struct RouteTable {
 impl RouteTable {
     /// Builds the table. Callers have already refused duplicate (shape, host, method)
     /// combinations, so at most one entry can win at any node.
-    pub fn new(specs: Vec<RouteSpec>) -> Self {
+    pub(crate) fn new(specs: Vec<RouteSpec>) -> Self {
         let mut table = RouteTable::default();
         for spec in specs {
             let index = table.routes.len();
@@ -215,7 +215,7 @@ impl RouteTable {
     /// as [`Reach`] says (every reading of an unsafe path), its method and host when they
     /// are safe (`None`: any). With method and host known, only the route each trie node
     /// would pick for them counts; otherwise every route there that could take them.
-    pub fn reachable(
+    pub(crate) fn reachable(
         &self,
         reach: &Reach<'_>,
         method: Option<&str>,

@@ -20,25 +20,35 @@ pub enum Segment {
 /// Why a path template was refused, with the template it was found in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateError {
+    /// The template, as written.
     pub path: String,
+    /// What is wrong with it.
     pub problem: TemplateProblem,
 }
 
 /// What is wrong with a path template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TemplateProblem {
+    /// It does not start with `/`.
     NoLeadingSlash,
+    /// It ends with `/` (other than `/` itself).
     TrailingSlash,
+    /// `//` inside it.
     EmptySegment,
     /// `{name` without `}`.
     Unclosed(String),
     /// `{}`, `{a b}`: not `{name}` or `{name+}` with a usable name.
     BadParameter(String),
+    /// A `{name+}` segment with another after it.
     GreedyNotLast,
+    /// Two parameters with this name.
     DuplicateParameter(String),
     /// `id{id}`: text and a parameter in one segment.
     MixedSegment(String),
+    /// A `.` or `..` segment.
     DotSegment(String),
+    /// A segment holding this character: white space, a control character, `?`, `#`, `%`
+    /// or `\`.
     BadCharacter(String, char),
 }
 

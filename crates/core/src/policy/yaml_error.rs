@@ -7,7 +7,7 @@
 //! error is told as one `line L column C: message` with the line and a caret under it.
 
 /// `error` from parsing `text`, as `line L column C: message` and the line it points at.
-pub fn describe(text: &str, error: &serde_saphyr::Error) -> String {
+pub(crate) fn describe(text: &str, error: &serde_saphyr::Error) -> String {
     let (message, line, column) = match error.without_snippet() {
         serde_saphyr::Error::Message { msg, .. } => {
             let (line, column) = place(error);

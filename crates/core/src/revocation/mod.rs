@@ -1,23 +1,13 @@
-//! The revocation list (docs/policy.md): tokens refused although they verify.
+//! The revocation list: tokens refused although they verify (Cognito's `RevokeToken` and
+//! `GlobalSignOut` are invisible to a signature check).
 //!
-//! Cognito's `RevokeToken` and `GlobalSignOut` are invisible to a signature check: a revoked
-//! token verifies until it expires. The operator lists what was revoked in a YAML file
-//! ([`model`]), `AUTHZ_REVOCATIONS_PATH`, followed like the policy ([`watch`]); every use of
-//! a verified token, cached or not, is looked up here (see
-//! [`crate::token::verify`]'s `accepts`). Three kinds of entry:
-//!
-//! - `jti`: one token;
-//! - `originJti`: every token of one sign-in session (Cognito's `origin_jti` claim, what
-//!   `RevokeToken` ends);
-//! - `sub` + `issuedBefore`: every token of that user issued before the time (what
-//!   `GlobalSignOut` ends), compared with `iat`.
-//!
-//! The list is compiled into hash maps, so a lookup costs the same at 100,000 entries as at
-//! ten. Values are compared ignoring ASCII case (Cognito's are lower-case UUIDs; an entry
-//! pasted in upper case must still revoke). Duplicates are merged, never refused: appending
-//! an entry that is already there must not stop the file from loading. A token without
-//! `iat` whose `sub` has an entry is revoked (nothing shows it was issued after).
-//! [`prune`] drops entries whose every token must have expired.
+//! The operator's YAML file ([`model`]) names one token by `jti`, one sign-in session by
+//! `originJti`, or a user's tokens issued before a time by `sub` and `issuedBefore`.
+//! [`RevocationList::compile`] checks every entry and builds hash maps keyed by the
+//! lower-cased value, so [`RevocationList::find`] costs at most three lookups however long
+//! the list; the verifier looks up every use of a verified token, cached or not. The rules
+//! (matching, duplicates, what is refused, pruning) are in docs/policy.md, "Revocation";
+//! what can go wrong with the list, in docs/security.md.
 
 pub mod model;
 
@@ -38,13 +28,18 @@ pub const MAX_REVOCATIONS_BYTES: usize = 16 * 1024 * 1024;
 /// Lists with more entries are refused (while they are read): what bounds the memory a
 /// list takes, about 130 MB while this many load (`docs/security.md`). Twice the 100,000
 /// entries the benchmarks load; `revocations prune` keeps a list far below it.
-pub const MAX_REVOCATION_ENTRIES: usize = 200_000;
+pub(crate) const MAX_REVOCATION_ENTRIES: usize = 200_000;
 
 /// What an entry names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// One token, by its `jti` claim.
     Jti,
+    /// Every token of one sign-in session, by Cognito's `origin_jti` claim (what
+    /// `RevokeToken` ends).
     OriginJti,
+    /// Every token of one user (its `sub`) issued before the entry's `issuedBefore` (what
+    /// `GlobalSignOut` ends).
     Sub,
 }
 
@@ -73,6 +68,7 @@ impl Kind {
 pub struct Revocation {
     /// Its place in the file (`revocations[index]`).
     pub index: usize,
+    /// What it names.
     pub kind: Kind,
     /// The `jti`, `originJti` or `sub`, as written.
     pub value: String,
@@ -80,6 +76,7 @@ pub struct Revocation {
     pub issued_before: Option<u64>,
     /// `jti` and `originJti` entries: when it was added (seconds since the epoch), if known.
     pub added_at: Option<u64>,
+    /// `reason`, for people: shown by `check` and `prune`, never used to decide.
     pub reason: Option<String>,
 }
 
@@ -103,11 +100,15 @@ pub struct RevocationList {
 
 /// How many entries of each kind a list has.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub jti: usize,
-    pub origin_jti: usize,
-    pub sub: usize,
-    pub duplicates: usize,
+pub(crate) struct Counts {
+    /// `jti` entries.
+    pub(crate) jti: usize,
+    /// `originJti` entries.
+    pub(crate) origin_jti: usize,
+    /// `sub` entries.
+    pub(crate) sub: usize,
+    /// Entries that repeat the value of an earlier entry of the same kind (merged into it).
+    pub(crate) duplicates: usize,
 }
 
 impl RevocationList {
@@ -212,16 +213,18 @@ impl RevocationList {
         &self.entries
     }
 
+    /// How many entries, duplicates included.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether the list has no entries: nothing is revoked.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
     /// Entries by kind (as written, duplicates included) and how many were duplicates.
-    pub fn counts(&self) -> Counts {
+    pub(crate) fn counts(&self) -> Counts {
         let of = |kind| self.entries.iter().filter(|e| e.kind == kind).count();
         Counts {
             jti: of(Kind::Jti),

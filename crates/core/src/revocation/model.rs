@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RevocationFile {
+    /// The entries, in file order; more than 200,000 are refused while they are read.
     #[serde(deserialize_with = "at_most_max_entries")]
     pub revocations: Vec<EntryFile>,
 }
@@ -73,9 +74,11 @@ pub struct EntryFile {
 /// made of digits).
 #[derive(Debug, Clone, PartialEq)]
 pub enum TimeValue {
+    /// Seconds since the epoch, written as a YAML integer.
     Integer(i128),
     /// A YAML float: Helm renders large integers of its values as floats (`1.7641152e+09`).
     Float(f64),
+    /// Text: an RFC 3339 time, or digits (seconds since the epoch).
     Text(String),
 }
 
@@ -85,7 +88,7 @@ const MAX_SECONDS: u64 = 253_402_300_799;
 impl TimeValue {
     /// Seconds since the epoch, rounded up to the next whole second (a token's `iat` is
     /// whole seconds, so `iat < t` reads the same for `t` and its ceiling), or what is wrong.
-    pub fn seconds(&self) -> Result<u64, String> {
+    pub(crate) fn seconds(&self) -> Result<u64, String> {
         let whole = |n: i128| -> Result<u64, String> {
             if n < 0 {
                 Err(format!("{n} is before 1970"))

@@ -9,6 +9,7 @@ use crate::policy::model::TokenUse;
 pub struct VerifiedToken {
     /// `access` or `id`.
     pub token_use: TokenUse,
+    /// The `sub` claim: the user (for a client credentials token, the app client).
     pub sub: String,
     /// The app client: `client_id` of an access token, `aud` of an ID token.
     pub client_id: String,
@@ -18,7 +19,9 @@ pub struct VerifiedToken {
     pub aud: Option<String>,
     /// The claims the policy's `claimHeaders` name, as header values.
     pub claims: Vec<(String, String)>,
+    /// The `scope` claim, split at spaces; empty when there is none.
     pub scopes: Vec<String>,
+    /// The `cognito:groups` claim; empty when there is none.
     pub groups: Vec<String>,
     /// Expiry, seconds since the epoch.
     pub exp: u64,
@@ -26,10 +29,13 @@ pub struct VerifiedToken {
     pub pool: usize,
     /// The key that signed it.
     pub kid: String,
-    /// `jti`, `origin_jti` and `iat`: what the revocation list matches on.
+    /// The `jti` claim, the token's own id: what `jti` revocation entries match.
     pub jti: Option<String>,
+    /// The `origin_jti` claim, the id of its sign-in session: what `originJti` entries
+    /// match.
     pub origin_jti: Option<String>,
-    /// Issue time, seconds since the epoch.
+    /// Issue time (`iat`), seconds since the epoch: compared with a `sub` entry's
+    /// `issuedBefore`.
     pub iat: Option<u64>,
 }
 

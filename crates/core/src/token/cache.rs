@@ -38,7 +38,7 @@ impl moka::Expiry<Key, Entry> for UntilExp {
 }
 
 /// Verified tokens by digest.
-pub struct TokenCache {
+pub(crate) struct TokenCache {
     cache: Option<Cache<Key, Entry>>,
 }
 
@@ -52,7 +52,7 @@ impl std::fmt::Debug for TokenCache {
 
 impl TokenCache {
     /// A cache of at most `entries` tokens; 0 disables caching.
-    pub fn new(entries: u64) -> Self {
+    pub(crate) fn new(entries: u64) -> Self {
         let cache = (entries > 0).then(|| {
             Cache::builder()
                 .max_capacity(entries)
@@ -63,12 +63,12 @@ impl TokenCache {
     }
 
     /// Whether tokens are cached at all.
-    pub fn is_enabled(&self) -> bool {
+    pub(crate) fn is_enabled(&self) -> bool {
         self.cache.is_some()
     }
 
     /// The cache key of a token.
-    pub fn digest(token: &str) -> Key {
+    pub(crate) fn digest(token: &str) -> Key {
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
         let mut key = [0u8; 32];
         key.copy_from_slice(digest.as_ref());
@@ -77,7 +77,7 @@ impl TokenCache {
 
     /// The verified token for this digest, when it was verified and with which key, if
     /// cached under this policy generation.
-    pub fn get(
+    pub(crate) fn get(
         &self,
         key: &Key,
         generation: u64,
@@ -90,7 +90,7 @@ impl TokenCache {
     }
 
     /// Remembers a verified token until its `exp`.
-    pub fn insert(
+    pub(crate) fn insert(
         &self,
         digest: Key,
         generation: u64,

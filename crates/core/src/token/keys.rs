@@ -1,15 +1,12 @@
-//! The RSA key set of each user pool: fetched (from a [`KeySource`]), refreshed, and
+//! The RSA key set of each user pool: fetched from a [`KeySource`], refreshed, and
 //! refetched on an unknown `kid`.
 //!
-//! Each key is parsed once, when its key set is fetched, into an aws-lc RS256 verifier
-//! (PKCS#1 v1.5 with SHA-256, 2048 to 8192 bits): a check then only does the RSA public
-//! operation, never the key set-up.
-//!
-//! Keys always come from the URL in the policy, never from the token. The hot path only
-//! reads the current key map (an `ArcSwap`, no lock); fetching happens beside it. A token
-//! with an unknown `kid` may trigger at most one refetch per pool per cooldown, and
-//! concurrent misses wait for that one fetch instead of starting their own. A failed fetch
-//! keeps the last good keys.
+//! Keys always come from the URL in the policy, never from the token. Each key is parsed
+//! once, when its key set is fetched, into an aws-lc RS256 verifier (PKCS#1 v1.5 with
+//! SHA-256, 2048 to 8192 bits), so a check does only the RSA public operation; checks read
+//! the current key map without a lock (an `ArcSwap`). An unknown `kid` refetches the key
+//! set at most once per pool per cooldown, concurrent misses sharing that one fetch; a
+//! failed fetch keeps the last good keys (docs/decisions.md, "Token rules").
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -32,14 +29,21 @@ pub const MAX_JWKS_BYTES: usize = 256 * 1024;
 /// Why a key set could not be fetched or used.
 #[derive(Debug, Error)]
 pub enum KeyError {
+    /// No whole answer: connecting, TLS, the timeout or reading the body failed (the cause,
+    /// as text).
     #[error("request failed: {0}")]
     Http(String),
+    /// The key set URL answered with this status instead of 200 (a redirect among them:
+    /// none is followed).
     #[error("HTTP status {0}")]
     Status(u16),
+    /// The document is larger than [`MAX_JWKS_BYTES`].
     #[error("key set larger than {MAX_JWKS_BYTES} bytes")]
     TooLarge,
+    /// The body is not a JWKS document (`{"keys": [...]}`); the parser's message.
     #[error("not a JWKS document: {0}")]
     NotJwks(String),
+    /// The document holds no RSA signing key usable with RS256 (2048 to 8192 bits).
     #[error("no usable RS256 signing key in the key set")]
     NoUsableKey,
 }
@@ -61,7 +65,7 @@ impl KeyError {
 
 /// What one pool's key set means for the pod's readiness ([`PoolKeys::readiness`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyReadiness {
+pub(crate) enum KeyReadiness {
     /// Keys are in force.
     Loaded,
     /// The last fetch failed definitively ([`KeyError::is_definitive`]): the pool's tokens
@@ -271,7 +275,7 @@ impl PoolKeys {
 
     /// Whether this key set still holds the pod unready: not while it is loaded, nor once
     /// its last fetch failed definitively, nor once fetches have been failing for `wait`.
-    pub fn readiness(&self, wait: Duration) -> KeyReadiness {
+    pub(crate) fn readiness(&self, wait: Duration) -> KeyReadiness {
         if self.is_loaded() {
             return KeyReadiness::Loaded;
         }
@@ -291,13 +295,16 @@ impl PoolKeys {
     }
 
     /// The key with this `kid`, if the current key set has it.
-    pub fn get(&self, kid: &str) -> Option<Arc<ParsedPublicKey>> {
+    pub(crate) fn get(&self, kid: &str) -> Option<Arc<ParsedPublicKey>> {
         self.keys.load().get(kid).cloned()
     }
 
     /// The key with this `kid`, refetching the key set first if it is unknown and the
     /// cooldown since the last such refetch has passed. Concurrent callers share one fetch.
-    pub async fn get_or_refetch(self: &Arc<Self>, kid: &str) -> Option<Arc<ParsedPublicKey>> {
+    pub(crate) async fn get_or_refetch(
+        self: &Arc<Self>,
+        kid: &str,
+    ) -> Option<Arc<ParsedPublicKey>> {
         if let Some(key) = self.get(kid) {
             return Some(key);
         }

@@ -1,8 +1,8 @@
 //! Cognito access tokens: the verified token ([`access`]), key sets ([`keys`]),
-//! verification ([`verify`]) and the cache of verified tokens ([`cache`]).
+//! verification ([`verify`]) and the cache of verified tokens (`cache`, private to it).
 
 pub mod access;
-pub mod cache;
+pub(crate) mod cache;
 pub mod keys;
 pub mod verify;
 

@@ -50,13 +50,23 @@ fn looked_up(hit: bool) {
 /// another one do not count), and the revocation list in force.
 #[derive(Clone, Copy)]
 pub struct Trust<'a> {
+    /// The policy's trusted pools.
     pub pools: &'a Pools,
+    /// Each pool's key set, index for index with `pools`.
     pub keys: &'a [Arc<PoolKeys>],
+    /// The route's authorizer: the pools and app clients it takes, its validation
+    /// expression and result TTL.
     pub authorizer: &'a Authorizer,
+    /// The kind of token the route takes (`tokenUse`).
     pub token_use: TokenUse,
+    /// The policy's claim headers (header, claim): the claims copied into the verified
+    /// token.
     pub claim_names: &'a [(String, String)],
+    /// The policy's `leewaySeconds`.
     pub leeway_seconds: u64,
+    /// The policy generation: a verification cached under another one does not count.
     pub generation: u64,
+    /// The revocation list in force.
     pub revocations: &'a RevocationList,
 }
 
@@ -65,7 +75,7 @@ pub struct Trust<'a> {
 /// moment they get it, so a pod whose clock trails by a fraction of a second would refuse
 /// fresh tokens; `exp` stays exact (only `leewaySeconds` applies there), so this never
 /// lengthens a token's life.
-pub const ISSUED_SKEW_SECONDS: u64 = 5;
+pub(crate) const ISSUED_SKEW_SECONDS: u64 = 5;
 
 /// Tokens longer than this are refused unread.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -76,26 +86,42 @@ pub enum TokenError {
     /// The token's structure fails the check named, before or after the signature.
     #[error("malformed token: {1}")]
     Malformed(TokenCheck, &'static str),
+    /// The header's `alg` (given) is not `RS256`: refused before any key is looked up.
     #[error("algorithm {0:?} is not allowed (RS256 only)")]
     Algorithm(String),
+    /// `iss` is missing, or not the issuer of a pool the route's authorizer trusts.
     #[error("issuer is not a configured user pool")]
     UnknownIssuer,
+    /// The pool's key set has no key with the token's `kid` (an unknown `kid` refetches the
+    /// key set at most once per cooldown), or the pool has no keys yet.
     #[error("no key with this kid in the pool's key set")]
     UnknownKey,
+    /// The signature does not verify with the pool's key (or is not base64url).
     #[error("signature does not verify")]
     BadSignature,
+    /// `exp`, plus `leewaySeconds`, has passed: answered with API Gateway's
+    /// `The incoming token has expired`.
     #[error("token has expired")]
     Expired,
+    /// `nbf` is later than now, by more than `leewaySeconds` and 5 seconds of skew.
     #[error("token is not valid yet (nbf)")]
     NotYetValid,
+    /// `iat` is later than now, by more than `leewaySeconds` and 5 seconds of skew.
     #[error("token was issued in the future (iat)")]
     IssuedInFuture,
+    /// The route takes access tokens and `token_use` (given; empty when absent) is another.
     #[error("not an access token (token_use {0:?})")]
     NotAccessToken(String),
+    /// The route takes ID tokens (`tokenUse: id`) and `token_use` (given; empty when
+    /// absent) is another.
     #[error("not an ID token (token_use {0:?})")]
     NotIdToken(String),
+    /// The authorizer's `identityValidationExpression` does not match the whole `aud` (or
+    /// the token has no `aud`).
     #[error("aud does not match the authorizer's identity validation expression")]
     ValidationExpression,
+    /// The app client (`client_id`, or `aud` of an ID token) is not among the pool's
+    /// `appClients`.
     #[error("app client is not allowed")]
     ClientNotAllowed,
     /// Verified, but on the revocation list.
@@ -127,20 +153,35 @@ impl TokenError {
 /// One token check, in the order the pipeline runs them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenCheck {
+    /// Three base64url parts, a JSON header without `crit`, at most 16 KiB.
     Shape,
+    /// `alg` is `RS256`.
     Alg,
+    /// `kid` is present and not empty.
     Kid,
+    /// The claims are a JSON object, each claim read of its expected type.
     Claims,
+    /// `iss` is the issuer of a pool the route's authorizer trusts.
     Issuer,
+    /// That pool's key set has the `kid`.
     Key,
+    /// The signature verifies with that key.
     Signature,
+    /// `exp` is present and in the future.
     Exp,
+    /// `nbf`, when present, is not in the future.
     Nbf,
+    /// `iat`, when present, is not in the future.
     Iat,
+    /// `token_use` is the kind the route takes (`access`, or `id`).
     TokenUse,
+    /// The app client (`client_id`, or `aud` of an ID token) is present and allowed.
     ClientId,
+    /// `sub` is present and not empty.
     Sub,
+    /// `aud` matches the authorizer's identity validation expression, when it has one.
     Expression,
+    /// The token is not on the revocation list in force.
     Revocation,
 }
 
