@@ -23,7 +23,8 @@
 //! - a [`KeySource`] (implemented by the caller) fetches key sets ([`KeyMap`], or a
 //!   [`KeyError`]); a [`KeyStore`] keeps each pool's [`PoolKeys`] across reloads;
 //! - [`Verifier`] turns a token into a [`VerifiedToken`] or a [`TokenError`];
-//! - [`Headers`] are the request's headers, as the proxy sent them.
+//! - [`Headers`] are the request's headers, as the proxy sent them;
+//! - [`trace_context::Correlation`] ties a check to its request's trace and id.
 //!
 //! The modules stay public for the tools that need more (`import` writes the policy's
 //! [`policy::model`] and checks it with [`policy::rules`]; `check` explains a decision
@@ -32,7 +33,8 @@
 //!
 //! Layout: `path`, `host` and `credential` are leaves; `policy` compiles the policy file;
 //! `token` and `revocation` read tokens and lists; `decision` and `answer` say what was
-//! decided and what to answer; `active` and `pipeline` put them together.
+//! decided and what to answer; `active` and `pipeline` put them together;
+//! `trace_context` reads the request's `traceparent` and `x-request-id` for the logs.
 
 #![deny(missing_docs, unreachable_pub)]
 
