@@ -11,7 +11,10 @@ use crate::credential::NoToken;
 use crate::host::BadHost;
 use crate::path::UnsafePath;
 use crate::policy::ClaimHeaders;
-use crate::policy::responses::{GatewayResponses, ResponseType};
+use crate::policy::responses::{
+    BAD_REQUEST, EXPIRED, FORBIDDEN, GatewayResponses, MISSING_TOKEN, ResponseType, UNAUTHORIZED,
+};
+pub use crate::policy::responses::{DenialResponse, MESSAGES};
 use crate::token::{TokenError, VerifiedToken};
 
 /// Why a request was allowed.
@@ -99,31 +102,6 @@ pub struct DryRun {
     /// The policy's claim headers: set from `token`'s claims, or removed.
     pub claim_headers: ClaimHeaders,
 }
-
-/// The HTTP answer for a denial.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DenialResponse {
-    /// The HTTP status: 400, 401 or 403 as API Gateway answers, or the 4xx a gateway
-    /// response sets.
-    pub status: u16,
-    /// The `www-authenticate` challenge of a token denial (`Bearer`, or `Bearer
-    /// error="invalid_token"` or `error="insufficient_scope"`); `None` for the others.
-    pub www_authenticate: Option<&'static str>,
-    /// The gateway response's static headers (lower-case names), after the built-in ones.
-    pub headers: Arc<[(String, String)]>,
-    /// The JSON body: `{"message":"..."}`, or the gateway response's.
-    pub body: Arc<str>,
-}
-
-const UNAUTHORIZED: &str = "Unauthorized";
-const EXPIRED: &str = "The incoming token has expired";
-const FORBIDDEN: &str = "Forbidden";
-const MISSING_TOKEN: &str = "Missing Authentication Token";
-const BAD_REQUEST: &str = "Bad Request";
-
-/// API Gateway's default messages (`$context.error.message`) for the answers of this
-/// service; the default body is `{"message": MESSAGE}`.
-pub const MESSAGES: [&str; 5] = [UNAUTHORIZED, EXPIRED, FORBIDDEN, MISSING_TOKEN, BAD_REQUEST];
 
 impl DenyReason {
     /// A short stable label for logs and metrics.

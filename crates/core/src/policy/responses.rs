@@ -14,7 +14,31 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::rules::is_header_name;
-use crate::decision::{DenialResponse, MESSAGES};
+
+/// The HTTP answer for a denial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DenialResponse {
+    /// The HTTP status: 400, 401 or 403 as API Gateway answers, or the 4xx a gateway
+    /// response sets.
+    pub status: u16,
+    /// The `www-authenticate` challenge of a token denial (`Bearer`, or `Bearer
+    /// error="invalid_token"` or `error="insufficient_scope"`); `None` for the others.
+    pub www_authenticate: Option<&'static str>,
+    /// The gateway response's static headers (lower-case names), after the built-in ones.
+    pub headers: Arc<[(String, String)]>,
+    /// The JSON body: `{"message":"..."}`, or the gateway response's.
+    pub body: Arc<str>,
+}
+
+pub(crate) const UNAUTHORIZED: &str = "Unauthorized";
+pub(crate) const EXPIRED: &str = "The incoming token has expired";
+pub(crate) const FORBIDDEN: &str = "Forbidden";
+pub(crate) const MISSING_TOKEN: &str = "Missing Authentication Token";
+pub(crate) const BAD_REQUEST: &str = "Bad Request";
+
+/// API Gateway's default messages (`$context.error.message`) for the answers of this
+/// service; the default body is `{"message": MESSAGE}`.
+pub const MESSAGES: [&str; 5] = [UNAUTHORIZED, EXPIRED, FORBIDDEN, MISSING_TOKEN, BAD_REQUEST];
 
 /// The only mapping-template variable a body may hold: the default message, quoted.
 pub(crate) const MESSAGE_VARIABLE: &str = "$context.error.messageString";
