@@ -1,315 +1,18 @@
-//! Property: no mutated source ever imports to a public or scope-less route that it does
-//! not plainly state (docs/import.md).
-//!
-//! Every fixture in tests/fixtures/import/ is read into its tree and mutated at random the
-//! ways real files go wrong: a node replaced by a value of another type (a string, a
-//! number, a boolean, null, an empty list or map, a list of strings, a map of strings to
-//! strings), a key deleted, renamed (a typo, a case change, or another key of the file),
-//! a node duplicated under another key or at the end of its list. The importer runs on the
-//! mutated tree and must not panic nor fail as a bug (`ImportError::Internal`); and every
-//! route it writes that is `auth: none`, or requires a token but names no scopes, must
-//! correspond to a method that the mutated source *plainly* states as such, by the small
-//! reference reading below (one function per format, written from docs/import.md's rules, not
-//! from the importer):
-//!
-//! - public: OpenAPI `security` (the operation's, else the document's) a list of empty
-//!   requirements (`[]`, `[{}]`), or no `security` at either level and no key that looks
-//!   like a misspelt one; OPTIONS on a path without an `options` operation of a document
-//!   with an `x-amazon-apigateway-cors` map; a Serverless http event `'METHOD PATH'`, or a
-//!   map without `authorizer` (nor anything spelt like it) and without `private: true`;
-//!   OPTIONS on the path of an http event with `cors: true` or a map of CORS settings; a
-//!   CloudFormation method with `AuthorizationType: NONE`, or none and no authorizer, and
-//!   no `ApiKeyRequired` other than false; a SAM event whose authorizer (its own, else its
-//!   API's default) is `NONE` or absent on an API of the template whose definition is not
-//!   in another file (`DefinitionUri`, an included `DefinitionBody`).
-//! - scope-less (an ID-token route, `tokenUse: id`, counts as one): a requirement naming a
-//!   Cognito scheme with exactly `[]`; a Serverless
-//!   Cognito authorizer (an ARN, or a map of type `COGNITO_USER_POOLS` or with a Cognito
-//!   `arn`) naming its `arn` or `authorizerId`, with `scopes` absent or `[]`; a
-//!   `COGNITO_USER_POOLS` method with an `AuthorizerId` and `AuthorizationScopes` absent or
-//!   `[]`; a SAM event whose authorizer has a `UserPoolArn` and scopes absent or `[]`
-//!   (on an API whose definition is not in another file).
-//!
-//! A route matches a source method by path and HTTP method; CloudFormation methods, whose
-//! paths come from the resource tree, match by their logical id (the route's name).
-//!
-//! Why one file of this length: the mutator and the reference reading (one function per
-//! format) are one model, and the property needs all of it at once; a split would separate a
-//! format's reading from the rule it is written from.
+//! What a source plainly says: the methods it states public or scope-less, per format.
 
-use std::path::Path;
+use super::*;
 
-use cognito_ext_authz::import::{Format, ImportError, read_document, translate_document};
-use cognito_ext_authz::policy::model::{AuthMode, RouteConfig};
-use cognito_ext_authz::policy::template::PathTemplate;
-use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use serde_json::{Map, Value};
-
-/// Cases per fixture: enough to reach every field of the small fixtures many times, few
-/// enough to run in a few seconds.
-const CASES: u32 = 256;
-
-// ---- Mutations --------------------------------------------------------------------------
-
-/// One step into a tree.
-#[derive(Debug, Clone, PartialEq)]
-enum Step {
-    Key(String),
-    Index(usize),
-}
-
-/// Every node's address, the root included.
-fn addresses(v: &Value, at: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
-    out.push(at.clone());
-    match v {
-        Value::Object(m) => {
-            for (k, child) in m {
-                at.push(Step::Key(k.clone()));
-                addresses(child, at, out);
-                at.pop();
-            }
-        }
-        Value::Array(items) => {
-            for (i, child) in items.iter().enumerate() {
-                at.push(Step::Index(i));
-                addresses(child, at, out);
-                at.pop();
-            }
-        }
-        _ => {}
-    }
-}
-
-fn node_mut<'a>(v: &'a mut Value, at: &[Step]) -> Option<&'a mut Value> {
-    let mut node = v;
-    for step in at {
-        node = match (step, node) {
-            (Step::Key(k), Value::Object(m)) => m.get_mut(k)?,
-            (Step::Index(i), Value::Array(items)) => items.get_mut(*i)?,
-            _ => return None,
-        };
-    }
-    Some(node)
-}
-
-/// Strings and keys of the fixture, and a few that mean something to an importer: the
-/// replacement values are plausible, not noise.
-fn vocabulary(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::String(s) => out.push(s.clone()),
-        Value::Object(m) => {
-            for (k, child) in m {
-                out.push(k.clone());
-                vocabulary(child, out);
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|c| vocabulary(c, out)),
-        _ => {}
-    }
-}
-
-const SPECIAL: [&str; 14] = [
-    "",
-    " ",
-    "NONE",
-    "none",
-    "AWS_IAM",
-    "COGNITO_USER_POOLS",
-    "CUSTOM",
-    "get",
-    "ANY",
-    "true",
-    "false",
-    "orders/read",
-    "two words",
-    "${opt:stage}",
-];
-
-/// What a mutation does; numbers pick among the candidates when it is applied.
-#[derive(Debug, Clone)]
-enum Mutation {
-    /// Replace the node by a value of kind `kind` built from word `word`.
-    Replace {
-        node: usize,
-        kind: u8,
-        word: usize,
-    },
-    Delete {
-        node: usize,
-    },
-    /// Rename a key: `how` picks a typo, a case change or another word.
-    Rename {
-        node: usize,
-        how: u8,
-        word: usize,
-    },
-    /// Copy the node under another key of its map, or to the end of its list.
-    Duplicate {
-        node: usize,
-        word: usize,
-    },
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    let n = any::<usize>();
-    prop_oneof![
-        4 => (n, 0u8..10, n).prop_map(|(node, kind, word)| Mutation::Replace { node, kind, word }),
-        2 => n.prop_map(|node| Mutation::Delete { node }),
-        2 => (n, 0u8..5, n).prop_map(|(node, how, word)| Mutation::Rename { node, how, word }),
-        1 => (n, n).prop_map(|(node, word)| Mutation::Duplicate { node, word }),
-    ]
-}
-
-fn typo(key: &str, how: u8, word: &str) -> String {
-    let chars: Vec<char> = key.chars().collect();
-    match how {
-        // Case: `Security`, `authorizer` → `Authorizer`.
-        0 => {
-            let mut c = chars.clone();
-            if let Some(first) = c.first_mut() {
-                *first = if first.is_uppercase() {
-                    first.to_ascii_lowercase()
-                } else {
-                    first.to_ascii_uppercase()
-                };
-            }
-            c.into_iter().collect()
-        }
-        // A letter dropped.
-        1 if chars.len() > 1 => {
-            let i = word.len() % chars.len();
-            chars
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != i)
-                .map(|(_, c)| c)
-                .collect()
-        }
-        // Two letters swapped.
-        2 if chars.len() > 2 => {
-            let i = word.len() % (chars.len() - 1);
-            let mut c = chars.clone();
-            c.swap(i, i + 1);
-            c.into_iter().collect()
-        }
-        3 => format!("{key}s"),
-        // Another key or string of the file (two keys collide: one replaces the other).
-        _ if !word.is_empty() => word.to_owned(),
-        _ => format!("{key}_"),
-    }
-}
-
-fn value_of(kind: u8, word: &str) -> Value {
-    match kind {
-        0 => Value::String(word.to_owned()),
-        1 => Value::from(word.len() as i64 - 3),
-        2 => Value::Bool(word.len().is_multiple_of(2)),
-        3 => Value::Null,
-        4 => Value::Array(vec![]),
-        5 => Value::Object(Map::new()),
-        6 => Value::Array(vec![Value::String(word.to_owned())]),
-        7 => {
-            let mut m = Map::new();
-            m.insert(word.to_owned(), Value::String(word.to_owned()));
-            Value::Object(m)
-        }
-        8 => {
-            let mut m = Map::new();
-            m.insert(word.to_owned(), Value::Array(vec![]));
-            Value::Object(m)
-        }
-        _ => Value::Array(vec![Value::String(word.to_owned()), Value::from(1)]),
-    }
-}
-
-fn apply(doc: &mut Value, m: &Mutation, words: &[String]) {
-    let mut all = Vec::new();
-    addresses(doc, &mut Vec::new(), &mut all);
-    let pick = |i: usize| &all[i % all.len()];
-    let word = |i: usize| words[i % words.len()].as_str();
-    match m {
-        Mutation::Replace {
-            node,
-            kind,
-            word: w,
-        } => {
-            let at = pick(*node).clone();
-            if let Some(n) = node_mut(doc, &at) {
-                *n = value_of(*kind, word(*w));
-            }
-        }
-        Mutation::Delete { node } => {
-            let at = pick(*node).clone();
-            let Some((last, parent)) = at.split_last() else {
-                return;
-            };
-            match (node_mut(doc, parent), last) {
-                (Some(Value::Object(map)), Step::Key(k)) => {
-                    map.remove(k);
-                }
-                (Some(Value::Array(items)), Step::Index(i)) if *i < items.len() => {
-                    items.remove(*i);
-                }
-                _ => {}
-            }
-        }
-        Mutation::Rename { node, how, word: w } => {
-            let at = pick(*node).clone();
-            let Some((Step::Key(k), parent)) = at.split_last() else {
-                return;
-            };
-            if let Some(Value::Object(map)) = node_mut(doc, parent)
-                && let Some(v) = map.remove(k)
-            {
-                map.insert(typo(k, *how, word(*w)), v);
-            }
-        }
-        Mutation::Duplicate { node, word: w } => {
-            let at = pick(*node).clone();
-            let Some((last, parent)) = at.split_last() else {
-                return;
-            };
-            let Some(copy) = node_mut(doc, &at).map(|n| n.clone()) else {
-                return;
-            };
-            match (node_mut(doc, parent), last) {
-                (Some(Value::Object(map)), Step::Key(_)) => {
-                    map.insert(word(*w).to_owned(), copy);
-                }
-                (Some(Value::Array(items)), Step::Index(_)) => items.push(copy),
-                _ => {}
-            }
-        }
-    }
-}
-
-// ---- The reference reading: what a source plainly states ---------------------------------
-
-/// A source method the reference reading finds plainly public or plainly scope-less.
-#[derive(Debug)]
-struct Plain {
-    /// Upper case, or `ANY`.
-    method: String,
-    /// The route path, when the reference can tell it (normalised like a policy path).
-    path: Option<String>,
-    /// Matched against the route name when the path is not known here.
-    name: String,
-    public: bool,
-    scope_less: bool,
-}
-
-fn method_name(v: &Value) -> Option<String> {
+pub(crate) fn method_name(v: &Value) -> Option<String> {
     let m = v.as_str()?.trim().to_ascii_uppercase();
     Some(if m == "*" { "ANY".to_owned() } else { m })
 }
 
-fn policy_path(p: &str) -> Option<String> {
+pub(crate) fn policy_path(p: &str) -> Option<String> {
     PathTemplate::parse(p).ok().map(|t| t.to_string())
 }
 
 /// `a` is `b` misspelt: the same but for case, or two edits apart.
-fn looks_like(a: &str, b: &str) -> bool {
+pub(crate) fn looks_like(a: &str, b: &str) -> bool {
     if a == b {
         return false;
     }
@@ -330,11 +33,11 @@ fn looks_like(a: &str, b: &str) -> bool {
     prev[b.len()] <= 2
 }
 
-fn misspelt(map: &Map<String, Value>, field: &str) -> bool {
+pub(crate) fn misspelt(map: &Map<String, Value>, field: &str) -> bool {
     map.keys().any(|k| looks_like(k, field))
 }
 
-fn is_false(v: Option<&Value>) -> bool {
+pub(crate) fn is_false(v: Option<&Value>) -> bool {
     match v {
         None | Some(Value::Bool(false)) => true,
         Some(Value::String(s)) => s.eq_ignore_ascii_case("false"),
@@ -342,11 +45,11 @@ fn is_false(v: Option<&Value>) -> bool {
     }
 }
 
-fn empty_list(v: Option<&Value>) -> bool {
+pub(crate) fn empty_list(v: Option<&Value>) -> bool {
     matches!(v, Some(Value::Array(a)) if a.is_empty())
 }
 
-fn openapi(doc: &Value, out: &mut Vec<Plain>) {
+pub(crate) fn openapi(doc: &Value, out: &mut Vec<Plain>) {
     let Some(root) = doc.as_object() else { return };
     let schemes = if root.contains_key("swagger") {
         root.get("securityDefinitions")
@@ -430,7 +133,7 @@ fn openapi(doc: &Value, out: &mut Vec<Plain>) {
 }
 
 /// A whole-value `${self:a.b}`, looked up the way Serverless does.
-fn resolve_self<'a>(doc: &'a Value, mut v: &'a Value) -> &'a Value {
+pub(crate) fn resolve_self<'a>(doc: &'a Value, mut v: &'a Value) -> &'a Value {
     for _ in 0..16 {
         let Some(address) = v
             .as_str()
@@ -453,7 +156,7 @@ fn resolve_self<'a>(doc: &'a Value, mut v: &'a Value) -> &'a Value {
     v
 }
 
-fn serverless(doc: &Value, out: &mut Vec<Plain>) {
+pub(crate) fn serverless(doc: &Value, out: &mut Vec<Plain>) {
     let functions: Vec<&Value> = match doc.get("functions") {
         Some(Value::Object(m)) => m.values().collect(),
         Some(Value::Array(list)) => list
@@ -547,7 +250,7 @@ fn serverless(doc: &Value, out: &mut Vec<Plain>) {
     }
 }
 
-fn merged(base: Option<&Value>, over: Option<&Value>) -> Option<Value> {
+pub(crate) fn merged(base: Option<&Value>, over: Option<&Value>) -> Option<Value> {
     match (base, over) {
         (Some(Value::Object(b)), Some(Value::Object(o))) => {
             let mut out = b.clone();
@@ -562,7 +265,7 @@ fn merged(base: Option<&Value>, over: Option<&Value>) -> Option<Value> {
     }
 }
 
-fn cloudformation(doc: &Value, out: &mut Vec<Plain>) {
+pub(crate) fn cloudformation(doc: &Value, out: &mut Vec<Plain>) {
     let Some(resources) = doc.get("Resources").and_then(Value::as_object) else {
         return;
     };
@@ -724,7 +427,7 @@ fn cloudformation(doc: &Value, out: &mut Vec<Plain>) {
     }
 }
 
-fn plain_methods(doc: &Value, format: Format) -> Vec<Plain> {
+pub(crate) fn plain_methods(doc: &Value, format: Format) -> Vec<Plain> {
     let mut out = Vec::new();
     match format {
         Format::OpenApi => openapi(doc, &mut out),
@@ -734,7 +437,7 @@ fn plain_methods(doc: &Value, format: Format) -> Vec<Plain> {
     out
 }
 
-fn matches(route: &RouteConfig, plain: &Plain) -> bool {
+pub(crate) fn matches(route: &RouteConfig, plain: &Plain) -> bool {
     let method_ok = match &route.methods {
         None => plain.method == "ANY",
         Some(m) => m.len() == 1 && m[0] == plain.method,
@@ -754,100 +457,3 @@ fn matches(route: &RouteConfig, plain: &Plain) -> bool {
 }
 
 // ---- The property -----------------------------------------------------------------------
-
-fn check(doc: &Value, format: Format) -> Result<(), TestCaseError> {
-    let t = match translate_document(doc, Some(format)) {
-        Ok(t) => t,
-        Err(ImportError::Internal(e)) => {
-            return Err(TestCaseError::fail(format!("import failed as a bug: {e}")));
-        }
-        Err(_) => return Ok(()),
-    };
-    let plain = plain_methods(doc, format);
-    for route in &t.policy.routes {
-        let public = route.auth == Some(AuthMode::None);
-        let scope_less = matches!(route.auth, None | Some(AuthMode::Required))
-            && route.scopes.as_ref().is_none_or(Vec::is_empty);
-        if public && !plain.iter().any(|p| p.public && matches(route, p)) {
-            return Err(TestCaseError::fail(format!(
-                "public route the source does not plainly state: {route:?}\nnotes: {:#?}",
-                t.notes
-            )));
-        }
-        if scope_less && !plain.iter().any(|p| p.scope_less && matches(route, p)) {
-            return Err(TestCaseError::fail(format!(
-                "scope-less route the source does not plainly state: {route:?}\nnotes: {:#?}",
-                t.notes
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn fixtures() -> Vec<(String, Value, Format)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import");
-    let mut out = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .expect("the import fixtures")
-        .map(|e| e.expect("a fixture").path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        let text = std::fs::read_to_string(&path).expect("a readable fixture");
-        let doc = read_document(&text).expect("a fixture that parses");
-        let format = Format::detect(&doc).expect("a fixture of a known format");
-        let name = path
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        out.push((name, doc, format));
-    }
-    assert!(out.len() >= 9, "fixtures missing: {out:?}");
-    out
-}
-
-#[test]
-fn the_unmutated_fixtures_hold_the_property() {
-    // The reference reading agrees with the importer on the well-formed sources, so a
-    // failure below is about the mutation, not a disagreement on the rules.
-    for (name, doc, format) in fixtures() {
-        check(&doc, format).unwrap_or_else(|e| panic!("{name}: {e}"));
-    }
-}
-
-#[test]
-fn mutated_sources_never_import_to_an_unstated_public_or_scope_less_route() {
-    // Every fixture is tried, and every failure reported (each shrunk to its smallest).
-    let mut failures = Vec::new();
-    for (name, doc, format) in fixtures() {
-        let mut words = Vec::new();
-        vocabulary(&doc, &mut words);
-        words.extend(SPECIAL.iter().map(|s| (*s).to_owned()));
-        words.sort();
-        words.dedup();
-        let mut runner = TestRunner::new(Config {
-            // `PROPTEST_CASES` runs more (or fewer) cases for a deeper search.
-            cases: std::env::var("PROPTEST_CASES")
-                .ok()
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(CASES),
-            failure_persistence: None,
-            ..Config::default()
-        });
-        let result = runner.run(&proptest::collection::vec(mutation(), 1..5), |mutations| {
-            let mut mutated = doc.clone();
-            for m in &mutations {
-                apply(&mut mutated, m, &words);
-            }
-            check(&mutated, format).map_err(|e| {
-                TestCaseError::fail(format!(
-                    "{e}\nmutated source:\n{}",
-                    serde_json::to_string_pretty(&mutated).unwrap_or_default()
-                ))
-            })
-        });
-        if let Err(e) = result {
-            failures.push(format!("{name}: {e}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-}
