@@ -130,7 +130,12 @@ fn whole_check(c: &mut Criterion, f: &Fixture) {
         b.iter(|| black_box(rt.block_on(authorizer.decide(&request))))
     });
     group.bench_function("piece_to_response_allow", |b| {
-        b.iter(|| black_box(grpc::to_response(&Answer::new(&decision, &request.headers))))
+        b.iter(|| {
+            black_box(grpc::to_response(&Answer::new(
+                &decision,
+                request.headers(),
+            )))
+        })
     });
     group.bench_function("piece_record_decision", |b| {
         b.iter(|| {

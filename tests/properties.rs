@@ -399,15 +399,15 @@ mod token_fixture {
 
     pub fn decide(token: &str) -> Decision {
         let f = get();
-        let request = Request {
-            method: "GET".into(),
-            host: "api.example.com".into(),
-            path: "/p".into(),
-            headers: Headers::Raw(vec![(
+        let request = Request::new(
+            "GET",
+            "api.example.com",
+            "/p",
+            Headers::from_lines(vec![(
                 "authorization".into(),
                 format!("Bearer {token}").into_bytes(),
             )]),
-        };
+        );
         f.runtime.block_on(f.authorizer.decide(&request))
     }
 }

@@ -23,7 +23,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::active::ActivePolicy;
-use crate::credential::{self, Headers};
+use crate::credential;
 use crate::decision::{Decision, DenyReason};
 use crate::pipeline::{Pipeline, Request};
 use crate::policy::PolicyErrors;
@@ -146,12 +146,12 @@ pub async fn check(options: &CheckOptions) -> Result<Explanation, CheckError> {
             headers.insert(authorizer.token_header.clone(), v.clone());
         }
     }
-    let request = Request {
-        method: options.method.trim().to_ascii_uppercase(),
-        host: options.host.clone(),
-        path: options.path.clone(),
-        headers: Headers::Joined(headers),
-    };
+    let request = Request::new(
+        options.method.clone(),
+        options.host.clone(),
+        options.path.clone(),
+        headers.into_iter().collect(),
+    );
     let pipeline = Pipeline::new(
         ActivePolicy {
             policy,
@@ -180,7 +180,7 @@ pub async fn check(options: &CheckOptions) -> Result<Explanation, CheckError> {
     } = &decision
     {
         let header = &active.policy.authorizers[0].token_header;
-        let token = credential::bearer_token(&request.headers, header).ok();
+        let token = credential::bearer_token(request.headers(), header).ok();
         let pool = token
             .and_then(|t| render::decode_part(t, 1))
             .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_owned))

@@ -40,16 +40,16 @@ pub(crate) fn render(
     notes: &[String],
 ) -> String {
     let mut out = String::new();
-    let host_shown = if request.host.is_empty() {
+    let host_shown = if request.host().is_empty() {
         "(none)".to_owned()
     } else {
-        request.host.clone()
+        request.host().to_owned()
     };
     let _ = writeln!(
         out,
         "request: {} {} host {}",
-        request.method,
-        path::without_query(&request.path),
+        request.method(),
+        path::without_query(request.path()),
         host_shown
     );
     for note in notes {
@@ -108,7 +108,7 @@ pub(crate) fn render(
         let _ = writeln!(out, "\nauthorizer: {}", authorizer.name);
     }
     let _ = writeln!(out, "\ntoken (header {}):", authorizer.token_header);
-    let raw = credential::bearer_token(&request.headers, &authorizer.token_header);
+    let raw = credential::bearer_token(request.headers(), &authorizer.token_header);
     match (&raw, reached_token) {
         (_, false) => {
             let _ = writeln!(out, "  not read: the decision did not need it");
@@ -226,7 +226,7 @@ pub(crate) fn render(
         }
         Decision::Allow { .. } => {}
     }
-    match Answer::new(decision, &request.headers) {
+    match Answer::new(decision, request.headers()) {
         Answer::Respond {
             status,
             headers,
@@ -306,12 +306,12 @@ fn describe_route(out: &mut String, route: Option<&Route>, request: &Request) {
         "  matched route {:?} (routes[{}])",
         &*route.name, route.index
     );
-    let segments = path::segments(&request.path).unwrap_or_default();
+    let segments = path::segments(request.path()).unwrap_or_default();
     let _ = writeln!(
         out,
         "  path: template {} matches {}{}",
         route.template,
-        path::without_query(&request.path),
+        path::without_query(request.path()),
         bindings(&route.template, &segments)
     );
     let _ = if route.methods.is_empty() {
@@ -320,7 +320,7 @@ fn describe_route(out: &mut String, route: Option<&Route>, request: &Request) {
         writeln!(
             out,
             "  method: {} is one of [{}]",
-            request.method,
+            request.method(),
             route.methods.join(", ")
         )
     };
@@ -330,7 +330,7 @@ fn describe_route(out: &mut String, route: Option<&Route>, request: &Request) {
         writeln!(
             out,
             "  host: {} is matched by [{}]",
-            crate::host::normalize(request.host.as_bytes()).unwrap_or_default(),
+            crate::host::normalize(request.host().as_bytes()).unwrap_or_default(),
             route.hosts.join(", ")
         )
     };
@@ -415,15 +415,15 @@ fn routes_on_other_hosts(
 }
 
 fn describe_no_route(out: &mut String, policy: &Policy, request: &Request) {
-    let host = crate::host::normalize(request.host.as_bytes()).unwrap_or_default();
+    let host = crate::host::normalize(request.host().as_bytes()).unwrap_or_default();
     let _ = writeln!(
         out,
         "  no route matches {} {} on host {}",
-        request.method,
-        path::without_query(&request.path),
+        request.method(),
+        path::without_query(request.path()),
         if host.is_empty() { "(none)" } else { &host }
     );
-    if let Ok(segments) = path::segments(&request.path) {
+    if let Ok(segments) = path::segments(request.path()) {
         let others: Vec<String> = METHODS
             .iter()
             .filter_map(|m| {
@@ -440,7 +440,7 @@ fn describe_no_route(out: &mut String, policy: &Policy, request: &Request) {
                 others.join(", ")
             );
         }
-        let elsewhere = routes_on_other_hosts(policy, &segments, &request.method, &host);
+        let elsewhere = routes_on_other_hosts(policy, &segments, request.method(), &host);
         if !elsewhere.is_empty() {
             let _ = writeln!(
                 out,

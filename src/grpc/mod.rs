@@ -106,7 +106,7 @@ impl AuthorizationService {
         );
         to_response(&Answer::build(
             &decision,
-            &request.headers,
+            request.headers(),
             self.dynamic_metadata,
         ))
     }
@@ -205,29 +205,18 @@ pub fn to_request(request: CheckRequestView) -> Result<Request, Unreadable> {
             .collect(),
         _ => http.headers.into_iter().map(|h| (h.key, h.value)).collect(),
     };
-    let headers = Headers::Raw(
+    let headers = Headers::from_lines(
         pairs
             .into_iter()
-            .filter_map(|(k, v)| {
-                let mut k = String::from_utf8(k).ok()?;
-                k.make_ascii_lowercase();
-                Some((k, v))
-            })
-            .collect(),
+            .filter_map(|(k, v)| Some((String::from_utf8(k).ok()?, v))),
     );
     let text = |bytes: Vec<u8>, what| String::from_utf8(bytes).map_err(|_| what);
-    let mut method = text(http.method, Unreadable::Method)?;
-    method.make_ascii_uppercase();
+    let method = text(http.method, Unreadable::Method)?;
     let host = or_pseudo_header(text(http.host, Unreadable::Host)?, &headers, ":authority")
         .map_err(|_| Unreadable::Host)?;
     let path = or_pseudo_header(text(http.path, Unreadable::Path)?, &headers, ":path")
         .map_err(|_| Unreadable::Path)?;
-    Ok(Request {
-        method,
-        host,
-        path,
-        headers,
-    })
+    Ok(Request::new(method, host, path, headers))
 }
 
 /// `value`, or when Envoy left it empty, the pseudo-header `name` from the header map.
@@ -409,10 +398,10 @@ mod tests {
         // A header value that is not text stays bytes; a header name that is not text is
         // dropped (no rule can name it).
         let r = to_request(bytes_view(b"GET", b"h", b"/a", (b"authorization", &bad))).unwrap();
-        assert_eq!(r.headers.value("authorization"), Some(&bad[..]));
+        assert_eq!(r.headers().value("authorization"), Some(&bad[..]));
         let r = to_request(bytes_view(b"GET", b"h", b"/a", (&bad, b"v"))).unwrap();
         let mut names = 0;
-        r.headers.for_each_name(|_| names += 1);
+        r.headers().for_each_name(|_| names += 1);
         assert_eq!(names, 0);
         let none = crate::policy::responses::GatewayResponses::default();
         assert_eq!(Unreadable::Path.reason().response(401, &none).status, 400);
@@ -494,11 +483,11 @@ mod tests {
             ..Default::default()
         }))
         .unwrap();
-        assert_eq!(request.method, "POST");
-        assert_eq!(request.path, "/users/1?x=1");
-        assert_eq!(request.host, "api.example.com");
+        assert_eq!(request.method(), "POST");
+        assert_eq!(request.path(), "/users/1?x=1");
+        assert_eq!(request.host(), "api.example.com");
         assert_eq!(
-            crate::credential::bearer_token(&request.headers, "authorization"),
+            crate::credential::bearer_token(request.headers(), "authorization"),
             Ok("a.b.c")
         );
         // Envoy's own fields win over the header map.
@@ -509,7 +498,7 @@ mod tests {
             ..Default::default()
         }))
         .unwrap();
-        assert_eq!((request.path.as_str(), request.host.as_str()), ("/a", "h"));
+        assert_eq!((request.path(), request.host()), ("/a", "h"));
         // An empty header map: the joined headers are read.
         let request = to_request(view(attribute_context::HttpRequest {
             headers: [("authorization".to_owned(), "Bearer x.y.z".to_owned())].into(),
@@ -518,7 +507,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(
-            crate::credential::bearer_token(&request.headers, "authorization"),
+            crate::credential::bearer_token(request.headers(), "authorization"),
             Ok("x.y.z")
         );
         assert_eq!(

@@ -118,9 +118,9 @@ pub fn record_correlated(
         detail = %bounded(&detail, MAX_LOGGED_FIELD_BYTES),
         route = decision.route().unwrap_or(""),
         authorizer = decision.authorizer().unwrap_or(""),
-        method = %bounded(&request.method, MAX_LOGGED_FIELD_BYTES),
-        host = %bounded(&request.host, MAX_LOGGED_FIELD_BYTES),
-        path = %bounded(without_query(&request.path), MAX_LOGGED_FIELD_BYTES),
+        method = %bounded(request.method(), MAX_LOGGED_FIELD_BYTES),
+        host = %bounded(request.host(), MAX_LOGGED_FIELD_BYTES),
+        path = %bounded(without_query(request.path()), MAX_LOGGED_FIELD_BYTES),
         sub = %bounded(token.map(|t| t.sub.as_str()).unwrap_or(""), MAX_LOGGED_FIELD_BYTES),
         client_id = %bounded(
             token.map(|t| t.client_id.as_str()).unwrap_or(""),
@@ -158,9 +158,9 @@ pub fn format_json(
     }
     field(out, "route", decision.route().unwrap_or(""));
     field(out, "authorizer", decision.authorizer().unwrap_or(""));
-    field(out, "method", &cut(&request.method));
-    field(out, "host", &cut(&request.host));
-    field(out, "path", &cut(without_query(&request.path)));
+    field(out, "method", &cut(request.method()));
+    field(out, "host", &cut(request.host()));
+    field(out, "path", &cut(without_query(request.path())));
     field(out, "sub", &cut(token.map_or("", |t| t.sub.as_str())));
     field(
         out,
@@ -325,12 +325,12 @@ mod tests {
     fn the_hand_written_line_is_the_line_tracing_writes() {
         use crate::decision::DenyReason;
         use crate::token::TokenError;
-        let request = Request {
-            method: "GET".into(),
-            host: "api.example.com".into(),
-            path: "/a\"b\\c/é/\u{1}?token=secret".into(),
-            headers: Default::default(),
-        };
+        let request = Request::new(
+            "GET",
+            "api.example.com",
+            "/a\"b\\c/é/\u{1}?token=secret",
+            Default::default(),
+        );
         let c = correlation(&[("x-request-id", b"id-1"), ("traceparent", TP)]);
         let long = "x".repeat(1000);
         let decisions = [

@@ -28,7 +28,6 @@ use thiserror::Error;
 
 use crate::active::ActivePolicy;
 use crate::answer::Answer;
-use crate::credential::Headers;
 use crate::decision::Decision;
 use crate::pipeline::{Pipeline, Request};
 use crate::policy::model::TokenUse;
@@ -342,19 +341,19 @@ fn request_for(case: &TestCase, policy: &Policy, keys: &mint::Keys) -> Result<Re
             headers.insert(header, format!("Bearer {jwt}"));
         }
     }
-    Ok(Request {
-        method: case.request.method.trim().to_ascii_uppercase(),
-        host: case.request.host.clone(),
-        path: case.request.path.clone(),
-        headers: Headers::Joined(headers),
-    })
+    Ok(Request::new(
+        case.request.method.clone(),
+        case.request.host.clone(),
+        case.request.path.clone(),
+        headers.into_iter().collect(),
+    ))
 }
 
 /// Decides the case's request and compares the answer with the expectation; also returns
 /// the answer itself (its `name` left for the caller).
 async fn judge(case: &TestCase, pipeline: &Pipeline, request: &Request) -> (Outcome, Observed) {
     let decision = pipeline.decide(request).await;
-    let answer = Answer::new(&decision, &request.headers);
+    let answer = Answer::new(&decision, request.headers());
     let observed = Observed {
         name: String::new(),
         status: match &answer {

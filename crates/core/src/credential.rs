@@ -41,56 +41,7 @@ impl NoToken {
     }
 }
 
-/// The request headers as Envoy sent them.
-#[derive(Debug, Clone)]
-pub enum Headers {
-    /// `attributes.request.http.headers`: lowercase names, repeated headers joined by `,`.
-    Joined(std::collections::HashMap<String, String>),
-    /// `header_map` (Envoy's `encode_raw_headers: true`): one entry per header line.
-    Raw(Vec<(String, Vec<u8>)>),
-}
-
-impl Default for Headers {
-    fn default() -> Self {
-        Headers::Joined(Default::default())
-    }
-}
-
-impl Headers {
-    /// The one value of header `name` (lowercase), as text.
-    fn single(&self, name: &str) -> Result<&str, NoToken> {
-        match self {
-            Headers::Joined(map) => map.get(name).map(String::as_str).ok_or(NoToken::Missing),
-            Headers::Raw(list) => {
-                let mut values = list.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name));
-                let (_, value) = values.next().ok_or(NoToken::Missing)?;
-                if values.next().is_some() {
-                    return Err(NoToken::Several);
-                }
-                std::str::from_utf8(value).map_err(|_| NoToken::NotText)
-            }
-        }
-    }
-
-    /// The first value of header `name` (lowercase), as bytes.
-    pub fn value(&self, name: &str) -> Option<&[u8]> {
-        match self {
-            Headers::Joined(map) => map.get(name).map(String::as_bytes),
-            Headers::Raw(list) => list
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_slice()),
-        }
-    }
-
-    /// Calls `f` with each header name (as Envoy sent it: lower case).
-    pub fn for_each_name(&self, mut f: impl FnMut(&str)) {
-        match self {
-            Headers::Joined(map) => map.keys().for_each(|k| f(k)),
-            Headers::Raw(list) => list.iter().for_each(|(k, _)| f(k)),
-        }
-    }
-}
+pub use crate::request::Headers;
 
 /// The token carried by header `name` (lowercase).
 pub fn bearer_token<'a>(headers: &'a Headers, name: &'a str) -> Result<&'a str, NoToken> {
@@ -127,12 +78,10 @@ mod tests {
     use super::*;
 
     fn joined(pairs: &[(&str, &str)]) -> Headers {
-        Headers::Joined(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     /// The rule as words: split at spaces and tabs, one word is the token (or the scheme
@@ -169,7 +118,7 @@ mod tests {
             let h = joined(&[("authorization", value)]);
             assert_eq!(bearer_token(&h, "authorization"), Ok("a.b.c"), "{value:?}");
         }
-        let raw = Headers::Raw(vec![("Authorization".into(), b"Bearer a.b.c".to_vec())]);
+        let raw = Headers::from_lines(vec![("Authorization".into(), b"Bearer a.b.c".to_vec())]);
         assert_eq!(bearer_token(&raw, "authorization"), Ok("a.b.c"));
         let custom = joined(&[("x-token", "a.b.c")]);
         assert_eq!(bearer_token(&custom, "x-token"), Ok("a.b.c"));
@@ -193,12 +142,12 @@ mod tests {
             let h = joined(&[("authorization", value)]);
             assert_eq!(bearer_token(&h, "authorization"), Err(want), "{value:?}");
         }
-        let twice = Headers::Raw(vec![
+        let twice = Headers::from_lines(vec![
             ("authorization".into(), b"a.b.c".to_vec()),
             ("authorization".into(), b"d.e.f".to_vec()),
         ]);
         assert_eq!(bearer_token(&twice, "authorization"), Err(NoToken::Several));
-        let binary = Headers::Raw(vec![("authorization".into(), vec![0xff, 0xfe])]);
+        let binary = Headers::from_lines(vec![("authorization".into(), vec![0xff, 0xfe])]);
         assert_eq!(
             bearer_token(&binary, "authorization"),
             Err(NoToken::NotText)

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use crate::active::ActivePolicy;
-use crate::credential::{self, Headers};
+use crate::credential;
 use crate::decision::{AllowReason, Decision, DenyReason};
 use crate::path;
 use crate::policy::Policy;
@@ -18,18 +18,8 @@ use crate::policy::table::Route;
 use crate::revocation::RevocationList;
 use crate::token::{VerifiedToken, Verifier};
 
-/// A request as the pipeline sees it.
-#[derive(Debug, Clone, Default)]
-pub struct Request {
-    /// Upper-case method.
-    pub method: String,
-    /// Host (`:authority`), as sent; normalised when matched.
-    pub host: String,
-    /// Path as sent, query string included.
-    pub path: String,
-    /// The request headers, as Envoy sent them: the token is read from them.
-    pub headers: Headers,
-}
+pub use crate::request::Request;
+use crate::request::is_method;
 
 /// Decides requests against the live policy and revocation list.
 pub struct Pipeline {
@@ -101,9 +91,9 @@ impl Pipeline {
             };
 
         let (segments, host) = match (
-            path::segments(&request.path),
-            crate::host::normalize(request.host.as_bytes()),
-            is_method(&request.method),
+            path::segments(request.path()),
+            crate::host::normalize(request.host().as_bytes()),
+            is_method(request.method()),
         ) {
             (Ok(segments), Ok(host), true) => (segments, host),
             (segments, host, method_ok) => {
@@ -115,14 +105,18 @@ impl Pipeline {
                 let dry_run = policy.dry_run_unsafe
                     && lands_only_on_dry_run(
                         policy,
-                        &request.path,
-                        method_ok.then_some(request.method.as_str()),
+                        request.path(),
+                        method_ok.then_some(request.method()),
                         host.as_deref().ok(),
                     );
                 return refuse(reason, None, None, dry_run);
             }
         };
-        let Some(route) = active.policy.routes.find(&segments, &request.method, &host) else {
+        let Some(route) = active
+            .policy
+            .routes
+            .find(&segments, request.method(), &host)
+        else {
             return match active.policy.default_action {
                 DefaultAction::Deny => {
                     refuse(DenyReason::NoRoute, None, None, policy.dry_run_no_route)
@@ -137,7 +131,7 @@ impl Pipeline {
             return allow(AllowReason::PublicRoute, Some(route), None);
         }
         let header = &policy.authorizers[route.authorizer].token_header;
-        let raw = match credential::bearer_token(&request.headers, header) {
+        let raw = match credential::bearer_token(request.headers(), header) {
             Ok(t) => t,
             Err(e) => return deny(DenyReason::NoToken(e), route),
         };
@@ -182,15 +176,6 @@ fn lands_only_on_dry_run(
         .reachable(&path::reach(raw_path), method, host)
         .iter()
         .all(|route| route.dry_run || route.is_public())
-}
-
-/// An HTTP method: a non-empty token (RFC 9110 5.6.2) of at most 32 characters.
-pub(crate) fn is_method(method: &str) -> bool {
-    !method.is_empty()
-        && method.len() <= 32
-        && method
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]
