@@ -2,7 +2,7 @@
 //! name, and its token header, identity validation expression (anchored as API Gateway
 //! matches it) and result TTL, or the reason its methods cannot be translated exactly.
 
-use super::super::api::GatewayAuthorizer;
+use super::super::api::{GatewayAuthorizer, Setting};
 use super::super::report::NoteKind;
 use crate::policy::rules::is_header_name;
 
@@ -89,72 +89,48 @@ fn settings(a: &GatewayAuthorizer) -> Result<Settings, Refusal> {
             format!("{conflict}, and which definition is deployed is not certain"),
         );
     }
-    let header = match &a.identity_source {
+    let header = match stated(
+        a.identity_source.as_ref(),
+        "identity source",
+        "identity source (the token header)",
+        "one request header",
+    )? {
         None => "authorization".to_owned(),
-        Some(Err(shape)) => {
-            return refuse(
-                NoteKind::Unreadable,
-                format!("its identity source is {shape}, not one request header"),
-            );
-        }
-        Some(Ok(source)) => match source.as_known() {
+        Some(s) => match header_of(&s) {
+            Some(h) => h,
             None => {
                 return refuse(
-                    NoteKind::Unresolved,
+                    NoteKind::Unreadable,
                     format!(
-                        "its identity source (the token header) depends on {}",
-                        source.unknowns().join(", ")
+                        "its identity source {s:?} is not one request header (a Cognito authorizer reads the token from one header)"
                     ),
                 );
             }
-            Some(s) => match header_of(&s) {
-                Some(h) => h,
-                None => {
-                    return refuse(
-                        NoteKind::Unreadable,
-                        format!(
-                            "its identity source {s:?} is not one request header (a Cognito authorizer reads the token from one header)"
-                        ),
-                    );
-                }
-            },
         },
     };
-    let expression = match &a.validation_expression {
+    let expression = match stated(
+        a.validation_expression.as_ref(),
+        "identity validation expression",
+        "identity validation expression",
+        "a string",
+    )? {
         None => None,
-        Some(Err(shape)) => {
-            return refuse(
-                NoteKind::Unreadable,
-                format!("its identity validation expression is {shape}, not a string"),
-            );
-        }
-        Some(Ok(text)) => match text.as_known() {
-            None => {
+        Some(e) => {
+            let anchored = whole_match(&e);
+            if let Err(err) = regex::RegexBuilder::new(&anchored)
+                .size_limit(1 << 20)
+                .build()
+            {
                 return refuse(
-                    NoteKind::Unresolved,
+                    NoteKind::NotEnforced,
                     format!(
-                        "its identity validation expression depends on {}",
-                        text.unknowns().join(", ")
+                        "its identity validation expression {e:?} is not a regular expression this service can check the same way ({})",
+                        one_line(&err.to_string())
                     ),
                 );
             }
-            Some(e) => {
-                let anchored = whole_match(&e);
-                if let Err(err) = regex::RegexBuilder::new(&anchored)
-                    .size_limit(1 << 20)
-                    .build()
-                {
-                    return refuse(
-                        NoteKind::NotEnforced,
-                        format!(
-                            "its identity validation expression {e:?} is not a regular expression this service can check the same way ({})",
-                            one_line(&err.to_string())
-                        ),
-                    );
-                }
-                Some(anchored)
-            }
-        },
+            Some(anchored)
+        }
     };
     let (ttl, ttl_unknown) = match &a.result_ttl {
         None => (None, None),
@@ -185,6 +161,31 @@ fn settings(a: &GatewayAuthorizer) -> Result<Settings, Refusal> {
         ttl,
         ttl_unknown,
     })
+}
+
+/// A setting's text: `None` when the source does not state it; refused when it is not
+/// `expected` (unreadable) or depends on what only deployment knows (unresolved). `what`
+/// names it in the first refusal, `depends` in the second.
+fn stated(
+    setting: Option<&Setting>,
+    what: &str,
+    depends: &str,
+    expected: &str,
+) -> Result<Option<String>, Refusal> {
+    match setting {
+        None => Ok(None),
+        Some(Err(shape)) => Err(Refusal {
+            kind: NoteKind::Unreadable,
+            why: format!("its {what} is {shape}, not {expected}"),
+        }),
+        Some(Ok(text)) => match text.as_known() {
+            Some(known) => Ok(Some(known)),
+            None => Err(Refusal {
+                kind: NoteKind::Unresolved,
+                why: format!("its {depends} depends on {}", text.unknowns().join(", ")),
+            }),
+        },
+    }
 }
 
 /// API Gateway matches the identity validation expression against the whole `aud` (Java's
