@@ -3,7 +3,7 @@
 //! Serverless, OpenAPI and CloudFormation describe the same thing three ways: methods
 //! (path + HTTP method) each with an authorization (none, a Cognito authorizer with scopes,
 //! or something else), and authorizers naming user pools by ARN. Each importer only reads
-//! its syntax into these types; `assemble.rs` alone decides how they become a policy, so the
+//! its syntax into these types; `assemble` alone decides how they become a policy, so the
 //! translation rules (and what is reported) are the same for every format.
 
 use super::report::{Note, NoteKind};

@@ -391,17 +391,18 @@ fn translate_one(
             );
             continue;
         };
-        let text = r.text(value);
-        let Some(raw) = text.as_known() else {
-            note(
-                NoteKind::Unresolved,
-                at,
-                format!(
-                    "header {name} depends on {}; left out until you write it in gatewayResponses",
-                    text.unknowns().join(", ")
-                ),
-            );
-            continue;
+        let raw = match known(
+            r,
+            value,
+            &at,
+            &format!("header {name}"),
+            "left out until you write it in gatewayResponses",
+        ) {
+            Ok(raw) => raw,
+            Err(Note { kind, at, message }) => {
+                note(kind, at, message);
+                continue;
+            }
         };
         let raw = raw.trim();
         let Some(static_value) = raw
@@ -451,6 +452,28 @@ fn translate_one(
     config
 }
 
+/// The text of `value` when it is known; else the note that `what` depends on what only
+/// deployment knows and is `left_out`.
+fn known(
+    r: &dyn Resolve,
+    value: &Value,
+    at: &str,
+    what: &str,
+    left_out: &str,
+) -> Result<String, Note> {
+    let text = r.text(value);
+    text.as_known().ok_or_else(|| {
+        Note::new(
+            NoteKind::Unresolved,
+            at,
+            format!(
+                "{what} depends on {}; {left_out}",
+                text.unknowns().join(", ")
+            ),
+        )
+    })
+}
+
 fn translate_templates(
     s: &Stated<'_>,
     templates: &Map<String, Value>,
@@ -468,17 +491,18 @@ fn translate_templates(
             ));
             continue;
         }
-        let text = r.text(template);
-        let Some(body) = text.as_known() else {
-            notes.push(Note::new(
-                NoteKind::Unresolved,
-                at,
-                format!(
-                    "the body depends on {}; left out (the default body answers)",
-                    text.unknowns().join(", ")
-                ),
-            ));
-            continue;
+        let body = match known(
+            r,
+            template,
+            &at,
+            "the body",
+            "left out (the default body answers)",
+        ) {
+            Ok(body) => body,
+            Err(unresolved) => {
+                notes.push(unresolved);
+                continue;
+            }
         };
         match MESSAGES
             .iter()

@@ -13,7 +13,7 @@
 //! - `Auth.ApiKeyRequired` adds the API key to every operation (the preflights too unless
 //!   `AddApiKeyRequiredToCorsPreflight: false`);
 //! - the functions' `Api` events are added to an inline `DefinitionBody` only with
-//!   `MergeDefinitions: true` (`cloudformation.rs` decides that; events are read as methods
+//!   `MergeDefinitions: true` (`cloudformation` decides that; events are read as methods
 //!   there, with the same rules).
 //!
 //! The second half applies these rules to a template: [`sam_api`] reads an API's body as

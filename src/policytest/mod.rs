@@ -35,7 +35,7 @@ use crate::policy::{Policy, PolicyErrors};
 use crate::revocation::RevocationList;
 use crate::revocation::model::EntryFile;
 use crate::token::keys::PoolKeys;
-pub use mint::{DEFAULT_SCOPE, DEFAULT_SUB, DEFAULT_USERNAME, REVOKED_JTI};
+pub use mint::{DEFAULT_CLIENT, DEFAULT_SCOPE, DEFAULT_SUB, DEFAULT_USERNAME, REVOKED_JTI};
 pub use model::{Expect, TestCase, TestFile, TestRequest, TokenKind, TokenSpec};
 
 /// Largest tests file read.

@@ -8,11 +8,14 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use super::model::{AuthMode, AuthorizerConfig, Mode, PolicyFile, TokenUse, UserPoolConfig};
+use super::model::{
+    AuthMode, AuthorizerConfig, DEFAULT_INSUFFICIENT_SCOPE_STATUS, Mode, PolicyFile, TokenUse,
+    UserPoolConfig,
+};
 use super::responses::GatewayResponses;
 use super::rules::{
-    METHODS, check_fetch_url, check_issuer, is_header_name, is_scope_name, pool_region,
-    reserved_header, whole_match_expression,
+    METHODS, check_fetch_url, check_issuer, default_route_name, is_header_name, is_scope_name,
+    pool_id_of_arn, pool_region, reserved_header, whole_match_expression,
 };
 use super::table::{Access, HostPattern, Route, RouteSpec, RouteTable};
 use super::template::PathTemplate;
@@ -38,7 +41,8 @@ impl Policy {
             None => None,
         };
         let insufficient_scope_status = match file.insufficient_scope_status {
-            None | Some(401) => 401,
+            None => DEFAULT_INSUFFICIENT_SCOPE_STATUS,
+            Some(401) => 401,
             Some(403) => 403,
             Some(other) => {
                 errors.push(format!(
@@ -197,21 +201,6 @@ fn compile_authorizer(
 
 /// API Gateway's default `authorizerResultTtlInSeconds`.
 const DEFAULT_RESULT_TTL_SECONDS: u64 = 300;
-
-/// `arn:aws:cognito-idp:REGION:ACCOUNT:userpool/POOL_ID` → `POOL_ID`, when REGION agrees.
-fn pool_id_of_arn(arn: &str) -> Option<&str> {
-    let rest = arn.strip_prefix("arn:")?;
-    let mut parts = rest.splitn(5, ':');
-    let (_partition, service, region, _account, resource) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    let id = resource.strip_prefix("userpool/")?;
-    (service == "cognito-idp" && pool_region(id) == Some(region)).then_some(id)
-}
 
 fn compile_pools(
     configs: &[UserPoolConfig],
@@ -450,14 +439,10 @@ fn compile_routes(
                 "{at}: `auth: deny` refuses every request, so it cannot also require scopes or groups"
             ));
         }
-        let name = route.name.clone().unwrap_or_else(|| {
-            let method = if methods.is_empty() {
-                "ANY".to_owned()
-            } else {
-                methods.join(",")
-            };
-            format!("{method} {}", route.path)
-        });
+        let name = route
+            .name
+            .clone()
+            .unwrap_or_else(|| default_route_name(&methods, &route.path));
         if name.is_empty() || name.chars().any(|c| c.is_control()) {
             errors.push(format!("{at}.name: {name:?} is not a usable name"));
         }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use model::{DefaultAction, PolicyFile};
 use table::RouteTable;
 
-pub use rules::pool_region;
+pub use rules::{pool_id_of_arn, pool_region};
 
 /// Policy files larger than this are refused (a ConfigMap holds at most 1 MiB).
 pub const MAX_POLICY_BYTES: usize = 1024 * 1024;

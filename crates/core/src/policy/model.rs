@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// The status of an insufficient scope or group when the policy does not set
+/// `insufficientScopeStatus`: API Gateway's.
+pub const DEFAULT_INSUFFICIENT_SCOPE_STATUS: u16 = 401;
+
 /// The whole policy file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

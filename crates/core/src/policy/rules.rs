@@ -32,6 +32,32 @@ pub fn pool_region(id: &str) -> Option<&str> {
     (region_ok && suffix_ok).then_some(region)
 }
 
+/// `arn:aws:cognito-idp:REGION:ACCOUNT:userpool/POOL_ID` → `POOL_ID`, when REGION agrees.
+pub fn pool_id_of_arn(arn: &str) -> Option<&str> {
+    let rest = arn.strip_prefix("arn:")?;
+    let mut parts = rest.splitn(5, ':');
+    let (_partition, service, region, _account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let id = resource.strip_prefix("userpool/")?;
+    (service == "cognito-idp" && pool_region(id) == Some(region)).then_some(id)
+}
+
+/// The name of a route the policy does not name: its methods (upper case, `,` between
+/// them; `ANY` when it takes any method) and its path.
+pub fn default_route_name(methods: &[String], path: &str) -> String {
+    let method = if methods.is_empty() {
+        "ANY".to_owned()
+    } else {
+        methods.join(",")
+    };
+    format!("{method} {path}")
+}
+
 /// Whether a URL may be used to fetch keys: HTTPS, or plain HTTP to a loopback address.
 pub(crate) fn check_fetch_url(raw: &str) -> Result<(), String> {
     let url = url::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
@@ -81,7 +107,7 @@ const EXPRESSION_SIZE_LIMIT: usize = 1 << 20;
 /// are balanced and wrapping it cannot change its structure), and is then wrapped in
 /// `\A(?:...)\z`, which no flag inside it (`(?m)`) can loosen; an expression that is
 /// already anchored (`^...$`, as `import` writes it) means the same once wrapped.
-pub(crate) fn whole_match_expression(expression: &str) -> Result<regex::Regex, String> {
+pub fn whole_match_expression(expression: &str) -> Result<regex::Regex, String> {
     let build = |pattern: &str| {
         regex::RegexBuilder::new(pattern)
             .size_limit(EXPRESSION_SIZE_LIMIT)
