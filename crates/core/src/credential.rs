@@ -43,9 +43,19 @@ impl NoToken {
 
 pub use crate::request::Headers;
 
+/// The one value of header `name` (lowercase), as text.
+fn single<'a>(headers: &'a Headers, name: &str) -> Result<&'a str, NoToken> {
+    let mut values = headers.lines().filter(|(k, _)| *k == name);
+    let (_, value) = values.next().ok_or(NoToken::Missing)?;
+    if values.next().is_some() {
+        return Err(NoToken::Several);
+    }
+    std::str::from_utf8(value).map_err(|_| NoToken::NotText)
+}
+
 /// The token carried by header `name` (lowercase).
 pub fn bearer_token<'a>(headers: &'a Headers, name: &'a str) -> Result<&'a str, NoToken> {
-    let value = headers.single(name)?.trim_matches([' ', '\t']);
+    let value = single(headers, name)?.trim_matches([' ', '\t']);
     if value.is_empty() {
         return Err(NoToken::Empty);
     }

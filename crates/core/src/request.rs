@@ -3,8 +3,6 @@
 //! others would. Headers have one representation, one entry per header line as the proxy
 //! sent it ([`Headers`]).
 
-use crate::credential::NoToken;
-
 /// A request to decide.
 #[derive(Debug, Clone, Default)]
 pub struct Request {
@@ -74,14 +72,9 @@ impl Headers {
         )
     }
 
-    /// The one value of header `name` (lowercase), as text.
-    pub(crate) fn single(&self, name: &str) -> Result<&str, NoToken> {
-        let mut values = self.0.iter().filter(|(k, _)| k == name);
-        let (_, value) = values.next().ok_or(NoToken::Missing)?;
-        if values.next().is_some() {
-            return Err(NoToken::Several);
-        }
-        std::str::from_utf8(value).map_err(|_| NoToken::NotText)
+    /// Every `(name, value)` line, in the order sent.
+    pub fn lines(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
     }
 
     /// The first value of header `name` (lowercase), as bytes.
@@ -138,13 +131,13 @@ mod tests {
     }
 
     #[test]
-    fn a_header_sent_twice_has_no_single_value() {
+    fn a_header_sent_twice_keeps_both_lines() {
         let h = Headers::from_lines([
             ("authorization".to_owned(), b"a".to_vec()),
             ("Authorization".to_owned(), b"b".to_vec()),
         ]);
-        assert_eq!(h.single("authorization"), Err(NoToken::Several));
         assert_eq!(h.value("authorization"), Some(&b"a"[..]));
+        assert_eq!(h.lines().filter(|(k, _)| *k == "authorization").count(), 2);
         let mut names = 0;
         h.for_each_name(|_| names += 1);
         assert_eq!(names, 2);
