@@ -6,14 +6,16 @@
 //! is read from the configured header ([`credential`]), the Cognito access token is
 //! verified ([`token`]), the route's scopes and groups are checked, and a
 //! [`decision::Decision`] comes out; [`answer`] turns it into what Envoy should do, without
-//! protobuf. [`grpc`] is the only module that knows protobuf and writes the decision log
-//! ([`decision_log`]); [`server`] wires gRPC, health, the admin HTTP port, reloads and
-//! shutdown. Layers only import downwards: [`metrics`], [`path`], [`host`], [`files`] and
+//! protobuf. [`grpc`] is the only module that knows protobuf; [`http_auth`] answers the
+//! same decisions as HTTP authorization subrequests; both decide, log ([`decision_log`])
+//! and count through [`decide`]. [`server`] wires gRPC, the HTTP authorization port,
+//! health, the admin HTTP port, reloads and shutdown. Layers only import downwards: [`metrics`], [`path`], [`host`], [`files`] and
 //! [`settings`] are leaves; [`explain`] is `check`'s offline use of the same pipeline.
 
 pub mod active;
 pub mod answer;
 pub mod credential;
+pub mod decide;
 pub mod decision;
 pub mod decision_log;
 pub mod explain;
@@ -21,6 +23,7 @@ pub mod files;
 pub mod follow;
 pub mod grpc;
 pub mod host;
+pub mod http_auth;
 pub mod import;
 pub mod lifecycle;
 pub mod listen;
