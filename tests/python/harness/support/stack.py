@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from . import http
-from .envoy import EnvoyProxy, Transform
+from .envoy import HTTP_REFERENCE, EnvoyProxy, Transform, reference
+from .procs import free_port
 from .service import AuthzService
 from .upstream import EchoServer
 
@@ -29,20 +30,34 @@ class Stack:
         policy_path: Path | None = None,
         name: str = "stack",
         envoy_transform: Transform | None = None,
+        mode: str = "grpc",
     ) -> None:
-        """`envoy_transform` edits Envoy's derived configuration (see `EnvoyProxy`)."""
+        """`envoy_transform` edits Envoy's derived configuration (see `EnvoyProxy`).
+        `mode` "http": the service's HTTP authorization port on, and Envoy running
+        deploy/envoy/envoy-http.yaml (ext_authz `http_service`) against it."""
         self.upstream = upstream
+        self.mode = mode
+        env = dict(service_env or {})
+        base = None
+        if mode == "http":
+            self.http_auth_port = free_port()
+            env["AUTHZ_HTTP_AUTH_ADDR"] = f"127.0.0.1:{self.http_auth_port}"
+            base = reference(HTTP_REFERENCE)
+        elif mode != "grpc":
+            raise ValueError(f"mode {mode!r}: grpc or http")
         self.service = AuthzService(
-            authz_bin, workdir, policy, env=service_env, policy_path=policy_path, name=f"{name}-authz"
+            authz_bin, workdir, policy, env=env, policy_path=policy_path, name=f"{name}-authz"
         )
+        authz_port = self.http_auth_port if mode == "http" else self.service.grpc_port
         try:
             self.envoy = EnvoyProxy(
                 envoy_bin,
                 workdir,
-                authz_port=self.service.grpc_port,
+                authz_port=authz_port,
                 upstream_port=upstream.port,
                 name=f"{name}-envoy",
                 transform=envoy_transform,
+                base=base,
             )
         except BaseException:
             self.service.stop()
