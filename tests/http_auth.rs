@@ -237,6 +237,13 @@ async fn every_endpoint_answers_what_the_grpc_port_answers() {
                     assert_eq!(reply.body, "", "{what}");
                 } else {
                     assert_eq!(reply.body, grpc.body, "{what}");
+                    // NGINX's endpoint repeats the body as a header for auth_request.
+                    let repeated = reply.header("x-authz-denial-body");
+                    if endpoint == "nginx" {
+                        assert_eq!(repeated, Some(grpc.body.as_str()), "{what}");
+                    } else {
+                        assert_eq!(repeated, None, "{what}");
+                    }
                     for h in ["www-authenticate", "content-type"] {
                         assert_eq!(
                             reply.header(h),

@@ -10,8 +10,9 @@
 //! response headers, for the gateway to copy (`auth_request_set`, `authResponseHeaders`,
 //! `allowed_upstream_headers`). Envoy's endpoint also lists the identity headers the
 //! request must lose in `x-envoy-auth-headers-to-remove`, which Envoy applies as it
-//! applies the gRPC answer's `headers_to_remove`. Dynamic metadata has no HTTP form and is
-//! not built.
+//! applies the gRPC answer's `headers_to_remove`; NGINX's also repeats a denial's body in
+//! [`NGINX_DENIAL_BODY`], since `auth_request` relays no body. Dynamic metadata has no
+//! HTTP form and is not built.
 //!
 //! HTTP/1.1 only, on connections bounded as the gRPC port's ([`crate::listen`]: most open
 //! at once, idle timeout; TLS as the gRPC port with ALPN `http/1.1`), with a bounded
@@ -44,6 +45,12 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// The header Envoy's `http_service` reads the upstream headers to remove from.
 const ENVOY_HEADERS_TO_REMOVE: &str = "x-envoy-auth-headers-to-remove";
+
+/// The denial's body again, as a header, on NGINX's endpoint: `auth_request` relays a
+/// subrequest's status (and `WWW-Authenticate`) but never its body, so the shipped config
+/// answers the body from this header (`auth_request_set`). Left out when the body cannot
+/// be a header value (a gateway response body over several lines).
+pub const NGINX_DENIAL_BODY: &str = "x-authz-denial-body";
 
 /// Bounds of the HTTP authorization port besides its connections'.
 #[derive(Debug, Clone, Copy)]
@@ -197,6 +204,11 @@ pub fn to_response(answer: &Answer, endpoint: Endpoint) -> Response<Body> {
                 ) {
                     headers.append(name, value);
                 }
+            }
+            if endpoint == Endpoint::Nginx
+                && let Ok(value) = HeaderValue::from_str(body)
+            {
+                headers.insert(NGINX_DENIAL_BODY, value);
             }
             response
         }
