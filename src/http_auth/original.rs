@@ -53,16 +53,6 @@ impl Endpoint {
         };
         Some((endpoint, ""))
     }
-
-    /// The label of the endpoint in logs and metrics.
-    pub fn label(self) -> &'static str {
-        match self {
-            Endpoint::Envoy => "envoy",
-            Endpoint::Nginx => "nginx",
-            Endpoint::IngressNginx => "ingress-nginx",
-            Endpoint::Traefik => "traefik",
-        }
-    }
 }
 
 /// The original request of a subrequest to `endpoint`: `method` and `target` are the
