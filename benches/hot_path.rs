@@ -104,7 +104,7 @@ fn route_matching(c: &mut Criterion, f: &Fixture) {
 
 fn whole_check(c: &mut Criterion, f: &Fixture) {
     let rt = runtime();
-    cognito_ext_authz::metrics::install();
+    cognito_ext_authz::observe::metrics::install();
     let service = AuthorizationService::new(Arc::new(Pipeline::new(active(f, 1000), 10_000)));
     let cold = AuthorizationService::new(Arc::new(Pipeline::new(active(f, 1000), 0)));
     // The service decodes a wire view of each request.
@@ -134,7 +134,11 @@ fn whole_check(c: &mut Criterion, f: &Fixture) {
     });
     group.bench_function("piece_record_decision", |b| {
         b.iter(|| {
-            cognito_ext_authz::decision_log::record(&decision, &request, Duration::from_micros(3))
+            cognito_ext_authz::observe::decision_log::record(
+                &decision,
+                &request,
+                Duration::from_micros(3),
+            )
         })
     });
     group.finish();
@@ -174,8 +178,9 @@ fn whole_check(c: &mut Criterion, f: &Fixture) {
 /// Both write to a sink that discards, from a writer thread as in `serve`; the two
 /// `record_*` cases are the whole of `decision_log::record_correlated` (metrics included).
 fn decision_line(c: &mut Criterion, decision: &Decision, request: &Request) {
-    use cognito_ext_authz::decision_log::{self, Correlation};
-    use cognito_ext_authz::log_sink::LogSink;
+    use cognito_ext_authz::observe::decision_log;
+    use cognito_ext_authz::observe::sink::LogSink;
+    use cognito_ext_authz::trace_context::Correlation;
     use tracing_subscriber::layer::SubscriberExt;
     let correlation = Correlation::from_headers([
         (
@@ -217,12 +222,7 @@ fn decision_line(c: &mut Criterion, decision: &Decision, request: &Request) {
             black_box(sink.push(&line))
         })
     });
-    let layer = tracing_subscriber::fmt::layer()
-        .with_writer(sink.clone())
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(false);
+    let layer = cognito_ext_authz::observe::json_lines(sink.clone());
     let subscriber = tracing_subscriber::registry().with(layer);
     tracing::subscriber::with_default(subscriber, || {
         group.bench_function("record_through_tracing_json", |b| {
@@ -262,7 +262,7 @@ fn revocation(c: &mut Criterion, f: &Fixture) {
     });
 
     // A whole cached check, with the list in force and without.
-    cognito_ext_authz::metrics::install();
+    cognito_ext_authz::observe::metrics::install();
     let requests = requests(f, |_, _| {});
     let with_list = Arc::new(Pipeline::new(active(f, 1000), 10_000));
     with_list.replace_revocations(Arc::new(list));

@@ -11,9 +11,9 @@ mod support;
 use std::sync::Arc;
 
 use cognito_ext_authz::grpc::AuthorizationService;
+use cognito_ext_authz::observe::telemetry::{ExportQueue, Telemetry};
 use cognito_ext_authz::pipeline::Pipeline;
 use cognito_ext_authz::proto::envoy::service::auth::v3::CheckRequest;
-use cognito_ext_authz::telemetry::{ExportQueue, Telemetry};
 use criterion::{Criterion, criterion_group, criterion_main};
 use support::{active, checks_in_turn, fixture, requests, runtime};
 use tracing_subscriber::layer::SubscriberExt;
@@ -21,7 +21,7 @@ use tracing_subscriber::layer::SubscriberExt;
 fn benches(c: &mut Criterion) {
     let f = fixture();
     let rt = runtime();
-    cognito_ext_authz::metrics::install();
+    cognito_ext_authz::observe::metrics::install();
     let service = AuthorizationService::new(Arc::new(Pipeline::new(active(&f, 1000), 10_000)));
     let with_ids = |traceparent: bool| {
         move |n: usize, r: &mut CheckRequest| {

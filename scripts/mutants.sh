@@ -5,10 +5,10 @@
 # docs/testing.md.
 #
 #   scripts/mutants.sh                                # the whole security core
-#   scripts/mutants.sh src/token/verify.rs src/path.rs
-#   TEST_ARGS="--lib --test tokens" scripts/mutants.sh src/token/verify.rs
-#   TEST_ARGS="--lib" scripts/mutants.sh src/path.rs     # unit tests first, then
-#   MUTANTS_ARGS=--iterate TEST_ARGS="--lib --test metrics" scripts/mutants.sh src/path.rs
+#   scripts/mutants.sh crates/core/src/token/verify.rs crates/core/src/path.rs
+#   TEST_ARGS="--lib --test tokens" scripts/mutants.sh crates/core/src/token/verify.rs
+#   TEST_ARGS="--lib" scripts/mutants.sh crates/core/src/path.rs     # unit tests first, then
+#   MUTANTS_ARGS=--iterate TEST_ARGS="--lib --test metrics" scripts/mutants.sh crates/core/src/path.rs
 #
 # TEST_ARGS narrows the test targets built and run per mutant (arguments to `cargo test`,
 # `--lib --test routes`); by default every Rust test runs. Results go to mutants.out/ in
@@ -18,16 +18,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CORE=(
-  src/path.rs
-  src/host.rs
-  src/credential.rs
-  src/pipeline.rs
-  src/answer.rs
-  src/token/verify.rs
-  src/token/keys.rs
-  src/token/cache.rs
-  src/policy/table.rs
-  src/policy/template.rs
+  crates/core/src/path.rs
+  crates/core/src/host.rs
+  crates/core/src/credential.rs
+  crates/core/src/pipeline.rs
+  crates/core/src/answer.rs
+  crates/core/src/token/verify.rs
+  crates/core/src/token/keys.rs
+  crates/core/src/token/cache.rs
+  crates/core/src/policy/table.rs
+  crates/core/src/policy/template.rs
   src/grpc/mod.rs
   src/grpc/view.rs
 )
@@ -47,7 +47,9 @@ target_dir="${MUTANTS_TARGET_DIR:-${CARGO_TARGET_DIR:-target}-mutants}"
 mkdir -p "$target_dir"
 export CARGO_TARGET_DIR="$(cd "$target_dir" && pwd)"
 
-args=(--jobs 1 --gitignore true --timeout "${MUTANTS_TIMEOUT:-300}" --output "${MUTANTS_OUT:-$CARGO_TARGET_DIR}")
+# --test-workspace: a mutant of crates/core is tested by the service's tests too (the
+# integration tests that replay attacks live in the root package).
+args=(--jobs 1 --test-workspace true --gitignore true --timeout "${MUTANTS_TIMEOUT:-300}" --output "${MUTANTS_OUT:-$CARGO_TARGET_DIR}")
 for f in "${files[@]}"; do
   args+=(-f "$f")
 done

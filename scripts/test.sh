@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 cargo build --release --locked --bin cognito-ext-authz
-# The root package only: every Rust test is there (crates/testkit, the test kit, has none).
-cargo test --locked
+# The service and the decision core (crates/core's unit tests); crates/testkit, the test
+# kit, has none of its own.
+cargo test --locked --workspace
 # The harness (`support`) is installed into .venv by scripts/setup.sh (pip install -e).
 # -p support.tools: the one missing-tool rule applies to every test, whichever helper skipped.
 .venv/bin/python -m pytest -q -rs -p support.tools tests/python

@@ -12,8 +12,8 @@ use tracing::Instrument as _;
 
 use crate::answer::Answer;
 use crate::decision::{Decision, DenyReason};
-use crate::decision_log::Correlation;
 use crate::pipeline::{Pipeline, Request};
+use crate::trace_context::Correlation;
 
 /// Decides `request` (or denies at once for the reason it could not be read), logs and
 /// counts the decision with `correlation`'s ids and the time since `started`, and returns
@@ -25,7 +25,7 @@ pub async fn decide(
     started: Instant,
     with_metadata: bool,
 ) -> Answer {
-    let span = crate::telemetry::check_span(correlation);
+    let span = crate::observe::telemetry::check_span(correlation);
     let (decision, request) = match request {
         Ok(request) => (
             pipeline.decide(&request).instrument(span.clone()).await,
@@ -46,8 +46,13 @@ pub async fn decide(
             )
         }
     };
-    crate::telemetry::record_decision(&span, &decision);
+    crate::observe::telemetry::record_decision(&span, &decision);
     drop(span);
-    crate::decision_log::record_correlated(&decision, &request, correlation, started.elapsed());
+    crate::observe::decision_log::record_correlated(
+        &decision,
+        &request,
+        correlation,
+        started.elapsed(),
+    );
     Answer::build(&decision, &request.headers, with_metadata)
 }

@@ -1,5 +1,5 @@
-//! Reading operator-supplied files (the policy, and every file a command reads) without
-//! trusting what is at the path.
+//! Reading operator-supplied files (the policy, the revocation list, and every file a
+//! command reads) without trusting what is at the path.
 //!
 //! The path is a ConfigMap mount that anything with write access to it can change, or a
 //! file handed to a command (`import`, `check --jwks`, `test`): it may hold a FIFO (an
@@ -18,6 +18,9 @@ use std::path::Path;
 
 use thiserror::Error;
 
+use crate::policy::{Policy, PolicyErrors};
+use crate::revocation::RevocationList;
+
 /// Why a file could not be read.
 #[derive(Debug, Error)]
 pub enum ReadError {
@@ -31,6 +34,32 @@ pub enum ReadError {
     StreamTooLarge { max: usize },
     #[error("not UTF-8 text")]
     NotUtf8,
+}
+
+/// Reads a policy file: a regular file, refused unread past
+/// [`MAX_POLICY_BYTES`](crate::policy::MAX_POLICY_BYTES).
+pub fn read_policy_text(path: &Path) -> Result<String, PolicyErrors> {
+    read_text(path, crate::policy::MAX_POLICY_BYTES)
+        .map_err(|e| PolicyErrors::one(e.to_string()).in_file(path))
+}
+
+/// Reads and compiles a policy file.
+pub fn load_policy(path: &Path) -> Result<Policy, PolicyErrors> {
+    let text = read_policy_text(path)?;
+    Policy::parse(&text).map_err(|e| e.in_file(path))
+}
+
+/// Reads a revocation file: a regular file, refused unread past
+/// [`MAX_REVOCATIONS_BYTES`](crate::revocation::MAX_REVOCATIONS_BYTES).
+pub fn read_revocations_text(path: &Path) -> Result<String, PolicyErrors> {
+    read_text(path, crate::revocation::MAX_REVOCATIONS_BYTES)
+        .map_err(|e| PolicyErrors::one(e.to_string()).in_file(path))
+}
+
+/// Reads and compiles a revocation file.
+pub fn load_revocations(path: &Path) -> Result<RevocationList, PolicyErrors> {
+    let text = read_revocations_text(path)?;
+    RevocationList::parse(&text).map_err(|e| e.in_file(path))
 }
 
 /// Reads the regular file at `path` as text, refusing more than `max` bytes unread.

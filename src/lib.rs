@@ -1,45 +1,38 @@
 //! cognito-ext-authz: Envoy's external authorization service (`envoy.service.auth.v3`)
 //! enforcing the access policy of an AWS API Gateway Cognito User Pools authorizer.
 //!
-//! One request flows one way through named stages (see [`pipeline`]): the path and host are
-//! made safe to match ([`path`], [`host`]), the route is chosen ([`policy`]), the credential
-//! is read from the configured header ([`credential`]), the Cognito access token is
-//! verified ([`token`]), the route's scopes and groups are checked, and a
-//! [`decision::Decision`] comes out; [`answer`] turns it into what Envoy should do, without
-//! protobuf. [`grpc`] is the only module that knows protobuf; [`http_auth`] answers the
-//! same decisions as HTTP authorization subrequests; both decide, log ([`decision_log`])
-//! and count through [`decide`]. [`server`] wires gRPC, the HTTP authorization port,
-//! health, the admin HTTP port, reloads and shutdown. Layers only import downwards: [`metrics`], [`path`], [`host`], [`files`] and
-//! [`settings`] are leaves; [`explain`] is `check`'s offline use of the same pipeline.
+//! The decision core (`crates/core`: [`path`], [`host`], [`credential`], [`policy`],
+//! [`token`], [`revocation`], [`decision`], [`answer`], [`pipeline`]) decides; it is
+//! re-exported here whole. This package serves it: [`grpc`] is the only module that knows
+//! protobuf; [`http_auth`] answers the same decisions as HTTP authorization subrequests;
+//! both decide, log ([`observe::decision_log`]) and count through [`decide`]; [`server`]
+//! wires gRPC, the HTTP authorization port, health, the admin HTTP port, reloads and
+//! shutdown; [`keys`] fetches key sets; [`follow`] follows
+//! the mounted files (policy, revocations, TLS); [`settings`], [`listen`] and [`tls`] are
+//! the serving parts, [`observe`] what it tells (logs, metrics, traces); [`explain`],
+//! [`policytest`] and [`import`] are the offline tools (`check`, `test`, `import`).
 
-pub mod active;
-pub mod answer;
-pub mod credential;
+pub use cognito_ext_authz_core::{
+    active, answer, credential, decision, host, path, pipeline, policy, revocation, token,
+    trace_context,
+};
+
 pub mod decide;
-pub mod decision;
-pub mod decision_log;
 pub mod explain;
 pub mod files;
 pub mod follow;
 pub mod grpc;
-pub mod host;
 pub mod http_auth;
 pub mod import;
+pub mod keys;
 pub mod lifecycle;
 pub mod listen;
-pub mod log_sink;
-pub mod metrics;
-pub mod path;
-pub mod pipeline;
-pub mod policy;
+pub mod observe;
 pub mod policytest;
 pub mod reflection;
-pub mod revocation;
 pub mod server;
 pub mod settings;
-pub mod telemetry;
 pub mod tls;
-pub mod token;
 
 /// Code generated from `proto/` (Envoy's ext_authz v3 subset).
 pub mod proto {

@@ -58,7 +58,7 @@ impl AsyncRead for Conn {
                     None => false,
                 };
                 if idle_over {
-                    crate::metrics::limit_tripped("idle_connection_closed");
+                    crate::observe::metrics::limit_tripped("idle_connection_closed");
                     Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::TimedOut,
                         "connection idle for too long",
@@ -139,7 +139,7 @@ pub fn accept(listener: TcpListener, limits: Limits) -> mpsc::Receiver<io::Resul
             let slot = match slots.clone().try_acquire_owned() {
                 Ok(slot) => slot,
                 Err(_) => {
-                    crate::metrics::limit_tripped(at_cap);
+                    crate::observe::metrics::limit_tripped(at_cap);
                     tokio::select! {
                         slot = slots.clone().acquire_owned() => match slot {
                             Ok(slot) => slot,
@@ -169,7 +169,7 @@ pub fn accept(listener: TcpListener, limits: Limits) -> mpsc::Receiver<io::Resul
                     }
                 }
                 Err(e) => {
-                    crate::metrics::limit_tripped("accept_failed");
+                    crate::observe::metrics::limit_tripped("accept_failed");
                     tracing::warn!(port = limits.port, error = %e, "accept failed; retrying shortly");
                     drop(slot);
                     tokio::time::sleep(ACCEPT_BACKOFF).await;

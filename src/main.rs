@@ -9,8 +9,8 @@ use cognito_ext_authz::settings::Settings;
 
 mod cli;
 
-use cli::observability::init_logging;
 use cli::validate::{print_errors, validate, validate_online};
+use cognito_ext_authz::observe;
 
 /// mimalloc rather than the libc allocator: fast under concurrent allocation with glibc and
 /// with musl alike (the container image is a static musl build, whose own allocator
@@ -262,7 +262,8 @@ fn main() -> ExitCode {
 }
 
 fn prune(file: &std::path::Path, max_token_lifetime: &str, dry_run: bool) -> ExitCode {
-    use cognito_ext_authz::revocation::{self, prune};
+    use crate::cli::prune;
+    use cognito_ext_authz::files::read_revocations_text;
     use cognito_ext_authz::token::access::{now_unix, utc};
     let lifetime = match prune::parse_duration(max_token_lifetime) {
         Ok(d) => d,
@@ -271,8 +272,9 @@ fn prune(file: &std::path::Path, max_token_lifetime: &str, dry_run: bool) -> Exi
             return ExitCode::from(2);
         }
     };
-    let parsed = revocation::read_text(file).and_then(|text| {
-        let parsed = revocation::parse_file(&text).map_err(|e| e.in_file(file))?;
+    let parsed = read_revocations_text(file).and_then(|text| {
+        let parsed =
+            cognito_ext_authz::revocation::parse_file(&text).map_err(|e| e.in_file(file))?;
         let plan = prune::plan(&parsed, lifetime, now_unix()).map_err(|e| e.in_file(file))?;
         Ok(plan)
     });
@@ -493,7 +495,7 @@ fn serve(
     settings.policy_path = policy.unwrap_or(settings.policy_path);
     settings.revocations_path = revocations.or(settings.revocations_path);
     // Sends the spans and flushes the log lines still queued when serve returns.
-    let _observability = init_logging(settings.log_format, settings.log_queue_lines);
+    let _observability = observe::start(settings.log_format, settings.log_queue_lines);
     for w in warnings {
         tracing::warn!("{w}");
     }

@@ -21,14 +21,17 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::active::ActivePolicy;
+use crate::files::{read_policy_text, read_revocations_text};
+use crate::follow::policy as watch;
 use crate::grpc::{AuthorizationService, CheckServer, GrpcPort, Http2Limits};
 use crate::http_auth::{HttpAuthLimits, HttpAuthPort};
+use crate::keys::KeyFetcher;
 use crate::lifecycle::{Lifecycle, Phase, signal};
 use crate::pipeline::Pipeline;
-use crate::policy::{Policy, read_policy_text, watch};
+use crate::policy::Policy;
 use crate::revocation::RevocationList;
 use crate::settings::Settings;
-use crate::token::keys::{KeyFetcher, KeyStore, PoolKeys};
+use crate::token::keys::{KeyStore, PoolKeys};
 
 /// The gRPC service name health is reported for (besides the empty "whole server" name).
 const SERVICE_NAME: &str = "envoy.service.auth.v3.Authorization";
@@ -53,11 +56,11 @@ pub enum ServeError {
     #[error("revocation list refused:\n{0}")]
     Revocations(crate::policy::PolicyErrors),
     /// TLS on the gRPC port cannot start.
-    #[error("{0}")]
-    Tls(String),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsStartError),
     /// The HTTP client that fetches key sets cannot be built.
-    #[error("{0}")]
-    KeyFetcher(crate::token::keys::KeyError),
+    #[error(transparent)]
+    KeyFetcher(#[from] crate::token::keys::KeyError),
     /// A file cannot be followed for changes.
     #[error("cannot watch {}: {source}", path.display())]
     Watch {
@@ -78,37 +81,34 @@ pub enum ServeError {
 
 /// Runs the service until SIGTERM/SIGINT; `Ok` after a clean drain.
 pub async fn serve(settings: Settings) -> Result<(), ServeError> {
-    let metrics = crate::metrics::install();
+    let metrics = crate::observe::metrics::install();
     let text = read_policy_text(&settings.policy_path).map_err(ServeError::Unreadable)?;
     let policy = Policy::parse(&text).map_err(|errors| {
-        crate::metrics::policy_reload("failure");
+        crate::observe::metrics::policy_reload("failure");
         ServeError::Policy {
             path: settings.policy_path.clone(),
             errors,
         }
     })?;
-    crate::metrics::policy_reload("success");
+    crate::observe::metrics::policy_reload("success");
     tracing::info!(path = %settings.policy_path.display(), summary = %policy.summary(), "policy loaded");
     let revocations = match &settings.revocations_path {
         Some(path) => Some(load_revocations(path)?),
         None => None,
     };
     let tls = match &settings.tls {
-        Some(files) => Some(
-            crate::tls::Tls::start(
-                files,
-                crate::tls::Follow {
-                    poll: settings.policy_poll,
-                    quiet: settings.policy_quiet,
-                },
-            )
-            .map_err(ServeError::Tls)?,
-        ),
+        Some(files) => Some(crate::tls::Tls::start(
+            files,
+            crate::tls::Follow {
+                poll: settings.policy_poll,
+                quiet: settings.policy_quiet,
+            },
+        )?),
         None => None,
     };
 
-    let fetcher = KeyFetcher::new(settings.jwks_timeout).map_err(ServeError::KeyFetcher)?;
-    let store = Arc::new(KeyStore::new(fetcher, settings.jwks_cooldown));
+    let fetcher = KeyFetcher::new(settings.jwks_timeout)?;
+    let store = Arc::new(KeyStore::new(Arc::new(fetcher), settings.jwks_cooldown));
     let keys = store.for_policy(&policy);
     let pipeline = Arc::new(Pipeline::new(
         ActivePolicy {
@@ -124,7 +124,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     };
     if let (Some(path), Some((list, digest))) = (&settings.revocations_path, revocations) {
         pipeline.replace_revocations(Arc::new(list));
-        let updates = crate::revocation::watch::spawn(path.clone(), digest, follow_timing)
+        let updates = crate::follow::revocations::spawn(path.clone(), digest, follow_timing)
             .map_err(|source| ServeError::Watch {
                 path: path.clone(),
                 source,
@@ -202,7 +202,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
             "/metrics",
             get(move || {
                 let metrics = metrics.clone();
-                async move { crate::metrics::render(&metrics) }
+                async move { crate::observe::metrics::render(&metrics) }
             }),
         )
         .with_state(ready.clone());
@@ -477,7 +477,7 @@ async fn apply_policies(
             keys,
             generation,
         });
-        crate::metrics::policy_reload("success");
+        crate::observe::metrics::policy_reload("success");
         tracing::info!(generation, summary = %summary, "policy reloaded");
     }
 }
@@ -485,13 +485,13 @@ async fn apply_policies(
 /// Loads the revocation list at start: refused (the process does not start) when it cannot
 /// be read or is invalid, like the policy. Returns it with the digest of its text.
 fn load_revocations(path: &std::path::Path) -> Result<(RevocationList, [u8; 32]), ServeError> {
-    let text = crate::revocation::read_text(path).map_err(ServeError::Unreadable)?;
+    let text = read_revocations_text(path).map_err(ServeError::Unreadable)?;
     let list = RevocationList::parse(&text).map_err(|e| {
-        crate::metrics::revocation_reload("failure");
+        crate::observe::metrics::revocation_reload("failure");
         ServeError::Revocations(e.in_file(path))
     })?;
-    crate::metrics::revocation_reload("success");
-    crate::metrics::revocations_in_force(list.sizes());
+    crate::observe::metrics::revocation_reload("success");
+    crate::observe::metrics::revocations_in_force(list.sizes());
     tracing::info!(path = %path.display(), summary = %list.summary(), "revocation list loaded");
     Ok((list, crate::follow::text_digest(&text)))
 }
@@ -512,8 +512,8 @@ async fn apply_revocations(
         if let Some(older) = previous.replace(replaced) {
             tokio::task::spawn_blocking(move || drop(older));
         }
-        crate::metrics::revocation_reload("success");
-        crate::metrics::revocations_in_force(sizes);
+        crate::observe::metrics::revocation_reload("success");
+        crate::observe::metrics::revocations_in_force(sizes);
         tracing::info!(summary = %summary, "revocation list reloaded");
     }
 }

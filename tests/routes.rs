@@ -276,7 +276,7 @@ async fn unsafe_paths_are_refused_even_with_default_allow() {
 }
 
 /// API Gateway's matching as published measurements of real API Gateway show it (the
-/// measurements are described at `src/policy/table.rs`'s tests): resource and method as a
+/// measurements are described at `crates/core/src/policy/table.rs`'s tests): resource and method as a
 /// pair, a resource without the request's verb falling back to a less specific resource
 /// with it (the greedy `{proxy+}` with ANY), and with none at all 403 (API Gateway's
 /// Missing Authentication Token; the body is checked with the gateway responses).

@@ -188,7 +188,8 @@ async fn a_rotation_to_an_expired_or_early_certificate_is_refused_and_the_last_g
     // A pair valid from a few seconds on (issued by a clock ahead of the pod's): refused
     // now, put in force once valid without any further change to the files.
     let now = time::OffsetDateTime::now_utc();
-    let early = server_valid(&ca, now + time::Duration::seconds(3), years_from_now(1));
+    let valid_from = now + time::Duration::seconds(6);
+    let early = server_valid(&ca, valid_from, years_from_now(1));
     secret.swap(&[("tls.crt", &early.cert), ("tls.key", &early.key)]);
     eventually(
         "the early certificate refused and counted",
@@ -201,7 +202,14 @@ async fn a_rotation_to_an_expired_or_early_certificate_is_refused_and_the_last_g
         "{}",
         service.logs()
     );
-    assert_eq!(client.served_cert(service.grpc).await, first.der);
+    let served = client.served_cert(service.grpc).await;
+    // On a loaded machine the early pair may already be valid by now.
+    if time::OffsetDateTime::now_utc() < valid_from {
+        assert_eq!(
+            served, first.der,
+            "the early pair served before it was valid"
+        );
+    }
     eventually(
         "the early certificate served once valid",
         &service,
@@ -209,7 +217,7 @@ async fn a_rotation_to_an_expired_or_early_certificate_is_refused_and_the_last_g
     )
     .await;
     assert!(
-        time::OffsetDateTime::now_utc() >= now + time::Duration::seconds(3),
+        time::OffsetDateTime::now_utc() >= valid_from,
         "served before it was valid"
     );
     let metrics = service.metrics().await;

@@ -1,7 +1,7 @@
-//! The parts of the command line that are more than dispatch: `validate`, and the logging
-//! and tracing set-up of `serve`. Private to the binary (`src/main.rs`).
+//! The parts of the command line that are more than dispatch: `validate` and `revocations
+//! prune`. Private to the binary (`src/main.rs`).
 
-pub(crate) mod observability;
+pub(crate) mod prune;
 pub(crate) mod validate;
 
 use std::process::ExitCode;

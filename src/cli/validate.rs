@@ -4,8 +4,6 @@
 
 use std::process::ExitCode;
 
-use cognito_ext_authz::policy::Policy;
-
 pub(crate) fn validate(path: &std::path::Path, revocations: Option<&std::path::Path>) -> ExitCode {
     let policy_ok = validate_policy(path);
     let revocations_ok = revocations.is_none_or(validate_revocations);
@@ -20,8 +18,9 @@ pub(crate) fn validate(path: &std::path::Path, revocations: Option<&std::path::P
 /// limits (timeout `AUTHZ_JWKS_TIMEOUT_SECONDS`, 5 s by default; the service's trust
 /// store), one line per pool; fails naming each pool whose keys cannot be had.
 pub(crate) fn validate_online(path: &std::path::Path) -> ExitCode {
-    use cognito_ext_authz::token::keys::{KeyError, KeyFetcher};
-    let Ok(policy) = Policy::load(path) else {
+    use cognito_ext_authz::keys::KeyFetcher;
+    use cognito_ext_authz::token::keys::KeyError;
+    let Ok(policy) = cognito_ext_authz::files::load_policy(path) else {
         return ExitCode::FAILURE;
     };
     let timeout = match std::env::var("AUTHZ_JWKS_TIMEOUT_SECONDS") {
@@ -84,7 +83,7 @@ pub(crate) fn validate_online(path: &std::path::Path) -> ExitCode {
 
 /// `validate --revocations`: a summary line, or every error with its place.
 fn validate_revocations(path: &std::path::Path) -> bool {
-    match cognito_ext_authz::revocation::RevocationList::load(path) {
+    match cognito_ext_authz::files::load_revocations(path) {
         Ok(list) => {
             println!(
                 "{}: valid revocation list: {}",
@@ -102,7 +101,7 @@ fn validate_revocations(path: &std::path::Path) -> bool {
 }
 
 fn validate_policy(path: &std::path::Path) -> bool {
-    match Policy::load(path) {
+    match cognito_ext_authz::files::load_policy(path) {
         Ok(policy) => {
             println!("{}: valid", path.display());
             println!("{}", policy.summary());

@@ -26,8 +26,7 @@ use crate::active::ActivePolicy;
 use crate::credential::{self, Headers};
 use crate::decision::{Decision, DenyReason};
 use crate::pipeline::{Pipeline, Request};
-use crate::policy::{Policy, PolicyErrors};
-use crate::revocation::RevocationList;
+use crate::policy::PolicyErrors;
 use crate::token::TokenError;
 use crate::token::verify::TokenCheck;
 use offline::KeySets;
@@ -125,9 +124,9 @@ impl fmt::Display for Explanation {
 /// Loads the policy and key sets, decides the request and explains it. An error is a
 /// usage or input problem (exit 2), never a decision.
 pub async fn check(options: &CheckOptions) -> Result<Explanation, CheckError> {
-    let policy = Policy::load(&options.policy).map_err(CheckError::Policy)?;
+    let policy = crate::files::load_policy(&options.policy).map_err(CheckError::Policy)?;
     let revocations = match &options.revocations {
-        Some(path) => Some(RevocationList::load(path).map_err(CheckError::Policy)?),
+        Some(path) => Some(crate::files::load_revocations(path).map_err(CheckError::Policy)?),
         None => None,
     };
     let header_value = match &options.token {

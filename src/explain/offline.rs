@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::CheckError;
+use crate::keys::KeyFetcher;
 use crate::policy::Policy;
-use crate::token::keys::{KeyFetcher, MAX_JWKS_BYTES, PoolKeys, parse_jwks};
+use crate::token::keys::{MAX_JWKS_BYTES, PoolKeys, parse_jwks};
 use crate::token::verify::MAX_TOKEN_BYTES;
 
 /// Largest token file read: a token the service would take, with room for `Bearer ` and
@@ -50,7 +51,12 @@ pub(super) async fn key_sets(policy: &Policy, jwks: Option<&Path>) -> Result<Key
                 .map_err(|e| CheckError::Input(e.to_string()))?;
             let mut keys = Vec::new();
             for (i, pool) in policy.pools.iter().enumerate() {
-                let k = PoolKeys::remote(&pool.id, &pool.jwks_uri, fetcher.clone(), Duration::MAX);
+                let k = PoolKeys::remote(
+                    &pool.id,
+                    &pool.jwks_uri,
+                    Arc::new(fetcher.clone()),
+                    Duration::MAX,
+                );
                 match k.refresh().await {
                     Ok(n) => {
                         notes.push(format!("keys: {} key(s) fetched from {}", n, pool.jwks_uri))

@@ -1,9 +1,5 @@
 //! Writing `check`'s explanation: the request, the route and why it matched, each token
 //! check in pipeline order, the decision and the answer Envoy would get.
-//!
-//! Over 500 lines: one renderer per explanation section (request, route, token checks,
-//! decision), each short; they share the output buffer and the decoded token, so they stay
-//! in one file.
 
 use std::fmt::Write as _;
 
@@ -501,50 +497,39 @@ fn describe_token(out: &mut String, token: &str) {
     let _ = writeln!(
         out,
         "  claims (unverified): {}",
-        summary(
-            &claims,
-            &[
-                "iss",
-                "token_use",
-                "client_id",
-                "sub",
-                "username",
-                "scope",
-                "cognito:groups",
-                "jti",
-                "origin_jti"
-            ]
-        )
+        summary(&claims, &SUMMARISED_CLAIMS)
     );
     let now = now_unix();
-    for key in ["exp", "nbf", "iat"] {
+    for key in TIME_CLAIMS {
         if let Some(t) = claims.get(key).and_then(Value::as_u64) {
             let _ = writeln!(out, "    {key}: {} ({})", utc(t), relative(t, now));
         }
     }
-    let known = [
-        "iss",
-        "token_use",
-        "client_id",
-        "sub",
-        "username",
-        "scope",
-        "cognito:groups",
-        "jti",
-        "origin_jti",
-        "exp",
-        "nbf",
-        "iat",
-    ];
     let others: Vec<&str> = claims
         .keys()
         .map(String::as_str)
-        .filter(|k| !known.contains(k))
+        .filter(|k| !SUMMARISED_CLAIMS.contains(k) && !TIME_CLAIMS.contains(k))
         .collect();
     if !others.is_empty() {
         let _ = writeln!(out, "    other claims: {}", others.join(", "));
     }
 }
+
+/// The claims shown on the token's summary line, in this order.
+const SUMMARISED_CLAIMS: [&str; 9] = [
+    "iss",
+    "token_use",
+    "client_id",
+    "sub",
+    "username",
+    "scope",
+    "cognito:groups",
+    "jti",
+    "origin_jti",
+];
+
+/// The time claims, each shown on its own line with how far it is from now.
+const TIME_CLAIMS: [&str; 3] = ["exp", "nbf", "iat"];
 
 fn summary(map: &Map<String, Value>, keys: &[&str]) -> String {
     keys.iter()

@@ -23,7 +23,6 @@ pub use view::{
 use crate::answer::{Answer, MetaValue};
 use crate::credential::Headers;
 use crate::decision::DenyReason;
-use crate::decision_log::Correlation;
 use crate::host::BadHost;
 use crate::path::UnsafePath;
 use crate::pipeline::{Pipeline, Request};
@@ -35,6 +34,7 @@ use crate::proto::envoy::service::auth::v3::{
 };
 use crate::proto::envoy::r#type::v3::{HttpStatus, StatusCode};
 use crate::proto::google::rpc;
+use crate::trace_context::Correlation;
 
 /// google.rpc.Code values.
 const CODE_OK: i32 = 0;

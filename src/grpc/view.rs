@@ -241,7 +241,7 @@ async fn take(
     match places.clone().try_acquire_owned() {
         Ok(permit) => Ok(permit),
         Err(_) => {
-            crate::metrics::limit_tripped(limit);
+            crate::observe::metrics::limit_tripped(limit);
             places
                 .clone()
                 .acquire_owned()
@@ -322,7 +322,7 @@ fn check_prefix(read: &[u8], limit: usize) -> Result<(), Refusal> {
         }
         let len = u32::from_be_bytes([read[1], read[2], read[3], read[4]]) as usize;
         if len > limit {
-            crate::metrics::limit_tripped("grpc_message_size");
+            crate::observe::metrics::limit_tripped("grpc_message_size");
             return Err(Refusal::TooLarge);
         }
         // More than one message: what was read stays within one message and a frame.

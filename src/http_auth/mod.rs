@@ -36,8 +36,8 @@ use tokio::sync::{Semaphore, mpsc};
 pub use original::{ENVOY_PREFIX, Endpoint};
 
 use crate::answer::Answer;
-use crate::decision_log::Correlation;
 use crate::pipeline::{Pipeline, Request};
+use crate::trace_context::Correlation;
 
 /// Largest request head read (request line and headers): Envoy's default header limit is
 /// 60 KiB, and a subrequest carries the client's headers. Larger: 431, unread.
@@ -132,7 +132,7 @@ impl HttpAuthPort {
         // hyper's buffer bound holds memory, but may read somewhat past it before it finds
         // the end of the head; this holds the head itself to the bound, exactly.
         if head_bytes(&parts, target.len()) > MAX_HEAD_BYTES {
-            crate::metrics::limit_tripped("http_auth_head_too_large");
+            crate::observe::metrics::limit_tripped("http_auth_head_too_large");
             return plain(
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                 r#"{"message":"Request Header Fields Too Large"}"#,
@@ -157,7 +157,7 @@ impl HttpAuthPort {
         match tokio::time::timeout(self.limits.request_timeout, decided).await {
             Ok(answer) => to_response(&answer, endpoint),
             Err(_) => {
-                crate::metrics::limit_tripped("http_auth_request_timeout");
+                crate::observe::metrics::limit_tripped("http_auth_request_timeout");
                 plain(StatusCode::SERVICE_UNAVAILABLE, "")
             }
         }

@@ -15,7 +15,7 @@
 //! handshake, is never cut. A new config also brings a new session cache, so a session set
 //! up under an old CA cannot be resumed under the new one.
 //!
-//! The files are followed like the policy (`policy/watch.rs`): cert-manager writes a
+//! The files are followed by the policy's follower (`crate::follow::parsed`): cert-manager writes a
 //! Secret and the kubelet swaps the `..data` symlink of the mount, so we watch the
 //! *folders*, read a swap at once, read any other change only once the folder has been
 //! quiet, compare the files' identities every poll in case an event was missed, and ignore
@@ -58,6 +58,7 @@ pub use conn::TlsConn;
 pub use load::TlsError;
 use load::{Loaded, Texts, build, now_unix};
 
+use crate::follow::{Followed, Refusal};
 use crate::listen::Conn;
 use crate::settings::TlsFiles;
 
@@ -71,6 +72,17 @@ const MAX_PEM_BYTES: usize = 1024 * 1024;
 const CERT_VAR: &str = "AUTHZ_TLS_CERT_FILE";
 const KEY_VAR: &str = "AUTHZ_TLS_KEY_FILE";
 const CA_VAR: &str = "AUTHZ_TLS_CLIENT_CA_FILE";
+
+/// Why TLS on the gRPC port cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsStartError {
+    /// The files cannot be used (the error names the variable and the file).
+    #[error(transparent)]
+    Files(#[from] TlsError),
+    /// The files cannot be followed for changes.
+    #[error("cannot watch the TLS files: {0}")]
+    Watch(notify::Error),
+}
 
 /// TLS on the gRPC port: the config in force, replaced as the files change.
 pub struct Tls {
@@ -89,7 +101,7 @@ impl Tls {
     pub fn load(files: &TlsFiles) -> Result<Arc<Tls>, TlsError> {
         let texts = Texts::read(files)?;
         let loaded = build(files, &texts, now_unix())
-            .inspect_err(|_| crate::metrics::tls_reload("failure"))?;
+            .inspect_err(|_| crate::observe::metrics::tls_reload("failure"))?;
         let tls = Arc::new(Tls {
             files: files.clone(),
             config: ArcSwap::new(loaded.config.clone()),
@@ -100,11 +112,9 @@ impl Tls {
     }
 
     /// Loads the files and follows them for as long as the process runs.
-    pub fn start(files: &TlsFiles, follow: Follow) -> Result<Arc<Tls>, String> {
-        let tls = Tls::load(files).map_err(|e| e.to_string())?;
-        tls.clone()
-            .follow(follow)
-            .map_err(|e| format!("cannot watch the TLS files: {e}"))?;
+    pub fn start(files: &TlsFiles, follow: Follow) -> Result<Arc<Tls>, TlsStartError> {
+        let tls = Tls::load(files)?;
+        tls.clone().follow(follow).map_err(TlsStartError::Watch)?;
         Ok(tls)
     }
 
@@ -114,8 +124,8 @@ impl Tls {
     }
 
     fn announce(&self, loaded: &Loaded, what: &str) {
-        crate::metrics::tls_reload("success");
-        crate::metrics::tls_not_after(loaded.not_after);
+        crate::observe::metrics::tls_reload("success");
+        crate::observe::metrics::tls_not_after(loaded.not_after);
         tracing::info!(
             cert = %self.files.cert.display(),
             subject = %loaded.subject,
@@ -183,17 +193,17 @@ impl Tls {
                     let peer = conn.stream().peer_addr().ok();
                     match tokio::time::timeout(timeout, acceptor.accept(conn)).await {
                         Ok(Ok(stream)) => {
-                            crate::metrics::tls_handshake("ok");
+                            crate::observe::metrics::tls_handshake("ok");
                             let _ = tx.send(Ok(TlsConn(stream))).await;
                         }
                         Ok(Err(e)) => {
                             let reason = refusal(&e);
-                            crate::metrics::tls_handshake(reason);
+                            crate::observe::metrics::tls_handshake(reason);
                             tracing::debug!(?peer, reason, error = %e, "TLS handshake refused");
                         }
                         Err(_) => {
-                            crate::metrics::tls_handshake("timeout");
-                            crate::metrics::limit_tripped("tls_handshake_timeout");
+                            crate::observe::metrics::tls_handshake("timeout");
+                            crate::observe::metrics::limit_tripped("tls_handshake_timeout");
                             tracing::debug!(?peer, "TLS handshake not finished in time; closed");
                         }
                     }
@@ -203,67 +213,39 @@ impl Tls {
         rx
     }
 
-    /// Follows the files ([`crate::follow`]); puts each good new set in force and keeps
-    /// the last good one when a new set is refused.
+    /// Follows the files ([`crate::follow::parsed`]); puts each good new set in force and
+    /// keeps the last good one when a new set is refused. A set refused only because its
+    /// certificate is not valid yet is tried again when it becomes valid.
     fn follow(self: Arc<Self>, timing: Follow) -> Result<(), notify::Error> {
-        let mut changes =
-            crate::follow::spawn(self.paths().map(Path::to_path_buf).collect(), timing)?;
+        let (read_files, build_files) = (self.files.clone(), self.files.clone());
+        let mut loaded = crate::follow::parsed(
+            self.started_with,
+            timing,
+            Followed {
+                paths: self.paths().map(Path::to_path_buf).collect(),
+                read: Box::new(move || {
+                    let texts = Texts::read(&read_files).map_err(|e| e.to_string())?;
+                    Ok((texts.digest(), texts))
+                }),
+                parse: Box::new(move |texts| {
+                    build(&build_files, &texts, now_unix()).map_err(|e| Refusal {
+                        retry_at: match e {
+                            TlsError::NotYetValid { not_before, .. } => Some(not_before),
+                            _ => None,
+                        },
+                        error: e.to_string(),
+                    })
+                }),
+                refused: |error| {
+                    tracing::error!(%error, "TLS files refused; the last good certificate stays in force");
+                    crate::observe::metrics::tls_reload("failure");
+                },
+            },
+        )?;
         tokio::spawn(async move {
-            let mut last = self.started_with;
-            let mut last_error = String::new();
-            // When a set refused only for being early becomes valid: it is built again then.
-            let mut valid_from: Option<i64> = None;
-            loop {
-                let woke = match valid_from {
-                    Some(at) => {
-                        let wait = Duration::from_secs((at - now_unix()).max(0) as u64 + 1);
-                        tokio::select! {
-                            change = changes.recv() => change.is_some(),
-                            () = tokio::time::sleep(wait) => true,
-                        }
-                    }
-                    None => changes.recv().await.is_some(),
-                };
-                if !woke {
-                    return;
-                }
-                let files = self.files.clone();
-                let attempt = tokio::task::spawn_blocking(move || {
-                    let texts = Texts::read(&files)?;
-                    let digest = texts.digest();
-                    Ok::<_, TlsError>((digest, texts))
-                })
-                .await;
-                let (digest, texts) = match attempt {
-                    Ok(Ok(read)) => read,
-                    Ok(Err(e)) => {
-                        refused(&mut last_error, &e);
-                        continue;
-                    }
-                    Err(_) => continue,
-                };
-                if last == digest && valid_from.is_none() {
-                    continue;
-                }
-                last = digest;
-                valid_from = None;
-                let files = self.files.clone();
-                let built =
-                    tokio::task::spawn_blocking(move || build(&files, &texts, now_unix())).await;
-                match built {
-                    Ok(Ok(loaded)) => {
-                        last_error.clear();
-                        self.config.store(loaded.config.clone());
-                        self.announce(&loaded, "TLS files reloaded; new connections use them");
-                    }
-                    Ok(Err(e)) => {
-                        if let TlsError::NotYetValid { not_before, .. } = e {
-                            valid_from = Some(not_before);
-                        }
-                        refused(&mut last_error, &e);
-                    }
-                    Err(_) => {}
-                }
+            while let Some(loaded) = loaded.recv().await {
+                self.config.store(loaded.config.clone());
+                self.announce(&loaded, "TLS files reloaded; new connections use them");
             }
         });
         Ok(())
@@ -287,15 +269,6 @@ enum Alpn {
     H2,
     /// The HTTP authorization port.
     Http1,
-}
-
-fn refused(last_error: &mut String, error: &TlsError) {
-    let error = error.to_string();
-    if *last_error != error {
-        tracing::error!(%error, "TLS files refused; the last good certificate stays in force");
-        crate::metrics::tls_reload("failure");
-        *last_error = error;
-    }
 }
 
 /// The metric label for a refused handshake.

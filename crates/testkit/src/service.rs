@@ -166,7 +166,7 @@ impl Service {
             .env("AUTHZ_POLICY_POLL_SECONDS", "1")
             .env("RUST_LOG", "debug")
             // Off by default; on here so tests can read each decision from the answer
-            // (tests/tokens.rs checks the default; `env` may turn it off again).
+            // (tests/tokens/ checks the default; `env` may turn it off again).
             .env("AUTHZ_DYNAMIC_METADATA", "true")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())

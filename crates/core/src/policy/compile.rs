@@ -1,0 +1,579 @@
+//! Checking a parsed policy file and compiling it into a [`Policy`]: every error is
+//! collected with its place, so one `validate` run shows them all.
+//! One function per part of the file (authorizers, pools, claim headers, routes); the
+//! rules it applies live in `rules.rs`, the result in `mod.rs` and `table.rs`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use std::time::Duration;
+
+use super::model::{AuthMode, AuthorizerConfig, Mode, PolicyFile, TokenUse, UserPoolConfig};
+use super::responses::GatewayResponses;
+use super::rules::{
+    METHODS, check_fetch_url, check_issuer, is_header_name, is_scope_name, pool_region,
+    reserved_header, whole_match_expression,
+};
+use super::table::{Access, HostPattern, Route, RouteSpec, RouteTable};
+use super::template::PathTemplate;
+use super::{Authorizer, Policy, PolicyErrors, Pool, Pools, TrustedPool};
+
+impl Policy {
+    /// Checks a parsed policy file and compiles it.
+    pub fn compile(file: &PolicyFile) -> Result<Policy, PolicyErrors> {
+        let mut errors = Vec::new();
+        let mut pools = PoolList::default();
+        let authorizers = compile_authorizers(file, &mut pools, &mut errors);
+        let default_authorizer = match &file.default_authorizer {
+            Some(name) => {
+                let found = authorizers.iter().position(|a| &*a.name == name.as_str());
+                if found.is_none() {
+                    errors.push(format!(
+                        "defaultAuthorizer: {name:?} is not one of the authorizers"
+                    ));
+                }
+                found
+            }
+            None if authorizers.len() == 1 => Some(0),
+            None => None,
+        };
+        let insufficient_scope_status = match file.insufficient_scope_status {
+            None | Some(401) => 401,
+            Some(403) => 403,
+            Some(other) => {
+                errors.push(format!(
+                    "insufficientScopeStatus: {other} must be 401 or 403"
+                ));
+                401
+            }
+        };
+        let leeway_seconds = file.leeway_seconds.unwrap_or(0);
+        if leeway_seconds > super::MAX_LEEWAY_SECONDS {
+            errors.push(format!(
+                "leewaySeconds: {leeway_seconds} is more than the {} seconds allowed",
+                super::MAX_LEEWAY_SECONDS
+            ));
+        }
+        let dry_run = file.mode == Mode::DryRun;
+        if file.dry_run_unsafe_requests && !dry_run {
+            errors.push("dryRunUnsafeRequests: only takes effect with mode: dryRun".to_owned());
+        }
+        let claim_headers = compile_claim_headers(file, &authorizers, &mut errors);
+        let specs = compile_routes(file, &authorizers, default_authorizer, &mut errors);
+        let gateway_responses =
+            compile_gateway_responses(file, &authorizers, &claim_headers, &mut errors);
+
+        if !errors.is_empty() {
+            return Err(PolicyErrors { file: None, errors });
+        }
+        Ok(Policy {
+            pools: Pools {
+                list: pools.list,
+                by_issuer: pools.by_issuer,
+            },
+            authorizers,
+            claim_headers: claim_headers.into(),
+            default_action: file.default_action,
+            dry_run_no_route: dry_run,
+            dry_run_unsafe: file.dry_run_unsafe_requests,
+            insufficient_scope_status,
+            gateway_responses,
+            leeway_seconds,
+            routes: RouteTable::new(specs),
+        })
+    }
+}
+
+/// The pools of every authorizer, each once (by issuer), as they are compiled.
+#[derive(Default)]
+struct PoolList {
+    list: Vec<Pool>,
+    by_issuer: HashMap<String, usize>,
+}
+
+/// `gatewayResponses`, checked against the names the policy already uses for claims and
+/// tokens (a gateway response never sets those).
+fn compile_gateway_responses(
+    file: &PolicyFile,
+    authorizers: &[Authorizer],
+    claim_headers: &[(String, String)],
+    errors: &mut Vec<String>,
+) -> GatewayResponses {
+    let reserved: Vec<String> = authorizers
+        .iter()
+        .map(|a| a.token_header.clone())
+        .chain(claim_headers.iter().map(|(h, _)| h.clone()))
+        .collect();
+    GatewayResponses::compile(&file.gateway_responses, &reserved, errors)
+}
+
+/// Every authorizer, in either form: the single-authorizer form (top-level `userPools` and
+/// `tokenSource`) is one authorizer named `default`.
+fn compile_authorizers(
+    file: &PolicyFile,
+    pools: &mut PoolList,
+    errors: &mut Vec<String>,
+) -> Vec<Authorizer> {
+    let single = !file.user_pools.is_empty() || !file.token_source.is_default();
+    if !file.authorizers.is_empty() {
+        if single {
+            errors.push(
+                "userPools/tokenSource and authorizers: a policy uses the single-authorizer form (top-level userPools, tokenSource) or named authorizers, never both".to_owned(),
+            );
+        }
+        return file
+            .authorizers
+            .iter()
+            .map(|(name, config)| {
+                let at = format!("authorizers.{name}");
+                if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    errors.push(format!("{at}: {name:?} is not a usable name"));
+                }
+                compile_authorizer(name, config, &at, "", pools, errors)
+            })
+            .collect();
+    }
+    let config = AuthorizerConfig {
+        user_pools: file.user_pools.clone(),
+        token_source: file.token_source.clone(),
+        ..AuthorizerConfig::default()
+    };
+    vec![compile_authorizer(
+        "default", &config, "", "", pools, errors,
+    )]
+}
+
+fn compile_authorizer(
+    name: &str,
+    config: &AuthorizerConfig,
+    at: &str,
+    _unused: &str,
+    pools: &mut PoolList,
+    errors: &mut Vec<String>,
+) -> Authorizer {
+    let field = |f: &str| {
+        if at.is_empty() {
+            f.to_owned()
+        } else {
+            format!("{at}.{f}")
+        }
+    };
+    let token_header = config.token_source.header.trim().to_ascii_lowercase();
+    if !is_header_name(&token_header) {
+        errors.push(format!(
+            "{}: {:?} is not a header name",
+            field("tokenSource.header"),
+            config.token_source.header
+        ));
+    }
+    let expression = config
+        .identity_validation_expression
+        .as_ref()
+        .and_then(|e| {
+            whole_match_expression(e)
+                .map_err(|err| {
+                    errors.push(format!("{}: {err}", field("identityValidationExpression")))
+                })
+                .ok()
+        });
+    let ttl = config
+        .result_ttl_seconds
+        .unwrap_or(DEFAULT_RESULT_TTL_SECONDS);
+    if ttl > 3600 {
+        errors.push(format!(
+            "{}: {ttl} is more than the 3600 seconds API Gateway allows",
+            field("resultTtlSeconds")
+        ));
+    }
+    let trusted = compile_pools(&config.user_pools, &field("userPools"), pools, errors);
+    Authorizer {
+        name: Arc::from(name),
+        pools: trusted,
+        token_header,
+        expression,
+        ttl: Duration::from_secs(ttl),
+    }
+}
+
+/// API Gateway's default `authorizerResultTtlInSeconds`.
+const DEFAULT_RESULT_TTL_SECONDS: u64 = 300;
+
+/// `arn:aws:cognito-idp:REGION:ACCOUNT:userpool/POOL_ID` → `POOL_ID`, when REGION agrees.
+fn pool_id_of_arn(arn: &str) -> Option<&str> {
+    let rest = arn.strip_prefix("arn:")?;
+    let mut parts = rest.splitn(5, ':');
+    let (_partition, service, region, _account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let id = resource.strip_prefix("userpool/")?;
+    (service == "cognito-idp" && pool_region(id) == Some(region)).then_some(id)
+}
+
+fn compile_pools(
+    configs: &[UserPoolConfig],
+    at_list: &str,
+    list: &mut PoolList,
+    errors: &mut Vec<String>,
+) -> Vec<TrustedPool> {
+    if configs.is_empty() {
+        errors.push(format!("{at_list}: at least one user pool is required"));
+    }
+    let mut seen = HashSet::new();
+    let mut issuers_here = HashSet::new();
+    let mut trusted = Vec::new();
+    for (i, pool) in configs.iter().enumerate() {
+        let at = format!("{at_list}[{i}]");
+        let id = match (pool.id.as_str(), pool.arn.as_deref()) {
+            ("", Some(arn)) => match pool_id_of_arn(arn) {
+                Some(id) => id.to_owned(),
+                None => {
+                    errors.push(format!(
+                        "{at}.arn: {arn:?} is not a user pool ARN (arn:aws:cognito-idp:REGION:ACCOUNT:userpool/REGION_ID)"
+                    ));
+                    continue;
+                }
+            },
+            (id, None) if !id.is_empty() => id.to_owned(),
+            ("", None) => {
+                errors.push(format!("{at}: give the pool's id or arn"));
+                continue;
+            }
+            _ => {
+                errors.push(format!("{at}: give the pool's id or its arn, not both"));
+                continue;
+            }
+        };
+        let Some(region) = pool_region(&id) else {
+            errors.push(format!(
+                "{at}.id: {id:?} is not a user pool id (REGION_ID, e.g. ap-south-1_abcdefghi)"
+            ));
+            continue;
+        };
+        if !seen.insert(id.clone()) {
+            errors.push(format!("{at}.id: {id:?} is listed twice"));
+        }
+        let issuer = pool
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("https://cognito-idp.{region}.amazonaws.com/{id}"));
+        if let Err(e) = check_issuer(&issuer) {
+            errors.push(format!("{at}.issuer: {e}"));
+        }
+        let jwks_uri = pool
+            .jwks_uri
+            .clone()
+            .unwrap_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')));
+        if let Err(e) = check_fetch_url(&jwks_uri) {
+            errors.push(format!("{at}.jwksUri: {e}"));
+        }
+        let app_clients = match &pool.app_clients {
+            None => None,
+            Some(list) if list.is_empty() => {
+                errors.push(format!(
+                    "{at}.appClients: an empty list would refuse every token; omit it to accept any client of the pool"
+                ));
+                None
+            }
+            Some(list) => {
+                for c in list {
+                    if c.is_empty() || !c.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                        errors.push(format!("{at}.appClients: {c:?} is not an app client id"));
+                    }
+                }
+                Some(list.iter().cloned().collect())
+            }
+        };
+        if !issuers_here.insert(issuer.clone()) {
+            errors.push(format!("{at}: issuer {issuer:?} is configured twice"));
+            continue;
+        }
+        // Authorizers may share a pool: one key set, one entry, by issuer.
+        let index = match list.by_issuer.get(&issuer) {
+            Some(&index) => {
+                let known = &list.list[index];
+                if known.jwks_uri != jwks_uri || known.id != id {
+                    errors.push(format!(
+                        "{at}: issuer {issuer:?} is configured elsewhere with another id or jwksUri"
+                    ));
+                }
+                index
+            }
+            None => {
+                list.list.push(Pool {
+                    id,
+                    issuer: issuer.clone(),
+                    jwks_uri,
+                });
+                list.by_issuer.insert(issuer, list.list.len() - 1);
+                list.list.len() - 1
+            }
+        };
+        trusted.push(TrustedPool {
+            pool: index,
+            app_clients,
+        });
+    }
+    trusted
+}
+
+fn compile_claim_headers(
+    file: &PolicyFile,
+    authorizers: &[Authorizer],
+    errors: &mut Vec<String>,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (header, claim) in &file.claim_headers {
+        let at = format!("claimHeaders.{header}");
+        let name = header.trim().to_ascii_lowercase();
+        let folded = name.replace('_', "-");
+        if authorizers
+            .iter()
+            .any(|a| a.token_header.replace('_', "-") == folded)
+        {
+            errors.push(format!("{at}: {header:?} is a token header"));
+        } else if let Some(why) = reserved_header(&folded) {
+            errors.push(format!(
+                "{at}: {header:?} is {why}, which proxies or the upstream interpret, and cannot carry a claim"
+            ));
+        } else if !is_header_name(&name) {
+            errors.push(format!("{at}: {header:?} is not a header name"));
+        } else if crate::answer::IDENTITY_HEADERS.contains(&folded.as_str()) {
+            errors.push(format!("{at}: {header:?} is a built-in identity header"));
+        } else if out
+            .iter()
+            .any(|(h, _): &(String, String)| h.replace('_', "-") == folded)
+        {
+            errors.push(format!("{at}: {header:?} is listed twice"));
+        }
+        if claim.is_empty() || claim.chars().any(|c| c.is_control()) {
+            errors.push(format!("{at}: {claim:?} is not a claim name"));
+        }
+        out.push((name, claim.clone()));
+    }
+    out
+}
+
+fn compile_routes(
+    file: &PolicyFile,
+    authorizers: &[Authorizer],
+    default_authorizer: Option<usize>,
+    errors: &mut Vec<String>,
+) -> Vec<RouteSpec> {
+    let mut specs = Vec::new();
+    let mut names: HashMap<String, usize> = HashMap::new();
+    // (shape, host, method) -> route index, to refuse routes that would shadow each other.
+    let mut claimed: HashMap<(String, String, String), usize> = HashMap::new();
+    for (i, route) in file.routes.iter().enumerate() {
+        let at = match &route.name {
+            Some(name) => format!("routes[{i}] ({name})"),
+            None => format!("routes[{i}] ({})", route.path),
+        };
+        let before = errors.len();
+        let template = match PathTemplate::parse(&route.path) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                errors.push(format!("{at}.path: {e}"));
+                None
+            }
+        };
+        let methods = compile_methods(route.methods.as_deref(), &at, errors);
+        let hosts: Vec<HostPattern> = match &route.hosts {
+            None => vec![HostPattern::Any],
+            Some(list) if list.is_empty() => {
+                errors.push(format!(
+                    "{at}.hosts: an empty list matches nothing; omit it to match any host"
+                ));
+                vec![]
+            }
+            Some(list) => list
+                .iter()
+                .filter_map(|h| {
+                    HostPattern::parse(h)
+                        .map_err(|e| errors.push(format!("{at}.hosts: {e}")))
+                        .ok()
+                })
+                .collect(),
+        };
+        let public = route.auth == Some(AuthMode::None);
+        let deny = route.auth == Some(AuthMode::Deny);
+        if public && route.dry_run == Some(true) {
+            errors.push(format!(
+                "{at}.dryRun: an auth: none route lets every request through already"
+            ));
+        }
+        let token_use = route.token_use.unwrap_or_default();
+        let authorizer = match &route.authorizer {
+            Some(name) => {
+                let found = authorizers.iter().position(|a| &*a.name == name.as_str());
+                if found.is_none() {
+                    errors.push(format!(
+                        "{at}.authorizer: {name:?} is not one of the authorizers"
+                    ));
+                }
+                found.unwrap_or(0)
+            }
+            None => match default_authorizer {
+                Some(d) => d,
+                None => {
+                    if !public && !deny {
+                        errors.push(format!(
+                            "{at}: name its authorizer (there are several and no defaultAuthorizer)"
+                        ));
+                    }
+                    0
+                }
+            },
+        };
+        if token_use == TokenUse::Id && route.scopes.is_some() {
+            errors.push(format!(
+                "{at}: `tokenUse: id` is for routes without scopes (API Gateway checks scopes on access tokens only)"
+            ));
+        }
+        if (public || deny) && (route.token_use.is_some() || route.authorizer.is_some()) {
+            errors.push(format!(
+                "{at}: an `auth: none` or `auth: deny` route reads no token, so it takes no authorizer or tokenUse"
+            ));
+        }
+        let scopes = compile_names(route.scopes.as_deref(), "scopes", &at, errors);
+        let groups = compile_names(route.groups.as_deref(), "groups", &at, errors);
+        if public && (!scopes.is_empty() || !groups.is_empty()) {
+            errors.push(format!(
+                "{at}: `auth: none` makes the route public, so it cannot also require scopes or groups"
+            ));
+        }
+        if deny && (!scopes.is_empty() || !groups.is_empty()) {
+            errors.push(format!(
+                "{at}: `auth: deny` refuses every request, so it cannot also require scopes or groups"
+            ));
+        }
+        let name = route.name.clone().unwrap_or_else(|| {
+            let method = if methods.is_empty() {
+                "ANY".to_owned()
+            } else {
+                methods.join(",")
+            };
+            format!("{method} {}", route.path)
+        });
+        if name.is_empty() || name.chars().any(|c| c.is_control()) {
+            errors.push(format!("{at}.name: {name:?} is not a usable name"));
+        }
+        if let Some(first) = names.insert(name.clone(), i) {
+            errors.push(format!(
+                "{at}.name: {name:?} is already the name of routes[{first}]"
+            ));
+        }
+        let Some(template) = template else { continue };
+        if errors.len() > before {
+            continue;
+        }
+        let shape = template.shape();
+        let method_keys: Vec<String> = if methods.is_empty() {
+            vec!["ANY".to_owned()]
+        } else {
+            methods.clone()
+        };
+        'claims: for host in &hosts {
+            let host_key = format!("{host:?}");
+            for method in &method_keys {
+                let key = (shape.clone(), host_key.clone(), method.clone());
+                if let Some(first) = claimed.insert(key, i) {
+                    errors.push(format!(
+                        "{at}: duplicates routes[{first}] (same path {shape}, method {method} and hosts)"
+                    ));
+                    break 'claims;
+                }
+            }
+        }
+        specs.push(RouteSpec {
+            route: Route {
+                name: Arc::from(name),
+                index: i,
+                authorizer,
+                token_use,
+                template: template.clone(),
+                methods: methods.clone(),
+                hosts: route.hosts.clone().unwrap_or_default(),
+                access: if public {
+                    Access::Public
+                } else if deny {
+                    Access::Deny
+                } else {
+                    Access::Protected
+                },
+                scopes,
+                groups,
+                dry_run: match route.dry_run {
+                    Some(explicit) => explicit,
+                    None => file.mode == Mode::DryRun && !deny,
+                },
+            },
+            template,
+            hosts,
+            methods,
+        });
+    }
+    specs
+}
+
+fn compile_methods(methods: Option<&[String]>, at: &str, errors: &mut Vec<String>) -> Vec<String> {
+    let Some(list) = methods else {
+        return Vec::new();
+    };
+    if list.is_empty() {
+        errors.push(format!(
+            "{at}.methods: an empty list matches nothing; omit it to match any method"
+        ));
+        return Vec::new();
+    }
+    let mut out: Vec<String> = Vec::new();
+    for m in list {
+        let upper = m.trim().to_ascii_uppercase();
+        if upper == "ANY" || upper == "*" {
+            if list.len() > 1 {
+                errors.push(format!(
+                    "{at}.methods: ANY cannot be combined with other methods"
+                ));
+            }
+            return Vec::new();
+        }
+        if !METHODS.contains(&upper.as_str()) {
+            errors.push(format!(
+                "{at}.methods: {m:?} is not one of {} or ANY",
+                METHODS.join(", ")
+            ));
+        } else if out.contains(&upper) {
+            errors.push(format!("{at}.methods: {upper} is listed twice"));
+        } else {
+            out.push(upper);
+        }
+    }
+    out
+}
+
+fn compile_names(
+    list: Option<&[String]>,
+    field: &str,
+    at: &str,
+    errors: &mut Vec<String>,
+) -> Vec<String> {
+    let Some(list) = list else {
+        return Vec::new();
+    };
+    if list.is_empty() {
+        errors.push(format!(
+            "{at}.{field}: an empty list is ambiguous; omit {field} to require only a valid token"
+        ));
+    }
+    for s in list {
+        if !is_scope_name(s) {
+            errors.push(format!(
+                "{at}.{field}: {s:?} is not a valid name (no spaces)"
+            ));
+        }
+    }
+    list.to_vec()
+}

@@ -1,0 +1,115 @@
+//! The cache of verified tokens.
+//!
+//! Keyed by the SHA-256 of the token (so the cache never holds a token, and an entry costs
+//! the same whatever the token's size), bounded in entries, each entry expiring at the
+//! token's own `exp`. An entry also records the policy generation it was verified under:
+//! after a reload it no longer counts, so a removed pool or app client takes effect at once.
+//! The caller re-checks that the signing key is still in the pool's key set.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::signature::ParsedPublicKey;
+use moka::sync::Cache;
+
+use super::access::{VerifiedToken, now_unix};
+
+type Key = [u8; 32];
+
+#[derive(Clone)]
+struct Entry {
+    generation: u64,
+    token: Arc<VerifiedToken>,
+    /// When it was verified: an authorizer reuses it only within its result TTL.
+    verified_at: Instant,
+    /// The key that verified it: a hit counts only while the pool's key for that kid is
+    /// still this one.
+    key: Arc<ParsedPublicKey>,
+}
+
+struct UntilExp;
+
+impl moka::Expiry<Key, Entry> for UntilExp {
+    fn expire_after_create(&self, _key: &Key, value: &Entry, _now: Instant) -> Option<Duration> {
+        Some(Duration::from_secs(
+            value.token.exp.saturating_sub(now_unix()),
+        ))
+    }
+}
+
+/// Verified tokens by digest.
+pub(crate) struct TokenCache {
+    cache: Option<Cache<Key, Entry>>,
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("entries", &self.cache.as_ref().map(|c| c.entry_count()))
+            .finish()
+    }
+}
+
+impl TokenCache {
+    /// A cache of at most `entries` tokens; 0 disables caching.
+    pub(crate) fn new(entries: u64) -> Self {
+        let cache = (entries > 0).then(|| {
+            Cache::builder()
+                .max_capacity(entries)
+                .expire_after(UntilExp)
+                .build()
+        });
+        Self { cache }
+    }
+
+    /// Whether tokens are cached at all.
+    pub(crate) fn is_enabled(&self) -> bool {
+        self.cache.is_some()
+    }
+
+    /// The cache key of a token.
+    pub(crate) fn digest(token: &str) -> Key {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+        let mut key = [0u8; 32];
+        key.copy_from_slice(digest.as_ref());
+        key
+    }
+
+    /// The verified token for this digest, when it was verified and with which key, if
+    /// cached under this policy generation.
+    pub(crate) fn get(
+        &self,
+        key: &Key,
+        generation: u64,
+    ) -> Option<(Arc<VerifiedToken>, Instant, Arc<ParsedPublicKey>)> {
+        let cache = self.cache.as_ref()?;
+        cache
+            .get(key)
+            .filter(|e| e.generation == generation)
+            .map(|e| (e.token, e.verified_at, e.key))
+    }
+
+    /// Remembers a verified token until its `exp`.
+    pub(crate) fn insert(
+        &self,
+        digest: Key,
+        generation: u64,
+        token: Arc<VerifiedToken>,
+        key: Arc<ParsedPublicKey>,
+        now: u64,
+    ) {
+        if let Some(cache) = &self.cache
+            && token.exp > now
+        {
+            cache.insert(
+                digest,
+                Entry {
+                    generation,
+                    token,
+                    verified_at: Instant::now(),
+                    key,
+                },
+            );
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Where the token and keys come from, and usage errors.
+
+use super::*;
+
+#[test]
+fn tokens_come_from_a_file_or_standard_input_with_or_without_bearer() {
+    let keys = Keys::new();
+    let t = token(&access_claims(SCOPE));
+    let file = testkit::write(keys.dir.path(), "token", &format!("Bearer {t}\n"));
+    let jwks = keys.jwks();
+    let base = [
+        "check",
+        "--policy",
+        POLICY,
+        "--jwks",
+        jwks.to_str().unwrap(),
+        "--method",
+        "POST",
+        "--path",
+        "/users",
+    ];
+    let mut args = base.to_vec();
+    args.extend(["--token-file", file.to_str().unwrap()]);
+    assert_eq!(run(BIN, &args).code, 0);
+    let mut args = base.to_vec();
+    args.extend(["--token-file", "-"]);
+    let r = run_with_input(BIN, &args, &format!("{t}\n"));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn usage_and_input_errors_exit_2() {
+    let keys = Keys::new();
+    let jwks = keys.jwks();
+    let jwks = jwks.to_str().unwrap();
+    let bad_policy = testkit::write(
+        keys.dir.path(),
+        "bad.yaml",
+        "userPools: []\nroutes:\n  - path: /x\n    scope: [a]\n",
+    );
+    let not_jwks = testkit::write(keys.dir.path(), "not-jwks.json", "{\"keys\": []}");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["check", "--policy", POLICY, "--path", "/users"],
+            "--method",
+        ),
+        (
+            vec![
+                "check",
+                "--policy",
+                POLICY,
+                "--method",
+                "GET",
+                "--path",
+                "/",
+                "--token",
+                "a",
+                "--token-file",
+                "b",
+            ],
+            "cannot be used with",
+        ),
+        (
+            vec![
+                "check",
+                "--policy",
+                bad_policy.to_str().unwrap(),
+                "--jwks",
+                jwks,
+                "--method",
+                "GET",
+                "--path",
+                "/",
+            ],
+            "bad.yaml",
+        ),
+        (
+            vec![
+                "check",
+                "--policy",
+                "/nonexistent/policy.yaml",
+                "--jwks",
+                jwks,
+                "--method",
+                "GET",
+                "--path",
+                "/",
+            ],
+            "cannot read",
+        ),
+        (
+            vec![
+                "check",
+                "--policy",
+                POLICY,
+                "--jwks",
+                not_jwks.to_str().unwrap(),
+                "--method",
+                "GET",
+                "--path",
+                "/",
+            ],
+            "no usable RS256 signing key",
+        ),
+        (
+            vec![
+                "check",
+                "--policy",
+                POLICY,
+                "--jwks",
+                jwks,
+                "--method",
+                "GET",
+                "--path",
+                "/",
+                "--token-file",
+                "/nonexistent/token",
+            ],
+            "cannot read",
+        ),
+    ];
+    for (args, want) in cases {
+        let r = run(BIN, &args);
+        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.contains(want),
+            "{args:?}: missing {want:?} in {}",
+            r.stderr
+        );
+        assert!(r.stdout.is_empty(), "{args:?}");
+    }
+}
+
+/// Without --jwks, each pool's keys are fetched once from its key set URL.
+#[tokio::test]
+async fn fetches_keys_when_no_jwks_file_is_given() {
+    let keys = testkit::KeyServer::start().await;
+    keys.publish(testkit::POOL, key(0));
+    let dir = tempfile::tempdir().unwrap();
+    let policy = testkit::write(
+        dir.path(),
+        "policy.yaml",
+        &format!(
+            "userPools:\n  - id: {}\n    jwksUri: {}\nroutes:\n  - path: /users\n    scopes: [{SCOPE}]\n",
+            testkit::POOL,
+            keys.jwks_uri(testkit::POOL)
+        ),
+    );
+    let policy = policy.to_str().unwrap().to_owned();
+    let t = token(&access_claims(SCOPE));
+    let args = move |t: &str| {
+        vec![
+            "check".to_owned(),
+            "--policy".to_owned(),
+            policy.clone(),
+            "--method".to_owned(),
+            "GET".to_owned(),
+            "--path".to_owned(),
+            "/users".to_owned(),
+            "--token".to_owned(),
+            t.to_owned(),
+        ]
+    };
+    let a = args(&t);
+    let r = tokio::task::spawn_blocking(move || {
+        run(BIN, &a.iter().map(String::as_str).collect::<Vec<_>>())
+    })
+    .await
+    .unwrap();
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("keys: 1 key(s) fetched from http://127.0.0.1:"),
+        "{}",
+        r.stdout
+    );
+
+    // The key set is down: a token whose key cannot be known is not a decision.
+    keys.set_down(true);
+    let a = args(&t);
+    let r = tokio::task::spawn_blocking(move || {
+        run(BIN, &a.iter().map(String::as_str).collect::<Vec<_>>())
+    })
+    .await
+    .unwrap();
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("cannot decide: the key set of the token's pool could not be fetched")
+    );
+}
