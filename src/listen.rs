@@ -118,7 +118,7 @@ impl tonic::transport::server::Connected for Conn {
 /// How many connections a port admits and how long one may stay silent.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// The metric label of this port (`grpc`, `admin`).
+    /// The metric label of this port (`grpc`, `http_auth`, `admin`).
     pub port: &'static str,
     pub max_connections: usize,
     pub idle_timeout: Option<Duration>,
@@ -132,6 +132,7 @@ pub fn accept(listener: TcpListener, limits: Limits) -> mpsc::Receiver<io::Resul
     tokio::spawn(async move {
         let at_cap = match limits.port {
             "admin" => "admin_connections",
+            "http_auth" => "http_auth_connections",
             _ => "grpc_connections",
         };
         loop {

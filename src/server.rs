@@ -1,4 +1,5 @@
-//! `serve`: wiring the gRPC service, health, the admin HTTP port, key maintenance, policy
+//! `serve`: wiring the gRPC service, health, the HTTP authorization port (when
+//! `AUTHZ_HTTP_AUTH_ADDR` is set), the admin HTTP port, key maintenance, policy
 //! and revocation list reloads and graceful shutdown.
 //!
 //! Start-up: load the policy and the revocation list when one is configured (a bad one
@@ -23,6 +24,7 @@ use crate::active::ActivePolicy;
 use crate::files::{read_policy_text, read_revocations_text};
 use crate::follow::policy as watch;
 use crate::grpc::{AuthorizationService, CheckServer, GrpcPort, Http2Limits};
+use crate::http_auth::{HttpAuthLimits, HttpAuthPort};
 use crate::keys::KeyFetcher;
 use crate::lifecycle::{Lifecycle, Phase, signal};
 use crate::pipeline::Pipeline;
@@ -145,6 +147,19 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
             source,
         })?;
 
+    let http_auth_listener = match settings.http_auth_addr {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServeError::Listen {
+                    addr,
+                    setting: "AUTHZ_HTTP_AUTH_ADDR",
+                    source,
+                })?,
+        ),
+        None => None,
+    };
+
     let lifecycle = Lifecycle::new();
     let ready = Arc::new(AtomicBool::new(false));
     let (reporter, health_service) = tonic_health::server::health_reporter();
@@ -191,7 +206,14 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
             }),
         )
         .with_state(ready.clone());
-    crate::listen::raise_file_limit(settings.max_connections + settings.admin_max_connections);
+    let http_auth_connections = if http_auth_listener.is_some() {
+        settings.max_connections
+    } else {
+        0
+    };
+    crate::listen::raise_file_limit(
+        settings.max_connections + http_auth_connections + settings.admin_max_connections,
+    );
     let admin_connections = crate::listen::accept(
         admin_listener,
         crate::listen::Limits {
@@ -202,7 +224,37 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     );
     let admin_task = tokio::spawn(serve_admin(admin_connections, admin, lifecycle.clone()));
 
-    tracing::info!(grpc = %settings.listen_addr, admin = %settings.admin_addr, "listening");
+    let http_auth_task = http_auth_listener.map(|listener| {
+        let connections = crate::listen::accept(
+            listener,
+            crate::listen::Limits {
+                port: "http_auth",
+                max_connections: settings.max_connections,
+                idle_timeout: settings.idle_timeout,
+            },
+        );
+        let port = Arc::new(HttpAuthPort::new(
+            pipeline.clone(),
+            HttpAuthLimits {
+                request_timeout: settings.request_timeout,
+                max_in_flight: settings.max_in_flight,
+            },
+        ));
+        let stopping = lifecycle.clone();
+        let stop = async move { stopping.reached(Phase::Stopping).await };
+        match &tls {
+            Some(tls) => tokio::spawn(port.serve(tls.accept_http1(connections), stop)),
+            None => tokio::spawn(port.serve(connections, stop)),
+        }
+    });
+    match settings.http_auth_addr {
+        Some(http_auth) => {
+            tracing::info!(grpc = %settings.listen_addr, http_auth = %http_auth, admin = %settings.admin_addr, "listening")
+        }
+        None => {
+            tracing::info!(grpc = %settings.listen_addr, admin = %settings.admin_addr, "listening")
+        }
+    }
     let grpc_stop = lifecycle.clone();
     let grpc_connections = crate::listen::accept(
         grpc_listener,
@@ -250,6 +302,9 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         None => port.serve(grpc_connections, stop).await,
     }
     admin_task.abort();
+    if let Some(task) = http_auth_task {
+        task.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! The only module that knows protobuf: `CheckRequest` → [`Request`], [`Decision`] →
-//! `CheckResponse`.
+//! The only module that knows protobuf: `CheckRequest` → [`Request`], decided through
+//! [`crate::decide`], [`Answer`] → `CheckResponse`.
 //!
 //! Every outcome, allow or deny, is an `Ok` `CheckResponse`: a gRPC error would be an outage
 //! to Envoy, and `failure_mode_allow` could turn it into an allow. Denials carry
@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use prost_types::{ListValue, Struct, Value, value::Kind};
-use tracing::Instrument as _;
 
 mod http2;
 mod view;
@@ -23,7 +22,7 @@ pub use view::{
 
 use crate::answer::{Answer, MetaValue};
 use crate::credential::Headers;
-use crate::decision::{Decision, DenyReason};
+use crate::decision::DenyReason;
 use crate::host::BadHost;
 use crate::path::UnsafePath;
 use crate::pipeline::{Pipeline, Request};
@@ -72,43 +71,17 @@ impl AuthorizationService {
         // Read before the request is taken apart, so even an unreadable check is logged
         // with its ids; never consulted by the decision.
         let correlation = correlation_of(&request);
-        let span = crate::observe::telemetry::check_span(&correlation);
-        let (decision, request) = match to_request(request) {
-            Ok(request) => (
-                self.pipeline
-                    .decide(&request)
-                    .instrument(span.clone())
-                    .await,
+        let request = to_request(request).map_err(Unreadable::reason);
+        to_response(
+            &crate::decide::decide(
+                &self.pipeline,
                 request,
-            ),
-            Err(unreadable) => {
-                let active = self.pipeline.active();
-                let policy = &active.policy;
-                (
-                    Decision::deny(
-                        unreadable.reason(),
-                        None,
-                        None,
-                        policy.insufficient_scope_status,
-                        &policy.gateway_responses,
-                    ),
-                    Request::default(),
-                )
-            }
-        };
-        crate::observe::telemetry::record_decision(&span, &decision);
-        drop(span);
-        crate::observe::decision_log::record_correlated(
-            &decision,
-            &request,
-            &correlation,
-            started.elapsed(),
-        );
-        to_response(&Answer::build(
-            &decision,
-            request.headers(),
-            self.dynamic_metadata,
-        ))
+                &correlation,
+                started,
+                self.dynamic_metadata,
+            )
+            .await,
+        )
     }
 
     /// Decides one `CheckRequest` (the generated type, as tests and tools build it).

@@ -41,6 +41,8 @@ pub struct Settings {
     pub listen_addr: SocketAddr,
     /// HTTP: `/metrics`, `/healthz`, `/readyz`.
     pub admin_addr: SocketAddr,
+    /// HTTP authorization subrequests (`src/http_auth/`); `None`: the port is off.
+    pub http_auth_addr: Option<SocketAddr>,
     pub policy_path: PathBuf,
     /// The revocation list (`None`: no list, nothing revoked); followed like the policy.
     pub revocations_path: Option<PathBuf>,
@@ -79,7 +81,7 @@ pub struct Settings {
     pub admin_max_connections: usize,
     /// Log lines queued for the writer; past that, lines are dropped and counted.
     pub log_queue_lines: usize,
-    /// TLS (and mTLS) on the gRPC port; `None`: plaintext.
+    /// TLS (and mTLS) on the gRPC port and the HTTP authorization port; `None`: plaintext.
     pub tls: Option<TlsFiles>,
     /// Serve gRPC reflection (`grpc.reflection.v1` and `v1alpha`) on the gRPC port.
     pub reflection: bool,
@@ -186,6 +188,7 @@ impl Settings {
         Ok(Settings {
             listen_addr: LISTEN_ADDR.parse(g.get(LISTEN_ADDR.name))?,
             admin_addr: ADMIN_ADDR.parse(g.get(ADMIN_ADDR.name))?,
+            http_auth_addr: HTTP_AUTH_ADDR.parse(g.get(HTTP_AUTH_ADDR.name))?,
             policy_path: g
                 .path(&POLICY_PATH)?
                 .expect("the policy path has a default"),

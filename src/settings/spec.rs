@@ -28,6 +28,16 @@ pub struct Address {
     pub help: &'static str,
 }
 
+/// An address with a port that is unset by default (the port it names is off).
+pub struct OptionalAddress {
+    pub name: &'static str,
+    /// Shown in the error for a value that is not an address.
+    pub example: &'static str,
+    /// Said after "must not be empty" (how to turn it off).
+    pub empty_hint: &'static str,
+    pub help: &'static str,
+}
+
 /// A file path; `default: None` means unset.
 pub struct Path {
     pub name: &'static str,
@@ -76,6 +86,29 @@ impl Address {
                 },
             )
         })
+    }
+}
+
+impl OptionalAddress {
+    pub(super) fn parse(&self, given: Given) -> Result<Option<SocketAddr>, SettingsError> {
+        match given {
+            None => Ok(None),
+            Some(v) if v.trim().is_empty() => fail(
+                self.name,
+                Problem::Empty {
+                    hint: self.empty_hint,
+                },
+            ),
+            Some(v) => v.trim().parse().map(Some).or_else(|_| {
+                fail(
+                    self.name,
+                    Problem::NotAnAddress {
+                        value: v.to_owned(),
+                        example: self.example,
+                    },
+                )
+            }),
+        }
     }
 }
 
@@ -173,6 +206,7 @@ macro_rules! describe {
     };
 }
 describe!(Address, |s: &Address| s.default.to_owned(), |_| None);
+describe!(OptionalAddress, |_| "unset".to_owned(), |_| None);
 describe!(
     Path,
     |s: &Path| s.default.unwrap_or("unset").to_owned(),
@@ -193,6 +227,12 @@ pub const ADMIN_ADDR: Address = Address {
     name: "AUTHZ_ADMIN_ADDR",
     default: "0.0.0.0:9090",
     help: "HTTP: /metrics, /healthz, /readyz",
+};
+pub const HTTP_AUTH_ADDR: OptionalAddress = OptionalAddress {
+    name: "AUTHZ_HTTP_AUTH_ADDR",
+    example: "0.0.0.0:9001",
+    empty_hint: " (unset it to keep the HTTP authorization port off)",
+    help: "HTTP authorization subrequests (nginx, Traefik, Envoy http_service); unset: off",
 };
 pub const POLICY_PATH: Path = Path {
     name: "AUTHZ_POLICY_PATH",
@@ -365,9 +405,10 @@ pub const DYNAMIC_METADATA: Flag = Flag {
 };
 
 /// Every setting the service reads.
-pub static ALL: [&dyn Setting; 26] = [
+pub static ALL: [&dyn Setting; 27] = [
     &LISTEN_ADDR,
     &ADMIN_ADDR,
+    &HTTP_AUTH_ADDR,
     &POLICY_PATH,
     &REVOCATIONS_PATH,
     &LOG_FORMAT,

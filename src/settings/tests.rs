@@ -122,6 +122,7 @@ fn every_number_and_flag_has_its_default_and_range() {
     covered.extend([
         spec::LISTEN_ADDR.name,
         spec::ADMIN_ADDR.name,
+        spec::HTTP_AUTH_ADDR.name,
         spec::POLICY_PATH.name,
         spec::REVOCATIONS_PATH.name,
         spec::LOG_FORMAT.name,
@@ -198,6 +199,10 @@ fn defaults_of_the_other_kinds() {
     assert_eq!(s.log_format, LogFormat::Json);
     assert_eq!(s.tls, None);
     assert_eq!(s.revocations_path, None);
+    assert_eq!(
+        s.http_auth_addr, None,
+        "the HTTP authorization port is off by default"
+    );
     assert_eq!(s, Settings::default());
 }
 
@@ -240,6 +245,7 @@ fn known_variables_give_no_warning() {
         [
             ("AUTHZ_LISTEN_ADDR", "127.0.0.1:9000"),
             ("AUTHZ_ADMIN_ADDR", "127.0.0.1:9090"),
+            ("AUTHZ_HTTP_AUTH_ADDR", "127.0.0.1:9001"),
             ("AUTHZ_POLICY_PATH", "/p/policy.yaml"),
             ("AUTHZ_REVOCATIONS_PATH", "/p/revocations.yaml"),
             ("AUTHZ_LOG_FORMAT", "text"),
@@ -255,6 +261,7 @@ fn known_variables_give_no_warning() {
     assert_eq!(warnings, Vec::<String>::new());
     assert_eq!(s.log_format, LogFormat::Text, "the variables were read");
     assert_eq!(s.admin_addr, "127.0.0.1:9090".parse().unwrap());
+    assert_eq!(s.http_auth_addr, Some("127.0.0.1:9001".parse().unwrap()));
     assert_eq!(s.policy_path, PathBuf::from("/p/policy.yaml"));
     assert_eq!(
         s.revocations_path,
@@ -299,7 +306,15 @@ fn zero_turns_timeouts_and_worker_choice_off() {
 
 #[test]
 fn bad_values_name_the_variable_and_say_what_it_should_be() {
-    let cases: [(&[(&str, &str)], &str); 12] = [
+    let cases: [(&[(&str, &str)], &str); 14] = [
+        (
+            &[("AUTHZ_HTTP_AUTH_ADDR", "9001")],
+            r#"AUTHZ_HTTP_AUTH_ADDR: "9001" is not an address with a port (like 0.0.0.0:9001 or [::]:9000)"#,
+        ),
+        (
+            &[("AUTHZ_HTTP_AUTH_ADDR", " ")],
+            "AUTHZ_HTTP_AUTH_ADDR: must not be empty (unset it to keep the HTTP authorization port off)",
+        ),
         (
             &[("AUTHZ_LISTEN_ADDR", "9000")],
             r#"AUTHZ_LISTEN_ADDR: "9000" is not an address with a port (like 0.0.0.0:9000 or [::]:9000)"#,

@@ -1,4 +1,5 @@
-//! TLS and mTLS on the gRPC port, with certificates that rotate without a restart.
+//! TLS and mTLS on the gRPC port (and the HTTP authorization port, when it is on: the same
+//! config, ALPN `http/1.1`), with certificates that rotate without a restart.
 //!
 //! Every `CheckRequest` carries a bearer token; outside a mesh the hop from Envoy to this
 //! service must not carry it in clear. `AUTHZ_TLS_CERT_FILE` + `AUTHZ_TLS_KEY_FILE` turn
@@ -142,13 +143,24 @@ impl Tls {
         self: &Arc<Self>,
         conns: mpsc::Receiver<io::Result<Conn>>,
     ) -> mpsc::Receiver<io::Result<TlsConn>> {
-        self.accept_within(conns, HANDSHAKE_TIMEOUT)
+        self.accept_within(conns, HANDSHAKE_TIMEOUT, Alpn::H2)
+    }
+
+    /// [`Tls::accept`] for the HTTP/1.1 authorization port: the same certificate, client
+    /// CAs and handshake bound, with ALPN `http/1.1` instead of `h2` (a client offering
+    /// both, as Go's and Traefik's do, must not be told to speak HTTP/2).
+    pub fn accept_http1(
+        self: &Arc<Self>,
+        conns: mpsc::Receiver<io::Result<Conn>>,
+    ) -> mpsc::Receiver<io::Result<TlsConn>> {
+        self.accept_within(conns, HANDSHAKE_TIMEOUT, Alpn::Http1)
     }
 
     fn accept_within(
         self: &Arc<Self>,
         mut conns: mpsc::Receiver<io::Result<Conn>>,
         timeout: Duration,
+        alpn: Alpn,
     ) -> mpsc::Receiver<io::Result<TlsConn>> {
         let (tx, rx) = mpsc::channel(16);
         let tls = self.clone();
@@ -167,7 +179,15 @@ impl Tls {
                     },
                     _ = tx.closed() => return,
                 };
-                let acceptor = TlsAcceptor::from(tls.config());
+                let config = match alpn {
+                    Alpn::H2 => tls.config(),
+                    Alpn::Http1 => {
+                        let mut config = (*tls.config()).clone();
+                        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+                        Arc::new(config)
+                    }
+                };
+                let acceptor = TlsAcceptor::from(config);
                 let tx = tx.clone();
                 tokio::spawn(async move {
                     let peer = conn.stream().peer_addr().ok();
@@ -240,6 +260,15 @@ impl Tls {
         .into_iter()
         .flatten()
     }
+}
+
+/// The protocol a port offers in ALPN.
+#[derive(Debug, Clone, Copy)]
+enum Alpn {
+    /// The gRPC port.
+    H2,
+    /// The HTTP authorization port.
+    Http1,
 }
 
 /// The metric label for a refused handshake.

@@ -199,7 +199,7 @@ async fn a_client_that_never_finishes_its_handshake_is_closed_and_frees_its_slot
             idle_timeout: None,
         },
     );
-    let mut handshaken = tls.accept_within(conns, Duration::from_millis(300));
+    let mut handshaken = tls.accept_within(conns, Duration::from_millis(300), Alpn::H2);
 
     // Holds the only connection slot and sends nothing.
     let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();

@@ -57,6 +57,45 @@ pub enum DenyReason {
     DenyRoute,
     /// The check carried no HTTP request attributes (not an HTTP filter's check).
     NotHttp,
+    /// An HTTP authorization subrequest (`src/http_auth/`) without exactly one readable
+    /// original method, host or path: there is no request to decide on, and none is
+    /// guessed.
+    BadSubrequest(BadSubrequest),
+}
+
+/// Which header of an HTTP authorization subrequest cannot be read as the original
+/// request's method, host or path, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadSubrequest {
+    /// The header (lower case), `host`, or `:path` for the request target.
+    pub header: &'static str,
+    /// What is wrong with it.
+    pub problem: SubrequestProblem,
+}
+
+/// What is wrong with one original-request header of a subrequest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubrequestProblem {
+    /// Not sent.
+    Missing,
+    /// Sent more than once: which one the gateway meant cannot be known.
+    Repeated,
+    /// Not text.
+    NotText,
+    /// Not an absolute `http(s)` URL with a host (`X-Original-URL`).
+    NotUrl,
+}
+
+impl SubrequestProblem {
+    /// A short stable label for logs.
+    pub fn label(self) -> &'static str {
+        match self {
+            SubrequestProblem::Missing => "missing",
+            SubrequestProblem::Repeated => "repeated",
+            SubrequestProblem::NotText => "not_text",
+            SubrequestProblem::NotUrl => "not_url",
+        }
+    }
 }
 
 /// The outcome of one check.
@@ -120,6 +159,7 @@ impl DenyReason {
             DenyReason::InsufficientGroup => "insufficient_group",
             DenyReason::DenyRoute => "deny_route",
             DenyReason::NotHttp => "not_http",
+            DenyReason::BadSubrequest(_) => "bad_subrequest",
         }
     }
 
@@ -130,6 +170,7 @@ impl DenyReason {
             DenyReason::UnsafeHost(h) => h.label().to_owned(),
             DenyReason::NoToken(n) => n.label().to_owned(),
             DenyReason::InvalidToken(t) => format!("{}: {t}", t.label()),
+            DenyReason::BadSubrequest(b) => format!("{}: {}", b.header, b.problem.label()),
             _ => String::new(),
         }
     }
@@ -160,9 +201,10 @@ impl DenyReason {
         use ResponseType::{AccessDenied, Default4xx, MissingAuthenticationToken, Unauthorized};
         let invalid = Some(r#"Bearer error="invalid_token""#);
         match self {
-            DenyReason::UnsafePath(_) | DenyReason::UnsafeHost(_) | DenyReason::UnsafeMethod => {
-                (Some(Default4xx), 400, None, BAD_REQUEST)
-            }
+            DenyReason::UnsafePath(_)
+            | DenyReason::UnsafeHost(_)
+            | DenyReason::UnsafeMethod
+            | DenyReason::BadSubrequest(_) => (Some(Default4xx), 400, None, BAD_REQUEST),
             DenyReason::NoRoute => (Some(MissingAuthenticationToken), 403, None, MISSING_TOKEN),
             DenyReason::DenyRoute => (Some(AccessDenied), 403, None, FORBIDDEN),
             // Not a request from an HTTP filter: there is no client to answer.

@@ -52,7 +52,7 @@ pub use check::{Answer, check, check_request, raw_request, request, token_reques
 pub use cli::{Run, run, run_with_input};
 pub use key_server::{Answering, KeyServer, policy};
 pub use pki::{TestPki, TlsKeyServer};
-pub use service::{Service, free_port, sample};
+pub use service::{PICK_PORT, Service, free_port, sample};
 pub use token::{CLIENT, POOL, SCOPE, SigningKey, access_claims, b64_json, issuer, key, now};
 
 /// The fixture most tests start from: a [`KeyServer`] serving [`key`]`(0)` for [`POOL`], and

@@ -26,6 +26,11 @@ pub fn sample(metrics: &str, name: &str, labels: &[&str]) -> Option<f64> {
         .and_then(|l| l.rsplit_once(' ')?.1.parse().ok())
 }
 
+/// The value of `AUTHZ_HTTP_AUTH_ADDR` in a [`Service`]'s `env` that turns the HTTP
+/// authorization port on at a loopback port the kit picks ([`Service::http_auth`]), picked
+/// again with the other ports when one was taken before the service bound it.
+pub const PICK_PORT: &str = "testkit:pick-a-port";
+
 /// A loopback address with a port free at the time of the call.
 pub fn free_port() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")
@@ -44,6 +49,9 @@ pub struct Service {
     child: Option<Child>,
     pub grpc: SocketAddr,
     pub admin: SocketAddr,
+    /// The HTTP authorization port, listened on when `env` sets `AUTHZ_HTTP_AUTH_ADDR` to
+    /// [`PICK_PORT`].
+    pub http_auth: SocketAddr,
     pub dir: tempfile::TempDir,
     pub log: PathBuf,
     versions: usize,
@@ -120,6 +128,7 @@ impl Service {
             child: None,
             grpc: free_port(),
             admin: free_port(),
+            http_auth: free_port(),
             log: dir.path().join("service.log"),
             dir,
             versions: 0,
@@ -163,7 +172,10 @@ impl Service {
             .stdout(log.try_clone().unwrap())
             .stderr(log);
         for (k, v) in env {
-            cmd.env(k, v);
+            match (*k, *v) {
+                ("AUTHZ_HTTP_AUTH_ADDR", PICK_PORT) => cmd.env(k, self.http_auth.to_string()),
+                _ => cmd.env(k, v),
+            };
         }
         self.child = Some(cmd.spawn().unwrap());
     }
@@ -305,6 +317,7 @@ impl Service {
                     port_retries += 1;
                     self.grpc = free_port();
                     self.admin = free_port();
+                    self.http_auth = free_port();
                     let _ = std::fs::remove_file(&self.log);
                     let (env, args) = self.spawned_with.clone();
                     let env: Vec<(&str, &str)> =

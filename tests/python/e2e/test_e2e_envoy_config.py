@@ -28,12 +28,14 @@ def _validate(envoy_bin: Path, config: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_the_shipped_file_passes_envoy_validate_as_it_is(envoy_bin: Path) -> None:
-    """`envoy -c deploy/envoy/envoy.yaml` is what a user runs: no rendering step."""
-    r = _validate(envoy_bin, envoy_cfg.REFERENCE)
+@pytest.mark.parametrize("shipped", [envoy_cfg.REFERENCE, envoy_cfg.HTTP_REFERENCE], ids=["grpc", "http"])
+def test_the_shipped_file_passes_envoy_validate_as_it_is(envoy_bin: Path, shipped: Path) -> None:
+    """`envoy -c deploy/envoy/envoy.yaml` (or envoy-http.yaml) is what a user runs: no
+    rendering step."""
+    r = _validate(envoy_bin, shipped)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "OK" in r.stdout + r.stderr
-    assert "${" not in envoy_cfg.REFERENCE.read_text()
+    assert "${" not in shipped.read_text()
 
 
 def _diff(a: object, b: object, path: str = "") -> list[str]:

@@ -155,6 +155,9 @@ pods. The policy is deliberately NOT part of this: it is hot-reloaded in place.
 {{- define "cognito-ext-authz.settingsEnv" -}}
 AUTHZ_LISTEN_ADDR: {{ include "cognito-ext-authz.listenAddr" (dict "host" .Values.settings.bindAddress "port" .Values.containerPorts.grpc) | quote }}
 AUTHZ_ADMIN_ADDR: {{ include "cognito-ext-authz.listenAddr" (dict "host" .Values.settings.bindAddress "port" .Values.containerPorts.admin) | quote }}
+{{- if .Values.httpAuth.enabled }}
+AUTHZ_HTTP_AUTH_ADDR: {{ include "cognito-ext-authz.listenAddr" (dict "host" .Values.settings.bindAddress "port" .Values.containerPorts.httpAuth) | quote }}
+{{- end }}
 AUTHZ_POLICY_PATH: "/etc/cognito-ext-authz/policy.yaml"
 {{- if kindIs "slice" .Values.revocations }}
 AUTHZ_REVOCATIONS_PATH: "/etc/cognito-ext-authz/revocations.yaml"

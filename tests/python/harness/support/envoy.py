@@ -23,6 +23,9 @@ from .procs import DEADLINE_SECONDS, ManagedProcess, free_port, http_status, por
 from .tools import REPO
 
 REFERENCE = REPO / "deploy" / "envoy" / "envoy.yaml"
+# The same front proxy asking the service's HTTP authorization port (ext_authz
+# `http_service`) instead of its gRPC port.
+HTTP_REFERENCE = REPO / "deploy" / "envoy" / "envoy-http.yaml"
 AUTHZ_CLUSTER = "cognito_ext_authz"
 APP_CLUSTER = "app"
 EXT_AUTHZ_FILTER = "envoy.filters.http.ext_authz"
@@ -31,9 +34,9 @@ Transform = Callable[[dict], None]
 Address = tuple[str, int]
 
 
-def reference() -> dict:
-    """The shipped file, parsed (a fresh copy each time)."""
-    return yaml.safe_load(REFERENCE.read_text())
+def reference(path: Path = REFERENCE) -> dict:
+    """The shipped file (envoy.yaml, or `path`), parsed (a fresh copy each time)."""
+    return yaml.safe_load(path.read_text())
 
 
 def commented_block(name: str) -> object:
@@ -197,9 +200,11 @@ class EnvoyProxy:
         name: str = "envoy",
         ready_timeout: float = DEADLINE_SECONDS,
         transform: Transform | None = None,
+        base: dict | None = None,
     ) -> None:
         """`transform` edits the derived configuration (parsed YAML) in place, for a test
-        of a deliberate variant; by default the reference file runs unchanged."""
+        of a deliberate variant; by default the reference file runs unchanged. `base` is
+        another shipped file to start from (`reference(HTTP_REFERENCE)`)."""
         self.listen_port = listen_port or free_port()
         self.admin_port = admin_port or free_port()
         self.config = derive(
@@ -208,6 +213,7 @@ class EnvoyProxy:
             authz=("127.0.0.1", authz_port),
             upstream=("127.0.0.1", upstream_port),
             transforms=[transform],
+            base=base,
         )
         self.config_path = dump(self.config, workdir / f"{name}.yaml")
         self.process = ManagedProcess(

