@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 cargo build --release --locked --bin cognito-ext-authz
-# The service and the decision core (crates/core's unit tests); crates/testkit, the test
-# kit, has none of its own.
+# The service, the decision core and the importer (crates/core's and crates/import's unit
+# tests); crates/testkit, the test kit, has none of its own.
 cargo test --locked --workspace
 # The harness (`support`) is installed into .venv by scripts/setup.sh (pip install -e).
 # -p support.tools: the one missing-tool rule applies to every test, whichever helper skipped.

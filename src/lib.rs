@@ -10,7 +10,10 @@
 //! shutdown; [`keys`] fetches key sets; [`follow`] follows
 //! the mounted files (policy, revocations, TLS); [`settings`], [`listen`] and [`tls`] are
 //! the serving parts, [`observe`] what it tells (logs, metrics, traces); [`explain`],
-//! [`policytest`] and [`import`] are the offline tools (`check`, `test`, `import`).
+//! [`policytest`] and [`import`] (`crates/import`, re-exported) are the offline tools
+//! (`check`, `test`, `import`).
+
+pub use cognito_ext_authz_import as import;
 
 pub use cognito_ext_authz_core::{
     active, answer, credential, decision, host, path, pipeline, policy, revocation, token,
@@ -23,7 +26,6 @@ pub mod files;
 pub mod follow;
 pub mod grpc;
 pub mod http_auth;
-pub mod import;
 pub mod keys;
 pub mod lifecycle;
 pub mod listen;

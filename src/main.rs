@@ -409,7 +409,10 @@ fn import(
     format: Option<cognito_ext_authz::import::Format>,
     tests: Option<&std::path::Path>,
 ) -> ExitCode {
-    let text = match cognito_ext_authz::import::read_source(file) {
+    let text = match cognito_ext_authz::files::read_text(
+        file,
+        cognito_ext_authz::import::MAX_SOURCE_BYTES,
+    ) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {}: cannot read: {e}", file.display());

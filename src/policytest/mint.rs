@@ -31,7 +31,7 @@ pub const DEFAULT_SUB: &str = "00000000-0000-4000-8000-000000000001";
 /// `username` of the default token.
 pub const DEFAULT_USERNAME: &str = "test-user";
 /// `client_id` when the pool does not restrict app clients.
-pub const DEFAULT_CLIENT: &str = "testclient0000000000000000";
+pub use cognito_ext_authz_core::policy_tests::DEFAULT_CLIENT;
 /// `scope` of the default token: what Cognito grants a user sign-in.
 pub const DEFAULT_SCOPE: &str = "aws.cognito.signin.user.admin";
 /// `jti` of every `revoked` token: the run's revocation list holds it.

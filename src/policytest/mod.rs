@@ -15,7 +15,7 @@
 
 pub mod junit;
 mod mint;
-pub mod model;
+pub use cognito_ext_authz_core::policy_tests as model;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

@@ -1,7 +1,7 @@
 //! Unit tests of the `serverless.yml` reader.
 
 use super::*;
-use crate::import::document;
+use crate::document;
 
 #[test]
 fn resolves_self_variables_and_names_the_rest() {
@@ -143,14 +143,14 @@ functions:
     assert_eq!(paths, ["/restaurants", "/restaurants/{id}", "/"]);
     assert_eq!(api.authorizers[0].name, "us-east-1_X");
     assert_eq!(
-        crate::import::api::pool_arn(&api.authorizers[0].provider_arns[0]),
-        crate::import::api::PoolArn::Pool("us-east-1_X".into())
+        crate::api::pool_arn(&api.authorizers[0].provider_arns[0]),
+        crate::api::PoolArn::Pool("us-east-1_X".into())
     );
     // Without the plugin, `#{...}` is what CloudFormation receives: no pool ARN.
     let api = read(&document::parse(&source("")).unwrap());
     assert!(matches!(
-        crate::import::api::pool_arn(&api.authorizers[0].provider_arns[0]),
-        crate::import::api::PoolArn::Invalid(_)
+        crate::api::pool_arn(&api.authorizers[0].provider_arns[0]),
+        crate::api::PoolArn::Invalid(_)
     ));
 }
 

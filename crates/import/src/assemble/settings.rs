@@ -4,7 +4,7 @@
 
 use super::super::api::{GatewayAuthorizer, Setting};
 use super::super::report::NoteKind;
-use crate::policy::rules::is_header_name;
+use cognito_ext_authz_core::policy::rules::is_header_name;
 
 /// API Gateway's `authorizerResultTtlInSeconds` bounds (and the policy's).
 const MAX_RESULT_TTL_SECONDS: u64 = 3600;

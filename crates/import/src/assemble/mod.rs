@@ -13,8 +13,8 @@ mod tests;
 
 use super::api::Api;
 use super::report::Note;
-use crate::policy::Policy;
-use crate::policy::model::{PolicyFile, TokenSource};
+use cognito_ext_authz_core::policy::Policy;
+use cognito_ext_authz_core::policy::model::{PolicyFile, TokenSource};
 
 /// Placeholder pool ids look like `zz-replaceme-1_UNRESOLVED`: a well-formed id (so the
 /// policy validates and the rest of it can be reviewed and tested) in a region that does not

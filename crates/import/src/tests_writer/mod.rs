@@ -12,16 +12,16 @@ mod samples;
 use std::collections::BTreeMap;
 
 use super::{ImportError, Translation, one_line};
-use crate::decision::DenyReason;
-use crate::policy::model::{
+use cognito_ext_authz_core::decision::DenyReason;
+use cognito_ext_authz_core::policy::model::{
     AuthMode, AuthorizerConfig, DEFAULT_INSUFFICIENT_SCOPE_STATUS, DefaultAction, PolicyFile,
     RouteConfig, UserPoolConfig,
 };
-use crate::policy::responses::GatewayResponses;
-use crate::policy::rules::{default_route_name, whole_match_expression};
-use crate::policy::template::PathTemplate;
-use crate::policy::{Policy, pool_id_of_arn};
-use crate::policytest::{Expect, TestCase, TestFile, TestRequest};
+use cognito_ext_authz_core::policy::responses::GatewayResponses;
+use cognito_ext_authz_core::policy::rules::{default_route_name, whole_match_expression};
+use cognito_ext_authz_core::policy::template::PathTemplate;
+use cognito_ext_authz_core::policy::{Policy, pool_id_of_arn};
+use cognito_ext_authz_core::policy_tests::{Expect, TestCase, TestFile, TestRequest};
 
 /// A path no route should take, for the default action.
 const NO_ROUTE_PATH: &str = "/cognito-ext-authz-test/no-such-resource";
@@ -196,8 +196,8 @@ impl<'d> Plan<'d> {
 
     /// The document index of the route a request lands on, as the service looks it up.
     fn lands_on(&self, path: &str, method: &str, host: &str) -> Option<usize> {
-        let segments = crate::path::segments(path).ok()?;
-        let host = crate::host::normalize(host.as_bytes()).ok()?;
+        let segments = cognito_ext_authz_core::path::segments(path).ok()?;
+        let host = cognito_ext_authz_core::host::normalize(host.as_bytes()).ok()?;
         self.served
             .routes
             .find(&segments, method, &host)

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::super::report::{Note, NoteKind};
 use super::methods::Candidate;
-use crate::policy::model::{AuthMode, RouteConfig};
+use cognito_ext_authz_core::policy::model::{AuthMode, RouteConfig};
 
 /// One route per (path shape, method): API Gateway itself allows no two, but a source can
 /// state one twice (two functions on one path). Identical requirements merge; otherwise

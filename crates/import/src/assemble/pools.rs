@@ -9,7 +9,9 @@ use super::super::report::{Note, NoteKind};
 use super::super::text::Text;
 use super::settings::Authorizers;
 use super::{PLACEHOLDER_SUFFIX, Placeholder};
-use crate::policy::model::{AuthorizerConfig, RouteConfig, TokenSource, UserPoolConfig};
+use cognito_ext_authz_core::policy::model::{
+    AuthorizerConfig, RouteConfig, TokenSource, UserPoolConfig,
+};
 
 /// The policy's authorizers and pools.
 pub(super) struct Trusted {
@@ -182,7 +184,7 @@ fn pool_of_arn(arn: &Text, id: String) -> UserPoolConfig {
     let consistent = arn.as_known().filter(|s| {
         s.split(':')
             .nth(3)
-            .is_some_and(|region| crate::policy::pool_region(&id) == Some(region))
+            .is_some_and(|region| cognito_ext_authz_core::policy::pool_region(&id) == Some(region))
     });
     match consistent {
         Some(arn) => UserPoolConfig {

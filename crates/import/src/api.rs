@@ -235,7 +235,7 @@ pub(crate) fn pool_arn(arn: &Text) -> PoolArn {
         let id_unknowns = &unknowns[before.min(unknowns.len())..];
         return PoolArn::Unresolved(id_unknowns.join(", "));
     }
-    if crate::policy::pool_region(id).is_none() {
+    if cognito_ext_authz_core::policy::pool_region(id).is_none() {
         return PoolArn::Invalid(format!(
             "{arn}: {id:?} is not a user pool id (REGION_ID, e.g. ap-south-1_abcdefghi)"
         ));

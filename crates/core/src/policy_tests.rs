@@ -5,10 +5,15 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// The `client_id` (access token) and `aud` (ID token) of a test token whose case names
+/// none and whose authorizer lists no app clients.
+pub const DEFAULT_CLIENT: &str = "testclient0000000000000000";
+
 /// The whole file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TestFile {
+    /// The cases, run in order.
     pub tests: Vec<TestCase>,
 }
 
@@ -19,10 +24,12 @@ pub struct TestCase {
     /// Shown in the output; default `METHOD path (token)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The request the proxy would send.
     pub request: TestRequest,
     /// Omitted: no token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<TokenSpec>,
+    /// What must come out.
     pub expect: Expect,
 }
 
@@ -30,6 +37,7 @@ pub struct TestCase {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TestRequest {
+    /// The method; omitted: `GET`.
     #[serde(default = "TestRequest::default_method")]
     pub method: String,
     /// Path as sent, query string allowed.
@@ -92,6 +100,7 @@ pub enum TokenKind {
 }
 
 impl TokenKind {
+    /// The kind as the tests file writes it.
     pub fn name(self) -> &'static str {
         match self {
             TokenKind::Valid => "valid",

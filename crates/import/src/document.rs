@@ -26,7 +26,11 @@ pub(crate) fn parse(text: &str) -> Result<Value, String> {
         return serde_json::from_str(trimmed).map_err(|e| format!("invalid JSON: {e}"));
     }
     // serde_json stops at 128 levels by itself; libyaml must be stopped before it starts.
-    crate::files::check_nesting(trimmed, crate::files::MAX_NESTING).map_err(|e| e.to_string())?;
+    cognito_ext_authz_core::nesting::check_nesting(
+        trimmed,
+        cognito_ext_authz_core::nesting::MAX_NESTING,
+    )
+    .map_err(|e| e.to_string())?;
     let mut yaml: Yaml =
         serde_yaml_ng::from_str(trimmed).map_err(|e| format!("invalid YAML: {e}"))?;
     yaml.apply_merge()

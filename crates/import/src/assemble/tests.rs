@@ -2,11 +2,11 @@
 
 use super::assemble;
 use super::settings::{header_of, whole_match};
-use crate::import::api::{Access, Api, GatewayAuthorizer, Method};
-use crate::import::report::NoteKind;
-use crate::import::text::Text;
-use crate::policy::Policy;
-use crate::policy::model::{AuthMode, TokenUse};
+use crate::api::{Access, Api, GatewayAuthorizer, Method};
+use crate::report::NoteKind;
+use crate::text::Text;
+use cognito_ext_authz_core::policy::Policy;
+use cognito_ext_authz_core::policy::model::{AuthMode, TokenUse};
 
 fn cognito(name: &str, arns: &[Text]) -> GatewayAuthorizer {
     GatewayAuthorizer {
@@ -142,7 +142,7 @@ fn unknown_pools_become_placeholders() {
     );
     assert_eq!(out.placeholders[0].stands_for, "!GetAtt UserPoolConfig.Arn");
     assert_eq!(out.notes[0].kind, NoteKind::Unresolved);
-    assert!(crate::policy::Policy::compile(&out.policy).is_ok());
+    assert!(cognito_ext_authz_core::policy::Policy::compile(&out.policy).is_ok());
 }
 
 #[test]

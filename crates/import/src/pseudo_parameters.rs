@@ -139,7 +139,7 @@ fn replace_first_region(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::import::document;
+    use crate::document;
 
     fn plugin(yaml: &str) -> Option<PseudoParameters> {
         PseudoParameters::of(&document::parse(yaml).unwrap())

@@ -8,11 +8,11 @@ use serde_json::{Map, Value, json};
 
 use super::samples::matching_aud;
 use super::{Plan, Target, pool_id};
-use crate::credential::NoToken;
-use crate::decision::DenyReason;
-use crate::policy::model::{AuthMode, AuthorizerConfig, TokenUse};
-use crate::policytest::{Expect, TestCase, TestRequest, TokenKind, TokenSpec};
-use crate::token::TokenError;
+use cognito_ext_authz_core::credential::NoToken;
+use cognito_ext_authz_core::decision::DenyReason;
+use cognito_ext_authz_core::policy::model::{AuthMode, AuthorizerConfig, TokenUse};
+use cognito_ext_authz_core::policy_tests::{Expect, TestCase, TestRequest, TokenKind, TokenSpec};
+use cognito_ext_authz_core::token::TokenError;
 
 /// A scope no imported route asks for.
 const OTHER_SCOPE: &str = "cognito-ext-authz-test/not-a-route-scope";

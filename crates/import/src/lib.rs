@@ -42,8 +42,8 @@ use std::str::FromStr;
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::policy::model::PolicyFile;
 pub use assemble::{PLACEHOLDER_SUFFIX, Placeholder};
+use cognito_ext_authz_core::policy::model::PolicyFile;
 pub use report::{Note, NoteKind};
 
 /// The kinds of source `import` reads.
@@ -132,12 +132,6 @@ pub fn translate(text: &str, format: Option<Format>) -> Result<Translation, Impo
     translate_document(&read_document(text)?, format)
 }
 
-/// Reads the source file at `path` as the service reads its files: a regular file only,
-/// at most [`MAX_SOURCE_BYTES`] read (a FIFO or `/dev/zero` is refused at once).
-pub fn read_source(path: &std::path::Path) -> Result<String, crate::files::ReadError> {
-    crate::files::read_text(path, MAX_SOURCE_BYTES)
-}
-
 /// The largest source file `import` reads.
 pub const MAX_SOURCE_BYTES: usize = document::MAX_SOURCE_BYTES;
 
@@ -167,7 +161,7 @@ pub fn translate_document(doc: &Value, format: Option<Format>) -> Result<Transla
     let (responses, notes) = gateway_responses::read(doc, format, &assembled.policy);
     if !responses.is_empty() {
         assembled.policy.gateway_responses = responses;
-        crate::policy::Policy::compile(&assembled.policy).map_err(|e| {
+        cognito_ext_authz_core::policy::Policy::compile(&assembled.policy).map_err(|e| {
             ImportError::Internal(format!(
                 "the translated gateway responses do not compile (a bug in import; please report it):\n{e}"
             ))
@@ -194,7 +188,7 @@ impl Translation {
 
     /// How many distinct user pools the policy trusts, over all its authorizers.
     pub fn pool_count(&self) -> usize {
-        crate::policy::Policy::compile(&self.policy).map_or(0, |p| p.pools.len())
+        cognito_ext_authz_core::policy::Policy::compile(&self.policy).map_or(0, |p| p.pools.len())
     }
 
     /// The policy YAML, headed by the report as comments, with a comment on each
@@ -246,7 +240,7 @@ fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Policy;
+    use cognito_ext_authz_core::policy::Policy;
 
     const SERVERLESS: &str = r#"
 service: users

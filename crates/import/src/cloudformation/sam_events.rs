@@ -13,7 +13,7 @@ use super::IMPLICIT_API;
 
 /// The `Auth` of a SAM API: `Globals.Api.Auth` merged under the resource's own (SAM
 /// merges maps, the resource's keys winning). `Err` says which is not a map.
-pub(in crate::import) fn sam_auth(
+pub(crate) fn sam_auth(
     t: &Template,
     doc: &Value,
     api_id: &str,
@@ -49,7 +49,7 @@ pub(in crate::import) fn sam_auth(
 /// Where the definition of the `AWS::Serverless::Api` `api_id` is, when it is not in this
 /// template: its own `DefinitionUri` or included `DefinitionBody`, else
 /// `Globals.Api.DefinitionUri`.
-pub(in crate::import) fn definition_elsewhere(
+pub(crate) fn definition_elsewhere(
     t: &Template,
     doc: &Value,
     api_id: &str,
@@ -193,7 +193,7 @@ pub(super) fn sam_function(api: &mut Api, t: &Template, doc: &Value, id: &str, p
 /// The access of a SAM event: the event's `Auth.GatewayAuthorizer`, else the API's
 /// `DefaultAuthorizer`, else none. `known_api`: the API is defined in this template (or is
 /// the implicit one), so a missing `DefaultAuthorizer` plainly means none.
-pub(in crate::import) fn sam_access(
+pub(crate) fn sam_access(
     api: &mut Api,
     t: &Template,
     api_id: &str,

@@ -4,9 +4,9 @@
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use super::{Plan, Target};
-use crate::policy::model::AuthorizerConfig;
-use crate::policy::template::Segment;
-use crate::policytest::DEFAULT_CLIENT;
+use cognito_ext_authz_core::policy::model::AuthorizerConfig;
+use cognito_ext_authz_core::policy::template::Segment;
+use cognito_ext_authz_core::policy_tests::DEFAULT_CLIENT;
 
 /// Characters escaped in a sample path segment.
 const SEGMENT: &AsciiSet = &CONTROLS

@@ -1,7 +1,7 @@
 //! Unit tests of the OpenAPI and Swagger reader.
 
 use super::*;
-use crate::import::intrinsic::Plain;
+use crate::intrinsic::Plain;
 use serde_json::json;
 
 const ARN: &str = "arn:aws:cognito-idp:us-east-1:1:userpool/us-east-1_AbCdEfGhI";

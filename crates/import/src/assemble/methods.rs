@@ -9,9 +9,9 @@ use std::collections::BTreeSet;
 use super::super::api::{Access, Method};
 use super::super::report::{Note, NoteKind};
 use super::settings::Authorizers;
-use crate::policy::model::{AuthMode, RouteConfig, TokenUse};
-use crate::policy::rules::{METHODS, is_scope_name};
-use crate::policy::template::PathTemplate;
+use cognito_ext_authz_core::policy::model::{AuthMode, RouteConfig, TokenUse};
+use cognito_ext_authz_core::policy::rules::{METHODS, is_scope_name};
+use cognito_ext_authz_core::policy::template::PathTemplate;
 
 /// What happens to a method that cannot be a route (its path or HTTP method is unknown or
 /// not expressible): no `auth: deny` can name it either.

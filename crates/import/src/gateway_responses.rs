@@ -20,9 +20,9 @@ use serde_json::{Map, Value};
 use super::Format;
 use super::intrinsic::{Plain, Resolve, Template, shape};
 use super::report::{Note, NoteKind};
-use crate::decision::MESSAGES;
-use crate::policy::model::PolicyFile;
-use crate::policy::responses::{
+use cognito_ext_authz_core::decision::MESSAGES;
+use cognito_ext_authz_core::policy::model::PolicyFile;
+use cognito_ext_authz_core::policy::responses::{
     GatewayResponseConfig, MAX_HEADERS, ResponseType, header_refusal, render_body, status_refusal,
     type_refusal,
 };

@@ -1,7 +1,7 @@
 //! Unit tests of the CloudFormation and SAM reader.
 
 use super::*;
-use crate::import::api::Access;
+use crate::api::Access;
 use serde_json::json;
 
 fn path_of(doc: &Value, method: &str) -> String {
