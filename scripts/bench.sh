@@ -20,7 +20,8 @@
 #   BENCH_CONCURRENCY  connections (wrk) / streams (grpc_load) (default 32)
 #   BENCH_PORT_BASE  first of the loopback ports used       (default 18000)
 #   BENCH_PARTS      which parts to run                     (default "envoy direct distinct memory")
-#   BENCH_MODES      which Envoy configurations             (default "a b c d e")
+#   BENCH_MODES      which Envoy configurations             (default "a b c d e"; also f, g,
+#                    and h: Envoy's http_service to the service's HTTP authorization port)
 # CPU per check: the utime + stime a process accumulated over a measured run (from
 # /proc/PID/stat), divided by the checks completed in it; printed for the authorization
 # server (service or do-nothing server) and for Envoy.
@@ -37,7 +38,7 @@ conc=${BENCH_CONCURRENCY:-32}
 base=${BENCH_PORT_BASE:-18000}
 jwks_port=$base authz_port=$((base + 1)) admin_port=$((base + 2)) noop_port=$((base + 3))
 envoy_port=$((base + 4)) envoy_admin=$((base + 5)) quiet_port=$((base + 6)) quiet_admin=$((base + 7))
-ident_port=$((base + 8))
+ident_port=$((base + 8)) http_port=$((base + 11))
 parts=" ${BENCH_PARTS:-envoy direct distinct memory} "
 modes=${BENCH_MODES:-a b c d e}
 want() { [[ $parts == *" $1 "* ]]; }
@@ -131,9 +132,11 @@ pids+=($!)
 wait_port "$jwks_port"
 
 start_service() { # [PORT ADMIN RUST_LOG] -> $svc
-  local port=${1:-$authz_port} admin=${2:-$admin_port} level=${3:-info}
+  local port=${1:-$authz_port} admin=${2:-$admin_port} level=${3:-info} http=
+  # The main instance also serves the HTTP authorization port, for mode (h).
+  [ "$port" = "$authz_port" ] && http=127.0.0.1:$http_port
   # Logs go outside the watched policy folder (a write there wakes the watcher).
-  AUTHZ_LISTEN_ADDR=127.0.0.1:$port AUTHZ_ADMIN_ADDR=127.0.0.1:$admin RUST_LOG=$level \
+  AUTHZ_HTTP_AUTH_ADDR=$http AUTHZ_LISTEN_ADDR=127.0.0.1:$port AUTHZ_ADMIN_ADDR=127.0.0.1:$admin RUST_LOG=$level \
     AUTHZ_POLICY_PATH=$work/run/policy/policy.yaml AUTHZ_DRAIN_SECONDS=0 AUTHZ_LOG_FORMAT=json \
     "$bin/cognito-ext-authz" serve 2> "$work/run/service-$port.log" &
   svc=$!
@@ -218,6 +221,7 @@ label[a]="(a) no auth" label[b]="(b) jwt_authn" label[c]="(c) ext_authz -> servi
 label[d]="(d) ext_authz -> noop" label[e]="(e) ext_authz -> noop, identity answer"
 label[f]="(f) ext_authz -> noop, identity headers only"
 label[g]="(g) ext_authz -> noop, metadata only"
+label[h]="(h) ext_authz http_service -> service HTTP"
 if want envoy; then
   say "through Envoy (--concurrency 1), wrk -t1 -c$conc -d${duration}s, $repeat round(s)"
   for round in $(seq 1 "$repeat"); do
@@ -230,6 +234,7 @@ if want envoy; then
         e) r=$(envoy_run ext_authz "$ident" "$ident_port") ;;
         f) r=$(envoy_run ext_authz "$headers_only" "$headers_port") ;;
         g) r=$(envoy_run ext_authz "$meta_only" "$meta_port") ;;
+        h) r=$(envoy_run ext_authz_http "$svc" "$http_port") ;;
       esac
       read -r rps p50 p99 bad a_us e_us <<< "$r"
       echo "   round $round ($m): $rps req/s, p50 $p50, p99 $p99, non-2xx $bad, CPU/check authz $a_us µs, Envoy $e_us µs" >&2
@@ -337,6 +342,7 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
     done
     echo "  c/d = $(ratio "${env_rps[c]:-}" "${env_rps[d]:-}")   c/e = $(ratio "${env_rps[c]:-}" "${env_rps[e]:-}")   c/b = $(ratio "${env_rps[c]:-}" "${env_rps[b]:-}")   c/a = $(ratio "${env_rps[c]:-}" "${env_rps[a]:-}")"
     echo "  CPU per check, service/noop = $(ratio "${authz_cpu[c]:-}" "${authz_cpu[d]:-}")"
+    [ -n "${env_rps[h]:-}" ] && echo "  h/c = $(ratio "${env_rps[h]:-}" "${env_rps[c]:-}")   CPU per check, HTTP/gRPC port = $(ratio "${authz_cpu[h]:-}" "${authz_cpu[c]:-}")"
   fi
   if want direct; then
     echo

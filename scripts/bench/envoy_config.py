@@ -12,6 +12,9 @@ differs between modes and no upstream server competes for the two cores
   none       the ext_authz filter and its cluster removed: no authentication at all
   jwt        ext_authz replaced by Envoy's own jwt_authn (local JWKS, issuer set, no
              audiences, JWT cache on)
+  ext_authz_http  deploy/envoy/envoy-http.yaml's ext_authz http_service and cluster,
+             pointed at the service's HTTP authorization port 127.0.0.1:AUTHZ_PORT, without
+             the active health check
   ext_authz  the shipped ext_authz filter and cognito_ext_authz cluster (HTTP/2, 0.5 s
              timeout, fail closed, retries, circuit breakers) pointed at
              127.0.0.1:AUTHZ_PORT, without the active health check, so that the
@@ -69,6 +72,10 @@ def config(mode: str, listen: int, admin: int, args: list[str]) -> dict:
         return envoy.derive(**where, transforms=[envoy.answer_directly, without_ext_authz])
     if mode == "jwt" and len(args) == 2:
         return envoy.derive(**where, transforms=[envoy.answer_directly, jwt_authn(*args)])
+    if mode == "ext_authz_http" and len(args) == 1:
+        return envoy.derive(**where, authz=("127.0.0.1", int(args[0])),
+                            base=envoy.reference(envoy.HTTP_REFERENCE),
+                            transforms=[envoy.answer_directly, no_active_health_check])
     if mode == "ext_authz" and len(args) == 1:
         return envoy.derive(**where, authz=("127.0.0.1", int(args[0])),
                             transforms=[envoy.answer_directly, no_active_health_check])
