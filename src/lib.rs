@@ -16,7 +16,7 @@
 pub use cognito_ext_authz_import as import;
 
 pub use cognito_ext_authz_core::{
-    active, answer, credential, decision, host, path, pipeline, policy, revocation, token,
+    active, answer, credential, crypto, decision, host, path, pipeline, policy, revocation, token,
     trace_context,
 };
 

@@ -67,7 +67,10 @@ impl Keys {
             self.trusted.public_key().as_ref(),
         )
         .map_err(|_| "cannot parse the generated public key".to_owned())?;
-        Ok(HashMap::from([(KID.to_owned(), Arc::new(key))]))
+        Ok(HashMap::from([(
+            KID.to_owned(),
+            Arc::new(MintedKey(key)) as crate::crypto::PublicKey,
+        )]))
     }
 
     /// A signed RS256 token with `claims`; `trusted: false` signs with the other key.
@@ -180,4 +183,19 @@ pub fn claims(
         }
     }
     c
+}
+
+/// The run's public key, verifying as the service's keys do (aws-lc's RS256).
+struct MintedKey(ParsedPublicKey);
+
+impl std::fmt::Debug for MintedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MintedKey")
+    }
+}
+
+impl crate::crypto::VerifyRs256 for MintedKey {
+    fn verify_rs256(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.0.verify_sig(message, signature).is_ok()
+    }
 }

@@ -22,7 +22,9 @@
 //!   [`PolicyErrors`] lists everything wrong with either;
 //! - a [`KeySource`] (implemented by the caller) fetches key sets ([`KeyMap`], or a
 //!   [`KeyError`]); a [`KeyStore`] keeps each pool's [`PoolKeys`] across reloads;
-//! - [`Verifier`] turns a token into a [`VerifiedToken`] or a [`TokenError`];
+//! - [`Verifier`] turns a token into a [`VerifiedToken`] or a [`TokenError`], verifying
+//!   signatures through [`crypto`]'s backend (aws-lc-rs by default, behind a trait so that
+//!   another can serve it);
 //! - [`Headers`] are the request's headers, as the proxy sent them;
 //! - [`trace_context::Correlation`] ties a check to its request's trace and id.
 //!
@@ -41,6 +43,7 @@
 pub mod active;
 pub mod answer;
 pub mod credential;
+pub mod crypto;
 pub mod decision;
 pub mod host;
 pub mod nesting;

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::signature::ParsedPublicKey;
+use crate::crypto::PublicKey;
 use moka::sync::Cache;
 
 use super::access::{VerifiedToken, now_unix};
@@ -24,7 +24,7 @@ struct Entry {
     verified_at: Instant,
     /// The key that verified it: a hit counts only while the pool's key for that kid is
     /// still this one.
-    key: Arc<ParsedPublicKey>,
+    key: PublicKey,
 }
 
 struct UntilExp;
@@ -69,10 +69,7 @@ impl TokenCache {
 
     /// The cache key of a token.
     pub(crate) fn digest(token: &str) -> Key {
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-        let mut key = [0u8; 32];
-        key.copy_from_slice(digest.as_ref());
-        key
+        crate::crypto::sha256(token.as_bytes())
     }
 
     /// The verified token for this digest, when it was verified and with which key, if
@@ -81,7 +78,7 @@ impl TokenCache {
         &self,
         key: &Key,
         generation: u64,
-    ) -> Option<(Arc<VerifiedToken>, Instant, Arc<ParsedPublicKey>)> {
+    ) -> Option<(Arc<VerifiedToken>, Instant, PublicKey)> {
         let cache = self.cache.as_ref()?;
         cache
             .get(key)
@@ -95,7 +92,7 @@ impl TokenCache {
         digest: Key,
         generation: u64,
         token: Arc<VerifiedToken>,
-        key: Arc<ParsedPublicKey>,
+        key: PublicKey,
         now: u64,
     ) {
         if let Some(cache) = &self.cache

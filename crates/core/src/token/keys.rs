@@ -9,6 +9,8 @@
 //! failed fetch keeps the last good keys (docs/decisions.md, "Token rules").
 
 use std::collections::HashMap;
+
+use crate::crypto::PublicKey;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -16,7 +18,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::lock::Mutex;
@@ -78,7 +79,7 @@ pub(crate) enum KeyReadiness {
 }
 
 /// `kid` -> RS256 verification key.
-pub type KeyMap = HashMap<String, Arc<ParsedPublicKey>>;
+pub type KeyMap = HashMap<String, PublicKey>;
 
 /// A future a [`KeySource`] returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -139,52 +140,15 @@ pub fn parse_jwks(body: &[u8]) -> Result<KeyMap, KeyError> {
         if keys.contains_key(&kid) {
             continue;
         }
-        let Ok(key) = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, rsa_public_key_der(&n, &e))
-        else {
+        let Ok(key) = crate::crypto::rsa_public_key(&n, &e) else {
             continue;
         };
-        keys.insert(kid, Arc::new(key));
+        keys.insert(kid, key);
     }
     if keys.is_empty() {
         return Err(KeyError::NoUsableKey);
     }
     Ok(keys)
-}
-
-/// DER `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }` (RFC 8017).
-fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
-    let mut body = der_unsigned_integer(n);
-    body.extend(der_unsigned_integer(e));
-    let mut out = vec![0x30];
-    der_length(&mut out, body.len());
-    out.extend(body);
-    out
-}
-
-fn der_unsigned_integer(bytes: &[u8]) -> Vec<u8> {
-    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
-    let mut value = bytes[start..].to_vec();
-    if value.first().is_none_or(|b| b & 0x80 != 0) {
-        value.insert(0, 0);
-    }
-    let mut out = vec![0x02];
-    der_length(&mut out, value.len());
-    out.extend(value);
-    out
-}
-
-fn der_length(out: &mut Vec<u8>, len: usize) {
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|b| *b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
 }
 
 fn modulus_bits(n: &[u8]) -> usize {
@@ -295,16 +259,13 @@ impl PoolKeys {
     }
 
     /// The key with this `kid`, if the current key set has it.
-    pub(crate) fn get(&self, kid: &str) -> Option<Arc<ParsedPublicKey>> {
+    pub(crate) fn get(&self, kid: &str) -> Option<PublicKey> {
         self.keys.load().get(kid).cloned()
     }
 
     /// The key with this `kid`, refetching the key set first if it is unknown and the
     /// cooldown since the last such refetch has passed. Concurrent callers share one fetch.
-    pub(crate) async fn get_or_refetch(
-        self: &Arc<Self>,
-        kid: &str,
-    ) -> Option<Arc<ParsedPublicKey>> {
+    pub(crate) async fn get_or_refetch(self: &Arc<Self>, kid: &str) -> Option<PublicKey> {
         if let Some(key) = self.get(kid) {
             return Some(key);
         }
@@ -489,29 +450,6 @@ mod tests {
             parse_jwks(b"{\"nokeys\": 1}"),
             Err(KeyError::NotJwks(_))
         ));
-    }
-
-    #[test]
-    fn encodes_rsa_public_keys_in_der() {
-        assert_eq!(
-            rsa_public_key_der(&[0x00, 0x81], &[0x01, 0x00, 0x01]),
-            [
-                0x30, 0x09, 0x02, 0x02, 0x00, 0x81, 0x02, 0x03, 0x01, 0x00, 0x01
-            ]
-        );
-        let der = rsa_public_key_der(&[0x7f; 256], &[3]);
-        assert_eq!(&der[..8], [0x30, 0x82, 0x01, 0x07, 0x02, 0x82, 0x01, 0x00]);
-        assert_eq!(der.len(), 4 + 4 + 256 + 3);
-        // From 128 on, a length takes the long form: 0x80 | how many bytes follow.
-        for (len, want) in [
-            (0x7f, &[0x7f][..]),
-            (0x80, &[0x81, 0x80]),
-            (0x100, &[0x82, 0x01, 0x00]),
-        ] {
-            let mut out = Vec::new();
-            der_length(&mut out, len);
-            assert_eq!(out, want, "{len}");
-        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use thiserror::Error;
 
-use aws_lc_rs::signature::ParsedPublicKey;
+use crate::crypto::PublicKey;
 
 use super::access::{VerifiedToken, now_unix};
 use super::cache::TokenCache;
@@ -389,7 +389,7 @@ async fn verify_uncached(
     trust: Trust<'_>,
     token: &str,
     now: u64,
-) -> Result<(VerifiedToken, Arc<ParsedPublicKey>), TokenError> {
+) -> Result<(VerifiedToken, PublicKey), TokenError> {
     let mut parts = token.split('.');
     let (Some(header_b64), Some(claims_b64), Some(signature_b64), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -434,8 +434,9 @@ async fn verify_uncached(
     let signature = URL_SAFE_NO_PAD
         .decode(signature_b64)
         .map_err(|_| TokenError::BadSignature)?;
-    key.verify_sig(signed, &signature)
-        .map_err(|_| TokenError::BadSignature)?;
+    if !key.verify_rs256(signed, &signature) {
+        return Err(TokenError::BadSignature);
+    }
 
     // From here on the claims are the issuer's own.
     let leeway = trust.leeway_seconds;

@@ -1,0 +1,46 @@
+//! The core's cryptography, behind one small trait so that another backend can serve it:
+//! RS256 verification with an RSA public key parsed once per key set, and SHA-256 for the
+//! verified-token cache. The backend is chosen at build time; the service's is aws-lc-rs
+//! (feature `aws-lc`, the default), the one reqwest and rustls already use.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// What the core asks of a cryptography backend.
+pub trait Backend {
+    /// An RSA public key from its big-endian modulus `n` and exponent `e` (the JWK's
+    /// decoded `n` and `e`), ready for RS256 (2048 to 8192 bits); why not, when it cannot
+    /// be used.
+    fn rsa_public_key(n: &[u8], e: &[u8]) -> Result<PublicKey, String>;
+
+    /// SHA-256 of `data`.
+    fn sha256(data: &[u8]) -> [u8; 32];
+}
+
+/// A public key that verifies RS256 signatures (RSASSA-PKCS1-v1_5 with SHA-256).
+pub trait VerifyRs256: Send + Sync + fmt::Debug {
+    /// Whether `signature` is this key's RS256 signature of `message`.
+    fn verify_rs256(&self, message: &[u8], signature: &[u8]) -> bool;
+}
+
+/// A parsed public key, shared by the key set and the verified-token cache (the cache
+/// compares keys by identity).
+pub type PublicKey = Arc<dyn VerifyRs256>;
+
+#[cfg(feature = "aws-lc")]
+mod aws_lc;
+#[cfg(feature = "aws-lc")]
+pub use aws_lc::AwsLc as Compiled;
+
+#[cfg(not(feature = "aws-lc"))]
+compile_error!("cognito-ext-authz-core needs a cryptography backend: enable the `aws-lc` feature");
+
+/// An RSA public key, through the compiled-in backend.
+pub fn rsa_public_key(n: &[u8], e: &[u8]) -> Result<PublicKey, String> {
+    Compiled::rsa_public_key(n, e)
+}
+
+/// SHA-256, through the compiled-in backend.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Compiled::sha256(data)
+}
