@@ -7,19 +7,18 @@ the line is not there, so the configuration that is tested is the one that is sh
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from .procs import DEADLINE_SECONDS, ManagedProcess, free_port, port_is_open, wait_until
-from .tools import REPO
+from .tools import REPO, find
 
 REFERENCE = REPO / "deploy" / "nginx" / "nginx.conf"
 
 
 def binary() -> Path | None:
     """Debian's nginx (`apt-get install nginx-light`), if installed."""
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    return Path(found) if found else None
+    sbin = Path("/usr/sbin/nginx")
+    return find("nginx") or (sbin if sbin.exists() else None)
 
 
 def derive(*, listen: int, authz: int, upstream: int, prefix: Path) -> str:

