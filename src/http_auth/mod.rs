@@ -170,21 +170,41 @@ pub fn to_response(answer: &Answer, endpoint: Endpoint) -> Response<Body> {
         Answer::Upstream { set, remove, .. } => {
             let mut response = Response::new(Body::empty());
             let headers = response.headers_mut();
+            let mut remove = remove.clone();
             for (name, value) in set {
-                // Values were checked for control characters; one still refused is not
-                // sent, so the gateway removes the header instead.
-                if let (Ok(name), Ok(value)) = (
+                // Sent as the gRPC answer sets it, UTF-8 included (obs-text, which every
+                // gateway relays): a value left out would leave the client's header in
+                // place on a gateway that only overwrites (Istio). Values were checked
+                // for control characters; one still refused is removed instead.
+                match (
                     HeaderName::from_bytes(name.as_bytes()),
-                    HeaderValue::from_str(value),
+                    HeaderValue::from_bytes(value.as_bytes()),
                 ) {
-                    headers.insert(name, value);
+                    (Ok(name), Ok(value)) => {
+                        headers.insert(name, value);
+                    }
+                    _ => remove.push(name.clone()),
                 }
             }
-            if endpoint == Endpoint::Envoy
-                && !remove.is_empty()
-                && let Ok(value) = HeaderValue::from_str(&remove.join(","))
-            {
-                headers.insert(ENVOY_HEADERS_TO_REMOVE, value);
+            if endpoint == Endpoint::Envoy {
+                // Envoy sends only the headers it is told to (Istio: the token's), so the
+                // service cannot see a client's `x_cognito_sub` as the gRPC port does:
+                // every such spelling of every identity header is named, seen or not.
+                let names: Vec<&str> = set.iter().map(|(n, _)| n.as_str()).collect();
+                let spellings: Vec<String> = names
+                    .iter()
+                    .copied()
+                    .chain(remove.iter().map(String::as_str))
+                    .flat_map(underscore_spellings)
+                    .collect();
+                for spelling in spellings {
+                    if !remove.contains(&spelling) {
+                        remove.push(spelling);
+                    }
+                }
+                if let Ok(value) = HeaderValue::from_str(&remove.join(",")) {
+                    headers.insert(ENVOY_HEADERS_TO_REMOVE, value);
+                }
             }
             response
         }
@@ -213,6 +233,35 @@ pub fn to_response(answer: &Answer, endpoint: Endpoint) -> Response<Body> {
             response
         }
     }
+}
+
+/// Most `-` in a header name whose every `_` spelling is named for Envoy to remove (2^n - 1
+/// of them); a longer name (a policy's claim header) has only the all-`_` spelling named,
+/// besides the spellings the request carried.
+const MAX_SPELLED_DASHES: u32 = 6;
+
+/// Every spelling of header `name` with some of its `-` written `_` (not `name` itself):
+/// WSGI, CGI and Rack fold `_` into `-`, so an upstream reads each as `name`.
+fn underscore_spellings(name: &str) -> Vec<String> {
+    let dashes: Vec<usize> = name.match_indices('-').map(|(i, _)| i).collect();
+    let n = dashes.len() as u32;
+    if n == 0 {
+        return Vec::new();
+    }
+    if n > MAX_SPELLED_DASHES {
+        return vec![name.replace('-', "_")];
+    }
+    (1..(1u32 << n))
+        .map(|mask| {
+            let mut spelling = name.as_bytes().to_vec();
+            for (bit, at) in dashes.iter().enumerate() {
+                if mask & (1 << bit) != 0 {
+                    spelling[*at] = b'_';
+                }
+            }
+            String::from_utf8(spelling).unwrap_or_default()
+        })
+        .collect()
 }
 
 /// The size of a request head as sent: request line, and each header line.
