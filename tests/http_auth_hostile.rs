@@ -343,3 +343,49 @@ async fn identity_values_that_are_not_ascii_are_still_set() {
         );
     }
 }
+
+/// A head sent a byte at a time (each byte well within the idle timeout, which it resets)
+/// is cut off at the request timeout, and so is a kept-alive connection that sends no
+/// next request: neither holds its connection slot and buffer for longer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_head_is_cut_off_at_the_request_timeout() {
+    let (_keys, _service) = keys_and_service(
+        BIN,
+        ROUTES,
+        &[
+            ("AUTHZ_HTTP_AUTH_ADDR", PICK_PORT),
+            ("AUTHZ_REQUEST_TIMEOUT_SECONDS", "1"),
+        ],
+    )
+    .await;
+    let http = _service.http_auth;
+    let stream = tokio::net::TcpStream::connect(http).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    let trickle = tokio::spawn(async move {
+        write
+            .write_all(b"GET /envoy/health HTTP/1.1\r\nhost: h\r\n")
+            .await
+            .unwrap();
+        for _ in 0..150 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if write.write_all(b"x").await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut raw = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), read.read_to_end(&mut raw)).await;
+    assert!(closed.is_ok(), "still open after 10 s of a trickled head");
+    assert!(!raw.starts_with(b"HTTP/1.1 200"), "{raw:?}");
+    trickle.abort();
+    // Kept alive after an answer, then silent.
+    let mut stream = tokio::net::TcpStream::connect(http).await.unwrap();
+    stream
+        .write_all(b"GET /envoy/health HTTP/1.1\r\nhost: h\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw)).await;
+    assert!(closed.is_ok(), "a silent kept-alive connection stayed open");
+    assert!(raw.starts_with(b"HTTP/1.1 200"));
+}

@@ -8,18 +8,21 @@
 //! [`Answer`]: a denial is that answer's status, headers (`www-authenticate`, the gateway
 //! response's) and JSON body; an allow is 200 with the identity headers to set upstream as
 //! response headers, for the gateway to copy (`auth_request_set`, `authResponseHeaders`,
-//! `allowed_upstream_headers`). Envoy's endpoint also lists the identity headers the
-//! request must lose in `x-envoy-auth-headers-to-remove`, which Envoy applies as it
-//! applies the gRPC answer's `headers_to_remove`; NGINX's also repeats a denial's body in
-//! [`NGINX_DENIAL_BODY`], since `auth_request` relays no body. Dynamic metadata has no
-//! HTTP form and is not built.
+//! `allowed_upstream_headers`), values as the gRPC answer's (UTF-8 included). Envoy's
+//! endpoint also lists the identity headers the request must lose in
+//! `x-envoy-auth-headers-to-remove`, which Envoy applies as it applies the gRPC answer's
+//! `headers_to_remove`: with every `_` spelling of each, since Envoy sends this port only
+//! the headers it is told to, where the gRPC port sees them all; NGINX's also repeats a
+//! denial's body in [`NGINX_DENIAL_BODY`], since `auth_request` relays no body. Dynamic
+//! metadata has no HTTP form and is not built.
 //!
 //! HTTP/1.1 only, on connections bounded as the gRPC port's ([`crate::listen`]: most open
 //! at once, idle timeout; TLS as the gRPC port with ALPN `http/1.1`), with a bounded
 //! request head ([`MAX_HEAD_BYTES`], larger: 431) read within the request timeout, at most
 //! `AUTHZ_MAX_IN_FLIGHT` subrequests decided at once, each within the request timeout
 //! (past it: 503, which every gateway treats as a refusal). A subrequest's body is never
-//! read. Other targets are 404.
+//! read: what has arrived with the head is skipped, and otherwise the connection is closed
+//! after the answer, so a body is never read as another subrequest. Other targets are 404.
 
 mod original;
 
