@@ -8,18 +8,21 @@
 //! [`Answer`]: a denial is that answer's status, headers (`www-authenticate`, the gateway
 //! response's) and JSON body; an allow is 200 with the identity headers to set upstream as
 //! response headers, for the gateway to copy (`auth_request_set`, `authResponseHeaders`,
-//! `allowed_upstream_headers`). Envoy's endpoint also lists the identity headers the
-//! request must lose in `x-envoy-auth-headers-to-remove`, which Envoy applies as it
-//! applies the gRPC answer's `headers_to_remove`; NGINX's also repeats a denial's body in
-//! [`NGINX_DENIAL_BODY`], since `auth_request` relays no body. Dynamic metadata has no
-//! HTTP form and is not built.
+//! `allowed_upstream_headers`), values as the gRPC answer's (UTF-8 included). Envoy's
+//! endpoint also lists the identity headers the request must lose in
+//! `x-envoy-auth-headers-to-remove`, which Envoy applies as it applies the gRPC answer's
+//! `headers_to_remove`: with every `_` spelling of each, since Envoy sends this port only
+//! the headers it is told to, where the gRPC port sees them all; NGINX's also repeats a
+//! denial's body in [`NGINX_DENIAL_BODY`], since `auth_request` relays no body. Dynamic
+//! metadata has no HTTP form and is not built.
 //!
 //! HTTP/1.1 only, on connections bounded as the gRPC port's ([`crate::listen`]: most open
 //! at once, idle timeout; TLS as the gRPC port with ALPN `http/1.1`), with a bounded
 //! request head ([`MAX_HEAD_BYTES`], larger: 431) read within the request timeout, at most
 //! `AUTHZ_MAX_IN_FLIGHT` subrequests decided at once, each within the request timeout
 //! (past it: 503, which every gateway treats as a refusal). A subrequest's body is never
-//! read. Other targets are 404.
+//! read: what has arrived with the head is skipped, and otherwise the connection is closed
+//! after the answer, so a body is never read as another subrequest. Other targets are 404.
 
 mod original;
 
@@ -170,21 +173,41 @@ pub fn to_response(answer: &Answer, endpoint: Endpoint) -> Response<Body> {
         Answer::Upstream { set, remove, .. } => {
             let mut response = Response::new(Body::empty());
             let headers = response.headers_mut();
+            let mut remove = remove.clone();
             for (name, value) in set {
-                // Values were checked for control characters; one still refused is not
-                // sent, so the gateway removes the header instead.
-                if let (Ok(name), Ok(value)) = (
+                // Sent as the gRPC answer sets it, UTF-8 included (obs-text, which every
+                // gateway relays): a value left out would leave the client's header in
+                // place on a gateway that only overwrites (Istio). Values were checked
+                // for control characters; one still refused is removed instead.
+                match (
                     HeaderName::from_bytes(name.as_bytes()),
-                    HeaderValue::from_str(value),
+                    HeaderValue::from_bytes(value.as_bytes()),
                 ) {
-                    headers.insert(name, value);
+                    (Ok(name), Ok(value)) => {
+                        headers.insert(name, value);
+                    }
+                    _ => remove.push(name.clone()),
                 }
             }
-            if endpoint == Endpoint::Envoy
-                && !remove.is_empty()
-                && let Ok(value) = HeaderValue::from_str(&remove.join(","))
-            {
-                headers.insert(ENVOY_HEADERS_TO_REMOVE, value);
+            if endpoint == Endpoint::Envoy {
+                // Envoy sends only the headers it is told to (Istio: the token's), so the
+                // service cannot see a client's `x_cognito_sub` as the gRPC port does:
+                // every such spelling of every identity header is named, seen or not.
+                let names: Vec<&str> = set.iter().map(|(n, _)| n.as_str()).collect();
+                let spellings: Vec<String> = names
+                    .iter()
+                    .copied()
+                    .chain(remove.iter().map(String::as_str))
+                    .flat_map(underscore_spellings)
+                    .collect();
+                for spelling in spellings {
+                    if !remove.contains(&spelling) {
+                        remove.push(spelling);
+                    }
+                }
+                if let Ok(value) = HeaderValue::from_str(&remove.join(",")) {
+                    headers.insert(ENVOY_HEADERS_TO_REMOVE, value);
+                }
             }
             response
         }
@@ -213,6 +236,35 @@ pub fn to_response(answer: &Answer, endpoint: Endpoint) -> Response<Body> {
             response
         }
     }
+}
+
+/// Most `-` in a header name whose every `_` spelling is named for Envoy to remove (2^n - 1
+/// of them); a longer name (a policy's claim header) has only the all-`_` spelling named,
+/// besides the spellings the request carried.
+const MAX_SPELLED_DASHES: u32 = 6;
+
+/// Every spelling of header `name` with some of its `-` written `_` (not `name` itself):
+/// WSGI, CGI and Rack fold `_` into `-`, so an upstream reads each as `name`.
+fn underscore_spellings(name: &str) -> Vec<String> {
+    let dashes: Vec<usize> = name.match_indices('-').map(|(i, _)| i).collect();
+    let n = dashes.len() as u32;
+    if n == 0 {
+        return Vec::new();
+    }
+    if n > MAX_SPELLED_DASHES {
+        return vec![name.replace('-', "_")];
+    }
+    (1..(1u32 << n))
+        .map(|mask| {
+            let mut spelling = name.as_bytes().to_vec();
+            for (bit, at) in dashes.iter().enumerate() {
+                if mask & (1 << bit) != 0 {
+                    spelling[*at] = b'_';
+                }
+            }
+            String::from_utf8(spelling).unwrap_or_default()
+        })
+        .collect()
 }
 
 /// The size of a request head as sent: request line, and each header line.

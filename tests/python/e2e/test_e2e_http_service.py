@@ -82,3 +82,36 @@ def test_the_stack_is_the_http_service_one(stack: Stack) -> None:
     assert stack.request("/files/x;a=b").status == 400
     after = [stack.envoy.stat(f"cluster.cognito_ext_authz.{c}") or 0 for c in counts]
     assert [a - b for a, b in zip(after, before)] == [1, 1, 1]
+
+
+def test_istio_like_envoy_drops_underscore_spellings_and_carries_non_ascii_identity(
+    new_stack: Callable[..., Stack], workdir: Path, keys: KeyServer, mint
+) -> None:
+    """As Istio's envoyExtAuthzHttp runs: no filter before ext_authz, and header names
+    with `_` accepted (Envoy's default), while the service is sent only the token header.
+    A client's `x_cognito_sub` (read as `x-cognito-sub` by WSGI, CGI and Rack) never
+    reaches the application, and a username that is not ASCII is set, not left for the
+    client's forged `x-cognito-username` to stand in for."""
+
+    def istio_like(cfg: dict) -> None:
+        h = envoy_cfg.hcm(cfg)
+        h["http_filters"] = [f for f in h["http_filters"] if f["name"] != "envoy.filters.http.header_mutation"]
+        h["common_http_protocol_options"]["headers_with_underscores_action"] = "ALLOW"
+
+    forged = {
+        "x_cognito_sub": "forged",
+        "x-cognito_groups": "admins",
+        "X_Cognito_Client_Id": "forged",
+        "x-cognito-username": "admin",
+        "x_unrelated": "kept",  # shows names with `_` do pass this Envoy
+    }
+    with new_stack(workdir=workdir, policy=main_policy(keys), name="http-istio-like", mode="http",
+                   envoy_transform=istio_like) as bare:
+        seen = upstream_saw(bare.request("/me", token=mint.access(username="josé"), headers=forged))
+        # Python's server reads header bytes as Latin-1.
+        assert seen["headers"]["x-cognito-username"] == ["josé".encode().decode("latin-1")], seen
+        leaked = {k: v for k, v in seen["headers"].items() if "_" in k}
+        assert leaked == {"x_unrelated": ["kept"]}, seen
+        seen = upstream_saw(bare.request("/health", headers=forged))
+        assert identity(seen) == {"x-cognito-route": ["health"]}, seen
+        assert {k: v for k, v in seen["headers"].items() if "_" in k} == {"x_unrelated": ["kept"]}, seen

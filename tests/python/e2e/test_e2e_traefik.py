@@ -85,3 +85,13 @@ def test_forged_identity_never_reaches_the_upstream(stack: Stack, mint: Minter) 
 def test_the_stack_is_the_traefik_one(stack: Stack) -> None:
     assert stack.mode == "traefik"
     assert "forwardAuth" in stack.envoy.dynamic["http"]["middlewares"]["cognito-ext-authz"]
+
+
+def test_a_non_ascii_username_reaches_the_upstream_and_the_forged_one_does_not(stack: Stack, mint: Minter) -> None:
+    """The service sends a UTF-8 identity value as the gRPC port sets it; the gateway
+    relays it in place of the client's forged one."""
+    seen = upstream_saw(
+        stack.request("/me", token=mint.access(username="josé"), headers={"x-cognito-username": "admin"})
+    )
+    # Python's server reads header bytes as Latin-1.
+    assert seen["headers"]["x-cognito-username"] == ["josé".encode().decode("latin-1")], seen
