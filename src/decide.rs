@@ -17,15 +17,17 @@ use crate::trace_context::Correlation;
 
 /// Decides `request` (or denies at once for the reason it could not be read), logs and
 /// counts the decision with `correlation`'s ids and the time since `started`, and returns
-/// the answer, with the decision's metadata only when `with_metadata`.
+/// the answer, with the decision's metadata only when `with_metadata`; the trace span says
+/// which `port` the check came through.
 pub async fn decide(
     pipeline: &Pipeline,
     request: Result<Request, DenyReason>,
     correlation: &Correlation,
     started: Instant,
     with_metadata: bool,
+    port: crate::observe::telemetry::Port,
 ) -> Answer {
-    let span = crate::observe::telemetry::check_span(correlation);
+    let span = crate::observe::telemetry::check_span(correlation, port);
     let (decision, request) = match request {
         Ok(request) => (
             pipeline.decide(&request).instrument(span.clone()).await,

@@ -108,6 +108,7 @@ async fn each_check_is_a_span_in_the_callers_trace_with_no_token_material() {
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
             ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("AUTHZ_HTTP_AUTH_ADDR", PICK_PORT),
         ],
     )
     .await;
@@ -146,8 +147,33 @@ async fn each_check_is_a_span_in_the_callers_trace_with_no_token_material() {
     .await;
     assert_eq!(denied.status, 401);
 
-    let spans = receiver.wait_for("authz check", 2).await;
-    assert_eq!(spans.len(), 2, "{:#?}", receiver.spans());
+    // The same kind of check through the HTTP authorization port.
+    let http = {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = tokio::net::TcpStream::connect(service.http_auth)
+            .await
+            .unwrap();
+        let head = "GET /envoy/users/3 HTTP/1.1\r\nhost: h\r\nx-request-id: req-otel-http\r\nconnection: close\r\n\r\n";
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        tcp.read_to_end(&mut answer).await.unwrap();
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    assert!(http.starts_with("HTTP/1.1 401"), "{http}");
+
+    let spans = receiver.wait_for("authz check", 3).await;
+    assert_eq!(spans.len(), 3, "{:#?}", receiver.spans());
+    // Each span says which port the check came through.
+    let http_span = spans
+        .iter()
+        .find(|s| attribute(s, "request_id").as_deref() == Some("req-otel-http"))
+        .expect("the HTTP port's check span");
+    assert_eq!(
+        attribute(http_span, "network.protocol.name").as_deref(),
+        Some("http")
+    );
+    assert_eq!(attribute(http_span, "rpc.system"), None);
+    assert_eq!(attribute(http_span, "decision").as_deref(), Some("deny"));
     let allow = spans
         .iter()
         .find(|s| attribute(s, "request_id").as_deref() == Some("req-otel-allow"))
@@ -166,6 +192,7 @@ async fn each_check_is_a_span_in_the_callers_trace_with_no_token_material() {
         Some("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
     );
     assert_eq!(attribute(allow, "client_id").as_deref(), Some(CLIENT));
+    assert_eq!(attribute(allow, "rpc.system").as_deref(), Some("grpc"));
 
     // A garbage traceparent is ignored: a new root trace, and still a decision.
     let deny = spans

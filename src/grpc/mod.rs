@@ -79,6 +79,7 @@ impl AuthorizationService {
                 &correlation,
                 started,
                 self.dynamic_metadata,
+                crate::observe::telemetry::Port::Grpc,
             )
             .await,
         )

@@ -156,7 +156,14 @@ impl HttpAuthPort {
             envoy_target,
             &parts.headers,
         );
-        let decided = crate::decide::decide(&self.pipeline, read, &correlation, started, false);
+        let decided = crate::decide::decide(
+            &self.pipeline,
+            read,
+            &correlation,
+            started,
+            false,
+            crate::observe::telemetry::Port::Http,
+        );
         match tokio::time::timeout(self.limits.request_timeout, decided).await {
             Ok(answer) => to_response(&answer, endpoint),
             Err(_) => {

@@ -76,29 +76,56 @@ pub fn remote_context(parent: &TraceParent) -> opentelemetry::Context {
 // ---------------------------------------------------------------------------------------
 // The check span
 
+/// Which port a check came through, as its span says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    /// The gRPC port: `envoy.service.auth.v3.Authorization/Check`.
+    Grpc,
+    /// The HTTP authorization port (an authorization subrequest).
+    Http,
+}
+
 /// The span for one check, child of the request's `traceparent` when it has one; a
 /// disabled span (costing nothing) when tracing is off.
-pub fn check_span(correlation: &Correlation) -> Span {
+pub fn check_span(correlation: &Correlation, port: Port) -> Span {
     if !enabled() {
         return Span::none();
     }
-    let span = tracing::info_span!(
-        target: SPAN_TARGET,
-        "authz check",
-        otel.kind = "server",
-        rpc.system = "grpc",
-        rpc.service = "envoy.service.auth.v3.Authorization",
-        rpc.method = "Check",
-        request_id = correlation.request_id.as_deref().unwrap_or(""),
-        decision = Empty,
-        reason = Empty,
-        route = Empty,
-        authorizer = Empty,
-        cache_hit = Empty,
-        status = Empty,
-        sub = Empty,
-        client_id = Empty,
-    );
+    let request_id = correlation.request_id.as_deref().unwrap_or("");
+    let span = match port {
+        Port::Grpc => tracing::info_span!(
+            target: SPAN_TARGET,
+            "authz check",
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.service = "envoy.service.auth.v3.Authorization",
+            rpc.method = "Check",
+            request_id,
+            decision = Empty,
+            reason = Empty,
+            route = Empty,
+            authorizer = Empty,
+            cache_hit = Empty,
+            status = Empty,
+            sub = Empty,
+            client_id = Empty,
+        ),
+        Port::Http => tracing::info_span!(
+            target: SPAN_TARGET,
+            "authz check",
+            otel.kind = "server",
+            network.protocol.name = "http",
+            request_id,
+            decision = Empty,
+            reason = Empty,
+            route = Empty,
+            authorizer = Empty,
+            cache_hit = Empty,
+            status = Empty,
+            sub = Empty,
+            client_id = Empty,
+        ),
+    };
     if let Some(parent) = &correlation.trace {
         // Fails only when the span is disabled (not sampled by the layer's filter).
         let _ = span.set_parent(remote_context(parent));
@@ -425,7 +452,7 @@ mod tests {
             && std::env::var_os("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_none()
         {
             assert!(!configured());
-            assert!(check_span(&Correlation::default()).is_none());
+            assert!(check_span(&Correlation::default(), Port::Grpc).is_none());
         }
     }
 }
