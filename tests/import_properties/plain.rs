@@ -103,11 +103,21 @@ pub(crate) fn openapi(doc: &Value, out: &mut Vec<Plain>) {
                     .is_some_and(|t| t.eq_ignore_ascii_case("none")),
             };
             let security = op.get("security").or_else(|| root.get("security"));
+            // `{NONE: []}` is SAM's marker for a method without authorization (`Authorizer:
+            // NONE`), which stays in the bodies the translator deploys: no requirement,
+            // unless the document defines a scheme of that name.
+            let none_marker = |r: &Map<String, Value>| {
+                r.len() == 1
+                    && r.get("NONE")
+                        .is_some_and(|s| s.as_array().is_some_and(Vec::is_empty))
+                    && schemes.and_then(|s| s.get("NONE")).is_none()
+            };
             let public = legacy_ok
                 && match security {
-                    Some(Value::Array(reqs)) => reqs
-                        .iter()
-                        .all(|r| r.as_object().is_some_and(Map::is_empty)),
+                    Some(Value::Array(reqs)) => reqs.iter().all(|r| {
+                        r.as_object()
+                            .is_some_and(|r| r.is_empty() || none_marker(r))
+                    }),
                     Some(_) => false,
                     None => !misspelt(op, "security") && !misspelt(root, "security"),
                 };
