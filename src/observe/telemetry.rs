@@ -92,39 +92,33 @@ pub fn check_span(correlation: &Correlation, port: Port) -> Span {
         return Span::none();
     }
     let request_id = correlation.request_id.as_deref().unwrap_or("");
+    // One span shape; only the fields naming the protocol differ by port.
+    macro_rules! span {
+        ($($protocol:tt)*) => {
+            tracing::info_span!(
+                target: SPAN_TARGET,
+                "authz check",
+                otel.kind = "server",
+                $($protocol)*
+                request_id,
+                decision = Empty,
+                reason = Empty,
+                route = Empty,
+                authorizer = Empty,
+                cache_hit = Empty,
+                status = Empty,
+                sub = Empty,
+                client_id = Empty,
+            )
+        };
+    }
     let span = match port {
-        Port::Grpc => tracing::info_span!(
-            target: SPAN_TARGET,
-            "authz check",
-            otel.kind = "server",
+        Port::Grpc => span!(
             rpc.system = "grpc",
             rpc.service = "envoy.service.auth.v3.Authorization",
             rpc.method = "Check",
-            request_id,
-            decision = Empty,
-            reason = Empty,
-            route = Empty,
-            authorizer = Empty,
-            cache_hit = Empty,
-            status = Empty,
-            sub = Empty,
-            client_id = Empty,
         ),
-        Port::Http => tracing::info_span!(
-            target: SPAN_TARGET,
-            "authz check",
-            otel.kind = "server",
-            network.protocol.name = "http",
-            request_id,
-            decision = Empty,
-            reason = Empty,
-            route = Empty,
-            authorizer = Empty,
-            cache_hit = Empty,
-            status = Empty,
-            sub = Empty,
-            client_id = Empty,
-        ),
+        Port::Http => span!(network.protocol.name = "http",),
     };
     if let Some(parent) = &correlation.trace {
         // Fails only when the span is disabled (not sampled by the layer's filter).
