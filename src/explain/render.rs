@@ -59,7 +59,7 @@ pub(crate) fn render(
     // Route.
     let _ = writeln!(out, "\nroute:");
     let mut reached_token = false;
-    let mut route_index = None;
+    let mut matched = None;
     let mut authorizer = &policy.authorizers[0];
     match decision {
         Decision::Deny {
@@ -92,7 +92,7 @@ pub(crate) fn render(
         _ => match decision.route() {
             Some(name) => {
                 let route = policy.routes.routes().iter().find(|r| &*r.name == name);
-                route_index = route.map(|r| r.index);
+                matched = route;
                 if let Some(r) = route {
                     authorizer = &policy.authorizers[r.authorizer];
                 }
@@ -156,7 +156,7 @@ pub(crate) fn render(
     }
 
     // Scopes and groups.
-    if let Some(route) = route_index.map(|i| &policy.routes.routes()[i])
+    if let Some(route) = matched
         && !route.is_public()
         && !route.is_deny()
     {
@@ -303,8 +303,9 @@ fn describe_route(out: &mut String, route: Option<&Route>, request: &Request) {
     };
     let _ = writeln!(
         out,
-        "  matched route {:?} (routes[{}])",
-        &*route.name, route.index
+        "  matched route {:?} ({})",
+        &*route.name,
+        route.place()
     );
     let segments = path::segments(request.path()).unwrap_or_default();
     let _ = writeln!(
@@ -404,7 +405,7 @@ fn routes_on_other_hosts(
             let hit = policy
                 .routes
                 .find(segments, method, &sample)
-                .is_some_and(|r| r.index == route.index);
+                .is_some_and(|r| r.place() == route.place());
             let line = format!("{:?} (hosts: {})", &*route.name, route.hosts.join(", "));
             if hit && !found.contains(&line) {
                 found.push(line);

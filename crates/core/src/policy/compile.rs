@@ -17,13 +17,25 @@ use super::rules::{
     METHODS, check_fetch_url, check_issuer, default_route_name, is_header_name, is_scope_name,
     pool_id_of_arn, pool_region, reserved_header, whole_match_expression,
 };
-use super::table::{Access, HostPattern, Route, RouteSpec, RouteTable};
+use super::table::{Access, HostPattern, Route, RoutePlace, RouteSpec, RouteTable};
 use super::template::PathTemplate;
 use super::{Authorizer, Policy, PolicyErrors, Pool, Pools, TrustedPool};
 
 impl Policy {
     /// Checks a parsed policy file and compiles it.
     pub fn compile(file: &PolicyFile) -> Result<Policy, PolicyErrors> {
+        let places: Vec<RoutePlace> = (0..file.routes.len())
+            .map(|index| RoutePlace { file: None, index })
+            .collect();
+        Self::compile_placed(file, &places)
+    }
+
+    /// Compiles `file`, whose `routes[i]` was written at `places[i]` (a policy folder
+    /// merges several files' routes into one list; errors and `check` name the file).
+    pub(super) fn compile_placed(
+        file: &PolicyFile,
+        places: &[RoutePlace],
+    ) -> Result<Policy, PolicyErrors> {
         let mut errors = Vec::new();
         let mut pools = PoolList::default();
         let authorizers = compile_authorizers(file, &mut pools, &mut errors);
@@ -63,7 +75,7 @@ impl Policy {
             errors.push("dryRunUnsafeRequests: only takes effect with mode: dryRun".to_owned());
         }
         let claim_headers = compile_claim_headers(file, &authorizers, &mut errors);
-        let specs = compile_routes(file, &authorizers, default_authorizer, &mut errors);
+        let specs = compile_routes(file, places, &authorizers, default_authorizer, &mut errors);
         let gateway_responses =
             compile_gateway_responses(file, &authorizers, &claim_headers, &mut errors);
 
@@ -348,6 +360,7 @@ fn compile_claim_headers(
 
 fn compile_routes(
     file: &PolicyFile,
+    places: &[RoutePlace],
     authorizers: &[Authorizer],
     default_authorizer: Option<usize>,
     errors: &mut Vec<String>,
@@ -357,9 +370,10 @@ fn compile_routes(
     // (shape, host, method) -> route index, to refuse routes that would shadow each other.
     let mut claimed: HashMap<(String, String, String), usize> = HashMap::new();
     for (i, route) in file.routes.iter().enumerate() {
+        let place = &places[i];
         let at = match &route.name {
-            Some(name) => format!("routes[{i}] ({name})"),
-            None => format!("routes[{i}] ({})", route.path),
+            Some(name) => format!("{place} ({name})"),
+            None => format!("{place} ({})", route.path),
         };
         let before = errors.len();
         let template = match PathTemplate::parse(&route.path) {
@@ -448,7 +462,8 @@ fn compile_routes(
         }
         if let Some(first) = names.insert(name.clone(), i) {
             errors.push(format!(
-                "{at}.name: {name:?} is already the name of routes[{first}]"
+                "{at}.name: {name:?} is already the name of {}",
+                places[first]
             ));
         }
         let Some(template) = template else { continue };
@@ -467,7 +482,8 @@ fn compile_routes(
                 let key = (shape.clone(), host_key.clone(), method.clone());
                 if let Some(first) = claimed.insert(key, i) {
                     errors.push(format!(
-                        "{at}: duplicates routes[{first}] (same path {shape}, method {method} and hosts)"
+                        "{at}: duplicates {} (same path {shape}, method {method} and hosts)",
+                        places[first]
                     ));
                     break 'claims;
                 }
@@ -476,7 +492,8 @@ fn compile_routes(
         specs.push(RouteSpec {
             route: Route {
                 name: Arc::from(name),
-                index: i,
+                file: place.file.clone(),
+                index: place.index,
                 authorizer,
                 token_use,
                 template: template.clone(),

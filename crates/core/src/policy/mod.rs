@@ -6,6 +6,7 @@
 //! (docs/policy.md describes it).
 
 mod compile;
+pub mod folder;
 pub mod model;
 pub mod responses;
 pub mod rules;
@@ -183,16 +184,20 @@ impl fmt::Display for PolicyErrors {
 
 impl std::error::Error for PolicyErrors {}
 
+/// Parses policy YAML into the file as written (not yet checked).
+fn parse_yaml(text: &str) -> Result<PolicyFile, PolicyErrors> {
+    serde_saphyr::from_str(text).map_err(|e| {
+        PolicyErrors::one(format!(
+            "invalid policy YAML: {}",
+            yaml_error::describe(text, &e)
+        ))
+    })
+}
+
 impl Policy {
     /// Parses and compiles policy YAML.
     pub fn parse(text: &str) -> Result<Policy, PolicyErrors> {
-        let file: PolicyFile = serde_saphyr::from_str(text).map_err(|e| {
-            PolicyErrors::one(format!(
-                "invalid policy YAML: {}",
-                yaml_error::describe(text, &e)
-            ))
-        })?;
-        Self::compile(&file)
+        Self::compile(&parse_yaml(text)?)
     }
 
     /// The pool whose issuer is exactly `iss`.

@@ -25,12 +25,33 @@ pub enum Access {
     Deny,
 }
 
+/// Where a route was written: its position in its file's `routes`, and the file in a
+/// policy folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutePlace {
+    /// The file's name in the folder; `None` for a single policy file.
+    pub file: Option<Arc<str>>,
+    /// Its position in the file's `routes` list.
+    pub index: usize,
+}
+
+impl std::fmt::Display for RoutePlace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.file {
+            Some(file) => write!(f, "{file}: routes[{}]", self.index),
+            None => write!(f, "routes[{}]", self.index),
+        }
+    }
+}
+
 /// What a matched route requires.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     /// Name for logs, metrics and `x-cognito-route`.
     pub name: Arc<str>,
-    /// Its position in the policy's `routes` list.
+    /// The file it was written in, in a policy folder; `None` for a single policy file.
+    pub file: Option<Arc<str>>,
+    /// Its position in its file's `routes` list.
     pub index: usize,
     /// Index of its authorizer in [`Policy::authorizers`](super::Policy::authorizers).
     pub authorizer: usize,
@@ -53,6 +74,14 @@ pub struct Route {
 }
 
 impl Route {
+    /// Where it was written: `routes[2]`, or `team-a.yaml: routes[2]` in a policy folder.
+    pub fn place(&self) -> RoutePlace {
+        RoutePlace {
+            file: self.file.clone(),
+            index: self.index,
+        }
+    }
+
     /// Public (`auth: none`).
     pub fn is_public(&self) -> bool {
         self.access == Access::Public

@@ -4,6 +4,7 @@ fn spec(name: &str, path: &str, methods: &[&str], hosts: &[&str]) -> RouteSpec {
     RouteSpec {
         route: Route {
             name: name.into(),
+            file: None,
             index: 0,
             authorizer: 0,
             token_use: Default::default(),

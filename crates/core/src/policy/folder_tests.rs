@@ -1,0 +1,267 @@
+use super::*;
+
+const POOL_A: &str = "eu-west-1_teamAAAAA";
+const POOL_B: &str = "eu-west-1_teamBBBBB";
+
+fn part(name: &str, yaml: &str) -> PolicyPart {
+    PolicyPart::parse(name, yaml).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn version(name: &str, yaml: &str) -> FileVersion {
+    FileVersion {
+        name: Arc::from(name),
+        parsed: PolicyPart::parse(name, yaml),
+    }
+}
+
+fn team(pool: &str, host: &str, extra: &str) -> String {
+    format!(
+        "userPools: [{{id: {pool}}}]\n{extra}routes:\n  - name: {host}-users\n    hosts: [{host}]\n    path: /users\n    scopes: [users/read]\n"
+    )
+}
+
+/// The route a request would take, with its place and its authorizer's name and pools.
+fn route_of<'p>(
+    policy: &'p Policy,
+    host: &str,
+    path: &str,
+) -> Option<(String, &'p str, Vec<&'p str>)> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let route = policy.routes.find(&segments, "GET", host)?;
+    let authorizer = &policy.authorizers[route.authorizer];
+    let pools = authorizer
+        .pools
+        .iter()
+        .map(|p| policy.pools[p.pool].id.as_str())
+        .collect();
+    Some((route.place().to_string(), &*authorizer.name, pools))
+}
+
+#[test]
+fn each_file_keeps_its_own_authorizer_and_routes() {
+    let a = part("a.yaml", &team(POOL_A, "a.example.com", ""));
+    let b = part("b.yaml", &team(POOL_B, "b.example.com", ""));
+    let policy = Policy::compile_folder(&[a, b], true).unwrap();
+    assert_eq!(
+        route_of(&policy, "a.example.com", "/users"),
+        Some((
+            "a.yaml: routes[0]".to_owned(),
+            "a.yaml/default",
+            vec![POOL_A]
+        ))
+    );
+    // Team B's route trusts team B's pool only: a token of pool A cannot reach it.
+    assert_eq!(
+        route_of(&policy, "b.example.com", "/users"),
+        Some((
+            "b.yaml: routes[0]".to_owned(),
+            "b.yaml/default",
+            vec![POOL_B]
+        ))
+    );
+    assert_eq!(route_of(&policy, "c.example.com", "/users"), None);
+    assert_eq!(policy.default_action, DefaultAction::Deny);
+}
+
+#[test]
+fn two_files_claiming_the_same_route_are_refused_with_both_places() {
+    let a = part("a.yaml", &team(POOL_A, "api.example.com", ""));
+    let mut b_text = team(POOL_B, "api.example.com", "");
+    b_text = b_text.replace("api.example.com-users", "other-name");
+    let b = part("b.yaml", &b_text);
+    let err = Policy::compile_folder(&[a.clone(), b], true)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("b.yaml: routes[0] (other-name): duplicates a.yaml: routes[0]"),
+        "{err}"
+    );
+    // The same name in two files is refused too: names are labels in logs and metrics.
+    let c = part(
+        "c.yaml",
+        &team(POOL_B, "api.example.com", "").replace("path: /users", "path: /other"),
+    );
+    let err = Policy::compile_folder(&[a, c], true)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("c.yaml: routes[0] (api.example.com-users).name: \"api.example.com-users\" is already the name of a.yaml: routes[0]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn settings_for_every_request_must_agree() {
+    let a = part(
+        "a.yaml",
+        &team(POOL_A, "a.example.com", "leewaySeconds: 30\n"),
+    );
+    let b = part(
+        "b.yaml",
+        &team(POOL_B, "b.example.com", "leewaySeconds: 60\n"),
+    );
+    let c = part(
+        "c.yaml",
+        &team(POOL_B, "c.example.com", "defaultAction: allow\n"),
+    );
+    let err = Policy::compile_folder(&[a.clone(), b], true)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("b.yaml: leewaySeconds differs from a.yaml's"),
+        "{err}"
+    );
+    // A file silent on defaultAction says deny: one file cannot open every other's gaps.
+    let err = Policy::compile_folder(&[a.clone(), c], true)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("c.yaml: defaultAction differs from a.yaml's"),
+        "{err}"
+    );
+    // Stated once, it holds for all.
+    let d = part("d.yaml", &team(POOL_B, "d.example.com", ""));
+    let policy = Policy::compile_folder(&[a, d], true).unwrap();
+    assert_eq!(policy.leeway_seconds, 30);
+}
+
+#[test]
+fn a_pool_two_files_describe_differently_is_refused() {
+    let a = part("a.yaml", &team(POOL_A, "a.example.com", ""));
+    let b = part(
+        "b.yaml",
+        &format!(
+            "userPools: [{{id: {POOL_A}, jwksUri: 'https://keys.example.com/jwks.json'}}]\nroutes:\n  - path: /b\n"
+        ),
+    );
+    let err = Policy::compile_folder(&[a, b], true)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("b.yaml/default"), "{err}");
+    assert!(err.contains("configured elsewhere"), "{err}");
+}
+
+#[test]
+fn a_dry_run_file_dry_runs_its_own_routes_only() {
+    let a = part("a.yaml", &team(POOL_A, "a.example.com", "mode: dryRun\n"));
+    let b = part("b.yaml", &team(POOL_B, "b.example.com", ""));
+    let policy = Policy::compile_folder(&[a, b], true).unwrap();
+    let dry: Vec<(&str, bool)> = policy
+        .routes
+        .routes()
+        .iter()
+        .map(|r| (&*r.name, r.dry_run))
+        .collect();
+    assert!(dry.contains(&("a.example.com-users", true)), "{dry:?}");
+    assert!(dry.contains(&("b.example.com-users", false)), "{dry:?}");
+    // Requests no route matches are still enforced: not every file is in dry run.
+    assert!(!policy.dry_run_no_route);
+}
+
+#[test]
+fn a_broken_file_keeps_its_last_good_version_and_never_blocks_the_others() {
+    let mut state = FolderState::default();
+    let a1 = team(POOL_A, "a.example.com", "defaultAction: allow\n");
+    let b1 = team(POOL_B, "b.example.com", "defaultAction: allow\n");
+    let update = state
+        .update(vec![version("a.yaml", &a1), version("b.yaml", &b1)])
+        .unwrap();
+    let policy = update.policy.unwrap();
+    assert_eq!(policy.default_action, DefaultAction::Allow);
+    assert!(update.refused.is_empty() && update.missing.is_empty());
+
+    // B breaks, A adds a route in the same reading: A's is taken, B's old routes stay.
+    let a2 = a1.replace("path: /users", "path: /users/{id}");
+    let update = state
+        .update(vec![
+            version("a.yaml", &a2),
+            version("b.yaml", "routes: [oops"),
+        ])
+        .unwrap();
+    assert_eq!(update.taken, vec![Arc::from("a.yaml")]);
+    assert_eq!(update.refused.len(), 1);
+    assert_eq!(&*update.refused[0].0, "b.yaml");
+    let policy = update.policy.unwrap();
+    assert!(route_of(&policy, "b.example.com", "/users").is_some());
+    assert!(route_of(&policy, "a.example.com", "/users/7").is_some());
+    assert!(route_of(&policy, "a.example.com", "/users").is_none());
+
+    // The same broken reading again changes nothing in force.
+    let update = state
+        .update(vec![
+            version("a.yaml", &a2),
+            version("b.yaml", "routes: [oops"),
+        ])
+        .unwrap();
+    assert!(update.policy.is_none());
+    assert_eq!(update.refused.len(), 1);
+
+    // B's new version claims A's route: B is refused (it brought the conflict), A stays.
+    let b3 = b1
+        .replace("b.example.com]", "a.example.com]")
+        .replace("path: /users", "path: /users/{id}");
+    let update = state
+        .update(vec![version("a.yaml", &a2), version("b.yaml", &b3)])
+        .unwrap();
+    assert!(update.policy.is_none());
+    let why = update.refused[0].1.to_string();
+    assert!(why.contains("duplicates a.yaml: routes[0]"), "{why}");
+    assert_eq!(
+        route_of(
+            state_policy(&mut state).as_ref().unwrap(),
+            "b.example.com",
+            "/users"
+        )
+        .map(|r| r.1.to_owned()),
+        Some("b.yaml/default".to_owned())
+    );
+
+    // B removed from the folder: its routes leave with it.
+    let update = state.update(vec![version("a.yaml", &a2)]).unwrap();
+    let policy = update.policy.unwrap();
+    assert!(route_of(&policy, "b.example.com", "/users").is_none());
+    assert_eq!(state.in_force().collect::<Vec<_>>(), ["a.yaml"]);
+}
+
+/// The policy the state holds now (compiled again from what is in force).
+fn state_policy(state: &mut FolderState) -> Option<Policy> {
+    let parts: Vec<PolicyPart> = state.in_force.values().cloned().collect();
+    Policy::compile_folder(&parts, state.complete).ok()
+}
+
+#[test]
+fn a_file_never_good_leaves_its_routes_denied_not_allowed_by_default() {
+    let mut state = FolderState::default();
+    let a = team(POOL_A, "a.example.com", "defaultAction: allow\n");
+    // B was meant to protect b.example.com/users, but does not parse at start.
+    let update = state
+        .update(vec![
+            version("a.yaml", &a),
+            version("b.yaml", "userPools: ["),
+        ])
+        .unwrap();
+    assert_eq!(update.missing, vec![Arc::from("b.yaml")]);
+    let policy = update.policy.unwrap();
+    assert!(route_of(&policy, "b.example.com", "/users").is_none());
+    // A request for B's route matches nothing and is denied, whatever A's defaultAction.
+    assert_eq!(policy.default_action, DefaultAction::Deny);
+
+    // Once B is good, the folder is whole and A's defaultAction (which B states too) holds.
+    let b = team(POOL_B, "b.example.com", "defaultAction: allow\n");
+    let update = state
+        .update(vec![version("a.yaml", &a), version("b.yaml", &b)])
+        .unwrap();
+    assert!(update.missing.is_empty());
+    assert_eq!(update.policy.unwrap().default_action, DefaultAction::Allow);
+}
+
+#[test]
+fn nothing_to_take_is_an_error_not_an_empty_policy() {
+    let mut state = FolderState::default();
+    assert!(state.update(Vec::new()).is_err());
+    let err = state
+        .update(vec![version("a.yaml", "routes: [oops")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("a.yaml: invalid policy YAML"), "{err}");
+}
