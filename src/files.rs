@@ -18,6 +18,7 @@ use std::path::Path;
 
 use thiserror::Error;
 
+use crate::policy::folder::PolicyPart;
 use crate::policy::{Policy, PolicyErrors};
 use crate::revocation::RevocationList;
 
@@ -43,10 +44,107 @@ pub fn read_policy_text(path: &Path) -> Result<String, PolicyErrors> {
         .map_err(|e| PolicyErrors::one(e.to_string()).in_file(path))
 }
 
-/// Reads and compiles a policy file.
+/// Reads and compiles a policy file, or a policy folder (every file must be valid and
+/// agree with the others: the offline commands refuse what the service would refuse).
 pub fn load_policy(path: &Path) -> Result<Policy, PolicyErrors> {
+    if path.is_dir() {
+        let folder = read_policy_folder(path)?;
+        let mut parts = Vec::new();
+        let mut errors = PolicyErrors {
+            file: None,
+            errors: Vec::new(),
+        };
+        for (name, read) in folder.files {
+            match read.and_then(|text| PolicyPart::parse(&name, &text)) {
+                Ok(part) => parts.push(part),
+                Err(e) => errors
+                    .errors
+                    .extend(e.errors.into_iter().map(|e| format!("{name}: {e}"))),
+            }
+        }
+        if !errors.errors.is_empty() {
+            return Err(errors.in_file(path));
+        }
+        return Policy::compile_folder(&parts, true).map_err(|e| e.in_file(path));
+    }
     let text = read_policy_text(path)?;
     Policy::parse(&text).map_err(|e| e.in_file(path))
+}
+
+/// The most files a policy folder may hold.
+pub const MAX_POLICY_FILES: usize = 256;
+
+/// The most bytes a policy folder's files may hold together.
+pub const MAX_POLICY_FOLDER_BYTES: usize = 16 * 1024 * 1024;
+
+/// A policy folder as read: each policy file's name and text (or why it cannot be read),
+/// in name order, and a digest of all of it.
+pub struct PolicyFolder {
+    /// Each `*.yaml` or `*.yml` file (hidden ones, such as the kubelet's `..data`, are
+    /// not policy files), with its text or why it cannot be read.
+    pub files: Vec<(String, Result<String, PolicyErrors>)>,
+    /// Changes when any file's name or text changes.
+    pub digest: [u8; 32],
+}
+
+/// Whether a folder entry's name is a policy file's: `*.yaml` or `*.yml`, not hidden.
+fn is_policy_file_name(name: &str) -> bool {
+    !name.starts_with('.') && (name.ends_with(".yaml") || name.ends_with(".yml"))
+}
+
+/// Reads every policy file of a folder, each as [`read_policy_text`] reads one file; a
+/// file that cannot be read is reported as such, and the others are read. Refused as a
+/// whole when the folder cannot be listed, or holds more than [`MAX_POLICY_FILES`] files
+/// or [`MAX_POLICY_FOLDER_BYTES`] bytes of them.
+pub fn read_policy_folder(dir: &Path) -> Result<PolicyFolder, PolicyErrors> {
+    let refuse = |e: String| PolicyErrors::one(e).in_file(dir);
+    let mut names = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| refuse(format!("cannot list: {e}")))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| refuse(format!("cannot list: {e}")))?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        if is_policy_file_name(&name) {
+            if names.len() == MAX_POLICY_FILES {
+                return Err(refuse(format!(
+                    "more than the {MAX_POLICY_FILES} policy files a folder may hold"
+                )));
+            }
+            names.push(name);
+        }
+    }
+    names.sort();
+    let mut total = 0usize;
+    let mut hasher = Vec::new();
+    let mut files = Vec::with_capacity(names.len());
+    for name in names {
+        let read = match read_text(&dir.join(&name), crate::policy::MAX_POLICY_BYTES) {
+            // Gone since the listing, or a link the kubelet has not removed yet: not a file.
+            Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            read => read.map_err(|e| PolicyErrors::one(e.to_string())),
+        };
+        if let Ok(text) = &read {
+            total += text.len();
+            if total > MAX_POLICY_FOLDER_BYTES {
+                return Err(refuse(format!(
+                    "its policy files hold more than the {MAX_POLICY_FOLDER_BYTES} bytes allowed together"
+                )));
+            }
+        }
+        hasher.extend_from_slice(name.as_bytes());
+        hasher.push(0);
+        match &read {
+            Ok(text) => hasher.extend_from_slice(&crate::follow::text_digest(text)),
+            Err(e) => hasher.extend_from_slice(e.to_string().as_bytes()),
+        }
+        hasher.push(0);
+        files.push((name, read));
+    }
+    Ok(PolicyFolder {
+        files,
+        digest: crate::follow::text_digest_bytes(&hasher),
+    })
 }
 
 /// Reads a revocation file: a regular file, refused unread past

@@ -21,7 +21,7 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::active::ActivePolicy;
-use crate::files::{read_policy_text, read_revocations_text};
+use crate::files::{read_policy_folder, read_policy_text, read_revocations_text};
 use crate::follow::policy as watch;
 use crate::grpc::{AuthorizationService, CheckServer, GrpcPort, Http2Limits};
 use crate::http_auth::{HttpAuthLimits, HttpAuthPort};
@@ -82,14 +82,29 @@ pub enum ServeError {
 /// Runs the service until SIGTERM/SIGINT; `Ok` after a clean drain.
 pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     let metrics = crate::observe::metrics::install();
-    let text = read_policy_text(&settings.policy_path).map_err(ServeError::Unreadable)?;
-    let policy = Policy::parse(&text).map_err(|errors| {
+    let refused = |errors| {
         crate::observe::metrics::policy_reload("failure");
         ServeError::Policy {
             path: settings.policy_path.clone(),
             errors,
         }
-    })?;
+    };
+    // A policy file, or a folder of them (each file taken or refused on its own).
+    let (policy, digest, folder) = if settings.policy_path.is_dir() {
+        let read = read_policy_folder(&settings.policy_path).map_err(ServeError::Unreadable)?;
+        let digest = read.digest;
+        let mut folder = watch::Folder::new(settings.policy_path.clone());
+        // The first reading that takes any file changes what is in force: always a policy.
+        let policy = folder
+            .take(read)
+            .and_then(|p| p.ok_or_else(|| crate::policy::PolicyErrors::one("no policy file taken")))
+            .map_err(refused)?;
+        (policy, digest, Some(folder))
+    } else {
+        let text = read_policy_text(&settings.policy_path).map_err(ServeError::Unreadable)?;
+        let policy = Policy::parse(&text).map_err(refused)?;
+        (policy, crate::follow::text_digest(&text), None)
+    };
     crate::observe::metrics::policy_reload("success");
     tracing::info!(path = %settings.policy_path.display(), summary = %policy.summary(), "policy loaded");
     let revocations = match &settings.revocations_path {
@@ -173,11 +188,10 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         ready.clone(),
         lifecycle.clone(),
     ));
-    let updates = watch::spawn(
-        settings.policy_path.clone(),
-        crate::follow::text_digest(&text),
-        follow_timing,
-    )
+    let updates = match folder {
+        Some(folder) => watch::spawn_folder(folder, digest, follow_timing),
+        None => watch::spawn(settings.policy_path.clone(), digest, follow_timing),
+    }
     .map_err(|source| ServeError::Watch {
         path: settings.policy_path.clone(),
         source,

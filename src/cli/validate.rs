@@ -127,8 +127,12 @@ fn validate_policy(path: &std::path::Path) -> bool {
                     needs
                 };
                 let dry_run = if route.dry_run { " [dry run]" } else { "" };
+                let from = match &route.file {
+                    Some(file) => format!(" ({file})"),
+                    None => String::new(),
+                };
                 println!(
-                    "  {:<30} {:<28} {needs}{dry_run}",
+                    "  {:<30} {:<28} {needs}{dry_run}{from}",
                     route.name,
                     route.template.to_string()
                 );

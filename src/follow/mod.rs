@@ -49,9 +49,10 @@ enum Change {
     Write,
 }
 
-/// Classifies a folder event for the files named `names`; `None` for events that change
-/// nothing (opens, reads, closes after reading) and for other files in the folders.
-fn classify(event: &notify::Event, names: &[OsString]) -> Option<Change> {
+/// Classifies a folder event for the files named `names` (every file but hidden ones when
+/// `names` is `None`: a followed folder); `None` for events that change nothing (opens,
+/// reads, closes after reading) and for other files in the folders.
+fn classify(event: &notify::Event, names: Option<&[OsString]>) -> Option<Change> {
     if matches!(
         event.kind,
         EventKind::Access(_) | EventKind::Modify(ModifyKind::Metadata(_))
@@ -61,7 +62,11 @@ fn classify(event: &notify::Event, names: &[OsString]) -> Option<Change> {
     let file_names = || event.paths.iter().filter_map(|p| p.file_name());
     if file_names().any(|n| n.as_encoded_bytes().starts_with(b"..")) {
         Some(Change::Swap)
-    } else if file_names().any(|n| names.iter().any(|w| w == n)) || event.paths.is_empty() {
+    } else if file_names().any(|n| match names {
+        Some(names) => names.iter().any(|w| w == n),
+        None => !n.as_encoded_bytes().starts_with(b"."),
+    }) || event.paths.is_empty()
+    {
         Some(Change::Write)
     } else {
         None
@@ -87,8 +92,23 @@ fn stamp(path: &Path) -> Option<Stamp> {
     })
 }
 
-fn stamps(paths: &[PathBuf]) -> Vec<Option<Stamp>> {
-    paths.iter().map(|p| stamp(p)).collect()
+/// The identities of the followed files; for a followed folder, of every entry in it.
+fn stamps(paths: &[PathBuf]) -> Vec<(OsString, Option<Stamp>)> {
+    let mut out = Vec::new();
+    for path in paths {
+        match std::fs::read_dir(path) {
+            Ok(entries) => {
+                let mut listed: Vec<(OsString, Option<Stamp>)> = entries
+                    .filter_map(Result::ok)
+                    .map(|e| (e.file_name(), stamp(&e.path())))
+                    .collect();
+                listed.sort_by(|a, b| a.0.cmp(&b.0));
+                out.extend(listed);
+            }
+            Err(_) => out.push((path.as_os_str().to_owned(), stamp(path))),
+        }
+    }
+    out
 }
 
 /// The folder holding a file (the mount).
@@ -99,25 +119,33 @@ fn folder(path: &Path) -> PathBuf {
     }
 }
 
-/// Starts following `paths`; a message arrives each time they may have changed and are
-/// settled, ready to be read. Ends when the receiver is dropped.
+/// Starts following `paths` (files, or one folder and every file in it); a message
+/// arrives each time they may have changed and are settled, ready to be read. Ends when
+/// the receiver is dropped.
 pub fn spawn(paths: Vec<PathBuf>, timing: Timing) -> notify::Result<mpsc::Receiver<()>> {
     let (event_tx, mut event_rx) = mpsc::unbounded_channel::<Change>();
-    let names: Vec<OsString> = paths
-        .iter()
-        .filter_map(|p| p.file_name().map(ToOwned::to_owned))
-        .collect();
+    let whole_folder = paths.len() == 1 && paths[0].is_dir();
+    let names: Option<Vec<OsString>> = (!whole_folder).then(|| {
+        paths
+            .iter()
+            .filter_map(|p| p.file_name().map(ToOwned::to_owned))
+            .collect()
+    });
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         // An error (such as the kernel's event queue overflowing) may hide a change.
         let change = match event {
-            Ok(event) => classify(&event, &names),
+            Ok(event) => classify(&event, names.as_deref()),
             Err(_) => Some(Change::Write),
         };
         if let Some(change) = change {
             let _ = event_tx.send(change);
         }
     })?;
-    let folders: BTreeSet<PathBuf> = paths.iter().map(|p| folder(p)).collect();
+    let folders: BTreeSet<PathBuf> = if whole_folder {
+        BTreeSet::from([paths[0].clone()])
+    } else {
+        paths.iter().map(|p| folder(p)).collect()
+    };
     for f in &folders {
         watcher.watch(f, RecursiveMode::NonRecursive)?;
     }
@@ -167,7 +195,12 @@ pub fn spawn(paths: Vec<PathBuf>, timing: Timing) -> notify::Result<mpsc::Receiv
 
 /// A digest of a followed file's text, to tell real changes from touches.
 pub fn text_digest(text: &str) -> [u8; 32] {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+    text_digest_bytes(text.as_bytes())
+}
+
+/// A digest of bytes read from followed files.
+pub fn text_digest_bytes(bytes: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
     let mut out = [0u8; 32];
     out.copy_from_slice(digest.as_ref());
     out
@@ -347,13 +380,20 @@ mod tests {
             EventKind::Access(AccessKind::Close(AccessMode::Read)),
             "/p/policy.yaml",
         );
-        assert_eq!(classify(&open, &names), None);
-        assert_eq!(classify(&close, &names), None);
+        let names = Some(&names[..]);
+        assert_eq!(classify(&open, names), None);
+        assert_eq!(classify(&close, names), None);
         let swap = event(EventKind::Create(CreateKind::Any), "/p/..data");
-        assert_eq!(classify(&swap, &names), Some(Change::Swap));
+        assert_eq!(classify(&swap, names), Some(Change::Swap));
         let write = event(EventKind::Modify(ModifyKind::Any), "/p/policy.yaml");
-        assert_eq!(classify(&write, &names), Some(Change::Write));
+        assert_eq!(classify(&write, names), Some(Change::Write));
         let log = event(EventKind::Modify(ModifyKind::Any), "/p/service.log");
-        assert_eq!(classify(&log, &names), None);
+        assert_eq!(classify(&log, names), None);
+        // A followed folder: any file in it, but hidden ones (an editor's swap file).
+        let new_team = event(EventKind::Create(CreateKind::Any), "/p/team-c.yaml");
+        assert_eq!(classify(&new_team, None), Some(Change::Write));
+        let hidden = event(EventKind::Modify(ModifyKind::Any), "/p/.team-c.yaml.swp");
+        assert_eq!(classify(&hidden, None), None);
+        assert_eq!(classify(&open, None), None);
     }
 }

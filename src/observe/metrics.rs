@@ -13,6 +13,8 @@ pub const DECISIONS: &str = "cognito_ext_authz_decisions_total";
 pub const CHECK_DURATION: &str = "cognito_ext_authz_check_duration_seconds";
 pub const KEY_FETCHES: &str = "cognito_ext_authz_key_fetches_total";
 pub const POLICY_RELOADS: &str = "cognito_ext_authz_policy_reloads_total";
+pub const POLICY_FILE_RELOADS: &str = "cognito_ext_authz_policy_file_reloads_total";
+pub const POLICY_FILE_REFUSED: &str = "cognito_ext_authz_policy_file_refused";
 pub const CACHE_HITS: &str = "cognito_ext_authz_token_cache_hits_total";
 pub const CACHE_MISSES: &str = "cognito_ext_authz_token_cache_misses_total";
 pub const LIMITS_TRIPPED: &str = "cognito_ext_authz_limits_tripped_total";
@@ -101,6 +103,14 @@ fn describe() {
     );
     metrics::describe_counter!(KEY_FETCHES, "User pool key set fetches by pool and result.");
     metrics::describe_counter!(POLICY_RELOADS, "Policy (re)loads by result.");
+    metrics::describe_counter!(
+        POLICY_FILE_RELOADS,
+        "Loads of each file of a policy folder by file and result."
+    );
+    metrics::describe_gauge!(
+        POLICY_FILE_REFUSED,
+        "1 while a policy folder file's newest version is refused (its last good version, or none, in force)."
+    );
     metrics::describe_counter!(REVOCATION_RELOADS, "Revocation list (re)loads by result.");
     metrics::describe_gauge!(
         REVOCATIONS,
@@ -170,6 +180,24 @@ pub fn key_fetch(pool: &str, result: &'static str) {
 /// Counts one policy load or reload.
 pub fn policy_reload(result: &'static str) {
     metrics::counter!(POLICY_RELOADS, "result" => result).increment(1);
+}
+
+/// Counts one load of a policy folder's file (`success`: its new version taken,
+/// `failure`: refused), and shows whether its newest version is refused.
+pub fn policy_file(file: &str, result: &'static str) {
+    metrics::counter!(POLICY_FILE_RELOADS, "file" => file.to_owned(), "result" => result)
+        .increment(1);
+    policy_file_refused(file, result == "failure");
+}
+
+/// Shows whether a policy folder file's newest version is refused (`false` once it is
+/// taken or removed).
+pub fn policy_file_refused(file: &str, refused: bool) {
+    metrics::gauge!(POLICY_FILE_REFUSED, "file" => file.to_owned()).set(if refused {
+        1.0
+    } else {
+        0.0
+    });
 }
 
 /// Counts one revocation list load or reload.

@@ -120,6 +120,31 @@ impl Service {
         service
     }
 
+    /// Starts the service on a policy folder (`AUTHZ_POLICY_PATH` naming the folder) with
+    /// `files`, mounted the way the kubelet mounts a ConfigMap's keys (`name ->
+    /// ..data/name`); [`Service::swap_files`] changes them.
+    pub fn start_folder(bin: &str, files: &[(&str, &str)], env: &[(&str, &str)]) -> Service {
+        let mut service = Service::unstarted(bin);
+        service.swap_files(files);
+        service.link_files(files);
+        let dir = service.dir.path().to_str().unwrap().to_owned();
+        let mut env = env.to_vec();
+        env.push(("AUTHZ_POLICY_PATH", &dir));
+        service.spawn(&env);
+        service
+    }
+
+    /// Links each of `files` to its `..data` version, as the kubelet does for a key the
+    /// ConfigMap did not have before (links of earlier keys stay).
+    pub fn link_files(&self, files: &[(&str, &str)]) {
+        for (name, _) in files {
+            let link = self.dir.path().join(name);
+            if std::fs::symlink_metadata(&link).is_err() {
+                std::os::unix::fs::symlink(format!("..data/{name}"), link).unwrap();
+            }
+        }
+    }
+
     /// Fresh ports and an empty folder, nothing running.
     fn unstarted(bin: &str) -> Service {
         let dir = tempfile::tempdir().unwrap();
