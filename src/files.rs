@@ -87,9 +87,11 @@ pub struct PolicyFolder {
     pub digest: [u8; 32],
 }
 
-/// Whether a folder entry's name is a policy file's: `*.yaml` or `*.yml`, not hidden.
-fn is_policy_file_name(name: &str) -> bool {
-    !name.starts_with('.') && (name.ends_with(".yaml") || name.ends_with(".yml"))
+/// Whether a policy file's name is one it can be known by in logs, metrics and authorizer
+/// names: a ConfigMap key's characters (letters, digits, `-`, `_`, `.`).
+fn is_usable_file_name(name: &str) -> bool {
+    name.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// Reads every policy file of a folder, each as [`read_policy_text`] reads one file; a
@@ -105,7 +107,7 @@ pub fn read_policy_folder(dir: &Path) -> Result<PolicyFolder, PolicyErrors> {
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
             continue;
         };
-        if is_policy_file_name(&name) {
+        if !name.starts_with('.') && (name.ends_with(".yaml") || name.ends_with(".yml")) {
             if names.len() == MAX_POLICY_FILES {
                 return Err(refuse(format!(
                     "more than the {MAX_POLICY_FILES} policy files a folder may hold"
@@ -119,6 +121,15 @@ pub fn read_policy_folder(dir: &Path) -> Result<PolicyFolder, PolicyErrors> {
     let mut hasher = Vec::new();
     let mut files = Vec::with_capacity(names.len());
     for name in names {
+        if !is_usable_file_name(&name) {
+            files.push((
+                name,
+                Err(PolicyErrors::one(
+                    "a policy file's name is a ConfigMap key: letters, digits, '-', '_' and '.' only",
+                )),
+            ));
+            continue;
+        }
         let read = match read_text(&dir.join(&name), crate::policy::MAX_POLICY_BYTES) {
             // Gone since the listing, or a link the kubelet has not removed yet: not a file.
             Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -239,6 +250,55 @@ mod tests {
         // SAFETY: a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         assert!(matches!(read_text(&path, 100), Err(ReadError::NotRegular)));
+    }
+
+    #[test]
+    fn a_policy_folder_reads_each_file_on_its_own_and_skips_what_is_not_a_policy_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.yaml"), "routes: []\n").unwrap();
+        std::fs::write(dir.path().join("a.yml"), "routes: []\n").unwrap();
+        std::fs::write(dir.path().join("notes.md"), "not policy").unwrap();
+        std::fs::write(dir.path().join(".hidden.yaml"), "x").unwrap();
+        std::fs::write(dir.path().join("big.yaml"), vec![b'#'; 2 * 1024 * 1024]).unwrap();
+        std::fs::write(dir.path().join("a b.yaml"), "routes: []\n").unwrap();
+        let c = std::ffi::CString::new(dir.path().join("fifo.yaml").as_os_str().as_encoded_bytes())
+            .unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        std::os::unix::fs::symlink("..data/gone.yaml", dir.path().join("gone.yaml")).unwrap();
+
+        let folder = read_policy_folder(dir.path()).unwrap();
+        let seen: Vec<(&str, Result<&str, String>)> = folder
+            .files
+            .iter()
+            .map(|(n, r)| (n.as_str(), r.as_deref().map_err(|e| e.to_string())))
+            .collect();
+        assert_eq!(seen[0].0, "a b.yaml");
+        assert!(seen[0].1.as_ref().unwrap_err().contains("ConfigMap key"));
+        assert_eq!(seen[1], ("a.yml", Ok("routes: []\n")));
+        assert_eq!(seen[2], ("b.yaml", Ok("routes: []\n")));
+        assert_eq!(seen[3].0, "big.yaml");
+        assert!(seen[3].1.as_ref().unwrap_err().contains("larger than"));
+        assert_eq!(seen[4], ("fifo.yaml", Err("not a regular file".to_owned())));
+        assert_eq!(seen.len(), 5, "{seen:?}");
+
+        // Any change of a file's text changes the folder's digest; a new non-policy file
+        // does not.
+        let before = folder.digest;
+        std::fs::write(dir.path().join("other.txt"), "x").unwrap();
+        assert_eq!(read_policy_folder(dir.path()).unwrap().digest, before);
+        std::fs::write(dir.path().join("a.yml"), "routes: [] \n").unwrap();
+        assert_ne!(read_policy_folder(dir.path()).unwrap().digest, before);
+    }
+
+    #[test]
+    fn a_policy_folder_of_too_many_files_is_refused_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..=MAX_POLICY_FILES {
+            std::fs::write(dir.path().join(format!("team-{i}.yaml")), "").unwrap();
+        }
+        let err = read_policy_folder(dir.path()).err().unwrap().to_string();
+        assert!(err.contains("more than the 256 policy files"), "{err}");
     }
 
     #[test]

@@ -194,3 +194,107 @@ async fn a_folder_with_no_valid_file_does_not_start() {
     assert!(logs.contains("a.yaml: invalid policy YAML"), "{logs}");
     assert!(logs.contains("b.yaml: "), "{logs}");
 }
+
+/// A folder of team files for the offline commands (keys from a local file).
+fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        testkit::write(dir.path(), name, text);
+    }
+    dir
+}
+
+const OFFLINE_A: &str = "userPools:\n  - id: ap-south-1_abcdefghi\nroutes:\n  - name: a-users\n    hosts: [a.example.com]\n    path: /users/{id}\n    scopes: [user_management_lambdas/api]\n";
+const OFFLINE_B: &str = "userPools:\n  - id: eu-west-1_teamBBBBB\nroutes:\n  - name: b-orders\n    hosts: [b.example.com]\n    path: /orders/{id}\n    scopes: [orders/read]\n";
+
+#[test]
+fn validate_reads_a_folder_whole_and_names_both_places_of_a_conflict() {
+    let dir = folder(&[
+        ("a.yaml", OFFLINE_A),
+        ("b.yaml", OFFLINE_B),
+        ("README.md", "not a policy file"),
+    ]);
+    let path = dir.path().to_str().unwrap();
+    let ok = run(BIN, &["validate", path]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stdout.contains("2 user pool(s)"), "{}", ok.stdout);
+    assert!(
+        ok.stdout.contains("(a.yaml)") && ok.stdout.contains("(b.yaml)"),
+        "{}",
+        ok.stdout
+    );
+
+    // What the service would refuse, the offline command refuses too, naming the files.
+    testkit::write(
+        dir.path(),
+        "b.yaml",
+        &OFFLINE_B
+            .replace("b.example.com", "a.example.com")
+            .replace("/orders/", "/users/"),
+    );
+    testkit::write(dir.path(), "c.yml", "leewaySeconds: 900\n");
+    let bad = run(BIN, &["validate", path]);
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stderr.contains("c.yml: leewaySeconds: 900"),
+        "{}",
+        bad.stderr
+    );
+    testkit::write(
+        dir.path(),
+        "c.yml",
+        OFFLINE_A
+            .replace("a.example.com", "c.example.com")
+            .replace("a-users", "c-users")
+            .as_str(),
+    );
+    let bad = run(BIN, &["validate", path]);
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stderr
+            .contains("b.yaml: routes[0] (b-orders): duplicates a.yaml: routes[0]"),
+        "{}",
+        bad.stderr
+    );
+
+    // A single file of the folder is still a policy of its own.
+    let one = run(
+        BIN,
+        &["validate", dir.path().join("b.yaml").to_str().unwrap()],
+    );
+    assert_eq!(one.code, 0, "{}", one.stderr);
+}
+
+#[test]
+fn check_explains_a_request_against_a_folder_with_the_route_s_file() {
+    let dir = folder(&[("a.yaml", OFFLINE_A), ("b.yaml", OFFLINE_B)]);
+    testkit::write(
+        dir.path(),
+        "jwks.json",
+        &json!({"keys": [key(0).jwk]}).to_string(),
+    );
+    let jwks = dir.path().join("jwks.json");
+    let run = run(
+        BIN,
+        &[
+            "check",
+            "--policy",
+            dir.path().to_str().unwrap(),
+            "--jwks",
+            jwks.to_str().unwrap(),
+            "--method",
+            "GET",
+            "--host",
+            "b.example.com",
+            "--path",
+            "/orders/7",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("matched route \"b-orders\" (b.yaml: routes[0])"),
+        "{}",
+        run.stdout
+    );
+}

@@ -64,13 +64,20 @@ fn classify(event: &notify::Event, names: Option<&[OsString]>) -> Option<Change>
         Some(Change::Swap)
     } else if file_names().any(|n| match names {
         Some(names) => names.iter().any(|w| w == n),
-        None => !n.as_encoded_bytes().starts_with(b"."),
+        None => is_policy_file(n),
     }) || event.paths.is_empty()
     {
         Some(Change::Write)
     } else {
         None
     }
+}
+
+/// Whether a followed folder's entry is one of its files: `*.yaml` or `*.yml`, not hidden
+/// (a log or an editor's swap file beside them never wakes the follower).
+fn is_policy_file(name: &std::ffi::OsStr) -> bool {
+    let name = name.as_encoded_bytes();
+    !name.starts_with(b".") && (name.ends_with(b".yaml") || name.ends_with(b".yml"))
 }
 
 /// The identity of the file behind a path (following symlinks), to notice changes.
@@ -100,6 +107,7 @@ fn stamps(paths: &[PathBuf]) -> Vec<(OsString, Option<Stamp>)> {
             Ok(entries) => {
                 let mut listed: Vec<(OsString, Option<Stamp>)> = entries
                     .filter_map(Result::ok)
+                    .filter(|e| is_policy_file(&e.file_name()))
                     .map(|e| (e.file_name(), stamp(&e.path())))
                     .collect();
                 listed.sort_by(|a, b| a.0.cmp(&b.0));
@@ -389,11 +397,12 @@ mod tests {
         assert_eq!(classify(&write, names), Some(Change::Write));
         let log = event(EventKind::Modify(ModifyKind::Any), "/p/service.log");
         assert_eq!(classify(&log, names), None);
-        // A followed folder: any file in it, but hidden ones (an editor's swap file).
+        // A followed folder: any policy file in it, not hidden ones nor other files.
         let new_team = event(EventKind::Create(CreateKind::Any), "/p/team-c.yaml");
         assert_eq!(classify(&new_team, None), Some(Change::Write));
         let hidden = event(EventKind::Modify(ModifyKind::Any), "/p/.team-c.yaml.swp");
         assert_eq!(classify(&hidden, None), None);
         assert_eq!(classify(&open, None), None);
+        assert_eq!(classify(&log, None), None);
     }
 }

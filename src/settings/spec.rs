@@ -238,7 +238,7 @@ pub const POLICY_PATH: Path = Path {
     name: "AUTHZ_POLICY_PATH",
     default: Some("/etc/cognito-ext-authz/policy.yaml"),
     empty_hint: "",
-    help: "the policy file, followed as it changes",
+    help: "the policy file, or a folder of policy files (one per team), followed as they change",
 };
 pub const REVOCATIONS_PATH: Path = Path {
     name: "AUTHZ_REVOCATIONS_PATH",

@@ -287,7 +287,7 @@ SERVICE_METRICS = {
     "cognito_ext_authz_decisions_total", "cognito_ext_authz_check_duration_seconds_bucket",
     "cognito_ext_authz_key_fetches_total", "cognito_ext_authz_policy_reloads_total",
     "cognito_ext_authz_token_cache_hits_total", "cognito_ext_authz_token_cache_misses_total",
-    "cognito_ext_authz_revocation_reloads_total",
+    "cognito_ext_authz_revocation_reloads_total", "cognito_ext_authz_policy_file_refused",
 }
 
 

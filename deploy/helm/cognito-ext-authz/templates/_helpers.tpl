@@ -158,7 +158,11 @@ AUTHZ_ADMIN_ADDR: {{ include "cognito-ext-authz.listenAddr" (dict "host" .Values
 {{- if .Values.httpAuth.enabled }}
 AUTHZ_HTTP_AUTH_ADDR: {{ include "cognito-ext-authz.listenAddr" (dict "host" .Values.settings.bindAddress "port" .Values.containerPorts.httpAuth) | quote }}
 {{- end }}
+{{- if .Values.policyConfigMaps }}
+AUTHZ_POLICY_PATH: "/etc/cognito-ext-authz-policies"
+{{- else }}
 AUTHZ_POLICY_PATH: "/etc/cognito-ext-authz/policy.yaml"
+{{- end }}
 {{- if kindIs "slice" .Values.revocations }}
 AUTHZ_REVOCATIONS_PATH: "/etc/cognito-ext-authz/revocations.yaml"
 {{- end }}
