@@ -21,6 +21,25 @@ use tokio::time::{Instant, Sleep};
 /// Pause after a failed `accept` before the next one.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// The next accepted connection, skipping failed accepts; `None` once the acceptor has
+/// ended or `stop` has completed.
+pub async fn next_conn<C>(
+    connections: &mut mpsc::Receiver<io::Result<C>>,
+    stop: impl Future<Output = ()>,
+) -> Option<C> {
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            conn = connections.recv() => match conn {
+                Some(Ok(conn)) => return Some(conn),
+                Some(Err(_)) => continue,
+                None => return None,
+            },
+            () = &mut stop => return None,
+        }
+    }
+}
+
 /// A TCP connection holding one of its port's connection slots until it is dropped.
 pub struct Conn {
     stream: TcpStream,

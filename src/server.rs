@@ -341,13 +341,9 @@ async fn serve_admin(
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
     loop {
-        let conn = tokio::select! {
-            conn = connections.recv() => match conn {
-                Some(Ok(conn)) => conn,
-                Some(Err(_)) => continue,
-                None => return,
-            },
-            _ = lifecycle.reached(Phase::Stopping) => return,
+        let stopping = lifecycle.reached(Phase::Stopping);
+        let Some(conn) = crate::listen::next_conn(&mut connections, stopping).await else {
+            return;
         };
         let service = TowerToHyperService::new(router.clone());
         tokio::spawn(async move {

@@ -35,6 +35,14 @@ fn token_of(pool: &str, signer: &SigningKey) -> String {
     signer.sign(&claims)
 }
 
+/// `cognito_ext_authz_policy_file_refused` of `file`: 1 while its newest version is refused.
+async fn refused(service: &Service, file: &str) -> f64 {
+    let label = format!("file=\"{file}\"");
+    service
+        .metric("cognito_ext_authz_policy_file_refused", &[&label])
+        .await
+}
+
 async fn status(service: &Service, host: &str, path: &str, token: Option<&str>) -> u16 {
     let mut client = service.client().await;
     check(&mut client, check_request("GET", host, path, token))
@@ -76,15 +84,7 @@ async fn each_team_file_is_taken_or_refused_on_its_own() {
         "{}",
         service.logs()
     );
-    assert_eq!(
-        service
-            .metric(
-                "cognito_ext_authz_policy_file_refused",
-                &["file=\"b.yaml\""]
-            )
-            .await,
-        1.0
-    );
+    assert_eq!(refused(&service, "b.yaml").await, 1.0);
 
     // B fixed: its route is in force with its own pool only, and the folder is whole, so
     // A's and B's `defaultAction: allow` holds for requests no route matches.
@@ -108,15 +108,7 @@ async fn each_team_file_is_taken_or_refused_on_its_own() {
         status(&service, "c.example.com", "/anything", None).await,
         200
     );
-    assert_eq!(
-        service
-            .metric(
-                "cognito_ext_authz_policy_file_refused",
-                &["file=\"b.yaml\""]
-            )
-            .await,
-        0.0
-    );
+    assert_eq!(refused(&service, "b.yaml").await, 0.0);
 
     // B now claims A's route: B is refused with both places named, B's last good version
     // and A's route stay in force.

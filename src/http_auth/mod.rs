@@ -92,13 +92,8 @@ impl HttpAuthPort {
         tokio::pin!(stop);
         let head_timeout = self.limits.request_timeout;
         loop {
-            let conn = tokio::select! {
-                conn = connections.recv() => match conn {
-                    Some(Ok(conn)) => conn,
-                    Some(Err(_)) => continue,
-                    None => return,
-                },
-                () = &mut stop => return,
+            let Some(conn) = crate::listen::next_conn(&mut connections, &mut stop).await else {
+                return;
             };
             let port = self.clone();
             tokio::spawn(async move {

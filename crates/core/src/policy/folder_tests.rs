@@ -14,6 +14,18 @@ fn version(name: &str, yaml: &str) -> FileVersion {
     }
 }
 
+/// One reading of the folder, which must take at least one file.
+fn take(state: &mut FolderState, files: &[(&str, &str)]) -> FolderUpdate {
+    state
+        .update(
+            files
+                .iter()
+                .map(|(name, yaml)| version(name, yaml))
+                .collect(),
+        )
+        .unwrap()
+}
+
 fn team(pool: &str, host: &str, extra: &str) -> String {
     format!(
         "userPools: [{{id: {pool}}}]\n{extra}routes:\n  - name: {host}-users\n    hosts: [{host}]\n    path: /users\n    scopes: [users/read]\n"
@@ -163,21 +175,14 @@ fn a_broken_file_keeps_its_last_good_version_and_never_blocks_the_others() {
     let mut state = FolderState::default();
     let a1 = team(POOL_A, "a.example.com", "defaultAction: allow\n");
     let b1 = team(POOL_B, "b.example.com", "defaultAction: allow\n");
-    let update = state
-        .update(vec![version("a.yaml", &a1), version("b.yaml", &b1)])
-        .unwrap();
+    let update = take(&mut state, &[("a.yaml", &a1), ("b.yaml", &b1)]);
     let policy = update.policy.unwrap();
     assert_eq!(policy.default_action, DefaultAction::Allow);
     assert!(update.refused.is_empty() && update.missing.is_empty());
 
     // B breaks, A adds a route in the same reading: A's is taken, B's old routes stay.
     let a2 = a1.replace("path: /users", "path: /users/{id}");
-    let update = state
-        .update(vec![
-            version("a.yaml", &a2),
-            version("b.yaml", "routes: [oops"),
-        ])
-        .unwrap();
+    let update = take(&mut state, &[("a.yaml", &a2), ("b.yaml", "routes: [oops")]);
     assert_eq!(update.taken, vec![Arc::from("a.yaml")]);
     assert_eq!(update.refused.len(), 1);
     assert_eq!(&*update.refused[0].0, "b.yaml");
@@ -187,12 +192,7 @@ fn a_broken_file_keeps_its_last_good_version_and_never_blocks_the_others() {
     assert!(route_of(&policy, "a.example.com", "/users").is_none());
 
     // The same broken reading again changes nothing in force.
-    let update = state
-        .update(vec![
-            version("a.yaml", &a2),
-            version("b.yaml", "routes: [oops"),
-        ])
-        .unwrap();
+    let update = take(&mut state, &[("a.yaml", &a2), ("b.yaml", "routes: [oops")]);
     assert!(update.policy.is_none());
     assert_eq!(update.refused.len(), 1);
 
@@ -200,9 +200,7 @@ fn a_broken_file_keeps_its_last_good_version_and_never_blocks_the_others() {
     let b3 = b1
         .replace("b.example.com]", "a.example.com]")
         .replace("path: /users", "path: /users/{id}");
-    let update = state
-        .update(vec![version("a.yaml", &a2), version("b.yaml", &b3)])
-        .unwrap();
+    let update = take(&mut state, &[("a.yaml", &a2), ("b.yaml", &b3)]);
     assert!(update.policy.is_none());
     let why = update.refused[0].1.to_string();
     assert!(why.contains("duplicates a.yaml: routes[0]"), "{why}");
@@ -217,7 +215,7 @@ fn a_broken_file_keeps_its_last_good_version_and_never_blocks_the_others() {
     );
 
     // B removed from the folder: its routes leave with it.
-    let update = state.update(vec![version("a.yaml", &a2)]).unwrap();
+    let update = take(&mut state, &[("a.yaml", &a2)]);
     let policy = update.policy.unwrap();
     assert!(route_of(&policy, "b.example.com", "/users").is_none());
     assert_eq!(state.in_force().collect::<Vec<_>>(), ["a.yaml"]);
@@ -234,12 +232,7 @@ fn a_file_never_good_leaves_its_routes_denied_not_allowed_by_default() {
     let mut state = FolderState::default();
     let a = team(POOL_A, "a.example.com", "defaultAction: allow\n");
     // B was meant to protect b.example.com/users, but does not parse at start.
-    let update = state
-        .update(vec![
-            version("a.yaml", &a),
-            version("b.yaml", "userPools: ["),
-        ])
-        .unwrap();
+    let update = take(&mut state, &[("a.yaml", &a), ("b.yaml", "userPools: [")]);
     assert_eq!(update.missing, vec![Arc::from("b.yaml")]);
     let policy = update.policy.unwrap();
     assert!(route_of(&policy, "b.example.com", "/users").is_none());
@@ -248,9 +241,7 @@ fn a_file_never_good_leaves_its_routes_denied_not_allowed_by_default() {
 
     // Once B is good, the folder is whole and A's defaultAction (which B states too) holds.
     let b = team(POOL_B, "b.example.com", "defaultAction: allow\n");
-    let update = state
-        .update(vec![version("a.yaml", &a), version("b.yaml", &b)])
-        .unwrap();
+    let update = take(&mut state, &[("a.yaml", &a), ("b.yaml", &b)]);
     assert!(update.missing.is_empty());
     assert_eq!(update.policy.unwrap().default_action, DefaultAction::Allow);
 }
