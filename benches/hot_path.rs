@@ -177,16 +177,14 @@ fn whole_check(c: &mut Criterion, f: &Fixture) {
     group.finish();
 }
 
-/// The decision log line of an allowed check: formatted by hand into a reused buffer and
-/// queued to the log writer (what `serve` does with JSON logs), against the same line
-/// through `tracing`'s JSON formatter (what it did before, and still does for text logs).
-/// Both write to a sink that discards, from a writer thread as in `serve`; the two
-/// `record_*` cases are the whole of `decision_log::record_correlated` (metrics included).
+/// The decision log line of an allowed check, formatted into a reused buffer (JSON and
+/// text) and queued to the log writer, which writes to a sink that discards from its own
+/// thread as in `serve`; `record_json` is the whole of `decision_log::record_correlated`
+/// (metrics included).
 fn decision_line(c: &mut Criterion, decision: &Decision, request: &Request) {
     use cognito_ext_authz::observe::decision_log;
     use cognito_ext_authz::observe::sink::LogSink;
     use cognito_ext_authz::trace_context::Correlation;
-    use tracing_subscriber::layer::SubscriberExt;
     let correlation = Correlation::from_headers([
         (
             &b"x-request-id"[..],
@@ -227,15 +225,22 @@ fn decision_line(c: &mut Criterion, decision: &Decision, request: &Request) {
             black_box(sink.push(&line))
         })
     });
-    let layer = cognito_ext_authz::observe::json_lines(sink.clone());
-    let subscriber = tracing_subscriber::registry().with(layer);
-    tracing::subscriber::with_default(subscriber, || {
-        group.bench_function("record_through_tracing_json", |b| {
-            b.iter(|| decision_log::record_correlated(decision, request, &correlation, elapsed))
-        });
+    group.bench_function("format_text", |b| {
+        b.iter(|| {
+            line.clear();
+            decision_log::format_text(
+                &mut line,
+                SystemTime::now(),
+                decision,
+                request,
+                &correlation,
+                elapsed,
+            );
+            black_box(line.len())
+        })
     });
-    decision_log::write_json_to(sink.clone());
-    group.bench_function("record_by_hand", |b| {
+    decision_log::write_to(sink.clone(), decision_log::LineFormat::Json);
+    group.bench_function("record_json", |b| {
         b.iter(|| decision_log::record_correlated(decision, request, &correlation, elapsed))
     });
     group.finish();

@@ -12,11 +12,12 @@
 //! keeps a value only when it is well-formed and short; anything else is left out of the
 //! line (an empty field), never an error, and never looked at by the decision.
 //!
-//! In `serve` with JSON logs the line is written by hand ([`format_json`]): the fields are
-//! known, so it is formatted straight into a buffer each thread reuses and handed to the
-//! [`LogSink`] whose thread writes it out; nothing is allocated per line. It is the same
-//! line `tracing`'s JSON formatter writes (same keys, same order), which is what every
-//! other user of this module (text logs, tools, tests) still gets.
+//! This module is the line's one writer, in JSON ([`format_json`]) or text
+//! ([`format_text`]) as `AUTHZ_LOG_FORMAT` says; `tracing` never writes it. The fields
+//! are known, so the line is formatted straight into a buffer each thread reuses and
+//! handed to the [`LogSink`] whose thread writes it out; nothing is allocated per line. It
+//! has the shape of the service's other log lines of the same format. Outside `serve`
+//! (tools, tests) decisions are counted, not logged.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -31,12 +32,24 @@ use crate::path::without_query;
 use crate::pipeline::Request;
 use crate::trace_context::{Correlation, TraceParent};
 
-/// Where decision lines go when they skip `tracing`; unset, they go through it.
+/// Where decision lines go: formatted here (the one writer of the line, JSON or text)
+/// and queued to the sink, or written on the spot; unset (tools, tests), not logged.
 enum Output {
-    /// Formatted by [`format_json`] and queued to the sink.
-    Json(LogSink),
+    /// Formatted as `format` and queued to the sink.
+    Sink(LogSink, LineFormat),
+    /// Formatted as `format` and written to standard error on the spot (no writer thread).
+    Stderr(LineFormat),
     /// Not logged (the log filter leaves `decision` lines out).
     Off,
+}
+
+/// How a decision line is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineFormat {
+    /// One flat JSON object, as the service's other JSON log lines.
+    Json,
+    /// `timestamp  INFO decision: key=value ...`, as the service's other text log lines.
+    Text,
 }
 
 static OUTPUT: OnceLock<Output> = OnceLock::new();
@@ -45,10 +58,15 @@ thread_local! {
     static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
 }
 
-/// From now on, decision lines are formatted by [`format_json`] and queued to `sink`
-/// (once per process; later calls do nothing).
-pub fn write_json_to(sink: LogSink) {
-    let _ = OUTPUT.set(Output::Json(sink));
+/// From now on, decision lines are written as `format` and queued to `sink` (once per
+/// process; later calls do nothing).
+pub fn write_to(sink: LogSink, format: LineFormat) {
+    let _ = OUTPUT.set(Output::Sink(sink, format));
+}
+
+/// From now on, decision lines are written as `format` straight to standard error.
+pub fn write_to_stderr(format: LineFormat) {
+    let _ = OUTPUT.set(Output::Stderr(format));
 }
 
 /// From now on, decision lines are not logged at all (still counted in the metrics).
@@ -83,58 +101,82 @@ pub fn record_correlated(
         authorizer,
         elapsed,
     );
-    match OUTPUT.get() {
-        Some(Output::Json(sink)) => {
-            LINE.with_borrow_mut(|line| {
-                line.clear();
-                format_json(
-                    line,
-                    SystemTime::now(),
-                    decision,
-                    request,
-                    correlation,
-                    elapsed,
-                );
-                sink.push(line);
-                // A line cut to its bounds is a few KiB at most; never keep more.
-                if line.capacity() > 16 * 1024 {
-                    *line = Vec::with_capacity(1024);
-                }
-            });
-            return;
-        }
-        Some(Output::Off) => return,
-        None => {}
-    }
-    let token = decision.token();
-    let detail = match decision {
-        Decision::Deny { reason, .. } => reason.detail(),
-        Decision::Allow { .. } => String::new(),
+    let (sink, format) = match OUTPUT.get() {
+        Some(Output::Sink(sink, format)) => (Some(sink), *format),
+        Some(Output::Stderr(format)) => (None, *format),
+        Some(Output::Off) | None => return,
     };
-    tracing::info!(
-        target: "decision",
-        decision = decision.result(),
-        reason = decision.reason(),
-        detail = %bounded(&detail, MAX_LOGGED_FIELD_BYTES),
-        route = decision.route().unwrap_or(""),
-        authorizer = decision.authorizer().unwrap_or(""),
-        method = %bounded(request.method(), MAX_LOGGED_FIELD_BYTES),
-        host = %bounded(request.host(), MAX_LOGGED_FIELD_BYTES),
-        path = %bounded(without_query(request.path()), MAX_LOGGED_FIELD_BYTES),
-        sub = %bounded(token.map(|t| t.sub.as_str()).unwrap_or(""), MAX_LOGGED_FIELD_BYTES),
-        client_id = %bounded(
-            token.map(|t| t.client_id.as_str()).unwrap_or(""),
-            MAX_LOGGED_FIELD_BYTES
-        ),
-        request_id = %correlation.request_id.as_deref().unwrap_or(""),
-        trace_id = %correlation.trace.as_ref().map_or("", TraceParent::trace_id),
-        latency_us = elapsed.as_micros() as u64,
-    );
+    LINE.with_borrow_mut(|line| {
+        line.clear();
+        let now = SystemTime::now();
+        match format {
+            LineFormat::Json => format_json(line, now, decision, request, correlation, elapsed),
+            LineFormat::Text => format_text(line, now, decision, request, correlation, elapsed),
+        }
+        match sink {
+            Some(sink) => {
+                sink.push(line);
+            }
+            None => {
+                let _ = std::io::stderr().lock().write_all(line);
+            }
+        }
+        // A line cut to its bounds is a few KiB at most; never keep more.
+        if line.capacity() > 16 * 1024 {
+            *line = Vec::with_capacity(1024);
+        }
+    });
 }
 
-/// Appends the decision line, as `tracing`'s flattened JSON formatter writes it, to `out`
-/// (with its `\n`): `timestamp` (RFC 3339, microseconds, UTC), `level`, the fields of
-/// [`record_correlated`] in order, `target`.
+/// The decision line's fields after `timestamp` and `level`, in order, each cut to its
+/// bound; `detail` is the denial's detail (empty for an allow). `latency_us` and `target`
+/// follow them.
+fn fields<'a>(
+    decision: &'a Decision,
+    request: &'a Request,
+    correlation: &'a Correlation,
+    detail: &'a str,
+) -> [(&'static str, Cow<'a, str>); 12] {
+    fn cut(v: &str) -> Cow<'_, str> {
+        bounded(v, MAX_LOGGED_FIELD_BYTES)
+    }
+    let token = decision.token();
+    [
+        ("decision", Cow::Borrowed(decision.result())),
+        ("reason", Cow::Borrowed(decision.reason())),
+        ("detail", cut(detail)),
+        ("route", Cow::Borrowed(decision.route().unwrap_or(""))),
+        (
+            "authorizer",
+            Cow::Borrowed(decision.authorizer().unwrap_or("")),
+        ),
+        ("method", cut(request.method())),
+        ("host", cut(request.host())),
+        ("path", cut(without_query(request.path()))),
+        ("sub", cut(token.map_or("", |t| t.sub.as_str()))),
+        ("client_id", cut(token.map_or("", |t| t.client_id.as_str()))),
+        (
+            "request_id",
+            Cow::Borrowed(correlation.request_id.as_deref().unwrap_or("")),
+        ),
+        (
+            "trace_id",
+            Cow::Borrowed(correlation.trace.as_ref().map_or("", TraceParent::trace_id)),
+        ),
+    ]
+}
+
+/// The denial's detail, empty for an allow.
+fn detail(decision: &Decision) -> String {
+    match decision {
+        Decision::Deny { reason, .. } => reason.detail(),
+        Decision::Allow { .. } => String::new(),
+    }
+}
+
+/// Appends the decision line as JSON to `out` (with its `\n`): `timestamp` (RFC 3339,
+/// microseconds, UTC), `level`, the [`fields`] in order, `latency_us`, `target`; the same
+/// flat shape as the service's other JSON log lines.
 pub fn format_json(
     out: &mut Vec<u8>,
     now: SystemTime,
@@ -143,50 +185,58 @@ pub fn format_json(
     correlation: &Correlation,
     elapsed: Duration,
 ) {
-    let token = decision.token();
+    let detail = detail(decision);
     out.extend_from_slice(b"{\"timestamp\":\"");
     timestamp(out, now);
     out.extend_from_slice(b"\",\"level\":\"INFO\"");
-    field(out, "decision", decision.result());
-    field(out, "reason", decision.reason());
-    fn cut(v: &str) -> Cow<'_, str> {
-        bounded(v, MAX_LOGGED_FIELD_BYTES)
+    for (name, value) in fields(decision, request, correlation, &detail) {
+        field(out, name, &value);
     }
-    match decision {
-        Decision::Deny { reason, .. } => field(out, "detail", &cut(&reason.detail())),
-        Decision::Allow { .. } => field(out, "detail", ""),
-    }
-    field(out, "route", decision.route().unwrap_or(""));
-    field(out, "authorizer", decision.authorizer().unwrap_or(""));
-    field(out, "method", &cut(request.method()));
-    field(out, "host", &cut(request.host()));
-    field(out, "path", &cut(without_query(request.path())));
-    field(out, "sub", &cut(token.map_or("", |t| t.sub.as_str())));
-    field(
-        out,
-        "client_id",
-        &cut(token.map_or("", |t| t.client_id.as_str())),
-    );
-    field(
-        out,
-        "request_id",
-        correlation.request_id.as_deref().unwrap_or(""),
-    );
-    field(
-        out,
-        "trace_id",
-        correlation.trace.as_ref().map_or("", TraceParent::trace_id),
-    );
     out.extend_from_slice(b",\"latency_us\":");
     digits(out, elapsed.as_micros() as u64, 1);
     out.extend_from_slice(b",\"target\":\"decision\"}\n");
+}
+
+/// Appends the decision line as text to `out` (with its `\n`), in the shape of the
+/// service's other text log lines: `timestamp  INFO decision: name=value ...`, each value
+/// quoted as a JSON string when it is empty or holds a space, `=` or `"`.
+pub fn format_text(
+    out: &mut Vec<u8>,
+    now: SystemTime,
+    decision: &Decision,
+    request: &Request,
+    correlation: &Correlation,
+    elapsed: Duration,
+) {
+    let detail = detail(decision);
+    timestamp(out, now);
+    out.extend_from_slice(b"  INFO decision:");
+    for (name, value) in fields(decision, request, correlation, &detail) {
+        out.push(b' ');
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'=');
+        if value.is_empty() || value.bytes().any(|b| matches!(b, b' ' | b'=' | b'"')) {
+            string(out, &value);
+        } else {
+            out.extend_from_slice(value.as_bytes());
+        }
+    }
+    out.extend_from_slice(b" latency_us=");
+    digits(out, elapsed.as_micros() as u64, 1);
+    out.push(b'\n');
 }
 
 /// `,"name":"value"` with `value` escaped as a JSON string.
 fn field(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(b",\"");
     out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"\":\"");
+    out.extend_from_slice(b"\":");
+    string(out, value);
+}
+
+/// `value` as a JSON string, quotes included.
+fn string(out: &mut Vec<u8>, value: &str) {
+    out.push(b'"');
     let bytes = value.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
@@ -278,8 +328,8 @@ mod tests {
         assert_eq!(bounded("ééé", 3), "é…");
     }
 
-    /// What `tracing`'s JSON formatter (as `serve` sets it up) writes for one decision.
-    fn through_tracing(decision: &Decision, request: &Request, c: &Correlation) -> String {
+    /// What `tracing`'s JSON formatter (as `serve` sets it up) writes for an event.
+    fn through_tracing() -> serde_json::Map<String, serde_json::Value> {
         use tracing_subscriber::layer::SubscriberExt;
         #[derive(Clone, Default)]
         struct Out(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
@@ -296,33 +346,25 @@ mod tests {
         let writer = out.clone();
         let layer = crate::observe::json_lines(move || writer.clone());
         let subscriber = tracing_subscriber::registry().with(layer);
-        tracing::subscriber::with_default(subscriber, || {
-            record_correlated(decision, request, c, Duration::from_micros(1234))
-        });
-        String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
+        tracing::subscriber::with_default(
+            subscriber,
+            || tracing::info!(target: "policy", summary = "x", "policy loaded"),
+        );
+        serde_json::from_slice(&out.0.lock().unwrap()).unwrap()
     }
 
-    fn by_hand(decision: &Decision, request: &Request, c: &Correlation) -> String {
+    fn line(format: LineFormat, decision: &Decision, request: &Request, c: &Correlation) -> String {
         let mut out = Vec::new();
-        format_json(
-            &mut out,
-            SystemTime::now(),
-            decision,
-            request,
-            c,
-            Duration::from_micros(1234),
-        );
+        let now = SystemTime::now();
+        let elapsed = Duration::from_micros(1234);
+        match format {
+            LineFormat::Json => format_json(&mut out, now, decision, request, c, elapsed),
+            LineFormat::Text => format_text(&mut out, now, decision, request, c, elapsed),
+        }
         String::from_utf8(out).unwrap()
     }
 
-    /// The line without its timestamp, which differs between the two.
-    fn untimed(line: &str) -> &str {
-        let rest = line.strip_prefix("{\"timestamp\":\"").unwrap();
-        &rest[rest.find('"').unwrap()..]
-    }
-
-    #[test]
-    fn the_hand_written_line_is_the_line_tracing_writes() {
+    fn samples() -> (Request, Correlation, [Decision; 2]) {
         use crate::decision::DenyReason;
         use crate::token::TokenError;
         let request = Request::new(
@@ -337,29 +379,94 @@ mod tests {
             Decision::deny(DenyReason::NoRoute, None, None, 401, &Default::default()),
             Decision::deny(
                 DenyReason::InvalidToken(TokenError::Algorithm(format!("\"none\"{long}"))),
-                Some("r\"1".into()),
+                Some("r\"1 x".into()),
                 Some("default".into()),
                 401,
                 &Default::default(),
             ),
         ];
+        (request, c, decisions)
+    }
+
+    #[test]
+    fn the_json_line_is_flat_bounded_and_shaped_like_the_other_log_lines() {
+        let (request, c, decisions) = samples();
+        let other = through_tracing();
         for decision in &decisions {
-            let ours = by_hand(decision, &request, &c);
-            let theirs = through_tracing(decision, &request, &c);
-            assert_eq!(untimed(&ours), untimed(&theirs));
+            let ours = line(LineFormat::Json, decision, &request, &c);
             assert!(ours.ends_with('\n') && ours.lines().count() == 1);
-            let v: serde_json::Value = serde_json::from_str(&ours).unwrap();
-            assert!(!v["path"].as_str().unwrap().contains("secret"));
+            let v: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&ours).unwrap();
+            let keys: Vec<&str> = v.keys().map(String::as_str).collect();
+            assert_eq!(
+                keys,
+                [
+                    "timestamp",
+                    "level",
+                    "decision",
+                    "reason",
+                    "detail",
+                    "route",
+                    "authorizer",
+                    "method",
+                    "host",
+                    "path",
+                    "sub",
+                    "client_id",
+                    "request_id",
+                    "trace_id",
+                    "latency_us",
+                    "target"
+                ]
+            );
+            // Where a log pipeline finds them in every other line of the service.
+            let theirs: Vec<&str> = other.keys().map(String::as_str).collect();
+            assert_eq!(keys[..2], theirs[..2]);
+            assert_eq!(keys.last(), theirs.last());
+            assert_eq!(v["level"], other["level"]);
+            assert_eq!(
+                v["path"], "/a\"b\\c/é/\u{fffd}",
+                "no query, no control character"
+            );
             assert!(v["detail"].as_str().unwrap().len() <= MAX_LOGGED_FIELD_BYTES + 3);
+            assert_eq!(v["latency_us"], 1234);
+            assert_eq!(v["request_id"], "id-1");
+            assert_eq!(v["target"], "decision");
         }
-        // Read back with the same timestamp shape: 2026-11-26T16:05:09.123456Z.
-        let line = by_hand(&decisions[0], &request, &c);
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        // The timestamp has tracing's shape: 2026-11-26T16:05:09.123456Z.
+        let v: serde_json::Value =
+            serde_json::from_str(&line(LineFormat::Json, &decisions[0], &request, &c)).unwrap();
         let ts = v["timestamp"].as_str().unwrap();
         assert_eq!(ts.len(), 27, "{ts}");
         assert!(ts.ends_with('Z') && ts.as_bytes()[10] == b'T' && ts.as_bytes()[19] == b'.');
-        assert_eq!(v["latency_us"], 1234);
-        assert_eq!(v["request_id"], "id-1");
+    }
+
+    #[test]
+    fn the_text_line_is_one_bounded_line_of_the_same_fields() {
+        let (request, c, decisions) = samples();
+        let text = line(LineFormat::Text, &decisions[1], &request, &c);
+        assert!(
+            text.ends_with('\n') && text.lines().count() == 1,
+            "{text:?}"
+        );
+        let rest = &text[27..];
+        assert!(
+            rest.starts_with("  INFO decision: decision=deny reason=invalid_token detail="),
+            "{text}"
+        );
+        // Values with a space, `=` or `"` are quoted (a route name here); empty ones too.
+        assert!(
+            rest.contains(r#" route="r\"1 x" authorizer=default "#),
+            "{text}"
+        );
+        assert!(rest.contains(r#" sub="" "#), "{text}");
+        assert!(
+            rest.contains(" path=\"/a\\\"b\\\\c/é/\u{fffd}\" "),
+            "{text}"
+        );
+        assert!(!rest.contains("secret"));
+        assert!(rest.ends_with(" latency_us=1234\n"), "{text}");
+        assert!(text.len() < 1200, "{}", text.len());
     }
 
     #[test]

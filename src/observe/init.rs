@@ -43,19 +43,25 @@ pub fn start(format: LogFormat, queue_lines: usize) -> Observability {
     if let Some(sink) = &sink {
         let counted = sink.clone();
         crate::observe::metrics::watch_log_drops(move || counted.dropped());
-        if format == LogFormat::Json {
-            // Decision lines skip `tracing` (formatted by hand, src/observe/decision_log.rs) when
-            // the filter lets them through; RUST_LOG is read once, here.
-            let probe = tracing_subscriber::registry().with(filter());
-            let decisions_on = tracing::subscriber::with_default(
-                probe,
-                || tracing::enabled!(target: "decision", tracing::Level::INFO),
-            );
-            if decisions_on {
-                crate::observe::decision_log::write_json_to(sink.clone());
-            } else {
-                crate::observe::decision_log::write_none();
-            }
+    }
+    // Decision lines are written by src/observe/decision_log.rs alone, never by `tracing`,
+    // when the filter lets them through (`RUST_LOG=info,decision=off` turns them off);
+    // RUST_LOG is read once, here.
+    {
+        use crate::observe::decision_log::{self, LineFormat};
+        let probe = tracing_subscriber::registry().with(filter());
+        let decisions_on = tracing::subscriber::with_default(
+            probe,
+            || tracing::enabled!(target: "decision", tracing::Level::INFO),
+        );
+        let line = match format {
+            LogFormat::Json => LineFormat::Json,
+            LogFormat::Text => LineFormat::Text,
+        };
+        match (&sink, decisions_on) {
+            (_, false) => decision_log::write_none(),
+            (Some(sink), true) => decision_log::write_to(sink.clone(), line),
+            (None, true) => decision_log::write_to_stderr(line),
         }
     }
     let writer = match sink {

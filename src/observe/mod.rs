@@ -16,8 +16,8 @@ use std::borrow::Cow;
 use tracing_subscriber::fmt;
 use tracing_subscriber::fmt::format::{Format, Json, JsonFields};
 
-/// The JSON log line: one flat object per event, no span fields. Decision lines written by
-/// hand (`decision_log`) are held to what this layer writes.
+/// The JSON log line: one flat object per event, no span fields. Decision lines
+/// (`decision_log`, their one writer) have the same shape.
 pub fn json_lines<S, W>(writer: W) -> fmt::Layer<S, JsonFields, Format<Json>, W>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,

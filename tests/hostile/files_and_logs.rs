@@ -212,3 +212,49 @@ async fn histogram_samples_are_folded_without_a_scrape() {
         .collect();
     assert!(threads.iter().any(|t| t == "metrics-upkeep"), "{threads:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn text_logs_carry_the_same_bounded_decision_line_without_the_token() {
+    let keys = KeyServer::publishing(POOL, key(0)).await;
+    let mut service = Service::start(
+        BIN,
+        &policy(&keys, ROUTES),
+        &[("AUTHZ_LOG_FORMAT", "text"), ("RUST_LOG", "info")],
+    );
+    service.wait_ready().await;
+    let mut claims = access_claims("files/read");
+    claims["sub"] = json!("user with spaces");
+    let token = key(0).sign(&claims);
+    let mut client = service.client().await;
+    let path = format!("/files/report?access_token={token}&x={}", "\n".repeat(3));
+    let a = check(
+        &mut client,
+        request(
+            "GET",
+            "api.example.com",
+            &path,
+            &[("authorization", &format!("Bearer {token}"))],
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let line = loop {
+        let logs = service.logs();
+        if let Some(line) = logs.lines().find(|l| l.contains(" INFO decision: ")) {
+            break line.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no decision line:\n{logs}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        line.contains("decision=allow reason=authorized detail=\"\" route=files "),
+        "{line}"
+    );
+    assert!(line.contains(" path=/files/report "), "{line}");
+    assert!(line.contains(r#" sub="user with spaces" "#), "{line}");
+    assert!(
+        !service.logs().contains(&token[20..60]),
+        "a token was logged"
+    );
+}
