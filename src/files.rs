@@ -18,8 +18,9 @@ use std::path::Path;
 
 use thiserror::Error;
 
+use crate::errors::FileErrors;
+use crate::policy::Policy;
 use crate::policy::folder::PolicyPart;
-use crate::policy::{Policy, PolicyErrors};
 use crate::revocation::RevocationList;
 
 /// Why a file could not be read.
@@ -39,18 +40,18 @@ pub enum ReadError {
 
 /// Reads a policy file: a regular file, refused unread past
 /// [`MAX_POLICY_BYTES`](crate::policy::MAX_POLICY_BYTES).
-pub fn read_policy_text(path: &Path) -> Result<String, PolicyErrors> {
+pub fn read_policy_text(path: &Path) -> Result<String, FileErrors> {
     read_text(path, crate::policy::MAX_POLICY_BYTES)
-        .map_err(|e| PolicyErrors::one(e.to_string()).in_file(path))
+        .map_err(|e| FileErrors::one(e.to_string()).in_file(path))
 }
 
 /// Reads and compiles a policy file, or a policy folder (every file must be valid and
 /// agree with the others: the offline commands refuse what the service would refuse).
-pub fn load_policy(path: &Path) -> Result<Policy, PolicyErrors> {
+pub fn load_policy(path: &Path) -> Result<Policy, FileErrors> {
     if path.is_dir() {
         let folder = read_policy_folder(path)?;
         let mut parts = Vec::new();
-        let mut errors = PolicyErrors {
+        let mut errors = FileErrors {
             file: None,
             errors: Vec::new(),
         };
@@ -59,7 +60,7 @@ pub fn load_policy(path: &Path) -> Result<Policy, PolicyErrors> {
                 Ok(part) => parts.push(part),
                 Err(e) => errors
                     .errors
-                    .extend(e.errors.into_iter().map(|e| format!("{name}: {e}"))),
+                    .extend(e.errors.into_iter().map(|e| e.within(&name))),
             }
         }
         if !errors.errors.is_empty() {
@@ -82,7 +83,7 @@ pub const MAX_POLICY_FOLDER_BYTES: usize = 16 * 1024 * 1024;
 pub struct PolicyFolder {
     /// Each `*.yaml` or `*.yml` file (hidden ones, such as the kubelet's `..data`, are
     /// not policy files), with its text or why it cannot be read.
-    pub files: Vec<(String, Result<String, PolicyErrors>)>,
+    pub files: Vec<(String, Result<String, FileErrors>)>,
     /// Changes when any file's name or text changes.
     pub digest: [u8; 32],
 }
@@ -98,8 +99,8 @@ fn is_usable_file_name(name: &str) -> bool {
 /// file that cannot be read is reported as such, and the others are read. Refused as a
 /// whole when the folder cannot be listed, or holds more than [`MAX_POLICY_FILES`] files
 /// or [`MAX_POLICY_FOLDER_BYTES`] bytes of them.
-pub fn read_policy_folder(dir: &Path) -> Result<PolicyFolder, PolicyErrors> {
-    let refuse = |e: String| PolicyErrors::one(e).in_file(dir);
+pub fn read_policy_folder(dir: &Path) -> Result<PolicyFolder, FileErrors> {
+    let refuse = |e: String| FileErrors::one(e).in_file(dir);
     let mut names = Vec::new();
     let entries = std::fs::read_dir(dir).map_err(|e| refuse(format!("cannot list: {e}")))?;
     for entry in entries {
@@ -124,7 +125,7 @@ pub fn read_policy_folder(dir: &Path) -> Result<PolicyFolder, PolicyErrors> {
         if !is_usable_file_name(&name) {
             files.push((
                 name,
-                Err(PolicyErrors::one(
+                Err(FileErrors::one(
                     "a policy file's name is a ConfigMap key: letters, digits, '-', '_' and '.' only",
                 )),
             ));
@@ -133,7 +134,7 @@ pub fn read_policy_folder(dir: &Path) -> Result<PolicyFolder, PolicyErrors> {
         let read = match read_text(&dir.join(&name), crate::policy::MAX_POLICY_BYTES) {
             // Gone since the listing, or a link the kubelet has not removed yet: not a file.
             Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            read => read.map_err(|e| PolicyErrors::one(e.to_string())),
+            read => read.map_err(|e| FileErrors::one(e.to_string())),
         };
         if let Ok(text) = &read {
             total += text.len();
@@ -160,13 +161,13 @@ pub fn read_policy_folder(dir: &Path) -> Result<PolicyFolder, PolicyErrors> {
 
 /// Reads a revocation file: a regular file, refused unread past
 /// [`MAX_REVOCATIONS_BYTES`](crate::revocation::MAX_REVOCATIONS_BYTES).
-pub fn read_revocations_text(path: &Path) -> Result<String, PolicyErrors> {
+pub fn read_revocations_text(path: &Path) -> Result<String, FileErrors> {
     read_text(path, crate::revocation::MAX_REVOCATIONS_BYTES)
-        .map_err(|e| PolicyErrors::one(e.to_string()).in_file(path))
+        .map_err(|e| FileErrors::one(e.to_string()).in_file(path))
 }
 
 /// Reads and compiles a revocation file.
-pub fn load_revocations(path: &Path) -> Result<RevocationList, PolicyErrors> {
+pub fn load_revocations(path: &Path) -> Result<RevocationList, FileErrors> {
     let text = read_revocations_text(path)?;
     RevocationList::parse(&text).map_err(|e| e.in_file(path))
 }

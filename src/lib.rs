@@ -16,8 +16,8 @@
 pub use cognito_ext_authz_import as import;
 
 pub use cognito_ext_authz_core::{
-    active, answer, credential, crypto, decision, host, path, pipeline, policy, revocation, token,
-    trace_context,
+    active, answer, credential, crypto, decision, errors, host, path, pipeline, policy, revocation,
+    token, trace_context,
 };
 
 pub mod decide;

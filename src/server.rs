@@ -45,16 +45,16 @@ const MAX_RETRY: Duration = Duration::from_secs(30);
 pub enum ServeError {
     /// The policy or revocation file cannot be read (the errors name the file).
     #[error("{0}")]
-    Unreadable(crate::policy::PolicyErrors),
+    Unreadable(crate::errors::FileErrors),
     /// The policy file is invalid.
     #[error("{}: {errors}", path.display())]
     Policy {
         path: PathBuf,
-        errors: crate::policy::PolicyErrors,
+        errors: crate::errors::FileErrors,
     },
     /// The revocation list is invalid (the errors name the file).
     #[error("revocation list refused:\n{0}")]
-    Revocations(crate::policy::PolicyErrors),
+    Revocations(crate::errors::FileErrors),
     /// TLS on the gRPC port cannot start.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsStartError),
@@ -97,7 +97,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         // The first reading that takes any file changes what is in force: always a policy.
         let policy = folder
             .take(read)
-            .and_then(|p| p.ok_or_else(|| crate::policy::PolicyErrors::one("no policy file taken")))
+            .and_then(|p| p.ok_or_else(|| crate::errors::FileErrors::one("no policy file taken")))
             .map_err(refused)?;
         (policy, digest, Some(folder))
     } else {

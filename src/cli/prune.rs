@@ -23,7 +23,8 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cognito_ext_authz::policy::{MAX_LEEWAY_SECONDS, PolicyErrors};
+use cognito_ext_authz::errors::FileErrors;
+use cognito_ext_authz::policy::MAX_LEEWAY_SECONDS;
 use cognito_ext_authz::revocation::model::{EntryFile, RevocationFile};
 use cognito_ext_authz::revocation::{Kind, Revocation, RevocationList};
 
@@ -86,7 +87,7 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
 
 /// Which entries of `file` can go at `now` for tokens living at most `max_lifetime`
 /// seconds. An invalid file is refused with every error.
-pub fn plan(file: &RevocationFile, max_lifetime: u64, now: u64) -> Result<Plan, PolicyErrors> {
+pub fn plan(file: &RevocationFile, max_lifetime: u64, now: u64) -> Result<Plan, FileErrors> {
     let list = RevocationList::compile(&file.revocations)?;
     let mut plan = Plan::default();
     // Compiling keeps every entry, in file order.

@@ -25,8 +25,8 @@ use thiserror::Error;
 use crate::active::ActivePolicy;
 use crate::credential;
 use crate::decision::{Decision, DenyReason};
+use crate::errors::FileErrors;
 use crate::pipeline::{Pipeline, Request};
-use crate::policy::PolicyErrors;
 use crate::token::TokenError;
 use crate::token::verify::TokenCheck;
 use offline::KeySets;
@@ -36,7 +36,7 @@ use offline::KeySets;
 pub enum CheckError {
     /// The policy does not load.
     #[error("{0}")]
-    Policy(PolicyErrors),
+    Policy(FileErrors),
     /// A file or the token could not be read, or keys could not be had.
     #[error("{0}")]
     Input(String),

@@ -14,10 +14,11 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
+use crate::errors::FileErrors;
 use crate::files::{PolicyFolder, read_policy_folder, read_policy_text};
 use crate::follow::{self, Followed, Refusal, Timing};
+use crate::policy::Policy;
 use crate::policy::folder::{FileVersion, FolderState, PolicyPart};
-use crate::policy::{Policy, PolicyErrors};
 
 /// Starts following `path`; each valid new policy arrives on the returned channel.
 /// `current` is the digest of the text already in force.
@@ -73,7 +74,7 @@ impl Folder {
     /// Takes a reading of the folder: each file is taken or refused on its own (logged
     /// and counted with its name). The new policy when what is in force changed; an error
     /// when no file at all can be taken.
-    pub fn take(&mut self, folder: PolicyFolder) -> Result<Option<Policy>, PolicyErrors> {
+    pub fn take(&mut self, folder: PolicyFolder) -> Result<Option<Policy>, FileErrors> {
         let files = folder
             .files
             .into_iter()

@@ -29,9 +29,10 @@ use thiserror::Error;
 use crate::active::ActivePolicy;
 use crate::answer::Answer;
 use crate::decision::Decision;
+use crate::errors::FileErrors;
 use crate::pipeline::{Pipeline, Request};
+use crate::policy::Policy;
 use crate::policy::model::TokenUse;
-use crate::policy::{Policy, PolicyErrors};
 use crate::revocation::RevocationList;
 use crate::revocation::model::EntryFile;
 use crate::token::keys::PoolKeys;
@@ -45,7 +46,7 @@ pub const MAX_TESTS_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Debug, Error)]
 pub enum TestError {
     #[error("{0}")]
-    Policy(PolicyErrors),
+    Policy(FileErrors),
     #[error("{0}")]
     Input(String),
 }

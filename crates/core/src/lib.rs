@@ -19,7 +19,7 @@
 //!   denial with the [`DenialResponse`] the client gets; [`Answer`] is what the proxy does
 //!   with the request ([`MetaValue`]s for its access logs);
 //! - [`Policy::parse`] and [`RevocationList::parse`] read the two files an operator writes;
-//!   [`PolicyErrors`] lists everything wrong with either;
+//!   [`FileErrors`] lists everything wrong with either, each problem [`Located`];
 //! - a [`KeySource`] (implemented by the caller) fetches key sets ([`KeyMap`], or a
 //!   [`KeyError`]); a [`KeyStore`] keeps each pool's [`PoolKeys`] across reloads;
 //! - [`Verifier`] turns a token into a [`VerifiedToken`] or a [`TokenError`], verifying
@@ -45,6 +45,7 @@ pub mod answer;
 pub mod credential;
 pub mod crypto;
 pub mod decision;
+pub mod errors;
 pub mod host;
 pub mod nesting;
 pub mod path;
@@ -59,8 +60,9 @@ pub mod trace_context;
 pub use active::ActivePolicy;
 pub use answer::{Answer, MetaValue};
 pub use decision::{AllowReason, Decision, DenialResponse, DenyReason};
+pub use errors::{FileErrors, Located};
 pub use pipeline::Pipeline;
-pub use policy::{Policy, PolicyErrors};
+pub use policy::Policy;
 pub use request::{Headers, Request};
 pub use revocation::RevocationList;
 pub use token::keys::{KeyError, KeyMap, KeySource, KeyStore, PoolKeys};

@@ -19,11 +19,12 @@ use super::rules::{
 };
 use super::table::{Access, HostPattern, Route, RoutePlace, RouteSpec, RouteTable};
 use super::template::PathTemplate;
-use super::{Authorizer, Policy, PolicyErrors, Pool, Pools, TrustedPool};
+use super::{Authorizer, Policy, Pool, Pools, TrustedPool};
+use crate::errors::{FileErrors, Located};
 
 impl Policy {
     /// Checks a parsed policy file and compiles it.
-    pub fn compile(file: &PolicyFile) -> Result<Policy, PolicyErrors> {
+    pub fn compile(file: &PolicyFile) -> Result<Policy, FileErrors> {
         let places: Vec<RoutePlace> = (0..file.routes.len())
             .map(|index| RoutePlace { file: None, index })
             .collect();
@@ -35,7 +36,7 @@ impl Policy {
     pub(super) fn compile_placed(
         file: &PolicyFile,
         places: &[RoutePlace],
-    ) -> Result<Policy, PolicyErrors> {
+    ) -> Result<Policy, FileErrors> {
         let mut errors = Vec::new();
         let mut pools = PoolList::default();
         let authorizers = compile_authorizers(file, &mut pools, &mut errors);
@@ -43,8 +44,9 @@ impl Policy {
             Some(name) => {
                 let found = authorizers.iter().position(|a| &*a.name == name.as_str());
                 if found.is_none() {
-                    errors.push(format!(
-                        "defaultAuthorizer: {name:?} is not one of the authorizers"
+                    errors.push(Located::new(
+                        "defaultAuthorizer",
+                        format!("{name:?} is not one of the authorizers"),
                     ));
                 }
                 found
@@ -57,22 +59,29 @@ impl Policy {
             Some(401) => 401,
             Some(403) => 403,
             Some(other) => {
-                errors.push(format!(
-                    "insufficientScopeStatus: {other} must be 401 or 403"
+                errors.push(Located::new(
+                    "insufficientScopeStatus",
+                    format!("{other} must be 401 or 403"),
                 ));
                 401
             }
         };
         let leeway_seconds = file.leeway_seconds.unwrap_or(0);
         if leeway_seconds > super::MAX_LEEWAY_SECONDS {
-            errors.push(format!(
-                "leewaySeconds: {leeway_seconds} is more than the {} seconds allowed",
-                super::MAX_LEEWAY_SECONDS
+            errors.push(Located::new(
+                "leewaySeconds",
+                format!(
+                    "{leeway_seconds} is more than the {} seconds allowed",
+                    super::MAX_LEEWAY_SECONDS
+                ),
             ));
         }
         let dry_run = file.mode == Mode::DryRun;
         if file.dry_run_unsafe_requests && !dry_run {
-            errors.push("dryRunUnsafeRequests: only takes effect with mode: dryRun".to_owned());
+            errors.push(Located::new(
+                "dryRunUnsafeRequests",
+                "only takes effect with mode: dryRun",
+            ));
         }
         let claim_headers = compile_claim_headers(file, &authorizers, &mut errors);
         let specs = compile_routes(file, places, &authorizers, default_authorizer, &mut errors);
@@ -80,7 +89,7 @@ impl Policy {
             compile_gateway_responses(file, &authorizers, &claim_headers, &mut errors);
 
         if !errors.is_empty() {
-            return Err(PolicyErrors { file: None, errors });
+            return Err(FileErrors { file: None, errors });
         }
         Ok(Policy {
             pools: Pools {
@@ -113,7 +122,7 @@ fn compile_gateway_responses(
     file: &PolicyFile,
     authorizers: &[Authorizer],
     claim_headers: &[(String, String)],
-    errors: &mut Vec<String>,
+    errors: &mut Vec<Located>,
 ) -> GatewayResponses {
     let reserved: Vec<String> = authorizers
         .iter()
@@ -128,14 +137,15 @@ fn compile_gateway_responses(
 fn compile_authorizers(
     file: &PolicyFile,
     pools: &mut PoolList,
-    errors: &mut Vec<String>,
+    errors: &mut Vec<Located>,
 ) -> Vec<Authorizer> {
     let single = !file.user_pools.is_empty() || !file.token_source.is_default();
     if !file.authorizers.is_empty() {
         if single {
-            errors.push(
-                "userPools/tokenSource and authorizers: a policy uses the single-authorizer form (top-level userPools, tokenSource) or named authorizers, never both".to_owned(),
-            );
+            errors.push(Located::new(
+                "userPools/tokenSource and authorizers",
+                "a policy uses the single-authorizer form (top-level userPools, tokenSource) or named authorizers, never both",
+            ));
         }
         return file
             .authorizers
@@ -143,7 +153,10 @@ fn compile_authorizers(
             .map(|(name, config)| {
                 let at = format!("authorizers.{name}");
                 if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                    errors.push(format!("{at}: {name:?} is not a usable name"));
+                    errors.push(Located::new(
+                        at.to_string(),
+                        format!("{name:?} is not a usable name"),
+                    ));
                 }
                 compile_authorizer(name, config, &at, "", pools, errors)
             })
@@ -165,7 +178,7 @@ fn compile_authorizer(
     at: &str,
     _unused: &str,
     pools: &mut PoolList,
-    errors: &mut Vec<String>,
+    errors: &mut Vec<Located>,
 ) -> Authorizer {
     let field = |f: &str| {
         if at.is_empty() {
@@ -176,10 +189,9 @@ fn compile_authorizer(
     };
     let token_header = config.token_source.header.trim().to_ascii_lowercase();
     if !is_header_name(&token_header) {
-        errors.push(format!(
-            "{}: {:?} is not a header name",
-            field("tokenSource.header"),
-            config.token_source.header
+        errors.push(Located::new(
+            field("tokenSource.header").to_string(),
+            format!("{:?} is not a header name", config.token_source.header),
         ));
     }
     let expression = config
@@ -188,7 +200,10 @@ fn compile_authorizer(
         .and_then(|e| {
             whole_match_expression(e)
                 .map_err(|err| {
-                    errors.push(format!("{}: {err}", field("identityValidationExpression")))
+                    errors.push(Located::new(
+                        field("identityValidationExpression").to_string(),
+                        err.to_string(),
+                    ))
                 })
                 .ok()
         });
@@ -196,9 +211,9 @@ fn compile_authorizer(
         .result_ttl_seconds
         .unwrap_or(DEFAULT_RESULT_TTL_SECONDS);
     if ttl > 3600 {
-        errors.push(format!(
-            "{}: {ttl} is more than the 3600 seconds API Gateway allows",
-            field("resultTtlSeconds")
+        errors.push(Located::new(
+            field("resultTtlSeconds").to_string(),
+            format!("{ttl} is more than the 3600 seconds API Gateway allows"),
         ));
     }
     let trusted = compile_pools(&config.user_pools, &field("userPools"), pools, errors);
@@ -218,10 +233,13 @@ fn compile_pools(
     configs: &[UserPoolConfig],
     at_list: &str,
     list: &mut PoolList,
-    errors: &mut Vec<String>,
+    errors: &mut Vec<Located>,
 ) -> Vec<TrustedPool> {
     if configs.is_empty() {
-        errors.push(format!("{at_list}: at least one user pool is required"));
+        errors.push(Located::new(
+            at_list.to_string(),
+            "at least one user pool is required",
+        ));
     }
     let mut seen = HashSet::new();
     let mut issuers_here = HashSet::new();
@@ -232,64 +250,73 @@ fn compile_pools(
             ("", Some(arn)) => match pool_id_of_arn(arn) {
                 Some(id) => id.to_owned(),
                 None => {
-                    errors.push(format!(
-                        "{at}.arn: {arn:?} is not a user pool ARN (arn:aws:cognito-idp:REGION:ACCOUNT:userpool/REGION_ID)"
-                    ));
+                    errors.push(Located::new(format!("{at}.arn"), format!("{arn:?} is not a user pool ARN (arn:aws:cognito-idp:REGION:ACCOUNT:userpool/REGION_ID)")));
                     continue;
                 }
             },
             (id, None) if !id.is_empty() => id.to_owned(),
             ("", None) => {
-                errors.push(format!("{at}: give the pool's id or arn"));
+                errors.push(Located::new(at.to_string(), "give the pool's id or arn"));
                 continue;
             }
             _ => {
-                errors.push(format!("{at}: give the pool's id or its arn, not both"));
+                errors.push(Located::new(
+                    at.to_string(),
+                    "give the pool's id or its arn, not both",
+                ));
                 continue;
             }
         };
         let Some(region) = pool_region(&id) else {
-            errors.push(format!(
-                "{at}.id: {id:?} is not a user pool id (REGION_ID, e.g. ap-south-1_abcdefghi)"
+            errors.push(Located::new(
+                format!("{at}.id"),
+                format!("{id:?} is not a user pool id (REGION_ID, e.g. ap-south-1_abcdefghi)"),
             ));
             continue;
         };
         if !seen.insert(id.clone()) {
-            errors.push(format!("{at}.id: {id:?} is listed twice"));
+            errors.push(Located::new(
+                format!("{at}.id"),
+                format!("{id:?} is listed twice"),
+            ));
         }
         let issuer = pool
             .issuer
             .clone()
             .unwrap_or_else(|| format!("https://cognito-idp.{region}.amazonaws.com/{id}"));
         if let Err(e) = check_issuer(&issuer) {
-            errors.push(format!("{at}.issuer: {e}"));
+            errors.push(Located::new(format!("{at}.issuer"), e.to_string()));
         }
         let jwks_uri = pool
             .jwks_uri
             .clone()
             .unwrap_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')));
         if let Err(e) = check_fetch_url(&jwks_uri) {
-            errors.push(format!("{at}.jwksUri: {e}"));
+            errors.push(Located::new(format!("{at}.jwksUri"), e.to_string()));
         }
         let app_clients = match &pool.app_clients {
             None => None,
             Some(list) if list.is_empty() => {
-                errors.push(format!(
-                    "{at}.appClients: an empty list would refuse every token; omit it to accept any client of the pool"
-                ));
+                errors.push(Located::new(format!("{at}.appClients"), "an empty list would refuse every token; omit it to accept any client of the pool"));
                 None
             }
             Some(list) => {
                 for c in list {
                     if c.is_empty() || !c.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                        errors.push(format!("{at}.appClients: {c:?} is not an app client id"));
+                        errors.push(Located::new(
+                            format!("{at}.appClients"),
+                            format!("{c:?} is not an app client id"),
+                        ));
                     }
                 }
                 Some(list.iter().cloned().collect())
             }
         };
         if !issuers_here.insert(issuer.clone()) {
-            errors.push(format!("{at}: issuer {issuer:?} is configured twice"));
+            errors.push(Located::new(
+                at.to_string(),
+                format!("issuer {issuer:?} is configured twice"),
+            ));
             continue;
         }
         // Authorizers may share a pool: one key set, one entry, by issuer.
@@ -297,8 +324,11 @@ fn compile_pools(
             Some(&index) => {
                 let known = &list.list[index];
                 if known.jwks_uri != jwks_uri || known.id != id {
-                    errors.push(format!(
-                        "{at}: issuer {issuer:?} is configured elsewhere with another id or jwksUri"
+                    errors.push(Located::new(
+                        at.to_string(),
+                        format!(
+                            "issuer {issuer:?} is configured elsewhere with another id or jwksUri"
+                        ),
                     ));
                 }
                 index
@@ -324,7 +354,7 @@ fn compile_pools(
 fn compile_claim_headers(
     file: &PolicyFile,
     authorizers: &[Authorizer],
-    errors: &mut Vec<String>,
+    errors: &mut Vec<Located>,
 ) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (header, claim) in &file.claim_headers {
@@ -335,23 +365,36 @@ fn compile_claim_headers(
             .iter()
             .any(|a| a.token_header.replace('_', "-") == folded)
         {
-            errors.push(format!("{at}: {header:?} is a token header"));
-        } else if let Some(why) = reserved_header(&folded) {
-            errors.push(format!(
-                "{at}: {header:?} is {why}, which proxies or the upstream interpret, and cannot carry a claim"
+            errors.push(Located::new(
+                at.to_string(),
+                format!("{header:?} is a token header"),
             ));
+        } else if let Some(why) = reserved_header(&folded) {
+            errors.push(Located::new(at.to_string(), format!("{header:?} is {why}, which proxies or the upstream interpret, and cannot carry a claim")));
         } else if !is_header_name(&name) {
-            errors.push(format!("{at}: {header:?} is not a header name"));
+            errors.push(Located::new(
+                at.to_string(),
+                format!("{header:?} is not a header name"),
+            ));
         } else if crate::answer::IDENTITY_HEADERS.contains(&folded.as_str()) {
-            errors.push(format!("{at}: {header:?} is a built-in identity header"));
+            errors.push(Located::new(
+                at.to_string(),
+                format!("{header:?} is a built-in identity header"),
+            ));
         } else if out
             .iter()
             .any(|(h, _): &(String, String)| h.replace('_', "-") == folded)
         {
-            errors.push(format!("{at}: {header:?} is listed twice"));
+            errors.push(Located::new(
+                at.to_string(),
+                format!("{header:?} is listed twice"),
+            ));
         }
         if claim.is_empty() || claim.chars().any(|c| c.is_control()) {
-            errors.push(format!("{at}: {claim:?} is not a claim name"));
+            errors.push(Located::new(
+                at.to_string(),
+                format!("{claim:?} is not a claim name"),
+            ));
         }
         out.push((name, claim.clone()));
     }
@@ -363,7 +406,7 @@ fn compile_routes(
     places: &[RoutePlace],
     authorizers: &[Authorizer],
     default_authorizer: Option<usize>,
-    errors: &mut Vec<String>,
+    errors: &mut Vec<Located>,
 ) -> Vec<RouteSpec> {
     let mut specs = Vec::new();
     let mut names: HashMap<String, usize> = HashMap::new();
@@ -379,7 +422,7 @@ fn compile_routes(
         let template = match PathTemplate::parse(&route.path) {
             Ok(t) => Some(t),
             Err(e) => {
-                errors.push(format!("{at}.path: {e}"));
+                errors.push(Located::new(format!("{at}.path"), e.to_string()));
                 None
             }
         };
@@ -387,8 +430,9 @@ fn compile_routes(
         let hosts: Vec<HostPattern> = match &route.hosts {
             None => vec![HostPattern::Any],
             Some(list) if list.is_empty() => {
-                errors.push(format!(
-                    "{at}.hosts: an empty list matches nothing; omit it to match any host"
+                errors.push(Located::new(
+                    format!("{at}.hosts"),
+                    "an empty list matches nothing; omit it to match any host",
                 ));
                 vec![]
             }
@@ -396,7 +440,9 @@ fn compile_routes(
                 .iter()
                 .filter_map(|h| {
                     HostPattern::parse(h)
-                        .map_err(|e| errors.push(format!("{at}.hosts: {e}")))
+                        .map_err(|e| {
+                            errors.push(Located::new(format!("{at}.hosts"), e.to_string()))
+                        })
                         .ok()
                 })
                 .collect(),
@@ -404,8 +450,9 @@ fn compile_routes(
         let public = route.auth == Some(AuthMode::None);
         let deny = route.auth == Some(AuthMode::Deny);
         if public && route.dry_run == Some(true) {
-            errors.push(format!(
-                "{at}.dryRun: an auth: none route lets every request through already"
+            errors.push(Located::new(
+                format!("{at}.dryRun"),
+                "an auth: none route lets every request through already",
             ));
         }
         let token_use = route.token_use.unwrap_or_default();
@@ -413,8 +460,9 @@ fn compile_routes(
             Some(name) => {
                 let found = authorizers.iter().position(|a| &*a.name == name.as_str());
                 if found.is_none() {
-                    errors.push(format!(
-                        "{at}.authorizer: {name:?} is not one of the authorizers"
+                    errors.push(Located::new(
+                        format!("{at}.authorizer"),
+                        format!("{name:?} is not one of the authorizers"),
                     ));
                 }
                 found.unwrap_or(0)
@@ -423,8 +471,9 @@ fn compile_routes(
                 Some(d) => d,
                 None => {
                     if !public && !deny {
-                        errors.push(format!(
-                            "{at}: name its authorizer (there are several and no defaultAuthorizer)"
+                        errors.push(Located::new(
+                            at.to_string(),
+                            "name its authorizer (there are several and no defaultAuthorizer)",
                         ));
                     }
                     0
@@ -432,25 +481,23 @@ fn compile_routes(
             },
         };
         if token_use == TokenUse::Id && route.scopes.is_some() {
-            errors.push(format!(
-                "{at}: `tokenUse: id` is for routes without scopes (API Gateway checks scopes on access tokens only)"
-            ));
+            errors.push(Located::new(at.to_string(), "`tokenUse: id` is for routes without scopes (API Gateway checks scopes on access tokens only)"));
         }
         if (public || deny) && (route.token_use.is_some() || route.authorizer.is_some()) {
-            errors.push(format!(
-                "{at}: an `auth: none` or `auth: deny` route reads no token, so it takes no authorizer or tokenUse"
-            ));
+            errors.push(Located::new(at.to_string(), "an `auth: none` or `auth: deny` route reads no token, so it takes no authorizer or tokenUse"));
         }
         let scopes = compile_names(route.scopes.as_deref(), "scopes", &at, errors);
         let groups = compile_names(route.groups.as_deref(), "groups", &at, errors);
         if public && (!scopes.is_empty() || !groups.is_empty()) {
-            errors.push(format!(
-                "{at}: `auth: none` makes the route public, so it cannot also require scopes or groups"
+            errors.push(Located::new(
+                at.to_string(),
+                "`auth: none` makes the route public, so it cannot also require scopes or groups",
             ));
         }
         if deny && (!scopes.is_empty() || !groups.is_empty()) {
-            errors.push(format!(
-                "{at}: `auth: deny` refuses every request, so it cannot also require scopes or groups"
+            errors.push(Located::new(
+                at.to_string(),
+                "`auth: deny` refuses every request, so it cannot also require scopes or groups",
             ));
         }
         let name = route
@@ -458,12 +505,15 @@ fn compile_routes(
             .clone()
             .unwrap_or_else(|| default_route_name(&methods, &route.path));
         if name.is_empty() || name.chars().any(|c| c.is_control()) {
-            errors.push(format!("{at}.name: {name:?} is not a usable name"));
+            errors.push(Located::new(
+                format!("{at}.name"),
+                format!("{name:?} is not a usable name"),
+            ));
         }
         if let Some(first) = names.insert(name.clone(), i) {
-            errors.push(format!(
-                "{at}.name: {name:?} is already the name of {}",
-                places[first]
+            errors.push(Located::new(
+                format!("{at}.name"),
+                format!("{name:?} is already the name of {}", places[first]),
             ));
         }
         let Some(template) = template else { continue };
@@ -481,9 +531,12 @@ fn compile_routes(
             for method in &method_keys {
                 let key = (shape.clone(), host_key.clone(), method.clone());
                 if let Some(first) = claimed.insert(key, i) {
-                    errors.push(format!(
-                        "{at}: duplicates {} (same path {shape}, method {method} and hosts)",
-                        places[first]
+                    errors.push(Located::new(
+                        at.to_string(),
+                        format!(
+                            "duplicates {} (same path {shape}, method {method} and hosts)",
+                            places[first]
+                        ),
                     ));
                     break 'claims;
                 }
@@ -521,13 +574,14 @@ fn compile_routes(
     specs
 }
 
-fn compile_methods(methods: Option<&[String]>, at: &str, errors: &mut Vec<String>) -> Vec<String> {
+fn compile_methods(methods: Option<&[String]>, at: &str, errors: &mut Vec<Located>) -> Vec<String> {
     let Some(list) = methods else {
         return Vec::new();
     };
     if list.is_empty() {
-        errors.push(format!(
-            "{at}.methods: an empty list matches nothing; omit it to match any method"
+        errors.push(Located::new(
+            format!("{at}.methods"),
+            "an empty list matches nothing; omit it to match any method",
         ));
         return Vec::new();
     }
@@ -536,19 +590,23 @@ fn compile_methods(methods: Option<&[String]>, at: &str, errors: &mut Vec<String
         let upper = m.trim().to_ascii_uppercase();
         if upper == "ANY" || upper == "*" {
             if list.len() > 1 {
-                errors.push(format!(
-                    "{at}.methods: ANY cannot be combined with other methods"
+                errors.push(Located::new(
+                    format!("{at}.methods"),
+                    "ANY cannot be combined with other methods",
                 ));
             }
             return Vec::new();
         }
         if !METHODS.contains(&upper.as_str()) {
-            errors.push(format!(
-                "{at}.methods: {m:?} is not one of {} or ANY",
-                METHODS.join(", ")
+            errors.push(Located::new(
+                format!("{at}.methods"),
+                format!("{m:?} is not one of {} or ANY", METHODS.join(", ")),
             ));
         } else if out.contains(&upper) {
-            errors.push(format!("{at}.methods: {upper} is listed twice"));
+            errors.push(Located::new(
+                format!("{at}.methods"),
+                format!("{upper} is listed twice"),
+            ));
         } else {
             out.push(upper);
         }
@@ -560,20 +618,22 @@ fn compile_names(
     list: Option<&[String]>,
     field: &str,
     at: &str,
-    errors: &mut Vec<String>,
+    errors: &mut Vec<Located>,
 ) -> Vec<String> {
     let Some(list) = list else {
         return Vec::new();
     };
     if list.is_empty() {
-        errors.push(format!(
-            "{at}.{field}: an empty list is ambiguous; omit {field} to require only a valid token"
+        errors.push(Located::new(
+            format!("{at}.{field}"),
+            format!("an empty list is ambiguous; omit {field} to require only a valid token"),
         ));
     }
     for s in list {
         if !is_scope_name(s) {
-            errors.push(format!(
-                "{at}.{field}: {s:?} is not a valid name (no spaces)"
+            errors.push(Located::new(
+                format!("{at}.{field}"),
+                format!("{s:?} is not a valid name (no spaces)"),
             ));
         }
     }

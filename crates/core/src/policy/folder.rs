@@ -24,9 +24,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::Policy;
 use super::model::{AuthMode, AuthorizerConfig, DefaultAction, Mode, PolicyFile};
 use super::table::RoutePlace;
-use super::{Policy, PolicyErrors};
+use crate::errors::{FileErrors, Located};
 
 /// One file of a policy folder: its name in the folder and what it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +40,7 @@ pub struct PolicyPart {
 
 impl PolicyPart {
     /// Parses one file of a folder; errors carry no file (the caller names it).
-    pub fn parse(name: &str, text: &str) -> Result<PolicyPart, PolicyErrors> {
+    pub fn parse(name: &str, text: &str) -> Result<PolicyPart, FileErrors> {
         let file = super::parse_yaml(text)?;
         // Checked on its own first, so its errors are its own, placed in its own lines.
         Policy::compile(&file)?;
@@ -54,16 +55,16 @@ impl Policy {
     /// Compiles the files of a policy folder as one policy (see the module's rules).
     /// `complete`: every file of the folder is among `parts`; when not, requests no
     /// route matches are denied whatever `defaultAction` says. Errors name their files.
-    pub fn compile_folder(parts: &[PolicyPart], complete: bool) -> Result<Policy, PolicyErrors> {
+    pub fn compile_folder(parts: &[PolicyPart], complete: bool) -> Result<Policy, FileErrors> {
         if parts.is_empty() {
-            return Err(PolicyErrors::one(
+            return Err(FileErrors::one(
                 "the policy folder holds no policy file (*.yaml, *.yml)",
             ));
         }
         let mut errors = Vec::new();
         let agreed = agree(parts, &mut errors);
         if !errors.is_empty() {
-            return Err(PolicyErrors { file: None, errors });
+            return Err(FileErrors { file: None, errors });
         }
         let all_dry_run = parts.iter().all(|p| p.file.mode == Mode::DryRun);
         let mut merged = PolicyFile {
@@ -158,7 +159,7 @@ fn one_value<T: PartialEq + Clone + std::fmt::Debug>(
     parts: &[PolicyPart],
     key: &str,
     stated: impl Fn(&PolicyFile) -> Option<T>,
-    errors: &mut Vec<String>,
+    errors: &mut Vec<Located>,
 ) -> Option<T> {
     let mut first: Option<(&str, T)> = None;
     for part in parts {
@@ -167,17 +168,14 @@ fn one_value<T: PartialEq + Clone + std::fmt::Debug>(
         };
         match &first {
             None => first = Some((&part.name, value)),
-            Some((owner, agreed)) if *agreed != value => errors.push(format!(
-                "{}: {key} differs from {owner}'s; it applies to every request, so the files of a folder that state it must agree",
-                part.name
-            )),
+            Some((owner, agreed)) if *agreed != value => errors.push(Located::new(part.name.to_string(), format!("{key} differs from {owner}'s; it applies to every request, so the files of a folder that state it must agree"))),
             Some(_) => {}
         }
     }
     first.map(|(_, value)| value)
 }
 
-fn agree(parts: &[PolicyPart], errors: &mut Vec<String>) -> Agreed {
+fn agree(parts: &[PolicyPart], errors: &mut Vec<Located>) -> Agreed {
     let nonempty = |map: &BTreeMap<String, String>| (!map.is_empty()).then(|| map.clone());
     Agreed {
         default_action: one_value(parts, "defaultAction", |f| Some(f.default_action), errors)
@@ -219,7 +217,7 @@ pub struct FileVersion {
     /// The file's name in the folder.
     pub name: Arc<str>,
     /// The file, or why it cannot be taken (unreadable, invalid YAML, an invalid policy).
-    pub parsed: Result<PolicyPart, PolicyErrors>,
+    pub parsed: Result<PolicyPart, FileErrors>,
 }
 
 /// The versions of a folder's files in force: each file's newest version that parses and
@@ -239,7 +237,7 @@ pub struct FolderUpdate {
     pub taken: Vec<Arc<str>>,
     /// The files whose newest version was refused, with why; each keeps its last good
     /// version, or has none in force.
-    pub refused: Vec<(Arc<str>, PolicyErrors)>,
+    pub refused: Vec<(Arc<str>, FileErrors)>,
     /// The files with no version in force (never good): their routes are absent and
     /// requests no route matches are denied.
     pub missing: Vec<Arc<str>>,
@@ -256,9 +254,9 @@ impl FolderState {
     /// with the files already in force, is refused and keeps its last good version. New
     /// versions are tried together first, then one at a time in name order, so a refusal
     /// names the file that brought the conflict. Errs when no file at all could be taken.
-    pub fn update(&mut self, files: Vec<FileVersion>) -> Result<FolderUpdate, PolicyErrors> {
+    pub fn update(&mut self, files: Vec<FileVersion>) -> Result<FolderUpdate, FileErrors> {
         if files.is_empty() {
-            return Err(PolicyErrors::one(
+            return Err(FileErrors::one(
                 "the policy folder holds no policy file (*.yaml, *.yml)",
             ));
         }
@@ -304,13 +302,13 @@ impl FolderState {
             }
         }
         if accepted.is_empty() {
-            let mut all = PolicyErrors {
+            let mut all = FileErrors {
                 file: None,
                 errors: Vec::new(),
             };
             for (name, errors) in &refused {
                 all.errors
-                    .extend(errors.errors.iter().map(|e| format!("{name}: {e}")));
+                    .extend(errors.errors.iter().map(|e| e.clone().within(name)));
             }
             return Err(all);
         }

@@ -15,12 +15,12 @@ pub mod template;
 pub(crate) mod yaml_error;
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use model::{DefaultAction, PolicyFile};
 use table::RouteTable;
+
+use crate::errors::FileErrors;
 
 pub use rules::{pool_id_of_arn, pool_region};
 
@@ -141,53 +141,10 @@ pub struct Policy {
     pub routes: RouteTable,
 }
 
-/// Every problem found in a policy (or a revocation list), each with its place in the file,
-/// and the file when it came from one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyErrors {
-    /// The file, shown once before each error.
-    pub file: Option<PathBuf>,
-    /// Each problem, with its place in the file when it has one (`routes[2].path: ...`).
-    pub errors: Vec<String>,
-}
-
-impl PolicyErrors {
-    /// One error, with its place.
-    pub fn one(error: impl Into<String>) -> Self {
-        Self {
-            file: None,
-            errors: vec![error.into()],
-        }
-    }
-
-    /// The same errors, found in `file`.
-    pub fn in_file(mut self, file: &Path) -> Self {
-        self.file = Some(file.to_path_buf());
-        self
-    }
-}
-
-impl fmt::Display for PolicyErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.errors.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            if let Some(file) = &self.file {
-                write!(f, "{}: ", file.display())?;
-            }
-            f.write_str(e)?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for PolicyErrors {}
-
 /// Parses policy YAML into the file as written (not yet checked).
-fn parse_yaml(text: &str) -> Result<PolicyFile, PolicyErrors> {
+fn parse_yaml(text: &str) -> Result<PolicyFile, FileErrors> {
     serde_saphyr::from_str(text).map_err(|e| {
-        PolicyErrors::one(format!(
+        FileErrors::one(format!(
             "invalid policy YAML: {}",
             yaml_error::describe(text, &e)
         ))
@@ -196,7 +153,7 @@ fn parse_yaml(text: &str) -> Result<PolicyFile, PolicyErrors> {
 
 impl Policy {
     /// Parses and compiles policy YAML.
-    pub fn parse(text: &str) -> Result<Policy, PolicyErrors> {
+    pub fn parse(text: &str) -> Result<Policy, FileErrors> {
         Self::compile(&parse_yaml(text)?)
     }
 

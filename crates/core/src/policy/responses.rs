@@ -14,6 +14,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::rules::is_header_name;
+use crate::errors::Located;
 
 /// The HTTP answer for a denial.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -322,7 +323,7 @@ impl GatewayResponses {
     pub fn compile(
         config: &BTreeMap<String, GatewayResponseConfig>,
         reserved: &[String],
-        errors: &mut Vec<String>,
+        errors: &mut Vec<Located>,
     ) -> Self {
         let mut out = Self::default();
         let mut checked: [Option<&GatewayResponseConfig>; 5] = Default::default();
@@ -330,22 +331,34 @@ impl GatewayResponses {
             let at = format!("gatewayResponses.{name}");
             let before = errors.len();
             let Some(kind) = ResponseType::parse(name) else {
-                errors.push(format!("{at}: {}", type_refusal(name).unwrap_or_default()));
+                errors.push(Located::new(at, type_refusal(name).unwrap_or_default()));
                 continue;
             };
             if let Some(refusal) = response.status_code.and_then(status_refusal) {
-                errors.push(format!("{at}.statusCode: {refusal}"));
+                errors.push(Located::new(
+                    format!("{at}.statusCode"),
+                    refusal.to_string(),
+                ));
             }
             if response.headers.len() > MAX_HEADERS {
-                errors.push(format!("{at}.headers: more than {MAX_HEADERS} headers"));
+                errors.push(Located::new(
+                    format!("{at}.headers"),
+                    format!("more than {MAX_HEADERS} headers"),
+                ));
             }
             let mut seen: Vec<String> = Vec::new();
             for (header, value) in &response.headers {
                 let folded = header.trim().to_ascii_lowercase().replace('_', "-");
                 if let Some(refusal) = header_refusal(header, value, reserved) {
-                    errors.push(format!("{at}.headers.{header}: {refusal}"));
+                    errors.push(Located::new(
+                        format!("{at}.headers.{header}"),
+                        refusal.to_string(),
+                    ));
                 } else if seen.contains(&folded) {
-                    errors.push(format!("{at}.headers.{header}: listed twice"));
+                    errors.push(Located::new(
+                        format!("{at}.headers.{header}"),
+                        "listed twice",
+                    ));
                 }
                 seen.push(folded);
             }
@@ -353,7 +366,7 @@ impl GatewayResponses {
                 // The longest default message makes the largest body.
                 for message in MESSAGES {
                     if let Err(e) = render_body(body, message) {
-                        errors.push(format!("{at}.body: {e}"));
+                        errors.push(Located::new(format!("{at}.body"), e.to_string()));
                         break;
                     }
                 }

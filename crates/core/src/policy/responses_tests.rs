@@ -7,7 +7,7 @@ fn config(yaml: &str) -> BTreeMap<String, GatewayResponseConfig> {
 fn compile(yaml: &str) -> (GatewayResponses, Vec<String>) {
     let mut errors = Vec::new();
     let r = GatewayResponses::compile(&config(yaml), &["x-tenant".to_owned()], &mut errors);
-    (r, errors)
+    (r, errors.iter().map(ToString::to_string).collect())
 }
 
 #[test]

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use model::{EntryFile, RevocationFile, TimeValue};
 
-use crate::policy::PolicyErrors;
+use crate::errors::{FileErrors, Located};
 use crate::token::VerifiedToken;
 
 /// Revocation files larger than this are refused unread. A ConfigMap holds at most 1 MiB;
@@ -118,12 +118,12 @@ impl RevocationList {
     }
 
     /// Parses and compiles revocation YAML.
-    pub fn parse(text: &str) -> Result<RevocationList, PolicyErrors> {
+    pub fn parse(text: &str) -> Result<RevocationList, FileErrors> {
         Self::compile(&parse_file(text)?.revocations)
     }
 
     /// Checks every entry, collecting every problem with its place, and builds the maps.
-    pub fn compile(entries: &[EntryFile]) -> Result<RevocationList, PolicyErrors> {
+    pub fn compile(entries: &[EntryFile]) -> Result<RevocationList, FileErrors> {
         let mut errors = Vec::new();
         let mut list = RevocationList::default();
         let count = |kind| {
@@ -145,7 +145,7 @@ impl RevocationList {
         if errors.is_empty() {
             Ok(list)
         } else {
-            Err(PolicyErrors { file: None, errors })
+            Err(FileErrors { file: None, errors })
         }
     }
 
@@ -263,16 +263,16 @@ impl RevocationList {
 }
 
 /// The file's YAML, unchecked beyond its shape (unknown keys refused).
-pub fn parse_file(text: &str) -> Result<RevocationFile, PolicyErrors> {
+pub fn parse_file(text: &str) -> Result<RevocationFile, FileErrors> {
     let blank = |line: &str| line.trim().is_empty() || line.trim_start().starts_with('#');
     if text.lines().all(blank) {
         // Never read as "nothing revoked": an emptied file is far more likely a mistake.
-        return Err(PolicyErrors::one(
+        return Err(FileErrors::one(
             "the file is empty (write `revocations: []` for a list without entries)",
         ));
     }
     serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| {
-        PolicyErrors::one(format!(
+        FileErrors::one(format!(
             "invalid revocation list YAML: {}",
             crate::policy::yaml_error::describe(text, &e)
         ))
@@ -325,38 +325,46 @@ fn selector(entry: &EntryFile) -> Result<(Kind, &String), Vec<Kind>> {
 }
 
 /// Checks one entry; every problem, each with its place.
-fn check_entry(index: usize, entry: &EntryFile) -> Result<Revocation, Vec<String>> {
+fn check_entry(index: usize, entry: &EntryFile) -> Result<Revocation, Vec<Located>> {
     let place = Place(index);
     let mut errors = Vec::new();
     let (kind, value) = match selector(entry) {
         Ok(one) => one,
         Err(several) if several.is_empty() => {
-            return Err(vec![format!(
-                "{place}: names none of jti, originJti, sub (an entry names exactly one)"
+            return Err(vec![Located::new(
+                place.to_string(),
+                "names none of jti, originJti, sub (an entry names exactly one)",
             )]);
         }
         Err(several) => {
             let names: Vec<&str> = several.iter().map(|k| k.name()).collect();
-            return Err(vec![format!(
-                "{place}: names {} (an entry names exactly one of jti, originJti, sub)",
-                names.join(" and ")
+            return Err(vec![Located::new(
+                place.to_string(),
+                format!(
+                    "names {} (an entry names exactly one of jti, originJti, sub)",
+                    names.join(" and ")
+                ),
             )]);
         }
     };
     if let Err(e) = check_text(value) {
-        errors.push(format!("{place}.{}: {e}", kind.name()));
+        errors.push(Located::new(
+            format!("{place}.{}", kind.name()),
+            e.to_string(),
+        ));
     }
     if let Some(reason) = &entry.reason
         && reason.chars().any(char::is_control)
     {
-        errors.push(format!(
-            "{place}.reason: contains a control character (one line of text)"
+        errors.push(Located::new(
+            format!("{place}.reason"),
+            "contains a control character (one line of text)",
         ));
     }
-    let time = |field: &str, value: &TimeValue, errors: &mut Vec<String>| match value.seconds() {
+    let time = |field: &str, value: &TimeValue, errors: &mut Vec<Located>| match value.seconds() {
         Ok(secs) => Some(secs),
         Err(e) => {
-            errors.push(format!("{place}.{field}: {e}"));
+            errors.push(Located::new(format!("{place}.{field}"), e.to_string()));
             None
         }
     };
@@ -366,21 +374,20 @@ fn check_entry(index: usize, entry: &EntryFile) -> Result<Revocation, Vec<String
         Kind::Sub => {
             match &entry.issued_before {
                 Some(t) => issued_before = time("issuedBefore", t, &mut errors),
-                None => errors.push(format!(
-                    "{place}: sub needs issuedBefore (every token of the user issued before that time is revoked)"
-                )),
+                None => errors.push(Located::new(place.to_string(), "sub needs issuedBefore (every token of the user issued before that time is revoked)")),
             }
             if entry.added_at.is_some() {
-                errors.push(format!(
-                    "{place}.addedAt: only for jti and originJti entries (a sub entry is pruned by its issuedBefore)"
-                ));
+                errors.push(Located::new(format!("{place}.addedAt"), "only for jti and originJti entries (a sub entry is pruned by its issuedBefore)"));
             }
         }
         Kind::Jti | Kind::OriginJti => {
             if entry.issued_before.is_some() {
-                errors.push(format!(
-                    "{place}.issuedBefore: only with sub (a {} entry revokes whatever its iat)",
-                    kind.name()
+                errors.push(Located::new(
+                    format!("{place}.issuedBefore"),
+                    format!(
+                        "only with sub (a {} entry revokes whatever its iat)",
+                        kind.name()
+                    ),
                 ));
             }
             if let Some(t) = &entry.added_at {

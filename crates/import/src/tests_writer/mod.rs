@@ -126,7 +126,7 @@ impl<'d> Plan<'d> {
         if !errors.is_empty() {
             return Err(format!(
                 "the imported gateway responses do not compile: {}",
-                errors.join("; ")
+                cognito_ext_authz_core::FileErrors::of(errors)
             ));
         }
         // The service's pools: each authorizer's, in name order (the single-authorizer
