@@ -204,8 +204,9 @@ fn decision_line(c: &mut Criterion, decision: &Decision, request: &Request) {
     // The line as the check path formats it, into a buffer it reuses.
     let format = |line: &mut Vec<u8>| {
         line.clear();
-        decision_log::format_json(
+        decision_log::format_line(
             line,
+            decision_log::LineFormat::Json,
             SystemTime::now(),
             decision,
             request,
@@ -228,8 +229,9 @@ fn decision_line(c: &mut Criterion, decision: &Decision, request: &Request) {
     group.bench_function("format_text", |b| {
         b.iter(|| {
             line.clear();
-            decision_log::format_text(
+            decision_log::format_line(
                 &mut line,
+                decision_log::LineFormat::Text,
                 SystemTime::now(),
                 decision,
                 request,

@@ -12,8 +12,7 @@
 //! keeps a value only when it is well-formed and short; anything else is left out of the
 //! line (an empty field), never an error, and never looked at by the decision.
 //!
-//! This module is the line's one writer, in JSON ([`format_json`]) or text
-//! ([`format_text`]) as `AUTHZ_LOG_FORMAT` says; `tracing` never writes it. The fields
+//! This module is the line's one writer ([`format_line`]), in JSON or text as `AUTHZ_LOG_FORMAT` says; `tracing` never writes it. The fields
 //! are known, so the line is formatted straight into a buffer each thread reuses and
 //! handed to the [`LogSink`] whose thread writes it out; nothing is allocated per line. It
 //! has the shape of the service's other log lines of the same format. Outside `serve`
@@ -109,10 +108,7 @@ pub fn record_correlated(
     LINE.with_borrow_mut(|line| {
         line.clear();
         let now = SystemTime::now();
-        match format {
-            LineFormat::Json => format_json(line, now, decision, request, correlation, elapsed),
-            LineFormat::Text => format_text(line, now, decision, request, correlation, elapsed),
-        }
+        format_line(line, format, now, decision, request, correlation, elapsed);
         match sink {
             Some(sink) => {
                 sink.push(line);
@@ -174,11 +170,12 @@ fn detail(decision: &Decision) -> String {
     }
 }
 
-/// Appends the decision line as JSON to `out` (with its `\n`): `timestamp` (RFC 3339,
-/// microseconds, UTC), `level`, the [`fields`] in order, `latency_us`, `target`; the same
-/// flat shape as the service's other JSON log lines.
-pub fn format_json(
+/// Appends the decision line to `out` (with its `\n`), as `format` says: `timestamp`
+/// (RFC 3339, microseconds, UTC), the level, the [`fields`] in order, `latency_us`, in the
+/// shape of the service's other log lines of that format.
+pub fn format_line(
     out: &mut Vec<u8>,
+    format: LineFormat,
     now: SystemTime,
     decision: &Decision,
     request: &Request,
@@ -186,43 +183,44 @@ pub fn format_json(
     elapsed: Duration,
 ) {
     let detail = detail(decision);
+    let fields = fields(decision, request, correlation, &detail);
+    let micros = elapsed.as_micros() as u64;
+    match format {
+        LineFormat::Json => json_line(out, now, &fields, micros),
+        LineFormat::Text => text_line(out, now, &fields, micros),
+    }
+}
+
+/// One flat JSON object: `timestamp`, `level`, the fields, `latency_us`, `target`.
+fn json_line(out: &mut Vec<u8>, now: SystemTime, fields: &[(&str, Cow<'_, str>)], micros: u64) {
     out.extend_from_slice(b"{\"timestamp\":\"");
     timestamp(out, now);
     out.extend_from_slice(b"\",\"level\":\"INFO\"");
-    for (name, value) in fields(decision, request, correlation, &detail) {
-        field(out, name, &value);
+    for (name, value) in fields {
+        field(out, name, value);
     }
     out.extend_from_slice(b",\"latency_us\":");
-    digits(out, elapsed.as_micros() as u64, 1);
+    digits(out, micros, 1);
     out.extend_from_slice(b",\"target\":\"decision\"}\n");
 }
 
-/// Appends the decision line as text to `out` (with its `\n`), in the shape of the
-/// service's other text log lines: `timestamp  INFO decision: name=value ...`, each value
-/// quoted as a JSON string when it is empty or holds a space, `=` or `"`.
-pub fn format_text(
-    out: &mut Vec<u8>,
-    now: SystemTime,
-    decision: &Decision,
-    request: &Request,
-    correlation: &Correlation,
-    elapsed: Duration,
-) {
-    let detail = detail(decision);
+/// `timestamp  INFO decision: name=value ... latency_us=N`, each value quoted as a JSON
+/// string when it is empty or holds a space, `=` or `"`.
+fn text_line(out: &mut Vec<u8>, now: SystemTime, fields: &[(&str, Cow<'_, str>)], micros: u64) {
     timestamp(out, now);
     out.extend_from_slice(b"  INFO decision:");
-    for (name, value) in fields(decision, request, correlation, &detail) {
+    for (name, value) in fields {
         out.push(b' ');
         out.extend_from_slice(name.as_bytes());
         out.push(b'=');
         if value.is_empty() || value.bytes().any(|b| matches!(b, b' ' | b'=' | b'"')) {
-            string(out, &value);
+            string(out, value);
         } else {
             out.extend_from_slice(value.as_bytes());
         }
     }
     out.extend_from_slice(b" latency_us=");
-    digits(out, elapsed.as_micros() as u64, 1);
+    digits(out, micros, 1);
     out.push(b'\n');
 }
 
@@ -357,10 +355,7 @@ mod tests {
         let mut out = Vec::new();
         let now = SystemTime::now();
         let elapsed = Duration::from_micros(1234);
-        match format {
-            LineFormat::Json => format_json(&mut out, now, decision, request, c, elapsed),
-            LineFormat::Text => format_text(&mut out, now, decision, request, c, elapsed),
-        }
+        format_line(&mut out, format, now, decision, request, c, elapsed);
         String::from_utf8(out).unwrap()
     }
 
