@@ -409,7 +409,9 @@ fn compile_routes(
     errors: &mut Vec<Located>,
 ) -> Vec<RouteSpec> {
     let mut specs = Vec::new();
-    let mut names: HashMap<String, usize> = HashMap::new();
+    // A written name is unique in the policy; a name made from the method and path is
+    // unique in its file (in a folder, two teams' `GET /health` on their own hosts).
+    let mut names: HashMap<(Option<Arc<str>>, String), usize> = HashMap::new();
     // (shape, host, method) -> route index, to refuse routes that would shadow each other.
     let mut claimed: HashMap<(String, String, String), usize> = HashMap::new();
     for (i, route) in file.routes.iter().enumerate() {
@@ -510,7 +512,11 @@ fn compile_routes(
                 format!("{name:?} is not a usable name"),
             ));
         }
-        if let Some(first) = names.insert(name.clone(), i) {
+        let scope = match route.name {
+            Some(_) => None,
+            None => place.file.clone(),
+        };
+        if let Some(first) = names.insert((scope, name.clone()), i) {
             errors.push(Located::new(
                 format!("{at}.name"),
                 format!("{name:?} is already the name of {}", places[first]),
