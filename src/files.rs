@@ -96,54 +96,58 @@ fn is_usable_file_name(name: &str) -> bool {
 }
 
 /// Reads every policy file of a folder, each as [`read_policy_text`] reads one file; a
-/// file that cannot be read is reported as such, and the others are read. Refused as a
-/// whole when the folder cannot be listed, or holds more than [`MAX_POLICY_FILES`] files
-/// or [`MAX_POLICY_FOLDER_BYTES`] bytes of them.
+/// file that cannot be read (or has an unusable name, or is past [`MAX_POLICY_FILES`]
+/// files or [`MAX_POLICY_FOLDER_BYTES`] bytes in name order) is reported as such, and the
+/// others are read. Refused as a whole only when the folder cannot be listed, or names
+/// more than four times [`MAX_POLICY_FILES`] policy files.
 pub fn read_policy_folder(dir: &Path) -> Result<PolicyFolder, FileErrors> {
     let refuse = |e: String| FileErrors::one(e).in_file(dir);
     let mut names = Vec::new();
     let entries = std::fs::read_dir(dir).map_err(|e| refuse(format!("cannot list: {e}")))?;
     for entry in entries {
         let entry = entry.map_err(|e| refuse(format!("cannot list: {e}")))?;
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-            continue;
-        };
-        if !name.starts_with('.') && (name.ends_with(".yaml") || name.ends_with(".yml")) {
-            if names.len() == MAX_POLICY_FILES {
+        let name = entry.file_name();
+        let bytes = name.as_encoded_bytes();
+        if !bytes.starts_with(b".") && (bytes.ends_with(b".yaml") || bytes.ends_with(b".yml")) {
+            if names.len() == 4 * MAX_POLICY_FILES {
                 return Err(refuse(format!(
-                    "more than the {MAX_POLICY_FILES} policy files a folder may hold"
+                    "more than {} policy files (a folder may hold {MAX_POLICY_FILES})",
+                    4 * MAX_POLICY_FILES
                 )));
             }
-            names.push(name);
+            // A name that is not UTF-8 is kept (and refused below), never skipped: its
+            // routes must not be taken for a file that is not there.
+            names.push(name.to_string_lossy().into_owned());
         }
     }
     names.sort();
     let mut total = 0usize;
     let mut hasher = Vec::new();
     let mut files = Vec::with_capacity(names.len());
-    for name in names {
-        if !is_usable_file_name(&name) {
-            files.push((
-                name,
-                Err(FileErrors::one(
-                    "a policy file's name is a ConfigMap key: letters, digits, '-', '_' and '.' only",
-                )),
-            ));
-            continue;
-        }
-        let read = match read_text(&dir.join(&name), crate::policy::MAX_POLICY_BYTES) {
-            // Gone since the listing, or a link the kubelet has not removed yet: not a file.
-            Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            read => read.map_err(|e| FileErrors::one(e.to_string())),
+    for (i, name) in names.into_iter().enumerate() {
+        let read = if !is_usable_file_name(&name) {
+            Err(FileErrors::one(
+                "a policy file's name is a ConfigMap key: letters, digits, '-', '_' and '.' only",
+            ))
+        } else if i >= MAX_POLICY_FILES {
+            Err(FileErrors::one(format!(
+                "past the {MAX_POLICY_FILES} policy files a folder may hold (in name order)"
+            )))
+        } else {
+            // A link to nothing (a key the kubelet is removing) is unreadable, not absent:
+            // the file keeps its last good version until the link is gone.
+            read_text(&dir.join(&name), crate::policy::MAX_POLICY_BYTES)
+                .map_err(|e| FileErrors::one(e.to_string()))
+                .and_then(|text| {
+                    if total + text.len() > MAX_POLICY_FOLDER_BYTES {
+                        return Err(FileErrors::one(format!(
+                            "past the {MAX_POLICY_FOLDER_BYTES} bytes the policy files of a folder may hold together (in name order)"
+                        )));
+                    }
+                    total += text.len();
+                    Ok(text)
+                })
         };
-        if let Ok(text) = &read {
-            total += text.len();
-            if total > MAX_POLICY_FOLDER_BYTES {
-                return Err(refuse(format!(
-                    "its policy files hold more than the {MAX_POLICY_FOLDER_BYTES} bytes allowed together"
-                )));
-            }
-        }
         hasher.extend_from_slice(name.as_bytes());
         hasher.push(0);
         match &read {
@@ -220,6 +224,7 @@ pub use cognito_ext_authz_core::nesting::{MAX_NESTING, NestingError, check_nesti
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStrExt;
 
     #[test]
     fn reads_regular_files_within_the_bound() {
@@ -268,6 +273,8 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         std::os::unix::fs::symlink("..data/gone.yaml", dir.path().join("gone.yaml")).unwrap();
 
+        let odd = std::ffi::OsStr::from_bytes(b"caf\xe9.yaml");
+        std::fs::write(dir.path().join(odd), "routes: []\n").unwrap();
         let folder = read_policy_folder(dir.path()).unwrap();
         let seen: Vec<(&str, Result<&str, String>)> = folder
             .files
@@ -280,8 +287,13 @@ mod tests {
         assert_eq!(seen[2], ("b.yaml", Ok("routes: []\n")));
         assert_eq!(seen[3].0, "big.yaml");
         assert!(seen[3].1.as_ref().unwrap_err().contains("larger than"));
-        assert_eq!(seen[4], ("fifo.yaml", Err("not a regular file".to_owned())));
-        assert_eq!(seen.len(), 5, "{seen:?}");
+        assert_eq!(seen[4].0, "caf\u{fffd}.yaml");
+        assert!(seen[4].1.as_ref().unwrap_err().contains("ConfigMap key"));
+        assert_eq!(seen[5], ("fifo.yaml", Err("not a regular file".to_owned())));
+        // A link to nothing is a file that cannot be read, not a file that is not there.
+        assert_eq!(seen[6].0, "gone.yaml");
+        assert!(seen[6].1.as_ref().unwrap_err().contains("cannot read"));
+        assert_eq!(seen.len(), 7, "{seen:?}");
 
         // Any change of a file's text changes the folder's digest; a new non-policy file
         // does not.
@@ -293,13 +305,42 @@ mod tests {
     }
 
     #[test]
-    fn a_policy_folder_of_too_many_files_is_refused_whole() {
+    fn files_past_the_folder_s_bounds_are_refused_one_by_one() {
         let dir = tempfile::tempdir().unwrap();
         for i in 0..=MAX_POLICY_FILES {
-            std::fs::write(dir.path().join(format!("team-{i}.yaml")), "").unwrap();
+            std::fs::write(dir.path().join(format!("team-{i:03}.yaml")), "").unwrap();
         }
-        let err = read_policy_folder(dir.path()).err().unwrap().to_string();
-        assert!(err.contains("more than the 256 policy files"), "{err}");
+        let folder = read_policy_folder(dir.path()).unwrap();
+        let refused: Vec<&str> = folder
+            .files
+            .iter()
+            .filter(|(_, r)| r.is_err())
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(refused, ["team-256.yaml"]);
+        // Bytes: 17 files of 1 MiB each; the one past 16 MiB (in name order) is refused.
+        let dir = tempfile::tempdir().unwrap();
+        let big = vec![b'#'; MAX_POLICY_FOLDER_BYTES / 16];
+        for i in 0..17 {
+            std::fs::write(dir.path().join(format!("team-{i:02}.yaml")), &big).unwrap();
+        }
+        let folder = read_policy_folder(dir.path()).unwrap();
+        let why: Vec<String> = folder
+            .files
+            .iter()
+            .filter_map(|(n, r)| r.as_ref().err().map(|e| format!("{n}: {e}")))
+            .collect();
+        assert_eq!(why.len(), 1, "{why:?}");
+        assert!(
+            why[0].starts_with("team-16.yaml: past the 16777216 bytes"),
+            "{why:?}"
+        );
+        // Far too many names: refused whole, before any is read.
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..=4 * MAX_POLICY_FILES {
+            std::fs::write(dir.path().join(format!("t{i}.yaml")), "").unwrap();
+        }
+        assert!(read_policy_folder(dir.path()).is_err());
     }
 
     #[test]

@@ -90,10 +90,14 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         }
     };
     // A policy file, or a folder of them (each file taken or refused on its own).
+    // Whether every policy file has had a version in force: a folder's file that never
+    // has holds readiness (src/follow/policy.rs, Folder::whole).
+    let mut whole = Arc::new(AtomicBool::new(true));
     let (policy, digest, folder) = if settings.policy_path.is_dir() {
         let read = read_policy_folder(&settings.policy_path).map_err(ServeError::Unreadable)?;
         let digest = read.digest;
         let mut folder = watch::Folder::new(settings.policy_path.clone());
+        whole = folder.whole();
         // The first reading that takes any file changes what is in force: always a policy.
         let policy = folder
             .take(read)
@@ -184,8 +188,11 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         pipeline.clone(),
         settings.jwks_refresh,
         settings.jwks_timeout * KEYS_READY_WAIT_TIMEOUTS,
-        reporter.clone(),
-        ready.clone(),
+        Readiness {
+            reporter: reporter.clone(),
+            ready: ready.clone(),
+            policy_whole: whole,
+        },
         lifecycle.clone(),
     ));
     let updates = match folder {
@@ -396,18 +403,32 @@ async fn drain_on_signal(
 /// unready, in key fetch timeouts: 30 s with the default 5 s timeout.
 const KEYS_READY_WAIT_TIMEOUTS: u32 = 6;
 
+/// What reports the pod ready, and what else it waits for.
+struct Readiness {
+    reporter: HealthReporter,
+    /// Set when SERVING is reported (the admin port's /readyz reads it).
+    ready: Arc<AtomicBool>,
+    /// Every policy file has had a version in force.
+    policy_whole: Arc<AtomicBool>,
+}
+
 /// Fetches key sets that never loaded (with backoff) and refreshes loaded ones every
 /// `refresh`; reports SERVING once the pools' keys allow it ([`ActivePolicy::keys_ready`]:
 /// a pool refused definitively, or failing for longer than `ready_wait`, no longer holds
-/// the pod unready as long as another pool has keys).
+/// the pod unready as long as another pool has keys) and every policy file of a folder has
+/// had a version in force.
 async fn maintain_keys(
     pipeline: Arc<Pipeline>,
     refresh: Duration,
     ready_wait: Duration,
-    reporter: HealthReporter,
-    ready: Arc<AtomicBool>,
+    readiness: Readiness,
     lifecycle: Lifecycle,
 ) {
+    let Readiness {
+        reporter,
+        ready,
+        policy_whole,
+    } = readiness;
     // Per key set whose last fetch failed: when to try next and the current retry delay.
     let mut retry: HashMap<(String, String), (Instant, Duration)> = HashMap::new();
     let mut serving = false;
@@ -438,7 +459,11 @@ async fn maintain_keys(
                 retry.insert(key_of(&keys), (Instant::now() + delay, delay));
             }
         }
-        if !serving && active.keys_ready(ready_wait) && lifecycle.phase() == Phase::Running {
+        if !serving
+            && active.keys_ready(ready_wait)
+            && policy_whole.load(Ordering::Acquire)
+            && lifecycle.phase() == Phase::Running
+        {
             serving = true;
             ready.store(true, Ordering::Release);
             set_health(&reporter, ServingStatus::Serving).await;

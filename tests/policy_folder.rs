@@ -43,6 +43,19 @@ async fn refused(service: &Service, file: &str) -> f64 {
         .await
 }
 
+/// The admin port's `/readyz` status (200 ready, 503 not).
+async fn readyz(service: &Service) -> u16 {
+    let url = format!("http://{}/readyz", service.admin);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match reqwest::get(&url).await {
+            Ok(r) => return r.status().as_u16(),
+            Err(e) => assert!(std::time::Instant::now() < deadline, "no /readyz: {e}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 async fn status(service: &Service, host: &str, path: &str, token: Option<&str>) -> u16 {
     let mut client = service.client().await;
     check(&mut client, check_request("GET", host, path, token))
@@ -59,14 +72,22 @@ async fn each_team_file_is_taken_or_refused_on_its_own() {
     let allow = "defaultAction: allow\n";
     let a = team_a(&keys, allow);
 
-    // At start B does not parse: A serves, B's routes are absent, and a request for them
-    // is denied although A says `defaultAction: allow` (it may be one of B's routes).
+    // At start B does not parse: A's routes are in force, B's are absent, and a request
+    // for them is denied although A says `defaultAction: allow` (it may be one of B's
+    // routes). Another file's route could answer B's requests, so the pod does not
+    // report itself ready until B has had a valid version: the proxy keeps sending checks
+    // to the pods that hold B's last good version.
     let mut service = Service::start_folder(
         BIN,
         &[("a.yaml", &a), ("b.yaml", "routes: [oops\n")],
         &[("AUTHZ_POLICY_POLL_SECONDS", "3600")],
     );
-    service.wait_ready().await;
+    eventually(30, "b.yaml named as holding readiness", || async {
+        service.logs().contains("not ready: these policy files")
+    })
+    .await;
+    assert!(service.logs().contains("b.yaml"));
+    assert_eq!(readyz(&service).await, 503);
     assert_eq!(
         status(&service, "a.example.com", "/users/1", Some(&a_token)).await,
         200
@@ -94,6 +115,7 @@ async fn each_team_file_is_taken_or_refused_on_its_own() {
         status(&service, "b.example.com", "/orders/1", Some(&b_token)).await == 200
     })
     .await;
+    service.wait_ready().await;
     assert_eq!(
         status(&service, "b.example.com", "/orders/1", Some(&a_token)).await,
         401,
@@ -117,7 +139,7 @@ async fn each_team_file_is_taken_or_refused_on_its_own() {
     eventually(30, "the conflict refused", || async {
         service
             .logs()
-            .contains("b.yaml: routes[0] (b-orders): duplicates a.yaml: routes[0]")
+            .contains("b.yaml: routes[0] (b-orders): overlaps a.yaml: routes[0] (a-users)")
     })
     .await;
     assert_eq!(
@@ -244,7 +266,7 @@ fn validate_reads_a_folder_whole_and_names_both_places_of_a_conflict() {
     assert_eq!(bad.code, 1);
     assert!(
         bad.stderr
-            .contains("b.yaml: routes[0] (b-orders): duplicates a.yaml: routes[0]"),
+            .contains("b.yaml: routes[0] (b-orders): overlaps a.yaml: routes[0] (a-users)"),
         "{}",
         bad.stderr
     );

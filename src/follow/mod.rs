@@ -128,8 +128,9 @@ fn folder(path: &Path) -> PathBuf {
 }
 
 /// Starts following `paths` (files, or one folder and every file in it); a message
-/// arrives each time they may have changed and are settled, ready to be read. Ends when
-/// the receiver is dropped.
+/// arrives at once (what was read before the watch began may have changed since), then
+/// each time they may have changed and are settled, ready to be read. Ends when the
+/// receiver is dropped.
 pub fn spawn(paths: Vec<PathBuf>, timing: Timing) -> notify::Result<mpsc::Receiver<()>> {
     let (event_tx, mut event_rx) = mpsc::unbounded_channel::<Change>();
     let whole_folder = paths.len() == 1 && paths[0].is_dir();
@@ -162,6 +163,11 @@ pub fn spawn(paths: Vec<PathBuf>, timing: Timing) -> notify::Result<mpsc::Receiv
     tokio::spawn(async move {
         let _watcher = watcher; // Dropping it would stop the notifications.
         let mut last = stamps(&paths);
+        // Once at once: the caller read the files before the watch began, and a change in
+        // between would be seen by no event and no poll (the stamps above are after it).
+        if ready_tx.send(()).await.is_err() {
+            return;
+        }
         loop {
             tokio::select! {
                 event = event_rx.recv() => {
@@ -404,5 +410,29 @@ mod tests {
         assert_eq!(classify(&hidden, None), None);
         assert_eq!(classify(&open, None), None);
         assert_eq!(classify(&log, None), None);
+    }
+
+    #[tokio::test]
+    async fn a_change_made_before_the_follower_started_is_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.yaml");
+        std::fs::write(&path, "first").unwrap();
+        // The caller reads and takes "first" (start-up) ...
+        let current = text_digest("first");
+        // ... and the file changes before the follower is armed.
+        std::fs::write(&path, "second").unwrap();
+        let timing = Timing {
+            poll: Duration::from_secs(3600),
+            quiet: Duration::from_millis(50),
+        };
+        let followed = Followed::text(
+            path,
+            |p| std::fs::read_to_string(p).map_err(|e| e.to_string()),
+            |text| Ok(text.to_owned()),
+            |_| {},
+        );
+        let mut taken = parsed(current, timing, followed).unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(10), taken.recv()).await;
+        assert_eq!(got.ok().flatten().as_deref(), Some("second"));
     }
 }

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
@@ -59,6 +60,7 @@ pub struct Folder {
     dir: PathBuf,
     state: FolderState,
     refused: BTreeSet<String>,
+    whole: Arc<AtomicBool>,
 }
 
 impl Folder {
@@ -68,7 +70,15 @@ impl Folder {
             dir,
             state: FolderState::default(),
             refused: BTreeSet::new(),
+            whole: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Set once every file of the folder has had a version in force (and never unset):
+    /// until then a file's routes are unknown, and another file's route could answer
+    /// them, so the service does not report itself ready.
+    pub fn whole(&self) -> Arc<AtomicBool> {
+        self.whole.clone()
     }
 
     /// Takes a reading of the folder: each file is taken or refused on its own (logged
@@ -112,6 +122,14 @@ impl Folder {
             crate::observe::metrics::policy_file_refused(name, false);
         }
         self.refused = now_refused;
+        if update.missing.is_empty() {
+            self.whole.store(true, Ordering::Release);
+        } else if !self.whole.load(Ordering::Acquire) {
+            tracing::error!(
+                files = ?update.missing,
+                "not ready: these policy files have had no valid version since the service started, and another file's route could answer their requests; the service becomes ready once each is valid (or removed)"
+            );
+        }
         Ok(update.policy)
     }
 

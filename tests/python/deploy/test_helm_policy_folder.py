@@ -48,8 +48,7 @@ def lay_out(r, tmp_path, external: list[dict]):
         ref = source["configMap"]
         data = by_name[ref["name"]]["data"] if ref["name"] in by_name \
             else r.one("ConfigMap", ref["name"])["data"]
-        items = ref.get("items") or [{"key": k, "path": k} for k in data]
-        for item in items:
+        for item in ref["items"]:
             (folder / item["path"]).write_text(data[item["key"]])
     return folder
 
@@ -79,14 +78,14 @@ def test_team_configmaps_and_the_chart_policy_make_one_folder(render, tmp_path,
     assert names == [f"{RELEASE}-policy", "orders-policy", "billing-policy"]
     kubernetes_validate.validate(r.deployment, KUBE_VERSION, strict=True)
 
-    teams = [team_configmap("orders-policy", {"orders.yaml": ORDERS}),
-             team_configmap("billing-policy", {"billing.yaml": BILLING})]
+    teams = [team_configmap("orders-policy", {"policy.yaml": ORDERS}),
+             team_configmap("billing-policy", {"policy.yaml": BILLING})]
     folder = lay_out(r, tmp_path, teams)
     result = validate(folder)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 user pool(s)" in result.stdout
-    for route, file in (("orders", "orders.yaml"), ("billing", "billing.yaml"),
-                        ("health", "policy.yaml")):
+    for route, file in (("orders", "orders-policy.yaml"), ("billing", "billing-policy.yaml"),
+                        ("health", f"{RELEASE}-policy.yaml")):
         assert any(line.split()[0] == route and line.endswith(f"({file})")
                    for line in result.stdout.splitlines()[2:]), result.stdout
 
@@ -95,12 +94,12 @@ def test_a_team_claiming_another_teams_route_is_named(render, tmp_path):
     r = render({"policy": PLATFORM, "policyConfigMaps": ["orders-policy", "billing-policy"]})
     thief = BILLING.replace("billing.example.com", "orders.example.com") \
         .replace("/invoices/", "/orders/")
-    folder = lay_out(r, tmp_path, [team_configmap("orders-policy", {"orders.yaml": ORDERS}),
-                                   team_configmap("billing-policy", {"billing.yaml": thief})])
+    folder = lay_out(r, tmp_path, [team_configmap("orders-policy", {"policy.yaml": ORDERS}),
+                                   team_configmap("billing-policy", {"policy.yaml": thief})])
     result = validate(folder)
     assert result.returncode == 1
     # Both places named (files are read in name order: the later one is the duplicate).
-    assert "orders.yaml: routes[0] (orders): duplicates billing.yaml: routes[0]" \
+    assert "orders-policy.yaml: routes[0] (orders): overlaps billing-policy.yaml: routes[0] (billing)" \
         in result.stderr, result.stderr
 
 
@@ -110,9 +109,24 @@ def test_without_a_chart_policy_only_the_teams_files_are_read(render):
     assert names == ["orders-policy"], "the chart's example pool is not merged into theirs"
 
 
+def test_each_configmap_gives_one_file_named_after_it(render):
+    """Two ConfigMaps with the same key (`policy.yaml`, the natural one) must never give
+    one file: the kubelet would keep one of them without a word, and the other team's
+    routes would be gone."""
+    r = render({"policyConfigMaps": ["orders-policy", {"name": "billing", "key": "api.yaml"}]})
+    items = [(s["configMap"]["name"], s["configMap"]["items"])
+             for s in policies_volume(r.pod_spec)["sources"]]
+    assert items == [("orders-policy", [{"key": "policy.yaml", "path": "orders-policy.yaml"}]),
+                     ("billing", [{"key": "api.yaml", "path": "billing.yaml"}])]
+
+
 @pytest.mark.parametrize("bad", [
     {"policyConfigMaps": ["Not_A_Name"]},
     {"policyConfigMaps": ["a", "a"]},
+    {"policyConfigMaps": ["a", {"name": "a", "key": "other.yaml"}]},
+    {"policyConfigMaps": [f"{RELEASE}-policy"], "policy": PLATFORM},
+    {"policyConfigMaps": [{"key": "x.yaml"}]},
+    {"policyConfigMaps": [{"name": "a", "key": "no/slash"}]},
     {"policyConfigMaps": "orders-policy"},
 ])
 def test_bad_values_are_refused(helm, render, bad):
