@@ -137,8 +137,13 @@ pub struct Answer {
     pub metadata: HashMap<String, String>,
 }
 
+/// The gRPC client of the service's `Authorization` API, as [`Service::client`] connects it.
+///
+/// [`Service::client`]: crate::Service::client
+pub type CheckClient = AuthorizationClient<Channel>;
+
 /// Sends `req` and reads the answer as Envoy would; a gRPC-level error fails the test.
-pub async fn check(client: &mut AuthorizationClient<Channel>, req: CheckRequest) -> Answer {
+pub async fn check(client: &mut CheckClient, req: CheckRequest) -> Answer {
     let resp = client
         .check(req)
         .await

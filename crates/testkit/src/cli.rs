@@ -2,7 +2,8 @@
 //! run the way a user runs them: arguments in, exit code and output back.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 /// What one run of a command gave.
 pub struct Run {
@@ -41,4 +42,34 @@ pub fn run_with_input(bin: &str, args: &[&str], input: &str) -> Run {
     stdin.write_all(input.as_bytes()).unwrap();
     drop(stdin);
     Run::of(child.wait_with_output().unwrap())
+}
+
+/// The arguments of `check` deciding `method path` offline, under the policy file `policy`
+/// with the key set file `jwks`; the caller adds the rest (`--token`, `--host`, ...).
+pub fn check_args<'a>(
+    policy: &'a str,
+    jwks: &'a str,
+    method: &'a str,
+    path: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "check", "--policy", policy, "--jwks", jwks, "--method", method, "--path", path,
+    ]
+}
+
+/// Waits for `child` to exit, looking every 20 ms. Past `limit` it is killed and reaped and
+/// the answer is `None`: the caller fails the test, saying what kept running.
+pub fn wait_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -11,7 +11,8 @@
 //! - [`check`]: `CheckRequest`s shaped as Envoy's ext_authz filter sends them, and what
 //!   Envoy would make of the `CheckResponse` ([`Answer`]).
 //! - [`cli`]: the binary's one-shot commands (`validate`, `check`, `import`, ...) run with
-//!   arguments (and standard input), their exit code and output.
+//!   arguments (and standard input), their exit code and output; a child awaited with a
+//!   time limit.
 //! - [`load`]: fixtures for benches and load runs: a policy of any size, numbered tokens, a
 //!   large revocation list, the requests the load rotates over.
 //!
@@ -48,12 +49,14 @@ pub mod token;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub use check::{Answer, check, check_request, raw_request, request, token_request};
-pub use cli::{Run, run, run_with_input};
+pub use check::{Answer, CheckClient, check, check_request, raw_request, request, token_request};
+pub use cli::{Run, check_args, run, run_with_input, wait_within};
 pub use key_server::{Answering, KeyServer, policy};
 pub use pki::{TestPki, TlsKeyServer};
 pub use service::{PICK_PORT, Service, free_port, sample};
-pub use token::{CLIENT, POOL, SCOPE, SigningKey, access_claims, b64_json, issuer, key, now};
+pub use token::{
+    CLIENT, POOL, SCOPE, SigningKey, access_claims, b64_json, issuer, key, now, scope_token,
+};
 
 /// The fixture most tests start from: a [`KeyServer`] serving [`key`]`(0)` for [`POOL`], and
 /// the service on [`policy`]`(&keys, rest)` started with `env`, ready.
@@ -63,6 +66,14 @@ pub async fn keys_and_service(bin: &str, rest: &str, env: &[(&str, &str)]) -> (K
     let keys = KeyServer::publishing(POOL, key(0)).await;
     let service = Service::ready(bin, &policy(&keys, rest), env).await;
     (keys, service)
+}
+
+/// The folder `tests/fixtures/{folder}` of the root package (the kit is its
+/// `crates/testkit`).
+pub fn fixtures(folder: &str) -> PathBuf {
+    let kit = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = kit.parent().and_then(Path::parent).unwrap();
+    root.join("tests/fixtures").join(folder)
 }
 
 /// Writes `text` to a file in `dir`, returning its path.

@@ -127,6 +127,11 @@ pub fn access_claims(scope: &str) -> Value {
     })
 }
 
+/// The token most tests present: [`key`]`(0)`'s signature on [`access_claims`]`(`[`SCOPE`]`)`.
+pub fn scope_token() -> String {
+    key(0).sign(&access_claims(SCOPE))
+}
+
 /// base64url(JSON) of a value.
 pub fn b64_json(v: &Value) -> String {
     URL_SAFE_NO_PAD.encode(v.to_string())
