@@ -25,15 +25,7 @@ async fn checks_and_health_are_served_over_tls_and_a_plaintext_client_is_refused
         tls_dir.path(),
         &[("tls.crt", &server.cert), ("tls.key", &server.key)],
     );
-    let service = Service::ready(
-        BIN,
-        &policy(&keys, ROUTES),
-        &[
-            ("AUTHZ_TLS_CERT_FILE", &secret.path("tls.crt")),
-            ("AUTHZ_TLS_KEY_FILE", &secret.path("tls.key")),
-        ],
-    )
-    .await;
+    let service = tls_service(&keys, &secret).await;
 
     let client = Client::new(&ca.pem, None);
     let mut conn = client.connect_when_up(&service).await;
@@ -86,14 +78,7 @@ async fn mtls_admits_only_clients_with_a_certificate_from_the_client_ca() {
     let stranger_ca = Ca::new("some other CA");
     let server = ca.server("authz", 2031);
     let tls_dir = tempfile::tempdir().unwrap();
-    let secret = Secret::new(
-        tls_dir.path(),
-        &[
-            ("tls.crt", &server.cert),
-            ("tls.key", &server.key),
-            ("ca.crt", &client_ca.pem),
-        ],
-    );
+    let secret = Secret::new(tls_dir.path(), &mtls_files(&server, &client_ca));
     let service = mtls_service(&keys, &secret).await;
 
     let envoy = Client::new(&ca.pem, Some(&client_ca.client("envoy")));
@@ -140,14 +125,7 @@ async fn a_rotated_secret_reaches_new_connections_while_established_ones_keep_wo
     let first = ca.server("authz", 2031);
     let second = ca.server("authz", 2032);
     let tls_dir = tempfile::tempdir().unwrap();
-    let mut secret = Secret::new(
-        tls_dir.path(),
-        &[
-            ("tls.crt", &first.cert),
-            ("tls.key", &first.key),
-            ("ca.crt", &client_ca.pem),
-        ],
-    );
+    let mut secret = Secret::new(tls_dir.path(), &mtls_files(&first, &client_ca));
     let service = mtls_service(&keys, &secret).await;
     let envoy = Client::new(&ca.pem, Some(&client_ca.client("envoy")));
     let mut established = envoy.connect_when_up(&service).await;
@@ -155,11 +133,7 @@ async fn a_rotated_secret_reaches_new_connections_while_established_ones_keep_wo
     assert_eq!(status_on(&mut established, Some(&token())).await, Ok(200));
 
     // cert-manager renews: the kubelet swaps `..data` to a folder with the new pair.
-    secret.swap(&[
-        ("tls.crt", &second.cert),
-        ("tls.key", &second.key),
-        ("ca.crt", &client_ca.pem),
-    ]);
+    secret.swap(&mtls_files(&second, &client_ca));
     eventually(
         "a new connection shown the new certificate",
         &service,

@@ -158,15 +158,7 @@ async fn a_rotation_to_an_expired_or_early_certificate_is_refused_and_the_last_g
         tls_dir.path(),
         &[("tls.crt", &first.cert), ("tls.key", &first.key)],
     );
-    let service = Service::ready(
-        BIN,
-        &policy(&keys, ROUTES),
-        &[
-            ("AUTHZ_TLS_CERT_FILE", &secret.path("tls.crt")),
-            ("AUTHZ_TLS_KEY_FILE", &secret.path("tls.key")),
-        ],
-    )
-    .await;
+    let service = tls_service(&keys, &secret).await;
     let client = Client::new(&ca.pem, None);
     let mut established = client.connect_when_up(&service).await;
     assert_eq!(established.server_cert, first.der);
@@ -233,14 +225,7 @@ async fn a_leaf_certificate_in_the_client_ca_file_admits_no_client_it_signed() {
     let client_ca = Ca::new("client CA");
     let server = ca.server("authz", 2031);
     let tls_dir = tempfile::tempdir().unwrap();
-    let mut secret = Secret::new(
-        tls_dir.path(),
-        &[
-            ("tls.crt", &server.cert),
-            ("tls.key", &server.key),
-            ("ca.crt", &client_ca.pem),
-        ],
-    );
+    let mut secret = Secret::new(tls_dir.path(), &mtls_files(&server, &client_ca));
     let service = mtls_service(&keys, &secret).await;
     let envoy = Client::new(&ca.pem, Some(&client_ca.client("envoy")));
     let mut conn = envoy.connect_when_up(&service).await;

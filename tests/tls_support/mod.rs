@@ -359,6 +359,30 @@ pub async fn mtls_service(keys: &KeyServer, secret: &Secret) -> Service {
     .await
 }
 
+/// The service serving TLS with the secret's `tls.crt` and `tls.key`, asking clients for no
+/// certificate.
+pub async fn tls_service(keys: &KeyServer, secret: &Secret) -> Service {
+    Service::ready(
+        BIN,
+        &policy(keys, ROUTES),
+        &[
+            ("AUTHZ_TLS_CERT_FILE", &secret.path("tls.crt")),
+            ("AUTHZ_TLS_KEY_FILE", &secret.path("tls.key")),
+        ],
+    )
+    .await
+}
+
+/// The files of an mTLS secret: the server's pair as `tls.crt` and `tls.key`, and the client
+/// CA as `ca.crt`.
+pub fn mtls_files<'a>(server: &'a Issued, client_ca: &'a Ca) -> [(&'static str, &'a str); 3] {
+    [
+        ("tls.crt", &server.cert),
+        ("tls.key", &server.key),
+        ("ca.crt", &client_ca.pem),
+    ]
+}
+
 /// Runs `serve` with `env` and returns (exit code, stderr) once it exits.
 pub fn serve_exit(env: &[(&str, &str)]) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -380,13 +404,8 @@ pub fn serve_exit(env: &[(&str, &str)]) -> (Option<i32>, String) {
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
-    let deadline = Instant::now() + DEADLINE;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("serve did not stop on bad TLS settings: {env:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    if wait_within(&mut child, DEADLINE).is_none() {
+        panic!("serve did not stop on bad TLS settings: {env:?}");
     }
     let out = child.wait_with_output().unwrap();
     (
