@@ -83,6 +83,11 @@ fn id_claims(pool: &str, client: &str) -> Value {
     })
 }
 
+/// The answer to `GET h{path}` with `headers`.
+async fn get(client: &mut CheckClient, path: &str, headers: &[(&str, &str)]) -> Answer {
+    check(client, request("GET", "h", path, headers)).await
+}
+
 async fn started(keys: &KeyServer, yaml: &str, env: &[(&str, &str)]) -> Service {
     keys.publish(STAFF_POOL, key(0));
     keys.publish(CUSTOMER_POOL, key(1));
@@ -108,22 +113,14 @@ async fn each_route_takes_tokens_of_its_own_authorizer_from_its_own_header() {
         ))
     );
 
-    let a = check(
-        &mut client,
-        request("GET", "h", "/staff/reports", &[("authorization", &staff)]),
-    )
-    .await;
+    let a = get(&mut client, "/staff/reports", &[("authorization", &staff)]).await;
     assert_eq!(a.status, 200, "{a:?}");
     assert_eq!(a.metadata["authorizer"], "staff");
     assert_eq!(a.metadata["token_use"], "access");
-    let a = check(
+    let a = get(
         &mut client,
-        request(
-            "GET",
-            "h",
-            "/staff/reports",
-            &[("authorization", &customer_with_staff_scope)],
-        ),
+        "/staff/reports",
+        &[("authorization", &customer_with_staff_scope)],
     )
     .await;
     assert_eq!(
@@ -132,37 +129,25 @@ async fn each_route_takes_tokens_of_its_own_authorizer_from_its_own_header() {
     );
 
     // The customers' header is read only on their routes, and theirs only.
-    let a = check(
+    let a = get(
         &mut client,
-        request(
-            "GET",
-            "h",
-            "/orders",
-            &[("x-customer-token", &customer_with_staff_scope)],
-        ),
+        "/orders",
+        &[("x-customer-token", &customer_with_staff_scope)],
     )
     .await;
     assert_eq!(a.status, 200, "{a:?}");
     assert_eq!(a.metadata["authorizer"], "customers");
-    let a = check(
+    let a = get(
         &mut client,
-        request(
-            "GET",
-            "h",
-            "/orders",
-            &[("authorization", &customer_with_staff_scope)],
-        ),
+        "/orders",
+        &[("authorization", &customer_with_staff_scope)],
     )
     .await;
     assert_eq!((a.status, a.metadata["reason"].as_str()), (401, "no_token"));
-    let a = check(
+    let a = get(
         &mut client,
-        request(
-            "GET",
-            "h",
-            "/staff/reports",
-            &[("x-customer-token", &staff)],
-        ),
+        "/staff/reports",
+        &[("x-customer-token", &staff)],
     )
     .await;
     assert_eq!((a.status, a.metadata["reason"].as_str()), (401, "no_token"));
@@ -229,31 +214,23 @@ async fn an_id_token_route_takes_id_tokens_as_api_gateway_does() {
         assert_eq!(a.status, 401, "aud {aud:?}: {a:?}");
     }
     // An ID token on an access-token route: 401.
-    let a = check(
-        &mut client,
-        request("GET", "h", "/orders", &[("x-customer-token", &id)]),
-    )
-    .await;
+    let a = get(&mut client, "/orders", &[("x-customer-token", &id)]).await;
     assert_eq!(
         (a.status, a.metadata["reason"].as_str()),
         (401, "invalid_token")
     );
     // Claim headers are removed when the token does not supply them, and on public or
     // access routes whose token lacks the claims.
-    let a = check(
+    let a = get(
         &mut client,
-        request(
-            "GET",
-            "h",
-            "/orders",
-            &[
-                (
-                    "x-customer-token",
-                    &key(1).sign(&access(CUSTOMER_POOL, CUSTOMER_CLIENT, "orders/read")),
-                ),
-                ("x-user-email", "forged@example.com"),
-            ],
-        ),
+        "/orders",
+        &[
+            (
+                "x-customer-token",
+                &key(1).sign(&access(CUSTOMER_POOL, CUSTOMER_CLIENT, "orders/read")),
+            ),
+            ("x-user-email", "forged@example.com"),
+        ],
     )
     .await;
     assert_eq!(a.status, 200);
@@ -332,11 +309,7 @@ routes:
         (format!("{CUSTOMER_CLIENT}\n"), 401),
     ] {
         let token = key(1).sign(&id_claims(CUSTOMER_POOL, &aud));
-        let a = check(
-            &mut client,
-            request("GET", "h", "/profile", &[("authorization", &token)]),
-        )
-        .await;
+        let a = get(&mut client, "/profile", &[("authorization", &token)]).await;
         assert_eq!(a.status, status, "aud {aud:?}: {a:?}");
         if status == 401 {
             assert_eq!(a.metadata["reason"], "invalid_token", "{aud:?}");

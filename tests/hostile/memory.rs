@@ -96,12 +96,7 @@ async fn idle_connections_stay_cheap_and_huge_pages_are_off() {
     let mut clients = Vec::new();
     for _ in 0..50 {
         let mut client = service.client().await;
-        let a = check(
-            &mut client,
-            request("GET", "api.example.com", "/files/a", &auth),
-        )
-        .await;
-        assert_eq!(a.status, 200, "{a:?}");
+        assert_files_a_allowed(&mut client, &auth).await;
         clients.push(client);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -109,12 +104,7 @@ async fn idle_connections_stay_cheap_and_huge_pages_are_off() {
     const CONNECTIONS: u64 = 400;
     for _ in 0..CONNECTIONS {
         let mut client = service.client().await;
-        let a = check(
-            &mut client,
-            request("GET", "api.example.com", "/files/a", &auth),
-        )
-        .await;
-        assert_eq!(a.status, 200, "{a:?}");
+        assert_files_a_allowed(&mut client, &auth).await;
         clients.push(client);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -254,12 +244,7 @@ async fn answers_a_client_never_reads_cannot_take_memory_or_keep_its_connection(
     // Warm up: the token verified and cached, pools grown.
     let mut client = service.client().await;
     for _ in 0..20 {
-        let a = check(
-            &mut client,
-            request("GET", "api.example.com", "/files/a", &auth),
-        )
-        .await;
-        assert_eq!(a.status, 200, "{a:?}");
+        assert_files_a_allowed(&mut client, &auth).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = rss_kib(pid);
@@ -372,12 +357,7 @@ async fn answers_a_client_never_reads_cannot_take_memory_or_keep_its_connection(
         // With the defaults (the service's limits raised to measure larger floods).
         assert!(peak < 128 * 1024, "RSS {peak} KiB under the flood");
     }
-    let a = check(
-        &mut client,
-        request("GET", "api.example.com", "/files/a", &auth),
-    )
-    .await;
-    assert_eq!(a.status, 200);
+    assert_files_a_allowed(&mut client, &auth).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -396,12 +376,7 @@ async fn every_connection_at_its_limits_at_once_stays_under_128_mib_with_the_def
     let auth = [("authorization", token.as_str())];
     let mut client = service.client().await;
     for _ in 0..20 {
-        let a = check(
-            &mut client,
-            request("GET", "api.example.com", "/files/a", &auth),
-        )
-        .await;
-        assert_eq!(a.status, 200, "{a:?}");
+        assert_files_a_allowed(&mut client, &auth).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = rss_kib(pid);
@@ -460,4 +435,10 @@ async fn every_connection_at_its_limits_at_once_stays_under_128_mib_with_the_def
     for connection in flood {
         connection.abort();
     }
+}
+
+/// Checks `GET api.example.com/files/a` with `auth` on `client`: it must be allowed.
+async fn assert_files_a_allowed(client: &mut CheckClient, auth: &[(&str, &str)]) {
+    let a = check(client, request("GET", "api.example.com", "/files/a", auth)).await;
+    assert_eq!(a.status, 200, "{a:?}");
 }

@@ -131,16 +131,7 @@ async fn empty_sub_or_client_id_is_an_invalid_token() {
         let mut claims = access_claims("files/read");
         claims[claim] = json!("");
         let token = bearer(&claims);
-        let a = check(
-            &mut client,
-            request(
-                "GET",
-                "api.example.com",
-                "/files/x",
-                &[("authorization", &token)],
-            ),
-        )
-        .await;
+        let a = files_x(&mut client, &token).await;
         assert_eq!(a.status, 401, "{claim}: {a:?}");
         assert_eq!(a.metadata["reason"], "invalid_token", "{claim}");
         assert_eq!(
@@ -160,30 +151,12 @@ async fn scopes_are_split_on_the_space_character_only() {
         "openid\u{a0}files/read",
     ] {
         let token = bearer(&access_claims(scope));
-        let a = check(
-            &mut client,
-            request(
-                "GET",
-                "api.example.com",
-                "/files/x",
-                &[("authorization", &token)],
-            ),
-        )
-        .await;
+        let a = files_x(&mut client, &token).await;
         assert_eq!(a.status, 401, "{scope:?}: {a:?}");
         assert_eq!(a.metadata["reason"], "insufficient_scope");
     }
     let token = bearer(&access_claims("openid  files/read "));
-    let a = check(
-        &mut client,
-        request(
-            "GET",
-            "api.example.com",
-            "/files/x",
-            &[("authorization", &token)],
-        ),
-    )
-    .await;
+    let a = files_x(&mut client, &token).await;
     assert_eq!(a.status, 200, "{a:?}");
 }
 
@@ -296,4 +269,18 @@ async fn bytes_that_are_not_utf8_get_a_decision_not_a_grpc_error() {
             .unwrap_or_else(|e| panic!("{what}: a gRPC error instead of a decision: {e}"));
         assert_eq!(denied_status(&response), want, "{what}");
     }
+}
+
+/// `GET api.example.com/files/x` with `authorization: {authorization}`.
+async fn files_x(client: &mut CheckClient, authorization: &str) -> Answer {
+    check(
+        client,
+        request(
+            "GET",
+            "api.example.com",
+            "/files/x",
+            &[("authorization", authorization)],
+        ),
+    )
+    .await
 }

@@ -21,34 +21,29 @@ async fn a_health_watch_the_client_resets_or_abandons_ends_with_it() {
         let _ = body.send_data(grpc_message(&[]).into(), true);
         response
     };
+    // `batches` batches of 100 Watch calls on `client`, each answered 200; the client back.
+    let watch_batches = async |mut client: h2::client::SendRequest<bytes::Bytes>,
+                               batches: usize| {
+        for _ in 0..batches {
+            let mut calls = Vec::new();
+            for _ in 0..100 {
+                client = client.ready().await.unwrap();
+                calls.push(watch(&mut client));
+            }
+            for call in calls {
+                let head = call.await.unwrap();
+                assert_eq!(head.status(), 200);
+            }
+        }
+        client
+    };
     // Warm up the allocator and the runtime.
-    let mut client = h2_connection(addr).await;
-    for _ in 0..5 {
-        let mut calls = Vec::new();
-        for _ in 0..100 {
-            client = client.ready().await.unwrap();
-            calls.push(watch(&mut client));
-        }
-        for call in calls {
-            let head = call.await.unwrap();
-            assert_eq!(head.status(), 200);
-        }
-    }
+    let client = watch_batches(h2_connection(addr).await, 5).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = rss_kib(pid);
     // 20,000 Watches on one connection, each reset once its answer has started (the
     // stream slot is free again at once), and 2,000 more on connections then closed.
-    for _ in 0..200 {
-        let mut calls = Vec::new();
-        for _ in 0..100 {
-            client = client.ready().await.unwrap();
-            calls.push(watch(&mut client));
-        }
-        for call in calls {
-            let head = call.await.unwrap();
-            assert_eq!(head.status(), 200);
-        }
-    }
+    let _client = watch_batches(client, 200).await;
     for _ in 0..20 {
         let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
         let (mut c, connection) = h2::client::handshake(tcp).await.unwrap();
