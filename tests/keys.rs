@@ -15,6 +15,12 @@ const FETCHES: &str = "cognito_ext_authz_key_fetches_total";
 const SERVING: i32 = 1;
 const NOT_SERVING: i32 = 2;
 
+/// Keys refreshed every 10 s, and an unknown kid refetched at most once an hour.
+const REFRESHING: &[(&str, &str)] = &[
+    ("AUTHZ_JWKS_REFRESH_SECONDS", "10"),
+    ("AUTHZ_JWKS_COOLDOWN_SECONDS", "3600"),
+];
+
 fn policy_at(jwks_uri: &str) -> String {
     format!("userPools:\n  - id: {POOL}\n    jwksUri: {jwks_uri}\n{ROUTES}")
 }
@@ -49,13 +55,7 @@ async fn https_key_fetches_check_the_certificate() {
         &[("SSL_CERT_FILE", &ca_path)],
     )
     .await;
-    assert_eq!(
-        trusting
-            .check_token(&key(0).sign(&access_claims(SCOPE)))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(trusting.check_token(&scope_token()).await.status, 200);
     drop(trusting);
     let answered = keys.fetches();
     assert_eq!(answered, 1);
@@ -76,13 +76,7 @@ async fn https_key_fetches_check_the_certificate() {
             .any(|l| l.contains("key set fetch failed") && l.to_lowercase().contains("certificate")),
         "{logs}"
     );
-    assert_eq!(
-        service
-            .check_token(&key(0).sign(&access_claims(SCOPE)))
-            .await
-            .status,
-        401
-    );
+    assert_eq!(service.check_token(&scope_token()).await.status, 401);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -115,16 +109,8 @@ async fn redirects_are_not_followed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_refresh_after_keys_were_fetched_keeps_them_and_says_so() {
-    let (keys, service) = keys_and_service(
-        BIN,
-        ROUTES,
-        &[
-            ("AUTHZ_JWKS_REFRESH_SECONDS", "10"),
-            ("AUTHZ_JWKS_COOLDOWN_SECONDS", "3600"),
-        ],
-    )
-    .await;
-    let token = key(0).sign(&access_claims(SCOPE));
+    let (keys, service) = keys_and_service(BIN, ROUTES, REFRESHING).await;
+    let token = scope_token();
     assert_eq!(service.check_token(&token).await.status, 200);
     keys.answer(POOL, Answering::Body("not a key set".into()));
     wait_failed_fetches(&service, 1.0).await;
@@ -169,13 +155,7 @@ async fn key_sets_over_256_kib_are_refused() {
 
     keys.answer(POOL, Answering::Body(padded(&keys, LIMIT)));
     let at_limit = Service::ready(BIN, &policy(&keys, ROUTES), &[]).await;
-    assert_eq!(
-        at_limit
-            .check_token(&key(0).sign(&access_claims(SCOPE)))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(at_limit.check_token(&scope_token()).await.status, 200);
     drop(at_limit);
 
     keys.answer(POOL, Answering::Body(padded(&keys, LIMIT + 1)));
@@ -192,12 +172,7 @@ async fn key_sets_over_256_kib_are_refused() {
         over.health("").await == SERVING
     })
     .await;
-    assert_eq!(
-        over.check_token(&key(0).sign(&access_claims(SCOPE)))
-            .await
-            .status,
-        401
-    );
+    assert_eq!(over.check_token(&scope_token()).await.status, 401);
 }
 
 /// A policy of two pools: POOL, served by `keys`, and `other` at `other_uri`.
@@ -226,10 +201,7 @@ async fn a_pool_that_does_not_exist_refuses_its_tokens_without_holding_the_pod_u
     })
     .await;
     assert_eq!(
-        service
-            .check_token(&key(0).sign(&access_claims(SCOPE)))
-            .await
-            .status,
+        service.check_token(&scope_token()).await.status,
         200,
         "the other team's tokens are decided as ever"
     );
@@ -279,13 +251,7 @@ async fn a_pool_whose_fetches_keep_failing_stops_holding_the_pod_unready_after_a
         service.health("").await == SERVING
     })
     .await;
-    assert_eq!(
-        service
-            .check_token(&key(0).sign(&access_claims(SCOPE)))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(service.check_token(&scope_token()).await.status, 200);
 }
 
 /// An RSA public JWK whose modulus has exactly `bits` bits (not a real key: nothing it
@@ -347,15 +313,7 @@ async fn only_rsa_keys_of_2048_to_8192_bits_are_used() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_are_refreshed_periodically() {
-    let (keys, service) = keys_and_service(
-        BIN,
-        ROUTES,
-        &[
-            ("AUTHZ_JWKS_REFRESH_SECONDS", "10"),
-            ("AUTHZ_JWKS_COOLDOWN_SECONDS", "3600"),
-        ],
-    )
-    .await;
+    let (keys, service) = keys_and_service(BIN, ROUTES, REFRESHING).await;
     // Spend the one refetch the cooldown allows on an unknown kid...
     let bogus = key(0).sign_with_header(
         &json!({"alg": "RS256", "kid": "bogus"}),
