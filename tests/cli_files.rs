@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use testkit::write;
 
@@ -35,18 +35,8 @@ fn run_within(args: &[&str], stdin: Stdio) -> Run {
         .stderr(std::fs::File::create(&err).unwrap())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{args:?} did not return within {DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = testkit::wait_within(&mut child, DEADLINE)
+        .unwrap_or_else(|| panic!("{args:?} did not return within {DEADLINE:?}"));
     Run {
         code: status.code(),
         stderr: std::fs::read_to_string(&err).unwrap(),

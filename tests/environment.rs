@@ -114,20 +114,12 @@ fn a_setting_that_is_not_utf8_is_a_settings_error_naming_it() {
             "routes: []\n",
             &[(OsStr::new(name), bytes(value))],
         );
-        let deadline = Instant::now() + DEADLINE;
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!(
-                    "serve kept running with {name} not UTF-8:\n{}",
-                    log(dir.path())
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = wait_within(&mut child, DEADLINE).unwrap_or_else(|| {
+            panic!(
+                "serve kept running with {name} not UTF-8:\n{}",
+                log(dir.path())
+            )
+        });
         let stderr = log(dir.path());
         assert_eq!(status.code(), Some(2), "{name}: {stderr}");
         assert!(

@@ -3,7 +3,7 @@
 //! size limit) and it never prints credentials a key set URL carries.
 
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use testkit::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -68,49 +68,46 @@ fn validate_online(policy: &str, limit: Duration) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > limit {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "validate --online still running after {limit:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
+    let ended = wait_within(&mut child, limit).is_some();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        ended,
+        "validate --online still running after {limit:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 fn pool_at(uri: &str) -> String {
     format!("userPools:\n  - id: {POOL}\n    jwksUri: {uri}\n{ROUTES}")
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_key_server_that_drips_its_body_is_given_up_after_the_timeout() {
-    let addr = raw_server(drip).await;
-    let policy = pool_at(&format!("http://{addr}/{POOL}/.well-known/jwks.json"));
-    let out =
-        tokio::task::spawn_blocking(move || validate_online(&policy, Duration::from_secs(30)))
-            .await
-            .unwrap();
+/// [`validate_online`] on the policy of [`pool_at`]`(uri)`, off the async runtime: killed
+/// (and failed) past 30 s.
+async fn validate_pool_online(uri: &str) -> Output {
+    let policy = pool_at(uri);
+    tokio::task::spawn_blocking(move || validate_online(&policy, Duration::from_secs(30)))
+        .await
+        .unwrap()
+}
+
+/// `validate --online` with the pool's keys at the key server `addr`: exit 1, and the pool
+/// named in an error.
+async fn assert_the_pool_fails(addr: std::net::SocketAddr) {
+    let out = validate_pool_online(&format!("http://{addr}/{POOL}/.well-known/jwks.json")).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&format!("error: pool {POOL}:")), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_key_server_that_drips_its_body_is_given_up_after_the_timeout() {
+    assert_the_pool_fails(raw_server(drip).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_key_server_that_sends_headers_without_end_is_refused() {
-    let addr = raw_server(endless_headers).await;
-    let policy = pool_at(&format!("http://{addr}/{POOL}/.well-known/jwks.json"));
-    let out =
-        tokio::task::spawn_blocking(move || validate_online(&policy, Duration::from_secs(30)))
-            .await
-            .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains(&format!("error: pool {POOL}:")), "{stderr}");
+    assert_the_pool_fails(raw_server(endless_headers).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -124,11 +121,7 @@ async fn credentials_in_a_key_set_url_are_never_printed() {
         .replacen("http://", &format!("http://reader:{SECRET}@"), 1);
     let unreachable = format!("http://reader:{SECRET}@127.0.0.1:9/{POOL}/.well-known/jwks.json");
     for uri in [reachable, unreachable] {
-        let policy = pool_at(&uri);
-        let online =
-            tokio::task::spawn_blocking(move || validate_online(&policy, Duration::from_secs(30)))
-                .await
-                .unwrap();
+        let online = validate_pool_online(&uri).await;
         let dir = tempfile::tempdir().unwrap();
         let path = write(dir.path(), "policy.yaml", &pool_at(&uri));
         let offline = Command::new(BIN)
