@@ -30,6 +30,11 @@ const ROUTES: &str = r#"routes:
     dryRun: true
 "#;
 
+/// The answer to `GET {host}{path}` with `headers`.
+async fn get(client: &mut CheckClient, host: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
+    check(client, request("GET", host, path, headers)).await
+}
+
 fn bearer(scope: &str) -> String {
     format!("Bearer {}", key(0).sign(&access_claims(scope)))
 }
@@ -41,14 +46,11 @@ async fn a_dry_run_policy_lets_through_what_it_would_deny_and_says_so() {
     let other = bearer("other/scope");
 
     // A valid token without the scope: let through with its identity, would be 401.
-    let a = check(
+    let a = get(
         &mut client,
-        request(
-            "GET",
-            "api.example.com",
-            "/users/7",
-            &[("authorization", &other), ("x-cognito-scope", "users/read")],
-        ),
+        "api.example.com",
+        "/users/7",
+        &[("authorization", &other), ("x-cognito-scope", "users/read")],
     )
     .await;
     assert_eq!(a.status, 200, "{a:?}");
@@ -64,14 +66,11 @@ async fn a_dry_run_policy_lets_through_what_it_would_deny_and_says_so() {
     assert_eq!(a.metadata["route"], "read-user");
 
     // No token: let through without identity; a forged identity header is still removed.
-    let a = check(
+    let a = get(
         &mut client,
-        request(
-            "GET",
-            "api.example.com",
-            "/users/7",
-            &[("x-cognito-sub", "forged"), ("x_cognito_sub", "forged")],
-        ),
+        "api.example.com",
+        "/users/7",
+        &[("x-cognito-sub", "forged"), ("x_cognito_sub", "forged")],
     )
     .await;
     assert_eq!(a.status, 200, "{a:?}");
@@ -85,11 +84,7 @@ async fn a_dry_run_policy_lets_through_what_it_would_deny_and_says_so() {
 
     // A bad signature and a missing group: let through, counted.
     let forged = format!("Bearer {}", key(1).sign(&access_claims("users/read")));
-    let a = check(
-        &mut client,
-        request("GET", "h", "/users/7", &[("authorization", &forged)]),
-    )
-    .await;
+    let a = get(&mut client, "h", "/users/7", &[("authorization", &forged)]).await;
     assert_eq!(
         (a.status, a.metadata["reason"].as_str()),
         (200, "invalid_token")
@@ -98,33 +93,25 @@ async fn a_dry_run_policy_lets_through_what_it_would_deny_and_says_so() {
     let mut claims = access_claims("admin/all");
     claims["cognito:groups"] = serde_json::json!(["staff"]);
     let admin = format!("Bearer {}", key(0).sign(&claims));
-    let a = check(
-        &mut client,
-        request("GET", "h", "/admin", &[("authorization", &admin)]),
-    )
-    .await;
+    let a = get(&mut client, "h", "/admin", &[("authorization", &admin)]).await;
     assert_eq!(
         (a.status, a.metadata["reason"].as_str()),
         (200, "insufficient_group")
     );
 
     // No route under defaultAction deny: let through.
-    let a = check(&mut client, request("GET", "h", "/nowhere", &[])).await;
+    let a = get(&mut client, "h", "/nowhere", &[]).await;
     assert_eq!((a.status, a.metadata["reason"].as_str()), (200, "no_route"));
 
     // A route that opts out is enforced.
-    let a = check(
-        &mut client,
-        request("GET", "h", "/billing", &[("authorization", &other)]),
-    )
-    .await;
+    let a = get(&mut client, "h", "/billing", &[("authorization", &other)]).await;
     assert_eq!(a.status, 401, "{a:?}");
     assert_eq!(a.metadata["decision"], "deny");
 
     // auth: deny routes stay closed unless they say dryRun themselves.
-    let a = check(&mut client, request("GET", "h", "/closed", &[])).await;
+    let a = get(&mut client, "h", "/closed", &[]).await;
     assert_eq!((a.status, a.metadata["decision"].as_str()), (403, "deny"));
-    let a = check(&mut client, request("GET", "h", "/trial-closed", &[])).await;
+    let a = get(&mut client, "h", "/trial-closed", &[]).await;
     assert_eq!(
         (a.status, a.metadata["decision"].as_str()),
         (200, "would_deny")
@@ -132,16 +119,12 @@ async fn a_dry_run_policy_lets_through_what_it_would_deny_and_says_so() {
     assert_eq!(a.metadata["reason"], "deny_route");
 
     // Unsafe requests stay refused (no dryRunUnsafeRequests).
-    let a = check(&mut client, request("GET", "h", "/users/..;/admin", &[])).await;
+    let a = get(&mut client, "h", "/users/..;/admin", &[]).await;
     assert_eq!((a.status, a.metadata["decision"].as_str()), (400, "deny"));
 
     // Allowed requests are plain allows.
     let read = bearer("users/read");
-    let a = check(
-        &mut client,
-        request("GET", "h", "/users/7", &[("authorization", &read)]),
-    )
-    .await;
+    let a = get(&mut client, "h", "/users/7", &[("authorization", &read)]).await;
     assert_eq!((a.status, a.metadata["decision"].as_str()), (200, "allow"));
 
     // Logged and counted as would_deny, with the reason and the token's identity.
@@ -185,22 +168,14 @@ async fn one_route_in_dry_run_leaves_the_others_enforced() {
     let (_keys, service) = keys_and_service(BIN, &routes, &[]).await;
     let mut client = service.client().await;
     let other = bearer("other/scope");
-    let a = check(
-        &mut client,
-        request("GET", "h", "/users/7", &[("authorization", &other)]),
-    )
-    .await;
+    let a = get(&mut client, "h", "/users/7", &[("authorization", &other)]).await;
     assert_eq!(
         (a.status, a.metadata["decision"].as_str()),
         (200, "would_deny")
     );
-    let a = check(
-        &mut client,
-        request("GET", "h", "/admin", &[("authorization", &other)]),
-    )
-    .await;
+    let a = get(&mut client, "h", "/admin", &[("authorization", &other)]).await;
     assert_eq!((a.status, a.metadata["decision"].as_str()), (401, "deny"));
-    let a = check(&mut client, request("GET", "h", "/nowhere", &[])).await;
+    let a = get(&mut client, "h", "/nowhere", &[]).await;
     assert_eq!((a.status, a.metadata["decision"].as_str()), (403, "deny"));
 }
 
@@ -209,7 +184,7 @@ async fn unsafe_requests_are_dry_run_only_when_the_operator_says_so() {
     let rest = format!("mode: dryRun\ndryRunUnsafeRequests: true\n{ROUTES}");
     let (_keys, service) = keys_and_service(BIN, &rest, &[]).await;
     let mut client = service.client().await;
-    let a = check(&mut client, request("GET", "h", "/users/a;b", &[])).await;
+    let a = get(&mut client, "h", "/users/a;b", &[]).await;
     assert_eq!(a.status, 200, "{a:?}");
     assert_eq!(a.metadata["decision"], "would_deny");
     assert_eq!(a.metadata["reason"], "unsafe_path");
@@ -341,19 +316,14 @@ fn validate_and_check_say_what_a_dry_run_does() {
     }
 
     let token = key(0).sign(&access_claims("other/scope"));
-    let out = run(&[
-        "check",
-        "--policy",
+    let mut args = check_args(
         path.to_str().unwrap(),
-        "--jwks",
         jwks.to_str().unwrap(),
-        "--method",
         "GET",
-        "--path",
         "/users/7",
-        "--token",
-        &token,
-    ]);
+    );
+    args.extend(["--token", &token]);
+    let out = run(&args);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "let through: {stdout}");
     assert!(

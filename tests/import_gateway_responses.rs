@@ -4,7 +4,7 @@
 //! `import --tests` writes pin the answers (headers and bodies included) with `test`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use cognito_ext_authz::policy::model::PolicyFile;
 use testkit::run;
@@ -13,9 +13,7 @@ use testkit::run;
 const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/import")
-        .join(name)
+    testkit::fixtures("import").join(name)
 }
 
 struct Imported {

@@ -8,21 +8,11 @@ fn tokens_come_from_a_file_or_standard_input_with_or_without_bearer() {
     let t = token(&access_claims(SCOPE));
     let file = testkit::write(keys.dir.path(), "token", &format!("Bearer {t}\n"));
     let jwks = keys.jwks();
-    let base = [
-        "check",
-        "--policy",
-        POLICY,
-        "--jwks",
-        jwks.to_str().unwrap(),
-        "--method",
-        "POST",
-        "--path",
-        "/users",
-    ];
-    let mut args = base.to_vec();
+    let base = check_args(POLICY, jwks.to_str().unwrap(), "POST", "/users");
+    let mut args = base.clone();
     args.extend(["--token-file", file.to_str().unwrap()]);
     assert_eq!(run(BIN, &args).code, 0);
-    let mut args = base.to_vec();
+    let mut args = base;
     args.extend(["--token-file", "-"]);
     let r = run_with_input(BIN, &args, &format!("{t}\n"));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
@@ -148,25 +138,20 @@ async fn fetches_keys_when_no_jwks_file_is_given() {
     );
     let policy = policy.to_str().unwrap().to_owned();
     let t = token(&access_claims(SCOPE));
-    let args = move |t: &str| {
-        vec![
-            "check".to_owned(),
-            "--policy".to_owned(),
-            policy.clone(),
-            "--method".to_owned(),
-            "GET".to_owned(),
-            "--path".to_owned(),
-            "/users".to_owned(),
-            "--token".to_owned(),
-            t.to_owned(),
-        ]
+    // `check` of GET /users with the token, run off the runtime the key server answers on.
+    let check_users = || {
+        let (policy, t) = (policy.clone(), t.clone());
+        tokio::task::spawn_blocking(move || {
+            run(
+                BIN,
+                &[
+                    "check", "--policy", &policy, "--method", "GET", "--path", "/users", "--token",
+                    &t,
+                ],
+            )
+        })
     };
-    let a = args(&t);
-    let r = tokio::task::spawn_blocking(move || {
-        run(BIN, &a.iter().map(String::as_str).collect::<Vec<_>>())
-    })
-    .await
-    .unwrap();
+    let r = check_users().await.unwrap();
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stdout
@@ -177,12 +162,7 @@ async fn fetches_keys_when_no_jwks_file_is_given() {
 
     // The key set is down: a token whose key cannot be known is not a decision.
     keys.set_down(true);
-    let a = args(&t);
-    let r = tokio::task::spawn_blocking(move || {
-        run(BIN, &a.iter().map(String::as_str).collect::<Vec<_>>())
-    })
-    .await
-    .unwrap();
+    let r = check_users().await.unwrap();
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stderr

@@ -11,7 +11,9 @@
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use testkit::{CLIENT, Run, SCOPE, access_claims, b64_json, key, now, run, run_with_input};
+use testkit::{
+    CLIENT, Run, SCOPE, access_claims, b64_json, check_args, key, now, run, run_with_input,
+};
 
 mod inputs;
 mod token_failures;
@@ -48,17 +50,7 @@ impl Keys {
 /// `check` of METHOD PATH with the token (if any), offline.
 fn check(keys: &Keys, method: &str, path: &str, host: &str, token: Option<&str>) -> Run {
     let jwks = keys.jwks();
-    let mut args = vec![
-        "check",
-        "--policy",
-        POLICY,
-        "--jwks",
-        jwks.to_str().unwrap(),
-        "--method",
-        method,
-        "--path",
-        path,
-    ];
+    let mut args = check_args(POLICY, jwks.to_str().unwrap(), method, path);
     if !host.is_empty() {
         args.extend(["--host", host]);
     }

@@ -49,17 +49,12 @@ fn serverless_example_decides_like_api_gateway() {
         &json!({"keys": [key(0).jwk]}).to_string(),
     );
     let check = |method: &str, path: &str, token: Option<&str>| {
-        let mut args = vec![
-            "check",
-            "--policy",
+        let mut args = check_args(
             i.path.to_str().unwrap(),
-            "--jwks",
             jwks.to_str().unwrap(),
-            "--method",
             method,
-            "--path",
             path,
-        ];
+        );
         if let Some(t) = token {
             args.extend(["--token", t]);
         }
@@ -234,22 +229,15 @@ fn a_denied_method_under_a_broader_route_is_refused() {
         &json!({"keys": [key(0).jwk]}).to_string(),
     );
     let check = |method: &str, path: &str| {
-        run(
-            BIN,
-            &[
-                "check",
-                "--policy",
-                i.path.to_str().unwrap(),
-                "--jwks",
-                jwks.to_str().unwrap(),
-                "--method",
-                method,
-                "--path",
-                path,
-                "--token",
-                &key(0).sign(&access_claims("staff/admin")),
-            ],
-        )
+        let token = key(0).sign(&access_claims("staff/admin"));
+        let mut args = check_args(
+            i.path.to_str().unwrap(),
+            jwks.to_str().unwrap(),
+            method,
+            path,
+        );
+        args.extend(["--token", &token]);
+        run(BIN, &args)
     };
     let r = check("POST", "/admin/keys");
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);

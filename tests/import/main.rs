@@ -10,11 +10,11 @@
 //! API through every format and the service; the helpers that turn a policy into those
 //! tables are here.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use cognito_ext_authz::policy::model::{AuthMode, PolicyFile, TokenUse, UserPoolConfig};
 use serde_json::json;
-use testkit::{SCOPE, access_claims, key, run};
+use testkit::{SCOPE, access_claims, check_args, key, run};
 
 mod authorizers;
 mod formats;
@@ -23,9 +23,7 @@ mod formats;
 const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/import")
-        .join(name)
+    testkit::fixtures("import").join(name)
 }
 
 /// An imported fixture: the policy (already checked with `validate`) and the report.

@@ -36,8 +36,6 @@
 //! `mutate` writes the mutations; `plain` is the reference reading of what a source plainly
 //! says, one function per format.
 
-use std::path::Path;
-
 use cognito_ext_authz::import::{Format, ImportError, read_document, translate_document};
 use cognito_ext_authz::policy::model::{AuthMode, RouteConfig};
 use cognito_ext_authz::policy::template::PathTemplate;
@@ -149,7 +147,7 @@ fn check(doc: &Value, format: Format) -> Result<(), TestCaseError> {
 }
 
 fn fixtures() -> Vec<(String, Value, Format)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import");
+    let dir = testkit::fixtures("import");
     let mut out = Vec::new();
     let mut entries: Vec<_> = std::fs::read_dir(&dir)
         .expect("the import fixtures")
