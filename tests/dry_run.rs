@@ -85,23 +85,17 @@ async fn a_dry_run_policy_lets_through_what_it_would_deny_and_says_so() {
     // A bad signature and a missing group: let through, counted.
     let forged = format!("Bearer {}", key(1).sign(&access_claims("users/read")));
     let a = get(&mut client, "h", "/users/7", &[("authorization", &forged)]).await;
-    assert_eq!(
-        (a.status, a.metadata["reason"].as_str()),
-        (200, "invalid_token")
-    );
+    assert_eq!(a.status_and("reason"), (200, "invalid_token"));
     assert!(!a.headers.contains_key("x-cognito-sub"), "{a:?}");
     let mut claims = access_claims("admin/all");
     claims["cognito:groups"] = serde_json::json!(["staff"]);
     let admin = format!("Bearer {}", key(0).sign(&claims));
     let a = get(&mut client, "h", "/admin", &[("authorization", &admin)]).await;
-    assert_eq!(
-        (a.status, a.metadata["reason"].as_str()),
-        (200, "insufficient_group")
-    );
+    assert_eq!(a.status_and("reason"), (200, "insufficient_group"));
 
     // No route under defaultAction deny: let through.
     let a = get(&mut client, "h", "/nowhere", &[]).await;
-    assert_eq!((a.status, a.metadata["reason"].as_str()), (200, "no_route"));
+    assert_eq!(a.status_and("reason"), (200, "no_route"));
 
     // A route that opts out is enforced.
     let a = get(&mut client, "h", "/billing", &[("authorization", &other)]).await;
@@ -110,22 +104,19 @@ async fn a_dry_run_policy_lets_through_what_it_would_deny_and_says_so() {
 
     // auth: deny routes stay closed unless they say dryRun themselves.
     let a = get(&mut client, "h", "/closed", &[]).await;
-    assert_eq!((a.status, a.metadata["decision"].as_str()), (403, "deny"));
+    assert_eq!(a.status_and("decision"), (403, "deny"));
     let a = get(&mut client, "h", "/trial-closed", &[]).await;
-    assert_eq!(
-        (a.status, a.metadata["decision"].as_str()),
-        (200, "would_deny")
-    );
+    assert_eq!(a.status_and("decision"), (200, "would_deny"));
     assert_eq!(a.metadata["reason"], "deny_route");
 
     // Unsafe requests stay refused (no dryRunUnsafeRequests).
     let a = get(&mut client, "h", "/users/..;/admin", &[]).await;
-    assert_eq!((a.status, a.metadata["decision"].as_str()), (400, "deny"));
+    assert_eq!(a.status_and("decision"), (400, "deny"));
 
     // Allowed requests are plain allows.
     let read = bearer("users/read");
     let a = get(&mut client, "h", "/users/7", &[("authorization", &read)]).await;
-    assert_eq!((a.status, a.metadata["decision"].as_str()), (200, "allow"));
+    assert_eq!(a.status_and("decision"), (200, "allow"));
 
     // Logged and counted as would_deny, with the reason and the token's identity.
     let line = service.decision(1).await;
@@ -169,14 +160,11 @@ async fn one_route_in_dry_run_leaves_the_others_enforced() {
     let mut client = service.client().await;
     let other = bearer("other/scope");
     let a = get(&mut client, "h", "/users/7", &[("authorization", &other)]).await;
-    assert_eq!(
-        (a.status, a.metadata["decision"].as_str()),
-        (200, "would_deny")
-    );
+    assert_eq!(a.status_and("decision"), (200, "would_deny"));
     let a = get(&mut client, "h", "/admin", &[("authorization", &other)]).await;
-    assert_eq!((a.status, a.metadata["decision"].as_str()), (401, "deny"));
+    assert_eq!(a.status_and("decision"), (401, "deny"));
     let a = get(&mut client, "h", "/nowhere", &[]).await;
-    assert_eq!((a.status, a.metadata["decision"].as_str()), (403, "deny"));
+    assert_eq!(a.status_and("decision"), (403, "deny"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

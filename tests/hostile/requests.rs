@@ -44,7 +44,7 @@ async fn host_forms_envoy_routes_elsewhere_are_refused_and_the_same_host_matches
         request("GET", "api.example.com:8443", "/files/report", &auth),
     )
     .await;
-    assert_eq!((a.status, a.metadata["route"].as_str()), (200, "files"));
+    assert_eq!(a.status_and("route"), (200, "files"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -185,11 +185,7 @@ async fn a_fresh_token_from_a_clock_slightly_ahead_is_accepted_but_exp_stays_exa
         let mut claims = access_claims("files/read");
         claims[claim] = json!(now() + 60);
         let a = check(&mut client, decide(claims)).await;
-        assert_eq!(
-            (a.status, a.metadata["reason"].as_str()),
-            (401, reason),
-            "{claim}"
-        );
+        assert_eq!(a.status_and("reason"), (401, reason), "{claim}");
     }
     // exp gets no skew: a token that expired a second ago is expired.
     let mut claims = access_claims("files/read");
@@ -215,15 +211,7 @@ async fn bytes_that_are_not_utf8_get_a_decision_not_a_grpc_error() {
     ));
     let with = |f: &dyn Fn(&mut cognito_ext_authz::grpc::HttpRequestView)| {
         let mut v = base.clone();
-        f(v.attributes
-            .as_mut()
-            .unwrap()
-            .request
-            .as_mut()
-            .unwrap()
-            .http
-            .as_mut()
-            .unwrap());
+        f(http_mut!(v));
         v
     };
     let bad = vec![b'G', 0xff, b'T'];

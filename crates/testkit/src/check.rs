@@ -12,6 +12,23 @@ use cognito_ext_authz::proto::envoy::service::auth::v3::{
 };
 use tonic::transport::Channel;
 
+/// The HTTP request inside a check request, to change: `attributes.request.http`, each of
+/// which must be there. Works on a `CheckRequest` and on the service's `CheckRequestView`.
+#[macro_export]
+macro_rules! http_mut {
+    ($req:expr) => {
+        $req.attributes
+            .as_mut()
+            .unwrap()
+            .request
+            .as_mut()
+            .unwrap()
+            .http
+            .as_mut()
+            .unwrap()
+    };
+}
+
 /// A `CheckRequest` as Envoy's HTTP filter sends it (headers in the joined map), with only
 /// the pseudo-headers and `headers`.
 pub fn request(method: &str, host: &str, path: &str, headers: &[(&str, &str)]) -> CheckRequest {
@@ -59,16 +76,7 @@ pub fn raw_request(
     headers: &[(&str, &[u8])],
 ) -> CheckRequest {
     let mut req = request(method, host, path, &[]);
-    let http = req
-        .attributes
-        .as_mut()
-        .unwrap()
-        .request
-        .as_mut()
-        .unwrap()
-        .http
-        .as_mut()
-        .unwrap();
+    let http = http_mut!(req);
     http.headers.clear();
     http.header_map = Some(HeaderMap {
         headers: headers
@@ -135,6 +143,13 @@ pub struct Answer {
     pub overwrites: bool,
     pub body: String,
     pub metadata: HashMap<String, String>,
+}
+
+impl Answer {
+    /// The status with the metadata value `key` (which must be there), to assert both at once.
+    pub fn status_and(&self, key: &str) -> (u16, &str) {
+        (self.status, self.metadata[key].as_str())
+    }
 }
 
 /// The gRPC client of the service's `Authorization` API, as [`Service::client`] connects it.
