@@ -31,6 +31,18 @@ fn decides(policy: &Policy, method: &str, path: &str) -> Option<String> {
     })
 }
 
+/// Asserts what `policy` decides for each `(method, path)`: the rule [`decides`] names, or
+/// `None` for no route.
+fn assert_decides(policy: &Policy, cases: &[(&str, &str, Option<&str>)]) {
+    for &(method, path, want) in cases {
+        assert_eq!(
+            decides(policy, method, path).as_deref(),
+            want,
+            "{method} {path}"
+        );
+    }
+}
+
 fn express(cors_extra: &str) -> String {
     format!(
         r#"
@@ -66,18 +78,17 @@ Resources:
 #[test]
 fn sam_cors_preflights_carry_the_default_authorizer() {
     let (_, policy) = import(&express(""));
-    // SAM's preflight on the proxy and on /me: the default Cognito authorizer (401
-    // without a token), not the public proxy.
-    assert_eq!(
-        decides(&policy, "OPTIONS", "/orders/1").as_deref(),
-        Some("id")
+    assert_decides(
+        &policy,
+        &[
+            // SAM's preflight on the proxy and on /me: the default Cognito authorizer (401
+            // without a token), not the public proxy.
+            ("OPTIONS", "/orders/1", Some("id")),
+            ("OPTIONS", "/me", Some("id")),
+            ("GET", "/orders/1", Some("public")),
+            ("GET", "/me", Some("id")),
+        ],
     );
-    assert_eq!(decides(&policy, "OPTIONS", "/me").as_deref(), Some("id"));
-    assert_eq!(
-        decides(&policy, "GET", "/orders/1").as_deref(),
-        Some("public")
-    );
-    assert_eq!(decides(&policy, "GET", "/me").as_deref(), Some("id"));
 }
 
 #[test]
@@ -85,15 +96,14 @@ fn sam_cors_preflights_are_public_when_the_flag_is_false() {
     let (t, policy) = import(&express(
         "\n        AddDefaultAuthorizerToCorsPreflight: false",
     ));
-    assert_eq!(
-        decides(&policy, "OPTIONS", "/me").as_deref(),
-        Some("public")
+    assert_decides(
+        &policy,
+        &[
+            ("OPTIONS", "/me", Some("public")),
+            ("OPTIONS", "/a/b", Some("public")),
+            ("GET", "/me", Some("id")),
+        ],
     );
-    assert_eq!(
-        decides(&policy, "OPTIONS", "/a/b").as_deref(),
-        Some("public")
-    );
-    assert_eq!(decides(&policy, "GET", "/me").as_deref(), Some("id"));
     assert!(
         t.notes
             .iter()
@@ -145,22 +155,18 @@ Resources:
 #[test]
 fn an_inline_body_gets_the_default_authorizer_and_no_events() {
     let (t, policy) = import(&INLINE.replace("DEFAULT", "Cog").replace("ARN", ARN));
-    assert_eq!(
-        decides(&policy, "GET", "/books").as_deref(),
-        Some("books/read")
+    assert_decides(
+        &policy,
+        &[
+            ("GET", "/books", Some("books/read")),
+            // `security: []` does not keep SAM's default out; `{NONE: []}` does.
+            ("GET", "/books/1", Some("books/read")),
+            ("GET", "/status", Some("public")),
+            // SAM adds no event to an inline body without MergeDefinitions: no such method.
+            ("GET", "/internal/report", None),
+            ("GET", "/other", None),
+        ],
     );
-    // `security: []` does not keep SAM's default out; `{NONE: []}` does.
-    assert_eq!(
-        decides(&policy, "GET", "/books/1").as_deref(),
-        Some("books/read")
-    );
-    assert_eq!(
-        decides(&policy, "GET", "/status").as_deref(),
-        Some("public")
-    );
-    // SAM adds no event to an inline body without MergeDefinitions: no such method.
-    assert_eq!(decides(&policy, "GET", "/internal/report"), None);
-    assert_eq!(decides(&policy, "GET", "/other"), None);
     assert!(t.notes.iter().any(|n| n.kind == NoteKind::NotTranslated
         && n.at.ends_with("Events.Report")
         && n.message.contains("MergeDefinitions is not set")));
@@ -174,24 +180,25 @@ fn an_inline_body_gets_the_default_authorizer_and_no_events() {
             "      MergeDefinitions: true\n      DefinitionBody:",
         );
     let (_, policy) = import(&merged);
-    assert_eq!(
-        decides(&policy, "GET", "/internal/report").as_deref(),
-        Some("public")
-    );
-    assert_eq!(
-        decides(&policy, "GET", "/other").as_deref(),
-        Some("books/read")
+    assert_decides(
+        &policy,
+        &[
+            ("GET", "/internal/report", Some("public")),
+            ("GET", "/other", Some("books/read")),
+        ],
     );
 }
 
 #[test]
 fn a_lambda_default_over_an_inline_body_is_denied_not_public() {
     let (t, policy) = import(&INLINE.replace("DEFAULT", "Lambda").replace("ARN", ARN));
-    assert_eq!(decides(&policy, "GET", "/books").as_deref(), Some("deny"));
-    assert_eq!(decides(&policy, "GET", "/books/1").as_deref(), Some("deny"));
-    assert_eq!(
-        decides(&policy, "GET", "/status").as_deref(),
-        Some("public")
+    assert_decides(
+        &policy,
+        &[
+            ("GET", "/books", Some("deny")),
+            ("GET", "/books/1", Some("deny")),
+            ("GET", "/status", Some("public")),
+        ],
     );
     assert!(t.notes.iter().any(|n| {
         n.kind == NoteKind::NotEnforced
