@@ -11,6 +11,19 @@ pub(crate) fn policy_path(p: &str) -> Option<String> {
     PathTemplate::parse(p).ok().map(|t| t.to_string())
 }
 
+impl Plain {
+    /// A method at the source path `path`, whose route the reference can tell.
+    fn at(method: String, path: &str, public: bool, scope_less: bool) -> Plain {
+        Plain {
+            method,
+            path: policy_path(path),
+            name: String::new(),
+            public,
+            scope_less,
+        }
+    }
+}
+
 /// `a` is `b` misspelt: the same but for case, or two edits apart.
 pub(crate) fn looks_like(a: &str, b: &str) -> bool {
     if a == b {
@@ -78,13 +91,7 @@ pub(crate) fn openapi(doc: &Value, out: &mut Vec<Plain>) {
             continue;
         };
         if cors && !item.keys().any(|k| k.eq_ignore_ascii_case("options")) {
-            out.push(Plain {
-                method: "OPTIONS".to_owned(),
-                path: policy_path(path),
-                name: String::new(),
-                public: true,
-                scope_less: false,
-            });
+            out.push(Plain::at("OPTIONS".to_owned(), path, true, false));
         }
         for (key, op) in item {
             let method = match key.to_ascii_lowercase().as_str() {
@@ -131,13 +138,7 @@ pub(crate) fn openapi(doc: &Value, out: &mut Vec<Plain>) {
                     }),
                     _ => false,
                 };
-            out.push(Plain {
-                method,
-                path: policy_path(path),
-                name: String::new(),
-                public,
-                scope_less,
-            });
+            out.push(Plain::at(method, path, public, scope_less));
         }
     }
 }
@@ -199,13 +200,12 @@ pub(crate) fn serverless(doc: &Value, out: &mut Vec<Plain>) {
             match http {
                 Value::String(s) if !s.contains("${") => {
                     if let [verb, path] = s.split_whitespace().collect::<Vec<_>>()[..] {
-                        out.push(Plain {
-                            method: verb.to_ascii_uppercase(),
-                            path: policy_path(&format!("/{}", path.trim_start_matches('/'))),
-                            name: String::new(),
-                            public: true,
-                            scope_less: false,
-                        });
+                        out.push(Plain::at(
+                            verb.to_ascii_uppercase(),
+                            &format!("/{}", path.trim_start_matches('/')),
+                            true,
+                            false,
+                        ));
                     }
                 }
                 Value::Object(def) => {
@@ -215,13 +215,12 @@ pub(crate) fn serverless(doc: &Value, out: &mut Vec<Plain>) {
                     if matches!(cors, Some(Value::Bool(true) | Value::Object(_)))
                         && let Some(path) = text(def.get("path"))
                     {
-                        out.push(Plain {
-                            method: "OPTIONS".to_owned(),
-                            path: policy_path(&format!("/{}", path.trim().trim_start_matches('/'))),
-                            name: String::new(),
-                            public: true,
-                            scope_less: false,
-                        });
+                        out.push(Plain::at(
+                            "OPTIONS".to_owned(),
+                            &format!("/{}", path.trim().trim_start_matches('/')),
+                            true,
+                            false,
+                        ));
                     }
                     let (Some(verb), Some(path)) = (
                         text(def.get("method")).and_then(|m| method_name(&Value::String(m))),
@@ -246,13 +245,12 @@ pub(crate) fn serverless(doc: &Value, out: &mut Vec<Plain>) {
                         }
                         _ => false,
                     };
-                    out.push(Plain {
-                        method: verb,
-                        path: policy_path(&format!("/{}", path.trim().trim_start_matches('/'))),
-                        name: String::new(),
+                    out.push(Plain::at(
+                        verb,
+                        &format!("/{}", path.trim().trim_start_matches('/')),
                         public,
                         scope_less,
-                    });
+                    ));
                 }
                 _ => {}
             }
@@ -423,13 +421,7 @@ pub(crate) fn cloudformation(doc: &Value, out: &mut Vec<Plain>) {
                                     s => empty_list(s),
                                 }
                         });
-                    out.push(Plain {
-                        method,
-                        path: policy_path(path),
-                        name: String::new(),
-                        public,
-                        scope_less,
-                    });
+                    out.push(Plain::at(method, path, public, scope_less));
                 }
             }
             _ => {}
