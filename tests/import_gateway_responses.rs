@@ -4,17 +4,12 @@
 //! `import --tests` writes pin the answers (headers and bodies included) with `test`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use cognito_ext_authz::policy::model::PolicyFile;
 use testkit::run;
 
 /// The service binary, started by the test kit's `Service` (see its crate doc).
 const BIN: &str = env!("CARGO_BIN_EXE_cognito-ext-authz");
-
-fn fixture(name: &str) -> PathBuf {
-    testkit::fixtures("import").join(name)
-}
 
 struct Imported {
     code: i32,
@@ -23,7 +18,13 @@ struct Imported {
 }
 
 fn import(name: &str) -> Imported {
-    let r = run(BIN, &["import", fixture(name).to_str().unwrap()]);
+    let r = run(
+        BIN,
+        &[
+            "import",
+            testkit::fixtures("import").join(name).to_str().unwrap(),
+        ],
+    );
     assert!(r.code == 0 || r.code == 3, "{name}: {}", r.stderr);
     Imported {
         code: r.code,
@@ -33,7 +34,8 @@ fn import(name: &str) -> Imported {
 }
 
 /// `type -> (status, headers, body)` of the imported policy.
-type Responses = BTreeMap<String, (Option<u16>, Vec<(String, String)>, Option<String>)>;
+type Response = (Option<u16>, Vec<(String, String)>, Option<String>);
+type Responses = BTreeMap<String, Response>;
 
 fn responses(p: &PolicyFile) -> Responses {
     p.gateway_responses
@@ -60,6 +62,19 @@ fn headers(list: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Asserts the gateway responses imported are `want` exactly, and the report has each note.
+fn assert_imported(
+    i: &Imported,
+    want: impl IntoIterator<Item = (String, Response)>,
+    notes: &[&str],
+) {
+    assert_eq!(
+        responses(&i.policy),
+        want.into_iter().collect::<Responses>()
+    );
+    assert_notes(&i.report, notes);
+}
+
 fn assert_notes(report: &str, wanted: &[&str]) {
     for want in wanted {
         assert!(report.contains(want), "missing {want:?} in:\n{report}");
@@ -71,43 +86,40 @@ fn cloudformation_gateway_response_resources() {
     let i = import("gateway-responses-cloudformation.yaml");
     assert_eq!(i.code, 0, "{}", i.report);
     let origin = ("Access-Control-Allow-Origin", "https://orders.example.com");
-    let want: Responses = [
-        (
-            "DEFAULT_4XX".to_owned(),
+    assert_imported(
+        &i,
+        [
             (
-                None,
-                headers(&[
-                    ("Access-Control-Allow-Headers", "Authorization,Content-Type"),
-                    origin,
-                ]),
-                None,
-            ),
-        ),
-        // The body's template had another variable: the status alone is translated.
-        (
-            "MISSING_AUTHENTICATION_TOKEN".to_owned(),
-            (Some(404), vec![], None),
-        ),
-        (
-            "UNAUTHORIZED".to_owned(),
-            (
-                Some(401),
-                headers(&[
-                    origin,
-                    ("Access-Control-Expose-Headers", "WWW-Authenticate"),
-                ]),
-                Some(
-                    r#"{"error": "unauthorized", "message": $context.error.messageString}"#
-                        .to_owned(),
+                "DEFAULT_4XX".to_owned(),
+                (
+                    None,
+                    headers(&[
+                        ("Access-Control-Allow-Headers", "Authorization,Content-Type"),
+                        origin,
+                    ]),
+                    None,
                 ),
             ),
-        ),
-    ]
-    .into_iter()
-    .collect();
-    assert_eq!(responses(&i.policy), want);
-    assert_notes(
-        &i.report,
+            // The body's template had another variable: the status alone is translated.
+            (
+                "MISSING_AUTHENTICATION_TOKEN".to_owned(),
+                (Some(404), vec![], None),
+            ),
+            (
+                "UNAUTHORIZED".to_owned(),
+                (
+                    Some(401),
+                    headers(&[
+                        origin,
+                        ("Access-Control-Expose-Headers", "WWW-Authenticate"),
+                    ]),
+                    Some(
+                        r#"{"error": "unauthorized", "message": $context.error.messageString}"#
+                            .to_owned(),
+                    ),
+                ),
+            ),
+        ],
         &[
             "[changed] Resources.Unauthorized.responseParameters.gatewayresponse.header.Vary: header Vary is \"method.request.header.Origin\", which API Gateway fills from each request",
             "[not-translated] Resources.Unauthorized.responseTemplates.text/html",
@@ -124,26 +136,23 @@ fn sam_gateway_responses_with_globals() {
     // The API's UNAUTHORIZED origin is a parameter: unresolved until written by hand.
     assert_eq!(i.code, 3, "{}", i.report);
     let star = ("Access-Control-Allow-Origin", "*");
-    let want: Responses = [
-        (
-            "ACCESS_DENIED".to_owned(),
-            (Some(403), headers(&[star]), None),
-        ),
-        ("DEFAULT_4XX".to_owned(), (None, headers(&[star]), None)),
-        (
-            "UNAUTHORIZED".to_owned(),
+    assert_imported(
+        &i,
+        [
             (
-                Some(401),
-                headers(&[("Access-Control-Expose-Headers", "WWW-Authenticate")]),
-                Some(r#"{"message": $context.error.messageString}"#.to_owned()),
+                "ACCESS_DENIED".to_owned(),
+                (Some(403), headers(&[star]), None),
             ),
-        ),
-    ]
-    .into_iter()
-    .collect();
-    assert_eq!(responses(&i.policy), want);
-    assert_notes(
-        &i.report,
+            ("DEFAULT_4XX".to_owned(), (None, headers(&[star]), None)),
+            (
+                "UNAUTHORIZED".to_owned(),
+                (
+                    Some(401),
+                    headers(&[("Access-Control-Expose-Headers", "WWW-Authenticate")]),
+                    Some(r#"{"message": $context.error.messageString}"#.to_owned()),
+                ),
+            ),
+        ],
         &[
             "[unresolved] Resources.NotesApi.Properties.GatewayResponses.UNAUTHORIZED.responseParameters.gatewayresponse.header.Access-Control-Allow-Origin: header Access-Control-Allow-Origin depends on parameter AppOrigin",
             "[not-translated] Resources.NotesApi.Properties.GatewayResponses.UNAUTHORIZED.responseParameters.gatewayresponse.querystring.reason",
@@ -156,30 +165,27 @@ fn openapi_extension() {
     let i = import("gateway-responses-openapi.json");
     assert_eq!(i.code, 0, "{}", i.report);
     let origin = ("Access-Control-Allow-Origin", "https://reports.example.com");
-    let want: Responses = [
-        (
-            "ACCESS_DENIED".to_owned(),
+    assert_imported(
+        &i,
+        [
             (
-                Some(403),
-                vec![],
-                Some(
-                    r#"{"message":$context.error.messageString,"hint":"ask for access"}"#
-                        .to_owned(),
+                "ACCESS_DENIED".to_owned(),
+                (
+                    Some(403),
+                    vec![],
+                    Some(
+                        r#"{"message":$context.error.messageString,"hint":"ask for access"}"#
+                            .to_owned(),
+                    ),
                 ),
             ),
-        ),
-        ("DEFAULT_4XX".to_owned(), (None, headers(&[origin]), None)),
-        // Its own www-authenticate is refused: the challenge stays the service's.
-        (
-            "UNAUTHORIZED".to_owned(),
-            (Some(401), headers(&[origin]), None),
-        ),
-    ]
-    .into_iter()
-    .collect();
-    assert_eq!(responses(&i.policy), want);
-    assert_notes(
-        &i.report,
+            ("DEFAULT_4XX".to_owned(), (None, headers(&[origin]), None)),
+            // Its own www-authenticate is refused: the challenge stays the service's.
+            (
+                "UNAUTHORIZED".to_owned(),
+                (Some(401), headers(&[origin]), None),
+            ),
+        ],
         &[
             "[not-translated] x-amazon-apigateway-gateway-responses.INVALID_API_KEY",
             "[changed] x-amazon-apigateway-gateway-responses.UNAUTHORIZED.responseParameters.gatewayresponse.header.WWW-Authenticate",
@@ -191,25 +197,22 @@ fn openapi_extension() {
 fn serverless_resources_with_variables() {
     let i = import("gateway-responses-serverless.yml");
     assert_eq!(i.code, 3, "{}", i.report);
-    let want: Responses = [(
-        "DEFAULT_4XX".to_owned(),
-        (
-            None,
-            headers(&[
-                ("Access-Control-Allow-Headers", "*"),
-                (
-                    "Access-Control-Allow-Origin",
-                    "https://invoices.example.com",
-                ),
-            ]),
-            None,
-        ),
-    )]
-    .into_iter()
-    .collect();
-    assert_eq!(responses(&i.policy), want);
-    assert_notes(
-        &i.report,
+    assert_imported(
+        &i,
+        [(
+            "DEFAULT_4XX".to_owned(),
+            (
+                None,
+                headers(&[
+                    ("Access-Control-Allow-Headers", "*"),
+                    (
+                        "Access-Control-Allow-Origin",
+                        "https://invoices.example.com",
+                    ),
+                ]),
+                None,
+            ),
+        )],
         &[
             "[unresolved] resources.Resources.GatewayResponseExpired: the response type depends on the Serverless variable ${opt:expiredType, 'UNAUTHORIZED'}",
         ],
@@ -232,7 +235,7 @@ fn generated_tests_pin_the_gateway_responses() {
             BIN,
             &[
                 "import",
-                fixture(source).to_str().unwrap(),
+                testkit::fixtures("import").join(source).to_str().unwrap(),
                 "--tests",
                 tests.to_str().unwrap(),
             ],

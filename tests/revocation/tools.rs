@@ -174,6 +174,20 @@ tests:
     );
 }
 
+/// `revocations prune` of `file` with `--max-token-lifetime {lifetime}`.
+fn prune(file: &Path, lifetime: &str) -> Run {
+    run(
+        BIN,
+        &[
+            "revocations",
+            "prune",
+            path_str(file),
+            "--max-token-lifetime",
+            lifetime,
+        ],
+    )
+}
+
 #[test]
 fn prune_removes_only_entries_whose_tokens_have_all_expired() {
     let dir = tempfile::tempdir().unwrap();
@@ -192,16 +206,7 @@ fn prune_removes_only_entries_whose_tokens_have_all_expired() {
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
 
-    let out = run(
-        BIN,
-        &[
-            "revocations",
-            "prune",
-            path_str(&file),
-            "--max-token-lifetime",
-            "1d",
-        ],
-    );
+    let out = prune(&file, "1d");
     assert_eq!(out.code, 0, "{}", out.stderr);
     for want in [
         "removed revocations[0] (sub): sub gone (every token it matches expired by 2020-01-02T00:05:00Z); reason: GlobalSignOut",
@@ -237,16 +242,7 @@ fn prune_removes_only_entries_whose_tokens_have_all_expired() {
     assert!(!pruned.contains("gone") && !pruned.contains("old-token"));
 
     // A lifetime longer than the time since: nothing to remove, the file is untouched.
-    let again = run(
-        BIN,
-        &[
-            "revocations",
-            "prune",
-            path_str(&file),
-            "--max-token-lifetime",
-            "3600000s",
-        ],
-    );
+    let again = prune(&file, "3600000s");
     assert!(
         again.stdout.contains("nothing to remove"),
         "{}",
@@ -267,15 +263,6 @@ fn prune_removes_only_entries_whose_tokens_have_all_expired() {
         std::fs::read_to_string(&bad).unwrap(),
         "revocations:\n  - sub: x\n"
     );
-    let usage = run(
-        BIN,
-        &[
-            "revocations",
-            "prune",
-            path_str(&file),
-            "--max-token-lifetime",
-            "1 week",
-        ],
-    );
+    let usage = prune(&file, "1 week");
     assert_eq!(usage.code, 2, "{}", usage.stderr);
 }
