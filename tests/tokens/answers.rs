@@ -71,16 +71,7 @@ async fn a_token_with_the_scope_is_allowed_with_identity_headers() {
 
     // Envoy's `encode_raw_headers: true` form.
     let bearer = format!("Bearer {token}");
-    let a = check(
-        &mut client,
-        raw_request(
-            "POST",
-            "h",
-            "/users/1",
-            &[("authorization", bearer.as_bytes())],
-        ),
-    )
-    .await;
+    let a = raw_users_1(&mut client, &[("authorization", bearer.as_bytes())]).await;
     assert_eq!(a.status, 200);
 
     // The token never reaches the logs.
@@ -250,17 +241,12 @@ async fn every_bad_token_is_a_401_with_the_right_body() {
         assert_eq!(a.body, UNAUTHORIZED);
     }
     let twice = format!("Bearer {valid}");
-    let a = check(
+    let a = raw_users_1(
         &mut client,
-        raw_request(
-            "POST",
-            "h",
-            "/users/1",
-            &[
-                ("authorization", twice.as_bytes()),
-                ("authorization", twice.as_bytes()),
-            ],
-        ),
+        &[
+            ("authorization", twice.as_bytes()),
+            ("authorization", twice.as_bytes()),
+        ],
     )
     .await;
     assert_eq!(a.status, 401, "a token header sent twice is no token");
@@ -343,4 +329,9 @@ async fn insufficient_scope_can_answer_403() {
     // Other denials keep their API Gateway status.
     let a = check(&mut client, request("POST", "h", "/users/1", &[])).await;
     assert_eq!(a.status, 401);
+}
+
+/// The answer to `POST h/users/1` with `headers` in Envoy's `encode_raw_headers: true` form.
+async fn raw_users_1(client: &mut CheckClient, headers: &[(&str, &[u8])]) -> Answer {
+    check(client, raw_request("POST", "h", "/users/1", headers)).await
 }
