@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use testkit::*;
-use tls_support::{Ca, Secret};
+use tls_support::{Ca, Secret, mtls_files};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// The service binary, started by the test kit's `Service` (see its crate doc).
@@ -328,42 +328,36 @@ async fn each_endpoint_reads_only_its_own_headers() {
     let (_keys, _service, http) = start(&[]).await;
     let token = key(0).sign(&access_claims(SCOPE));
     let auth = format!("authorization: Bearer {token}");
-    // Envoy's endpoint decides on its own target: a client's X-Original-URI (or a
-    // Traefik header) passed through changes nothing.
-    let reply = send(
-        http,
-        &format!(
-            "GET /envoy/closed HTTP/1.1\r\nhost: h\r\n{auth}\r\nx-original-uri: /me\r\nx-original-method: GET\r\nx-forwarded-uri: /me\r\nx-original-url: https://h/me"
+    for (target, headers, status) in [
+        // Envoy's endpoint decides on its own target: a client's X-Original-URI (or a
+        // Traefik header) passed through changes nothing.
+        (
+            "/envoy/closed",
+            "x-original-uri: /me\r\nx-original-method: GET\r\nx-forwarded-uri: /me\r\nx-original-url: https://h/me",
+            403,
         ),
-    )
-    .await;
-    assert_eq!(reply.status, 403, "{reply:?}");
-    let reply = send(
-        http,
-        &format!(
-            "GET /envoy/me HTTP/1.1\r\nhost: h\r\n{auth}\r\nx-original-uri: /closed\r\nx-forwarded-uri: /closed"
+        (
+            "/envoy/me",
+            "x-original-uri: /closed\r\nx-forwarded-uri: /closed",
+            200,
         ),
-    )
-    .await;
-    assert_eq!(reply.status, 200, "{reply:?}");
-    // NGINX's reads X-Original-URI, never its own target or Traefik's header.
-    let reply = send(
-        http,
-        &format!(
-            "GET /nginx?/me HTTP/1.1\r\nhost: h\r\n{auth}\r\nx-original-method: GET\r\nx-original-uri: /closed\r\nx-forwarded-uri: /me"
+        // NGINX's reads X-Original-URI, never its own target or Traefik's header.
+        (
+            "/nginx?/me",
+            "x-original-method: GET\r\nx-original-uri: /closed\r\nx-forwarded-uri: /me",
+            403,
         ),
-    )
-    .await;
-    assert_eq!(reply.status, 403, "{reply:?}");
-    // Traefik's reads X-Forwarded-*, never NGINX's headers.
-    let reply = send(
-        http,
-        &format!(
-            "GET /traefik HTTP/1.1\r\nhost: h\r\n{auth}\r\nx-forwarded-method: GET\r\nx-forwarded-host: h\r\nx-forwarded-uri: /closed\r\nx-original-uri: /me\r\nx-original-method: GET"
+        // Traefik's reads X-Forwarded-*, never NGINX's headers.
+        (
+            "/traefik",
+            "x-forwarded-method: GET\r\nx-forwarded-host: h\r\nx-forwarded-uri: /closed\r\nx-original-uri: /me\r\nx-original-method: GET",
+            403,
         ),
-    )
-    .await;
-    assert_eq!(reply.status, 403, "{reply:?}");
+    ] {
+        let head = format!("GET {target} HTTP/1.1\r\nhost: h\r\n{auth}\r\n{headers}");
+        let reply = send(http, &head).await;
+        assert_eq!(reply.status, status, "{target}: {reply:?}");
+    }
     // Other targets are not endpoints.
     for target in ["/", "/envoy", "/check", "/nginx/me", "/Traefik"] {
         let reply = send(http, &format!("GET {target} HTTP/1.1\r\nhost: h\r\n{auth}")).await;
@@ -487,14 +481,8 @@ async fn tls_on_the_grpc_port_is_tls_on_the_http_port() {
     let server = ca.server("authz", 2031);
     let client_id = ca.client("gateway");
     let dir = tempfile::tempdir().unwrap();
-    let secret = Secret::new(
-        dir.path(),
-        &[
-            ("tls.crt", &server.cert),
-            ("tls.key", &server.key),
-            ("ca.crt", &ca.pem),
-        ],
-    );
+    // The gateway's certificate is issued by the server's own CA.
+    let secret = Secret::new(dir.path(), &mtls_files(&server, &ca));
     let (_keys, _service, http) = start(&[
         ("AUTHZ_TLS_CERT_FILE", &secret.path("tls.crt")),
         ("AUTHZ_TLS_KEY_FILE", &secret.path("tls.key")),
