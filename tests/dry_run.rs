@@ -269,11 +269,7 @@ fn dry_run_settings_that_cannot_mean_anything_are_refused() {
 #[test]
 fn validate_and_check_say_what_a_dry_run_does() {
     let dir = tempfile::tempdir().unwrap();
-    let jwks = write(
-        dir.path(),
-        "jwks.json",
-        &serde_json::json!({"keys": [key(0).jwk]}).to_string(),
-    );
+    let jwks = write_jwks(dir.path());
     let yaml = format!(
         "userPools:\n  - id: {POOL}\n    jwksUri: https://keys.example.com/jwks.json\nmode: dryRun\n{ROUTES}"
     );

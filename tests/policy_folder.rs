@@ -282,12 +282,7 @@ fn validate_reads_a_folder_whole_and_names_both_places_of_a_conflict() {
 #[test]
 fn check_explains_a_request_against_a_folder_with_the_route_s_file() {
     let dir = folder(&[("a.yaml", OFFLINE_A), ("b.yaml", OFFLINE_B)]);
-    testkit::write(
-        dir.path(),
-        "jwks.json",
-        &json!({"keys": [key(0).jwk]}).to_string(),
-    );
-    let jwks = dir.path().join("jwks.json");
+    let jwks = testkit::write_jwks(dir.path());
     let run = run(
         BIN,
         &[

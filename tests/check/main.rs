@@ -34,11 +34,7 @@ struct Keys {
 impl Keys {
     fn new() -> Keys {
         let dir = tempfile::tempdir().unwrap();
-        testkit::write(
-            dir.path(),
-            "jwks.json",
-            &json!({"keys": [key(0).jwk]}).to_string(),
-        );
+        testkit::write_jwks(dir.path());
         Keys { dir }
     }
 

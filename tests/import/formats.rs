@@ -43,11 +43,7 @@ fn serverless_example_of_issue_5() {
 #[test]
 fn serverless_example_decides_like_api_gateway() {
     let i = import("serverless.yml", &[]);
-    let jwks = testkit::write(
-        i._dir.path(),
-        "jwks.json",
-        &json!({"keys": [key(0).jwk]}).to_string(),
-    );
+    let jwks = testkit::write_jwks(i._dir.path());
     let check = |method: &str, path: &str, token: Option<&str>| {
         let mut args = check_args(
             i.path.to_str().unwrap(),
@@ -223,11 +219,7 @@ fn openapi_3_export() {
 #[test]
 fn a_denied_method_under_a_broader_route_is_refused() {
     let i = import("openapi3-export.json", &[]);
-    let jwks = testkit::write(
-        i._dir.path(),
-        "jwks.json",
-        &json!({"keys": [key(0).jwk]}).to_string(),
-    );
+    let jwks = testkit::write_jwks(i._dir.path());
     let check = |method: &str, path: &str| {
         let token = key(0).sign(&access_claims("staff/admin"));
         let mut args = check_args(

@@ -83,6 +83,13 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// Writes the key set of [`key`]`(0)` to `jwks.json` in `dir` (for `check --jwks`),
+/// returning its path.
+pub fn write_jwks(dir: &Path) -> PathBuf {
+    let jwks = serde_json::json!({"keys": [key(0).jwk]});
+    write(dir, "jwks.json", &jwks.to_string())
+}
+
 /// Polls `f` until it returns true, for up to `secs` seconds (a generous deadline: the
 /// condition is what is waited on, never the time).
 pub async fn eventually<F, Fut>(secs: u64, what: &str, mut f: F)
