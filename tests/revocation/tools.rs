@@ -6,24 +6,34 @@ fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-#[test]
-fn validate_checks_the_list_and_summarises_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let policy = write(
-        dir.path(),
+/// The policy of [`ROUTES`] trusting [`POOL`], written to `policy.yaml` in `dir`.
+fn write_policy(dir: &Path) -> std::path::PathBuf {
+    write(
+        dir,
         "policy.yaml",
         &format!("userPools:\n  - id: {POOL}\n{ROUTES}"),
-    );
-    let list = write(dir.path(), "revocations.yaml", LIST);
-    let ok = run(
+    )
+}
+
+/// `validate` of `policy` with the revocation list `list`.
+fn validate(policy: &Path, list: &Path) -> Run {
+    run(
         BIN,
         &[
             "validate",
-            path_str(&policy),
+            path_str(policy),
             "--revocations",
-            path_str(&list),
+            path_str(list),
         ],
-    );
+    )
+}
+
+#[test]
+fn validate_checks_the_list_and_summarises_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path());
+    let list = write(dir.path(), "revocations.yaml", LIST);
+    let ok = validate(&policy, &list);
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     assert!(
         ok.stdout.contains(&format!(
@@ -38,15 +48,7 @@ fn validate_checks_the_list_and_summarises_it() {
         "bad.yaml",
         "revocations:\n  - sub: u1\n  - jti: a\n    issuedBefore: 1\n  - sub: u2\n    issuedBefore: 2026-11-26\n",
     );
-    let refused = run(
-        BIN,
-        &[
-            "validate",
-            path_str(&policy),
-            "--revocations",
-            path_str(&bad),
-        ],
-    );
+    let refused = validate(&policy, &bad);
     assert_eq!(refused.code, 1);
     for want in [
         "revocations[0]: sub needs issuedBefore",
@@ -66,27 +68,12 @@ fn check_explains_which_entry_revoked_the_token() {
         "policy.yaml",
         &format!("userPools:\n  - id: {POOL}\n    appClients: [{CLIENT}]\n{ROUTES}"),
     );
-    let jwks = write(
-        dir.path(),
-        "jwks.json",
-        &json!({"keys": [key(0).jwk]}).to_string(),
-    );
+    let jwks = write_jwks(dir.path());
     let list = write(dir.path(), "revocations.yaml", LIST);
     let revoked = token("two", "0b7e-session", "u2", now());
     let token_file = write(dir.path(), "token", &revoked);
-    let base = [
-        "check",
-        "--policy",
-        path_str(&policy),
-        "--jwks",
-        path_str(&jwks),
-        "--method",
-        "POST",
-        "--path",
-        "/users/1",
-        "--token-file",
-        path_str(&token_file),
-    ];
+    let mut base = check_args(path_str(&policy), path_str(&jwks), "POST", "/users/1");
+    base.extend(["--token-file", path_str(&token_file)]);
     let out = run(
         BIN,
         &[&base[..], &["--revocations", path_str(&list)]].concat(),
@@ -114,11 +101,7 @@ fn check_explains_which_entry_revoked_the_token() {
 #[test]
 fn policy_tests_run_with_the_revocation_list() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = write(
-        dir.path(),
-        "policy.yaml",
-        &format!("userPools:\n  - id: {POOL}\n{ROUTES}"),
-    );
+    let policy = write_policy(dir.path());
     let list = write(
         dir.path(),
         "revocations.yaml",
@@ -217,20 +200,8 @@ fn prune_removes_only_entries_whose_tokens_have_all_expired() {
         assert!(out.stdout.contains(want), "{want}:\n{}", out.stdout);
     }
     let pruned = std::fs::read_to_string(&file).unwrap();
-    let policy = write(
-        dir.path(),
-        "policy.yaml",
-        &format!("userPools:\n  - id: {POOL}\n{ROUTES}"),
-    );
-    let check = run(
-        BIN,
-        &[
-            "validate",
-            path_str(&policy),
-            "--revocations",
-            path_str(&file),
-        ],
-    );
+    let policy = write_policy(dir.path());
+    let check = validate(&policy, &file);
     assert!(
         check
             .stdout
