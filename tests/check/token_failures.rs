@@ -91,47 +91,43 @@ fn algorithm_issuer_token_use_and_client_failures_name_their_check() {
         b64_json(&json!({"alg": "HS256", "kid": key(0).kid})),
         b64_json(&claims)
     );
-    let r = check(&keys, "POST", "/users", "", Some(&hs256));
-    assert_fails_at(
-        &r.stdout,
-        "alg is RS256",
-        "algorithm \"HS256\" is not allowed (RS256 only)",
-    );
-
-    let mut other_pool = claims.clone();
-    other_pool["iss"] = json!(testkit::issuer("eu-west-1_AbCdEfGhI"));
-    let r = check(&keys, "POST", "/users", "", Some(&token(&other_pool)));
-    assert_fails_at(
-        &r.stdout,
-        "iss is a configured user pool",
-        "issuer is not a configured user pool",
-    );
-
-    let mut id_token = claims.clone();
-    id_token["token_use"] = json!("id");
-    let r = check(&keys, "POST", "/users", "", Some(&token(&id_token)));
-    assert_fails_at(
-        &r.stdout,
-        "token_use is the route's (access, or id)",
-        "not an access token (token_use \"id\")",
-    );
-
-    let mut other_client = claims.clone();
-    other_client["client_id"] = json!("someotherclient");
-    let r = check(&keys, "POST", "/users", "", Some(&token(&other_client)));
-    assert_fails_at(
-        &r.stdout,
-        "client (client_id, or aud of an ID token) present and allowed",
-        "app client is not allowed",
-    );
-    assert_eq!(r.code, 1);
-
-    let r = check(&keys, "POST", "/users", "", Some("not-a-jwt"));
-    assert_fails_at(
-        &r.stdout,
-        "shape: three base64url parts, JSON header",
-        "malformed token: not three dot-separated parts",
-    );
+    // The claims with `claim` set to `value`, signed.
+    let with = |claim: &str, value: Value| {
+        let mut c = claims.clone();
+        c[claim] = value;
+        token(&c)
+    };
+    for (t, step, why) in [
+        (
+            hs256,
+            "alg is RS256",
+            "algorithm \"HS256\" is not allowed (RS256 only)",
+        ),
+        (
+            with("iss", json!(testkit::issuer("eu-west-1_AbCdEfGhI"))),
+            "iss is a configured user pool",
+            "issuer is not a configured user pool",
+        ),
+        (
+            with("token_use", json!("id")),
+            "token_use is the route's (access, or id)",
+            "not an access token (token_use \"id\")",
+        ),
+        (
+            with("client_id", json!("someotherclient")),
+            "client (client_id, or aud of an ID token) present and allowed",
+            "app client is not allowed",
+        ),
+        (
+            "not-a-jwt".to_owned(),
+            "shape: three base64url parts, JSON header",
+            "malformed token: not three dot-separated parts",
+        ),
+    ] {
+        let r = check(&keys, "POST", "/users", "", Some(&t));
+        assert_fails_at(&r.stdout, step, why);
+        assert_eq!(r.code, 1, "{step}");
+    }
 }
 
 #[test]
