@@ -55,18 +55,6 @@ unsafe extern "C" {
     fn proxy_set_tick_period_milliseconds(period: u32) -> Status;
     fn proxy_log(level: LogLevel, message_data: *const u8, message_size: usize) -> Status;
     fn proxy_set_effective_context(context_id: u32) -> Status;
-    fn proxy_http_call(
-        upstream_data: *const u8,
-        upstream_size: usize,
-        headers_data: *const u8,
-        headers_size: usize,
-        body_data: *const u8,
-        body_size: usize,
-        trailers_data: *const u8,
-        trailers_size: usize,
-        timeout: u32,
-        return_token: *mut u32,
-    ) -> Status;
 }
 
 fn ok(status: Status) -> Result<(), Status> {
@@ -226,41 +214,26 @@ pub(crate) fn set_effective_context(context_id: u32) -> Result<(), Status> {
 }
 
 /// Starts a GET to `cluster`; the answer comes to the calling context's
-/// `on_http_call_response` with the returned token.
+/// `on_http_call_response` with the returned token. Through the SDK, which must record
+/// the token to route the answer (it panics only on a status Envoy never returns here).
 pub(crate) fn http_get(
     cluster: &str,
     authority: &str,
     path: &str,
     timeout: Duration,
 ) -> Result<u32, Status> {
-    let headers = encode_map(
-        [
-            (":method", &b"GET"[..]),
-            (":path", path.as_bytes()),
-            (":authority", authority.as_bytes()),
-            ("accept", b"application/json"),
-        ]
-        .into_iter(),
-    );
-    let trailers = encode_map(std::iter::empty());
-    let mut token = 0;
-    let millis = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
-    // SAFETY: every slice outlives the call; `token` is a local.
-    ok(unsafe {
-        proxy_http_call(
-            cluster.as_ptr(),
-            cluster.len(),
-            headers.as_ptr(),
-            headers.len(),
-            std::ptr::null(),
-            0,
-            trailers.as_ptr(),
-            trailers.len(),
-            millis,
-            &mut token,
-        )
-    })?;
-    Ok(token)
+    proxy_wasm::hostcalls::dispatch_http_call(
+        cluster,
+        vec![
+            (":method", "GET"),
+            (":path", path),
+            (":authority", authority),
+            ("accept", "application/json"),
+        ],
+        None,
+        Vec::new(),
+        timeout,
+    )
 }
 
 /// The header map encoding `decode_map` reads.
