@@ -33,7 +33,7 @@ def module_path() -> Path | None:
         p = Path(os.environ["AUTHZ_WASM"])
         return p if p.is_file() else None
     target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
-    p = target / "wasm32-wasip1" / "release" / "cognito_ext_authz_wasm.wasm"
+    p = target / "wasm32-wasip1" / "wasm-release" / "cognito_ext_authz_wasm.wasm"
     return p if p.is_file() else None
 
 
