@@ -282,4 +282,55 @@ mod tests {
             assert!(e.contains(want), "{text:?}: {e}");
         }
     }
+
+    /// Each YAML document of a file shipped under deploy/wasm/.
+    fn documents(text: &str) -> Vec<serde_json::Value> {
+        text.split("\n---\n")
+            .filter(|d| {
+                d.lines()
+                    .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            })
+            .map(|d| serde_saphyr::from_str(d).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn the_shipped_examples_configurations_are_accepted() {
+        let [envoy] = &documents(include_str!("../../../deploy/wasm/envoy.yaml"))[..] else {
+            panic!("one document");
+        };
+        let filter = &envoy["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+            ["http_filters"][0]["typed_config"]["config"];
+        assert_eq!(filter["root_id"], "cognito_ext_authz");
+        let text = filter["configuration"]["value"].as_str().unwrap();
+        let config = Config::parse(text).unwrap();
+        assert_eq!(config.keys.targets[0].cluster, "cognito_jwks");
+
+        let istio = documents(include_str!("../../../deploy/wasm/istio-wasmplugin.yaml"));
+        let plugin = istio.iter().find(|d| d["kind"] == "WasmPlugin").unwrap();
+        assert_eq!(plugin["spec"]["pluginName"], "cognito_ext_authz");
+        let config = Config::parse(&plugin["spec"]["pluginConfig"].to_string()).unwrap();
+        assert_eq!(
+            config.keys.targets[0].cluster,
+            "outbound|443||cognito-idp.eu-west-1.amazonaws.com"
+        );
+
+        let gateway = documents(include_str!("../../../deploy/wasm/envoy-gateway.yaml"));
+        let policy = gateway
+            .iter()
+            .find(|d| d["kind"] == "EnvoyExtensionPolicy")
+            .unwrap();
+        let wasm = &policy["spec"]["wasm"][0];
+        assert_eq!(wasm["rootID"], "cognito_ext_authz");
+        let config = Config::parse(&wasm["config"].to_string()).unwrap();
+        let patch = gateway
+            .iter()
+            .find(|d| d["kind"] == "EnvoyPatchPolicy")
+            .unwrap();
+        assert_eq!(
+            patch["spec"]["jsonPatches"][0]["name"].as_str(),
+            Some(config.keys.targets[0].cluster.as_str()),
+            "the patch adds the cluster the filter fetches keys through"
+        );
+    }
 }

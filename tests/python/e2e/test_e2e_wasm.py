@@ -43,3 +43,18 @@ def test_filter_never_logs_the_token(wasm_stack: WasmStack, mint: Minter) -> Non
     wasm_stack.envoy.access_log_entry("/files/never-logged")  # the access log line is there...
     log = wasm_stack.envoy.process.log_path.read_text(errors="replace")
     assert token.split(".")[2] not in log and token.split(".")[1] not in log  # ...the token is not
+
+
+def test_shipped_wasm_config_passes_envoy_validate(envoy_bin, wasm_module, tmp_path) -> None:
+    """deploy/wasm/envoy.yaml as shipped (only the module's path made absolute, since
+    Envoy resolves it from its working directory) passes `envoy --mode validate`."""
+    import subprocess
+
+    from support import envoy as envoy_config
+    from support import wasm
+
+    cfg = wasm.reference()
+    wasm.wasm_config(cfg)["vm_config"]["code"]["local"]["filename"] = str(wasm_module)
+    path = envoy_config.dump(cfg, tmp_path / "wasm-envoy.yaml")
+    run = subprocess.run([envoy_bin, "--mode", "validate", "-c", path], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
