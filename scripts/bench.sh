@@ -286,6 +286,33 @@ if want envoy; then
   done
 fi
 
+# The in-process filter's memory: Envoy's RSS with the filter and without (mode a's
+# configuration), after a short load, with 1 and 4 workers: each worker (and the main
+# thread) holds its own copy of the module, policy, key sets and token cache.
+envoy_rss_kib() { # MODE WORKERS ARGS... -> Envoy's VmRSS after 2 s of load
+  local mode=$1 workers=$2
+  shift 2
+  .venv/bin/python scripts/bench/envoy_config.py "$mode" "$envoy_port" "$envoy_admin" "$@" > "$work/run/envoy-rss-$mode.yaml"
+  "$envoy" -c "$work/run/envoy-rss-$mode.yaml" --concurrency "$workers" --log-level warn \
+    > "$work/run/envoy-rss-$mode.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 200); do
+    curl -sf "http://127.0.0.1:$envoy_admin/ready" > /dev/null && break
+    sleep 0.05
+  done
+  wrk -t1 -c"$conc" -d2s -s scripts/bench/wrk.lua "http://127.0.0.1:$envoy_port" -- "$cached" > /dev/null
+  rss_kib "$pid" VmRSS
+  stop "$pid"
+}
+declare -A wasm_rss
+if want envoy && [[ " $modes " == *" w "* ]]; then
+  say "Envoy's memory with and without the in-process filter"
+  for workers in 1 4; do
+    wasm_rss[none-$workers]=$(envoy_rss_kib none "$workers")
+    wasm_rss[wasm-$workers]=$(envoy_rss_kib wasm "$workers" "$module" "$fix/policy.yaml" "$jwks_port")
+  done
+fi
+
 # ---------------------------------------------------------------- direct gRPC
 direct_load() { # PID ARGS... -> the RESULT line, with the server's CPU per check appended
   local pid=$1 t0 t1 line
@@ -373,6 +400,9 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
     echo "  c/d = $(ratio "${env_rps[c]:-}" "${env_rps[d]:-}")   c/e = $(ratio "${env_rps[c]:-}" "${env_rps[e]:-}")   c/b = $(ratio "${env_rps[c]:-}" "${env_rps[b]:-}")   c/a = $(ratio "${env_rps[c]:-}" "${env_rps[a]:-}")"
     echo "  CPU per check, service/noop = $(ratio "${authz_cpu[c]:-}" "${authz_cpu[d]:-}")"
     [ -n "${env_rps[w]:-}" ] && echo "  w/b = $(ratio "${env_rps[w]:-}" "${env_rps[b]:-}")   w/a = $(ratio "${env_rps[w]:-}" "${env_rps[a]:-}")   w/c = $(ratio "${env_rps[w]:-}" "${env_rps[c]:-}")   x/w = $(ratio "${env_rps[x]:-}" "${env_rps[w]:-}")"
+    if [ -n "${wasm_rss[wasm-1]:-}" ]; then
+      echo "  Envoy RSS without / with the filter: 1 worker $(mib "${wasm_rss[none-1]}") / $(mib "${wasm_rss[wasm-1]}"), 4 workers $(mib "${wasm_rss[none-4]}") / $(mib "${wasm_rss[wasm-4]}")"
+    fi
     [ -n "${env_rps[h]:-}" ] && echo "  h/c = $(ratio "${env_rps[h]:-}" "${env_rps[c]:-}")   CPU per check, HTTP/gRPC port = $(ratio "${authz_cpu[h]:-}" "${authz_cpu[c]:-}")"
   fi
   if want direct; then

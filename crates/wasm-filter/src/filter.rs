@@ -26,7 +26,7 @@ use crate::keys::{HostKeys, PENDING, now, read_answer};
 /// How often the root context looks at its key sets.
 const TICK: Duration = Duration::from_secs(1);
 /// The longest wait between two attempts at a key set that failed (the service's).
-const MAX_RETRY: Duration = Duration::from_secs(60);
+const MAX_RETRY: Duration = Duration::from_secs(30);
 
 /// Everything one plugin instance decides with, on one worker.
 pub(crate) struct Filter {
