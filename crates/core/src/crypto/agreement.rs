@@ -87,7 +87,14 @@ fn both_backends_accept_and_refuse_the_same_key_shapes() {
     let take =
         |key: &RsaPrivateKey, n: &[u8], e: &[u8]| verdicts(n, e, message, &sign(key, message));
 
-    for (bits, exponent, want) in [(2048, 65537, true), (3072, 3, true), (1024, 65537, false)] {
+    // 2056 bits: a modulus of 257 bytes, whose top limb is partly empty.
+    for (bits, exponent, want) in [
+        (2048, 65537, true),
+        (3072, 3, true),
+        (2056, 65537, true),
+        (4096, 65537, true),
+        (1024, 65537, false),
+    ] {
         let key = private_key(bits, exponent);
         let (n, e) = parts(&key);
         assert_eq!(
@@ -125,6 +132,11 @@ fn both_backends_accept_and_refuse_the_same_key_shapes() {
             "e = {e:02x?} is refused at once"
         );
     }
+    // An even modulus (the key's, off by one).
+    let mut even = n.clone();
+    *even.last_mut().unwrap() ^= 1;
+    let verdict = verdicts(&even, &[1, 0, 1], message, &sign(&key, message));
+    assert_eq!(verdict, [false, false], "even modulus");
     // A modulus of 8193 bits and one of zero bytes.
     let mut huge = vec![0x01];
     huge.extend(vec![0xff; 1024]);
@@ -132,6 +144,27 @@ fn both_backends_accept_and_refuse_the_same_key_shapes() {
         let verdict = verdicts(&n, &[1, 0, 1], message, &vec![1; n.len()]);
         assert_eq!(verdict, [false, false], "{} modulus bytes", n.len());
         assert!(RustCrypto::rsa_public_key(&n, &[1, 0, 1]).is_err());
+    }
+}
+
+#[test]
+fn both_backends_agree_on_many_messages_and_mutated_signatures() {
+    let key = private_key(2048, 65537);
+    let (n, e) = parts(&key);
+    for i in 0..40u32 {
+        let message = format!("header.claims-{i}-{}", "x".repeat(i as usize * 37));
+        let good = sign(&key, message.as_bytes());
+        assert_eq!(
+            verdicts(&n, &e, message.as_bytes(), &good),
+            [true, true],
+            "{i}"
+        );
+        let mut bad = good.clone();
+        let at = (i as usize * 7) % bad.len();
+        bad[at] = bad[at].wrapping_add(1 + i as u8);
+        let verdict = verdicts(&n, &e, message.as_bytes(), &bad);
+        assert_eq!(verdict[0], verdict[1], "{i}: byte {at} changed");
+        assert!(!verdict[0], "{i}");
     }
 }
 
