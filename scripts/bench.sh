@@ -23,7 +23,8 @@
 #   BENCH_MODES      which Envoy configurations             (default "a b c d e"; also f, g,
 #                    and h: Envoy's http_service to the service's HTTP authorization port;
 #                    w: the in-process filter (crates/wasm-filter, deploy/wasm/envoy.yaml),
-#                    cached tokens; x: the same filter, every request a token never seen)
+#                    cached tokens; x: the same filter, every request a token never seen;
+#                    v: a proxy-wasm filter that does nothing, the floor of any such filter)
 #   BENCH_WASM_DISTINCT  distinct tokens minted for mode x   (default 60000)
 # CPU per check: the utime + stime a process accumulated over a measured run (from
 # /proc/PID/stat), divided by the checks completed in it; printed for the authorization
@@ -67,10 +68,12 @@ say "building (release)"
 cargo build --release --quiet --bin cognito-ext-authz --example noop_authz --example grpc_load
 bin=$root/target/release
 load=$bin/examples/grpc_load
-if [[ " $modes " == *" w "* || " $modes " == *" x "* ]]; then
-  say "building the in-process filter (scripts/build-wasm.sh)"
+if [[ " $modes " == *" w "* || " $modes " == *" x "* || " $modes " == *" v "* ]]; then
+  say "building the in-process filter (scripts/build-wasm.sh) and the do-nothing one"
   scripts/build-wasm.sh > /dev/null
+  cargo build --quiet --locked --profile wasm-release -p cognito-ext-authz-wasm --example noop_filter --target wasm32-wasip1
   module=${CARGO_TARGET_DIR:-$root/target}/wasm32-wasip1/wasm-release/cognito_ext_authz_wasm.wasm
+  noop_module=${CARGO_TARGET_DIR:-$root/target}/wasm32-wasip1/wasm-release/examples/noop_filter.wasm
 fi
 
 # ---------------------------------------------------------------- processes
@@ -243,6 +246,7 @@ label[g]="(g) ext_authz -> noop, metadata only"
 label[h]="(h) ext_authz http_service -> service HTTP"
 label[w]="(w) in-process filter (wasm)"
 label[x]="(x) in-process filter, distinct tokens"
+label[v]="(v) a do-nothing proxy-wasm filter"
 if want envoy; then
   say "through Envoy (--concurrency 1), wrk -t1 -c$conc -d${duration}s, $repeat round(s)"
   for round in $(seq 1 "$repeat"); do
@@ -257,6 +261,7 @@ if want envoy; then
         g) r=$(envoy_run ext_authz "$meta_only" "$meta_port") ;;
         h) r=$(envoy_run ext_authz_http "$svc" "$http_port") ;;
         w) r=$(envoy_run wasm - "$module" "$fix/policy.yaml" "$jwks_port") ;;
+        v) r=$(envoy_run wasm - "$noop_module" "$fix/policy.yaml" "$jwks_port") ;;
         x) # Each round starts where the last one stopped in the token file.
           r=$(run_tokens=$wasm_many run_lua=scripts/bench/wrk-distinct.lua run_skip=${x_used:-0} \
             envoy_run wasm - "$module" "$fix/policy.yaml" "$jwks_port")
@@ -399,7 +404,7 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
     done
     echo "  c/d = $(ratio "${env_rps[c]:-}" "${env_rps[d]:-}")   c/e = $(ratio "${env_rps[c]:-}" "${env_rps[e]:-}")   c/b = $(ratio "${env_rps[c]:-}" "${env_rps[b]:-}")   c/a = $(ratio "${env_rps[c]:-}" "${env_rps[a]:-}")"
     echo "  CPU per check, service/noop = $(ratio "${authz_cpu[c]:-}" "${authz_cpu[d]:-}")"
-    [ -n "${env_rps[w]:-}" ] && echo "  w/b = $(ratio "${env_rps[w]:-}" "${env_rps[b]:-}")   w/a = $(ratio "${env_rps[w]:-}" "${env_rps[a]:-}")   w/c = $(ratio "${env_rps[w]:-}" "${env_rps[c]:-}")   x/w = $(ratio "${env_rps[x]:-}" "${env_rps[w]:-}")"
+    [ -n "${env_rps[w]:-}" ] && echo "  w/b = $(ratio "${env_rps[w]:-}" "${env_rps[b]:-}")   w/a = $(ratio "${env_rps[w]:-}" "${env_rps[a]:-}")   w/c = $(ratio "${env_rps[w]:-}" "${env_rps[c]:-}")   x/w = $(ratio "${env_rps[x]:-}" "${env_rps[w]:-}")   w/v = $(ratio "${env_rps[w]:-}" "${env_rps[v]:-}")   v/b = $(ratio "${env_rps[v]:-}" "${env_rps[b]:-}")"
     if [ -n "${wasm_rss[wasm-1]:-}" ]; then
       echo "  Envoy RSS without / with the filter: 1 worker $(mib "${wasm_rss[none-1]}") / $(mib "${wasm_rss[wasm-1]}"), 4 workers $(mib "${wasm_rss[none-4]}") / $(mib "${wasm_rss[wasm-4]}")"
     fi
