@@ -25,7 +25,7 @@
 #                    w: the in-process filter (crates/wasm-filter, deploy/wasm/envoy.yaml),
 #                    cached tokens; x: the same filter, every request a token never seen;
 #                    v: a proxy-wasm filter that does nothing, the floor of any such filter)
-#   BENCH_WASM_DISTINCT  distinct tokens minted for mode x   (default 60000)
+#   BENCH_WASM_DISTINCT  distinct tokens minted for mode x   (default 200000)
 # CPU per check: the utime + stime a process accumulated over a measured run (from
 # /proc/PID/stat), divided by the checks completed in it; printed for the authorization
 # server (service or do-nothing server) and for Envoy.
@@ -137,7 +137,7 @@ if { want distinct || want memory; } && [ "$(lines "$many")" -lt "$distinct" ]; 
   "$load" mint "$fix" --count "$distinct" --start 1000000 --out "$many"
 fi
 # Mode x: tokens no run has used yet (each request one the filter has never verified).
-wasm_distinct=${BENCH_WASM_DISTINCT:-60000}
+wasm_distinct=${BENCH_WASM_DISTINCT:-200000}
 wasm_many=$fix/wasm-distinct-$wasm_distinct.txt
 if [[ " $modes " == *" x "* ]]; then
   if [ -f "$wasm_many" ] && [ -n "$(find "$wasm_many" -mmin +240)" ]; then rm -f "$wasm_many"; fi
