@@ -21,7 +21,11 @@
 #   BENCH_PORT_BASE  first of the loopback ports used       (default 18000)
 #   BENCH_PARTS      which parts to run                     (default "envoy direct distinct memory")
 #   BENCH_MODES      which Envoy configurations             (default "a b c d e"; also f, g,
-#                    and h: Envoy's http_service to the service's HTTP authorization port)
+#                    and h: Envoy's http_service to the service's HTTP authorization port;
+#                    w: the in-process filter (crates/wasm-filter, deploy/wasm/envoy.yaml),
+#                    cached tokens; x: the same filter, every request a token never seen;
+#                    v: a proxy-wasm filter that does nothing, the floor of any such filter)
+#   BENCH_WASM_DISTINCT  distinct tokens minted for mode x   (default 200000)
 # CPU per check: the utime + stime a process accumulated over a measured run (from
 # /proc/PID/stat), divided by the checks completed in it; printed for the authorization
 # server (service or do-nothing server) and for Envoy.
@@ -64,6 +68,13 @@ say "building (release)"
 cargo build --release --quiet --bin cognito-ext-authz --example noop_authz --example grpc_load
 bin=$root/target/release
 load=$bin/examples/grpc_load
+if [[ " $modes " == *" w "* || " $modes " == *" x "* || " $modes " == *" v "* ]]; then
+  say "building the in-process filter (scripts/build-wasm.sh) and the do-nothing one"
+  scripts/build-wasm.sh > /dev/null
+  cargo build --quiet --locked --profile wasm-release -p cognito-ext-authz-wasm --example noop_filter --target wasm32-wasip1
+  module=${CARGO_TARGET_DIR:-$root/target}/wasm32-wasip1/wasm-release/cognito_ext_authz_wasm.wasm
+  noop_module=${CARGO_TARGET_DIR:-$root/target}/wasm32-wasip1/wasm-release/examples/noop_filter.wasm
+fi
 
 # ---------------------------------------------------------------- processes
 pids=()
@@ -125,6 +136,16 @@ if { want distinct || want memory; } && [ "$(lines "$many")" -lt "$distinct" ]; 
   say "minting $distinct distinct tokens (RSA-2048 signatures; this takes a while, once)"
   "$load" mint "$fix" --count "$distinct" --start 1000000 --out "$many"
 fi
+# Mode x: tokens no run has used yet (each request one the filter has never verified).
+wasm_distinct=${BENCH_WASM_DISTINCT:-200000}
+wasm_many=$fix/wasm-distinct-$wasm_distinct.txt
+if [[ " $modes " == *" x "* ]]; then
+  if [ -f "$wasm_many" ] && [ -n "$(find "$wasm_many" -mmin +240)" ]; then rm -f "$wasm_many"; fi
+  if [ "$(lines "$wasm_many")" -lt "$wasm_distinct" ]; then
+    say "minting $wasm_distinct distinct tokens for mode x"
+    "$load" mint "$fix" --count "$wasm_distinct" --start 5000000 --out "$wasm_many"
+  fi
+fi
 
 # The key set, served the way Cognito serves it (a static document).
 (cd "$fix/www" && exec python3 -m http.server "$jwks_port" --bind 127.0.0.1 > /dev/null 2>&1) &
@@ -176,7 +197,8 @@ fi
 
 # ---------------------------------------------------------------- through Envoy
 envoy_run() { # MODE AUTHZ_PID ARGS... -> prints "rps p50_ms p99_ms non2xx authz_us envoy_us"
-  local mode=$1 authz=$2
+  # The measured run's tokens and request script: $run_tokens and $run_lua when set (mode x).
+  local mode=$1 authz=$2 tokens=${run_tokens:-$cached} lua=${run_lua:-scripts/bench/wrk.lua}
   shift 2
   # The shipped deploy/envoy/envoy.yaml, derived per mode (support.envoy.derive).
   .venv/bin/python scripts/bench/envoy_config.py "$mode" "$envoy_port" "$envoy_admin" "$@" > "$work/run/envoy-$mode.yaml"
@@ -199,8 +221,8 @@ envoy_run() { # MODE AUTHZ_PID ARGS... -> prints "rps p50_ms p99_ms non2xx authz
   local out a0 a1 e0 e1
   a0=$([ "$authz" = - ] && echo 0 || cpu_ticks "$authz")
   e0=$(cpu_ticks "$pid")
-  out=$(wrk -t1 -c"$conc" -d"${duration}s" --latency -s scripts/bench/wrk.lua \
-    "http://127.0.0.1:$envoy_port" -- "$cached")
+  out=$(wrk -t1 -c"$conc" -d"${duration}s" --latency -s "$lua" \
+    "http://127.0.0.1:$envoy_port" -- "$tokens" "${run_skip:-0}")
   a1=$([ "$authz" = - ] && echo 0 || cpu_ticks "$authz")
   e1=$(cpu_ticks "$pid")
   stop "$pid"
@@ -222,6 +244,9 @@ label[d]="(d) ext_authz -> noop" label[e]="(e) ext_authz -> noop, identity answe
 label[f]="(f) ext_authz -> noop, identity headers only"
 label[g]="(g) ext_authz -> noop, metadata only"
 label[h]="(h) ext_authz http_service -> service HTTP"
+label[w]="(w) in-process filter (wasm)"
+label[x]="(x) in-process filter, distinct tokens"
+label[v]="(v) a do-nothing proxy-wasm filter"
 if want envoy; then
   say "through Envoy (--concurrency 1), wrk -t1 -c$conc -d${duration}s, $repeat round(s)"
   for round in $(seq 1 "$repeat"); do
@@ -235,6 +260,16 @@ if want envoy; then
         f) r=$(envoy_run ext_authz "$headers_only" "$headers_port") ;;
         g) r=$(envoy_run ext_authz "$meta_only" "$meta_port") ;;
         h) r=$(envoy_run ext_authz_http "$svc" "$http_port") ;;
+        w) r=$(envoy_run wasm - "$module" "$fix/policy.yaml" "$jwks_port") ;;
+        v) r=$(envoy_run wasm - "$noop_module" "$fix/policy.yaml" "$jwks_port") ;;
+        x) # Each round starts where the last one stopped in the token file.
+          r=$(run_tokens=$wasm_many run_lua=scripts/bench/wrk-distinct.lua run_skip=${x_used:-0} \
+            envoy_run wasm - "$module" "$fix/policy.yaml" "$jwks_port")
+          x_used=$(( ${x_used:-0} + $(awk '/requests in/ { print $1 }' "$work/run/wrk-wasm-last.txt") ))
+          if [ "$x_used" -gt "$wasm_distinct" ]; then
+            echo "mode x used $x_used tokens of $wasm_distinct: some were seen before (raise BENCH_WASM_DISTINCT)" >&2
+            exit 1
+          fi ;;
       esac
       read -r rps p50 p99 bad a_us e_us <<< "$r"
       echo "   round $round ($m): $rps req/s, p50 $p50, p99 $p99, non-2xx $bad, CPU/check authz $a_us µs, Envoy $e_us µs" >&2
@@ -253,6 +288,33 @@ if want envoy; then
     env_rps[$m]=$(tr ' ' '\n' <<< "${rps_runs[$m]}" | grep . | median)
     authz_cpu[$m]=$(tr ' ' '\n' <<< "${authz_cpu[$m]}" | { grep -v -e '^$' -e '^-$' || true; } | median)
     envoy_cpu[$m]=$(tr ' ' '\n' <<< "${envoy_cpu[$m]}" | grep . | median)
+  done
+fi
+
+# The in-process filter's memory: Envoy's RSS with the filter and without (mode a's
+# configuration), after a short load, with 1 and 4 workers: each worker (and the main
+# thread) holds its own copy of the module, policy, key sets and token cache.
+envoy_rss_kib() { # MODE WORKERS ARGS... -> Envoy's VmRSS after 2 s of load
+  local mode=$1 workers=$2
+  shift 2
+  .venv/bin/python scripts/bench/envoy_config.py "$mode" "$envoy_port" "$envoy_admin" "$@" > "$work/run/envoy-rss-$mode.yaml"
+  "$envoy" -c "$work/run/envoy-rss-$mode.yaml" --concurrency "$workers" --log-level warn \
+    > "$work/run/envoy-rss-$mode.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 200); do
+    curl -sf "http://127.0.0.1:$envoy_admin/ready" > /dev/null && break
+    sleep 0.05
+  done
+  wrk -t1 -c"$conc" -d2s -s scripts/bench/wrk.lua "http://127.0.0.1:$envoy_port" -- "$cached" > /dev/null
+  rss_kib "$pid" VmRSS
+  stop "$pid"
+}
+declare -A wasm_rss
+if want envoy && [[ " $modes " == *" w "* ]]; then
+  say "Envoy's memory with and without the in-process filter"
+  for workers in 1 4; do
+    wasm_rss[none-$workers]=$(envoy_rss_kib none "$workers")
+    wasm_rss[wasm-$workers]=$(envoy_rss_kib wasm "$workers" "$module" "$fix/policy.yaml" "$jwks_port")
   done
 fi
 
@@ -342,6 +404,10 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
     done
     echo "  c/d = $(ratio "${env_rps[c]:-}" "${env_rps[d]:-}")   c/e = $(ratio "${env_rps[c]:-}" "${env_rps[e]:-}")   c/b = $(ratio "${env_rps[c]:-}" "${env_rps[b]:-}")   c/a = $(ratio "${env_rps[c]:-}" "${env_rps[a]:-}")"
     echo "  CPU per check, service/noop = $(ratio "${authz_cpu[c]:-}" "${authz_cpu[d]:-}")"
+    [ -n "${env_rps[w]:-}" ] && echo "  w/b = $(ratio "${env_rps[w]:-}" "${env_rps[b]:-}")   w/a = $(ratio "${env_rps[w]:-}" "${env_rps[a]:-}")   w/c = $(ratio "${env_rps[w]:-}" "${env_rps[c]:-}")   x/w = $(ratio "${env_rps[x]:-}" "${env_rps[w]:-}")   w/v = $(ratio "${env_rps[w]:-}" "${env_rps[v]:-}")   v/b = $(ratio "${env_rps[v]:-}" "${env_rps[b]:-}")"
+    if [ -n "${wasm_rss[wasm-1]:-}" ]; then
+      echo "  Envoy RSS without / with the filter: 1 worker $(mib "${wasm_rss[none-1]}") / $(mib "${wasm_rss[wasm-1]}"), 4 workers $(mib "${wasm_rss[none-4]}") / $(mib "${wasm_rss[wasm-4]}")"
+    fi
     [ -n "${env_rps[h]:-}" ] && echo "  h/c = $(ratio "${env_rps[h]:-}" "${env_rps[c]:-}")   CPU per check, HTTP/gRPC port = $(ratio "${authz_cpu[h]:-}" "${authz_cpu[c]:-}")"
   fi
   if want direct; then

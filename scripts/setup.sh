@@ -22,6 +22,13 @@ if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
   fi
 fi
 
+# The in-process filter's target (crates/wasm-filter, scripts/build-wasm.sh).
+if command -v rustup >/dev/null; then
+  rustup target add wasm32-wasip1 >/dev/null
+else
+  echo "== rustup not found: add the wasm32-wasip1 target to your Rust toolchain for the filter" >&2
+fi
+
 req=tests/requirements.txt
 harness=tests/python/harness
 stamp=.venv/.requirements.sha256

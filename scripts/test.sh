@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 cargo build --release --locked --bin cognito-ext-authz
+# The in-process filter's module: the e2e suite runs the decisions through it too.
+scripts/build-wasm.sh
 # The service, the decision core and the importer (crates/core's and crates/import's unit
 # tests); crates/testkit, the test kit, has none of its own.
 cargo test --locked --workspace

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prints the Envoy configuration for one benchmark mode, derived from the shipped one.
 
-    envoy_config.py MODE LISTEN_PORT ADMIN_PORT [AUTHZ_PORT | JWKS_FILE ISSUER]
+    envoy_config.py MODE LISTEN_PORT ADMIN_PORT [AUTHZ_PORT | JWKS_FILE ISSUER | MODULE POLICY JWKS_PORT]
 
 Every mode is deploy/envoy/envoy.yaml (its listener, HTTP connection manager hardening,
 overload manager) on 127.0.0.1, with allowed requests answered by the router's
@@ -15,6 +15,9 @@ differs between modes and no upstream server competes for the two cores
   ext_authz_http  deploy/envoy/envoy-http.yaml's ext_authz http_service and cluster,
              pointed at the service's HTTP authorization port 127.0.0.1:AUTHZ_PORT, without
              the active health check
+  wasm       deploy/wasm/envoy.yaml instead: the in-process filter (MODULE) with the policy
+             file POLICY as its configuration, its key sets fetched through the
+             cognito_jwks cluster pointed at 127.0.0.1:JWKS_PORT (plain HTTP)
   ext_authz  the shipped ext_authz filter and cognito_ext_authz cluster (HTTP/2, 0.5 s
              timeout, fail closed, retries, circuit breakers) pointed at
              127.0.0.1:AUTHZ_PORT, without the active health check, so that the
@@ -31,7 +34,9 @@ import sys
 
 import yaml
 
-from support import envoy
+from pathlib import Path
+
+from support import envoy, wasm
 
 
 def without_ext_authz(cfg: dict) -> None:
@@ -76,6 +81,12 @@ def config(mode: str, listen: int, admin: int, args: list[str]) -> dict:
         return envoy.derive(**where, authz=("127.0.0.1", int(args[0])),
                             base=envoy.reference(envoy.HTTP_REFERENCE),
                             transforms=[envoy.answer_directly, no_active_health_check])
+    if mode == "wasm" and len(args) == 3:
+        module, policy, jwks_port = args
+        configuration = wasm.plugin_configuration(Path(policy).read_text())
+        return envoy.derive(**where, base=wasm.reference(),
+                            transforms=[envoy.answer_directly,
+                                        wasm.configured(Path(module), configuration, int(jwks_port))])
     if mode == "ext_authz" and len(args) == 1:
         return envoy.derive(**where, authz=("127.0.0.1", int(args[0])),
                             transforms=[envoy.answer_directly, no_active_health_check])

@@ -23,6 +23,7 @@ from support import procs, tokens, tools
 from support.keyserver import KeyServer, SigningKey
 from support.stack import Stack
 from support.upstream import EchoServer
+from support.wasm import WasmStack, module_path
 
 # Pools with real-looking ids (region, "_", 9 characters). POOL restricts app clients.
 POOL = "us-east-1_E2eUsers1"
@@ -171,6 +172,20 @@ def new_stack(authz_bin: Path, envoy_bin: Path, upstream: EchoServer) -> Callabl
 @pytest.fixture(scope="session")
 def stack(new_stack: Callable[..., Stack], workdir: Path, keys: KeyServer) -> Stack:
     with new_stack(workdir=workdir, policy=main_policy(keys), name="main") as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def wasm_module() -> Path:
+    """The in-process filter's release module (scripts/build-wasm.sh)."""
+    return tools.require("cognito_ext_authz_wasm.wasm", module_path(), "run scripts/build-wasm.sh")
+
+
+@pytest.fixture(scope="session")
+def wasm_stack(envoy_bin: Path, wasm_module: Path, workdir: Path, keys: KeyServer, upstream: EchoServer) -> WasmStack:
+    """The main policy in Envoy through the in-process filter (deploy/wasm/envoy.yaml)."""
+    with WasmStack(envoy_bin=envoy_bin, module=wasm_module, workdir=workdir, policy=main_policy(keys),
+                   upstream=upstream, keys_port=keys.port, name="wasm-main") as s:
         yield s
 
 

@@ -1,7 +1,9 @@
 //! The core's cryptography, behind one small trait so that another backend can serve it:
 //! RS256 verification with an RSA public key parsed once per key set, and SHA-256 for the
 //! verified-token cache. The backend is chosen at build time; the service's is aws-lc-rs
-//! (feature `aws-lc`, the default), the one reqwest and rustls already use.
+//! (feature `aws-lc`, the default), the one reqwest and rustls already use; the
+//! WebAssembly filter's is RustCrypto's `rsa` and `sha2` (feature `rust-crypto`), held to
+//! the same answers by the tests in `agreement.rs`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -28,12 +30,24 @@ pub trait VerifyRs256: Send + Sync + fmt::Debug {
 pub type PublicKey = Arc<dyn VerifyRs256>;
 
 #[cfg(feature = "aws-lc")]
-mod aws_lc;
+pub mod aws_lc;
+#[cfg(feature = "rust-crypto")]
+pub mod rust_crypto;
+
+// aws-lc when it is there (the service's), RustCrypto otherwise (the WebAssembly filter's);
+// a build with both (the tests that hold them to each other) serves with aws-lc.
 #[cfg(feature = "aws-lc")]
 pub use aws_lc::AwsLc as Compiled;
+#[cfg(all(feature = "rust-crypto", not(feature = "aws-lc")))]
+pub use rust_crypto::RustCrypto as Compiled;
 
-#[cfg(not(feature = "aws-lc"))]
-compile_error!("cognito-ext-authz-core needs a cryptography backend: enable the `aws-lc` feature");
+#[cfg(not(any(feature = "aws-lc", feature = "rust-crypto")))]
+compile_error!(
+    "cognito-ext-authz-core needs a cryptography backend: enable `aws-lc` (the default) or `rust-crypto`"
+);
+
+#[cfg(all(test, feature = "aws-lc", feature = "rust-crypto"))]
+mod agreement;
 
 /// An RSA public key, through the compiled-in backend.
 pub fn rsa_public_key(n: &[u8], e: &[u8]) -> Result<PublicKey, String> {

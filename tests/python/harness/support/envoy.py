@@ -101,7 +101,7 @@ def derive(
         _socket(listener["address"], listen)
     if admin:
         _socket(cfg["admin"]["address"], admin)
-    if authz:
+    if authz and authz[1]:
         _endpoint(cluster(cfg, AUTHZ_CLUSTER), authz)
     if upstream:
         _endpoint(cluster(cfg, APP_CLUSTER), upstream)
@@ -201,10 +201,12 @@ class EnvoyProxy:
         ready_timeout: float = DEADLINE_SECONDS,
         transform: Transform | None = None,
         base: dict | None = None,
+        concurrency: int = 1,
     ) -> None:
         """`transform` edits the derived configuration (parsed YAML) in place, for a test
         of a deliberate variant; by default the reference file runs unchanged. `base` is
-        another shipped file to start from (`reference(HTTP_REFERENCE)`)."""
+        another shipped file to start from (`reference(HTTP_REFERENCE)`; deploy/wasm/envoy.yaml,
+        which has no ext_authz cluster: `authz_port` 0). `concurrency`: Envoy's workers."""
         self.listen_port = listen_port or free_port()
         self.admin_port = admin_port or free_port()
         self.config = derive(
@@ -222,7 +224,7 @@ class EnvoyProxy:
                 envoy_bin,
                 "-c", self.config_path,
                 "--disable-hot-restart",  # several Envoys side by side, no shared memory
-                "--concurrency", "1",
+                "--concurrency", str(concurrency),
                 "--log-level", "warn",
                 "--file-flush-interval-msec", "200",  # access log lines show up quickly
             ],
