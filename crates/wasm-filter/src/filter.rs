@@ -23,13 +23,17 @@ use crate::config::{Config, KeysConfig};
 use crate::host;
 use crate::keys::{HostKeys, PENDING, now, read_answer};
 
-/// How often the root context looks at its key sets.
-const TICK: Duration = Duration::from_secs(1);
+/// How often the root context looks at its key sets and starts the fetches wanted. Key
+/// fetches start only there, never from a request's context: the host ties a call to the
+/// context that starts it, and a request that goes away would take the answer with it.
+const TICK: Duration = Duration::from_millis(50);
 /// The longest wait between two attempts at a key set that failed (the service's).
 const MAX_RETRY: Duration = Duration::from_secs(30);
 
 /// Everything one plugin instance decides with, on one worker.
 pub(crate) struct Filter {
+    /// The root context's id: the context key fetches belong to.
+    root_id: u32,
     pipeline: Pipeline,
     keys: Vec<Arc<PoolKeys>>,
     /// (pool id, jwksUri), index for index with `keys`.
@@ -50,7 +54,7 @@ struct State {
 }
 
 impl Filter {
-    fn new(config: Config, source: HostKeys) -> Filter {
+    fn new(root_id: u32, config: Config, source: HostKeys) -> Filter {
         let store = KeyStore::new(Arc::new(source.clone()), config.keys.cooldown);
         let keys = store.for_policy(&config.policy);
         let sets = config
@@ -74,6 +78,7 @@ impl Filter {
         );
         pipeline.replace_revocations(Arc::new(config.revocations));
         Filter {
+            root_id,
             pipeline,
             keys,
             sets,
@@ -103,11 +108,13 @@ impl Filter {
         )
     }
 
+    /// Whether a key fetch is wanted or in flight (a request on an unknown `kid` waits).
     fn fetching(&self) -> bool {
-        !self.state.borrow().calls.is_empty()
+        !self.state.borrow().calls.is_empty() || self.source.wants_any()
     }
 
-    /// Starts the key fetches the core asked for, one per pool at a time.
+    /// Starts the key fetches the core asked for, one per pool at a time; only ever from
+    /// the root context's own callbacks (its tick, an answer, its configuration).
     fn dispatch_wanted(&self) {
         for (pool, uri) in self.source.take_wanted() {
             let Some(index) = self.sets.iter().position(|s| s.0 == pool && s.1 == uri) else {
@@ -217,7 +224,8 @@ impl Filter {
                 let _ = host::resume_request();
             }
         }
-        self.dispatch_wanted();
+        // Back to the root: whatever the callback does next is the root's own.
+        let _ = host::set_effective_context(self.root_id);
     }
 
     /// Looks at every key set: gives up on fetches past their time, refreshes the ones
@@ -265,9 +273,16 @@ impl Filter {
 }
 
 /// The root context: reads the configuration, keeps the key sets fresh.
-#[derive(Default)]
 pub(crate) struct Root {
+    id: u32,
     filter: Option<Rc<Filter>>,
+}
+
+impl Root {
+    /// The root context `id`, not configured yet.
+    pub(crate) fn new(id: u32) -> Root {
+        Root { id, filter: None }
+    }
 }
 
 impl Context for Root {
@@ -302,7 +317,7 @@ impl RootContext for Root {
         };
         let pools = config.policy.pools.len();
         let routes = config.policy.routes.routes().len();
-        let filter = Rc::new(Filter::new(config, HostKeys::default()));
+        let filter = Rc::new(Filter::new(self.id, config, HostKeys::default()));
         host::log(
             LogLevel::Info,
             &format!("cognito-ext-authz: policy loaded ({routes} routes, {pools} user pools)"),
@@ -383,10 +398,10 @@ impl HttpContext for Http {
             }
         };
         let decision = filter.decide(&request);
-        filter.dispatch_wanted();
         if is_unknown_key(&decision) && filter.fetching() && !self.waited {
             // The service waits for the refetch an unknown kid starts; so does the filter,
-            // paused until the key fetches in flight are done (each bounded by its timeout).
+            // paused until the key fetches wanted or in flight are done (the root starts
+            // them at its next tick; each is bounded by its timeout).
             self.waited = true;
             filter
                 .state

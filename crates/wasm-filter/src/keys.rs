@@ -5,7 +5,7 @@
 //! awaits an HTTPS fetch; a proxy-wasm filter cannot wait inside a callback, its HTTP
 //! calls answer in a later one. So [`HostKeys`] answers the core at once: with the key
 //! set the host delivered, when there is one waiting, or else by noting the fetch as
-//! wanted (the filter dispatches it right after) and answering "not yet", which the core
+//! wanted (the root context dispatches it at its next tick) and answering "not yet", which the core
 //! treats as a failed fetch: the last good keys stay, and a pool that has none refuses
 //! its tokens (401). When the host's answer arrives it is delivered and the core's
 //! refresh runs again to take it.
@@ -43,6 +43,11 @@ impl HostKeys {
     /// The fetches the core asked for since the last call.
     pub(crate) fn take_wanted(&self) -> Vec<(String, String)> {
         self.with(|x| std::mem::take(&mut x.wanted))
+    }
+
+    /// Whether the core asked for a fetch nobody has dispatched yet.
+    pub(crate) fn wants_any(&self) -> bool {
+        self.with(|x| !x.wanted.is_empty())
     }
 
     /// Hands the host's answer for (pool, uri) to the core's next refresh of that pool.

@@ -25,8 +25,8 @@ mod entry {
     #![allow(missing_docs, unreachable_pub)]
     proxy_wasm::main! {{
         proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Info);
-        proxy_wasm::set_root_context(|_| -> Box<dyn proxy_wasm::traits::RootContext> {
-            Box::new(super::filter::Root::default())
+        proxy_wasm::set_root_context(|id| -> Box<dyn proxy_wasm::traits::RootContext> {
+            Box::new(super::filter::Root::new(id))
         });
     }}
 }

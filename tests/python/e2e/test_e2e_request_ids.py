@@ -89,6 +89,6 @@ def test_envoys_own_request_id_joins_its_access_log_with_the_decision(logged_ids
     rid = entry["request_id"]
     assert re.fullmatch(r"[0-9a-f-]{36}", rid), entry  # made up by Envoy
     line = _decision_line(svc.process.log_path, rid)
-    assert '"insufficient_scope"' in line, line
+    assert " reason=insufficient_scope " in line, line
     # The same decision on both lines: Envoy's from dynamic_metadata, the service's own.
     assert "insufficient_scope" in json.dumps(entry["authz"]), entry

@@ -11,6 +11,7 @@ fetching its own key sets: fetch counts are compared before and after, not absol
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -43,6 +44,11 @@ defaultAction: deny
 """
 
 
+# The unknown-kid refetch cooldown of the `rotating` stack: long enough for a burst of
+# bogus kids (one refetch), short enough to wait out after the start-up fetches.
+COOLDOWN = 3
+
+
 def _pool(prefix: str) -> str:
     return f"eu-central-1_{prefix}{int(time.time() * 1000) % 1000000:06d}"
 
@@ -53,10 +59,16 @@ def rotating(envoy_bin: Path, wasm_module: Path, tmp_path: Path, keys: KeyServer
     keys.add_pool(pool)
     with WasmStack(envoy_bin=envoy_bin, module=wasm_module, workdir=tmp_path, policy=_policy(keys, pool),
                    upstream=upstream, keys_port=keys.port, name="wasm-keys",
-                   keys={"cooldownSeconds": 600}) as s:
+                   keys={"cooldownSeconds": COOLDOWN}) as s:
         token = tokens.access_token(keys.keys(pool)[0], keys.issuer(pool), scope="files/read")
         # The start-up fetch is under way or done: the first request waits for it.
         upstream_saw(s.request("/files/x", token=token))
+        # Envoy's main thread has a root context too, which fetches the key set once; a
+        # root whose first call was made before the cluster was up tries again a second
+        # later, and a fetch of any kind starts the cooldown. Counts of fetches in the
+        # tests start once both have the keys and the cooldown of those fetches is over.
+        wait_until(lambda: keys.fetches[pool] >= 2, 10, "the main thread's key fetch")
+        time.sleep(COOLDOWN + 0.2)
         yield s, pool
 
 
@@ -70,6 +82,28 @@ def test_new_key_is_picked_up_on_unknown_kid(rotating, keys: KeyServer) -> None:
     upstream_saw(stack.request("/files/x", token=token))
     upstream_saw(stack.request("/files/x", token=token))
     assert keys.fetches[pool] - before == 1, "one refetch for the new kid"
+
+
+def test_a_refetch_outlives_the_request_that_started_it(rotating, keys: KeyServer) -> None:
+    """A client whose unknown kid starts a refetch, and then goes away, does not take the
+    refetch's answer with it: the key set arrives for everyone (as in the service, whose
+    refetch runs detached from the check that started it)."""
+    stack, pool = rotating
+    new_key = keys.add_key(pool)
+    keys.set_delay(pool, 1.5)
+    bogus = tokens.sign(tokens.access_claims(keys.issuer(pool), scope="files/read"),
+                        tokens.SigningKey.generate(), kid="gone-away")
+    before = keys.fetches[pool]
+    with socket.create_connection(("127.0.0.1", stack.envoy.listen_port)) as s:
+        s.sendall(f"GET /files/x HTTP/1.1\r\nhost: api.example.com\r\n"
+                  f"authorization: Bearer {bogus}\r\n\r\n".encode())
+        time.sleep(0.3)  # the refetch is under way; the client goes away
+    wait_until(lambda: keys.fetches[pool] > before, 10, "the refetch reaching the key server")
+    time.sleep(1.6)  # the key server's answer is back
+    keys.set_delay(pool, 0)
+    token = tokens.access_token(new_key, keys.issuer(pool), scope="files/read")
+    upstream_saw(stack.request("/files/x", token=token))
+    assert keys.fetches[pool] - before == 1, "the new key came with that one refetch"
 
 
 def test_unknown_kid_refetches_are_rate_limited(rotating, keys: KeyServer) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -81,6 +82,7 @@ class KeyServer:
         self._lock = threading.Lock()
         self._pools: dict[str, list[SigningKey]] = {}
         self._failing: dict[str, int] = {}
+        self._delay: dict[str, float] = {}
         self.fetches: dict[str, int] = {}
         server = self
 
@@ -135,6 +137,11 @@ class KeyServer:
             else:
                 self._failing[pool_id] = status
 
+    def set_delay(self, pool_id: str, seconds: float) -> None:
+        """Answer this pool's JWKS only after `seconds` (0: at once)."""
+        with self._lock:
+            self._delay[pool_id] = seconds
+
     def jwks(self, pool_id: str) -> dict:
         with self._lock:
             return {"keys": [k.public_jwk() for k in self._pools[pool_id]]}
@@ -156,6 +163,11 @@ class KeyServer:
 
     def _answer(self, path: str) -> tuple[int, dict]:
         parts = path.split("?", 1)[0].strip("/").split("/")
+        if parts:
+            with self._lock:
+                delay = self._delay.get(parts[0], 0.0)
+            if delay:
+                time.sleep(delay)
         if len(parts) == 3 and parts[1:] == [".well-known", "jwks.json"]:
             pool_id = parts[0]
             with self._lock:
