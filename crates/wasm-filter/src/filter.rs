@@ -365,19 +365,9 @@ impl Drop for Http {
     }
 }
 
-impl Context for Http {
-    fn on_http_call_response(
-        &mut self,
-        token: u32,
-        _headers: usize,
-        body_size: usize,
-        _trailers: usize,
-    ) {
-        if let Some(filter) = &self.filter {
-            filter.answered(token, body_size);
-        }
-    }
-}
+// Key fetches belong to the root context (its tick starts them): a request's context is
+// never told of an HTTP call's answer.
+impl Context for Http {}
 
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
