@@ -151,7 +151,7 @@ pub fn read_policy_folder(dir: &Path) -> Result<PolicyFolder, FileErrors> {
         hasher.extend_from_slice(name.as_bytes());
         hasher.push(0);
         match &read {
-            Ok(text) => hasher.extend_from_slice(&crate::follow::text_digest(text)),
+            Ok(text) => hasher.extend_from_slice(&crate::crypto::sha256(text.as_bytes())),
             Err(e) => hasher.extend_from_slice(e.to_string().as_bytes()),
         }
         hasher.push(0);
@@ -159,7 +159,7 @@ pub fn read_policy_folder(dir: &Path) -> Result<PolicyFolder, FileErrors> {
     }
     Ok(PolicyFolder {
         files,
-        digest: crate::follow::text_digest_bytes(&hasher),
+        digest: crate::crypto::sha256(&hasher),
     })
 }
 

@@ -209,15 +209,7 @@ pub fn spawn(paths: Vec<PathBuf>, timing: Timing) -> notify::Result<mpsc::Receiv
 
 /// A digest of a followed file's text, to tell real changes from touches.
 pub fn text_digest(text: &str) -> [u8; 32] {
-    text_digest_bytes(text.as_bytes())
-}
-
-/// A digest of bytes read from followed files.
-pub fn text_digest_bytes(bytes: &[u8]) -> [u8; 32] {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
+    crate::crypto::sha256(text.as_bytes())
 }
 
 /// Why a version of the followed files was not taken.
