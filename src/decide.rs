@@ -11,7 +11,7 @@ use std::time::Instant;
 use tracing::Instrument as _;
 
 use crate::answer::Answer;
-use crate::decision::{Decision, DenyReason};
+use crate::decision::DenyReason;
 use crate::pipeline::{Pipeline, Request};
 use crate::trace_context::Correlation;
 
@@ -33,20 +33,7 @@ pub async fn decide(
             pipeline.decide(&request).instrument(span.clone()).await,
             request,
         ),
-        Err(reason) => {
-            let active = pipeline.active();
-            let policy = &active.policy;
-            (
-                Decision::deny(
-                    reason,
-                    None,
-                    None,
-                    policy.insufficient_scope_status,
-                    &policy.gateway_responses,
-                ),
-                Request::default(),
-            )
-        }
+        Err(reason) => (pipeline.refuse(reason), Request::default()),
     };
     crate::observe::telemetry::record_decision(&span, &decision);
     drop(span);

@@ -46,6 +46,20 @@ impl Pipeline {
         self.active.load_full()
     }
 
+    /// The denial of a request that cannot be decided at all (it could not be read into a
+    /// [`Request`]: no route, no authorizer), answered as the policy in force answers.
+    pub fn refuse(&self, reason: DenyReason) -> Decision {
+        let active = self.active();
+        let policy = &active.policy;
+        Decision::deny(
+            reason,
+            None,
+            None,
+            policy.insufficient_scope_status,
+            &policy.gateway_responses,
+        )
+    }
+
     /// Puts a new policy in force; checks already running finish under the old one.
     pub fn replace(&self, active: ActivePolicy) {
         self.active.store(Arc::new(active));

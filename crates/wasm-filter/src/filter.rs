@@ -97,15 +97,7 @@ impl Filter {
 
     /// A denial for a request that cannot be decided at all.
     fn refuse(&self, reason: DenyReason) -> Decision {
-        let active = self.pipeline.active();
-        let policy = &active.policy;
-        Decision::deny(
-            reason,
-            None,
-            None,
-            policy.insufficient_scope_status,
-            &policy.gateway_responses,
-        )
+        self.pipeline.refuse(reason)
     }
 
     /// Whether a key fetch is wanted or in flight (a request on an unknown `kid` waits).
