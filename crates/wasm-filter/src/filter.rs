@@ -2,7 +2,7 @@
 //! the verified-token cache (the core's [`Pipeline`]); one HTTP context per request asks
 //! it for a decision and carries out the core's [`Answer`].
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -41,6 +41,9 @@ pub(crate) struct Filter {
     timing: KeysConfig,
     source: HostKeys,
     state: RefCell<State>,
+    /// Whether the host writes debug lines (looked up at each tick): the decision line is
+    /// only formatted and handed over when it does.
+    debug: Cell<bool>,
 }
 
 #[derive(Default)]
@@ -54,7 +57,7 @@ struct State {
 }
 
 impl Filter {
-    fn new(root_id: u32, config: Config, source: HostKeys) -> Filter {
+    pub(crate) fn new(root_id: u32, config: Config, source: HostKeys) -> Filter {
         let store = KeyStore::new(Arc::new(source.clone()), config.keys.cooldown);
         let keys = store.for_policy(&config.policy);
         let sets = config
@@ -85,11 +88,12 @@ impl Filter {
             timing: config.keys,
             source,
             state: RefCell::new(state),
+            debug: Cell::new(true),
         }
     }
 
     /// The core's decision on `request`.
-    fn decide(&self, request: &Request) -> Decision {
+    pub(crate) fn decide(&self, request: &Request) -> Decision {
         // Cannot stay pending (keys.rs); if it ever did, the request is refused.
         now(self.pipeline.decide(request))
             .unwrap_or_else(|| self.refuse(DenyReason::InvalidToken(TokenError::UnknownKey)))
@@ -144,7 +148,11 @@ impl Filter {
     }
 
     /// Gives the core the answer for pool `index` and records when to look again.
-    fn taken(&self, index: usize, answer: Result<cognito_ext_authz_core::KeyMap, KeyError>) {
+    pub(crate) fn taken(
+        &self,
+        index: usize,
+        answer: Result<cognito_ext_authz_core::KeyMap, KeyError>,
+    ) {
         let (Some((pool, uri)), Some(keys)) = (self.sets.get(index), self.keys.get(index)) else {
             return;
         };
@@ -211,7 +219,7 @@ impl Filter {
                 continue; // the request is gone
             }
             let decision = self.decide(&request);
-            log_decision(&decision, &request);
+            self.log_decision(&decision, &request);
             if let Action::Continue = carry_out(&decision, &request) {
                 let _ = host::resume_request();
             }
@@ -223,6 +231,7 @@ impl Filter {
     /// Looks at every key set: gives up on fetches past their time, refreshes the ones
     /// due (a failing one with the service's backoff).
     fn tick(&self) {
+        self.debug.set(host::logs_debug());
         let now_at = Instant::now();
         let overdue: Vec<(u32, usize)> = self
             .state
@@ -392,7 +401,7 @@ impl HttpContext for Http {
                 .push((self.context_id, request));
             return Action::Pause;
         }
-        log_decision(&decision, &request);
+        filter.log_decision(&decision, &request);
         carry_out(&decision, &request)
     }
 }
@@ -410,7 +419,11 @@ fn is_unknown_key(decision: &Decision) -> bool {
 /// The request as the core takes it, from the host's header map, as the service reads it
 /// from Envoy's check (method, `:authority`, `:path` with its query, every header line).
 fn read_request() -> Result<Request, DenyReason> {
-    let lines = host::request_headers().ok_or(DenyReason::NotHttp)?;
+    request_from_lines(host::request_headers().ok_or(DenyReason::NotHttp)?)
+}
+
+/// The request the core takes from the host's header lines.
+pub(crate) fn request_from_lines(lines: Vec<(String, Vec<u8>)>) -> Result<Request, DenyReason> {
     let pseudo = |name: &str| {
         lines
             .iter()
@@ -465,31 +478,36 @@ fn carry_out(decision: &Decision, request: &Request) -> Action {
     }
 }
 
-/// One line per decision in Envoy's log (debug level): never a token, nor the query.
-fn log_decision(decision: &Decision, request: &Request) {
-    let path = request.path().split('?').next().unwrap_or_default();
-    let line = match decision {
-        Decision::Allow { reason, route, .. } => format!(
-            "cognito-ext-authz: allow reason={reason:?} route={} method={} path={path}",
-            route.as_deref().unwrap_or("-"),
-            request.method(),
-        ),
-        Decision::Deny {
-            reason,
-            route,
-            dry_run,
-            ..
-        } => format!(
-            "cognito-ext-authz: {} reason={} route={} method={} path={path}",
-            if dry_run.is_some() {
-                "would_deny"
-            } else {
-                "deny"
-            },
-            reason.label(),
-            route.as_deref().unwrap_or("-"),
-            request.method(),
-        ),
-    };
-    host::log(LogLevel::Debug, &line);
+impl Filter {
+    /// One line per decision in Envoy's log (debug level): never a token, nor the query.
+    fn log_decision(&self, decision: &Decision, request: &Request) {
+        if !self.debug.get() {
+            return;
+        }
+        let path = request.path().split('?').next().unwrap_or_default();
+        let line = match decision {
+            Decision::Allow { reason, route, .. } => format!(
+                "cognito-ext-authz: allow reason={reason:?} route={} method={} path={path}",
+                route.as_deref().unwrap_or("-"),
+                request.method(),
+            ),
+            Decision::Deny {
+                reason,
+                route,
+                dry_run,
+                ..
+            } => format!(
+                "cognito-ext-authz: {} reason={} route={} method={} path={path}",
+                if dry_run.is_some() {
+                    "would_deny"
+                } else {
+                    "deny"
+                },
+                reason.label(),
+                route.as_deref().unwrap_or("-"),
+                request.method(),
+            ),
+        };
+        host::log(LogLevel::Debug, &line);
+    }
 }

@@ -54,6 +54,8 @@ unsafe extern "C" {
     fn proxy_continue_stream(stream_type: StreamType) -> Status;
     fn proxy_set_tick_period_milliseconds(period: u32) -> Status;
     fn proxy_log(level: LogLevel, message_data: *const u8, message_size: usize) -> Status;
+    // The level as a plain number: a value outside the enum must not become a `LogLevel`.
+    fn proxy_get_log_level(return_level: *mut u32) -> Status;
     fn proxy_set_effective_context(context_id: u32) -> Status;
 }
 
@@ -278,6 +280,15 @@ pub(crate) fn set_tick_period(period: Duration) -> Result<(), Status> {
     let millis = u32::try_from(period.as_millis()).unwrap_or(u32::MAX);
     // SAFETY: no pointers.
     ok(unsafe { proxy_set_tick_period_milliseconds(millis) })
+}
+
+/// Whether the host writes debug lines (its log level for this plugin is debug or trace);
+/// when it cannot say, yes.
+pub(crate) fn logs_debug() -> bool {
+    let mut level = 0u32;
+    // SAFETY: an out-pointer to a local.
+    let status = unsafe { proxy_get_log_level(&mut level) };
+    ok(status).is_err() || level <= LogLevel::Debug as u32
 }
 
 /// A line in Envoy's log at `level`.

@@ -17,6 +17,8 @@ mod config;
 mod filter;
 mod host;
 mod keys;
+#[cfg(feature = "stage-costs")]
+pub mod stages;
 
 /// The module's entry point (`_initialize`), which the host calls once per VM. Compiled
 /// natively too, so that the native build (clippy, unit tests) sees what the module uses.

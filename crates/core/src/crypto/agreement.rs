@@ -174,3 +174,13 @@ fn both_backends_digest_alike() {
         assert_eq!(AwsLc::sha256(data), RustCrypto::sha256(data));
     }
 }
+
+#[test]
+fn the_service_keys_its_cache_by_a_sha_256_prefix() {
+    let token = b"eyJhbGciOiJSUzI1NiJ9.e30.c2ln";
+    assert_eq!(AwsLc::token_key(token)[..], AwsLc::sha256(token)[..16]);
+    assert_ne!(
+        AwsLc::token_key(token),
+        AwsLc::token_key(b"eyJhbGciOiJSUzI1NiJ9.e30.c2lo")
+    );
+}

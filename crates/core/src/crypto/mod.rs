@@ -1,6 +1,6 @@
 //! The core's cryptography, behind one small trait so that another backend can serve it:
-//! RS256 verification with an RSA public key parsed once per key set, and SHA-256 for the
-//! verified-token cache. The backend is chosen at build time; the service's is aws-lc-rs
+//! RS256 verification with an RSA public key parsed once per key set, SHA-256, and the
+//! verified-token cache's key. The backend is chosen at build time; the service's is aws-lc-rs
 //! (feature `aws-lc`, the default), the one reqwest and rustls already use; the
 //! WebAssembly filter's is RustCrypto's `rsa` and `sha2` (feature `rust-crypto`), held to
 //! the same answers by the tests in `agreement.rs`.
@@ -17,6 +17,11 @@ pub trait Backend {
 
     /// SHA-256 of `data`.
     fn sha256(data: &[u8]) -> [u8; 32];
+
+    /// The verified-token cache's key for `token`: 128 bits that no other token can be
+    /// made to share (finding one is a 2^128 search), so that a cached verification is
+    /// only ever reused for the very token it was made for.
+    fn token_key(token: &[u8]) -> [u8; 16];
 }
 
 /// A public key that verifies RS256 signatures (RSASSA-PKCS1-v1_5 with SHA-256).
@@ -52,6 +57,11 @@ mod agreement;
 /// An RSA public key, through the compiled-in backend.
 pub fn rsa_public_key(n: &[u8], e: &[u8]) -> Result<PublicKey, String> {
     Compiled::rsa_public_key(n, e)
+}
+
+/// The verified-token cache's key for `token`, through the compiled-in backend.
+pub fn token_key(token: &[u8]) -> [u8; 16] {
+    Compiled::token_key(token)
 }
 
 /// SHA-256, through the compiled-in backend.

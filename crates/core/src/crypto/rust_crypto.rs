@@ -1,5 +1,6 @@
 //! The pure-Rust backend, for builds where aws-lc cannot go: the in-process WebAssembly
-//! filter. SHA-256 is RustCrypto's `sha2`; the RSA public operation is written here
+//! filter. SHA-256 is RustCrypto's `sha2`; the verified-token cache's key is a keyed
+//! SipHash (`siphasher`); the RSA public operation is written here
 //! (Montgomery multiplication on 32-bit limbs, whose 64-bit products WebAssembly has
 //! natively), because a general big-integer library costs about ten times as much there
 //! (docs/wasm.md). Only public values are involved, so nothing needs constant time.
@@ -83,6 +84,36 @@ impl Backend for RustCrypto {
 
     fn sha256(data: &[u8]) -> [u8; 32] {
         Sha256::digest(data).into()
+    }
+
+    /// Keyed SipHash-2-4 with a 128-bit output and a secret key drawn once per process:
+    /// a pseudo-random function, so without the key (never shown anywhere) another token
+    /// with the same cache key is a blind 2^128 search. A third of SHA-256's cost in
+    /// WebAssembly, which has no SHA instructions (docs/wasm.md). Without a source of
+    /// randomness, the first 128 bits of SHA-256.
+    fn token_key(token: &[u8]) -> [u8; 16] {
+        use std::hash::Hasher as _;
+        use std::sync::OnceLock;
+
+        use siphasher::sip128::{Hasher128 as _, SipHasher24};
+
+        static SECRET: OnceLock<Option<[u8; 16]>> = OnceLock::new();
+        let secret = SECRET.get_or_init(|| {
+            let mut key = [0u8; 16];
+            getrandom::fill(&mut key).ok().map(|()| key)
+        });
+        match secret {
+            Some(key) => {
+                let mut hasher = SipHasher24::new_with_key(key);
+                hasher.write(token);
+                hasher.finish128().as_bytes()
+            }
+            None => {
+                let mut out = [0u8; 16];
+                out.copy_from_slice(&Self::sha256(token)[..16]);
+                out
+            }
+        }
     }
 }
 
@@ -240,5 +271,29 @@ mod tests {
             r_squared(&[1_000_003]),
             [(1u128 << 64).rem_euclid(1_000_003) as u32]
         );
+    }
+
+    #[test]
+    fn token_keys_are_per_token_and_keyed() {
+        let token = format!("eyJ.{}.sig", "a".repeat(900));
+        let key = RustCrypto::token_key(token.as_bytes());
+        assert_eq!(key, RustCrypto::token_key(token.as_bytes()));
+        // Any one byte changed anywhere, or one more or fewer: another key.
+        let mut seen = std::collections::HashSet::from([key]);
+        for at in 0..token.len() {
+            let mut other = token.clone().into_bytes();
+            other[at] ^= 1;
+            assert!(seen.insert(RustCrypto::token_key(&other)), "byte {at}");
+        }
+        assert!(seen.insert(RustCrypto::token_key(&token.as_bytes()[1..])));
+        assert!(seen.insert(RustCrypto::token_key(format!("{token}a").as_bytes())));
+        // Keyed (WASI and every host here have randomness): not the plain SHA-256 prefix,
+        // and not SipHash under an all-zero key.
+        assert_ne!(key[..], RustCrypto::sha256(token.as_bytes())[..16]);
+        use siphasher::sip128::{Hasher128 as _, SipHasher24};
+        use std::hash::Hasher as _;
+        let mut unkeyed = SipHasher24::new_with_key(&[0; 16]);
+        unkeyed.write(token.as_bytes());
+        assert_ne!(key, unkeyed.finish128().as_bytes());
     }
 }

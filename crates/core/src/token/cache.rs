@@ -1,7 +1,9 @@
 //! The cache of verified tokens.
 //!
-//! Keyed by the SHA-256 of the token (so the cache never holds a token, and an entry costs
-//! the same whatever the token's size), bounded in entries, each entry expiring at the
+//! Keyed by a 128-bit digest of the token that no other token can be made to share (the
+//! backend's `token_key`: truncated SHA-256 in the service, a keyed SipHash in the
+//! WebAssembly filter), so the cache never holds a token and an entry costs the same
+//! whatever the token's size; bounded in entries, each entry expiring at the
 //! token's own `exp`. An entry also records the policy generation it was verified under:
 //! after a reload it no longer counts, so a removed pool or app client takes effect at once.
 //! The caller re-checks that the signing key is still in the pool's key set.
@@ -14,7 +16,7 @@ use moka::sync::Cache;
 
 use super::access::{VerifiedToken, now_unix};
 
-type Key = [u8; 32];
+type Key = [u8; 16];
 
 #[derive(Clone)]
 struct Entry {
@@ -69,7 +71,7 @@ impl TokenCache {
 
     /// The cache key of a token.
     pub(crate) fn digest(token: &str) -> Key {
-        crate::crypto::sha256(token.as_bytes())
+        crate::crypto::token_key(token.as_bytes())
     }
 
     /// The verified token for this digest, when it was verified and with which key, if

@@ -201,12 +201,14 @@ class EnvoyProxy:
         ready_timeout: float = DEADLINE_SECONDS,
         transform: Transform | None = None,
         base: dict | None = None,
+        log_levels: str | None = None,
         concurrency: int = 1,
     ) -> None:
         """`transform` edits the derived configuration (parsed YAML) in place, for a test
         of a deliberate variant; by default the reference file runs unchanged. `base` is
         another shipped file to start from (`reference(HTTP_REFERENCE)`; deploy/wasm/envoy.yaml,
-        which has no ext_authz cluster: `authz_port` 0). `concurrency`: Envoy's workers."""
+        which has no ext_authz cluster: `authz_port` 0). `concurrency`: Envoy's workers.
+        `log_levels`: Envoy's `--component-log-level` (e.g. `wasm:debug`); warn otherwise."""
         self.listen_port = listen_port or free_port()
         self.admin_port = admin_port or free_port()
         self.config = derive(
@@ -226,6 +228,7 @@ class EnvoyProxy:
                 "--disable-hot-restart",  # several Envoys side by side, no shared memory
                 "--concurrency", str(concurrency),
                 "--log-level", "warn",
+                *(["--component-log-level", log_levels] if log_levels else []),
                 "--file-flush-interval-msec", "200",  # access log lines show up quickly
             ],
             workdir / f"{name}.log",

@@ -92,6 +92,8 @@ class WasmStack:
         transform: envoy_config.Transform | None = None,
         concurrency: int = 1,
     ) -> None:
+        """The filter writes its decision lines at debug level, and only when Envoy's
+        `wasm` logger is at debug: this stack's is, so tests can read them."""
         self.upstream = upstream
         configuration = plugin_configuration(policy, revocations=revocations, **(keys or {}))
         base = reference()
@@ -110,6 +112,7 @@ class WasmStack:
             transform=both,
             base=base,
             concurrency=concurrency,
+            log_levels="wasm:debug",
         )
 
     def request(self, path: str, **kw: Any) -> http.Response:
