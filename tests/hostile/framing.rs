@@ -173,6 +173,34 @@ async fn a_check_is_read_whole_whatever_its_framing_and_malformed_framing_is_nev
     assert_eq!((status.as_str(), answer), ("12", None), "unknown method");
 }
 
+/// A client whose flow-control window is smaller than its answer (16 bytes, against a few
+/// hundred for an allow with its identity headers) gets the whole answer as it reads, a
+/// window's worth at a time, then its trailers: the answer is neither cut short nor held
+/// back once the window opens again.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_larger_than_the_clients_window_arrives_whole_as_the_client_reads() {
+    use prost::Message as _;
+    let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
+    let addr = service.grpc;
+    let token = bearer(&access_claims("files/read"));
+    let allowed = grpc_message(
+        &request(
+            "GET",
+            "api.example.com",
+            "/files/a",
+            &[("authorization", &token)],
+        )
+        .encode_to_vec(),
+    );
+    for window in [16, 100] {
+        let (status, answer) =
+            raw_check_windowed(addr, grpc_post(addr), &[&allowed], true, window).await;
+        let answer = answer.expect("a message");
+        assert_eq!((status.as_str(), denied_status(&answer)), ("0", 200));
+        assert!(answer.encoded_len() > 3 * window as usize, "{window}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_grpc_request_head_is_bounded_at_16_kib() {
     use prost::Message as _;

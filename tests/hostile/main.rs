@@ -90,9 +90,17 @@ async fn h2_connection(addr: std::net::SocketAddr) -> h2::client::SendRequest<by
 async fn h2_connection_pinging(
     addr: std::net::SocketAddr,
 ) -> (h2::client::SendRequest<bytes::Bytes>, h2::PingPong) {
+    h2_connection_windowed(addr, 1 << 20).await
+}
+
+/// [`h2_connection_pinging`] with a stream flow-control window of `window` bytes.
+async fn h2_connection_windowed(
+    addr: std::net::SocketAddr,
+    window: u32,
+) -> (h2::client::SendRequest<bytes::Bytes>, h2::PingPong) {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (client, mut connection) = h2::client::Builder::new()
-        .initial_window_size(1 << 20)
+        .initial_window_size(window)
         // The answers of calls the tests abandon unread are not the client's concern.
         .data_frame_budget(64 << 20)
         .max_concurrent_reset_streams(1 << 20)
@@ -137,8 +145,20 @@ async fn raw_check(
     chunks: &[&[u8]],
     end: bool,
 ) -> (String, Option<CheckResponse>) {
+    raw_check_windowed(addr, head, chunks, end, 1 << 20).await
+}
+
+/// [`raw_check`] from a client whose stream flow-control window is `window` bytes: it
+/// reads the answer as it comes, giving the window back for each piece.
+async fn raw_check_windowed(
+    addr: std::net::SocketAddr,
+    head: http::Request<()>,
+    chunks: &[&[u8]],
+    end: bool,
+    window: u32,
+) -> (String, Option<CheckResponse>) {
     use prost::Message as _;
-    let client = h2_connection(addr).await;
+    let client = h2_connection_windowed(addr, window).await.0;
     let mut client = client.ready().await.unwrap();
     let (response, mut body) = client.send_request(head, false).unwrap();
     for chunk in chunks {
@@ -161,12 +181,17 @@ async fn raw_check(
     }
     let mut recv = response.into_body();
     let mut data = Vec::new();
-    while let Some(chunk) = recv.data().await {
-        let chunk = chunk.unwrap();
-        let _ = recv.flow_control().release_capacity(chunk.len());
-        data.extend_from_slice(&chunk);
-    }
-    let trailers = recv.trailers().await.unwrap().expect("trailers");
+    let whole = async {
+        while let Some(chunk) = recv.data().await {
+            let chunk = chunk.unwrap();
+            let _ = recv.flow_control().release_capacity(chunk.len());
+            data.extend_from_slice(&chunk);
+        }
+        recv.trailers().await.unwrap().expect("trailers")
+    };
+    let trailers = tokio::time::timeout(Duration::from_secs(30), whole)
+        .await
+        .expect("the whole answer and its trailers, not a hang");
     let status = trailers["grpc-status"].to_str().unwrap().to_owned();
     assert_eq!(data[0], 0, "uncompressed");
     let len = u32::from_be_bytes([data[1], data[2], data[3], data[4]]) as usize;
