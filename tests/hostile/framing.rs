@@ -68,16 +68,7 @@ async fn a_check_is_read_whole_whatever_its_framing_and_malformed_framing_is_nev
     let (_keys, service) =
         keys_and_service(BIN, ROUTES, &[("AUTHZ_REQUEST_TIMEOUT_SECONDS", "120")]).await;
     let addr = service.grpc;
-    let token = bearer(&access_claims("files/read"));
-    let allowed = grpc_message(
-        &request(
-            "GET",
-            "api.example.com",
-            "/files/a",
-            &[("authorization", &token)],
-        )
-        .encode_to_vec(),
-    );
+    let allowed = files_a_allowed();
     let no_token =
         grpc_message(&request("GET", "api.example.com", "/files/a", &[]).encode_to_vec());
 
@@ -182,16 +173,7 @@ async fn an_answer_larger_than_the_clients_window_arrives_whole_as_the_client_re
     use prost::Message as _;
     let (_keys, service) = keys_and_service(BIN, ROUTES, &[]).await;
     let addr = service.grpc;
-    let token = bearer(&access_claims("files/read"));
-    let allowed = grpc_message(
-        &request(
-            "GET",
-            "api.example.com",
-            "/files/a",
-            &[("authorization", &token)],
-        )
-        .encode_to_vec(),
-    );
+    let allowed = files_a_allowed();
     for window in [16, 100] {
         let (status, answer) =
             raw_check_windowed(addr, grpc_post(addr), &[&allowed], true, window).await;

@@ -199,6 +199,21 @@ async fn raw_check_windowed(
     (status, Some(CheckResponse::decode(&data[5..]).unwrap()))
 }
 
+/// A framed `CheckRequest` for `GET /files/a` with a token that `ROUTES` lets through.
+fn files_a_allowed() -> Vec<u8> {
+    use prost::Message as _;
+    let token = bearer(&access_claims("files/read"));
+    grpc_message(
+        &request(
+            "GET",
+            "api.example.com",
+            "/files/a",
+            &[("authorization", &token)],
+        )
+        .encode_to_vec(),
+    )
+}
+
 /// A gRPC message: the uncompressed prefix and `message`.
 fn grpc_message(message: &[u8]) -> Vec<u8> {
     let mut framed = vec![0u8];
