@@ -70,8 +70,11 @@ impl Backlog {
         if moved {
             self.progress.fetch_add(1, Ordering::Relaxed);
         }
-        let before = self.unsent.fetch_sub(n, Ordering::AcqRel);
-        if before > UNSENT_ANSWER_BYTES && self.flowing() {
+        self.unsent.fetch_sub(n, Ordering::AcqRel);
+        // Checks wait for their turn only while the socket takes no writes; when it took
+        // them again with the window closed, these bytes may be what reopens it. Waking
+        // them whenever answers flow is enough: they look again before going on.
+        if self.flowing() {
             self.flowing_again.notify_waiters();
         }
     }
@@ -185,7 +188,8 @@ impl Idle {
     }
 }
 
-/// The connection's socket, telling its backlog whether writes go through.
+/// The connection's socket, telling its backlog whether writes go through. Its writes are
+/// not vectored (the default), as the port's sockets say of theirs (`listen::Conn`).
 pub(super) struct Watched<C> {
     pub(super) io: C,
     pub(super) backlog: Arc<Backlog>,
@@ -210,20 +214,6 @@ impl<C: AsyncWrite + Unpin> AsyncWrite for Watched<C> {
         let written = Pin::new(&mut self.io).poll_write(cx, buf);
         self.backlog.wrote(written.is_pending());
         written
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let written = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        self.backlog.wrote(written.is_pending());
-        written
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -19,3 +19,7 @@ fn grpc_timeout_is_read_in_every_unit_and_refused_when_malformed() {
     }
     assert_eq!(grpc_timeout(&HeaderMap::new()), None);
 }
+
+mod backlog;
+mod harness;
+mod timers;

@@ -1,0 +1,332 @@
+//! A [`GrpcPort`] serving in-memory connections, and HTTP/2 clients that can stop reading
+//! their socket, hold their flow-control windows shut or trickle them open.
+//!
+//! The tests run on a paused clock (`start_paused`): time moves only when every task waits,
+//! so "a while later" is exact and instant, and [`settle`] returns once the port has done
+//! everything it can with what it was sent.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::task::AtomicWaker;
+use metrics_exporter_prometheus::PrometheusHandle;
+use prost::Message as _;
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::active::ActivePolicy;
+use crate::grpc::AuthorizationService;
+use crate::grpc::view::CheckServer;
+use crate::pipeline::Pipeline;
+use crate::policy::Policy;
+use crate::proto::envoy::service::auth::v3::{AttributeContext, CheckRequest, attribute_context};
+
+use super::super::{GrpcPort, Http2Limits};
+
+/// The policy of every test: one public route, named `route` (its name is in every answer,
+/// so its length sets the answer's).
+fn policy(route: &str) -> Policy {
+    Policy::parse(&format!(
+        "userPools:\n  - id: us-east-1_Test\n    jwksUri: http://127.0.0.1:1/jwks.json\n\
+         routes:\n  - name: {route}\n    path: /public\n    auth: none\n"
+    ))
+    .unwrap()
+}
+
+/// The port's limits: 64 streams per connection, the request and idle timeouts given.
+pub fn limits(request_timeout: Duration, idle_timeout: Option<Duration>) -> Http2Limits {
+    Http2Limits {
+        max_streams: 64,
+        request_timeout,
+        idle_timeout,
+    }
+}
+
+/// A running port: connections are handed to it as the listener would.
+pub struct Port {
+    conns: mpsc::Sender<io::Result<DuplexStream>>,
+    stop: Option<oneshot::Sender<()>>,
+    pub served: tokio::task::JoinHandle<()>,
+}
+
+impl Port {
+    pub fn start(route: &str, limits: Http2Limits) -> Self {
+        let pipeline = Pipeline::new(
+            ActivePolicy {
+                policy: policy(route),
+                keys: Vec::new(),
+                generation: 1,
+            },
+            1000,
+        );
+        let checks = CheckServer::new(
+            AuthorizationService::new(Arc::new(pipeline)),
+            64 * 1024,
+            256,
+        );
+        let port = Arc::new(GrpcPort::new(
+            checks,
+            tonic::service::Routes::default(),
+            limits,
+        ));
+        let (conns, incoming) = mpsc::channel(8);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let served = tokio::spawn(port.serve(incoming, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            conns,
+            stop: Some(stop),
+            served,
+        }
+    }
+
+    /// Stops the port (as on SIGTERM): GOAWAY, then the checks in flight finish.
+    pub fn stop(&mut self) {
+        let _ = self.stop.take().expect("stopped once").send(());
+    }
+
+    /// A new client connection whose stream flow-control window is `window` bytes, over a
+    /// socket that holds `buffer` bytes each way.
+    pub async fn connect(&self, window: u32, buffer: usize) -> Client {
+        let (ours, theirs) = tokio::io::duplex(buffer);
+        self.conns.send(Ok(theirs)).await.unwrap();
+        let gate = Arc::new(Gate::default());
+        let (send, connection) = h2::client::Builder::new()
+            .initial_window_size(window)
+            .max_concurrent_reset_streams(1024)
+            .handshake(Valved {
+                io: ours,
+                gate: gate.clone(),
+            })
+            .await
+            .unwrap();
+        let closed = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Client { send, gate, closed }
+    }
+}
+
+/// One client connection.
+pub struct Client {
+    send: h2::client::SendRequest<Bytes>,
+    gate: Arc<Gate>,
+    /// Ends when the connection is closed.
+    pub closed: tokio::task::JoinHandle<()>,
+}
+
+impl Client {
+    /// Stops (`false`) or resumes (`true`) reading the socket: the port's writes block once
+    /// the socket's buffer is full.
+    pub fn reading(&self, reading: bool) {
+        self.gate.shut.store(!reading, Ordering::Release);
+        self.gate.waker.wake();
+    }
+
+    /// Opens a `Check` call and sends its head only: the message is for later.
+    pub async fn open(&mut self) -> (h2::client::ResponseFuture, h2::SendStream<Bytes>) {
+        self.send = self.send.clone().ready().await.expect("connection open");
+        let head = http::Request::post("http://authz/envoy.service.auth.v3.Authorization/Check")
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .unwrap();
+        self.send.send_request(head, false).expect("stream opened")
+    }
+
+    /// Sends one whole check of `GET /public`.
+    pub async fn check(&mut self) -> h2::client::ResponseFuture {
+        let (response, mut body) = self.open().await;
+        body.send_data(check_message(), true).unwrap();
+        response
+    }
+
+    pub fn is_open(&self) -> bool {
+        !self.closed.is_finished()
+    }
+}
+
+/// The framed `CheckRequest` of `GET /public` on `api.example.com`.
+pub fn check_message() -> Bytes {
+    let http = attribute_context::HttpRequest {
+        method: "GET".into(),
+        path: "/public".into(),
+        host: "api.example.com".into(),
+        headers: [
+            (":method", "GET"),
+            (":path", "/public"),
+            (":authority", "api.example.com"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+        ..Default::default()
+    };
+    let request = CheckRequest {
+        attributes: Some(AttributeContext {
+            request: Some(attribute_context::Request {
+                http: Some(http),
+            }),
+            ..Default::default()
+        }),
+    };
+    let message = request.encode_to_vec();
+    let mut framed = vec![0u8];
+    framed.extend(u32::try_from(message.len()).unwrap().to_be_bytes());
+    framed.extend(message);
+    framed.into()
+}
+
+/// What a call was answered with.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// Trailers-only: a gRPC error and no message.
+    Refused(String),
+    /// A message of `len` bytes (prefix included) and the trailers' `grpc-status`.
+    Answered { status: String, len: usize },
+}
+
+/// Reads the answer of `response` whole, giving each piece's window back as it comes.
+pub async fn answer(response: h2::client::ResponseFuture) -> Result<Answer, h2::Error> {
+    trickled(response, Duration::ZERO).await
+}
+
+/// [`answer`], waiting `pause` before giving back the window of each piece.
+pub async fn trickled(
+    response: h2::client::ResponseFuture,
+    pause: Duration,
+) -> Result<Answer, h2::Error> {
+    let response = response.await?;
+    assert_eq!(response.status(), 200);
+    if let Some(status) = response.headers().get("grpc-status") {
+        return Ok(Answer::Refused(status.to_str().unwrap().to_owned()));
+    }
+    let mut body = response.into_body();
+    let mut len = 0;
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk?;
+        len += chunk.len();
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
+        let _ = body.flow_control().release_capacity(chunk.len());
+    }
+    let trailers = body.trailers().await?.expect("trailers");
+    Ok(Answer::Answered {
+        status: trailers["grpc-status"].to_str().unwrap().to_owned(),
+        len,
+    })
+}
+
+/// The length of the answer (prefix included) to a check of the public route named `route`.
+pub async fn answer_len(route: &str) -> usize {
+    let port = Port::start(route, limits(Duration::from_secs(10), None));
+    let mut client = port.connect(1 << 20, 64 * 1024).await;
+    match answer(client.check().await).await.unwrap() {
+        Answer::Answered { status, len } if status == "0" => len,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Returns once the port and the clients have done all they can: on the paused clock,
+/// time moves only when no task can go on.
+pub async fn settle() {
+    tokio::time::sleep(Duration::from_millis(1)).await;
+}
+
+/// Counts what the port reports (decisions, limits tripped) on this test's thread alone.
+pub struct Counted {
+    recorder: metrics_exporter_prometheus::PrometheusRecorder,
+}
+
+impl Counted {
+    pub fn new() -> Self {
+        Self {
+            recorder: metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder(),
+        }
+    }
+
+    /// Counts while the guard lives (the port and the clients run on the test's thread).
+    pub fn install(&self) -> metrics::LocalRecorderGuard<'_> {
+        metrics::set_default_local_recorder(&self.recorder)
+    }
+
+    fn handle(&self) -> PrometheusHandle {
+        self.recorder.handle()
+    }
+
+    /// Checks decided so far.
+    pub fn decisions(&self) -> u64 {
+        self.sum(crate::observe::metrics::DECISIONS, "")
+    }
+
+    /// Times `limit` was tripped.
+    pub fn tripped(&self, limit: &str) -> u64 {
+        self.sum(
+            crate::observe::metrics::LIMITS_TRIPPED,
+            &format!("limit=\"{limit}\""),
+        )
+    }
+
+    fn sum(&self, metric: &str, label: &str) -> u64 {
+        self.handle()
+            .render()
+            .lines()
+            .filter(|l| l.starts_with(metric) && l.contains(label))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+}
+
+/// Whether the client reads its socket.
+#[derive(Default)]
+struct Gate {
+    shut: AtomicBool,
+    waker: AtomicWaker,
+}
+
+/// The client's end of the socket, read only while its gate is open.
+struct Valved {
+    io: DuplexStream,
+    gate: Arc<Gate>,
+}
+
+impl AsyncRead for Valved {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.gate.shut.load(Ordering::Acquire) {
+            self.gate.waker.register(cx.waker());
+            if self.gate.shut.load(Ordering::Acquire) {
+                return Poll::Pending;
+            }
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Valved {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
