@@ -271,6 +271,38 @@ impl Filter {
             state.waiting.retain(|(id, _)| *id != context_id);
         }
     }
+
+    /// One line per decision in Envoy's log (debug level): never a token, nor the query.
+    fn log_decision(&self, decision: &Decision, request: &Request) {
+        if !self.debug.get() {
+            return;
+        }
+        let path = request.path().split('?').next().unwrap_or_default();
+        let line = match decision {
+            Decision::Allow { reason, route, .. } => format!(
+                "cognito-ext-authz: allow reason={reason:?} route={} method={} path={path}",
+                route.as_deref().unwrap_or("-"),
+                request.method(),
+            ),
+            Decision::Deny {
+                reason,
+                route,
+                dry_run,
+                ..
+            } => format!(
+                "cognito-ext-authz: {} reason={} route={} method={} path={path}",
+                if dry_run.is_some() {
+                    "would_deny"
+                } else {
+                    "deny"
+                },
+                reason.label(),
+                route.as_deref().unwrap_or("-"),
+                request.method(),
+            ),
+        };
+        host::log(LogLevel::Debug, &line);
+    }
 }
 
 /// The root context: reads the configuration, keeps the key sets fresh.
@@ -475,39 +507,5 @@ fn carry_out(decision: &Decision, request: &Request) -> Action {
             let _ = host::send_response(status, &headers, body.as_bytes());
             Action::Pause
         }
-    }
-}
-
-impl Filter {
-    /// One line per decision in Envoy's log (debug level): never a token, nor the query.
-    fn log_decision(&self, decision: &Decision, request: &Request) {
-        if !self.debug.get() {
-            return;
-        }
-        let path = request.path().split('?').next().unwrap_or_default();
-        let line = match decision {
-            Decision::Allow { reason, route, .. } => format!(
-                "cognito-ext-authz: allow reason={reason:?} route={} method={} path={path}",
-                route.as_deref().unwrap_or("-"),
-                request.method(),
-            ),
-            Decision::Deny {
-                reason,
-                route,
-                dry_run,
-                ..
-            } => format!(
-                "cognito-ext-authz: {} reason={} route={} method={} path={path}",
-                if dry_run.is_some() {
-                    "would_deny"
-                } else {
-                    "deny"
-                },
-                reason.label(),
-                route.as_deref().unwrap_or("-"),
-                request.method(),
-            ),
-        };
-        host::log(LogLevel::Debug, &line);
     }
 }

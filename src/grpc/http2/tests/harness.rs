@@ -170,9 +170,7 @@ pub fn check_message() -> Bytes {
     };
     let request = CheckRequest {
         attributes: Some(AttributeContext {
-            request: Some(attribute_context::Request {
-                http: Some(http),
-            }),
+            request: Some(attribute_context::Request { http: Some(http) }),
             ..Default::default()
         }),
     };
