@@ -84,6 +84,17 @@ pub enum TlsStartError {
     Watch(notify::Error),
 }
 
+/// Bytes of TLS records a connection may hold waiting for its socket (rustls's default is
+/// 64 KiB). Past them its writes wait, as a plaintext socket's do: the gRPC port then stops
+/// deciding the connection's checks, so a client that reads nothing holds about as many
+/// answers over TLS as in plaintext (`docs/security.md`).
+pub const UNSENT_TLS_BYTES: usize = 16 * 1024;
+
+/// Bounds one new server connection's buffers ([`UNSENT_TLS_BYTES`]).
+pub fn bound(conn: &mut rustls::ServerConnection) {
+    conn.set_buffer_limit(Some(UNSENT_TLS_BYTES));
+}
+
 /// TLS on the gRPC port: the config in force, replaced as the files change.
 pub struct Tls {
     files: TlsFiles,
@@ -191,7 +202,7 @@ impl Tls {
                 let tx = tx.clone();
                 tokio::spawn(async move {
                     let peer = conn.stream().peer_addr().ok();
-                    match tokio::time::timeout(timeout, acceptor.accept(conn)).await {
+                    match tokio::time::timeout(timeout, acceptor.accept_with(conn, bound)).await {
                         Ok(Ok(stream)) => {
                             crate::observe::metrics::tls_handshake("ok");
                             let _ = tx.send(Ok(TlsConn(stream))).await;

@@ -157,7 +157,7 @@ async fn a_connection_whose_answers_cannot_move_is_closed_after_the_request_time
     let mut client = port.connect(0, 64 * 1024).await;
     let opened = tokio::time::Instant::now();
     let _call = client.check().await;
-    tokio::time::timeout(60 * SECOND, &mut client.closed)
+    let _ = tokio::time::timeout(60 * SECOND, &mut client.closed)
         .await
         .expect("closed")
         .unwrap();

@@ -47,9 +47,13 @@ pub fn limits(request_timeout: Duration, idle_timeout: Option<Duration>) -> Http
     }
 }
 
+/// A connection's server end: a plain socket, or TLS over one.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
+
 /// A running port: connections are handed to it as the listener would.
 pub struct Port {
-    conns: mpsc::Sender<io::Result<DuplexStream>>,
+    conns: mpsc::Sender<io::Result<Box<dyn Io>>>,
     stop: Option<oneshot::Sender<()>>,
     pub served: tokio::task::JoinHandle<()>,
 }
@@ -74,7 +78,7 @@ impl Port {
             tonic::service::Routes::default(),
             limits,
         ));
-        let (conns, incoming) = mpsc::channel(8);
+        let (conns, incoming) = mpsc::channel::<io::Result<Box<dyn Io>>>(8);
         let (stop, stopped) = oneshot::channel::<()>();
         let served = tokio::spawn(port.serve(incoming, async {
             let _ = stopped.await;
@@ -95,33 +99,105 @@ impl Port {
     /// socket that holds `buffer` bytes each way.
     pub async fn connect(&self, window: u32, buffer: usize) -> Client {
         let (ours, theirs) = tokio::io::duplex(buffer);
-        self.conns.send(Ok(theirs)).await.unwrap();
+        self.conns.send(Ok(Box::new(theirs))).await.unwrap();
         let gate = Arc::new(Gate::default());
-        let (send, connection) = h2::client::Builder::new()
-            .initial_window_size(window)
-            .max_concurrent_reset_streams(1024)
-            .handshake(Valved {
-                io: ours,
-                gate: gate.clone(),
-            })
+        let valved = Valved {
+            io: ours,
+            gate: gate.clone(),
+        };
+        Client::over(valved, window, gate).await
+    }
+
+    /// [`Port::connect`] over TLS, with the service's TLS settings (`Tls::load`).
+    pub async fn connect_tls(&self, window: u32, buffer: usize) -> Client {
+        let gate = Arc::new(Gate::default());
+        let tls = self.tls_socket(buffer, gate.clone()).await;
+        Client::over(tls, window, gate).await
+    }
+
+    /// A TLS connection to the port, HTTP/2 left to the caller.
+    pub async fn tls_socket(
+        &self,
+        buffer: usize,
+        gate: Arc<Gate>,
+    ) -> tokio_rustls::client::TlsStream<Valved> {
+        let (acceptor, connector) = tls_pair();
+        let (ours, theirs) = tokio::io::duplex(buffer);
+        let valved = Valved { io: ours, gate };
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let (client, server) = tokio::join!(
+            connector.connect(name, valved),
+            acceptor.accept_with(theirs, crate::tls::bound)
+        );
+        self.conns
+            .send(Ok(Box::new(server.unwrap())))
             .await
             .unwrap();
-        let closed = tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        Client { send, gate, closed }
+        client.unwrap()
     }
+}
+
+/// A server and a client TLS configuration: the service's own from a certificate for
+/// `localhost`, and a client trusting its CA.
+fn tls_pair() -> (tokio_rustls::TlsAcceptor, tokio_rustls::TlsConnector) {
+    use rustls_pki_types::pem::PemObject as _;
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tls.crt"), cert.pem()).unwrap();
+    std::fs::write(dir.path().join("tls.key"), key.serialize_pem()).unwrap();
+    let tls = crate::tls::Tls::load(&crate::settings::TlsFiles {
+        cert: dir.path().join("tls.crt"),
+        key: dir.path().join("tls.key"),
+        client_ca: None,
+    })
+    .unwrap();
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(
+        rustls_pki_types::CertificateDer::pem_slice_iter(ca_cert.pem().as_bytes())
+            .map(Result::unwrap),
+    );
+    let provider = tokio_rustls::rustls::crypto::aws_lc_rs::default_provider();
+    let mut client = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    client.alpn_protocols = vec![b"h2".to_vec()];
+    (
+        tokio_rustls::TlsAcceptor::from(tls.config()),
+        tokio_rustls::TlsConnector::from(Arc::new(client)),
+    )
 }
 
 /// One client connection.
 pub struct Client {
     send: h2::client::SendRequest<Bytes>,
     gate: Arc<Gate>,
-    /// Ends when the connection is closed.
-    pub closed: tokio::task::JoinHandle<()>,
+    /// Ends when the connection is closed: an error unless it was closed cleanly.
+    pub closed: tokio::task::JoinHandle<Result<(), h2::Error>>,
 }
 
 impl Client {
+    async fn over(io: impl Io, window: u32, gate: Arc<Gate>) -> Self {
+        let (send, connection) = h2::client::Builder::new()
+            .initial_window_size(window)
+            .max_concurrent_reset_streams(1024)
+            .handshake(io)
+            .await
+            .unwrap();
+        let closed = tokio::spawn(connection);
+        Self { send, gate, closed }
+    }
+
     /// Stops (`false`) or resumes (`true`) reading the socket: the port's writes block once
     /// the socket's buffer is full.
     pub fn reading(&self, reading: bool) {
@@ -284,13 +360,13 @@ impl Counted {
 
 /// Whether the client reads its socket.
 #[derive(Default)]
-struct Gate {
+pub struct Gate {
     shut: AtomicBool,
     waker: AtomicWaker,
 }
 
 /// The client's end of the socket, read only while its gate is open.
-struct Valved {
+pub struct Valved {
     io: DuplexStream,
     gate: Arc<Gate>,
 }

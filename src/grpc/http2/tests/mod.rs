@@ -23,3 +23,4 @@ fn grpc_timeout_is_read_in_every_unit_and_refused_when_malformed() {
 mod backlog;
 mod harness;
 mod timers;
+mod tls;

@@ -22,7 +22,7 @@ async fn requests_every_half_idle_timeout_keep_a_connection_open_and_it_closes_o
         assert!(client.is_open());
     }
     let last = tokio::time::Instant::now() - 1500 * Duration::from_millis(1);
-    tokio::time::timeout(60 * SECOND, &mut client.closed)
+    let _ = tokio::time::timeout(60 * SECOND, &mut client.closed)
         .await
         .expect("closed once idle")
         .unwrap();
