@@ -8,6 +8,9 @@ use super::harness::*;
 
 const SECOND: Duration = Duration::from_secs(1);
 
+/// A gRPC method the port does not serve.
+const OTHER: &str = "/example.Elsewhere/Call";
+
 #[tokio::test(start_paused = true)]
 async fn checks_wait_while_the_client_reads_nothing_and_are_decided_once_it_reads() {
     let len = answer_len("public").await;
@@ -72,6 +75,11 @@ async fn checks_are_refused_past_8_kib_of_answers_behind_a_closed_window_and_not
     let port = Port::start(&route, limits(30 * SECOND, None));
     // The client reads its socket, but its windows are shut: no answer's message leaves.
     let mut client = port.connect(0, 64 * 1024).await;
+    // A call that is not a check is handed on (here to no service: UNIMPLEMENTED).
+    assert_eq!(
+        answer(client.open_call(OTHER).await.0).await.unwrap(),
+        Answer::Refused("12".into())
+    );
     let mut heads = Vec::new();
     for _ in 0..32 {
         heads.push(client.check().await);
@@ -93,8 +101,13 @@ async fn checks_are_refused_past_8_kib_of_answers_behind_a_closed_window_and_not
         Answer::Refused("8".into()),
         "RESOURCE_EXHAUSTED once 8,448 bytes wait"
     );
+    // Past the bound, other calls are refused too: their answers would wait behind these.
+    assert_eq!(
+        answer(client.open_call(OTHER).await.0).await.unwrap(),
+        Answer::Refused("8".into())
+    );
     assert_eq!(counted.decisions(), 33);
-    assert_eq!(counted.tripped("grpc_unread_answers"), 1);
+    assert_eq!(counted.tripped("grpc_unread_answers"), 2);
 }
 
 #[tokio::test(start_paused = true)]

@@ -207,8 +207,16 @@ impl Client {
 
     /// Opens a `Check` call and sends its head only: the message is for later.
     pub async fn open(&mut self) -> (h2::client::ResponseFuture, h2::SendStream<Bytes>) {
+        self.open_call(crate::grpc::CHECK_PATH).await
+    }
+
+    /// Opens a gRPC call to `path` and sends its head only.
+    pub async fn open_call(
+        &mut self,
+        path: &str,
+    ) -> (h2::client::ResponseFuture, h2::SendStream<Bytes>) {
         self.send = self.send.clone().ready().await.expect("connection open");
-        let head = http::Request::post("http://authz/envoy.service.auth.v3.Authorization/Check")
+        let head = http::Request::post(format!("http://authz{path}"))
             .header("content-type", "application/grpc")
             .header("te", "trailers")
             .body(())
