@@ -285,7 +285,9 @@ pub async fn trickled(
     pause: Duration,
 ) -> Result<Answer, h2::Error> {
     let response = response.await?;
+    // What Envoy's gRPC client takes as a gRPC answer, errors included.
     assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/grpc");
     if let Some(status) = response.headers().get("grpc-status") {
         return Ok(Answer::Refused(status.to_str().unwrap().to_owned()));
     }
