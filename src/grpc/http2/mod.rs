@@ -336,14 +336,15 @@ async fn send_within_window(
     let waiting = Waiting::new(backlog, data.len());
     while data.has_remaining() {
         match poll_fn(|cx| send.poll_capacity(cx)).await {
-            Some(Ok(n)) if n > 0 => {
+            // Above zero: h2 waits rather than report none (were it to, an empty DATA
+            // frame would go and the loop wait again).
+            Some(Ok(n)) => {
                 let chunk = data.split_to(n.min(data.len()));
                 waiting.sent(chunk.len());
                 if send.send_data(chunk, false).is_err() {
                     return false;
                 }
             }
-            Some(Ok(_)) => {}
             _ => return false,
         }
     }
