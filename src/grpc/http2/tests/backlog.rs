@@ -181,3 +181,72 @@ async fn a_connection_whose_answers_cannot_move_is_closed_after_the_request_time
     );
     assert_eq!(counted.tripped("grpc_stalled_connection_closed"), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_check_waiting_for_its_turn_goes_on_once_the_client_opens_its_windows() {
+    // The turn a check waits for when the client's windows, not its socket, hold the answers
+    // back at the end. A connection's checks took their turn while its answers flowed, then
+    // waited for a place in flight (other connections held them all); meanwhile its client
+    // stopped reading its socket, so its next check waits for its turn. Once the places come
+    // free the first checks are decided, and their answers (behind shut windows) pass the
+    // 8 KiB bound. The socket taking writes again is not enough: the waiting check goes on
+    // once the client opens its windows and the answers leave.
+    let counted = Counted::new();
+    let _counting = counted.install();
+    let mut limits = limits(30 * SECOND, None);
+    limits.max_streams = 256;
+    // One place in flight for each of eight connections.
+    let port = Port::start_with("public", limits, 8);
+    let mut holders = Vec::new();
+    for _ in 0..8 {
+        let mut holder = port.connect(1 << 20, 64 * 1024).await;
+        let (response, mut body) = holder.open().await;
+        // 40,000 bytes of a 60,000-byte message: its place is held for the rest.
+        let mut part = vec![0u8];
+        part.extend(60_000u32.to_be_bytes());
+        part.extend(vec![0x0a; 40_000]);
+        body.send_data(part.into(), false).unwrap();
+        holders.push((holder, response, body));
+    }
+    let mut client = port.connect(0, 64 * 1024).await;
+    let mut first = Vec::new();
+    for _ in 0..50 {
+        first.push(client.check().await);
+    }
+    settle().await;
+    assert_eq!(counted.decisions(), 0, "every place is held");
+    // The socket takes no more writes: a call that is not a check is answered, and its
+    // answer does not go out.
+    client.socket_takes_writes(false);
+    let other = client.open_call(OTHER).await.0;
+    settle().await;
+    let waiting = client.check().await;
+    settle().await;
+    drop(holders);
+    settle().await;
+    assert_eq!(
+        counted.decisions(),
+        50,
+        "the places free, the waiting check waits"
+    );
+    client.socket_takes_writes(true);
+    assert_eq!(answer(other).await.unwrap(), Answer::Refused("12".into()));
+    settle().await;
+    assert_eq!(
+        counted.decisions(),
+        50,
+        "9 KiB of answers behind shut windows"
+    );
+    client.open_windows(1 << 20);
+    for call in first {
+        assert!(matches!(
+            answer(call).await.unwrap(),
+            Answer::Answered { status, .. } if status == "0"
+        ));
+    }
+    assert!(matches!(
+        answer(waiting).await.unwrap(),
+        Answer::Answered { status, .. } if status == "0"
+    ));
+    assert_eq!(counted.decisions(), 51);
+}

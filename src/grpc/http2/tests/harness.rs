@@ -5,6 +5,7 @@
 //! so "a while later" is exact and instant, and [`settle`] returns once the port has done
 //! everything it can with what it was sent.
 
+use std::future::Future as _;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -60,6 +61,12 @@ pub struct Port {
 
 impl Port {
     pub fn start(route: &str, limits: Http2Limits) -> Self {
+        Self::start_with(route, limits, 256)
+    }
+
+    /// [`Port::start`] reading and deciding at most `max_in_flight` checks at once (an
+    /// eighth of them, at least one, for one connection).
+    pub fn start_with(route: &str, limits: Http2Limits, max_in_flight: usize) -> Self {
         let pipeline = Pipeline::new(
             ActivePolicy {
                 policy: policy(route),
@@ -71,7 +78,7 @@ impl Port {
         let checks = CheckServer::new(
             AuthorizationService::new(Arc::new(pipeline)),
             64 * 1024,
-            256,
+            max_in_flight,
         );
         let port = Arc::new(GrpcPort::new(
             checks,
@@ -99,13 +106,20 @@ impl Port {
     /// socket that holds `buffer` bytes each way.
     pub async fn connect(&self, window: u32, buffer: usize) -> Client {
         let (ours, theirs) = tokio::io::duplex(buffer);
+        let writes = Arc::new(Gate::default());
+        let theirs = Stalling {
+            io: theirs,
+            gate: writes.clone(),
+        };
         self.conns.send(Ok(Box::new(theirs))).await.unwrap();
         let gate = Arc::new(Gate::default());
         let valved = Valved {
             io: ours,
             gate: gate.clone(),
         };
-        Client::over(valved, window, gate).await
+        let mut client = Client::over(valved, window, gate).await;
+        client.writes = Some(writes);
+        client
     }
 
     /// [`Port::connect`] over TLS, with the service's TLS settings (`Tls::load`).
@@ -182,6 +196,10 @@ fn tls_pair() -> (tokio_rustls::TlsAcceptor, tokio_rustls::TlsConnector) {
 pub struct Client {
     send: h2::client::SendRequest<Bytes>,
     gate: Arc<Gate>,
+    /// New stream windows for the connection to announce (SETTINGS).
+    windows: mpsc::UnboundedSender<u32>,
+    /// Whether the port's end of the socket takes writes (plain connections).
+    writes: Option<Arc<Gate>>,
     /// Ends when the connection is closed: an error unless it was closed cleanly.
     pub closed: tokio::task::JoinHandle<Result<(), h2::Error>>,
 }
@@ -194,8 +212,35 @@ impl Client {
             .handshake(io)
             .await
             .unwrap();
-        let closed = tokio::spawn(connection);
-        Self { send, gate, closed }
+        let (windows, mut window_changes) = mpsc::unbounded_channel();
+        let mut connection = Box::pin(connection);
+        let closed = tokio::spawn(std::future::poll_fn(move |cx| {
+            while let Poll::Ready(Some(window)) = window_changes.poll_recv(cx) {
+                connection.set_initial_window_size(window)?;
+            }
+            connection.as_mut().poll(cx)
+        }));
+        Self {
+            send,
+            gate,
+            windows,
+            writes: None,
+            closed,
+        }
+    }
+
+    /// Whether the port's writes to the socket go through: `false`, as if the socket's
+    /// buffers were full, however large they are.
+    pub fn socket_takes_writes(&self, takes: bool) {
+        let gate = self.writes.as_ref().expect("a plain connection");
+        gate.shut.store(!takes, Ordering::Release);
+        gate.waker.wake();
+    }
+
+    /// Announces a stream flow-control window of `window` bytes (SETTINGS), for the
+    /// streams open and those to come.
+    pub fn open_windows(&self, window: u32) {
+        self.windows.send(window).unwrap();
     }
 
     /// Stops (`false`) or resumes (`true`) reading the socket: the port's writes block once
@@ -403,6 +448,46 @@ impl AsyncWrite for Valved {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// The port's end of the socket, taking writes only while its gate is open.
+struct Stalling {
+    io: DuplexStream,
+    gate: Arc<Gate>,
+}
+
+impl AsyncRead for Stalling {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Stalling {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.gate.shut.load(Ordering::Acquire) {
+            self.gate.waker.register(cx.waker());
+            if self.gate.shut.load(Ordering::Acquire) {
+                return Poll::Pending;
+            }
+        }
         Pin::new(&mut self.io).poll_write(cx, buf)
     }
 
