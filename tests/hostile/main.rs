@@ -70,16 +70,6 @@ fn denied_status(response: &CheckResponse) -> u16 {
     }
 }
 
-/// Resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/PID/status")
-}
-
 /// One raw HTTP/2 connection to the gRPC port.
 async fn h2_connection(addr: std::net::SocketAddr) -> h2::client::SendRequest<bytes::Bytes> {
     h2_connection_pinging(addr).await.0
@@ -212,14 +202,6 @@ fn files_a_allowed() -> Vec<u8> {
         )
         .encode_to_vec(),
     )
-}
-
-/// A gRPC message: the uncompressed prefix and `message`.
-fn grpc_message(message: &[u8]) -> Vec<u8> {
-    let mut framed = vec![0u8];
-    framed.extend(u32::try_from(message.len()).unwrap().to_be_bytes());
-    framed.extend(message);
-    framed
 }
 
 async fn wait_for_log(service: &Service, text: &str) {

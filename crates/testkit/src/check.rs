@@ -228,3 +228,11 @@ pub async fn check(client: &mut CheckClient, req: CheckRequest) -> Answer {
         None => panic!("CheckResponse without http_response"),
     }
 }
+
+/// A gRPC message: the uncompressed prefix and `message`.
+pub fn grpc_message(message: &[u8]) -> Vec<u8> {
+    let mut framed = vec![0u8];
+    framed.extend(u32::try_from(message.len()).unwrap().to_be_bytes());
+    framed.extend(message);
+    framed
+}

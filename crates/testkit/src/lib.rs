@@ -49,11 +49,13 @@ pub mod token;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub use check::{Answer, CheckClient, check, check_request, raw_request, request, token_request};
+pub use check::{
+    Answer, CheckClient, check, check_request, grpc_message, raw_request, request, token_request,
+};
 pub use cli::{Run, check_args, run, run_with_input, wait_within};
 pub use key_server::{Answering, KeyServer, policy};
 pub use pki::{TestPki, TlsKeyServer};
-pub use service::{PICK_PORT, Service, free_port, sample};
+pub use service::{PICK_PORT, Service, free_port, rss_kib, sample};
 pub use token::{
     CLIENT, POOL, SCOPE, SigningKey, access_claims, b64_json, issuer, key, now, scope_token,
 };
