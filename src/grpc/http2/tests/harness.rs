@@ -107,15 +107,17 @@ impl Port {
     pub async fn connect(&self, window: u32, buffer: usize) -> Client {
         let (ours, theirs) = tokio::io::duplex(buffer);
         let writes = Arc::new(Gate::default());
-        let theirs = Stalling {
+        let theirs = Gated {
             io: theirs,
-            gate: writes.clone(),
+            reads: None,
+            writes: Some(writes.clone()),
         };
         self.conns.send(Ok(Box::new(theirs))).await.unwrap();
         let gate = Arc::new(Gate::default());
-        let valved = Valved {
+        let valved = Gated {
             io: ours,
-            gate: gate.clone(),
+            reads: Some(gate.clone()),
+            writes: None,
         };
         let mut client = Client::over(valved, window, gate).await;
         client.writes = Some(writes);
@@ -134,10 +136,14 @@ impl Port {
         &self,
         buffer: usize,
         gate: Arc<Gate>,
-    ) -> tokio_rustls::client::TlsStream<Valved> {
+    ) -> tokio_rustls::client::TlsStream<Gated> {
         let (acceptor, connector) = tls_pair();
         let (ours, theirs) = tokio::io::duplex(buffer);
-        let valved = Valved { io: ours, gate };
+        let valved = Gated {
+            io: ours,
+            reads: Some(gate),
+            writes: None,
+        };
         let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
         let (client, server) = tokio::join!(
             connector.connect(name, valved),
@@ -232,9 +238,10 @@ impl Client {
     /// Whether the port's writes to the socket go through: `false`, as if the socket's
     /// buffers were full, however large they are.
     pub fn socket_takes_writes(&self, takes: bool) {
-        let gate = self.writes.as_ref().expect("a plain connection");
-        gate.shut.store(!takes, Ordering::Release);
-        gate.waker.wake();
+        self.writes
+            .as_ref()
+            .expect("a plain connection")
+            .set(!takes);
     }
 
     /// Announces a stream flow-control window of `window` bytes (SETTINGS), for the
@@ -246,8 +253,7 @@ impl Client {
     /// Stops (`false`) or resumes (`true`) reading the socket: the port's writes block once
     /// the socket's buffer is full.
     pub fn reading(&self, reading: bool) {
-        self.gate.shut.store(!reading, Ordering::Release);
-        self.gate.waker.wake();
+        self.gate.set(!reading);
     }
 
     /// Opens a `Check` call and sends its head only: the message is for later.
@@ -353,6 +359,23 @@ pub async fn trickled(
     })
 }
 
+/// Whether `answer` is a message with `grpc-status: 0`.
+pub fn answered(answer: Answer) -> bool {
+    matches!(answer, Answer::Answered { status, .. } if status == "0")
+}
+
+/// Reads every answer of `calls` (each within 10 s), asserting that each is a message with
+/// `grpc-status: 0`.
+pub async fn all_answered(calls: Vec<h2::client::ResponseFuture>) {
+    for call in calls {
+        let answer = tokio::time::timeout(Duration::from_secs(10), answer(call))
+            .await
+            .expect("every answer arrives")
+            .unwrap();
+        assert!(answered(answer));
+    }
+}
+
 /// The length of the answer (prefix included) to a check of the public route named `route`.
 pub async fn answer_len(route: &str) -> usize {
     let port = Port::start(route, limits(Duration::from_secs(10), None));
@@ -413,80 +436,58 @@ impl Counted {
     }
 }
 
-/// Whether the client reads its socket.
+/// An open or shut way through a socket: reads for the client's end, writes for the port's.
 #[derive(Default)]
 pub struct Gate {
     shut: AtomicBool,
     waker: AtomicWaker,
 }
 
-/// The client's end of the socket, read only while its gate is open.
-pub struct Valved {
-    io: DuplexStream,
-    gate: Arc<Gate>,
+impl Gate {
+    /// Whether the gate is shut now; if so, `cx` is woken when it opens.
+    fn holds(&self, cx: &Context<'_>) -> bool {
+        if !self.shut.load(Ordering::Acquire) {
+            return false;
+        }
+        self.waker.register(cx.waker());
+        self.shut.load(Ordering::Acquire)
+    }
+
+    fn set(&self, shut: bool) {
+        self.shut.store(shut, Ordering::Release);
+        self.waker.wake();
+    }
 }
 
-impl AsyncRead for Valved {
+/// One end of an in-memory socket whose reads (the client's end) or writes (the port's)
+/// go through only while their gate is open.
+pub struct Gated {
+    io: DuplexStream,
+    reads: Option<Arc<Gate>>,
+    writes: Option<Arc<Gate>>,
+}
+
+impl AsyncRead for Gated {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if self.gate.shut.load(Ordering::Acquire) {
-            self.gate.waker.register(cx.waker());
-            if self.gate.shut.load(Ordering::Acquire) {
-                return Poll::Pending;
-            }
+        if self.reads.as_ref().is_some_and(|g| g.holds(cx)) {
+            return Poll::Pending;
         }
         Pin::new(&mut self.io).poll_read(cx, buf)
     }
 }
 
-impl AsyncWrite for Valved {
+impl AsyncWrite for Gated {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-}
-
-/// The port's end of the socket, taking writes only while its gate is open.
-struct Stalling {
-    io: DuplexStream,
-    gate: Arc<Gate>,
-}
-
-impl AsyncRead for Stalling {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Stalling {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        if self.gate.shut.load(Ordering::Acquire) {
-            self.gate.waker.register(cx.waker());
-            if self.gate.shut.load(Ordering::Acquire) {
-                return Poll::Pending;
-            }
+        if self.writes.as_ref().is_some_and(|g| g.holds(cx)) {
+            return Poll::Pending;
         }
         Pin::new(&mut self.io).poll_write(cx, buf)
     }

@@ -7,10 +7,6 @@ use super::harness::*;
 
 const SECOND: Duration = Duration::from_secs(1);
 
-fn answered(answer: Answer) -> bool {
-    matches!(answer, Answer::Answered { status, .. } if status == "0")
-}
-
 #[tokio::test(start_paused = true)]
 async fn requests_every_half_idle_timeout_keep_a_connection_open_and_it_closes_once_they_stop() {
     let port = Port::start("public", limits(30 * SECOND, Some(4 * SECOND)));

@@ -8,10 +8,6 @@ use super::harness::*;
 
 const SECOND: Duration = Duration::from_secs(1);
 
-fn answered(answer: Answer) -> bool {
-    matches!(answer, Answer::Answered { status, .. } if status == "0")
-}
-
 #[tokio::test(start_paused = true)]
 async fn answers_held_while_a_tls_client_reads_nothing_all_arrive_once_it_reads() {
     let port = Port::start("public", limits(30 * SECOND, None));
@@ -24,13 +20,7 @@ async fn answers_held_while_a_tls_client_reads_nothing_all_arrive_once_it_reads(
     }
     settle().await;
     client.reading(true);
-    for call in calls {
-        let answer = tokio::time::timeout(10 * SECOND, answer(call))
-            .await
-            .expect("every answer arrives once the client reads")
-            .unwrap();
-        assert!(answered(answer));
-    }
+    all_answered(calls).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -59,13 +49,7 @@ async fn a_tls_client_that_reads_nothing_holds_about_16_kib_of_answers() {
         );
     }
     client.reading(true);
-    for call in calls {
-        let answer = tokio::time::timeout(10 * SECOND, answer(call))
-            .await
-            .expect("every answer arrives once the client reads")
-            .unwrap();
-        assert!(answered(answer));
-    }
+    all_answered(calls).await;
     assert_eq!(counted.decisions(), 500);
 }
 
