@@ -86,8 +86,8 @@ pub enum TlsStartError {
 
 /// Bytes of TLS records a connection may hold waiting for its socket (rustls's default is
 /// 64 KiB). Past them its writes wait, as a plaintext socket's do: the gRPC port then stops
-/// deciding the connection's checks, so a client that reads nothing holds about as many
-/// answers over TLS as in plaintext (`docs/security.md`).
+/// deciding the connection's checks, so a client that reads nothing has at most this much
+/// of its answers held here (`docs/security.md`).
 pub const UNSENT_TLS_BYTES: usize = 16 * 1024;
 
 /// Bounds one new server connection's buffers ([`UNSENT_TLS_BYTES`]).
