@@ -35,15 +35,10 @@ async fn tls_clients_that_read_nothing_hold_memory_within_the_budget() {
         dir.path(),
         &[("tls.crt", &server.cert), ("tls.key", &server.key)],
     );
-    let service = Service::ready(
-        BIN,
-        &policy(&keys, ROUTES),
-        &[
-            ("AUTHZ_TLS_CERT_FILE", &secret.path("tls.crt")),
-            ("AUTHZ_TLS_KEY_FILE", &secret.path("tls.key")),
-            ("AUTHZ_REQUEST_TIMEOUT_SECONDS", "7"),
-            ("RUST_LOG", "info"),
-        ],
+    let service = tls_service_with(
+        &keys,
+        &secret,
+        &[("AUTHZ_REQUEST_TIMEOUT_SECONDS", "7"), ("RUST_LOG", "info")],
     )
     .await;
     let pid = service.pid();

@@ -362,15 +362,22 @@ pub async fn mtls_service(keys: &KeyServer, secret: &Secret) -> Service {
 /// The service serving TLS with the secret's `tls.crt` and `tls.key`, asking clients for no
 /// certificate.
 pub async fn tls_service(keys: &KeyServer, secret: &Secret) -> Service {
-    Service::ready(
-        BIN,
-        &policy(keys, ROUTES),
-        &[
-            ("AUTHZ_TLS_CERT_FILE", &secret.path("tls.crt")),
-            ("AUTHZ_TLS_KEY_FILE", &secret.path("tls.key")),
-        ],
-    )
-    .await
+    tls_service_with(keys, secret, &[]).await
+}
+
+/// [`tls_service`] with `settings` added to its environment.
+pub async fn tls_service_with(
+    keys: &KeyServer,
+    secret: &Secret,
+    settings: &[(&str, &str)],
+) -> Service {
+    let (cert, key) = (secret.path("tls.crt"), secret.path("tls.key"));
+    let mut env = vec![
+        ("AUTHZ_TLS_CERT_FILE", cert.as_str()),
+        ("AUTHZ_TLS_KEY_FILE", key.as_str()),
+    ];
+    env.extend_from_slice(settings);
+    Service::ready(BIN, &policy(keys, ROUTES), &env).await
 }
 
 /// The files of an mTLS secret: the server's pair as `tls.crt` and `tls.key`, and the client
